@@ -1,0 +1,275 @@
+"""Safe, bounded loading of YAML and JSON input.
+
+Every byte that comes from a user (a file, stdin, an upload, an API body) passes through here. The loader
+uses PyYAML's safe C loader, but composes each document into a node graph first and measures it before
+anything is constructed, so that an alias bomb ("billion laughs") is refused after reading a few kilobytes
+instead of after exhausting memory, and a recursive alias never reaches code that walks the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+MIB = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Bounds on what one input may cost. Defaults suit a hand-written or exported manifest set."""
+
+    max_bytes: int = 10 * MIB
+    max_depth: int = 64
+    max_aliases: int = 1000
+    max_nodes: int = 2_000_000  # scalars, sequences and mappings after alias expansion
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class InputError(ValueError):
+    """Input that cannot be read. `str()` is a one-line message naming the source and, when known, the line."""
+
+    def __init__(self, message: str, source: str = "<input>", line: int | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+@dataclasses.dataclass
+class LoadedDocument:
+    """One YAML document of an input: the constructed value plus enough of the node tree to find lines."""
+
+    value: Any
+    source: str
+    index: int  # position among the documents of the source, from 0
+    line: int  # 1-based line where the document starts
+    node: yaml.Node | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def line_of(self, path: tuple[str | int, ...]) -> int:
+        """The 1-based line of the value at `path` (keys and list indexes), or of its nearest parent."""
+        node = self.node
+        line = self.line
+        for step in path:
+            if node is None:
+                break
+            child: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(step):
+                        child = value_node
+                        line = key_node.start_mark.line + 1
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+                child = node.value[step]
+                line = child.start_mark.line + 1
+            node = child
+        return line
+
+
+def decode(data: bytes | str, source: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Bytes to text, refusing oversized input and naming the line of the first byte that is not UTF-8."""
+    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+    if size > limits.max_bytes:
+        raise InputError(
+            f"input is {size / MIB:.1f} MiB, more than the limit of {limits.max_bytes / MIB:.1f} MiB", source
+        )
+    if isinstance(data, str):
+        return data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", source, line) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputError("binary data (NUL byte) where YAML or JSON text was expected", source, line)
+    return text.removeprefix("\ufeff")
+
+
+def _measure(root: yaml.Node, source: str, limits: Limits) -> None:
+    """Refuse documents that are too deep, use too many aliases, or expand to too many nodes.
+
+    Aliased nodes are the same Python object in the composed graph, so the expanded size of each node is
+    memoised by identity: the cost is linear in the text even for an exponential alias bomb.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    aliases = 0
+
+    def size_of(node: yaml.Node, depth: int) -> int:
+        nonlocal aliases
+        key = id(node)
+        if key in sizes:
+            aliases += 1
+            if aliases > limits.max_aliases:
+                raise InputError(
+                    f"more than {limits.max_aliases} YAML alias uses; refusing a possible alias bomb",
+                    source,
+                    node.start_mark.line + 1,
+                )
+            return sizes[key]
+        if key in in_progress:
+            raise InputError("recursive YAML alias", source, node.start_mark.line + 1)
+        if depth > limits.max_depth:
+            raise InputError(f"nested deeper than {limits.max_depth} levels", source, node.start_mark.line + 1)
+        total = 1
+        if isinstance(node, yaml.SequenceNode | yaml.MappingNode):
+            in_progress.add(key)
+            children = node.value if isinstance(node, yaml.SequenceNode) else [v for kv in node.value for v in kv]
+            for child in children:
+                total += size_of(child, depth + 1)
+                if total > limits.max_nodes:
+                    raise InputError(
+                        f"expands to more than {limits.max_nodes:,} values; refusing a possible alias bomb",
+                        source,
+                        node.start_mark.line + 1,
+                    )
+            in_progress.discard(key)
+            if isinstance(node, yaml.MappingNode):
+                _check_duplicate_keys(node, source)
+        sizes[key] = total
+        return total
+
+    size_of(root, 0)
+
+
+def _check_duplicate_keys(node: yaml.MappingNode, source: str) -> None:
+    seen: set[str] = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode):
+            if key_node.value in seen and key_node.value != "<<":
+                raise InputError(f"duplicate key {key_node.value!r}", source, key_node.start_mark.line + 1)
+            seen.add(key_node.value)
+
+
+def load_documents(
+    data: bytes | str, source: str = "<input>", limits: Limits = DEFAULT_LIMITS, *, keep_nodes: bool = True
+) -> list[LoadedDocument]:
+    """Every document of a YAML (or JSON) stream. Empty documents are dropped. Raises InputError."""
+    text = decode(data, source, limits)
+    loader = _Loader(text)
+    documents: list[LoadedDocument] = []
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _measure(node, source, limits)
+            value = loader.construct_document(node)
+            if value is not None:
+                documents.append(
+                    LoadedDocument(value, source, index, node.start_mark.line + 1, node if keep_nodes else None)
+                )
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError(f"invalid YAML: {problem}", source, mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", source) from None
+    except RecursionError:
+        raise InputError(f"nested deeper than {limits.max_depth} levels", source) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+@dataclasses.dataclass
+class KubeObject:
+    """A Kubernetes object found in an input, with where it came from (for messages)."""
+
+    obj: dict[str, Any]
+    document: LoadedDocument
+    path: tuple[str | int, ...] = ()  # where inside the document (non-empty for items of a List)
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind") or "")
+
+    @property
+    def source(self) -> str:
+        return self.document.source
+
+    @property
+    def line(self) -> int:
+        return self.document.line_of(self.path)
+
+    def line_of(self, path: tuple[str | int, ...]) -> int:
+        return self.document.line_of(self.path + path)
+
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"
+
+
+def iter_objects(documents: list[LoadedDocument]) -> Iterator[KubeObject | InputError]:
+    """Kubernetes objects in documents, with `List`/`*List` kinds flattened.
+
+    A document that is not an object (a bare string, a list) yields an InputError instead of an object, so a
+    caller can warn about it and go on with the rest.
+    """
+    for document in documents:
+        yield from _flatten(document.value, document, ())
+
+
+def _flatten(value: Any, document: LoadedDocument, path: tuple[str | int, ...]) -> Iterator[KubeObject | InputError]:
+    if isinstance(value, list) and not path:
+        # A JSON array of objects at the top level: accept it like a List.
+        for i, item in enumerate(value):
+            yield from _flatten(item, document, (i,))
+        return
+    if not isinstance(value, dict):
+        yield InputError(
+            f"expected a Kubernetes object, found {type(value).__name__}", document.source, document.line_of(path)
+        )
+        return
+    kind = value.get("kind")
+    items = value.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for i, item in enumerate(items):
+            yield from _flatten(item, document, (*path, "items", i))
+        return
+    yield KubeObject(value, document, path)
+
+
+def load_objects(
+    data: bytes | str, source: str = "<input>", limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[KubeObject], list[InputError]]:
+    """Objects of a YAML/JSON input and the per-document problems (non-object documents)."""
+    objects: list[KubeObject] = []
+    problems: list[InputError] = []
+    for item in iter_objects(load_documents(data, source, limits)):
+        (problems if isinstance(item, InputError) else objects).append(item)
+    return objects, problems
+
+
+def dump_yaml_documents(objects: list[dict[str, Any]]) -> str:
+    """Multi-document YAML in a stable, readable form (block style, keys in the order given)."""
+    return "".join(
+        "---\n" + yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+        for obj in objects
+    )
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that never emits anchors/aliases and indents list items under their key."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
