@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent set-up: virtualenv at .venv, Python and npm dependencies, vendored front-end files, database.
+# Each step is skipped when its inputs have not changed since the last run (stamps in .stamps/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .stamps
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "setup: '$1' is required ($2)" >&2; exit 1; }; }
+need python3 "Python 3.11 or newer"
+need npm "Node.js and npm, e.g. apt-get install nodejs npm"
+
+# A stamp records the checksum of the files a step depends on; the step runs again when they change.
+stale() { local stamp=".stamps/$1"; shift; local sum; sum=$(cat "$@" 2>/dev/null | sha256sum | cut -c1-64);
+          [[ ! -f "$stamp" || "$(cat "$stamp")" != "$sum" ]] && echo "$sum"; }
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+if sum=$(stale python pyproject.toml); then
+  echo "setup: installing Python dependencies"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  echo "$sum" > .stamps/python
+fi
+if [[ -f package.json ]]; then
+  if sum=$(stale npm package.json package-lock.json) || [[ ! -d node_modules ]]; then
+    echo "setup: installing front-end packages from the npm registry"
+    if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+    echo "${sum:-done}" > .stamps/npm
+  fi
+  .venv/bin/python scripts/vendor.py
+fi
+if [[ -f manage.py ]]; then
+  .venv/bin/python manage.py migrate --noinput -v 0
+  .venv/bin/python manage.py collectstatic --noinput -v 0
+fi
+echo "setup: ready"

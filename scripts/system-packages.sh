@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs: Chromium for the browser tests, PostgreSQL for the database tests.
+# Installs only what is missing; needs root or password-less sudo (CI runs as root).
+set -euo pipefail
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ $(id -u) -eq 0 ]]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else
+  echo "system-packages: please install: ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1
+fi
+echo "system-packages: installing ${missing[*]} from Debian"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
