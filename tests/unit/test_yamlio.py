@@ -1,0 +1,138 @@
+"""The bounded YAML/JSON loader: every input passes through it, so every kind of bad input is tested here."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pytest
+
+from editor.policy.yamlio import (
+    MIB,
+    InputError,
+    Limits,
+    dump_yaml_documents,
+    load_documents,
+    load_objects,
+)
+
+BILLION_LAUGHS = "\n".join(
+    [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(
+            f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]"
+            for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+    ]
+)
+
+
+def test_it_refuses_an_alias_bomb_fast_and_with_bounded_memory():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    with pytest.raises(InputError, match="alias bomb") as caught:
+        load_documents(BILLION_LAUGHS, "bomb.yaml")
+    elapsed = time.perf_counter() - started
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert caught.value.source == "bomb.yaml"
+    assert caught.value.line is not None
+    # 9**9 = 387 million strings if expanded; refusing it must cost next to nothing.
+    assert elapsed < 1.0
+    assert grown_kib < 50 * 1024
+
+
+def test_it_counts_alias_uses():
+    text = "base: &b {x: 1}\nitems:\n" + "".join("  - *b\n" for _ in range(11))
+    with pytest.raises(InputError, match="more than 10 YAML alias uses"):
+        load_documents(text, "many.yaml", Limits(max_aliases=10))
+    assert len(load_documents(text, "few.yaml")[0].value["items"]) == 11
+
+
+def test_it_refuses_a_recursive_alias():
+    with pytest.raises(InputError, match="recursive YAML alias"):
+        load_documents("a: &a [1, *a]\n", "loop.yaml")
+
+
+def test_it_refuses_deep_nesting():
+    with pytest.raises(InputError, match="nested deeper than 64 levels"):
+        load_documents("[" * 200 + "]" * 200, "deep.yaml")
+
+
+def test_it_names_the_line_of_a_non_utf8_byte():
+    with pytest.raises(InputError) as caught:
+        load_documents(b"kind: Pod\nmetadata:\n  name: caf\xe9\n", "latin1.yaml")
+    assert caught.value.line == 3
+    assert "not UTF-8" in str(caught.value)
+    assert str(caught.value).startswith("latin1.yaml:3: ")
+
+
+def test_it_refuses_binary_data():
+    with pytest.raises(InputError, match="binary data"):
+        load_documents(b"\x00\x01\x02garbage", "blob.bin")
+
+
+def test_it_refuses_an_input_over_the_size_limit_before_parsing():
+    data = b"# padding\n" * (5 * MIB)  # 50 MiB
+    started = time.perf_counter()
+    with pytest.raises(InputError, match=r"input is 50\.0 MiB, more than the limit of 10\.0 MiB"):
+        load_documents(data, "huge.yaml")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_it_reports_malformed_yaml_with_its_line():
+    with pytest.raises(InputError) as caught:
+        load_documents("kind: NetworkPolicy\nspec:\n  podSelector: {\n  ingress: [\n", "broken.yaml")
+    assert caught.value.line is not None and caught.value.line >= 3
+    assert "invalid YAML" in caught.value.message
+
+
+def test_it_refuses_duplicate_keys_like_kubectl():
+    with pytest.raises(InputError, match="duplicate key 'spec'") as caught:
+        load_documents("kind: Pod\nspec: {}\nspec: {}\n", "dup.yaml")
+    assert caught.value.line == 3
+
+
+def test_it_reads_multi_document_yaml_and_finds_lines():
+    text = (
+        "---\nkind: Namespace\nmetadata: {name: a}\n---\n---\n"
+        "kind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n"
+    )
+    documents = load_documents(text, "multi.yaml")
+    assert [d.value["kind"] for d in documents] == ["Namespace", "Pod"]
+    assert documents[1].line == 6
+    assert documents[1].line_of(("spec", "containers", 0)) == 11
+    assert documents[1].line_of(("spec", "missing", 3)) == 9
+
+
+def test_it_flattens_lists_and_reports_non_objects():
+    text = (
+        "kind: List\nitems:\n- kind: Namespace\n  metadata: {name: a}\n- kind: Pod\n  metadata: {name: p}\n"
+        "---\njust a string\n"
+    )
+    objects, problems = load_objects(text, "list.yaml")
+    assert [o.kind for o in objects] == ["Namespace", "Pod"]
+    assert objects[1].line == 5
+    assert objects[1].where() == "list.yaml:5"
+    assert len(problems) == 1 and "expected a Kubernetes object, found str" in str(problems[0])
+
+
+def test_it_reads_json_arrays_of_objects():
+    objects, problems = load_objects('[{"kind": "Pod"}, {"kind": "Service"}]', "arr.json")
+    assert [o.kind for o in objects] == ["Pod", "Service"]
+    assert problems == []
+
+
+def test_it_never_constructs_python_objects():
+    with pytest.raises(InputError, match="invalid YAML"):
+        load_documents("!!python/object/apply:os.system ['true']\n", "evil.yaml")
+
+
+def test_it_dumps_stable_block_yaml_without_aliases():
+    shared = {"app": "web"}
+    text = dump_yaml_documents([{"kind": "A", "x": shared, "y": shared}, {"kind": "B", "items": [1, 2]}])
+    assert "&" not in text and "*" not in text
+    assert text == "---\nkind: A\nx:\n  app: web\ny:\n  app: web\n---\nkind: B\nitems:\n  - 1\n  - 2\n"
+    assert [d.value for d in load_documents(text, "again.yaml")] == [
+        {"kind": "A", "x": shared, "y": shared},
+        {"kind": "B", "items": [1, 2]},
+    ]
