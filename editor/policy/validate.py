@@ -1,0 +1,761 @@
+"""Validation of policy objects: the upstream JSON Schemas first, then the rules those schemas cannot express.
+
+NetworkPolicy follows the API server's own checks (SEMANTICS §3.2, `pkg/apis/networking/validation`): an
+object that fails them is refused by `kubectl apply`. CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy
+follow the agent's rule sanitiser (SEMANTICS §4, `pkg/policy/api/rule_validation.go`): the CRD schema lets
+such a policy in, but the agent then refuses to enforce it and only says so in its log, which is worse.
+Anything that is accepted but probably not what was meant is a warning, not an error.
+
+Every finding names the object, the field path (`spec.ingress[0].from[1].ipBlock.cidr`) and, when the object
+came from a file, the line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import ipaddress
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from importlib import resources
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
+
+from . import selectors
+from .yamlio import KubeObject
+
+Severity = Literal["error", "warning"]
+Path = tuple[str | int, ...]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One problem in one object. `str()` is `file:line: Kind ns/name: path: message`."""
+
+    severity: Severity
+    message: str
+    path: str = ""  # e.g. spec.ingress[0].from[1].ipBlock.cidr; empty for the object as a whole
+    source: str = "<object>"
+    line: int | None = None
+    document: int | None = None  # index of the YAML document in its source, from 0
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    @property
+    def subject(self) -> str:
+        """`Kind ns/name`, or empty for a finding about input that is not an object."""
+        if not self.kind and not self.name:
+            return ""
+        name = f"{self.namespace}/{self.name}" if self.namespace else self.name or "<unnamed>"
+        return f"{self.kind or 'object'} {name}"
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return ": ".join(part for part in (where, self.subject, self.path, self.message) if part)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    api_version: str
+    schema: str  # file name under schemas/
+    namespaced: bool
+
+
+KINDS: dict[str, _Kind] = {
+    "NetworkPolicy": _Kind(
+        "networking.k8s.io/v1", "networkpolicy-networking-v1.standalone-strict.k8s-v1.37.0.json", True
+    ),
+    "CiliumNetworkPolicy": _Kind("cilium.io/v2", "datreeio-cilium.io-ciliumnetworkpolicy_v2.json", True),
+    "CiliumClusterwideNetworkPolicy": _Kind(
+        "cilium.io/v2", "datreeio-cilium.io-ciliumclusterwidenetworkpolicy_v2.json", False
+    ),
+}
+CILIUM_KINDS = frozenset({"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"})
+
+# The datreeio root is not strict (SEMANTICS / corpus schemas README), so unknown top-level keys are ours to flag.
+_ROOT_KEYS = ("apiVersion", "kind", "metadata", "spec", "specs", "status")
+
+
+# Patterns written for Go's RE2 that Python's `re` cannot compile (jsonschema would raise on them), with an
+# equivalent test. `\PC` is "no character of Unicode category Other" (Cilium's spec.log.value).
+GO_ONLY_PATTERNS: dict[str, Callable[[str], bool]] = {
+    r"^\PC*$": lambda text: not any(unicodedata.category(char).startswith("C") for char in text),
+}
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    check = GO_ONLY_PATTERNS.get(pattern)
+    if check is None:
+        yield from Draft202012Validator.VALIDATORS["pattern"](validator, pattern, instance, schema)
+    elif isinstance(instance, str) and not check(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+@functools.cache
+def _validator(schema_file: str) -> Any:
+    """The compiled schema; compiled once per process because the Cilium schemas are 400 KB each."""
+    text = resources.files(__package__).joinpath("schemas", schema_file).read_bytes()
+    return _Validator(json.loads(text))
+
+
+def format_path(path: Path) -> str:
+    """`("spec", "ingress", 0, "from")` -> `spec.ingress[0].from`; keys that are not plain names get brackets."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", step):
+            out += f".{step}" if out else step
+        else:
+            out += f"[{json.dumps(step)}]"
+    return out
+
+
+class _Report:
+    """Collects the findings about one object and knows how to name it and find lines in its source."""
+
+    def __init__(
+        self, obj: dict[str, Any], source: str, document: int | None, line_of: Callable[[Path], int] | None
+    ) -> None:
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        self.kind = obj.get("kind") if isinstance(obj.get("kind"), str) else ""
+        self.namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else ""
+        self.name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+        self.source = source
+        self.document = document
+        self.line_of = line_of
+        self.findings: list[Finding] = []
+
+    def add(self, severity: Severity, path: Path, message: str, line_path: Path | None = None) -> None:
+        line = self.line_of(path if line_path is None else line_path) if self.line_of else None
+        self.findings.append(
+            Finding(
+                severity,
+                message,
+                format_path(path),
+                self.source,
+                line,
+                self.document,
+                self.kind,
+                self.namespace,
+                self.name,
+            )
+        )
+
+    def error(self, path: Path, message: str, line_path: Path | None = None) -> None:
+        self.add("error", path, message, line_path)
+
+    def warning(self, path: Path, message: str, line_path: Path | None = None) -> None:
+        self.add("warning", path, message, line_path)
+
+    def sorted(self) -> list[Finding]:
+        return sorted(self.findings, key=lambda f: f.line or 0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Public API
+
+
+def validate_object(obj: dict[str, Any], where: str = "<object>") -> list[Finding]:
+    """Schema and semantic findings for one object; `where` names it in messages (a file name, a node id)."""
+    return _validate(obj, _Report(obj, where, None, None), skip_other_kinds=False)
+
+
+def validate_objects(objects: list[KubeObject]) -> list[Finding]:
+    """Findings for every policy object of an input set, with lines, plus duplicate names across the set.
+
+    Objects of kinds that are not policies (Namespace, Deployment, ...) are skipped without a finding.
+    """
+    findings: list[Finding] = []
+    first_seen: dict[tuple[str, str, str], KubeObject] = {}
+    for item in objects:
+        report = _Report(item.obj, item.source, item.document.index, item.line_of)
+        findings += _validate(item.obj, report, skip_other_kinds=True)
+        if report.kind in KINDS and report.name:
+            key = (report.kind, report.namespace, report.name)
+            if key in first_seen:
+                report.findings = []
+                report.error(
+                    ("metadata", "name"),
+                    f"duplicate {report.kind} {report.name!r}"
+                    + (f" in namespace {report.namespace!r}" if report.namespace else "")
+                    + f": also defined at {first_seen[key].where()}; applying both keeps only the last",
+                )
+                findings += report.findings
+            else:
+                first_seen[key] = item
+    return findings
+
+
+def schema_errors(obj: dict[str, Any], where: str = "<object>") -> list[Finding]:
+    """Only the upstream JSON Schema's verdict on a policy object (empty for other kinds)."""
+    report = _Report(obj, where, None, None)
+    kind = KINDS.get(report.kind)
+    if kind is not None:
+        _check_schema(obj, kind, report)
+    return report.sorted()
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(finding.is_error for finding in findings)
+
+
+def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Finding]:
+    if not isinstance(obj, dict):
+        report.error((), f"expected a Kubernetes object (a mapping), found {_describe_value(obj)}")
+        return report.sorted()
+    kind_name = obj.get("kind")
+    if not isinstance(kind_name, str) or not kind_name:
+        report.error((), "missing kind: cannot tell what this object is", line_path=())
+        if not isinstance(obj.get("apiVersion"), str):
+            report.error((), "missing apiVersion")
+        return report.sorted()
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        near = [name for name in KINDS if name.lower() == kind_name.lower()]
+        if near:
+            report.error(("kind",), f"unknown kind {kind_name!r}; kinds are case-sensitive: did you mean {near[0]!r}?")
+        elif not skip_other_kinds:
+            report.warning(("kind",), f"kind {kind_name} is not a policy; only {', '.join(KINDS)} are validated")
+        return report.sorted()
+    _check_root(obj, kind, report)
+    _check_schema(obj, kind, report)
+    _check_metadata(obj, kind, report)
+    if kind_name in CILIUM_KINDS:
+        _check_cilium(obj, kind, report)
+    else:
+        _check_network_policy(obj, report)
+    return report.sorted()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Root, metadata and the schema
+
+
+def _check_root(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+    api_version = obj.get("apiVersion")
+    if api_version is None:
+        typo = next((key for key in obj if key.lower() == "apiversion" and key != "apiVersion"), None)
+        hint = f" (found {typo!r}: keys are case-sensitive)" if typo else ""
+        report.error((), f"missing apiVersion; expected {kind.api_version}{hint}", line_path=(typo,) if typo else ())
+    elif api_version != kind.api_version:
+        report.error(("apiVersion",), f"{report.kind} must have apiVersion {kind.api_version}, found {api_version!r}")
+    if report.kind not in CILIUM_KINDS:
+        return  # the NetworkPolicy schema is strict at the root and reports unknown keys itself
+    for key in obj:
+        if key in _ROOT_KEYS:
+            continue
+        if key == "description":
+            report.warning(
+                (key,),
+                "top-level description is not a Kubernetes field and the API server drops it; "
+                "use spec.description or a metadata annotation",
+            )
+        else:
+            report.warning((key,), _unknown_key_message((), str(key), list(_ROOT_KEYS)) + "; the API server drops it")
+
+
+def _check_metadata(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        if meta is None and report.kind not in CILIUM_KINDS:  # the Cilium schema requires metadata itself
+            report.error((), "missing metadata.name")
+        return
+    name = meta.get("name")
+    if not name and not meta.get("generateName"):
+        report.error(("metadata",), "missing metadata.name")
+    elif isinstance(name, str) and name:
+        problem = _dns_name_problem(name, 253, allow_dots=True)
+        if problem:
+            report.error(("metadata", "name"), f"invalid name {name!r}: {problem}")
+    namespace = meta.get("namespace")
+    if isinstance(namespace, str) and namespace:
+        if not kind.namespaced:
+            report.warning(("metadata", "namespace"), f"{report.kind} is cluster-scoped: the namespace is ignored")
+        else:
+            problem = _dns_name_problem(namespace, 63, allow_dots=False)
+            if problem:
+                report.error(("metadata", "namespace"), f"invalid namespace {namespace!r}: {problem}")
+    _check_labels(meta.get("labels"), ("metadata", "labels"), report)
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _dns_name_problem(name: str, max_length: int, *, allow_dots: bool) -> str | None:
+    """Why `name` is not a DNS-1123 subdomain (allow_dots) or label, or None."""
+    if len(name) > max_length:
+        return f"longer than {max_length} characters"
+    parts = name.split(".") if allow_dots else [name]
+    if all(_DNS_LABEL.fullmatch(part) for part in parts):
+        return None
+    allowed = "lower-case letters, digits, '-'" + (" and '.'" if allow_dots else "")
+    return f"must consist of {allowed}, and start and end with a letter or digit"
+
+
+def _check_schema(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+    errors = list(_validator(kind.schema).iter_errors(obj))
+    # A failed oneOf/anyOf beside a concrete error at the same place only repeats it less clearly.
+    concrete = {tuple(e.absolute_path) for e in errors if e.validator not in ("oneOf", "anyOf")}
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if path[:1] in (("apiVersion",), ("kind",)):
+            continue  # _check_root says it better
+        if error.validator in ("oneOf", "anyOf") and path in concrete:
+            continue
+        for where, line_path, message in _describe_error(error):
+            report.error(where, message, line_path)
+
+
+def _describe_error(error: ValidationError) -> Iterator[tuple[Path, Path, str]]:
+    """(path, path of the line to show, message) for one jsonschema error, in the words of a reviewer."""
+    path: Path = tuple(error.absolute_path)
+    instance, expected = error.instance, error.validator_value
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        for key in instance:
+            if key not in allowed:
+                yield path, (*path, key), _unknown_key_message(path, str(key), allowed)
+    elif error.validator == "required" and isinstance(instance, dict):
+        for key in expected:
+            if key not in instance:
+                yield path, path, f"missing required key {key!r}"
+    elif error.validator == "type":
+        yield path, path, _type_message(expected, instance)
+    elif error.validator == "enum":
+        choices = ", ".join(str(choice) for choice in expected)
+        yield path, path, f"must be one of {choices}, found {instance!r}{_suggest(str(instance), expected)}"
+    elif error.validator in ("oneOf", "anyOf"):
+        yield from _describe_choice(error, path)
+    elif error.validator in ("minimum", "maximum"):
+        bound = "at least" if error.validator == "minimum" else "at most"
+        yield path, path, f"must be {bound} {expected}, found {instance!r}"
+    elif error.validator in ("minLength", "maxLength"):
+        bound = "at least" if error.validator == "minLength" else "at most"
+        yield path, path, f"must be {bound} {expected} characters long, found {len(instance)}"
+    elif error.validator == "pattern":
+        yield path, path, f"invalid value {instance!r} (must match {expected})"
+    else:
+        yield path, path, error.message
+
+
+def _describe_choice(error: ValidationError, path: Path) -> Iterator[tuple[Path, Path, str]]:
+    instance = error.instance
+    keys = [
+        branch["required"][0]
+        for branch in error.validator_value
+        if isinstance(branch, dict) and set(branch) <= {"properties", "required"} and len(branch["required"]) == 1
+    ]
+    if len(keys) == len(error.validator_value) and isinstance(instance, dict):
+        # The Cilium schemas use oneOf/anyOf only to say "exactly one / at least one of these keys".
+        present = [key for key in keys if key in instance]
+        if error.validator == "oneOf" and len(present) > 1:
+            yield path, (*path, present[1]), f"set only one of {', '.join(present)}"
+        else:
+            quantity = "at least one" if error.validator == "anyOf" else "one"
+            yield path, path, f"must set {quantity} of {', '.join(keys)}"
+    elif instance is None:
+        yield path, path, "must not be empty (null): give a value or remove the key"
+    elif error.context:
+        yield from _describe_error(best_match(error.context))
+    else:
+        yield path, path, error.message
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+}
+
+
+def _type_message(expected: str | list[str], instance: Any) -> str:
+    types = [t for t in ([expected] if isinstance(expected, str) else expected) if t != "null"]
+    if types == ["string"] and isinstance(instance, bool):
+        return f'must be a string such as "{str(instance).lower()}" (quote it)'
+    if types == ["string"] and isinstance(instance, int | float):
+        return f'must be a string such as "{instance}"'
+    return f"must be {' or '.join(_TYPE_NAMES.get(t, t) for t in types)}, found {_describe_value(instance)}"
+
+
+def _describe_value(value: Any) -> str:
+    if value is None:
+        return "an empty value (null)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _suggest(found: str, choices: list[Any] | tuple[Any, ...]) -> str:
+    names = [str(choice) for choice in choices]
+    same_case = [name for name in names if name.lower() == found.lower()]
+    if same_case:
+        return f"; did you mean {same_case[0]!r}? (case-sensitive)"
+    close = difflib.get_close_matches(found, names, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# Unknown keys with a known story, keyed by (enclosing section, key).
+_KEY_NOTES: dict[tuple[str, str], str] = {
+    ("egressDeny", "toFQDNs"): "deny rules cannot use toFQDNs",
+    ("ingressDeny", "rules"): "deny rules cannot carry L7 rules",
+    ("egressDeny", "rules"): "deny rules cannot carry L7 rules",
+    ("ingress", "auth"): "'auth' is the old spelling of 'authentication: {mode: ...}'",
+    ("egress", "auth"): "'auth' is the old spelling of 'authentication: {mode: ...}'",
+}
+
+
+def _unknown_key_message(path: Path, key: str, allowed: list[str]) -> str:
+    section = next((step for step in reversed(path) if isinstance(step, str) and step != "toPorts"), "")
+    note = _KEY_NOTES.get((section, key))
+    if note:
+        return f"unknown key {key!r}: {note}"
+    hint = _suggest(key, allowed)
+    if not hint and len(allowed) <= 8:
+        hint = f" (allowed here: {', '.join(sorted(allowed))})"
+    return f"unknown key {key!r}{hint}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared semantic checks: CIDRs, ports, selectors and labels
+
+
+def _items(value: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(value)) if isinstance(value, list) else []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_cidr(text: Any, path: Path, report: _Report, *, cilium: bool, bare_ip: bool = False) -> IPNetwork | None:
+    """The network a CIDR string denotes, reporting anything the target would refuse or read differently.
+
+    Python's parser is laxer than Go's (it takes netmasks, bare addresses and zone ids), so the shape is
+    checked first. Host bits are refused by the API server's strict CIDR validation (KEP-4858) but masked
+    off by Cilium's netip parser, hence error there and warning here.
+    """
+    if not isinstance(text, str):
+        return None
+    address_text, slash, prefix_text = text.partition("/")
+    if not slash:
+        if bare_ip and _parse_address(text, path, report) is not None:
+            return ipaddress.ip_network(text)
+        if not bare_ip:
+            report.error(path, f"{text!r} is not a CIDR: write address/prefix-length, e.g. {text}/32")
+        return None
+    address = _parse_address(address_text, path, report)
+    if address is None:
+        return None
+    if not (prefix_text.isascii() and prefix_text.isdigit()) or (len(prefix_text) > 1 and prefix_text[0] == "0"):
+        report.error(path, f"invalid prefix length {prefix_text!r} in {text!r}: must be a number without leading zeros")
+        return None
+    if int(prefix_text) > address.max_prefixlen:
+        report.error(
+            path, f"prefix length /{prefix_text} is too long for IPv{address.version} (at most {address.max_prefixlen})"
+        )
+        return None
+    network = ipaddress.ip_network(f"{address}/{prefix_text}", strict=False)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None and not cilium:
+        report.error(path, f"IPv4-mapped IPv6 address in {text!r}: write the IPv4 form")
+    elif network.network_address != address:
+        meant = f"{network} (or {address}/{address.max_prefixlen} for the single address)"
+        if cilium:
+            report.warning(path, f"host bits are set in {text!r}: Cilium uses {meant}")
+        else:
+            report.error(
+                path, f"host bits are set in {text!r}, which the API server refuses as ambiguous: write {meant}"
+            )
+    elif address.version == 6 and text != str(network):
+        report.warning(path, f"IPv6 CIDR {text!r} is not in canonical form: write {network}")
+    return network
+
+
+def _parse_address(text: str, path: Path, report: _Report) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if "%" in text:
+        report.error(path, f"zone index not allowed in {text!r}")
+        return None
+    if re.search(r"(^|\.)0\d", text) and ":" not in text:
+        report.error(path, f"leading zeros in {text!r} are ambiguous (octal to some parsers) and refused")
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        report.error(path, f"{text!r} is not an IPv4 or IPv6 address")
+        return None
+
+
+def _check_except(network: IPNetwork, exceptions: Any, path: Path, report: _Report, *, cilium: bool) -> None:
+    for i, text in _items(exceptions):
+        inner = _parse_cidr(text, (*path, i), report, cilium=cilium)
+        if inner is None:
+            continue
+        if inner.version != network.version or not inner.subnet_of(network):  # type: ignore[arg-type]
+            report.error((*path, i), f"{text} is not inside {network}: every except must be within the cidr")
+        elif inner.prefixlen == network.prefixlen:
+            if cilium:
+                report.warning((*path, i), f"{text} excludes the whole of {network}: the rule matches nothing")
+            else:
+                report.error((*path, i), f"{text} must be a strict subset of {network} (a longer prefix)")
+
+
+def _port_name_problem(name: str, *, lower_only: bool) -> str | None:
+    """Why `name` is not an IANA_SVC_NAME (RFC 6335: at most 15 characters, letters, digits, inner single
+    hyphens, at least one letter), or None. Kubernetes wants lower case; Cilium lower-cases it first."""
+    if name.isascii() and name.isdigit():
+        return "a port number must be written without quotes"
+    if len(name) > 15:
+        return "a port name is at most 15 characters"
+    letters = "a-z" if lower_only else "a-zA-Z"
+    if not re.fullmatch(rf"[{letters}0-9]+(-[{letters}0-9]+)*", name):
+        case = "lower-case " if lower_only else ""
+        return f"a port name may contain only {case}letters, digits and single inner '-'"
+    if not re.search(rf"[{letters}]", name):
+        return "a port name must contain at least one letter"
+    return None
+
+
+def _check_selector(selector: Any, path: Path, report: _Report, *, cilium: bool) -> None:
+    """Label selector syntax (V5), unless the schema already found something wrong inside this selector."""
+    if not isinstance(selector, dict):
+        return
+    inside = format_path(path)
+    if any(f.is_error and f.path.startswith(inside) for f in report.findings):
+        return
+    try:
+        selectors.parse_selector(selector, source_prefixes=cilium)
+    except selectors.SelectorError as exc:
+        report.error((*path, *exc.path), exc.detail)
+
+
+def _check_labels(labels: Any, path: Path, report: _Report) -> None:
+    if not isinstance(labels, dict):
+        return
+    for key, value in labels.items():
+        problem = selectors.validate_label_key(str(key))
+        if problem is None and isinstance(value, str):
+            problem = selectors.validate_label_value(value)
+        if problem:
+            report.error((*path, str(key)), problem)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# NetworkPolicy (SEMANTICS §3.2 V1-V5)
+
+
+def _check_network_policy(obj: dict[str, Any], report: _Report) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    _check_selector(spec.get("podSelector"), ("spec", "podSelector"), report, cilium=False)
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        for i, rule in _items(spec.get(direction)):
+            if not isinstance(rule, dict):
+                continue
+            for j, peer in _items(rule.get(peers_key)):
+                _check_peer(peer, ("spec", direction, i, peers_key, j), peers_key, report)
+            for j, port in _items(rule.get("ports")):
+                if isinstance(port, dict):
+                    _check_port(port, ("spec", direction, i, "ports", j), report)
+    _check_policy_types(spec.get("policyTypes"), ("spec", "policyTypes"), report)
+
+
+def _check_peer(peer: Any, path: Path, peers_key: str, report: _Report) -> None:
+    peer = peer if isinstance(peer, dict) else {}
+    present = [key for key in ("podSelector", "namespaceSelector", "ipBlock") if peer.get(key) is not None]
+    if not present:
+        report.error(
+            path,
+            f"empty peer: set podSelector, namespaceSelector or ipBlock (the API server refuses `- {{}}`; "
+            f"to allow all, leave out `{peers_key}`)",
+        )
+    elif "ipBlock" in present and len(present) > 1:
+        report.error(path, "ipBlock cannot be combined with podSelector or namespaceSelector; use separate peers")
+    for key in ("podSelector", "namespaceSelector"):
+        _check_selector(peer.get(key), (*path, key), report, cilium=False)
+    block = peer.get("ipBlock")
+    if isinstance(block, dict):  # a missing cidr is the schema's to report
+        network = _parse_cidr(block.get("cidr"), (*path, "ipBlock", "cidr"), report, cilium=False)
+        if network is not None:
+            _check_except(network, block.get("except"), (*path, "ipBlock", "except"), report, cilium=False)
+
+
+def _check_port(port: dict[str, Any], path: Path, report: _Report) -> None:
+    protocol = port.get("protocol")
+    protocols = ("TCP", "UDP", "SCTP")
+    if isinstance(protocol, str) and protocol not in protocols:
+        report.error(
+            (*path, "protocol"), f"must be TCP, UDP or SCTP, found {protocol!r}{_suggest(protocol, protocols)}"
+        )
+    number, end = port.get("port"), port.get("endPort")
+    if _is_int(number):
+        if not 1 <= number <= 65535:
+            report.error((*path, "port"), f"must be between 1 and 65535, found {number}")
+        if _is_int(end):
+            if end < number:
+                report.error((*path, "endPort"), f"must be greater than or equal to port ({number}), found {end}")
+            elif not 1 <= end <= 65535:
+                report.error((*path, "endPort"), f"must be between 1 and 65535, found {end}")
+    elif isinstance(number, str):
+        problem = _port_name_problem(number, lower_only=True)
+        if problem:
+            report.error((*path, "port"), f"invalid port {number!r}: {problem}")
+        if end is not None:
+            report.error((*path, "endPort"), "not allowed with a named port")
+    elif number is None and end is not None:
+        report.error((*path, "endPort"), "not allowed without port")
+
+
+def _check_policy_types(values: Any, path: Path, report: _Report) -> None:
+    if not isinstance(values, list):
+        return
+    if len(values) > 2:
+        report.error(path, f"at most two policyTypes (Ingress, Egress), found {len(values)}")
+        return
+    for i, value in enumerate(values):
+        if isinstance(value, str) and value not in ("Ingress", "Egress"):
+            report.error(
+                (*path, i), f"must be Ingress or Egress, found {value!r}{_suggest(value, ('Ingress', 'Egress'))}"
+            )
+    if len(values) == 2 and values[0] == values[1]:
+        report.warning((*path, 1), f"{values[1]} is listed twice")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy (SEMANTICS §4; Cilium's rule sanitiser)
+
+# Peer fields of a rule; the agent refuses a rule that sets more than one (C10 for toFQDNs).
+_L3_FIELDS = {
+    True: ("fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromNodes", "fromGroups"),
+    False: ("toEndpoints", "toCIDR", "toCIDRSet", "toEntities", "toServices", "toFQDNs", "toGroups", "toNodes"),
+}
+_L7_KINDS = ("http", "kafka", "dns", "l7proto")
+_MAX_PORTS = 40
+
+
+def _check_cilium(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+    rules: list[tuple[Path, dict[str, Any]]] = []
+    if isinstance(obj.get("spec"), dict):
+        rules.append((("spec",), obj["spec"]))
+    rules += [(("specs", i), rule) for i, rule in _items(obj.get("specs")) if isinstance(rule, dict)]
+    if not rules and "spec" not in obj and not obj.get("specs"):
+        report.error((), f"{report.kind} has no rules: set spec (or a non-empty specs list)")
+    for path, rule in rules:
+        for key in ("endpointSelector", "nodeSelector"):
+            _check_selector(rule.get(key), (*path, key), report, cilium=True)
+        host = rule.get("nodeSelector") is not None
+        for section, ingress in (("ingress", True), ("ingressDeny", True), ("egress", False), ("egressDeny", False)):
+            for i, item in _items(rule.get(section)):
+                if isinstance(item, dict):
+                    _check_cilium_rule(item, (*path, section, i), report, ingress=ingress, host=host)
+
+
+def _check_cilium_rule(rule: dict[str, Any], path: Path, report: _Report, *, ingress: bool, host: bool) -> None:
+    peers = [key for key in _L3_FIELDS[ingress] if isinstance(rule.get(key), list) and rule[key]]
+    if len(peers) > 1:
+        first, second = (peers[1], peers[0]) if peers[1] == "toFQDNs" else peers[:2]
+        reason = (
+            f"{first} cannot be combined with {second}"
+            if first == "toFQDNs"
+            else (f"Cilium refuses to combine {first} and {second}")
+        )
+        report.error(path, f"{reason} in one rule; put them in separate rules", line_path=(*path, peers[1]))
+    to_ports = rule.get("toPorts") if isinstance(rule.get("toPorts"), list) else []
+    if "toServices" in peers and to_ports:
+        report.error((*path, "toPorts"), "toServices cannot be combined with toPorts (Cilium refuses it)")
+    if rule.get("icmps") and to_ports:
+        report.error((*path, "icmps"), "icmps and toPorts cannot be in one rule; put them in separate rules")
+    prefix = "from" if ingress else "to"
+    for key in (f"{prefix}Endpoints", f"{prefix}Requires", f"{prefix}Nodes"):
+        for i, selector in _items(rule.get(key)):
+            _check_selector(selector, (*path, key, i), report, cilium=True)
+    if rule.get(f"{prefix}Nodes"):
+        report.warning((*path, f"{prefix}Nodes"), "works only when the agent runs with --enable-node-selector-labels")
+    if rule.get(f"{prefix}Requires"):
+        report.warning((*path, f"{prefix}Requires"), "deprecated in Cilium 1.17 and removed in 1.19")
+    for i, text in _items(rule.get(f"{prefix}CIDR")):
+        _parse_cidr(text, (*path, f"{prefix}CIDR", i), report, cilium=True, bare_ip=True)
+    for i, item in _items(rule.get(f"{prefix}CIDRSet")):
+        if isinstance(item, dict) and isinstance(item.get("cidr"), str):
+            item_path = (*path, f"{prefix}CIDRSet", i)
+            network = _parse_cidr(item["cidr"], (*item_path, "cidr"), report, cilium=True)
+            if network is not None:
+                _check_except(network, item.get("except"), (*item_path, "except"), report, cilium=True)
+    for i, port_rule in _items(to_ports):
+        if isinstance(port_rule, dict):
+            _check_cilium_port_rule(port_rule, (*path, "toPorts", i), report, ingress=ingress, host=host)
+
+
+def _check_cilium_port_rule(rule: dict[str, Any], path: Path, report: _Report, *, ingress: bool, host: bool) -> None:
+    l7 = rule.get("rules") if isinstance(rule.get("rules"), dict) else {}
+    l7_kinds = [kind for kind in _L7_KINDS if l7.get(kind) is not None]
+    dns = bool(l7.get("dns"))
+    if dns and ingress:
+        report.error((*path, "rules", "dns"), "DNS rules are only allowed on egress")
+    if l7_kinds and host:
+        report.error((*path, "rules"), "host policies (nodeSelector) cannot have L7 rules")
+    if "l7" in l7 and not l7.get("l7proto"):
+        report.error((*path, "rules", "l7"), "l7 rules need l7proto")
+    if rule.get("serverNames") and l7_kinds and rule.get("terminatingTLS") is None:
+        report.error((*path, "serverNames"), "serverNames together with L7 rules need terminatingTLS")
+    ports = rule.get("ports") if isinstance(rule.get("ports"), list) else []
+    if len(ports) > _MAX_PORTS:
+        report.error((*path, "ports"), f"at most {_MAX_PORTS} ports in one toPorts entry, found {len(ports)}")
+    if dns and not ports:
+        report.error((*path, "rules", "dns"), "DNS rules need a port (53)")
+    for i, port in enumerate(ports):
+        if isinstance(port, dict):
+            _check_cilium_port(port, (*path, "ports", i), report, l7_kinds=l7_kinds)
+
+
+def _check_cilium_port(port: dict[str, Any], path: Path, report: _Report, *, l7_kinds: list[str]) -> None:
+    number, end = port.get("port"), port.get("endPort")
+    if isinstance(number, str) and number:
+        if not (number.isascii() and number.isdigit()):
+            problem = _port_name_problem(number, lower_only=False)
+            if problem:
+                report.error((*path, "port"), f"invalid port {number!r}: not a number, and {problem}")
+            elif _is_int(end) and end:
+                report.warning((*path, "endPort"), "ignored with a named port")
+        elif len(number) > 1 and number[0] == "0":
+            # The agent parses with strconv.ParseUint(port, 0, 16): a leading 0 means octal.
+            report.error((*path, "port"), f"leading zero in {number!r}: Cilium would read it as octal")
+        elif int(number) > 65535:
+            report.error((*path, "port"), f"must be between 0 and 65535, found {number}")
+        else:
+            value = int(number)
+            if value == 0 and l7_kinds:
+                report.error((*path, "port"), "L7 rules cannot be used with port 0")
+            if _is_int(end) and end and end < value:
+                report.error((*path, "endPort"), f"must be greater than or equal to port ({value}), found {end}")
+            if _is_int(end) and end > value and "dns" in l7_kinds:
+                report.error((*path, "endPort"), "DNS rules do not support port ranges")
+    protocol = port.get("protocol") or "ANY"
+    if l7_kinds and "dns" not in l7_kinds and protocol != "TCP":
+        shown = "protocol is omitted (ANY)" if "protocol" not in port else f"found {protocol}"
+        report.error((*path, "protocol"), f"{'/'.join(l7_kinds)} rules apply only to TCP: set protocol: TCP ({shown})")
