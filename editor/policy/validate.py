@@ -7,7 +7,14 @@ such a policy in, but the agent then refuses to enforce it and only says so in i
 Anything that is accepted but probably not what was meant is a warning, not an error.
 
 Every finding names the object, the field path (`spec.ingress[0].from[1].ipBlock.cidr`) and, when the object
-came from a file, the line.
+came from a file, the line. The API:
+
+* `validate_objects(kube_objects)` - findings for an input set (from `yamlio.load_objects`), with lines, plus
+  duplicate kind/namespace/name across the set; kinds that are not policies are skipped.
+* `validate_object(obj, where)` - the same for one decoded object (no lines); a non-policy kind is a warning.
+* `schema_errors(obj, where)` - only the upstream schema's verdict (compilers assert their output has none).
+* `Finding` (severity, message, path, source, line, document, kind, namespace, name; `str()`, `to_dict()`),
+  `has_errors(findings)`, `format_path(path_tuple)`, `KINDS` (kind -> apiVersion, schema, namespaced).
 """
 
 from __future__ import annotations
@@ -119,12 +126,12 @@ def format_path(path: Path) -> str:
     """`("spec", "ingress", 0, "from")` -> `spec.ingress[0].from`; keys that are not plain names get brackets."""
     out = ""
     for step in path:
-        if isinstance(step, int):
+        if isinstance(step, int) and not isinstance(step, bool):
             out += f"[{step}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", step):
+        elif isinstance(step, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", step):
             out += f".{step}" if out else step
-        else:
-            out += f"[{json.dumps(step)}]"
+        else:  # YAML also allows keys such as `null:`, `yes:` (true) or `80:`
+            out += f"[{json.dumps(step if isinstance(step, str) else str(step))}]"
     return out
 
 
@@ -224,7 +231,7 @@ def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Find
         return report.sorted()
     kind_name = obj.get("kind")
     if not isinstance(kind_name, str) or not kind_name:
-        report.error((), "missing kind: cannot tell what this object is", line_path=())
+        report.error((), "missing kind: cannot tell what this object is")
         if not isinstance(obj.get("apiVersion"), str):
             report.error((), "missing apiVersion")
         return report.sorted()
@@ -253,7 +260,7 @@ def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Find
 def _check_root(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
     api_version = obj.get("apiVersion")
     if api_version is None:
-        typo = next((key for key in obj if key.lower() == "apiversion" and key != "apiVersion"), None)
+        typo = next((k for k in obj if isinstance(k, str) and k.lower() == "apiversion" and k != "apiVersion"), None)
         hint = f" (found {typo!r}: keys are case-sensitive)" if typo else ""
         report.error((), f"missing apiVersion; expected {kind.api_version}{hint}", line_path=(typo,) if typo else ())
     elif api_version != kind.api_version:
@@ -374,6 +381,10 @@ def _describe_choice(error: ValidationError, path: Path) -> Iterator[tuple[Path,
             yield path, path, f"must set {quantity} of {', '.join(keys)}"
     elif instance is None:
         yield path, path, "must not be empty (null): give a value or remove the key"
+    elif all(isinstance(branch, dict) and set(branch) == {"type"} for branch in error.validator_value):
+        # IntOrString: name every accepted type rather than the first branch's.
+        types = [t for branch in error.validator_value for t in _as_list(branch["type"])]
+        yield path, path, _type_message(types, instance)
     elif error.context:
         yield from _describe_error(best_match(error.context))
     else:
@@ -390,8 +401,12 @@ _TYPE_NAMES = {
 }
 
 
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
 def _type_message(expected: str | list[str], instance: Any) -> str:
-    types = [t for t in ([expected] if isinstance(expected, str) else expected) if t != "null"]
+    types = [t for t in _as_list(expected) if t != "null"]
     if types == ["string"] and isinstance(instance, bool):
         return f'must be a string such as "{str(instance).lower()}" (quote it)'
     if types == ["string"] and isinstance(instance, int | float):
@@ -586,7 +601,10 @@ def _check_network_policy(obj: dict[str, Any], report: _Report) -> None:
 
 
 def _check_peer(peer: Any, path: Path, peers_key: str, report: _Report) -> None:
-    peer = peer if isinstance(peer, dict) else {}
+    if peer is None:
+        peer = {}  # `- ~` decodes to an empty peer, like `- {}`
+    elif not isinstance(peer, dict):
+        return
     present = [key for key in ("podSelector", "namespaceSelector", "ipBlock") if peer.get(key) is not None]
     if not present:
         report.error(

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from editor.policy import validate, yamlio
@@ -662,3 +664,83 @@ def test_validate_module_compiles_each_schema_once() -> None:
     ):
         validate_objects(_objects(relative))
     assert validate._validator.cache_info().misses == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Never a crash: arbitrary values in the places the checks walk
+
+_FIELDS = [
+    "spec",
+    "specs",
+    "metadata",
+    "name",
+    "namespace",
+    "labels",
+    "podSelector",
+    "namespaceSelector",
+    "ipBlock",
+    "cidr",
+    "except",
+    "ingress",
+    "egress",
+    "from",
+    "to",
+    "ports",
+    "port",
+    "endPort",
+    "protocol",
+    "policyTypes",
+    "matchLabels",
+    "matchExpressions",
+    "key",
+    "operator",
+    "values",
+    "endpointSelector",
+    "nodeSelector",
+    "ingressDeny",
+    "egressDeny",
+    "fromEndpoints",
+    "toEndpoints",
+    "toCIDR",
+    "toCIDRSet",
+    "fromCIDRSet",
+    "toFQDNs",
+    "toEntities",
+    "toServices",
+    "fromNodes",
+    "toRequires",
+    "toPorts",
+    "rules",
+    "dns",
+    "http",
+    "l7",
+    "l7proto",
+    "icmps",
+    "serverNames",
+    "apiversion",
+    "description",
+    "log",
+    "value",
+]
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.floats(allow_nan=False),
+    st.sampled_from(["10.0.0.0/8", "1.2.3.4/33", "::/0", "TCP", "In", "http", "53", "080", "", "a b", "World"]),
+    st.text(max_size=8),
+)
+_KEYS = st.one_of(st.sampled_from(_FIELDS), st.text(max_size=6), st.integers(0, 99), st.none(), st.booleans())
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(validate.KINDS)), body=st.dictionaries(st.sampled_from(_FIELDS), _VALUES))
+def test_arbitrary_content_gives_findings_not_exceptions(kind: str, body: dict[str, object]) -> None:
+    obj = {"apiVersion": validate.KINDS[kind].api_version, "kind": kind, **body}
+    for finding in validate_object(obj) + schema_errors(obj):
+        assert finding.severity in ("error", "warning") and finding.message and str(finding)
