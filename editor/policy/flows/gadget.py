@@ -1,0 +1,169 @@
+"""Inspektor Gadget network-policy advisor logs: records -> connections (FLOWS.md Part 2).
+
+Two generations write a log: gen 1 (2020-2022, `connect`/`accept` events, a JSON array or one object per
+line) and gen 2 (`kubectl gadget advise network-policy monitor`, `networktrace.log`, JSON lines of
+trace-network events). The Go side decodes JSON case-insensitively (`podname` and `podName` both occur in
+upstream test data), so keys of the event's own objects are matched without regard to case; label maps keep
+their keys as written.
+
+Filtering follows the advisor: only `normal` events from the monitored pod, no hostNetwork pods, no ingress
+from the pod's own node (kubelet probes cannot be blocked by a NetworkPolicy), no loopback peers. Unlike the
+advisor, the protocol stays part of the connection, and a peer kind it does not know is a warning for that
+record instead of the end of the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+class GadgetRecordError(ValueError):
+    """A Gadget record that cannot become a connection; the line is skipped with this reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pod:
+    namespace: str
+    name: str
+    labels: dict[str, str]  # as logged, before dropping per-replica labels
+    owner: str | None = None
+    owner_kind: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Peer:
+    """The other end: a pod, a service (chosen by its selector) or a raw IP address."""
+
+    kind: str  # "pod", "svc" or "raw"
+    namespace: str = ""
+    name: str = ""
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)  # pod labels, or the service's selector
+    address: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    local: Pod  # the monitored pod
+    peer: Peer
+    outgoing: bool  # True: local connected to peer (egress); False: peer connected to local (ingress)
+    protocol: str
+    port: int
+    time: str | None = None
+
+
+GEN1 = "gadget gen1 (connect/accept)"
+GEN2 = "gadget gen2 (networktrace.log)"
+
+
+def is_gadget(obj: dict[str, Any]) -> bool:
+    keys = {key.lower() for key in obj}
+    return bool({"local_pod_namespace", "remote_kind"} & keys) or ("k8s" in keys and "pkttype" in keys)
+
+
+def _lower(value: Any) -> dict[str, Any]:
+    return {str(key).lower(): item for key, item in value.items()} if isinstance(value, dict) else {}
+
+
+def _labels(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): str(item) for key, item in value.items()}
+
+
+def parse(obj: dict[str, Any]) -> tuple[str, Connection | str]:
+    """(format, connection) or (format, reason the record is ignored). Raises GadgetRecordError."""
+    event = _lower(obj)
+    if "local_pod_namespace" in event or "remote_kind" in event:
+        return GEN1, _gen1(event)
+    return GEN2, _gen2(event)
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise GadgetRecordError(f"port {value!r} is not a number from 1 to 65535")
+    return value
+
+
+def _gen1(event: dict[str, Any]) -> Connection | str:
+    kind = event.get("type")
+    if kind not in ("connect", "accept"):
+        return f"gen1 event type {kind!r}"
+    namespace, name = event.get("local_pod_namespace"), event.get("local_pod_name")
+    if not namespace or not name:
+        raise GadgetRecordError("gen1 event without local_pod_namespace / local_pod_name")
+    local = Pod(str(namespace), str(name), _labels(event.get("local_pod_labels")), event.get("local_pod_owner") or None)
+    remote = event.get("remote_kind")
+    if remote == "pod":
+        peer = Peer(
+            "pod",
+            str(event.get("remote_pod_namespace") or ""),
+            str(event.get("remote_pod_name") or ""),
+            _labels(event.get("remote_pod_labels")),
+        )
+    elif remote == "svc":
+        peer = Peer(
+            "svc",
+            str(event.get("remote_svc_namespace") or ""),
+            str(event.get("remote_svc_name") or ""),
+            _labels(event.get("remote_svc_label_selector")),
+        )
+    elif remote == "other":
+        peer = Peer("raw", address=str(event.get("remote_other") or ""))
+    else:
+        raise GadgetRecordError(f"unknown remote_kind {remote!r} (expected pod, svc or other)")
+    return _checked(Connection(local, peer, kind == "connect", "TCP", _port(event.get("port"))))
+
+
+def _gen2(event: dict[str, Any]) -> Connection | str:
+    if event.get("type") != "normal":
+        return f"event type {event.get('type')!r}"
+    k8s = _lower(event.get("k8s"))
+    if k8s.get("hostnetwork") is True:
+        return "hostNetwork pod"
+    direction = event.get("pkttype")
+    if direction not in ("OUTGOING", "HOST"):
+        return f"packet type {direction!r}"
+    namespace, name = k8s.get("namespace"), k8s.get("podname") or k8s.get("pod")
+    if not namespace or not name:
+        raise GadgetRecordError("event without k8s.namespace / k8s.podName")
+    owner = _lower(k8s.get("owner"))
+    local = Pod(
+        str(namespace),
+        str(name),
+        _labels(event.get("podlabels") or k8s.get("podlabels")),
+        owner.get("name") or event.get("podowner") or None,
+        owner.get("kind") or None,
+    )
+    dst = _lower(event.get("dst"))
+    kind = dst.get("kind")
+    address = str(dst.get("addr") or "")
+    if kind == "pod":
+        peer = Peer(
+            "pod", str(dst.get("namespace") or ""), str(dst.get("podname") or ""), _labels(dst.get("podlabels"))
+        )
+    elif kind == "svc":
+        peer = Peer("svc", str(dst.get("namespace") or ""), str(dst.get("name") or ""), _labels(dst.get("podlabels")))
+    elif kind == "raw":
+        peer = Peer("raw", address=address)
+    else:
+        raise GadgetRecordError(f"unknown dst.kind {kind!r} (expected pod, svc or raw)")
+    if direction == "HOST" and address and address == event.get("podhostip"):
+        return "ingress from the pod's own node"
+    protocol = str(event.get("proto") or "").upper()
+    if protocol not in ("TCP", "UDP", "SCTP"):
+        raise GadgetRecordError(f"unknown proto {event.get('proto')!r}")
+    connection = Connection(local, peer, direction == "OUTGOING", protocol, _port(event.get("port")))
+    return _checked(connection)
+
+
+def _checked(connection: Connection) -> Connection | str:
+    peer = connection.peer
+    if peer.kind == "raw":
+        if not peer.address:
+            raise GadgetRecordError("raw peer without an address")
+        if peer.address in ("127.0.0.1", "::1"):
+            return "loopback peer"
+    elif not peer.namespace:
+        raise GadgetRecordError(f"{peer.kind} peer without a namespace")
+    return connection

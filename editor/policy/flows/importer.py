@@ -1,0 +1,194 @@
+"""read_flows: flow log files in, a graph document and a summary out, streaming, with progress.
+
+Each line is first tried with the typed decoder that read the previous line (wrapped or bare, snake_case or
+lowerCamelCase), which is right for nearly every line of a real log. Anything else takes the slow path: a
+generic decode, then the line is recognised (Hubble record of another shape, Gadget event, or neither) and
+the fast path switches to the new shape. A line that cannot be read is skipped and reported with its line
+number; it never stops the import or costs the lines around it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
+
+import msgspec
+
+from ..document import Document
+from ..yamlio import MIB, InputError
+from . import gadget, hubble
+from .aggregate import Aggregator
+from .detect import BadRecord, open_container
+from .model import FileReport, FlowImport, FlowOptions, FlowSummary
+
+Progress = Callable[[int, int], None]  # (bytes read so far, total bytes or 0 when unknown)
+
+
+def read_flows(
+    files: Iterable[tuple[str, BinaryIO]],
+    options: FlowOptions | None = None,
+    progress: Progress | None = None,
+    into: Document | None = None,
+) -> FlowImport:
+    """Import Hubble and Gadget logs (any mix of formats, plain or gzip) into a document.
+
+    `files` are (name, binary file object) pairs; names appear in the summary and in skipped-line reports.
+    `progress(done, total)` is called about once per megabyte read and once at the end. With `into`, that
+    document is extended in place (nodes matched by id or meaning, counts added to matching edges; the
+    locks of its existing nodes are left alone), else a new document is made. Raises InputError only for
+    input that cannot be read at all (over the size limit, damaged gzip).
+    """
+    options = options or FlowOptions()
+    pairs = list(files)
+    total = sum(_remaining_size(stream) for _, stream in pairs)
+    if options.max_bytes is not None and total > options.max_bytes:
+        raise InputError(
+            f"the flow logs are {total / MIB:.1f} MiB, more than the limit of {options.max_bytes / MIB:.1f} MiB",
+            pairs[0][0] if len(pairs) == 1 else "upload",
+        )
+    summary = FlowSummary()
+    aggregator = Aggregator(options, summary)
+    done = 0
+
+    def on_bytes(count: int) -> None:
+        nonlocal done
+        done += count
+        if options.max_bytes is not None and done > options.max_bytes:
+            raise InputError(f"more than the limit of {options.max_bytes / MIB:.1f} MiB of flow logs", name)
+        if progress is not None:
+            progress(done, total)
+
+    for name, stream in pairs:
+        report = FileReport(name)
+        summary.files.append(report)
+        container = open_container(stream, name, on_bytes, options.max_bytes)
+        report.compression, report.layout = container.compression, container.layout
+        reader = _FileReader(name, aggregator, report, summary)
+        for first_line, lines in container.batches:
+            reader.feed(first_line, lines)
+        report.bytes_read = done - sum(other.bytes_read for other in summary.files[:-1])
+    document = aggregator.build(into)
+    if progress is not None:
+        progress(done, total or done)
+    return FlowImport(document, summary)
+
+
+def _remaining_size(stream: BinaryIO) -> int:
+    """Bytes left in `stream`, or 0 when it cannot tell (a pipe)."""
+    try:
+        status = os.fstat(stream.fileno())
+        if status.st_size:
+            return max(status.st_size - stream.tell(), 0)
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        pass
+    try:
+        position = stream.tell()
+        end = stream.seek(0, io.SEEK_END)
+        stream.seek(position)
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return 0
+    return max(end - position, 0)
+
+
+class _FileReader:
+    """Decodes the lines of one file, remembering the record shape the last line had."""
+
+    def __init__(self, name: str, aggregator: Aggregator, report: FileReport, summary: FlowSummary) -> None:
+        self.name = name
+        self.aggregator = aggregator
+        self.report = report
+        self.summary = summary
+        self.shape = hubble.Shape(wrapped=True, camel=False)
+        self.decode = hubble.DECODERS[(True, False)].decode
+
+    def feed(self, first_line: int, lines: list[bytes]) -> None:
+        decode = self.decode
+        wrapped = self.shape.wrapped
+        add_flow = self.aggregator.add_flow
+        fast = 0
+        number = first_line - 1
+        for line in lines:
+            number += 1
+            try:
+                record = decode(line)
+            except msgspec.DecodeError:
+                self._slow(number, line, decoded=False)
+                decode, wrapped = self.decode, self.shape.wrapped
+                continue
+            flow = record.flow if wrapped else record
+            if flow is None or flow.foreign or flow.l4 is None:
+                self._slow(number, line, decoded=True)
+                decode, wrapped = self.decode, self.shape.wrapped
+                continue
+            add_flow(flow)
+            fast += 1
+        if fast:
+            self._count(self.shape.name, fast)
+
+    def _count(self, record_format: str, records: int = 1) -> None:
+        formats = self.report.formats
+        formats[record_format] = formats.get(record_format, 0) + records
+        self.report.records += records
+
+    def _skip(self, number: int, reason: str) -> None:
+        self.report.skipped += 1
+        self.summary.skip(self.name, number, reason)
+
+    def _slow(self, number: int, line: bytes, decoded: bool) -> None:
+        """A line the current fast decoder could not take: find out what it is."""
+        if isinstance(line, BadRecord):
+            self._skip(number, line.reason)
+            return
+        try:
+            value = msgspec.json.decode(line)
+        except msgspec.DecodeError as exc:
+            if not line.strip():
+                return
+            self._skip(number, _why_not_json(line, exc))
+            return
+        if isinstance(value, dict) and gadget.is_gadget(value):
+            self._gadget(number, value)
+            return
+        try:
+            shape, record = hubble.classify(value)
+        except ValueError as exc:
+            self._skip(number, str(exc))
+            return
+        except msgspec.ValidationError as exc:
+            self._skip(number, f"a Hubble record with a field of the wrong type: {exc}")
+            return
+        self.shape = shape
+        self.decode = hubble.DECODERS[(shape.wrapped, shape.camel)].decode
+        self._count(shape.name)
+        if isinstance(record, hubble.Flow):
+            self.aggregator.add_flow(record)
+        elif isinstance(record, hubble.LostEvents):
+            self.summary.events_lost += hubble.lost_count(record)
+            self.summary.lost_records += 1
+
+    def _gadget(self, number: int, event: dict[str, object]) -> None:
+        try:
+            record_format, result = gadget.parse(event)
+        except gadget.GadgetRecordError as exc:
+            self._skip(number, f"Gadget event: {exc}")
+            return
+        self._count(record_format)
+        if isinstance(result, gadget.Connection):
+            self.aggregator.add_connection(result)
+        else:
+            self.aggregator.ignored[result] += 1
+
+
+def _why_not_json(line: bytes, error: msgspec.DecodeError) -> str:
+    if b"\x00" in line:
+        return "binary data, not JSON"
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data (not UTF-8), not JSON"
+    message = str(error)
+    if "truncated" in message:
+        return "truncated line (the JSON object is cut off)"
+    return f"not valid JSON: {message}"
