@@ -1,0 +1,467 @@
+"""Graph document -> cilium.io/v2 CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy (SEMANTICS.md section 4).
+
+One policy per subject (see compile.py for which subjects and edges):
+* a namespaced pod set -> CiliumNetworkPolicy in its namespace, `endpointSelector` = the node's selector;
+* a selector with a namespaceSelector -> CiliumClusterwideNetworkPolicy whose endpointSelector carries the
+  namespace part as Cilium label keys (`io.cilium.k8s.namespace.labels.<key>`, or `k8s:io.kubernetes.pod.namespace`
+  for `kubernetes.io/metadata.name`; `{}` -> `k8s:io.kubernetes.pod.namespace Exists`);
+* a hosts node -> CiliumClusterwideNetworkPolicy with `nodeSelector`;
+* a namespaced subject with a peer chosen by namespace labels -> CiliumClusterwideNetworkPolicy whose
+  endpointSelector includes `k8s:io.kubernetes.pod.namespace: <ns>`, because namespace-label keys are documented
+  as CCNP-only and behave differently in a CNP (SEMANTICS C7).
+
+Peers: pod sets always carry `k8s:io.kubernetes.pod.namespace` (their namespace) or the namespace terms above, so
+a selector means the same in a CNP and a CCNP (C5, C6); CIDRs -> `toCIDR` (no except) / `toCIDRSet`; entities ->
+`to/fromEntities`; FQDNs -> `toFQDNs` (egress only); hosts -> `to/fromNodes`. Cilium refuses rules that mix peer
+fields, so each rule has one peer field; peers with the same field and the same `toPorts` entry share a rule.
+Ports: `toPorts: [{ports: [{port: "8080", protocol}], rules, serverNames}]` with the protocol always explicit
+(Cilium's default is ANY, Kubernetes' TCP); an edge without ports has no `toPorts` (all ports); ICMP goes to a
+separate rule `icmps: [{fields: [...]}]` (Cilium refuses icmps beside toPorts). Deny edges -> `ingressDeny` /
+`egressDeny` (no L7, no FQDNs). An empty rule `- {}` is never emitted (its meaning changed between releases, C4).
+
+`toFQDNs` learns addresses only from DNS answers seen by Cilium's DNS proxy (C10), so a subject with an FQDN edge
+must have (itself, or through a subject that covers its pods) an enabled egress edge to the cluster DNS
+(`settings.dns`): without one the FQDN edge is an error asking for the "allow DNS" edge; with one that has no DNS
+L7 rules, its port-53 entries get `rules: {dns: [{matchPattern: "*"}]}` (or an extra port-53 ANY entry is added
+when the edge has no port 53 entry).
+
+A subject isolated in a direction without any rule there cannot say so in Cilium without an empty rule, so it
+gets a companion NetworkPolicy (`podSelector` + `policyTypes`), which Cilium turns into an unambiguous
+default-deny (C4); a cluster-wide or hosts subject in that state is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from . import native
+from .compile import (
+    Context,
+    Draft,
+    RuleDraft,
+    Subject,
+    canonical,
+    describe_ports,
+    describe_rule,
+    policy_base_name,
+    selector_of,
+)
+from .document import NAMESPACE_NAME_LABEL, Edge, Node, Port
+
+API_VERSION = "cilium.io/v2"
+KIND = "CiliumNetworkPolicy"
+CLUSTERWIDE_KIND = "CiliumClusterwideNetworkPolicy"
+NAMESPACE_KEY = "k8s:io.kubernetes.pod.namespace"
+NAMESPACE_LABEL_PREFIX = "io.cilium.k8s.namespace.labels."
+L7_KINDS = ("http", "kafka", "dns", "l7proto", "l7")
+MAX_PORTS = 40  # per toPorts entry (CRD maxItems)
+PROTOCOL_ORDER = ("TCP", "UDP", "SCTP", "ANY")
+SECTIONS = ("ingress", "ingressDeny", "egress", "egressDeny")
+DNS_ANY_RULE = {"dns": [{"matchPattern": "*"}]}
+_PEER_FIELDS = {"pods": "Endpoints", "cidr": "CIDR", "cidrset": "CIDRSet", "entity": "Entities", "fqdn": "FQDNs"}
+
+
+@dataclasses.dataclass
+class _Part:
+    """One peer of one edge with one toPorts entry (or ICMP fields, or neither = all ports)."""
+
+    field: str  # Endpoints, CIDR, CIDRSet, Entities, FQDNs, Nodes
+    peer: Any
+    peer_name: str
+    edge_id: str
+    to_ports: dict[str, Any] | None = None
+    icmps: list[dict[str, Any]] | None = None
+    ports_text: str = "all ports"
+
+    @property
+    def key(self) -> str:
+        return canonical([self.field, self.to_ports, self.icmps])
+
+
+def compile_subjects(context: Context, subjects: list[Subject]) -> list[Draft]:
+    dns_edges = _dns_plan(context, subjects)
+    drafts: list[Draft] = []
+    for subject in subjects:
+        drafts.extend(_policies(context, subject, dns_edges))
+    return drafts
+
+
+# --- the subject ---------------------------------------------------------------------------------------------
+
+
+def _policies(context: Context, subject: Subject, dns_edges: set[str]) -> list[Draft]:
+    node = subject.node
+    who = context.describe(node)
+    problem = context.selector_problem(node, cilium=True)
+    if problem:
+        context.error(f"no policy for {who}: {problem}", node_id=node.id)
+        return []
+    sections: dict[str, list[_Part]] = {section: [] for section in SECTIONS}
+    for section in SECTIONS:
+        ingress = section.startswith("ingress")
+        deny = section.endswith("Deny")
+        for edge in subject.ingress if ingress else subject.egress:
+            if (edge.action == "deny") == deny:
+                peer = context.nodes[edge.source if ingress else edge.target]
+                sections[section].extend(_parts(context, subject.node, edge, peer, section, edge.id in dns_edges))
+    clusterwide = node.kind == "hosts" or node.namespace_selector is not None
+    if not clusterwide and any(_uses_namespace_labels(part) for parts in sections.values() for part in parts):
+        clusterwide = True
+    drafts = []
+    spec: dict[str, Any] = {}
+    if node.kind == "hosts":
+        spec["nodeSelector"] = _sorted_selector(node.node_selector or {})
+    elif node.namespace_selector is not None:
+        spec["endpointSelector"] = endpoint_selector(node)
+    else:
+        selector = _sorted_selector(node.selector())
+        if clusterwide:
+            selector = _sorted_selector(_with_label(selector, NAMESPACE_KEY, node.namespace or ""))
+        spec["endpointSelector"] = selector
+    rule_drafts: list[RuleDraft] = []
+    for section in SECTIONS:
+        rules = _rules(section, sections[section])
+        if rules:
+            spec[section] = [rule for rule, _, _ in rules]
+            rule_drafts.extend(RuleDraft(section, i, ids, text) for i, (_, ids, text) in enumerate(rules))
+    if len(spec) > 1:
+        kind = CLUSTERWIDE_KIND if clusterwide else KIND
+        namespace = None if clusterwide else node.namespace
+        drafts.append(Draft(API_VERSION, kind, namespace, policy_base_name(node), node.id, {"spec": spec}, rule_drafts))
+    unruled = [
+        direction
+        for direction, isolated in (("Ingress", subject.isolate_ingress), ("Egress", subject.isolate_egress))
+        if isolated and not spec.get(direction.lower()) and not spec.get(f"{direction.lower()}Deny")
+    ]
+    if unruled:
+        companion = _companion(context, node, unruled)
+        if companion is not None:
+            drafts.append(companion)
+    return drafts
+
+
+def _companion(context: Context, node: Node, directions: list[str]) -> Draft | None:
+    """The NetworkPolicy that isolates `node` in `directions` where it has no Cilium rule (C4)."""
+    words = " and ".join(d.lower() for d in directions)
+    if node.kind == "hosts" or node.namespace_selector is not None:
+        context.error(
+            f"{context.describe(node)} is isolated for {words} but has no {words} edge: Cilium can only say "
+            "'deny all' for a cluster-wide or host subject with an empty rule, whose meaning differs between "
+            "releases; draw the edges it needs, or lock namespaced subjects instead",
+            node_id=node.id,
+        )
+        return None
+    problem = context.selector_problem(node, cilium=False)
+    if problem:
+        context.error(f"no default-deny NetworkPolicy for {context.describe(node)}: {problem}", node_id=node.id)
+        return None
+    spec = {"podSelector": node.selector(), "policyTypes": directions}
+    return Draft(native.API_VERSION, native.KIND, node.namespace, policy_base_name(node), node.id, {"spec": spec})
+
+
+def _rules(section: str, parts: list[_Part]) -> list[tuple[dict[str, Any], tuple[str, ...], str]]:
+    grouped: dict[str, list[_Part]] = {}
+    for part in parts:
+        grouped.setdefault(part.key, []).append(part)
+    prefix = "from" if section.startswith("ingress") else "to"
+    rules = []
+    for group in grouped.values():
+        first = group[0]
+        peers = {canonical(part.peer): part for part in group}
+        rule: dict[str, Any] = {f"{prefix}{first.field}": [peers[k].peer for k in sorted(peers)]}
+        if first.to_ports is not None:
+            rule["toPorts"] = [first.to_ports]
+        if first.icmps is not None:
+            rule["icmps"] = [{"fields": first.icmps}]
+        edge_ids = tuple(sorted({part.edge_id for part in group}))
+        names = [peers[k].peer_name for k in sorted(peers)]
+        rules.append((rule, edge_ids, describe_rule(section, names, first.ports_text, edge_ids)))
+    return sorted(rules, key=lambda item: canonical(item[0]))
+
+
+# --- one edge ------------------------------------------------------------------------------------------------
+
+
+def _parts(context: Context, subject: Node, edge: Edge, peer: Node, section: str, add_dns: bool) -> list[_Part]:
+    problem = _problem(context, subject, edge, peer, section)
+    if problem:
+        context.error(
+            f"{context.describe_edge(edge)} {problem}; not compiled into the policy of {context.describe(subject)}",
+            edge_id=edge.id,
+        )
+        return []
+    field, value = _peer(peer)
+    name = context.describe(peer)
+    parts: list[_Part] = []
+
+    def add(to_ports: dict[str, Any] | None = None, icmps: list[dict[str, Any]] | None = None, text: str = "") -> None:
+        parts.append(_Part(field, value, name, edge.id, to_ports, icmps, text or "all ports"))
+
+    dns_port = context.document.settings.dns.port
+    if edge.ports:
+        entries = cilium_ports(edge.ports)
+        extras: dict[str, Any] = {}
+        if edge.l7:
+            extras["rules"] = edge.l7
+        if edge.server_names:
+            extras["serverNames"] = sorted(edge.server_names)
+        if add_dns:
+            dns = [entry for entry in entries if entry["port"] == str(dns_port) and "endPort" not in entry]
+            others = [entry for entry in entries if entry not in dns]
+            for chunk in _chunks(others):
+                add({"ports": chunk, **extras}, text=_ports_text(chunk))
+            dns = dns or [{"port": str(dns_port), "protocol": "ANY"}]
+            add({"ports": dns, "rules": DNS_ANY_RULE}, text=_ports_text(dns, " with DNS visibility"))
+        else:
+            suffix = " with L7 rules" if edge.l7 else (" for TLS server names" if edge.server_names else "")
+            for chunk in _chunks(entries):
+                add({"ports": chunk, **extras}, text=_ports_text(chunk, suffix))
+    elif not edge.icmps:
+        add()
+        if add_dns:
+            dns = [{"port": str(dns_port), "protocol": "ANY"}]
+            add({"ports": dns, "rules": DNS_ANY_RULE}, text=_ports_text(dns, " with DNS visibility"))
+    if edge.icmps:
+        fields = sorted(({**icmp} for icmp in edge.icmps), key=lambda f: (f.get("family", ""), str(f["type"])))
+        add(icmps=fields, text="ICMP " + ", ".join(f"{f.get('family', 'IPv4')} type {f['type']}" for f in fields))
+    return parts
+
+
+def _problem(context: Context, subject: Node, edge: Edge, peer: Node, section: str) -> str | None:
+    """Why the edge cannot be written in this section of the subject's policy, or None."""
+    ingress = section.startswith("ingress")
+    deny = section.endswith("Deny")
+    l7_kinds = [kind for kind in (edge.l7 or {}) if edge.l7 and edge.l7[kind] is not None]
+    if peer.kind == "fqdn" and ingress:
+        return "comes from a DNS name: toFQDNs works for egress only"
+    if peer.kind == "fqdn" and deny:
+        return "denies a DNS name: deny rules cannot use toFQDNs"
+    if peer.kind == "fqdn" and subject.kind == "hosts":
+        return "reaches a DNS name from a host policy: toFQDNs does not work in host policies"
+    if deny and (edge.l7 or edge.server_names):
+        return "is a deny rule with L7 rules or TLS server names, which deny rules cannot carry"
+    if (edge.l7 or edge.server_names) and not edge.ports:
+        return "has L7 rules or TLS server names but no port: give it the port they apply to"
+    unknown = [kind for kind in l7_kinds if kind not in L7_KINDS]
+    if unknown:
+        return f"has L7 rules of unknown kind {', '.join(map(repr, unknown))} (Cilium knows {', '.join(L7_KINDS)})"
+    if l7_kinds and subject.kind == "hosts":
+        return "has L7 rules in a host policy, which Cilium does not support"
+    if "dns" in l7_kinds and ingress:
+        return "has DNS rules on ingress; DNS rules work on egress only"
+    if "dns" in l7_kinds and any(p.port is None or p.end_port is not None for p in edge.ports):
+        return "has DNS rules on all ports or a port range; give DNS rules single ports (53)"
+    if l7_kinds and "dns" not in l7_kinds and any(p.protocol != "TCP" or p.port is None for p in edge.ports):
+        return f"has {'/'.join(l7_kinds)} rules, which apply to TCP ports only: make every port TCP with a number"
+    if edge.server_names and l7_kinds:
+        return "has both TLS server names and L7 rules, which needs TLS termination (terminatingTLS)"
+    if peer.is_pod_set or peer.kind == "hosts":
+        problem = context.selector_problem(peer, cilium=True)
+        if problem:
+            return f"cannot be written: {problem}"
+    return None
+
+
+def _peer(peer: Node) -> tuple[str, Any]:
+    if peer.kind == "entity":
+        return "Entities", peer.entity
+    if peer.kind == "cidr":
+        if peer.except_:
+            return "CIDRSet", {"cidr": peer.cidr, "except": sorted(peer.except_)}
+        return "CIDR", peer.cidr
+    if peer.kind == "fqdn":
+        return "FQDNs", {"matchName": peer.match_name} if peer.match_name else {"matchPattern": peer.match_pattern}
+    if peer.kind == "hosts":
+        return "Nodes", _sorted_selector(peer.node_selector or {})
+    return "Endpoints", endpoint_selector(peer)
+
+
+def _uses_namespace_labels(part: _Part) -> bool:
+    if part.field != "Endpoints":
+        return False
+    labels = part.peer.get("matchLabels", {})
+    keys = list(labels) + [expression["key"] for expression in part.peer.get("matchExpressions", [])]
+    return any(key.startswith(NAMESPACE_LABEL_PREFIX) for key in keys)
+
+
+# --- selectors and ports -------------------------------------------------------------------------------------
+
+
+def namespace_terms(namespace_selector: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """A namespaceSelector as Cilium endpoint-label terms (labels, expressions)."""
+
+    def key_of(key: str) -> str:
+        return NAMESPACE_KEY if key == NAMESPACE_NAME_LABEL else NAMESPACE_LABEL_PREFIX + key
+
+    labels = {key_of(k): v for k, v in namespace_selector.get("matchLabels", {}).items()}
+    expressions = [{**e, "key": key_of(e["key"])} for e in namespace_selector.get("matchExpressions", [])]
+    return labels, expressions
+
+
+def endpoint_selector(node: Node) -> dict[str, Any]:
+    """The Cilium endpoint selector of a pod-set node: its pod selector plus its namespace, always explicit."""
+    selector = node.selector()
+    labels = dict(selector.get("matchLabels", {}))
+    expressions = list(selector.get("matchExpressions", []))
+    if node.namespace_selector is None:
+        labels[NAMESPACE_KEY] = node.namespace or ""
+    else:
+        namespace_labels, namespace_expressions = namespace_terms(node.namespace_selector)
+        labels.update(namespace_labels)
+        expressions.extend(namespace_expressions)
+        reserved = any(key.startswith(("reserved:", "reserved.")) for key in labels)
+        if not namespace_labels and not namespace_expressions and not reserved:
+            # `{}` = every namespace: say so, or a CNP would read it as "this namespace" (C5).
+            expressions.append({"key": NAMESPACE_KEY, "operator": "Exists"})
+    return _sorted_selector({"matchLabels": labels, "matchExpressions": expressions})
+
+
+def _with_label(selector: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+    return {**selector, "matchLabels": {**selector.get("matchLabels", {}), key: value}}
+
+
+def _sorted_selector(selector: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if selector.get("matchLabels"):
+        result["matchLabels"] = dict(sorted(selector["matchLabels"].items()))
+    if selector.get("matchExpressions"):
+        expressions = [
+            {"key": e["key"], "operator": e["operator"], **({"values": sorted(e["values"])} if e.get("values") else {})}
+            for e in selector["matchExpressions"]
+        ]
+        result["matchExpressions"] = sorted(expressions, key=canonical)
+    return result
+
+
+def cilium_ports(ports: list[Port]) -> list[dict[str, Any]]:
+    """PortProtocol entries: port as a string ("0" = all ports), protocol explicit, sorted, no duplicates."""
+    entries: dict[str, dict[str, Any]] = {}
+    for port in ports:
+        entry: dict[str, Any] = {"port": "0" if port.port is None else str(port.port)}
+        if port.end_port is not None and isinstance(port.port, int):
+            entry["endPort"] = port.end_port
+        entry["protocol"] = port.protocol
+        entries[canonical(entry)] = entry
+    return sorted(entries.values(), key=_port_order)
+
+
+def _port_order(entry: dict[str, Any]) -> tuple[int, int, int | str, int]:
+    text = entry["port"]
+    number = text.isdigit()
+    return (
+        PROTOCOL_ORDER.index(entry["protocol"]),
+        0 if number else 1,
+        int(text) if number else text,
+        entry.get("endPort", 0),
+    )
+
+
+def _chunks(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [entries[i : i + MAX_PORTS] for i in range(0, len(entries), MAX_PORTS)]
+
+
+def _ports_text(entries: list[dict[str, Any]], suffix: str = "") -> str:
+    ports = [
+        Port(
+            e["protocol"],
+            None if e["port"] == "0" else (int(e["port"]) if e["port"].isdigit() else e["port"]),
+            e.get("endPort"),
+        )
+        for e in entries
+    ]
+    return describe_ports(ports) + suffix
+
+
+# --- DNS for toFQDNs -----------------------------------------------------------------------------------------
+
+
+def _dns_plan(context: Context, subjects: list[Subject]) -> set[str]:
+    """Ids of the DNS edges that need `rules: {dns: ...}` added; reports FQDN edges that lack a DNS edge."""
+    settings = context.document.settings.dns
+    augment: set[str] = set()
+    for subject in subjects:
+        fqdn_edges = [e for e in subject.egress if e.action == "allow" and context.nodes[e.target].kind == "fqdn"]
+        if not fqdn_edges or subject.node.kind == "hosts":
+            continue
+        candidates = [
+            edge
+            for other in subjects
+            if _covers(context, other.node, subject.node)
+            for edge in other.egress
+            if edge.action == "allow" and _is_dns_edge(context, edge)
+        ]
+        if not candidates:
+            labels = ", ".join(f"{k}={v}" for k, v in sorted(settings.pod_labels.items()))
+            for edge in fqdn_edges:
+                context.error(
+                    f"{context.describe_edge(edge)} uses toFQDNs, which learns addresses only from "
+                    "DNS answers Cilium's DNS proxy sees: add the 'allow DNS' edge from "
+                    f"{context.describe(subject.node)} to the cluster DNS ({labels} in {settings.namespace}, port "
+                    f"{settings.port})",
+                    edge_id=edge.id,
+                )
+            continue
+        if not any(edge.l7 and edge.l7.get("dns") for edge in candidates):
+            augment.update(edge.id for edge in candidates)
+    return augment
+
+
+def _is_dns_edge(context: Context, edge: Edge) -> bool:
+    settings = context.document.settings.dns
+    target = context.nodes[edge.target]
+    if not target.is_pod_set or (edge.l7 and not edge.l7.get("dns")) or edge.server_names:
+        return False
+    if target.namespace is not None:
+        in_namespace = target.namespace == settings.namespace
+    else:
+        namespace_selector = selector_of(target.namespace_selector or {})
+        in_namespace = namespace_selector is not None and namespace_selector.matches(
+            context.namespace_labels(settings.namespace)
+        )
+    if target.kind == "workload":
+        picks_dns = all(target.labels.get(k) == v for k, v in settings.pod_labels.items())
+    else:
+        pod_selector = selector_of(target.selector())
+        picks_dns = pod_selector is not None and pod_selector.matches(settings.pod_labels)
+    reaches_port = not edge.ports or any(
+        p.protocol in ("UDP", "ANY", "TCP")
+        and (
+            p.port is None
+            or p.port == settings.port
+            or (isinstance(p.port, int) and p.port <= settings.port <= (p.end_port or p.port))
+        )
+        for p in edge.ports
+    )
+    return in_namespace and picks_dns and reaches_port
+
+
+def _covers(context: Context, outer: Node, inner: Node) -> bool:
+    """True when every pod of `inner` is also a pod of `outer` (decided conservatively from the selectors)."""
+    if outer.id == inner.id:
+        return True
+    if not outer.is_pod_set or not inner.is_pod_set:
+        return False
+    if outer.namespace is not None:
+        if inner.namespace != outer.namespace:
+            return False
+    else:
+        namespace_selector = selector_of(outer.namespace_selector or {})
+        if namespace_selector is None:
+            return False
+        if inner.namespace is not None:
+            if not namespace_selector.matches(context.namespace_labels(inner.namespace)):
+                return False
+        elif not namespace_selector.is_empty:
+            return False
+    pods = selector_of(outer.selector())
+    if pods is None:
+        return False
+    if inner.kind == "workload":
+        return pods.matches(inner.labels)
+    inner_pods = selector_of(inner.selector())
+    if inner_pods is None:
+        return False
+    return set(pods.match_labels) <= set(inner_pods.match_labels) and set(pods.match_expressions) <= set(
+        inner_pods.match_expressions
+    )

@@ -1,0 +1,332 @@
+"""The shared front of the compilers: a graph document in, policy objects (and YAML) out.
+
+`compile_document(doc, dialect=None)` plans which subjects need a policy and which edges each one carries, then
+hands the plan to `native.py` (networking.k8s.io/v1 NetworkPolicy) or `cilium.py` (cilium.io/v2
+CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy), names the drafts and returns a `CompileResult`.
+
+Rules common to both dialects:
+
+* A subject (a workload, selector or hosts node) gets a policy when it is isolated in some direction. Effective
+  isolation per direction = the node's lock OR any enabled edge enforced on it in that direction: an edge
+  enforced on "target" is an ingress rule of its target, one enforced on "source" an egress rule of its source.
+  A side that is not a subject (a CIDR, entity or FQDN) cannot enforce anything; an edge that neither end can
+  enforce compiles to nothing and says so in a warning. Disabled edges compile to nothing.
+* Nothing is silently dropped: a construct the dialect cannot express is a `CompileIssue` of severity "error"
+  naming the node or edge and the dialect that can express it; everything else still compiles.
+* Deterministic: policy names come from `node.policy_name`, else a DNS-1123 slug of the node's name, made unique
+  per (kind, namespace) with `-2`, `-3`, ... in a content-based order; policies, rules, peers and ports are
+  sorted, so the same document (in any node or edge order) always gives the same YAML.
+* Every emitted rule has a `RuleExplanation`: the policy, direction and rule index, the edge ids that produced
+  it and one sentence, so the editor can explain each line of the YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
+from .selectors import LabelSelector, SelectorError, parse_selector
+from .yamlio import dump_yaml_documents
+
+Dialect = Literal["native", "cilium"]
+DIALECTS: tuple[str, ...] = ("native", "cilium")
+Severity = Literal["error", "warning"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileIssue:
+    """A problem found while compiling; `node_id` / `edge_id` point at what to fix in the drawing."""
+
+    severity: Severity
+    message: str
+    node_id: str | None = None
+    edge_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"severity": self.severity, "message": self.message}
+        if self.node_id is not None:
+            data["nodeId"] = self.node_id
+        if self.edge_id is not None:
+            data["edgeId"] = self.edge_id
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleExplanation:
+    """Why one emitted rule exists: `direction` is the spec section (ingress, egress, ingressDeny, egressDeny)
+    and `index` the rule's position in it."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    direction: str
+    index: int
+    edge_ids: tuple[str, ...]
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "direction": self.direction,
+            "index": self.index,
+            "edgeIds": list(self.edge_ids),
+            "text": self.text,
+        }
+
+
+@dataclasses.dataclass
+class CompileResult:
+    dialect: str
+    objects: list[dict[str, Any]]
+    issues: list[CompileIssue]
+    explanations: list[RuleExplanation]
+
+    @property
+    def errors(self) -> list[CompileIssue]:
+        return [issue for issue in self.issues if issue.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def yaml(self) -> str:
+        return dump_yaml_documents(self.objects)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dialect": self.dialect,
+            "yaml": self.yaml,
+            "objects": self.objects,
+            "issues": [issue.to_json() for issue in self.issues],
+            "explanations": [explanation.to_json() for explanation in self.explanations],
+        }
+
+
+@dataclasses.dataclass
+class Subject:
+    """A node that gets a policy, with the enabled edges enforced on it (sorted by id) and its effective
+    isolation per direction."""
+
+    node: Node
+    ingress: list[Edge] = dataclasses.field(default_factory=list)
+    egress: list[Edge] = dataclasses.field(default_factory=list)
+
+    @property
+    def isolate_ingress(self) -> bool:
+        return self.node.isolate.ingress or bool(self.ingress)
+
+    @property
+    def isolate_egress(self) -> bool:
+        return self.node.isolate.egress or bool(self.egress)
+
+
+@dataclasses.dataclass
+class RuleDraft:
+    direction: str
+    index: int
+    edge_ids: tuple[str, ...]
+    text: str
+
+
+@dataclasses.dataclass
+class Draft:
+    """A policy before it has its final name: `body` is everything after `metadata` (usually `spec`)."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    base_name: str
+    node_id: str
+    body: dict[str, Any]
+    rules: list[RuleDraft] = dataclasses.field(default_factory=list)
+
+
+class Context:
+    """What a dialect compiler needs besides the plan: node lookup, issue collection, shared wording."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.nodes = document.node_map()
+        self.issues: list[CompileIssue] = []
+        self._seen: set[CompileIssue] = set()
+        self._selector_problems: dict[tuple[str, bool], str | None] = {}
+
+    def error(self, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
+        self._add(CompileIssue("error", message, node_id, edge_id))
+
+    def warning(self, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
+        self._add(CompileIssue("warning", message, node_id, edge_id))
+
+    def _add(self, issue: CompileIssue) -> None:
+        if issue not in self._seen:
+            self._seen.add(issue)
+            self.issues.append(issue)
+
+    def namespace_labels(self, name: str) -> dict[str, str]:
+        namespace = self.document.namespace(name)
+        return dict(namespace.labels) if namespace else {NAMESPACE_NAME_LABEL: name}
+
+    def selector_problem(self, node: Node, *, cilium: bool) -> str | None:
+        """Why a selector of `node` cannot be emitted (label syntax; Cilium allows `k8s:`-style prefixes)."""
+        key = (node.id, cilium)
+        if key not in self._selector_problems:
+            self._selector_problems[key] = _selector_problem(node, cilium=cilium)
+        return self._selector_problems[key]
+
+    def describe(self, node: Node) -> str:
+        """A node as people read it: `app=web (prod)`, `10.0.0.0/8`, `world`."""
+        text = node.display_name()
+        if node.kind == "workload":
+            return f"{node.namespace}/{text}"
+        if node.kind == "selector" and node.namespace is not None:
+            return f"{text} ({node.namespace})"
+        return text
+
+    def describe_edge(self, edge: Edge) -> str:
+        """`edge e3 (prod/web -> 10.0.0.0/8)`."""
+        source, target = self.nodes[edge.source], self.nodes[edge.target]
+        return f"edge {edge.id} ({self.describe(source)} -> {self.describe(target)})"
+
+
+def _selector_problem(node: Node, *, cilium: bool) -> str | None:
+    fields = [("podSelector", node.selector() if node.is_pod_set else None)]
+    fields += [("namespaceSelector", node.namespace_selector), ("nodeSelector", node.node_selector)]
+    for field, selector in fields:
+        if selector is None:
+            continue
+        try:
+            parse_selector(selector, f"{field} of node {node.id}", source_prefixes=cilium)
+        except SelectorError as exc:
+            return str(exc)
+    return None
+
+
+def selector_of(raw: dict[str, Any]) -> LabelSelector | None:
+    """A document selector as a `LabelSelector` for matching, or None when it is not valid."""
+    try:
+        return parse_selector(raw, source_prefixes=True)
+    except SelectorError:
+        return None
+
+
+def plan(document: Document, context: Context) -> list[Subject]:
+    """The subjects that get a policy, sorted by (namespace, id), with the edges each one enforces."""
+    subjects: dict[str, Subject] = {}
+    for node in document.nodes:
+        if node.is_subject and (node.isolate.ingress or node.isolate.egress):
+            subjects[node.id] = Subject(node)
+    for edge in sorted(document.edges, key=lambda e: e.id):
+        if edge.disabled:
+            continue
+        source, target = context.nodes[edge.source], context.nodes[edge.target]
+        enforced = False
+        if "source" in edge.enforce and source.is_subject:
+            subjects.setdefault(source.id, Subject(source)).egress.append(edge)
+            enforced = True
+        if "target" in edge.enforce and target.is_subject:
+            subjects.setdefault(target.id, Subject(target)).ingress.append(edge)
+            enforced = True
+        if not enforced:
+            context.warning(
+                f"{context.describe_edge(edge)} is enforced by neither end (only workloads, selectors and hosts "
+                "carry policies), so it compiles to nothing",
+                edge_id=edge.id,
+            )
+    return sorted(subjects.values(), key=lambda s: (s.node.namespace or "", s.node.id))
+
+
+# --- names ---------------------------------------------------------------------------------------------------
+
+_NAME_LIMIT = 240  # DNS-1123 subdomains may be 253 long; leave room for the "-N" that makes a name unique
+
+
+def dns_slug(text: str) -> str:
+    """`text` as a DNS-1123 subdomain (lower case, digits, '-' and '.'), e.g. `app=Web` -> `app-web`."""
+    slug = re.sub(r"[^a-z0-9.-]+", "-", text.lower())
+    parts = [re.sub(r"-{2,}", "-", part).strip("-") for part in slug.split(".")]
+    slug = ".".join(part for part in parts if part)[:_NAME_LIMIT].strip("-.")
+    return slug or "policy"
+
+
+def policy_base_name(node: Node) -> str:
+    return dns_slug(node.policy_name or node.display_name())
+
+
+def _assign_names(drafts: list[Draft]) -> list[tuple[str, Draft]]:
+    taken: set[tuple[str, str | None, str]] = set()
+    named: list[tuple[str, Draft]] = []
+    for draft in sorted(drafts, key=lambda d: (d.namespace or "", d.base_name, d.node_id, d.kind)):
+        name, number = draft.base_name, 1
+        while (draft.kind, draft.namespace, name) in taken:
+            number += 1
+            name = f"{draft.base_name}-{number}"
+        taken.add((draft.kind, draft.namespace, name))
+        named.append((name, draft))
+    return sorted(named, key=lambda item: (item[1].namespace or "", item[0], item[1].kind))
+
+
+# --- wording shared by the explanations ----------------------------------------------------------------------
+
+
+def describe_ports(ports: Iterable[Port]) -> str:
+    texts = []
+    for port in ports:
+        if port.port is None:
+            texts.append(f"all {port.protocol} ports" if port.protocol != "ANY" else "all ports")
+        elif port.end_port is not None:
+            texts.append(f"{port.protocol} {port.port}-{port.end_port}")
+        else:
+            texts.append(f"{port.protocol} {port.port}")
+    return ", ".join(texts) if texts else "all ports"
+
+
+def describe_rule(direction: str, peers: list[str], ports_text: str, edge_ids: Iterable[str]) -> str:
+    deny = direction.endswith("Deny")
+    verb = "Denies" if deny else "Allows"
+    preposition = "from" if direction.startswith("ingress") else "to"
+    ids = sorted(set(edge_ids))
+    label = "edge" if len(ids) == 1 else "edges"
+    return f"{verb} connections {preposition} {', '.join(peers)} on {ports_text} ({label} {', '.join(ids)})."
+
+
+def canonical(value: Any) -> str:
+    """A stable text form of a JSON-like value, for sorting and grouping."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+# --- the entry point -----------------------------------------------------------------------------------------
+
+
+def compile_document(document: Document, dialect: str | None = None) -> CompileResult:
+    """Compile `document` to policy objects in `dialect` (default: the document's `settings.dialect`)."""
+    from . import cilium, native  # the dialect modules import this one for Context/Draft
+
+    chosen = dialect or document.settings.dialect
+    if chosen not in DIALECTS:
+        raise ValueError(f"unknown dialect {chosen!r}; use one of {', '.join(DIALECTS)}")
+    context = Context(document)
+    subjects = plan(document, context)
+    compiler = native.compile_subjects if chosen == "native" else cilium.compile_subjects
+    drafts = compiler(context, subjects)
+    objects: list[dict[str, Any]] = []
+    explanations: list[RuleExplanation] = []
+    for name, draft in _assign_names(drafts):
+        metadata: dict[str, Any] = {"name": name}
+        if draft.namespace is not None:
+            metadata["namespace"] = draft.namespace
+        objects.append({"apiVersion": draft.api_version, "kind": draft.kind, "metadata": metadata, **draft.body})
+        explanations.extend(
+            RuleExplanation(draft.kind, draft.namespace, name, rule.direction, rule.index, rule.edge_ids, rule.text)
+            for rule in draft.rules
+        )
+    return CompileResult(chosen, objects, context.issues, explanations)
