@@ -1,0 +1,135 @@
+"""The set of policies a lint or rating run looks at, and the questions rules ask about the whole set.
+
+Kubernetes and Cilium policies are additive: whether a pod's egress is isolated, or DNS is allowed, depends on
+every policy that selects the pod, not only on the one being read. When workloads are known the answer is
+computed per workload; otherwise a policy stands for its own pods, and another policy counts when its subject
+provably includes them (same namespace, selector with a subset of the terms).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Iterable
+
+from ..selectors import LabelSelector
+from .model import GATEWAY_ANNOTATION, GATEWAY_WORDS, Inventory, KnownWorkload, LintFinding, LintSettings
+from .policyview import CILIUM_SERVICE_ACCOUNT_KEY, Peer, PolicyView, RuleView
+
+# Container ports CoreDNS and kube-dns declare; used when the DNS workload itself is not in the input.
+DNS_PORTS: tuple[tuple[str | None, int, str], ...] = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"))
+
+
+@dataclasses.dataclass
+class LintContext:
+    policies: list[PolicyView]
+    settings: LintSettings
+    inventory: Inventory
+
+    @property
+    def knows_workloads(self) -> bool:
+        return bool(self.inventory.workloads)
+
+    # --- pods -------------------------------------------------------------------------------------------
+
+    def pod_labels(self, workload: KnownWorkload) -> dict[str, str]:
+        """Labels as both dialects see them: Cilium adds the service account label to every endpoint."""
+        return {**workload.labels, CILIUM_SERVICE_ACCOUNT_KEY: workload.service_account}
+
+    def selects(self, policy: PolicyView, workload: KnownWorkload) -> bool:
+        if policy.subject is None:
+            return False
+        return policy.subject.matches(self.inventory.namespace_labels(workload.namespace), self.pod_labels(workload))
+
+    def peer_matches(self, peer: Peer, workload: KnownWorkload) -> bool:
+        if peer.kind == "entity":
+            return peer.entity in ("all", "cluster")
+        if peer.kind != "pods" or peer.scope is None:
+            return False
+        labels = self.pod_labels(workload)
+        return peer.scope.matches(self.inventory.namespace_labels(workload.namespace), labels)
+
+    def workloads_of(self, policy: PolicyView) -> list[KnownWorkload]:
+        return [workload for workload in self.inventory.workloads if self.selects(policy, workload)]
+
+    @functools.cached_property
+    def dns_workload(self) -> KnownWorkload:
+        """The cluster DNS pods: the known workload that carries the configured labels, or a stand-in."""
+        selector = LabelSelector(tuple(sorted(self.settings.dns_labels.items())))
+        for workload in self.inventory.workloads:
+            if workload.namespace == self.settings.dns_namespace and selector.matches(workload.labels):
+                return workload
+        return KnownWorkload(self.settings.dns_namespace, "cluster-dns", dict(self.settings.dns_labels), DNS_PORTS)
+
+    def rule_reaches_dns(self, rule: RuleView) -> bool:
+        """Whether an egress allow rule lets UDP DNS queries through to the cluster DNS pods."""
+        dns = self.dns_workload
+        if rule.peers is not None and not any(self.peer_matches(peer, dns) for peer in rule.peers):
+            return False
+        if rule.ports is None:
+            return True
+        names = tuple(name for name, number, protocol in dns.ports if name and protocol == "UDP")
+        return any(port.allows("UDP", self.settings.dns_port, names) for port in rule.ports)
+
+    # --- the set ---------------------------------------------------------------------------------------
+
+    def covering(self, policy: PolicyView) -> list[PolicyView]:
+        """Policies (this one first) that provably apply to every pod this policy selects."""
+        if policy.subject is None:
+            return [policy]
+        others = [
+            other
+            for other in self.policies
+            if other is not policy and other.subject is not None and other.subject.covers(policy.subject)
+        ]
+        return [policy, *others]
+
+    def holds_for_pods(self, policy: PolicyView, test: Callable[[PolicyView], bool]) -> tuple[bool, list[str]]:
+        """Whether, for every pod of `policy`, some policy applying to it passes `test`.
+
+        Returns (holds, the workloads for which it fails). With known workloads each selected workload is
+        checked against every policy selecting it; otherwise the policies covering `policy` are used.
+        """
+        workloads = self.workloads_of(policy) if self.knows_workloads else []
+        if not workloads:
+            return any(test(other) for other in self.covering(policy)), []
+        failing = [
+            str(workload)
+            for workload in workloads
+            if not any(test(other) for other in self.policies if self.selects(other, workload))
+        ]
+        return not failing, failing
+
+    def is_gateway(self, policy: PolicyView) -> bool:
+        """An ingress gateway: marked by annotation or setting, or named like one (labels, workload, namespace).
+
+        The policy's own name is not a hint: "allow-ingress-from-x" names the direction, not a gateway.
+        """
+        if str(policy.annotations.get(GATEWAY_ANNOTATION, "")).lower() == "true":
+            return True
+        if set(policy.node_ids) & set(self.settings.gateway_nodes):
+            return True
+        workloads = self.workloads_of(policy)
+        if any(gateway.matches(w.labels) for gateway in self.settings.gateways for w in workloads):
+            return True
+        if policy.subject is not None and any(
+            gateway.match_labels and set(gateway.match_labels) <= set(policy.subject.pods.match_labels)
+            for gateway in self.settings.gateways
+        ):
+            return True
+        words: list[str] = [policy.namespace or ""]
+        if policy.subject is not None:
+            words += [value for _, value in policy.subject.pods.match_labels]
+        for workload in workloads:
+            words += [workload.name, workload.namespace, *workload.labels.values()]
+        return any(word in text.lower() for text in words for word in GATEWAY_WORDS)
+
+
+Check = Callable[[LintContext], Iterable[LintFinding]]
+CHECKS: list[Check] = []
+
+
+def check(function: Check) -> Check:
+    """Register a rule module's check; the engine runs every registered check over each input set."""
+    CHECKS.append(function)
+    return function

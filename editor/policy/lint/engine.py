@@ -1,0 +1,305 @@
+"""Running the rules: over policy objects (YAML input) or over a graph document (compiled first).
+
+A document is linted as what it compiles to, in its own dialect, so the editor, the API and the CLI see the
+same findings; each finding is then mapped back to the subject node of its policy and the edges behind its
+rule (from the compiler's rule explanations), and gets document fixes where the drawing can be changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..compile import CompileResult, compile_document
+from ..document import Document, Edge, Node, Port
+from ..manifests import Cluster, read_cluster
+from ..yamlio import KubeObject, LoadedDocument
+from . import cidrs, cilium, dns, exposure, peers, policytypes, ports, shadowing  # noqa: F401  (rule registration)
+from .context import CHECKS, LintContext
+from .model import Fix, Inventory, KnownWorkload, LintFinding, LintSettings
+from .policyview import POLICY_KINDS, PolicyView, read_policies
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def sort_findings(findings: Iterable[LintFinding]) -> list[LintFinding]:
+    return sorted(
+        findings,
+        key=lambda f: (f.source or "", f.line or 0, f.subject, _SEVERITY_ORDER[f.severity], f.rule, f.path),
+    )
+
+
+def run_checks(policies: list[PolicyView], settings: LintSettings, inventory: Inventory) -> list[LintFinding]:
+    context = LintContext(policies, settings, inventory)
+    return sort_findings(finding for check in CHECKS for finding in check(context))
+
+
+def as_kube_object(obj: dict[str, Any], source: str = "<object>") -> KubeObject:
+    """A bare mapping wrapped as a KubeObject (no line information)."""
+    return KubeObject(obj, LoadedDocument(obj, source, 0, 1))
+
+
+def inventory_from_cluster(cluster: Cluster) -> Inventory:
+    workloads = [
+        KnownWorkload(
+            workload.namespace,
+            workload.name,
+            dict(workload.labels),
+            tuple((port.name, port.port, port.protocol) for port in workload.ports),
+            tuple(ip for pod in workload.pods for ip in pod.ips),
+            workload.pods[0].service_account if workload.pods else "default",
+        )
+        for workload in cluster.workloads
+    ]
+    namespaces = {name: dict(namespace.labels) for name, namespace in cluster.namespaces.items()}
+    return Inventory(namespaces, workloads)
+
+
+def inventory_from_objects(objects: Sequence[KubeObject | dict[str, Any]]) -> Inventory:
+    """Namespaces and workloads among the input objects (policies are read separately). Raises InputError."""
+    others = [
+        item if isinstance(item, KubeObject) else as_kube_object(item)
+        for item in objects
+        if (item.obj if isinstance(item, KubeObject) else item).get("kind") not in POLICY_KINDS
+    ]
+    return inventory_from_cluster(read_cluster(others)) if others else Inventory()
+
+
+def inventory_from_document(document: Document) -> Inventory:
+    workloads = [
+        KnownWorkload(
+            node.namespace or "default",
+            node.name,
+            dict(node.labels),
+            tuple((port.name, port.port, port.protocol) for port in node.container_ports),
+            node_id=node.id,
+        )
+        for node in document.nodes
+        if node.kind == "workload"
+    ]
+    return Inventory({ns.name: dict(ns.labels) for ns in document.namespaces}, workloads)
+
+
+def lint_objects(
+    objects: Iterable[KubeObject | dict[str, Any]],
+    settings: LintSettings | None = None,
+    inventory: Inventory | None = None,
+) -> list[LintFinding]:
+    """Findings for every policy among `objects` (KubeObjects carry file:line; bare mappings do not).
+
+    Workload manifests among the objects (Deployment, Pod, Namespace...) become the inventory unless one is
+    given; the rules that need workloads run only when there are some. Raises InputError for a workload
+    manifest the cluster model cannot read (e.g. a Deployment without a name).
+    """
+    items = [item for item in objects if isinstance(item, KubeObject | dict)]
+    if inventory is None:
+        inventory = inventory_from_objects(items)
+    policies = [view for item in items for view in read_policies(item)]
+    return run_checks(policies, settings or LintSettings(), inventory)
+
+
+# --- documents ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CompiledPolicies:
+    """A document's compiled policies, read for lint and rating, with the node and edge ids behind each."""
+
+    result: CompileResult
+    policies: list[PolicyView]
+    rule_edges: dict[tuple[str, str | None, str, str, int], tuple[str, ...]]  # (kind, ns, name, section, i)
+
+    def edges_of(self, policy: PolicyView, path: str) -> list[str]:
+        """Edge ids behind the rule that `path` (e.g. spec.egress[1].to[0]) points into."""
+        for (kind, namespace, name, section, index), edge_ids in self.rule_edges.items():
+            if (kind, namespace, name) != (policy.kind, policy.namespace, policy.name):
+                continue
+            prefix = f"spec.{section}[{index}]"
+            if path == prefix or path.startswith((prefix + ".", prefix + "[")):
+                return list(edge_ids)
+        return []
+
+
+def compile_for_lint(document: Document) -> CompiledPolicies:
+    result = compile_document(document, document.settings.dialect)
+    rule_edges = {(e.kind, e.namespace, e.name, e.direction, e.index): tuple(e.edge_ids) for e in result.explanations}
+    policies: list[PolicyView] = []
+    for obj in result.objects:
+        for view in read_policies(obj):
+            view.node_ids = _subject_nodes(document, view, rule_edges)
+            policies.append(view)
+    return CompiledPolicies(result, policies, rule_edges)
+
+
+def _subject_nodes(document: Document, view: PolicyView, rule_edges: dict) -> list[str]:
+    """The node a compiled policy was made for: the target of its ingress edges, the source of its egress ones;
+    for a policy without rules (a bare isolation lock), the subject node with the same namespace and selector."""
+    edges = {edge.id: edge for edge in document.edges}
+    found: set[str] = set()
+    for (kind, namespace, name, section, _), edge_ids in rule_edges.items():
+        if (kind, namespace, name) == (view.kind, view.namespace, view.name):
+            for edge_id in edge_ids:
+                if edge_id in edges:
+                    found.add(edges[edge_id].target if section.startswith("ingress") else edges[edge_id].source)
+    if found:
+        return sorted(found)
+    selector = view.spec.get("endpointSelector" if view.cilium else "podSelector")
+    return [
+        node.id
+        for node in document.nodes
+        if node.is_subject and node.namespace == view.namespace and node.selector() == selector
+    ]
+
+
+def lint_document(document: Document, settings: LintSettings | None = None) -> list[LintFinding]:
+    """Findings for what `document` compiles to (in its dialect), mapped to node and edge ids, with fixes.
+
+    Object fixes apply to the compiled YAML; document fixes (target "document") change the drawing and are
+    added where one exists: an "allow DNS" edge (FL004), dropping the redundant side of an edge (FL017),
+    marking a gateway node (FL018). `settings` default to the document's own.
+    """
+    compiled = compile_for_lint(document)
+    settings = settings or LintSettings.from_settings(document.settings)
+    findings = run_checks(compiled.policies, settings, inventory_from_document(document))
+    by_label = {(p.kind, p.namespace, p.name): p for p in compiled.policies}
+    for finding in findings:
+        policy = by_label[(finding.kind, finding.namespace, finding.name)]
+        finding.edges = compiled.edges_of(policy, finding.path)
+        for fix in _document_fixes(document, finding, settings):
+            finding.fixes.append(dataclasses.replace(fix, id=f"{finding.id}#{fix.id}"))
+    return findings
+
+
+def _document_fixes(document: Document, finding: LintFinding, settings: LintSettings) -> list[Fix]:
+    subjects = [node_id for node_id in finding.nodes if node_id in document.node_map()]
+    if not subjects:
+        return []
+    if finding.rule == "FL004":
+        return [
+            Fix(
+                "draw-dns-edge",
+                "Draw the 'allow DNS' edge to the cluster DNS",
+                "document",
+                _dns_edges(subjects, settings),
+            )
+        ]
+    if finding.rule == "FL018":
+
+        def mark(doc: Document) -> None:
+            lint_settings = doc.settings.extra.setdefault("lint", {})
+            gateways = lint_settings.setdefault("gateways", [])
+            gateways.extend(node_id for node_id in subjects if node_id not in gateways)
+
+        return [Fix("mark-gateway-node", "This node is an ingress gateway", "document", mark)]
+    if finding.rule == "FL017" and finding.edges:
+        side = "target" if ".ingress[" in finding.path else "source"
+        edge_ids = list(finding.edges)
+
+        def drop_side(doc: Document) -> None:
+            for edge in [e for e in doc.edges if e.id in edge_ids]:
+                edge.enforce = [s for s in edge.enforce if s != side]
+                if not edge.enforce:
+                    doc.edges.remove(edge)
+
+        return [
+            Fix(
+                "drop-redundant-edge-side",
+                f"Stop enforcing the edge(s) {', '.join(edge_ids)} on the {side}",
+                "document",
+                drop_side,
+            )
+        ]
+    return []
+
+
+def _dns_edges(subjects: list[str], settings: LintSettings) -> Any:
+    def transform(doc: Document) -> None:
+        dns_node = _dns_node(doc, settings)
+        protocols = ["ANY"] if doc.settings.dialect == "cilium" else ["UDP", "TCP"]
+        for subject in subjects:
+            doc.edges.append(
+                Edge(
+                    doc.new_edge_id(),
+                    subject,
+                    dns_node.id,
+                    ports=[Port(protocol, settings.dns_port) for protocol in protocols],
+                    enforce=["source"],
+                )
+            )
+
+    return transform
+
+
+def _dns_node(doc: Document, settings: LintSettings) -> Node:
+    """The node standing for the cluster DNS pods: an existing one, or a new selector node."""
+    for node in doc.nodes:
+        if node.is_pod_set and node.namespace == settings.dns_namespace:
+            labels = node.labels if node.kind == "workload" else (node.pod_selector or {}).get("matchLabels", {})
+            if labels and all(labels.get(k) == v for k, v in settings.dns_labels.items()):
+                return node
+    doc.ensure_namespace(settings.dns_namespace)
+    taken = {node.id for node in doc.nodes}
+    node_id = next(
+        f"cluster-dns{suffix}"
+        for suffix in ["", *map(str, range(2, len(taken) + 3))]
+        if f"cluster-dns{suffix}" not in taken
+    )
+    return doc.add_node(
+        Node(
+            node_id,
+            "selector",
+            name="cluster DNS",
+            namespace=settings.dns_namespace,
+            pod_selector={"matchLabels": dict(sorted(settings.dns_labels.items()))},
+        )
+    )
+
+
+# --- applying fixes ----------------------------------------------------------------------------------------
+
+
+def find_fix(findings: Iterable[LintFinding], fix_or_finding_id: str) -> Fix:
+    """The fix with this id, or the first fix of the finding with this id. Raises KeyError naming the id."""
+    findings = list(findings)
+    for finding in findings:
+        for fix in finding.fixes:
+            if fix.id == fix_or_finding_id:
+                return fix
+    for finding in findings:
+        if finding.id == fix_or_finding_id:
+            if not finding.fixes:
+                raise KeyError(f"finding {fix_or_finding_id} has no fix")
+            return finding.fixes[0]
+    raise KeyError(f"no finding or fix {fix_or_finding_id!r} (the input changed since it was linted?)")
+
+
+def apply_fix(
+    fix: Fix | LintFinding | str,
+    target: dict[str, Any] | Document,
+    *,
+    settings: LintSettings | None = None,
+    context: Sequence[KubeObject | dict[str, Any]] = (),
+) -> Any:
+    """Apply a fix and return the fixed copy of `target` (a policy object or a document); `target` is unchanged.
+
+    `fix` may be a Fix, a finding (its first fix) or an id from `LintFinding.to_json()` (a fix id, or a finding
+    id for its first fix). With an id, `target` is linted again to find it: a document as by `lint_document`,
+    an object together with `context` (the other objects it was linted with) and `settings`.
+    """
+    if isinstance(fix, LintFinding):
+        if not fix.fixes:
+            raise KeyError(f"finding {fix.id} has no fix")
+        fix = fix.fixes[0]
+    if isinstance(fix, str):
+        if isinstance(target, Document):
+            findings = lint_document(target)
+        else:
+            findings = [f for f in lint_objects([target, *context], settings) if _is_about(f, target)]
+        fix = find_fix(findings, fix)
+    return fix.apply(target)
+
+
+def _is_about(finding: LintFinding, obj: dict[str, Any]) -> bool:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return finding.kind == obj.get("kind") and finding.name == metadata.get("name")
