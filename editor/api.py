@@ -1,0 +1,231 @@
+"""The JSON API under /api/: compile, import, templates, save and load.
+
+Thin: parse the request, call the core, answer JSON. Every error is `{"error": "...", "details": [...]}` with a
+4xx status; nothing a client sends produces a 500. POSTs need Django's CSRF token like every other form: scripts
+fetch it from GET /api/csrf (which also sets the csrftoken cookie) and send it back as the X-CSRFToken header.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import get_token
+from django.urls import reverse
+
+from editor import panels
+from editor.edge_states import edge_states
+from editor.middleware import too_large_response
+from editor.models import Revision, StaleParentError, save_revision
+from editor.policy.compile import DIALECTS, compile_document
+from editor.policy.document import Document, DocumentError
+from editor.policy.validate import validate_object
+from editor.policy.yamlio import InputError, Limits, decode
+
+
+class ApiError(Exception):
+    def __init__(self, message: str, details: list[str] | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.details, self.status = message, details or [], status
+
+
+def error_response(message: str, details: list[str] | None = None, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message, "details": details or []}, status=status)
+
+
+def endpoint(method: str) -> Callable[[Callable[..., JsonResponse]], Callable[..., JsonResponse]]:
+    """An API view for one HTTP method whose errors (ApiError, an oversized body, a wrong method) are JSON."""
+
+    def decorate(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+            if request.method != method and not (method == "GET" and request.method == "HEAD"):
+                response = error_response(f"use {method} for {request.path}", status=405)
+                response["Allow"] = method
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except ApiError as exc:
+                return error_response(exc.message, exc.details, exc.status)
+            except RequestDataTooBig:
+                return too_large_response(request)  # type: ignore[return-value]
+
+        return wrapper
+
+    return decorate
+
+
+def limits() -> Limits:
+    return Limits(max_bytes=settings.FENCELINE_MAX_UPLOAD_BYTES)
+
+
+def load_json(data: bytes | str, source: str) -> Any:
+    """JSON text to a value, with the size, encoding and nesting checks every input gets."""
+    try:
+        return json.loads(decode(data, source, limits()))
+    except InputError as exc:
+        raise ApiError(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise ApiError(f"{source}: JSON nested too deeply") from None
+
+
+def document_from(value: Any) -> Document:
+    try:
+        return Document.from_json(value)
+    except DocumentError as exc:
+        details = [f"{path}: {message}" if path else message for path, message in exc.errors]
+        raise ApiError(f"not a valid Fenceline document: {exc}", details) from None
+
+
+def body_json(request: HttpRequest) -> Any:
+    return load_json(request.body, "request body")
+
+
+def split_envelope(value: Any) -> tuple[Any, dict[str, Any]]:
+    """A body is either the document itself or `{"document": {...}, ...options}`."""
+    if isinstance(value, dict) and "document" in value and "schema" not in value:
+        return value["document"], {k: v for k, v in value.items() if k != "document"}
+    return value, {}
+
+
+def dialect_of(value: Any, document: Document) -> str:
+    dialect = value or document.settings.dialect
+    if dialect not in DIALECTS:
+        raise ApiError(f"unknown dialect {dialect!r}; use one of: {', '.join(DIALECTS)}")
+    return str(dialect)
+
+
+def compiled(document: Document, dialect: str) -> dict[str, Any]:
+    """The compile answer: YAML, objects, issues (compiler and schema validation), explanations, edge colours."""
+    result = compile_document(document, dialect)
+    data = result.to_json()
+    for obj in result.objects:
+        for finding in validate_object(obj, "compiled"):
+            data["issues"].append({"severity": finding.severity, "message": str(finding)})
+    data["edgeStates"] = edge_states(document, result)
+    data["ok"] = not any(issue["severity"] == "error" for issue in data["issues"])
+    return data
+
+
+@endpoint("GET")
+def csrf(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"csrfToken": get_token(request)})
+
+
+@endpoint("POST")
+def compile_view(request: HttpRequest) -> JsonResponse:
+    raw, options = split_envelope(body_json(request))
+    document = document_from(raw)
+    dialect = dialect_of(request.GET.get("dialect") or options.get("dialect"), document)
+    return JsonResponse(compiled(document, dialect))
+
+
+def import_document(data: bytes | str, source: str) -> dict[str, Any]:
+    from editor.policy.importer import import_text
+
+    try:
+        result = import_text(data, source)
+    except InputError as exc:
+        raise ApiError(str(exc), [str(exc)]) from None
+    return {"document": result.document.to_json(), "warnings": [str(w) for w in result.warnings]}
+
+
+@endpoint("POST")
+def import_view(request: HttpRequest) -> JsonResponse:
+    """Raw YAML/JSON as the body, or a multipart upload in the field `file`."""
+    if request.content_type == "multipart/form-data":
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ApiError("no file: send the YAML as the request body, or as a multipart field named 'file'")
+        if upload.size is not None and upload.size > settings.FENCELINE_MAX_UPLOAD_BYTES:
+            return too_large_response(request, upload.size)  # type: ignore[return-value]
+        return JsonResponse(import_document(upload.read(), upload.name or "upload"))
+    source = request.GET.get("source") or "request body"
+    if not request.body.strip():
+        raise ApiError("empty body: send YAML or JSON (policies and/or workload manifests)")
+    return JsonResponse(import_document(request.body, source))
+
+
+@endpoint("POST")
+def template_view(request: HttpRequest, name: str) -> JsonResponse:
+    """Apply a one-click template: body `{"document": {...}, "params": {"scope": "shop", ...}, "dialect": ...}`."""
+    raw, options = split_envelope(body_json(request))
+    document = document_from(raw)
+    params = options.get("params") or {}
+    if not isinstance(params, dict):
+        raise ApiError("params must be an object of form fields")
+    dialect = dialect_of(options.get("dialect"), document)
+    try:
+        panel = panels.template_panel(document, name, params, dialect)  # type: ignore[arg-type]
+    except panels.PanelNotFound as exc:
+        raise ApiError(str(exc), [f"templates: {', '.join(panels.TEMPLATES)}"], status=404) from None
+    if panel.document is None:
+        form = panel.context["form"]
+        details = [f"{field}: {message}" for field, messages in form.errors.items() for message in messages]
+        raise ApiError("the template could not be applied", details + panel.context.get("problems", []))
+    return JsonResponse({"document": panel.document.to_json(), "message": panel.message})
+
+
+def revision_json(request: HttpRequest, revision: Revision, *, with_document: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": revision.slug,
+        "revision": revision.number,
+        "name": revision.name,
+        "created": revision.created.isoformat(),
+        "parent": revision.parent.slug if revision.parent else None,
+        "url": request.build_absolute_uri(reverse("revision", args=[revision.slug])),
+        "yamlUrl": request.build_absolute_uri(reverse("revision_yaml", args=[revision.slug])),
+        "historyUrl": request.build_absolute_uri(reverse("history", args=[revision.slug])),
+    }
+    if with_document:
+        data["document"] = revision.data
+    return data
+
+
+def revision_or_404(slug: str) -> Revision:
+    revision = Revision.objects.select_related("document", "parent").filter(slug=slug).first()
+    if revision is None:
+        raise ApiError("no saved drawing has this address", [slug], status=404)
+    return revision
+
+
+@endpoint("POST")
+def save_view(request: HttpRequest) -> JsonResponse:
+    """Save `{"document": {...}, "parent": "<slug>" | null, "fork": false}` as a new immutable revision."""
+    raw, options = split_envelope(body_json(request))
+    document = document_from(raw)
+    parent_slug = options.get("parent")
+    if parent_slug is not None and not isinstance(parent_slug, str):
+        raise ApiError("parent must be the slug of a saved revision, or null")
+    parent = revision_or_404(parent_slug) if parent_slug else None
+    try:
+        revision = save_revision(document.to_json(), parent, fork=bool(options.get("fork")))
+    except StaleParentError as exc:
+        latest = revision_json(request, exc.latest, with_document=False)
+        return JsonResponse(
+            {"error": str(exc), "details": [f"latest revision: {latest['url']}"], "latest": latest}, status=409
+        )
+    return JsonResponse(revision_json(request, revision, with_document=False), status=201)
+
+
+@endpoint("GET")
+def load_view(request: HttpRequest, slug: str) -> JsonResponse:
+    revision = revision_or_404(slug)
+    data = revision_json(request, revision)
+    latest = revision.document.latest_revision()
+    data["latest"] = latest.slug if latest else revision.slug
+    return JsonResponse(data)
+
+
+@endpoint("GET")
+def history_view(request: HttpRequest, slug: str) -> JsonResponse:
+    revision = revision_or_404(slug)
+    revisions = revision.document.revisions.select_related("parent").order_by("-number")
+    return JsonResponse({"revisions": [revision_json(request, r, with_document=False) for r in revisions]})

@@ -1,0 +1,25 @@
+"""Start-up checks: refuse to serve with a configuration that is unsafe in production."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
+
+MISSING_SECRET_KEY = (
+    "SECRET_KEY is not set. Set it in the environment to a long random string, e.g. the output of "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, or set DEBUG=1 for a local development server."
+)
+
+
+def require_secret_key() -> None:
+    """Called by every entry point that serves requests (wsgi, asgi, runserver)."""
+    if not settings.SECRET_KEY:
+        raise ImproperlyConfigured(MISSING_SECRET_KEY)
+
+
+@register(Tags.security, deploy=True)
+def check_secret_key(app_configs: Any, **kwargs: Any) -> list[Error]:
+    return [] if settings.SECRET_KEY else [Error(MISSING_SECRET_KEY, id="fenceline.E001")]

@@ -1,0 +1,110 @@
+"""Saved drawings: a Document is the thing people edit; each save adds an immutable Revision.
+
+A revision's slug is its permalink. It carries 176 random bits (secrets.token_urlsafe(22)), so revisions
+cannot be enumerated or guessed; the integer primary keys never appear in a URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, NoReturn
+
+from django.db import models, transaction
+
+
+def new_slug() -> str:
+    return secrets.token_urlsafe(22)
+
+
+class ImmutableRevisionError(Exception):
+    """A revision is a permalink that other people may have applied to a cluster: it never changes."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"revisions are immutable: cannot {action} a saved revision; save a new revision instead")
+
+
+class Document(models.Model):
+    name = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name or "Untitled"
+
+    def latest_revision(self) -> Revision | None:
+        return self.revisions.order_by("-number").first()
+
+
+class RevisionQuerySet(models.QuerySet["Revision"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise ImmutableRevisionError("update")
+
+    def delete(self) -> NoReturn:
+        raise ImmutableRevisionError("delete")
+
+
+class Revision(models.Model):
+    # PROTECT: deleting a document must not silently take its permalinks with it (a cascade would bypass delete()).
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="revisions")
+    number = models.PositiveIntegerField()  # 1, 2, 3, ... within the document
+    slug = models.CharField(max_length=64, unique=True, default=new_slug, editable=False)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    data = models.JSONField()  # the graph document (fenceline/v1)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = RevisionQuerySet.as_manager()
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("document", "number"), name="unique_revision_number"),)
+        ordering = ("document", "number")
+
+    def __str__(self) -> str:
+        return f"{self.document} r{self.number}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableRevisionError("change")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ImmutableRevisionError("delete")
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or "Untitled")
+
+
+class StaleParentError(Exception):
+    """The revision a save starts from is no longer the latest of its document: someone else saved meanwhile."""
+
+    def __init__(self, parent: Revision, latest: Revision) -> None:
+        self.parent = parent
+        self.latest = latest
+        super().__init__(
+            f"revision {parent.number} is not the latest of this document any more: revision {latest.number} was "
+            f"saved at {latest.created:%Y-%m-%d %H:%M:%S} UTC. Save your drawing as a fork, or open the latest "
+            "revision and redo your change there."
+        )
+
+
+def save_revision(data: dict[str, Any], parent: Revision | None = None, *, fork: bool = False) -> Revision:
+    """Store `data` (a valid document) as a new immutable revision.
+
+    Without a parent (or with `fork`) it starts a new document; a fork remembers the revision it came from.
+    Otherwise it continues the parent's document, which must not have moved on since the parent: the document
+    row is locked (SELECT ... FOR UPDATE) so that of two concurrent saves from the same parent exactly one wins
+    and the other gets StaleParentError.
+    """
+    name = str(data.get("name") or "")[:200]
+    with transaction.atomic():
+        if parent is None or fork:
+            document = Document.objects.create(name=name)
+            return Revision.objects.create(document=document, number=1, parent=parent, data=data)
+        document = Document.objects.select_for_update().get(pk=parent.document_id)
+        latest = document.latest_revision()
+        assert latest is not None  # a parent revision belongs to this document
+        if latest.pk != parent.pk:
+            raise StaleParentError(parent, latest)
+        document.name = name
+        document.save(update_fields=["name", "updated"])
+        return Revision.objects.create(document=document, number=latest.number + 1, parent=parent, data=data)

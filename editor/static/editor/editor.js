@@ -1,0 +1,795 @@
+/* Fenceline editor: the browser holds the graph document, draws it, and sends it back.
+ *
+ * Every change produces a new document (kept for undo/redo), is drawn on the canvas and posted to the server,
+ * which compiles it into YAML in the chosen dialect and says how to colour each edge. Forms in the side panel
+ * are rendered and applied by the server (htmx); the answer carries the changed document. No policy logic here.
+ */
+(function () {
+  "use strict";
+
+  const app = document.getElementById("app");
+  if (!app || typeof cytoscape !== "function") return;
+
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+  const G = window.FencelineGraph;
+  const readOnly = app.dataset.readOnly === "1";
+  const UNDO_LIMIT = 200;
+  const COMPILE_DELAY_MS = 200;
+
+  const state = {
+    doc: JSON.parse(app.dataset.document),
+    parent: app.dataset.parent || null,
+    dialect: "native",
+    version: 0,
+    undo: [],
+    redo: [],
+    compileSeq: 0,
+    compiledKey: null,
+    lastCompile: null,
+    panelVersion: -1,
+    drawMode: false,
+    selected: null,
+  };
+  state.dialect = (state.doc.settings && state.doc.settings.dialect) || "native";
+
+  // ------------------------------------------------------------------------------------------------ canvas
+  // The UMD bundles register themselves when they find the global cytoscape; register only what is missing.
+  if (typeof cytoscapeFcose === "function" && !cytoscape("layout", "fcose")) cytoscape.use(cytoscapeFcose);
+  if (typeof cytoscapeEdgehandles === "function" && !cytoscape("core", "edgehandles")) cytoscape.use(cytoscapeEdgehandles);
+
+  const cy = cytoscape({
+    container: $("#cy"),
+    style: G.style(),
+    elements: [],
+    minZoom: 0.05,
+    maxZoom: 3,
+    boxSelectionEnabled: false,
+    selectionType: "single",
+    autoungrabify: readOnly,
+    pixelRatio: "auto",
+    textureOnViewport: true,
+    hideEdgesOnViewport: false,
+  });
+  window.fencelineCy = cy; // for tests and the benchmark: read-only inspection of what is drawn
+
+  const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
+    canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent(),
+    edgeParams: () => ({ data: {} }),
+    hoverDelay: 120,
+    snap: false,
+    noEdgeEventsInDraw: true,
+    disableBrowserGestures: true,
+  }) : null;
+
+  // --------------------------------------------------------------------------------------------- document
+  const clone = (value) => JSON.parse(JSON.stringify(value));
+
+  function semanticKey(doc) {
+    // Positions do not change the YAML: only recompile when something else changed.
+    return JSON.stringify(doc, (key, value) => (key === "position" ? undefined : value));
+  }
+
+  function commit(newDoc, options) {
+    const opts = options || {};
+    const before = JSON.stringify(state.doc);
+    if (before === JSON.stringify(newDoc)) return false;
+    state.undo.push(before);
+    if (state.undo.length > UNDO_LIMIT) state.undo.shift();
+    state.redo = [];
+    state.doc = newDoc;
+    changed(opts);
+    return true;
+  }
+
+  function changed(opts) {
+    state.version += 1;
+    render(opts);
+    saveDraft();
+    updateButtons();
+    if (semanticKey(state.doc) !== state.compiledKey) scheduleCompile();
+  }
+
+  function undo() {
+    if (!state.undo.length) return;
+    state.redo.push(JSON.stringify(state.doc));
+    state.doc = JSON.parse(state.undo.pop());
+    changed({});
+    refreshPanel();
+    toast("Undone.");
+  }
+
+  function redo() {
+    if (!state.redo.length) return;
+    state.undo.push(JSON.stringify(state.doc));
+    state.doc = JSON.parse(state.redo.pop());
+    changed({});
+    refreshPanel();
+    toast("Redone.");
+  }
+
+  function uniqueId(prefix, taken) {
+    let n = 1;
+    while (taken.has(prefix + n)) n += 1;
+    return prefix + n;
+  }
+
+  function nodeIds(doc) { return new Set((doc.nodes || []).map((n) => n.id)); }
+
+  // ------------------------------------------------------------------------------------------------ render
+  function render(opts) {
+    const desired = G.elements(state.doc);
+    const wanted = new Map(desired.map((el) => [el.data.id, el]));
+    cy.batch(() => {
+      cy.elements().forEach((ele) => {
+        if (ele.hasClass("eh-ghost") || ele.hasClass("eh-preview") || ele.hasClass("eh-ghost-node")) return;
+        if (!wanted.has(ele.id())) cy.remove(ele);
+      });
+      const toAdd = [];
+      for (const el of desired) {
+        const existing = cy.getElementById(el.data.id);
+        if (!existing.length) { toAdd.push(el); continue; }
+        if (el.group === "nodes") {
+          if ((existing.data("parent") || null) !== (el.data.parent || null)) existing.move({ parent: el.data.parent || null });
+          if (el.position && !existing.isParent()) {
+            const p = existing.position();
+            if (p.x !== el.position.x || p.y !== el.position.y) existing.position(el.position);
+          }
+        } else if (existing.data("source") !== el.data.source || existing.data("target") !== el.data.target) {
+          existing.move({ source: el.data.source, target: el.data.target });
+        }
+        existing.data(el.data);
+        const keep = ["has-error", "allowed", "one-sided", "denied", "disabled", "deny", "error"].filter((c) => existing.hasClass(c));
+        existing.classes(el.classes + " " + keep.join(" "));
+      }
+      // Parents first, so that children can be added into them.
+      toAdd.sort((a, b) => (a.group === b.group ? 0 : a.group === "nodes" ? -1 : 1));
+      const nodesToAdd = toAdd.filter((el) => el.group === "nodes");
+      nodesToAdd.sort((a, b) => (a.data.kind === "namespace" ? -1 : 0) - (b.data.kind === "namespace" ? -1 : 0));
+      if (toAdd.length) cy.add(nodesToAdd.concat(toAdd.filter((el) => el.group === "edges")));
+    });
+    applyStates();
+    placeUnplaced(opts);
+    $("#doc-name").textContent = state.doc.name || "Untitled drawing";
+    $("#empty-state").hidden = Boolean((state.doc.namespaces || []).length || (state.doc.nodes || []).length);
+  }
+
+  function unplacedNodes() {
+    const byId = new Map((state.doc.nodes || []).map((n) => [n.id, n]));
+    const namespaces = new Map((state.doc.namespaces || []).map((ns) => [ns.name, ns]));
+    return cy.nodes().filter((ele) => {
+      if (ele.isParent()) return false;
+      if (ele.data("kind") === "namespace") return !(namespaces.get(ele.data("name")) || {}).position;
+      const node = byId.get(ele.data("docId"));
+      return node && !node.position;
+    });
+  }
+
+  function placeUnplaced(opts) {
+    const unplaced = unplacedNodes();
+    if (!unplaced.length) return;
+    const simple = cy.nodes().filter((n) => !n.isParent());
+    if (unplaced.length === simple.length || opts.tidy) {
+      runLayout(cy.elements(), true);
+    } else {
+      const fixed = simple.difference(unplaced).map((n) => ({ nodeId: n.id(), position: clone(n.position()) }));
+      const center = viewportCenter();
+      unplaced.forEach((n, i) => n.position({ x: center.x + 40 * i, y: center.y + 30 * i }));
+      runLayout(cy.elements(), false, fixed);
+    }
+    writePositions(cy.nodes());
+    if (opts.fit !== false) cy.fit(undefined, 40);
+  }
+
+  function runLayout(eles, randomize, fixed) {
+    const options = {
+      name: "fcose", quality: "default", randomize: randomize, animate: false, fit: false,
+      nodeDimensionsIncludeLabels: false, packComponents: true, tile: true,
+      nodeRepulsion: () => 9000, idealEdgeLength: () => 140, edgeElasticity: () => 0.3, nestingFactor: 0.3,
+      numIter: eles.length > 1500 ? 1200 : 2500, nodeSeparation: 90, tilingPaddingVertical: 30, tilingPaddingHorizontal: 30,
+    };
+    if (fixed && fixed.length) options.fixedNodeConstraint = fixed;
+    try {
+      eles.layout(options).run();
+    } catch (err) {
+      // A layout that cannot satisfy its constraints leaves the nodes where they are, which is still usable.
+      console.warn("layout:", err && err.message);
+    }
+  }
+
+  function writePositions(eles) {
+    // Layout results are part of the current state, not a separate undo step.
+    const byId = new Map((state.doc.nodes || []).map((n) => [n.id, n]));
+    const namespaces = new Map((state.doc.namespaces || []).map((ns) => [ns.name, ns]));
+    eles.forEach((ele) => {
+      const p = ele.position();
+      const position = { x: Math.round(p.x), y: Math.round(p.y) };
+      if (ele.data("kind") === "namespace") {
+        const ns = namespaces.get(ele.data("name"));
+        if (ns) ns.position = position;
+      } else {
+        const node = byId.get(ele.data("docId"));
+        if (node) node.position = position;
+      }
+    });
+  }
+
+  function viewportCenter() {
+    const ext = cy.extent();
+    return { x: Math.round((ext.x1 + ext.x2) / 2), y: Math.round((ext.y1 + ext.y2) / 2) };
+  }
+
+  // ---------------------------------------------------------------------------------------------- compile
+  let compileTimer = null;
+  function scheduleCompile() {
+    clearTimeout(compileTimer);
+    setStatus("Compiling\u2026", "busy");
+    compileTimer = setTimeout(compile, COMPILE_DELAY_MS);
+  }
+
+  async function compile() {
+    const seq = ++state.compileSeq;
+    const key = semanticKey(state.doc);
+    let answer;
+    try {
+      answer = await Fenceline.postJSON(app.dataset.compileUrl, { document: state.doc, dialect: state.dialect });
+    } catch (err) {
+      if (seq === state.compileSeq) setStatus("Cannot reach the server", "error");
+      return;
+    }
+    if (seq !== state.compileSeq) return;
+    state.compiledKey = key;
+    if (!answer.ok && answer.body.error) {
+      state.lastCompile = null;
+      showIssues([{ severity: "error", message: answer.body.error }].concat((answer.body.details || []).map((d) => ({ severity: "error", message: d }))));
+      $("#yaml").textContent = "# The drawing is not valid; see the problems above.";
+      setStatus("Invalid drawing", "error");
+      return;
+    }
+    state.lastCompile = answer.body;
+    const result = answer.body;
+    $("#yaml").textContent = result.yaml || emptyYaml();
+    showIssues(result.issues);
+    applyStates();
+    const errors = result.issues.filter((i) => i.severity === "error").length;
+    const count = result.objects.length;
+    setStatus(errors ? errors + " error" + (errors === 1 ? "" : "s") : count + " polic" + (count === 1 ? "y" : "ies"), errors ? "error" : "ok");
+  }
+
+  function emptyYaml() {
+    return "# Nothing to enforce yet.\n# Draw an edge between two workloads, or lock a workload's ingress or egress,\n# and its policy appears here.\n";
+  }
+
+  function applyStates() {
+    const result = state.lastCompile;
+    cy.batch(() => {
+      cy.edges().removeClass("allowed one-sided denied disabled deny error");
+      cy.nodes().removeClass("has-error");
+      if (!result) return;
+      for (const [id, edgeState] of Object.entries(result.edgeStates || {})) {
+        cy.getElementById("e:" + id).addClass(edgeState);
+      }
+      for (const issue of result.issues || []) {
+        if (issue.severity !== "error") continue;
+        if (issue.nodeId) cy.getElementById("n:" + issue.nodeId).addClass("has-error");
+        if (issue.edgeId) cy.getElementById("e:" + issue.edgeId).addClass("error");
+      }
+    });
+  }
+
+  function showIssues(issues) {
+    const list = $("#issues");
+    list.replaceChildren();
+    for (const issue of issues || []) {
+      const item = document.createElement("li");
+      item.className = "issue issue-" + issue.severity;
+      const target = issue.edgeId ? "e:" + issue.edgeId : issue.nodeId ? "n:" + issue.nodeId : null;
+      const content = document.createElement(target ? "button" : "span");
+      if (target) {
+        content.type = "button";
+        content.dataset.select = target;
+        content.title = "Show it in the drawing";
+      }
+      const badge = document.createElement("span");
+      badge.className = "issue-badge";
+      badge.textContent = issue.severity;
+      content.append(badge, document.createTextNode(" " + issue.message));
+      item.append(content);
+      list.append(item);
+    }
+  }
+
+  function setStatus(text, kind) {
+    const el = $("#compile-status");
+    el.textContent = text;
+    el.dataset.kind = kind || "";
+  }
+
+  // ------------------------------------------------------------------------------------------------ panels
+  function openPanel(what, id, extra) {
+    const inspector = $("#inspector");
+    inspector.hidden = false;
+    const values = Object.assign({ id: id || "", dialect: state.dialect }, extra || {});
+    if (readOnly) values.read_only = "1";
+    htmx.ajax("POST", app.dataset.panelUrl + what, { target: "#inspector", swap: "innerHTML", values: values });
+  }
+
+  function closePanel() {
+    const inspector = $("#inspector");
+    inspector.hidden = true;
+    inspector.replaceChildren();
+    state.selected = null;
+    cy.elements().unselect();
+  }
+
+  function refreshPanel() {
+    const inspector = $("#inspector");
+    if (inspector.hidden || !state.selected) return;
+    const ele = cy.getElementById(state.selected);
+    if (ele.length) openFor(ele); else closePanel();
+  }
+
+  function keepVisible(ele) {
+    // The inspector floats over the right of the canvas: pan so the selected element stays in view beside it.
+    const inspector = $("#inspector");
+    const canvasBox = $("#cy").getBoundingClientRect();
+    const panelLeft = inspector.getBoundingClientRect().left - canvasBox.left;
+    const bb = ele.renderedBoundingBox();
+    if (bb.x2 > panelLeft - 16 && bb.x2 - bb.x1 < panelLeft) cy.panBy({ x: panelLeft - 40 - bb.x2, y: 0 });
+  }
+
+  function openFor(ele) {
+    state.selected = ele.id();
+    const kind = ele.data("kind");
+    if (ele.isEdge()) openPanel("edge", ele.data("docId"));
+    else if (kind === "namespace") openPanel("namespace", ele.data("name"));
+    else openPanel("node", ele.data("docId"));
+    keepVisible(ele);
+  }
+
+  function select(id) {
+    const ele = cy.getElementById(id);
+    if (!ele.length) return;
+    cy.elements().unselect();
+    ele.select();
+    openFor(ele);
+  }
+
+  document.body.addEventListener("htmx:configRequest", (evt) => {
+    const path = evt.detail.path || "";
+    if (path.startsWith(app.dataset.panelUrl) && !path.startsWith(app.dataset.panelUrl + "import")) {
+      evt.detail.parameters.document = JSON.stringify(state.doc);
+      evt.detail.parameters.dialect = state.dialect;
+      state.panelVersion = state.version;
+    }
+  });
+
+  document.body.addEventListener("htmx:afterSwap", (evt) => {
+    const result = $(".panel-result", evt.detail.target);
+    if (result && result.dataset.document) {
+      const isImport = evt.detail.target.id === "dialog-body";
+      if (!isImport && state.panelVersion !== state.version) {
+        toast("The drawing changed meanwhile; that edit was not applied. Try again.", "warn");
+        refreshPanel();
+        return;
+      }
+      const next = JSON.parse(result.dataset.document);
+      commit(next, { fit: isImport });
+      if (result.dataset.select) {
+        state.selected = result.dataset.select;
+        cy.elements().unselect();
+        cy.getElementById(result.dataset.select).select();
+      }
+      if (result.dataset.message && isImport) toast(result.dataset.message);
+    }
+    if (readOnly && evt.detail.target.id === "inspector") {
+      $$("input, select, textarea, button[type=submit]", evt.detail.target).forEach((el) => { el.disabled = true; });
+      $$("[data-action=delete], [data-add]", evt.detail.target).forEach((el) => el.remove());
+    }
+  });
+
+  // ------------------------------------------------------------------------------------------ adding things
+  function targetNamespace(explicit) {
+    if (explicit) return explicit;
+    const sel = state.selected && cy.getElementById(state.selected);
+    if (sel && sel.length) {
+      if (sel.data("kind") === "namespace") return sel.data("name");
+      const parent = sel.isNode() && sel.data("parent");
+      if (parent) return parent.slice(3);
+    }
+    return null;
+  }
+
+  function placeIn(namespace) {
+    const box = namespace && cy.getElementById("ns:" + namespace);
+    if (box && box.length) {
+      const children = box.children();
+      if (children.length) {
+        const bb = children.boundingBox();
+        return { x: Math.round(bb.x2 + 100), y: Math.round((bb.y1 + bb.y2) / 2) };
+      }
+      const p = box.position();
+      return { x: Math.round(p.x), y: Math.round(p.y) };
+    }
+    const c = viewportCenter();
+    const jitter = (cy.nodes().length % 5) * 24;
+    return { x: c.x + jitter, y: c.y + jitter };
+  }
+
+  function add(kind, explicitNamespace) {
+    if (readOnly) return;
+    const doc = clone(state.doc);
+    doc.namespaces = doc.namespaces || [];
+    doc.nodes = doc.nodes || [];
+    const taken = nodeIds(doc);
+    let selectId;
+    if (kind === "namespace") {
+      const names = new Set(doc.namespaces.map((ns) => ns.name));
+      const name = uniqueId("namespace-", names);
+      const c = viewportCenter();
+      const offset = doc.namespaces.length * 60;
+      doc.namespaces.push({ name: name, labels: { "kubernetes.io/metadata.name": name }, position: { x: c.x + offset, y: c.y + offset } });
+      selectId = "ns:" + name;
+    } else if (kind === "workload" || kind === "selector") {
+      let namespace = targetNamespace(explicitNamespace) || (doc.namespaces[0] && doc.namespaces[0].name);
+      if (!namespace) {
+        namespace = "default";
+        doc.namespaces.push({ name: "default", labels: { "kubernetes.io/metadata.name": "default" }, position: viewportCenter() });
+      }
+      const id = uniqueId(kind === "workload" ? "workload-" : "selector-", taken);
+      const node = kind === "workload"
+        ? { id: id, kind: "workload", name: id, namespace: namespace, owner: "Deployment", labels: { app: id } }
+        : { id: id, kind: "selector", name: "", namespace: namespace, podSelector: {} };
+      node.isolate = { ingress: false, egress: false };
+      node.position = placeIn(namespace);
+      doc.nodes.push(node);
+      selectId = "n:" + id;
+    } else {
+      const defaults = {
+        cidr: { cidr: "0.0.0.0/0", name: "anywhere" },
+        entity: { entity: "world" },
+        fqdn: { matchName: "api.example.com" },
+      }[kind];
+      if (!defaults) return;
+      const id = uniqueId(kind + "-", taken);
+      const c = viewportCenter();
+      doc.nodes.push(Object.assign({ id: id, kind: kind, position: { x: c.x + 260, y: c.y + (doc.nodes.length % 6) * 40 } }, defaults));
+      selectId = "n:" + id;
+    }
+    commit(doc, { fit: false });
+    select(selectId);
+    focusPanelSoon();
+  }
+
+  function focusPanelSoon() {
+    document.body.addEventListener("htmx:afterSettle", function once(evt) {
+      if (evt.detail.target.id !== "inspector") return;
+      document.body.removeEventListener("htmx:afterSettle", once);
+      const first = $("#inspector input:not([type=hidden]):not([type=checkbox]), #inspector select");
+      if (first) { first.focus(); if (first.select) first.select(); }
+    });
+  }
+
+  function addEdge(sourceEle, targetEle) {
+    const doc = clone(state.doc);
+    doc.edges = doc.edges || [];
+    const id = uniqueId("e", new Set(doc.edges.map((e) => e.id)));
+    const target = doc.nodes.find((n) => n.id === targetEle.data("docId"));
+    const ports = ((target && target.containerPorts) || []).map((p) => ({ protocol: p.protocol || "TCP", port: p.port }));
+    doc.edges.push({ id: id, source: sourceEle.data("docId"), target: targetEle.data("docId"), ports: ports });
+    commit(doc, { fit: false });
+    select("e:" + id);
+  }
+
+  function removeElements(ids) {
+    const doc = clone(state.doc);
+    const goneNamespaces = new Set(ids.filter((id) => id.startsWith("ns:")).map((id) => id.slice(3)));
+    const goneNodes = new Set(ids.filter((id) => id.startsWith("n:")).map((id) => id.slice(2)));
+    const goneEdges = new Set(ids.filter((id) => id.startsWith("e:")).map((id) => id.slice(2)));
+    for (const node of doc.nodes || []) if (node.namespace && goneNamespaces.has(node.namespace) && (node.kind === "workload" || node.kind === "selector")) goneNodes.add(node.id);
+    doc.namespaces = (doc.namespaces || []).filter((ns) => !goneNamespaces.has(ns.name));
+    doc.nodes = (doc.nodes || []).filter((n) => !goneNodes.has(n.id));
+    doc.edges = (doc.edges || []).filter((e) => !goneEdges.has(e.id) && !goneNodes.has(e.source) && !goneNodes.has(e.target));
+    if (commit(doc, { fit: false })) {
+      closePanel();
+      const n = goneNamespaces.size + goneNodes.size + goneEdges.size;
+      toast("Deleted " + n + " item" + (n === 1 ? "" : "s") + ". Ctrl+Z brings " + (n === 1 ? "it" : "them") + " back.");
+    }
+  }
+
+  // --------------------------------------------------------------------------------------- canvas events
+  cy.on("tap", (evt) => {
+    if (evt.target === cy) closePanel();
+  });
+  cy.on("tap", "node, edge", (evt) => {
+    if (evt.target.hasClass("eh-ghost") || evt.target.hasClass("eh-preview")) return;
+    openFor(evt.target);
+  });
+
+  let dragTimer = null;
+  cy.on("dragfree", "node", () => {
+    clearTimeout(dragTimer);
+    dragTimer = setTimeout(() => {
+      const doc = clone(state.doc);
+      const before = state.doc;
+      state.doc = doc;
+      writePositions(cy.nodes());
+      state.doc = before;
+      commit(doc, { fit: false });
+    }, 0);
+  });
+
+  if (eh) {
+    cy.on("ehcomplete", (evt, sourceNode, targetNode, addedEdge) => {
+      addedEdge.remove();
+      addEdge(sourceNode, targetNode);
+    });
+  }
+
+  function setDrawMode(on, sticky) {
+    if (!eh) return;
+    if (sticky !== false) state.drawMode = on;
+    if (on) eh.enableDrawMode(); else eh.disableDrawMode();
+    const toggle = $("#draw-toggle");
+    if (toggle) toggle.setAttribute("aria-pressed", String(on));
+    app.classList.toggle("drawing", on);
+  }
+
+  // --------------------------------------------------------------------------------------------- saving
+  async function save(fork) {
+    const btn = $("#save-button");
+    btn.disabled = true;
+    try {
+      const answer = await Fenceline.postJSON(app.dataset.saveUrl, { document: state.doc, parent: state.parent, fork: Boolean(fork) });
+      if (answer.status === 409) { conflict(answer.body); return; }
+      if (!answer.ok) { toast("Not saved: " + answer.body.error, "error"); return; }
+      const saved = answer.body;
+      clearDraft();
+      state.parent = saved.slug;
+      app.dataset.parent = saved.slug;
+      history.replaceState(null, "", "/d/" + saved.slug + "/edit");
+      toastLink("Saved revision " + saved.revision + ".", saved.url, "Open the permalink");
+    } catch (err) {
+      toast("Not saved: the server cannot be reached. Your drawing is kept in this browser.", "error");
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  function conflict(body) {
+    const dialog = $("#dialog");
+    const bodyEl = $("#dialog-body");
+    bodyEl.replaceChildren();
+    const wrap = document.createElement("div");
+    wrap.className = "dialog-form";
+    const h = document.createElement("h2");
+    h.className = "panel-title";
+    h.id = "dialog-title";
+    h.textContent = "Someone saved this drawing meanwhile";
+    const p = document.createElement("p");
+    p.textContent = body.error;
+    const p2 = document.createElement("p");
+    p2.textContent = "Your drawing is still here, unchanged. Save it as a separate copy (a fork), or open the latest revision in a new tab to compare.";
+    const actions = document.createElement("div");
+    actions.className = "panel-actions";
+    const forkBtn = document.createElement("button");
+    forkBtn.type = "button";
+    forkBtn.className = "button primary";
+    forkBtn.textContent = "Save as a fork";
+    forkBtn.addEventListener("click", () => { dialog.close(); save(true); });
+    const latest = document.createElement("a");
+    latest.className = "button";
+    latest.textContent = "Open the latest revision";
+    latest.href = body.latest ? body.latest.url : "#";
+    latest.target = "_blank";
+    latest.rel = "noopener";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "button";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", () => dialog.close());
+    actions.append(forkBtn, latest, cancel);
+    wrap.append(h, p, p2, actions);
+    bodyEl.append(wrap);
+    if (!dialog.open) dialog.showModal();
+    forkBtn.focus();
+  }
+
+  function draftKey() { return "fenceline.draft." + (app.dataset.parent || "new"); }
+  function saveDraft() {
+    if (readOnly) return;
+    try { localStorage.setItem(draftKey(), JSON.stringify({ doc: state.doc, parent: state.parent, at: Date.now() })); } catch (err) { /* storage full or disabled: drafts are a convenience */ }
+  }
+  function clearDraft() { try { localStorage.removeItem(draftKey()); } catch (err) { /* see saveDraft */ } }
+  function restoreDraft() {
+    if (readOnly) return false;
+    let draft = null;
+    try { draft = JSON.parse(localStorage.getItem(draftKey()) || "null"); } catch (err) { draft = null; }
+    if (!draft || !draft.doc || semanticKey(draft.doc) === semanticKey(state.doc) && JSON.stringify(draft.doc) === JSON.stringify(state.doc)) return false;
+    const empty = !(draft.doc.nodes || []).length && !(draft.doc.namespaces || []).length;
+    if (empty) return false;
+    state.undo.push(JSON.stringify(state.doc));
+    state.doc = draft.doc;
+    return true;
+  }
+
+  // --------------------------------------------------------------------------------------- yaml actions
+  function currentYaml() { return $("#yaml").textContent; }
+
+  async function copyYaml() {
+    const text = currentYaml();
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (err) {
+      const area = document.createElement("textarea");
+      area.value = text;
+      area.className = "offscreen";
+      document.body.append(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    toast("YAML copied.");
+  }
+
+  function downloadYaml() {
+    const blob = new Blob([currentYaml()], { type: "text/yaml" });
+    const a = document.createElement("a");
+    const base = (state.doc.name || "fenceline").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "fenceline";
+    a.href = URL.createObjectURL(blob);
+    a.download = base + "-" + state.dialect + ".yaml";
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  function setDialect(dialect) {
+    state.dialect = dialect;
+    $$("[data-dialect]").forEach((b) => b.setAttribute("aria-checked", String(b.dataset.dialect === dialect)));
+    const applyDialect = $("#apply-dialect");
+    if (applyDialect) applyDialect.textContent = dialect;
+    state.compiledKey = null;
+    scheduleCompile();
+    refreshPanel();
+  }
+
+  // ---------------------------------------------------------------------------------------------- toasts
+  let toastTimer = null;
+  function toast(text, kind) {
+    const el = $("#toast");
+    el.replaceChildren(document.createTextNode(text));
+    el.dataset.kind = kind || "";
+    el.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { el.hidden = true; }, kind === "error" ? 8000 : 3500);
+  }
+  function toastLink(text, href, label) {
+    toast(text + " ");
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = label;
+    a.id = "permalink";
+    $("#toast").append(a);
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { $("#toast").hidden = true; }, 12000);
+  }
+
+  function updateButtons() {
+    const u = $("#undo"), r = $("#redo");
+    if (u) u.disabled = !state.undo.length;
+    if (r) r.disabled = !state.redo.length;
+  }
+
+  // -------------------------------------------------------------------------------------------- commands
+  function openImport() {
+    if (readOnly) return;
+    const dialog = $("#dialog");
+    htmx.ajax("GET", "/panel/import/form", { target: "#dialog-body", swap: "innerHTML" }).then(() => {
+      if (!dialog.open) dialog.showModal();
+      const area = $("#dialog-body textarea");
+      if (area) area.focus();
+    });
+  }
+
+  const actions = {
+    undo: undo,
+    redo: redo,
+    save: () => save(false),
+    import: openImport,
+    settings: () => { state.selected = null; openPanel("settings"); },
+    "zoom-in": () => cy.zoom({ level: cy.zoom() * 1.25, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }),
+    "zoom-out": () => cy.zoom({ level: cy.zoom() / 1.25, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }),
+    fit: () => cy.fit(undefined, 40),
+    tidy: () => {
+      const doc = clone(state.doc);
+      runLayout(cy.elements(), true);
+      const before = state.doc;
+      state.doc = doc;
+      writePositions(cy.nodes());
+      state.doc = before;
+      commit(doc, {});
+      cy.fit(undefined, 40);
+    },
+    draw: () => setDrawMode(!state.drawMode),
+    copy: copyYaml,
+    download: downloadYaml,
+    "close-panel": closePanel,
+    "close-dialog": () => $("#dialog").close(),
+    delete: (el) => removeElements([el.dataset.element]),
+  };
+
+  document.addEventListener("click", (evt) => {
+    const actionEl = evt.target.closest("[data-action]");
+    if (actionEl && app.contains(actionEl) && actions[actionEl.dataset.action]) {
+      evt.preventDefault();
+      actions[actionEl.dataset.action](actionEl);
+      return;
+    }
+    const addEl = evt.target.closest("[data-add]");
+    if (addEl) { add(addEl.dataset.add, addEl.dataset.namespace); return; }
+    const templateEl = evt.target.closest("[data-template]");
+    if (templateEl) {
+      $("#templates-menu").open = false;
+      state.selected = null;
+      openPanel("template", templateEl.dataset.template, { scope: targetNamespace(null) || "" });
+      return;
+    }
+    const dialectEl = evt.target.closest("[data-dialect]");
+    if (dialectEl) { setDialect(dialectEl.dataset.dialect); return; }
+    const selectEl = evt.target.closest("#issues [data-select]");
+    if (selectEl) { select(selectEl.dataset.select); cy.animate({ center: { eles: cy.getElementById(selectEl.dataset.select) } }, { duration: 200 }); }
+    const menu = $("#templates-menu");
+    if (menu && menu.open && !menu.contains(evt.target)) menu.open = false;
+  });
+
+  function typing(evt) {
+    const el = evt.target;
+    return el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+  }
+
+  document.addEventListener("keydown", (evt) => {
+    const mod = evt.ctrlKey || evt.metaKey;
+    if (evt.key === "Escape") {
+      if ($("#dialog").open) return; // the dialog closes itself
+      const menu = $("#templates-menu");
+      if (menu && menu.open) { menu.open = false; return; }
+      if (!$("#inspector").hidden) { closePanel(); $("#cy").focus(); }
+      return;
+    }
+    if (mod && evt.key.toLowerCase() === "s") { evt.preventDefault(); if (!readOnly) save(false); return; }
+    if (typing(evt) || readOnly) return;
+    if (mod && evt.key.toLowerCase() === "z") { evt.preventDefault(); if (evt.shiftKey) redo(); else undo(); return; }
+    if (mod && evt.key.toLowerCase() === "y") { evt.preventDefault(); redo(); return; }
+    if (mod || evt.altKey) return;
+    if (evt.key === "Shift" && !state.drawMode) { setDrawMode(true, false); return; }
+    if ((evt.key === "Delete" || evt.key === "Backspace") && state.selected) { evt.preventDefault(); removeElements([state.selected]); return; }
+    const key = evt.key.toLowerCase();
+    if (key === "e") setDrawMode(!state.drawMode);
+    else if (key === "f") actions.fit();
+    else if (key === "n") add("namespace");
+    else if (key === "w") add("workload");
+    else if (key === "+" || key === "=") actions["zoom-in"]();
+    else if (key === "-") actions["zoom-out"]();
+  });
+  document.addEventListener("keyup", (evt) => {
+    if (evt.key === "Shift" && !state.drawMode) setDrawMode(false, false);
+  });
+  window.addEventListener("blur", () => { if (!state.drawMode) setDrawMode(false, false); });
+
+  // ------------------------------------------------------------------------------------------------ start
+  const restored = restoreDraft();
+  if (state.doc.settings && state.doc.settings.dialect) setDialectButtons(state.doc.settings.dialect);
+  function setDialectButtons(dialect) {
+    $$("[data-dialect]").forEach((b) => b.setAttribute("aria-checked", String(b.dataset.dialect === dialect)));
+    const applyDialect = $("#apply-dialect");
+    if (applyDialect) applyDialect.textContent = dialect;
+  }
+  render({});
+  cy.fit(undefined, 40);
+  if (cy.zoom() > 1.2) cy.zoom(1.2);
+  updateButtons();
+  scheduleCompile();
+  if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
+  app.dataset.ready = "1";
+})();

@@ -1,0 +1,29 @@
+from django.urls import path, re_path
+
+from editor import api, views
+
+SLUG = r"(?P<slug>[A-Za-z0-9_-]{20,64})"
+
+urlpatterns = [
+    path("", views.editor, name="editor"),
+    re_path(rf"^d/{SLUG}\.yaml$", views.revision_yaml, name="revision_yaml"),
+    re_path(rf"^d/{SLUG}$", views.revision, name="revision"),
+    re_path(rf"^d/{SLUG}/edit$", views.edit_revision, name="edit_revision"),
+    re_path(rf"^d/{SLUG}/history$", views.history, name="history"),
+    path("panel/import", views.import_panel, name="import_panel"),
+    path("panel/import/form", views.import_form, name="import_form"),
+    path("panel/<slug:what>", views.panel, name="panel"),
+    path("healthz", views.healthz, name="healthz"),
+    path("csp-report", views.csp_report, name="csp_report"),
+    path("api/csrf", api.csrf, name="api_csrf"),
+    path("api/compile", api.compile_view, name="api_compile"),
+    path("api/import", api.import_view, name="api_import"),
+    path("api/templates/<slug:name>", api.template_view, name="api_template"),
+    path("api/documents", api.save_view, name="api_save"),
+    re_path(rf"^api/documents/{SLUG}$", api.load_view, name="api_load"),
+    re_path(rf"^api/documents/{SLUG}/history$", api.history_view, name="api_history"),
+]
+
+handler400 = "editor.views.bad_request"
+handler404 = "editor.views.not_found"
+handler500 = "editor.views.server_error"

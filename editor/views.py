@@ -1,0 +1,251 @@
+"""Pages for people: the editor, read-only permalinks, revision history, raw YAML, and the inspector partials.
+
+Views are thin: they parse the request, call the core (or editor.panels for form handling) and render.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.http import require_POST, require_safe
+from django_htmx.middleware import HtmxDetails
+
+from editor import api, forms, panels
+from editor.middleware import too_large_response
+from editor.models import Revision
+from editor.policy.compile import DIALECTS
+from editor.policy.document import Document
+
+log = logging.getLogger(__name__)
+CSP_REPORT_MAX_BYTES = 16 * 1024
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def site_context(request: HttpRequest) -> dict[str, Any]:
+    return {"max_upload_mib": settings.FENCELINE_MAX_UPLOAD_BYTES / (1024 * 1024)}
+
+
+def _revision(slug: str) -> Revision:
+    revision = Revision.objects.select_related("document", "parent").filter(slug=slug).first()
+    if revision is None:
+        raise Http404("No saved drawing has this address.")
+    return revision
+
+
+def _editor(
+    request: HttpRequest, document: dict[str, Any], *, revision: Revision | None, read_only: bool
+) -> HttpResponse:
+    context = {
+        "document_json": json.dumps(document, separators=(",", ":")),
+        "revision": revision,
+        "read_only": read_only,
+        "templates": panels.TEMPLATES,
+        "dialects": DIALECTS,
+    }
+    if revision is not None:
+        context["latest"] = revision.document.latest_revision()
+    return render(request, "editor/editor.html", context)
+
+
+@require_safe
+@ensure_csrf_cookie
+def editor(request: HttpRequest) -> HttpResponse:
+    return _editor(request, Document().to_json(), revision=None, read_only=False)
+
+
+@require_safe
+@ensure_csrf_cookie
+def revision(request: HttpRequest, slug: str) -> HttpResponse:
+    found = _revision(slug)
+    return _editor(request, found.data, revision=found, read_only=True)
+
+
+@require_safe
+@ensure_csrf_cookie
+def edit_revision(request: HttpRequest, slug: str) -> HttpResponse:
+    found = _revision(slug)
+    return _editor(request, found.data, revision=found, read_only=False)
+
+
+@require_safe
+def history(request: HttpRequest, slug: str) -> HttpResponse:
+    found = _revision(slug)
+    revisions = found.document.revisions.select_related("parent").order_by("-number")
+    rows = [
+        {
+            "revision": r,
+            "counts": (len(r.data.get("namespaces", [])), len(r.data.get("nodes", [])), len(r.data.get("edges", []))),
+        }
+        for r in revisions
+    ]
+    return render(request, "editor/history.html", {"current": found, "rows": rows, "document": found.document})
+
+
+@require_safe
+def revision_yaml(request: HttpRequest, slug: str) -> HttpResponse:
+    """The policies of a revision as YAML that `curl ... | kubectl apply -f -` can use."""
+    found = _revision(slug)
+    document = Document.from_json(found.data)
+    dialect = request.GET.get("dialect") or document.settings.dialect
+    if dialect not in DIALECTS:
+        return HttpResponse(
+            f"# unknown dialect {dialect!r}; use ?dialect=native or ?dialect=cilium\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    result = api.compiled(document, dialect)
+    header = [f"# Fenceline drawing {found.name!r}, revision {found.number} ({dialect})"]
+    header += [f"# {issue['severity']}: {issue['message']}" for issue in result["issues"]]
+    body = "\n".join(line.replace("\n", " ") for line in header) + "\n" + result["yaml"]
+    response = HttpResponse(body, content_type="text/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="fenceline-{found.slug[:8]}-{dialect}.yaml"'
+    return response
+
+
+# --- inspector partials (htmx) ------------------------------------------------------------------------------
+
+
+def _panel_response(request: HttpRequest, panel: panels.Panel) -> HttpResponse:
+    context = dict(panel.context)
+    if panel.document is not None:
+        context["changed_document"] = json.dumps(panel.document.to_json(), separators=(",", ":"))
+    context.update(message=panel.message, select=panel.select)
+    return render(request, panel.template, context)
+
+
+def _panel_error(request: HttpRequest, message: str, details: list[str], status: int = 400) -> HttpResponse:
+    return render(request, "editor/panels/error.html", {"message": message, "details": details}, status=status)
+
+
+@require_POST
+def panel(request: HtmxHttpRequest, what: str) -> HttpResponse:
+    """Show (or, with `_apply`, apply) the inspector form of one part of the posted document."""
+    try:
+        raw = api.load_json(request.POST.get("document", ""), "document")
+        document = api.document_from(raw)
+    except RequestDataTooBig:
+        return too_large_response(request)
+    except api.ApiError as exc:
+        return _panel_error(request, exc.message, exc.details)
+    data = request.POST if "_apply" in request.POST else None
+    dialect = request.POST.get("dialect") if request.POST.get("dialect") in DIALECTS else document.settings.dialect
+    target = request.POST.get("id", "")
+    try:
+        if what == "node":
+            result = panels.node_panel(document, target, data)
+        elif what == "edge":
+            result = panels.edge_panel(document, target, data, dialect)
+        elif what == "namespace":
+            result = panels.namespace_panel(document, target, data)
+        elif what == "settings":
+            result = panels.settings_panel(document, data)
+        elif what == "template":
+            result = panels.template_panel(document, target, data, dialect, request.POST.get("scope", ""))
+        else:
+            raise panels.PanelNotFound(f"there is no panel {what!r}")
+    except panels.PanelNotFound as exc:
+        return _panel_error(request, str(exc), [], status=404)
+    return _panel_response(request, result)
+
+
+@require_POST
+def import_panel(request: HtmxHttpRequest) -> HttpResponse:
+    """Import pasted or uploaded YAML; on any problem the drawing in the browser stays as it was."""
+    try:
+        form = forms.ImportForm(request.POST, request.FILES)
+        valid = form.is_valid()
+    except RequestDataTooBig:
+        return too_large_response(request)
+    context: dict[str, Any] = {"form": form}
+    if valid:
+        upload = form.cleaned_data["file"]
+        data, source = (upload.read(), upload.name or "upload") if upload else (form.cleaned_data["text"], "pasted")
+        try:
+            imported = api.import_document(data, source)
+        except api.ApiError as exc:
+            form.add_error(None, exc.message)
+        else:
+            context.update(
+                changed_document=json.dumps(imported["document"], separators=(",", ":")),
+                warnings=imported["warnings"],
+                message=_import_message(imported["document"]),
+                imported=True,
+            )
+    return render(request, "editor/panels/import.html", context)
+
+
+def _import_message(document: dict[str, Any]) -> str:
+    counts = [(len(document.get(key, [])), key[:-1]) for key in ("namespaces", "nodes", "edges")]
+    return "Imported " + ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts) + "."
+
+
+@require_safe
+def import_form(request: HttpRequest) -> HttpResponse:
+    return render(request, "editor/panels/import.html", {"form": forms.ImportForm()})
+
+
+# --- operations -------------------------------------------------------------------------------------------------
+
+
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        connection.ensure_connection()
+    except Exception as exc:  # any database failure means "not healthy", whatever the driver raises
+        log.warning("healthz: database unavailable: %s", exc)
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@csrf_exempt  # browsers send reports without cookies or tokens; the endpoint only writes a bounded log line
+@require_POST
+def csp_report(request: HttpRequest) -> HttpResponse:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if 0 < length <= CSP_REPORT_MAX_BYTES:
+        log.warning("CSP violation: %s", request.body[:CSP_REPORT_MAX_BYTES].decode("utf-8", "replace"))
+    return HttpResponse(status=204)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api.error_response(
+            "CSRF check failed: send the token from GET /api/csrf as the X-CSRFToken header, with its cookie",
+            [reason],
+            status=403,
+        )
+    message = "This form has expired or did not come from this site. Reload the page and try again."
+    return render(request, "error.html", {"title": "Forbidden", "message": message, "details": [reason]}, status=403)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api.error_response("not found", [request.path], status=404)
+    message = str(exception) if isinstance(exception, Http404) and str(exception) else "There is nothing here."
+    return render(request, "error.html", {"title": "Not found", "message": message}, status=404)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api.error_response("bad request", [str(exception)] if exception else [], status=400)
+    return render(request, "error.html", {"title": "Bad request", "message": str(exception or "")}, status=400)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api.error_response("internal error; the details are in the server log", status=500)
+    context = {"title": "Something went wrong", "message": "The details are in the server log."}
+    return render(request, "error.html", context, status=500)
