@@ -896,6 +896,7 @@ class _Universe:
         self.all_src = class_bits | self._bits(self.src_atoms) | entity_bits
         self.all_dst = class_bits | self._bits(self.dst_atoms) | entity_bits | sum(1 << i for i in self.fqdns.values())
         self.class_bits = class_bits
+        self._starts: dict[tuple[str, int], list[int]] = {}
 
     @staticmethod
     def _k8s_block(rules: list[tuple[_Rule, str]], block: Block) -> bool:
@@ -915,11 +916,14 @@ class _Universe:
         return sum(1 << index for found in atoms.values() for _, index in found)
 
     def atom_index(self, direction: str, version: int, address: int) -> int | None:
+        """The universe index of the interval holding `address` among sources ("Ingress") or destinations."""
         atoms = (self.src_atoms if direction == "Ingress" else self.dst_atoms).get(version)
         if not atoms:
             return None
-        position = bisect.bisect_right([a.first for a, _ in atoms], address) - 1
-        return atoms[position][1]
+        starts = self._starts.get((direction, version))
+        if starts is None:
+            starts = self._starts[(direction, version)] = [a.first for a, _ in atoms]
+        return atoms[bisect.bisect_right(starts, address) - 1][1]
 
 
 def _ip_in_block(ip: str, block: Block) -> bool:
@@ -1346,12 +1350,12 @@ class Analysis:
 
     def peer(self, text: str) -> Peer:
         """The peer printed as `text` (`ns/name[Kind]`, `ns/name` when unambiguous, `a-b[External]`, ...)."""
-        candidates = [p for p in self._all_peers() if str(p) == text]
+        candidates = {p for p in self._all_peers() if str(p) == text}
         if not candidates:
-            candidates = [p for p in self._workload_peers.values() if f"{p.namespace}/{p.name}" == text]
+            candidates = {p for p in self._workload_peers.values() if f"{p.namespace}/{p.name}" == text}
         if len(candidates) != 1:
             raise KeyError(text if not candidates else f"{text} is ambiguous")
-        return candidates[0]
+        return candidates.pop()
 
     def _all_peers(self) -> Iterator[Peer]:
         yield from self._workload_peers.values()

@@ -206,16 +206,15 @@ def _labels(item: KubeObject, path: tuple[str | int, ...], what: str) -> dict[st
         raise InputError(f"{what} labels must be a mapping", item.source, item.line_of(path))
     labels: dict[str, str] = {}
     for key, label_value in value.items():
-        line = item.line_of((*path, key))
         if not isinstance(key, str) or not isinstance(label_value, str):
             raise InputError(
                 f"{what} label {key!r}: keys and values must be strings (quote {label_value!r} in YAML)",
                 item.source,
-                line,
+                item.line_of((*path, key)),
             )
         problem = validate_label_key(key) or validate_label_value(label_value)
         if problem:
-            raise InputError(f"{what} label: {problem}", item.source, line)
+            raise InputError(f"{what} label: {problem}", item.source, item.line_of((*path, key)))
         labels[key] = label_value
     return labels
 
