@@ -11,7 +11,8 @@ API:
   (a Cilium entity such as `host[Entity]`, present only when a Cilium policy names it) and `FqdnPeer` (a
   `toFQDNs` name or pattern, an opaque external destination, `api.example.com[FQDN]`).
 * `Analysis.connection(src, dst)`, `.explain(src, dst) -> Explanation` (which policy and rule allowed or denied
-  what), `.peer(text)` and `.external_peer(ip, as_source)` to find peers, `.warnings`.
+  what), `.peers()`, `.peer(text)`, `.workload_peer(workload)` and `.external_peer(ip, as_source)` to find
+  peers, `.warnings` (rules that cannot apply, ambiguous Cilium rules, ignored fields).
 * `format_connlist(analysis)`: np-guard/netpol-analyzer's txt connlist format; `format_explanations(analysis)`;
   `diff(a, b) -> list[DiffEntry]` and `format_diff(entries)` in netpol-analyzer's diff format.
 * `ConnectionSet`: protocol -> disjoint port intervals for TCP, UDP and SCTP (the only protocols NetworkPolicy
@@ -1185,7 +1186,7 @@ class Analysis:
         self._port_cache: dict[tuple[int, int], tuple[ConnectionSet, list[str]]] = {}
         self.ingress = self._direction("Ingress")
         self.egress = self._direction("Egress")
-        self._warn_named_ports_to_ips()
+        self._warn_named_ports()
         self.connections: dict[tuple[Peer, Peer], ConnectionSet] = {}
         self._workload_peers: dict[tuple[str, str, str], WorkloadPeer] = {}
         self._compute()
@@ -1229,16 +1230,36 @@ class Analysis:
             state.deny.append(deny)
         return state
 
-    def _warn_named_ports_to_ips(self) -> None:
-        non_pods = self.universe.all_dst & ~self.universe.class_bits
+    def _warn_named_ports(self) -> None:
+        """Named ports that can match nothing: towards IPs, or not defined on any pod the rule applies to."""
+        u = self.universe
+        non_pods = u.all_dst & ~u.class_bits
         for policy in self.policies:
-            for rule in policy.egress.rules:
-                named = [e.port for e in rule.ports or () if isinstance(e.port, str)]
-                if named and rule.bits & non_pods and policy.subjects:
-                    self.warnings.append(
-                        f"{policy.ref.where}: {policy.ref} {rule.label} rule #{rule.index}: named port "
-                        f"{', '.join(named)} cannot apply to IP, entity or FQDN destinations; it matches none of them"
+            if not policy.subjects:
+                continue
+            for direction in ("Ingress", "Egress"):
+                for rule in getattr(policy, direction.lower()).rules:
+                    named = sorted({e.port for e in rule.ports or () if isinstance(e.port, str)})
+                    if not named:
+                        continue
+                    where = f"{policy.ref.where}: {policy.ref} {rule.label} rule #{rule.index}: named port"
+                    if direction == "Egress" and rule.bits & non_pods:
+                        self.warnings.append(
+                            f"{where} {', '.join(named)} cannot apply to IP, entity or FQDN destinations"
+                        )
+                    receivers = policy.subjects if direction == "Ingress" else rule.bits & u.class_bits
+                    defined = {(p.name, p.protocol) for i in _bit_indices(receivers) for p in u.classes[i].ports}
+                    missing = sorted(
+                        {
+                            f"{e.port} ({'/'.join(e.protocols)})"
+                            for e in rule.ports or ()
+                            if isinstance(e.port, str) and not any((e.port, p) in defined for p in e.protocols)
+                        }
                     )
+                    if missing and receivers:
+                        self.warnings.append(
+                            f"{where} {', '.join(missing)} is not a container port of any pod it applies to"
+                        )
 
     def _class_pair(self, src: int, dst: int) -> ConnectionSet:
         return self.egress.effective(src, dst) & self.ingress.effective(dst, src)

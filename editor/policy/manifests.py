@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -449,8 +449,3 @@ def read_paths(paths: Sequence[str | Path]) -> Cluster:
             warnings.extend(f"{problem.one_line()}; skipped" for problem in problems)
             objects.extend(found)
     return read_cluster(objects, warnings)
-
-
-def namespace_labels(cluster: Cluster) -> Mapping[str, Mapping[str, str]]:
-    """Namespace name -> labels, for selector matching."""
-    return {name: namespace.labels for name, namespace in cluster.namespaces.items()}

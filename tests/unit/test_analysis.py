@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from editor.policy.yamlio import InputError
 
 CORPUS = Path(__file__).parent.parent / "fixtures" / "netpol-analyzer"
 CASES = json.loads((CORPUS / "cases.json").read_text())
+CASES_BY_DIR = {c["dir"]: c["expected"] for c in CASES["connlist"]}
 
 
 @pytest.mark.parametrize("case", CASES["connlist"], ids=[c["dir"] for c in CASES["connlist"]])
@@ -91,6 +93,13 @@ def test_cli_prints_the_connlist(capsys: pytest.CaptureFixture[str]) -> None:
         "default/frontend[Deployment] => default/backend[Deployment] : TCP 9090\n"
     )
     assert err == ""
+
+
+def test_cli_reads_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (CORPUS / "tests/minimal_test_in_ns/namespace_and_deployments.yaml").read_bytes()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert main(["connlist", "-", str(CORPUS / "tests/minimal_test_in_ns/netpol.yaml")]) == 0
+    assert capsys.readouterr().out.strip() == (CORPUS / CASES_BY_DIR["minimal_test_in_ns"]).read_text().strip()
 
 
 def test_cli_rejects_bad_input_with_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -213,6 +213,7 @@ def test_named_ports_resolve_on_the_receiving_pod() -> None:
     assert conns(ingress, "y/c", "x/b") == "TCP 9090"
     explanation = ingress.explain(ingress.peer("y/c"), ingress.peer("x/a"))
     assert "(named port dns not defined on the receiving pod)" in str(explanation)
+    assert any("named port dns (TCP) is not a container port of any pod it applies to" in w for w in ingress.warnings)
     egress = run(
         *BASE,
         netpol("y", "p", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": "http"}]}]}),
