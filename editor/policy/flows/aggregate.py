@@ -27,6 +27,7 @@ import hashlib
 import ipaddress
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,8 +38,6 @@ from . import gadget, hubble
 from .model import NORMAL_TIME_LENGTH, FlowOptions, FlowSummary, normalize_time
 from .workloads import name_from_labels, selector_labels, workload_of
 
-ALLOWED_VERDICTS = frozenset({"FORWARDED", "REDIRECTED"})
-DENIED_VERDICTS = frozenset({"DROPPED:POLICY_DENIED", "DROPPED:POLICY_DENY", "DROPPED:AUTH_REQUIRED", "AUDIT"})
 EPHEMERAL_PORTS = 32768  # Linux's default ip_local_port_range starts here
 ICMP_REPLIES = {"ICMPv4": 0, "ICMPv6": 129}  # echo reply
 MAX_HTTP_RULES = 100  # beyond this many distinct requests on one edge, an L7 allow-list stops being useful
@@ -46,41 +45,71 @@ MAX_DNS_RULES = 100
 _ID = re.compile(r"[A-Za-z0-9_.:/=@+-]{1,253}")
 _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 
-# Endpoint keys: ("pod", namespace, pod), ("group", namespace, identity), ("entity", name),
-# ("world", address), ("svc", namespace, selector items). A world key stays an address until `build`.
+# Endpoint keys: ("workload", namespace, name) for Hubble pods (grouped as they arrive, since the log names
+# their owner or their names tell it), ("pod", namespace, pod) for Gadget pods (an owner may be named only on
+# a later record), ("group", namespace, identity), ("entity", name), ("world", address), ("svc", namespace,
+# selector items). While reading, an endpoint is a small int, its
+# index in Aggregator.endpoints; a world key stays an address until `build` decides FQDN or CIDR.
 Key = tuple[Any, ...]
-EdgeKey = tuple[Key, Key, str, int]
 
-HUBBLE, GADGET = 1, 2
+# The verdicts that make an edge, as small codes; "" is a Gadget connection (no verdict).
+VERDICTS = (
+    "",
+    "FORWARDED",
+    "REDIRECTED",
+    "DROPPED:POLICY_DENIED",
+    "DROPPED:POLICY_DENY",
+    "DROPPED:AUTH_REQUIRED",
+    "AUDIT",
+)
+VERDICT_CODES = {name: code for code, name in enumerate(VERDICTS)}
+DENIED_VERDICTS = frozenset(VERDICTS[3:])
+_ALLOWED_CODES = {"FORWARDED": 1, "REDIRECTED": 2}
+PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMPv4", "ICMPv6")
+_ENDPOINT_MASK = (1 << 40) - 1
+_OUTSIDE = ("entity", "world")  # endpoint key kinds outside the pod network
+
+
+def edge_key(source: int, target: int, verdict: int, protocol: int, port: int) -> int:
+    """One int for (source, target, verdict, protocol, port): hashing it is the cheapest dict key there is."""
+    return ((((source << 40 | target) << 8 | verdict) << 3 | protocol) << 16) | port
+
+
+def split_edge_key(key: int) -> tuple[int, int, int, int, int]:
+    return key >> 67, key >> 27 & _ENDPOINT_MASK, key >> 19 & 0xFF, key >> 16 & 7, key & 0xFFFF
 
 
 class EdgeStats:
-    """What the flows under one edge key showed. Slots keep a million-flow import small."""
+    """What the flows between two nodes on one protocol and port showed (assembled in `build`)."""
 
     __slots__ = ("count", "first", "last", "origin", "requests", "verdicts")
 
-    def __init__(self, time: str) -> None:
+    def __init__(self) -> None:
         self.count = 0
-        self.first = time
-        self.last = time
+        self.first = ""
+        self.last = ""
         self.verdicts: dict[str, int] = {}
-        self.requests: set[tuple[str, ...]] | None = None  # L7 requests: ("http", method, path), ("dns", name)
+        self.requests: set[tuple[str, ...]] = set()  # L7 requests: ("http", method, path), ("dns", name), ...
         self.origin = 0  # HUBBLE | GADGET
 
-    def merge(self, other: EdgeStats) -> None:
-        self.count += other.count
-        self.first = min(filter(None, (self.first, other.first)), default="")
-        self.last = max(self.last, other.last)
-        for verdict, count in other.verdicts.items():
+    def add(self, verdict: str, count: int, first: str, last: str) -> None:
+        self.count += count
+        if first and (not self.first or first < self.first):
+            self.first = first
+        self.last = max(self.last, last)
+        if verdict:
             self.verdicts[verdict] = self.verdicts.get(verdict, 0) + count
-        if other.requests:
-            self.requests = (self.requests or set()) | other.requests
-        self.origin |= other.origin
+            self.origin |= HUBBLE
+        else:
+            self.origin |= GADGET
 
     @property
     def denied(self) -> bool:
         """Seen only as policy denials (never allowed): the edge is shown, disabled."""
         return bool(self.verdicts) and all(verdict in DENIED_VERDICTS for verdict in self.verdicts)
+
+
+HUBBLE, GADGET = 1, 2
 
 
 @dataclasses.dataclass
@@ -99,34 +128,47 @@ class Aggregator:
     def __init__(self, options: FlowOptions, summary: FlowSummary) -> None:
         self.options = options
         self.summary = summary
-        self.edges: dict[EdgeKey, EdgeStats] = {}
+        self.edges: dict[int, list[Any]] = {}  # edge_key -> [flows, first seen, last seen]
+        self.requests: dict[int, set[tuple[str, ...]]] = {}  # edge_key -> L7 requests
         self.ignored: Counter[str] = Counter()
         self.replies = 0
         self.flows_read = 0
-        self._pods: dict[tuple[str, str], Key] = {}
-        self.pod_info: dict[Key, PodInfo] = {}
+        self.endpoints: list[Key] = []  # endpoint id -> key
+        self._endpoint_ids: dict[Key, int] = {}
+        self._pods: dict[str, tuple[str, int]] = {}  # pod name -> (namespace, id) of the first pod so named
+        self._pod_ids: dict[tuple[str, str], int] = {}  # (namespace, pod name) -> id, for every pod
+        self.workload_pods: dict[Key, list[PodInfo]] = {}  # Hubble pods by workload key
+        self.pod_info: dict[Key, PodInfo] = {}  # Gadget pods and identity groups
         self._identities: dict[int, Key | None] = {}
         self._label_sets: dict[bytes, Key | None] = {}
         self.world_names: dict[str, str] = {}  # address -> DNS name, from destination_names and DNS answers
         self.monitored: set[Key] = set()  # pods the Gadget advisor watched
         self.services: dict[Key, str] = {}  # service key -> first service name seen
         self.warnings: Counter[str] = Counter()
+        self._verdict_filter = {
+            code for code, name in enumerate(VERDICTS) if name.partition(":")[0] in options.verdicts
+        }
+        self._filtering = bool(options.verdicts or options.since or options.until or options.namespaces)
+
+    def _id(self, key: Key) -> int:
+        found = self._endpoint_ids.get(key)
+        if found is None:
+            found = self._endpoint_ids[key] = len(self.endpoints)
+            self.endpoints.append(key)
+        return found
 
     # ---- Hubble ---------------------------------------------------------------------------------------
 
     def add_flow(self, flow: hubble.Flow) -> None:
-        """Count one Hubble flow. This runs once per line of a log of millions: keep it lean."""
-        self.flows_read += 1
-        verdict = flow.verdict
-        if verdict.__class__ is not str or verdict not in ALLOWED_VERDICTS:
-            verdict = hubble.verdict_of(flow)
-            if verdict not in ALLOWED_VERDICTS and verdict not in DENIED_VERDICTS:
-                self.ignored[_ignored_verdict(verdict)] += 1
+        """Count one Hubble flow (the caller counts it as read). This runs once per line of a log of millions:
+        every attribute lookup shows in the benchmark, so the filters are skipped as a block when unset."""
+        verdict = _ALLOWED_CODES.get(flow.verdict)  # type: ignore[call-overload]
+        if verdict is None:
+            name = hubble.verdict_of(flow)
+            verdict = VERDICT_CODES.get(name)
+            if not verdict:
+                self.ignored[_ignored_verdict(name)] += 1
                 return
-        options = self.options
-        if options.verdicts and verdict.partition(":")[0] not in options.verdicts:
-            self.ignored["verdict not selected"] += 1
-            return
         l7 = flow.l7
         if l7 is not None and l7.dns is not None and l7.dns.ips:
             self._learn_names(l7.dns)
@@ -135,13 +177,13 @@ class Aggregator:
             self.ignored["no layer-4 header"] += 1
             return
         ports = l4.TCP
-        protocol = "TCP"
+        protocol = 0
         if ports is None:
             ports = l4.UDP
-            protocol = "UDP"
+            protocol = 1
             if ports is None:
                 ports = l4.SCTP
-                protocol = "SCTP"
+                protocol = 2
         reply = flow.is_reply
         if ports is not None:
             port = ports.destination_port
@@ -149,55 +191,68 @@ class Aggregator:
                 reply = _guess_reply(flow, ports)
         else:
             icmp = l4.ICMPv4
-            protocol = "ICMPv4"
+            protocol = 3
             if icmp is None:
                 icmp = l4.ICMPv6
-                protocol = "ICMPv6"
+                protocol = 4
                 if icmp is None:
                     self.ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
                     return
-            port = icmp.type
+            port = icmp.type & 0xFFFF
             if reply is None:
-                reply = flow.reply or ICMP_REPLIES[protocol] == port
+                reply = flow.reply or ICMP_REPLIES[PROTOCOLS[protocol]] == port
         if reply:
             self.replies += 1
             return
-        if protocol[0] != "I" and not port:
+        if protocol < 3 and not 0 < port < 65536:
             self.ignored["no destination port"] += 1
             return
         time = flow.time
         if len(time) != NORMAL_TIME_LENGTH or time[-1] != "Z":
             time = normalize_time(time)
-        if (options.since and time < options.since) or (options.until and time > options.until):
-            self.ignored["outside the time window"] += 1
-            return
         source = flow.source
         destination = flow.destination
-        if options.namespaces and not (
-            source.namespace in options.namespaces or destination.namespace in options.namespaces
-        ):
-            self.ignored["namespace not selected"] += 1
+        if self._filtering and self._filtered_out(verdict, time, source.namespace, destination.namespace):
             return
-        addresses = flow.IP
-        src = self._endpoint(source, addresses.source if addresses else "", flow.source_names)
-        dst = self._endpoint(destination, addresses.destination if addresses else "", flow.destination_names)
+        pods = self._pods
+        pod = source.pod_name
+        if pod and (known := pods.get(pod)) is not None and known[0] == source.namespace:
+            src: int | None = known[1]
+        else:
+            src = self._endpoint(source, flow.IP.source if flow.IP else "", flow.source_names)
+        pod = destination.pod_name
+        if pod and (known := pods.get(pod)) is not None and known[0] == destination.namespace:
+            dst: int | None = known[1]
+        else:
+            dst = self._endpoint(destination, flow.IP.destination if flow.IP else "", flow.destination_names)
         if src is None or dst is None:
             self.ignored["an end Hubble did not identify"] += 1
             return
-        key = (src, dst, protocol, port)
-        stats = self.edges.get(key)
-        if stats is None:
-            stats = self.edges[key] = EdgeStats(time)
-            stats.origin = HUBBLE
-        stats.count += 1
-        if time < stats.first:
-            stats.first = time
-        elif time > stats.last:
-            stats.last = time
-        verdicts = stats.verdicts
-        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        key = ((((src << 40 | dst) << 8 | verdict) << 3 | protocol) << 16) | port
+        entry = self.edges.get(key)
+        if entry is None:
+            self.edges[key] = [1, time, time]
+        else:
+            entry[0] += 1
+            if time < entry[1]:
+                entry[1] = time
+            elif time > entry[2]:
+                entry[2] = time
         if l7 is not None:
-            self._add_request(stats, l7)
+            self._add_request(key, l7)
+
+    def _filtered_out(self, verdict: int, time: str, *namespaces: str) -> bool:
+        """Whether the user's filters leave this flow out (counted under the first filter that does)."""
+        options = self.options
+        if options.verdicts and verdict and verdict not in self._verdict_filter:
+            self.ignored["verdict not selected"] += 1
+        elif time and ((options.since and time < options.since) or (options.until and time > options.until)):
+            self.ignored["outside the time window"] += 1
+        elif options.namespaces and options.namespaces.isdisjoint(namespaces):
+            self.ignored["namespace not selected"] += 1
+        else:
+            return False
+        return True
 
     def _learn_names(self, dns: hubble.Dns) -> None:
         name = dns.query.rstrip(".")
@@ -205,56 +260,62 @@ class Aggregator:
             for address in dns.ips:
                 self.world_names.setdefault(address, name)
 
-    def _add_request(self, stats: EdgeStats, l7: hubble.Layer7) -> None:
+    def _add_request(self, key: int, l7: hubble.Layer7) -> None:
         if hubble.enum_name(l7.type, hubble.L7_TYPES) != "REQUEST":
             return
         request: tuple[str, ...]
         if l7.http is not None and l7.http.method:
-            request = ("http", l7.http.method.upper(), urlsplit(l7.http.url).path or "/")
+            request = ("http", l7.http.method.upper(), _url_path(l7.http.url))
         elif l7.dns is not None and l7.dns.query.rstrip("."):
             request = ("dns", l7.dns.query.rstrip(".").lower())
         elif l7.kafka is not None and l7.kafka.api_key:
             request = ("kafka", l7.kafka.api_key, l7.kafka.topic)
         else:
             return
-        if stats.requests is None:
-            stats.requests = set()
-        stats.requests.add(request)
+        requests = self.requests.get(key)
+        if requests is None:
+            requests = self.requests[key] = set()
+        requests.add(request)
 
-    def _endpoint(self, endpoint: hubble.Endpoint, address: str, names: list[str]) -> Key | None:
-        pod = endpoint.pod_name
-        if pod:
-            key = self._pods.get((endpoint.namespace, pod))
-            return key if key is not None else self._new_pod(endpoint)
+    def _endpoint(self, endpoint: hubble.Endpoint, address: str, names: tuple[str, ...]) -> int | None:
+        """The id of an endpoint the fast pod lookup in add_flow did not find."""
+        if endpoint.pod_name:
+            pod = (endpoint.namespace, endpoint.pod_name)
+            endpoint_id = self._pod_ids.get(pod)
+            if endpoint_id is None:
+                endpoint_id = self._pod_ids[pod] = self._id(self._new_pod(endpoint))
+                self._pods.setdefault(endpoint.pod_name, (endpoint.namespace, endpoint_id))
+            return endpoint_id
         identity = endpoint.identity
         if identity:
             if identity in self._identities:
-                key = self._identities[identity]
+                found = self._identities[identity]
             else:
-                key = self._identities[identity] = self._identity_key(endpoint)
+                found = self._identities[identity] = self._identity_key(endpoint)
         elif endpoint.labels is hubble.EMPTY_LIST:
             return None
         else:
             raw = bytes(endpoint.labels)
             if raw in self._label_sets:
-                key = self._label_sets[raw]
+                found = self._label_sets[raw]
             else:
-                key = self._label_sets[raw] = self._identity_key(endpoint)
-        if key is not None and key[0] == "world":
+                found = self._label_sets[raw] = self._identity_key(endpoint)
+        if found is None:
+            return None
+        if found[0] == "world":
             if not address:
-                return ("entity", "world")
+                return self._id(("entity", "world"))
             if names:
                 self.world_names.setdefault(address, names[0].rstrip("."))
-            return ("world", address)
-        return key
+            return self._id(("world", address))
+        return self._id(found)
 
     def _new_pod(self, endpoint: hubble.Endpoint) -> Key:
+        """Record a pod seen for the first time; its key is its workload's, so replicas share edges."""
         labels = hubble.decode_labels(endpoint.labels)
         pod_labels, namespace_labels, _ = hubble.split_labels(labels)
         owner = endpoint.workloads[0] if endpoint.workloads else None
-        key = ("pod", endpoint.namespace, endpoint.pod_name)
-        self._pods[(endpoint.namespace, endpoint.pod_name)] = key
-        self.pod_info[key] = PodInfo(
+        info = PodInfo(
             endpoint.namespace,
             endpoint.pod_name,
             pod_labels if pod_labels else None,
@@ -262,6 +323,8 @@ class Aggregator:
             owner.kind if owner else None,
             namespace_labels,
         )
+        key = ("workload", endpoint.namespace, info.owner or workload_of(info.name, pod_labels)[0])
+        self.workload_pods.setdefault(key, []).append(info)
         return key
 
     def _identity_key(self, endpoint: hubble.Endpoint) -> Key | None:
@@ -288,38 +351,28 @@ class Aggregator:
 
     def add_connection(self, connection: gadget.Connection) -> None:
         self.flows_read += 1
-        local = self._gadget_pod(connection.local.namespace, connection.local.name, connection.local)
-        self.monitored.add(local)
-        peer = self._gadget_peer(connection.peer)
-        if peer is None:
-            return
-        options = self.options
-        namespaces = {connection.local.namespace, connection.peer.namespace}
-        if options.namespaces and not namespaces & options.namespaces:
-            self.ignored["namespace not selected"] += 1
+        local_key = self._gadget_pod(connection.local.namespace, connection.local.name, connection.local)
+        self.monitored.add(local_key)
+        peer_key = self._gadget_peer(connection.peer)
+        if peer_key is None:
             return
         time = normalize_time(connection.time) if connection.time else ""
-        if time and ((options.since and time < options.since) or (options.until and time > options.until)):
-            self.ignored["outside the time window"] += 1
+        if self._filtered_out(0, time, connection.local.namespace, connection.peer.namespace):
             return
-        key = (local, peer, connection.protocol, connection.port)
-        if not connection.outgoing:
-            key = (peer, local, connection.protocol, connection.port)
-        stats = self.edges.get(key)
-        if stats is None:
-            stats = self.edges[key] = EdgeStats(time)
-        stats.origin |= GADGET
-        stats.count += 1
+        local, peer = self._id(local_key), self._id(peer_key)
+        source, target = (local, peer) if connection.outgoing else (peer, local)
+        key = edge_key(source, target, 0, PROTOCOLS.index(connection.protocol), connection.port)
+        entry = self.edges.setdefault(key, [0, time, time])
+        entry[0] += 1
         if time:
-            stats.first = min(filter(None, (stats.first, time)))
-            stats.last = max(stats.last, time)
+            entry[1] = min(filter(None, (entry[1], time)))
+            entry[2] = max(entry[2], time)
 
     def _gadget_pod(
         self, namespace: str, name: str, pod: gadget.Pod | None, labels: dict[str, str] | None = None
     ) -> Key:
-        key = self._pods.get((namespace, name))
-        if key is None:
-            key = self._pods[(namespace, name)] = ("pod", namespace, name)
+        key = ("pod", namespace, name)
+        if key not in self.pod_info:
             self.pod_info[key] = PodInfo(namespace, name, dict(pod.labels if pod else labels or {}))
         if pod is not None and pod.owner:
             info = self.pod_info[key]
@@ -348,25 +401,35 @@ class Aggregator:
     def build(self, into: Document | None) -> Document:
         """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added)."""
         document = into if into is not None else Document(name="Observed traffic")
-        if into is None and any(stats.origin & HUBBLE for stats in self.edges.values()):
+        outside = [key[0] in _OUTSIDE for key in self.endpoints]
+        kept: list[tuple[int, int, int, int, int, list[Any], int]] = []
+        for key, entry in self.edges.items():
+            src, dst, verdict, protocol, port = split_edge_key(key)
+            if outside[src] and outside[dst]:
+                # No pod policy can allow or deny traffic between two places outside the pod network.
+                self.ignored["between two ends outside the pod network"] += entry[0]
+            else:
+                kept.append((src, dst, verdict, protocol, port, entry, key))
+        if into is None and any(edge[2] for edge in kept):
             document.settings.dialect = "cilium"
         nodes = _NodeTable(document)
-        node_of = self._resolve(nodes)
+        node_of = self._resolve(nodes, {self.endpoints[edge[i]] for edge in kept for i in (0, 1)})
+        node_ids = [node_of.get(key) for key in self.endpoints]
         merged: dict[tuple[str, str, str, int], EdgeStats] = {}
-        for (src, dst, protocol, port), stats in self.edges.items():
-            source, target = node_of.get(src), node_of.get(dst)
+        requests = self.requests
+        for src, dst, verdict, protocol, port, (count, first, last), key in kept:
+            source, target = node_ids[src], node_ids[dst]
             if source is None or target is None:
                 continue
-            key = (source, target, protocol, port)
-            if key in merged:
-                merged[key].merge(stats)
-            else:
-                merged[key] = stats
-        for key in [key for key in merged if _external(nodes, key[0]) and _external(nodes, key[1])]:
-            # No pod policy can allow or deny traffic between two places outside the pod network.
-            self.ignored["between two ends outside the pod network"] += merged.pop(key).count
+            merged_key = (source, target, PROTOCOLS[protocol], port)
+            stats = merged.get(merged_key)
+            if stats is None:
+                stats = merged[merged_key] = EdgeStats()
+            stats.add(VERDICTS[verdict], count, first, last)
+            if key in requests:
+                stats.requests |= requests[key]
         self._lock(nodes, merged)
-        edges = _EdgeTable(document)
+        edges = _EdgeTable(document, nodes)
         for (source, target, protocol, port), stats in sorted(merged.items()):
             edges.add(source, target, protocol, port, stats, self._l7_rules(source, target, port, stats))
         summary = self.summary
@@ -384,16 +447,21 @@ class Aggregator:
         summary.denied_edges = sum(1 for stats in merged.values() if stats.denied)
         return document
 
-    def _resolve(self, nodes: _NodeTable) -> dict[Key, str]:
-        """Endpoint key -> node id, creating the nodes."""
-        used = {key for edge_key in self.edges for key in edge_key[:2]}
+    def _resolve(self, nodes: _NodeTable, used: set[Key]) -> dict[Key, str]:
+        """Endpoint key -> node id for the `used` keys, creating the nodes."""
         node_of: dict[Key, str] = {}
         workloads: dict[tuple[str, str], list[Key]] = {}
+        infos_of: dict[tuple[str, str], list[PodInfo]] = {}
         for key in used:
             kind = key[0]
-            if kind == "pod" or kind == "group":
+            if kind == "workload":
+                workloads.setdefault(key[1:], []).append(key)
+                infos_of.setdefault(key[1:], []).extend(self.workload_pods[key])
+            elif kind == "pod" or kind == "group":
                 info = self.pod_info[key]
-                workloads.setdefault((info.namespace, self._workload_name(key, info)), []).append(key)
+                name = (info.namespace, self._workload_name(key, info))
+                workloads.setdefault(name, []).append(key)
+                infos_of.setdefault(name, []).append(info)
             elif kind == "entity":
                 node_of[key] = nodes.entity(key[1])
             elif kind == "world":
@@ -403,7 +471,7 @@ class Aggregator:
         labelled: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
         groups: list[tuple[Key, PodInfo]] = []
         for (namespace, name), members in sorted(workloads.items()):
-            infos = [self.pod_info[key] for key in members]
+            infos = infos_of[(namespace, name)]
             if all(key[0] == "group" for key in members):
                 groups.extend(zip(members, infos, strict=True))
                 continue
@@ -498,6 +566,12 @@ class Aggregator:
         return rules or None
 
 
+@lru_cache(maxsize=4096)
+def _url_path(url: str) -> str:
+    """The path of an HTTP request URL (Hubble prints the full URL); the query is not part of a rule."""
+    return urlsplit(url).path or "/"
+
+
 def path_regex(path: str) -> str:
     """An anchored regular expression that matches exactly `path` (Cilium HTTP rules take regexes)."""
     return "^" + _REGEX_SPECIAL.sub(r"\\\1", path) + "$"
@@ -524,10 +598,6 @@ def _guess_reply(flow: hubble.Flow, ports: hubble.Ports) -> bool:
     if hubble.enum_name(flow.trace_reason, hubble.TRACE_REASONS) == "REPLY":
         return True
     return ports.destination_port >= EPHEMERAL_PORTS > ports.source_port
-
-
-def _external(nodes: _NodeTable, node_id: str) -> bool:
-    return nodes.node(node_id).kind in EXTERNAL_KINDS
 
 
 def _shared_labels(infos: list[PodInfo]) -> dict[str, str] | None:
@@ -665,8 +735,9 @@ def _meaning(node: Node) -> tuple[Any, ...]:
 class _EdgeTable:
     """The document's edges, matched by (source, target, single port) so that a re-import adds counts."""
 
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, nodes: _NodeTable) -> None:
         self.document = document
+        self.nodes = nodes
         self._ids = {edge.id for edge in document.edges}
         self._next = len(document.edges) + 1
         self._existing: dict[tuple[str, str, str, int], Edge] = {}
@@ -696,11 +767,10 @@ class _EdgeTable:
             if l7:
                 edge.l7 = _merge_l7(edge.l7, l7)
             return
-        nodes = {node.id: node for node in self.document.nodes if node.id in (source, target)}
         enforce = [
             side
             for side, node_id in (("source", source), ("target", target))
-            if nodes[node_id].kind not in EXTERNAL_KINDS
+            if self.nodes.node(node_id).kind not in EXTERNAL_KINDS
         ]
         edge = Edge(id=self._new_id(), source=source, target=target, enforce=enforce, observed=observed)
         if protocol.startswith("ICMP"):

@@ -65,7 +65,7 @@ class Addresses(msgspec.Struct, gc=False):
 
 class Dns(msgspec.Struct, gc=False):
     query: str = ""
-    ips: list[str] = []
+    ips: tuple[str, ...] = ()
 
 
 class Http(msgspec.Struct, gc=False):
@@ -98,8 +98,8 @@ class Flow(msgspec.Struct, gc=False):
     IP: Addresses | None = None
     l4: Layer4 | None = None
     l7: Layer7 | None = None
-    source_names: list[str] = []
-    destination_names: list[str] = []
+    source_names: tuple[str, ...] = ()
+    destination_names: tuple[str, ...] = ()
     # Set when the line spells its keys the other way (camelCase here; the camel family checks `node_name`):
     # every flow carries its node name, so one cheap field tells the reader to switch decoders.
     foreign: str = msgspec.field(default="", name="nodeName")

@@ -126,6 +126,7 @@ class _FileReader:
             fast += 1
         if fast:
             self._count(self.shape.name, fast)
+            self.aggregator.flows_read += fast
 
     def _count(self, record_format: str, records: int = 1) -> None:
         formats = self.report.formats
@@ -163,6 +164,7 @@ class _FileReader:
         self.decode = hubble.DECODERS[(shape.wrapped, shape.camel)].decode
         self._count(shape.name)
         if isinstance(record, hubble.Flow):
+            self.aggregator.flows_read += 1
             self.aggregator.add_flow(record)
         elif isinstance(record, hubble.LostEvents):
             self.summary.events_lost += hubble.lost_count(record)
