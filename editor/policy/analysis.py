@@ -268,7 +268,7 @@ class _PodPeer:
 @dataclasses.dataclass(frozen=True)
 class _IPPeer:
     block: Block
-    matches_pods: bool  # a Kubernetes ipBlock under ipblock_matches_pods
+    kubernetes: bool  # a NetworkPolicy ipBlock, which may match pod IPs (Options); Cilium CIDRs never do
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,6 +315,9 @@ class _Direction:
     rules: list[_Rule]
     isolates: bool  # puts the selected pods into default deny for this direction
     applies: bool  # the policy has a say in this direction at all
+    # Rules of a direction missing from policyTypes: they allow nothing, but their CIDRs still cut the external
+    # ranges, as netpol-analyzer does, so that both tools print the same intervals.
+    ignored: list[_Rule] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -354,12 +357,11 @@ class _PolicyReader:
         line = self.policy.source.line_of(path)
         self.warnings.append(f"{self.policy.source.source}:{line}: {self.policy}: {field}: {message}")
 
-    def get(self, obj: Any, path: tuple[str | int, ...], key: str, kind: type | tuple[type, ...]) -> Any:
+    def get(self, obj: dict[str, Any], path: tuple[str | int, ...], key: str, kind: type[dict] | type[list]) -> Any:
+        """`obj[key]` if absent/null or of the expected type; an error naming the field otherwise."""
         value = obj.get(key)
         if value is not None and not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            expected = {"dict": "a mapping", "list": "a list", "str": "a string", "int": "an integer"}.get(names, names)
-            raise self.error((*path, key), f"must be {expected}")
+            raise self.error((*path, key), "must be a mapping" if kind is dict else "must be a list")
         return value
 
     def selector(self, obj: Any, path: tuple[str | int, ...], *, cilium: bool = False) -> LabelSelector:
@@ -368,8 +370,9 @@ class _PolicyReader:
         except SelectorError as exc:
             raise self.error((*path, *exc.path), f"selector error: {exc.detail}") from None
 
-    def block(self, cidr: Any, excepts: Any, path: tuple[str | int, ...], cidr_key: str = "cidr") -> Block:
-        network = self.network(cidr, (*path, cidr_key))
+    def block(self, cidr: Any, excepts: Any, path: tuple[str | int, ...]) -> Block:
+        """The addresses of `cidr` minus every `except` entry (each a strict subset, V2)."""
+        network = self.network(cidr, (*path, "cidr"))
         intervals = [(network.version, int(network.network_address), int(network.broadcast_address))]
         if excepts is not None and not isinstance(excepts, list):
             raise self.error((*path, "except"), "must be a list of CIDRs")
@@ -433,7 +436,7 @@ def _read_networkpolicy(policy: PolicyObject, warnings: list[str]) -> _Policy:
                 f"ignored: policyTypes {types} does not include {label} (Cilium applies "
                 "them anyway, cilium#48703; drop the rules or add the type)",
             )
-        directions[label] = _Direction(parsed if applies else [], applies, applies)
+        directions[label] = _Direction(parsed, applies, applies) if applies else _Direction([], False, False, parsed)
     ref = PolicyRef("NetworkPolicy", namespace, policy.name, policy.where())
     keys = subject.label_keys().union(*(_pod_keys(d.rules) for d in directions.values()))
     return _Policy(
@@ -487,7 +490,7 @@ def _read_np_rule(
                     "in one peer (use separate list items)",
                 )
             block = reader.block(ip_block.get("cidr"), ip_block.get("except"), (*peer_path, "ipBlock"))
-            peers.append(_IPPeer(block, True))
+            peers.append(_IPPeer(block, kubernetes=True))
         else:
             peers.append(
                 _PodPeer(
@@ -691,7 +694,9 @@ def _read_cilium_l3(
         elif key in ("fromCIDR", "toCIDR"):
             network = reader.network(value, item_path)
             peers.append(
-                _IPPeer(((network.version, int(network.network_address), int(network.broadcast_address)),), False)
+                _IPPeer(
+                    ((network.version, int(network.network_address), int(network.broadcast_address)),), kubernetes=False
+                )
             )
         elif key in ("fromCIDRSet", "toCIDRSet"):
             if not isinstance(value, dict):
@@ -699,7 +704,7 @@ def _read_cilium_l3(
             if value.get("cidr") is None:
                 reader.warn(item_path, "cidrGroupRef/cidrSelector are not modelled; this entry allows nothing")
                 continue
-            peers.append(_IPPeer(reader.block(value.get("cidr"), value.get("except"), item_path), False))
+            peers.append(_IPPeer(reader.block(value.get("cidr"), value.get("except"), item_path), kubernetes=False))
         elif key in ("fromEntities", "toEntities"):
             if value not in ENTITIES:
                 raise reader.error(item_path, f"unknown entity {value!r} (known: {', '.join(ENTITIES)})")
@@ -865,7 +870,7 @@ class _Universe:
                     by_key[key] = cls
                     self.classes.append(cls)
                     self.class_pods.append([])
-                if workload not in cls.workloads:
+                if all(w.key != workload.key for w in cls.workloads):
                     cls.workloads.append(workload)
                 self.class_pods[cls.index].append(pod.name)
                 indices = self.workload_classes.setdefault(workload.key, [])
@@ -876,8 +881,11 @@ class _Universe:
             {b for b in pod_blocks if any(_ip_in_block(ip, b) for ip in cls.ips)} for cls in self.classes
         ]
         self.peers: list[Peer | None] = [None] * len(self.classes)
-        in_blocks = [s.block for r, d in rules if d == "Ingress" for s in r.peers or () if isinstance(s, _IPPeer)]
-        out_blocks = [s.block for r, d in rules if d == "Egress" for s in r.peers or () if isinstance(s, _IPPeer)]
+        cutting = rules + [
+            (r, d) for p in policies for d in ("Ingress", "Egress") for r in getattr(p, d.lower()).ignored
+        ]
+        in_blocks = [s.block for r, d in cutting if d == "Ingress" for s in r.peers or () if isinstance(s, _IPPeer)]
+        out_blocks = [s.block for r, d in cutting if d == "Egress" for s in r.peers or () if isinstance(s, _IPPeer)]
         self.src_atoms = self._add_atoms(_cut_points(in_blocks))
         self.dst_atoms = self._add_atoms(_cut_points(out_blocks))
         entity_names = {s.name for r, _ in rules for s in r.peers or () if isinstance(s, _EntityPeerSel)}
@@ -902,7 +910,7 @@ class _Universe:
     @staticmethod
     def _k8s_block(rules: list[tuple[_Rule, str]], block: Block) -> bool:
         return any(
-            isinstance(s, _IPPeer) and s.matches_pods and s.block == block for r, _ in rules for s in r.peers or ()
+            isinstance(s, _IPPeer) and s.kubernetes and s.block == block for r, _ in rules for s in r.peers or ()
         )
 
     def _add(self, peer: Peer) -> int:
@@ -989,7 +997,7 @@ class _Matcher:
                 for atom, index in found:
                     if any(v == version and lo <= atom.first and atom.last <= hi for v, lo, hi in selector.block):
                         bits |= 1 << index
-            if selector.matches_pods and selector.block in u.pod_blocks:
+            if selector.kubernetes and selector.block in u.pod_blocks:
                 bits |= sum(1 << c.index for c in u.classes if selector.block in u.class_blocks[c.index])
             if any(lo == 0 and hi == _WORLD_BLOCKS[v][0][2] for v, lo, hi in selector.block):
                 bits |= sum(1 << i for i in u.fqdns.values())

@@ -100,6 +100,17 @@ def test_rules_of_a_direction_missing_from_policy_types_are_ignored_with_a_warni
     assert any("spec.ingress: ignored: policyTypes ['Egress'] does not include Ingress" in w for w in analysis.warnings)
 
 
+def test_ignored_rules_still_cut_the_external_ranges_like_netpol_analyzer() -> None:
+    egress = [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]
+    analysis = run(
+        *BASE, netpol("x", "p", {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}], "egress": egress})
+    )
+    assert [line for line in format_connlist(analysis).splitlines() if line.startswith("x/a[Pod] => 1")] == [
+        "x/a[Pod] => 10.0.0.0-10.255.255.255[External] : All Connections",
+        "x/a[Pod] => 11.0.0.0-255.255.255.255[External] : All Connections",
+    ]
+
+
 def test_namespace_selector_absent_means_own_namespace_and_empty_means_all() -> None:
     own = run(
         *BASE,
