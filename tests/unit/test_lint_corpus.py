@@ -3,6 +3,7 @@ named upstream files, including the trap of each Cilium editor tutorial."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,20 @@ def test_tutorial_fixes_remove_the_trap() -> None:
     fixed = trap.fixes[0].apply(item.obj)
     assert fixed["spec"]["egress"] == [{"to": [{"ipBlock": {"cidr": "192.168.1.22/32"}}], "ports": [{"port": 443}]}]
     assert "FL005" not in {f.rule for f in lint_objects([fixed])}
+
+
+def test_the_readme_tutorial_table_script(capsys: pytest.CaptureFixture[str]) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "tutorials_table.py"
+    spec = importlib.util.spec_from_file_location("tutorials_table", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(CORPUS / TUTORIALS / "tutorials") == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 7 and rows[0].startswith("| tutorial file | rating |")
+    traps = {"allow-cross-namespace": "FL008", "allow-egress-to-pod": "FL010", "allow-kube-dns": "FL004",
+             "combine-policy-rules": "FL005", "empty-selectors": "FL017"}  # fmt: skip
+    for row, (name, rule) in zip(rows[2:], traps.items(), strict=True):
+        cells = row.split(" | ")
+        assert cells[0] == f"| `{name}.yaml`" and rule in cells[2]
+        assert 0 <= float(cells[1]) <= float(cells[4].rstrip(" |")) <= 5  # the fixes never lower these ratings

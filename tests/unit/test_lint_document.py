@@ -86,7 +86,7 @@ def test_gateway_marking_is_stored_in_settings() -> None:
 def test_object_fixes_of_a_document_finding_apply_to_the_compiled_object() -> None:
     doc = document("native")
     finding = by_rule(lint_document(doc))["FL018"]
-    mark = next(fix for fix in finding.fixes if fix.target == "object")
+    mark = next(fix for fix in finding.fixes if fix.id.endswith("#mark-gateway"))
     compiled = compile_document(doc).objects
     web = next(obj for obj in compiled if obj["metadata"]["name"] == "web")
     fixed = apply_fix(mark, web)

@@ -56,10 +56,8 @@ def world_ingress(ctx: LintContext) -> Iterator[LintFinding]:
             if not parts or ctx.is_gateway(policy):
                 continue
             for path, reason in parts:
-                fixes = [_mark_gateway_fix(policy)]
                 cluster_fix = _cluster_only_fix(policy, rule_view, path)
-                if cluster_fix is not None:
-                    fixes.append(cluster_fix)
+                fixes = [fix for fix in (cluster_fix, _mark_gateway_fix(policy)) if fix is not None]
                 yield policy.finding(
                     WORLD_INGRESS.id,
                     path,
