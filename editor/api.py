@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
@@ -24,6 +24,7 @@ from editor.middleware import too_large_response
 from editor.models import Revision, StaleParentError, save_revision
 from editor.policy.compile import DIALECTS, compile_document
 from editor.policy.document import Document, DocumentError
+from editor.policy.importer import import_text
 from editor.policy.validate import validate_object
 from editor.policy.yamlio import InputError, Limits, decode
 
@@ -128,8 +129,6 @@ def compile_view(request: HttpRequest) -> JsonResponse:
 
 
 def import_document(data: bytes | str, source: str) -> dict[str, Any]:
-    from editor.policy.importer import import_text
-
     try:
         result = import_text(data, source)
     except InputError as exc:
@@ -168,7 +167,11 @@ def template_view(request: HttpRequest, name: str) -> JsonResponse:
         raise ApiError(str(exc), [f"templates: {', '.join(panels.TEMPLATES)}"], status=404) from None
     if panel.document is None:
         form = panel.context["form"]
-        details = [f"{field}: {message}" for field, messages in form.errors.items() for message in messages]
+        details = [
+            message if field == NON_FIELD_ERRORS else f"{field}: {message}"
+            for field, messages in form.errors.items()
+            for message in messages
+        ]
         raise ApiError("the template could not be applied", details + panel.context.get("problems", []))
     return JsonResponse({"document": panel.document.to_json(), "message": panel.message})
 

@@ -43,10 +43,12 @@ def _checked(document: Document) -> list[str]:
 
 
 def _formset_rows(formset: django_forms.BaseFormSet) -> list[dict[str, Any]]:
+    """The rows to keep: every existing row not marked for removal, and the extra row when it was filled in."""
+    initial = formset.initial_form_count()
     return [
         form.cleaned_data
-        for form in formset.forms
-        if form.has_changed() and form.cleaned_data and not form.cleaned_data.get("DELETE")
+        for index, form in enumerate(formset.forms)
+        if (index < initial or form.has_changed()) and form.cleaned_data and not form.cleaned_data.get("DELETE")
     ]
 
 

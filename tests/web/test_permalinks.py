@@ -1,0 +1,85 @@
+"""Permalinks for people and for kubectl: /d/<slug>, /d/<slug>.yaml, /d/<slug>/edit, /d/<slug>/history."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+import yaml
+
+from editor.models import save_revision
+from editor.policy.compile import compile_document
+from editor.policy.document import Document
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_shows_a_revision_read_only_with_edit_a_copy(client, talk_doc):
+    revision = save_revision(talk_doc)
+    response = client.get(f"/d/{revision.slug}")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-read-only="1"' in page
+    assert f'href="/d/{revision.slug}/edit"' in page and "Edit a copy" in page
+    assert 'data-action="save"' not in page
+    embedded = page.split('data-document="', 1)[1].split('"', 1)[0]
+    assert json.loads(html.unescape(embedded)) == talk_doc
+
+
+def test_it_opens_a_copy_for_editing_with_the_revision_as_parent(client, talk_doc):
+    revision = save_revision(talk_doc)
+    page = client.get(f"/d/{revision.slug}/edit").content.decode()
+    assert 'data-read-only="0"' in page
+    assert f'data-parent="{revision.slug}"' in page
+    assert 'data-action="save"' in page
+
+
+@pytest.mark.parametrize("dialect", ["native", "cilium"])
+def test_it_serves_the_raw_yaml_for_kubectl(client, talk_doc, dialect):
+    revision = save_revision(talk_doc)
+    response = client.get(f"/d/{revision.slug}.yaml?dialect={dialect}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/yaml; charset=utf-8"
+    text = response.content.decode()
+    assert text.startswith(f'# Fenceline drawing "The talk\'s shop", revision 1 ({dialect})\n')
+    expected = compile_document(Document.from_json(talk_doc), dialect)
+    assert text.endswith(expected.yaml)
+    assert [obj for obj in yaml.safe_load_all(text) if obj] == expected.objects
+
+
+def test_it_uses_the_drawings_dialect_without_a_query(client, talk_doc):
+    talk_doc["settings"]["dialect"] = "cilium"
+    revision = save_revision(talk_doc)
+    text = client.get(f"/d/{revision.slug}.yaml").content.decode()
+    assert "kind: CiliumNetworkPolicy" in text and "kind: NetworkPolicy\n" not in text
+
+
+def test_it_refuses_an_unknown_dialect_in_the_yaml_url(client, talk_doc):
+    revision = save_revision(talk_doc)
+    response = client.get(f"/d/{revision.slug}.yaml?dialect=calico")
+    assert response.status_code == 400
+    assert response.content.decode().startswith("# unknown dialect 'calico'")
+
+
+def test_it_comments_problems_at_the_top_of_the_yaml(client, talk_doc):
+    talk_doc["nodes"].append({"id": "github", "kind": "fqdn", "matchName": "api.github.com"})
+    talk_doc["edges"].append({"id": "e5", "source": "api", "target": "github", "ports": []})
+    revision = save_revision(talk_doc)
+    lines = client.get(f"/d/{revision.slug}.yaml?dialect=native").content.decode().splitlines()
+    assert any(line.startswith("# error: ") and "e5" in line for line in lines[:5])
+
+
+def test_it_lists_the_revision_history(client, talk_doc):
+    first = save_revision(talk_doc)
+    second = save_revision({**talk_doc, "name": "<b>second</b>"}, first)
+    page = client.get(f"/d/{first.slug}/history").content.decode()
+    assert page.index(f"/d/{second.slug}") < page.index(f'/d/{first.slug}"')
+    assert "&lt;b&gt;second&lt;/b&gt;" in page and "<b>second</b>" not in page
+
+
+@pytest.mark.parametrize("suffix", ["", ".yaml", "/edit", "/history"])
+def test_it_answers_404_for_unknown_slugs(client, suffix):
+    response = client.get(f"/d/{'x' * 30}{suffix}")
+    assert response.status_code == 404
+    assert b"No saved drawing has this address." in response.content
