@@ -96,8 +96,9 @@ class ConnectionSet:
 
     @staticmethod
     def of(protocols: Iterable[str], lo: int = MIN_PORT, hi: int = MAX_PORT) -> ConnectionSet:
+        """The ports lo..hi of each of `protocols`."""
         wanted = set(protocols)
-        return ConnectionSet(tuple(((lo, hi),) if p in wanted else () for p in PROTOCOLS))  # type: ignore[arg-type]
+        return _interned(tuple(((lo, hi),) if p in wanted else () for p in PROTOCOLS))
 
     def __or__(self, other: ConnectionSet) -> ConnectionSet:
         if other is NO_CONNECTIONS or self is ALL_CONNECTIONS or self == other:
@@ -238,6 +239,7 @@ ENTITIES = (*ENTITY_PEERS, "world", "world-ipv4", "world-ipv6", "cluster", "all"
 _NS_KEY = "io.kubernetes.pod.namespace"
 _NS_LABELS_PREFIX = "io.cilium.k8s.namespace.labels."
 _WORLD_BLOCKS: dict[int, Block] = {4: ((4, 0, 2**32 - 1),), 6: ((6, 0, 2**128 - 1),)}
+_WORLD_VERSIONS = {"world": (4, 6), "world-ipv4": (4,), "world-ipv6": (6,)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -929,10 +931,15 @@ class _Universe:
         atoms = (self.src_atoms if direction == "Ingress" else self.dst_atoms).get(version)
         if not atoms:
             return None
-        starts = self._starts.get((direction, version))
-        if starts is None:
-            starts = self._starts[(direction, version)] = [a.first for a, _ in atoms]
-        return atoms[bisect.bisect_right(starts, address) - 1][1]
+        return atoms[bisect.bisect_right(self.starts(direction, version), address) - 1][1]
+
+    def starts(self, direction: str, version: int) -> list[int]:
+        """First addresses of the source ("Ingress") or destination intervals of an IP version, ascending."""
+        key = (direction, version)
+        if key not in self._starts:
+            atoms = (self.src_atoms if direction == "Ingress" else self.dst_atoms).get(version, [])
+            self._starts[key] = [a.first for a, _ in atoms]
+        return self._starts[key]
 
 
 def _ip_in_block(ip: str, block: Block) -> bool:
@@ -993,10 +1000,12 @@ class _Matcher:
             return ns_bits & self._classes(lambda c: pods.matches(c.labels))
         if isinstance(selector, _IPPeer):
             bits = 0
-            for version, found in atoms.items():
-                for atom, index in found:
-                    if any(v == version and lo <= atom.first and atom.last <= hi for v, lo, hi in selector.block):
-                        bits |= 1 << index
+            for version, lo, hi in selector.block:
+                # intervals are cut at every block boundary: those starting inside the block lie inside it
+                found = atoms.get(version, [])
+                starts = u.starts(direction, version)
+                for _, index in found[bisect.bisect_left(starts, lo) : bisect.bisect_right(starts, hi)]:
+                    bits |= 1 << index
             if selector.kubernetes and selector.block in u.pod_blocks:
                 bits |= sum(1 << c.index for c in u.classes if selector.block in u.class_blocks[c.index])
             if any(lo == 0 and hi == _WORLD_BLOCKS[v][0][2] for v, lo, hi in selector.block):
@@ -1020,13 +1029,8 @@ class _Matcher:
     def _entity(self, name: str, atoms: dict[int, list[tuple[ExternalPeer, int]]]) -> int:
         u = self.u
         fqdn_bits = sum(1 << i for i in u.fqdns.values())
-        world = {
-            "world": [4, 6],
-            "world-ipv4": [4],
-            "world-ipv6": [6],
-        }
-        if name in world:
-            return sum(1 << i for v in world[name] for _, i in atoms.get(v, ())) | fqdn_bits
+        if name in _WORLD_VERSIONS:
+            return sum(1 << i for v in _WORLD_VERSIONS[name] for _, i in atoms.get(v, ())) | fqdn_bits
         entity_bits = sum(1 << i for i in u.entities.values())
         if name == "cluster":
             return u.class_bits | entity_bits
