@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .manifests import Cluster, ContainerPort, PolicyObject, Workload
+from .manifests import NAMESPACE_NAME_LABEL, Cluster, ContainerPort, Pod, PolicyObject, Workload
 from .selectors import LabelSelector, Requirement, SelectorError, parse_selector
 from .yamlio import InputError
 
@@ -861,8 +861,10 @@ class _Universe:
         self.class_pods: list[list[str]] = []
         by_key: dict[tuple[Any, ...], _PodClass] = {}
         for workload in cluster.workloads:
-            ns_labels = cluster.namespaces[workload.namespace].labels
-            for pod in workload.pods:
+            ns_labels = _namespace_labels(cluster, workload.namespace)
+            # a workload built without pods (e.g. from a drawing) stands for pods with its labels and ports
+            pods = workload.pods or [Pod(workload.namespace, workload.name, workload.labels, workload.ports)]
+            for pod in pods:
                 membership = tuple(b for b in pod_blocks if any(_ip_in_block(ip, b) for ip in pod.ips))
                 key = (pod.namespace, tuple(sorted(pod.labels.items())), pod.ports, pod.service_account, membership)
                 cls = by_key.get(key)
@@ -942,6 +944,11 @@ class _Universe:
         return self._starts[key]
 
 
+def _namespace_labels(cluster: Cluster, name: str) -> Mapping[str, str]:
+    namespace = cluster.namespaces.get(name)
+    return namespace.labels if namespace is not None else {NAMESPACE_NAME_LABEL: name}
+
+
 def _ip_in_block(ip: str, block: Block) -> bool:
     try:
         address = ipaddress.ip_address(ip)
@@ -955,7 +962,7 @@ class _Matcher:
 
     def __init__(self, universe: _Universe, cluster: Cluster) -> None:
         self.u = universe
-        self.namespaces = cluster.namespaces
+        self.cluster = cluster
         self.cache: dict[Any, int] = {}
         self.ns_classes: dict[str, int] = {}
         for cls in universe.classes:
@@ -992,7 +999,7 @@ class _Matcher:
                 ns_selector = selector.namespaces
                 ns_bits = 0
                 for name, bits in self.ns_classes.items():
-                    if ns_selector.matches(self.namespaces[name].labels):
+                    if ns_selector.matches(_namespace_labels(self.cluster, name)):
                         ns_bits |= bits
             if selector.pods is None or selector.pods.is_empty:
                 return ns_bits

@@ -15,7 +15,7 @@ from editor.policy.analysis import (
     analyse,
     format_connlist,
 )
-from editor.policy.manifests import read_cluster
+from editor.policy.manifests import Cluster, ContainerPort, Workload, read_cluster
 from editor.policy.yamlio import InputError, dump_yaml_documents, load_objects
 
 
@@ -233,6 +233,38 @@ def test_named_ports_resolve_on_the_receiving_pod() -> None:
     assert conns(egress, "y/c", "x/b") == "TCP 9090"
     assert conns(egress, "y/c", WORLD) == "No Connections"
     assert any("named port http cannot apply to IP" in w for w in egress.warnings)
+
+
+def test_a_cluster_built_in_code_needs_no_pods_or_namespace_objects() -> None:
+    """The editor builds clusters from a drawing: workloads with labels and ports, no Pod or Namespace objects."""
+    web = Workload("shop", "web", "Deployment", {"app": "web"}, (ContainerPort("http", 8080),), 3, "drawing")
+    db = Workload("data", "db", "StatefulSet", {"app": "db"}, (), 1, "drawing")
+    loaded, _ = load_objects(
+        dump_yaml_documents(
+            [
+                netpol(
+                    "shop",
+                    "p",
+                    {
+                        "podSelector": {},
+                        "ingress": [
+                            {
+                                "from": [
+                                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "data"}}}
+                                ],
+                                "ports": [{"port": "http"}],
+                            }
+                        ],
+                    },
+                )
+            ]
+        ),
+        "p.yaml",
+    )
+    cluster = read_cluster(loaded)
+    analysis = analyse(Cluster({}, [web, db], [], cluster.policies, []))
+    assert conns(analysis, "data/db", "shop/web") == "TCP 8080"
+    assert analysis.workload_peer(web) == analysis.peer("shop/web[Deployment]")
 
 
 def test_workloads_sharing_a_pod_class_are_still_listed_against_each_other() -> None:
