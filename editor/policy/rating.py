@@ -11,7 +11,7 @@ how to improve are listed in docs/rules/rating.md; the editor, the JSON API and 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from .document import Document
@@ -375,15 +375,27 @@ def _coverage(ctx: LintContext) -> CriterionResult:
     if not ctx.policies:
         return _result("coverage", "fail", "no policies: every pod accepts and opens any connection")
     if ctx.knows_workloads:
-        units = [(str(w), lambda p, w=w: ctx.selects(p, w)) for w in ctx.inventory.workloads]
+        units = [(str(w), ctx.policies_selecting(w)) for w in ctx.inventory.workloads]
         what = "workload"
     else:
         namespaces = sorted({p.namespace for p in ctx.policies if p.namespace})
-        units = [(ns, lambda p, ns=ns: _selects_namespace(p, ns)) for ns in namespaces]
-        what = "namespace"
-        if not units:
+        if not namespaces:
             return _result("coverage", "n/a", "only cluster-wide policies")
-    return _coverage_of(ctx, units, what)
+        units = [(ns, [p for p in ctx.policies if _selects_namespace(p, ns)]) for ns in namespaces]
+        what = "namespace"
+    gaps = [
+        f"{label} {direction}"
+        for label, policies in units
+        for direction in ("ingress", "egress")
+        if not any(p.isolates[direction] for p in policies)
+    ]
+    share = 1 - len(gaps) / (2 * len(units))
+    if not gaps:
+        return _result("coverage", "pass", f"every {what} ({len(units)}) is isolated in both directions", score=1.0)
+    status: Status = "fail" if share == 0 else "partial"
+    lead = "no default-deny (podSelector: {}) for" if what == "namespace" else "not isolated:"
+    shown = ", ".join(gaps[:8]) + (", ..." if len(gaps) > 8 else "")
+    return _result("coverage", status, f"{lead} {shown}", score=share)
 
 
 def _selects_namespace(policy: PolicyView, namespace: str) -> bool:
@@ -392,24 +404,6 @@ def _selects_namespace(policy: PolicyView, namespace: str) -> bool:
     if subject is None or not subject.pods.is_empty:
         return False
     return subject.namespaces.matches({"kubernetes.io/metadata.name": namespace})
-
-
-def _coverage_of(ctx: LintContext, units: list[tuple[str, Callable[[PolicyView], bool]]], what: str) -> CriterionResult:
-    gaps = []
-    points = 0
-    for label, selects in units:
-        for direction in ("ingress", "egress"):
-            if any(selects(p) and p.isolates[direction] for p in ctx.policies):
-                points += 1
-            else:
-                gaps.append(f"{label} {direction}")
-    share = points / (2 * len(units))
-    if not gaps:
-        return _result("coverage", "pass", f"every {what} ({len(units)}) is isolated in both directions", score=1.0)
-    status: Status = "fail" if points == 0 else "partial"
-    lead = "no default-deny (podSelector: {}) for" if what == "namespace" else "not isolated:"
-    shown = ", ".join(gaps[:8]) + (", ..." if len(gaps) > 8 else "")
-    return _result("coverage", status, f"{lead} {shown}", score=share)
 
 
 # --- entry points -------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 from ..selectors import LabelSelector
 from .model import GATEWAY_ANNOTATION, GATEWAY_WORDS, Inventory, KnownWorkload, LintFinding, LintSettings
-from .policyview import CILIUM_SERVICE_ACCOUNT_KEY, Peer, PolicyView, RuleView
+from .policyview import CILIUM_SERVICE_ACCOUNT_KEY, NAMESPACE_NAME_LABEL, Peer, PodScope, PolicyView, RuleView
 
 # Container ports CoreDNS and kube-dns declare; used when the DNS workload itself is not in the input.
 DNS_PORTS: tuple[tuple[str | None, int, str], ...] = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"))
@@ -31,26 +31,76 @@ class LintContext:
         return bool(self.inventory.workloads)
 
     # --- pods -------------------------------------------------------------------------------------------
+    # Workloads are matched through an index (by namespace and by one pod label) and each policy's selection is
+    # computed once: lint and rating ask the same questions many times over sets of thousands of objects.
 
     def pod_labels(self, workload: KnownWorkload) -> dict[str, str]:
         """Labels as both dialects see them: Cilium adds the service account label to every endpoint."""
         return {**workload.labels, CILIUM_SERVICE_ACCOUNT_KEY: workload.service_account}
 
-    def selects(self, policy: PolicyView, workload: KnownWorkload) -> bool:
-        if policy.subject is None:
-            return False
-        return policy.subject.matches(self.inventory.namespace_labels(workload.namespace), self.pod_labels(workload))
+    @functools.cached_property
+    def _pods(self) -> list[tuple[KnownWorkload, dict[str, str], dict[str, str]]]:
+        inventory = self.inventory
+        return [(w, inventory.namespace_labels(w.namespace), self.pod_labels(w)) for w in inventory.workloads]
+
+    @functools.cached_property
+    def _index(self) -> dict[tuple[str, str], list[int]]:
+        """Positions in `_pods` by pod label (key, value) and by ("", namespace name)."""
+        index: dict[tuple[str, str], list[int]] = {}
+        for position, (workload, _, labels) in enumerate(self._pods):
+            index.setdefault(("", workload.namespace), []).append(position)
+            for pair in labels.items():
+                index.setdefault(pair, []).append(position)
+        return index
+
+    def matching(self, scope: PodScope) -> list[KnownWorkload]:
+        """The known workloads whose pods `scope` selects."""
+        pools = []
+        namespace = dict(scope.namespaces.match_labels).get(NAMESPACE_NAME_LABEL)
+        if namespace is not None:
+            pools.append(self._index.get(("", namespace), []))
+        if scope.pods.match_labels:
+            pools.append(self._index.get(scope.pods.match_labels[0], []))
+        candidates = min(pools, key=len) if pools else range(len(self._pods))
+        found = []
+        for position in candidates:
+            workload, namespace_labels, labels = self._pods[position]
+            if scope.matches(namespace_labels, labels):
+                found.append(workload)
+        return found
+
+    @functools.cached_property
+    def _selections(self) -> dict[int, list[KnownWorkload]]:
+        return {id(p): self.matching(p.subject) if p.subject is not None else [] for p in self.policies}
+
+    @functools.cached_property
+    def _selected_by(self) -> dict[int, list[PolicyView]]:
+        selected_by: dict[int, list[PolicyView]] = {}
+        for policy in self.policies:
+            for workload in self.workloads_of(policy):
+                selected_by.setdefault(id(workload), []).append(policy)
+        return selected_by
+
+    def workloads_of(self, policy: PolicyView) -> list[KnownWorkload]:
+        if id(policy) not in self._selections:
+            return self.matching(policy.subject) if policy.subject is not None else []
+        return self._selections[id(policy)]
+
+    def policies_selecting(self, workload: KnownWorkload) -> list[PolicyView]:
+        return self._selected_by.get(id(workload), [])
 
     def peer_matches(self, peer: Peer, workload: KnownWorkload) -> bool:
         if peer.kind == "entity":
             return peer.entity in ("all", "cluster")
         if peer.kind != "pods" or peer.scope is None:
             return False
-        labels = self.pod_labels(workload)
-        return peer.scope.matches(self.inventory.namespace_labels(workload.namespace), labels)
+        return peer.scope.matches(self.inventory.namespace_labels(workload.namespace), self.pod_labels(workload))
 
-    def workloads_of(self, policy: PolicyView) -> list[KnownWorkload]:
-        return [workload for workload in self.inventory.workloads if self.selects(policy, workload)]
+    def peer_workloads(self, peer: Peer) -> list[KnownWorkload]:
+        """The known workloads a peer selects."""
+        if peer.kind == "entity" and peer.entity in ("all", "cluster"):
+            return list(self.inventory.workloads)
+        return self.matching(peer.scope) if peer.kind == "pods" and peer.scope is not None else []
 
     @functools.cached_property
     def dns_workload(self) -> KnownWorkload:
@@ -73,13 +123,25 @@ class LintContext:
 
     # --- the set ---------------------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _by_namespace(self) -> dict[str | None, list[PolicyView]]:
+        """Policies by the one namespace their subject is in (None: any other subject)."""
+        groups: dict[str | None, list[PolicyView]] = {}
+        for policy in self.policies:
+            if policy.subject is not None:
+                name = dict(policy.subject.namespaces.match_labels).get(NAMESPACE_NAME_LABEL)
+                groups.setdefault(name, []).append(policy)
+        return groups
+
     def covering(self, policy: PolicyView) -> list[PolicyView]:
         """Policies (this one first) that provably apply to every pod this policy selects."""
         if policy.subject is None:
             return [policy]
+        name = dict(policy.subject.namespaces.match_labels).get(NAMESPACE_NAME_LABEL)
+        candidates = self._by_namespace.get(None, []) + (self._by_namespace.get(name, []) if name else [])
         others = [
             other
-            for other in self.policies
+            for other in candidates
             if other is not policy and other.subject is not None and other.subject.covers(policy.subject)
         ]
         return [policy, *others]
@@ -96,7 +158,7 @@ class LintContext:
         failing = [
             str(workload)
             for workload in workloads
-            if not any(test(other) for other in self.policies if self.selects(other, workload))
+            if not any(test(other) for other in self.policies_selecting(workload))
         ]
         return not failing, failing
 

@@ -301,5 +301,9 @@ def apply_fix(
 
 
 def _is_about(finding: LintFinding, obj: dict[str, Any]) -> bool:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    return finding.kind == obj.get("kind") and finding.name == metadata.get("name")
+    views = read_policies(obj)
+    return bool(views) and (finding.kind, finding.namespace, finding.name) == (
+        views[0].kind,
+        views[0].namespace,
+        views[0].name,
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..selectors import EVERYTHING
 from .context import LintContext, check
 from .model import GATEWAY_ANNOTATION, Fix, LintFinding, format_path, rule
-from .policyview import Peer, PolicyView, RuleView, get_at
+from .policyview import Peer, PodScope, PolicyView, RuleView, get_at
 
 WORLD_INGRESS = rule(
     "FL018",
@@ -112,11 +113,7 @@ def selects_no_workload(ctx: LintContext) -> Iterator[LintFinding]:
         subject = policy.subject
         if subject is None or ctx.workloads_of(policy):
             continue
-        candidates = [
-            w
-            for w in ctx.inventory.workloads
-            if subject.namespaces.matches(ctx.inventory.namespace_labels(w.namespace))
-        ]
+        candidates = ctx.matching(PodScope(subject.namespaces, EVERYTHING))
         if not candidates:
             continue  # the input says nothing about the namespaces this policy is for
         where = policy.namespace or "any namespace"

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from ..selectors import EVERYTHING
 from .context import LintContext, check
 from .model import Fix, LintFinding, format_path, rule
 from .policyview import (
@@ -17,6 +18,7 @@ from .policyview import (
     CILIUM_NAMESPACE_LABELS,
     NAMESPACE_NAME_LABEL,
     Peer,
+    PodScope,
     PolicyView,
     RuleView,
     get_at,
@@ -182,7 +184,7 @@ def other_namespace(ctx: LintContext) -> Iterator[LintFinding]:
             scope = peer.scope
             if scope is None or scope.own_namespace is None or scope.pods.is_empty:
                 continue
-            matching = [w for w in ctx.inventory.workloads if scope.pods.matches(ctx.pod_labels(w))]
+            matching = ctx.matching(PodScope(EVERYTHING, scope.pods))
             if any(w.namespace == scope.own_namespace for w in matching):
                 continue
             elsewhere = sorted({w.namespace for w in matching})

@@ -41,7 +41,8 @@ def _targets(ctx: LintContext, policy: PolicyView, rule_view: RuleView) -> list[
         return ctx.workloads_of(policy)
     if rule_view.peers is None:
         return list(ctx.inventory.workloads)
-    return [w for w in ctx.inventory.workloads if any(ctx.peer_matches(p, w) for p in rule_view.peers)]
+    found = {id(w): w for peer in rule_view.peers for w in ctx.peer_workloads(peer)}
+    return list(found.values())
 
 
 def _defines(workload: KnownWorkload, port: PortSpec) -> bool:
