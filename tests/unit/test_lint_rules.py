@@ -318,6 +318,7 @@ def test_every_rule_has_a_case_and_a_why_page() -> None:
         assert page.startswith(f"# {rule.id} {rule.slug}\n")
         assert f"**Severity:** {rule.severity}" in page
         assert f"| [{rule.id}]({rule.id}.md) | {rule.slug} | {rule.severity} |" in index
+        assert rule.to_json()["help"] == f"docs/rules/{rule.id}.md" and rule.summary in rule.to_json().values()
 
 
 @pytest.mark.parametrize(("rule", "positive", "negative"), PARAMS)

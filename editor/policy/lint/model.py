@@ -44,6 +44,16 @@ class Rule:
     def doc_path(self) -> str:
         return f"docs/rules/{self.id}.md"
 
+    def to_json(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "severity": self.severity,
+            "title": self.title,
+            "summary": self.summary,
+            "help": self.doc_path,
+        }
+
 
 RULES: dict[str, Rule] = {}
 
