@@ -33,15 +33,16 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from ..document import EXTERNAL_KINDS, Document, Edge, Isolation, Node, Observed, Port
+from ..document import Document, Edge, Isolation, Node, Observed, Port
 from . import gadget, hubble
 from .model import NORMAL_TIME_LENGTH, FlowOptions, FlowSummary, normalize_time
 from .workloads import name_from_labels, selector_labels, workload_of
 
 EPHEMERAL_PORTS = 32768  # Linux's default ip_local_port_range starts here
 ICMP_REPLIES = {"ICMPv4": 0, "ICMPv6": 129}  # echo reply
-MAX_HTTP_RULES = 100  # beyond this many distinct requests on one edge, an L7 allow-list stops being useful
-MAX_DNS_RULES = 100
+# Beyond this many distinct requests on one edge an L7 allow-list stops being useful; counting stops one
+# past it, so that memory stays flat on a log of endless distinct URLs or names.
+MAX_L7_RULES = 100
 _ID = re.compile(r"[A-Za-z0-9_.:/=@+-]{1,253}")
 _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 
@@ -275,7 +276,8 @@ class Aggregator:
         requests = self.requests.get(key)
         if requests is None:
             requests = self.requests[key] = set()
-        requests.add(request)
+        if len(requests) <= MAX_L7_RULES:
+            requests.add(request)
 
     def _endpoint(self, endpoint: hubble.Endpoint, address: str, names: tuple[str, ...]) -> int | None:
         """The id of an endpoint the fast pod lookup in add_flow did not find."""
@@ -548,15 +550,15 @@ class Aggregator:
             return None
         rules: dict[str, Any] = {}
         http = sorted(request[1:] for request in stats.requests if request[0] == "http")
-        if len(http) > MAX_HTTP_RULES:
+        if len(http) > MAX_L7_RULES:
             self.warnings[
-                f"{source} -> {target}:{port}: {len(http)} distinct HTTP requests, too many to list; "
+                f"{source} -> {target}:{port}: more than {MAX_L7_RULES} distinct HTTP requests, too many to list; "
                 "no HTTP rules added, the port is allowed whole"
             ] += 1
         elif http:
             rules["http"] = [{"method": method, "path": path_regex(path)} for method, path in http]
         dns = sorted(request[1] for request in stats.requests if request[0] == "dns")
-        if len(dns) > MAX_DNS_RULES:
+        if len(dns) > MAX_L7_RULES:
             rules["dns"] = [{"matchPattern": "*"}]
         elif dns:
             rules["dns"] = [{"matchName": name} for name in dns]
@@ -767,10 +769,17 @@ class _EdgeTable:
             if l7:
                 edge.l7 = _merge_l7(edge.l7, l7)
             return
+        # A side enforces the edge only where that node is locked: the compiler isolates any subject an
+        # enabled edge is enforced on, and a peer (kube-dns, a service of another team) must not be locked
+        # to the few clients a log happened to show.
+        source_node, target_node = self.nodes.node(source), self.nodes.node(target)
         enforce = [
             side
-            for side, node_id in (("source", source), ("target", target))
-            if self.nodes.node(node_id).kind not in EXTERNAL_KINDS
+            for side, node, locked in (
+                ("source", source_node, source_node.isolate.egress),
+                ("target", target_node, target_node.isolate.ingress),
+            )
+            if node.is_subject and locked
         ]
         edge = Edge(id=self._new_id(), source=source, target=target, enforce=enforce, observed=observed)
         if protocol.startswith("ICMP"):

@@ -15,6 +15,7 @@ record instead of the end of the run.
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -153,8 +154,21 @@ def _gen2(event: dict[str, Any]) -> Connection | str:
     protocol = str(event.get("proto") or "").upper()
     if protocol not in ("TCP", "UDP", "SCTP"):
         raise GadgetRecordError(f"unknown proto {event.get('proto')!r}")
-    connection = Connection(local, peer, direction == "OUTGOING", protocol, _port(event.get("port")))
+    connection = Connection(local, peer, direction == "OUTGOING", protocol, _port(event.get("port")), _time(event))
     return _checked(connection)
+
+
+def _time(event: dict[str, Any]) -> str | None:
+    """RFC 3339 from the event's `timestamp` (nanoseconds since the epoch), when it has one."""
+    stamp = event.get("timestamp")
+    if isinstance(stamp, bool) or not isinstance(stamp, int) or stamp <= 0:
+        return None
+    seconds, nanoseconds = divmod(stamp, 1_000_000_000)
+    try:
+        moment = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanoseconds:09d}Z"
 
 
 def _checked(connection: Connection) -> Connection | str:

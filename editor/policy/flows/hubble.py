@@ -142,6 +142,7 @@ CamelFlow = _camel(Flow, source=CamelEndpoint, destination=CamelEndpoint, l4=Cam
 CamelLostEvents = _camel(LostEvents)
 CamelResponse = _camel(Response, flow=CamelFlow | None, lost_events=CamelLostEvents | None)
 
+_LOST_DECODERS = {False: msgspec.json.Decoder(LostEvents), True: msgspec.json.Decoder(CamelLostEvents)}
 DECODERS: dict[tuple[bool, bool], msgspec.json.Decoder[Any]] = {
     # (wrapped in a GetFlowsResponse, lowerCamelCase) -> decoder
     (True, False): msgspec.json.Decoder(Response),
@@ -207,8 +208,8 @@ def _is_camel(obj: dict[str, Any]) -> bool:
     return any(_CAMEL_KEY.search(key) and key not in _KEEP_CASE for key in keys)
 
 
-def classify(obj: Any) -> tuple[Shape, Flow | LostEvents | None]:
-    """Read a decoded line the fast path could not: returns its shape and record.
+def classify(line: bytes, obj: Any) -> tuple[Shape, Flow | LostEvents | None]:
+    """Read a line the fast path could not, given its generic decode `obj`: its shape and record.
 
     The record is a Flow, LostEvents, or None for a Hubble record that carries no flow (node_status, agent
     events). Raises ValueError for anything that is not a Hubble record, and msgspec.ValidationError for a
@@ -218,15 +219,14 @@ def classify(obj: Any) -> tuple[Shape, Flow | LostEvents | None]:
         raise ValueError(f"a JSON {type(obj).__name__}, not an object")
     camel = _is_camel(obj)
     if "flow" in obj or "lost_events" in obj or "lostEvents" in obj:
-        shape = Shape(True, camel)
-        response = msgspec.convert(obj, CamelResponse if camel else Response)
-        return shape, response.flow or response.lost_events
+        response = DECODERS[(True, camel)].decode(line)
+        return Shape(True, camel), response.flow or response.lost_events
     if any(key in obj for key in _IGNORED_RECORDS):
         return Shape(True, camel), None
     if "num_events_lost" in obj or "numEventsLost" in obj:
-        return Shape(False, camel), msgspec.convert(obj, CamelLostEvents if camel else LostEvents)
+        return Shape(False, camel), _LOST_DECODERS[camel].decode(line)
     if "verdict" in obj or "IP" in obj or "l4" in obj or "Type" in obj:
-        return Shape(False, camel), msgspec.convert(obj, CamelFlow if camel else Flow)
+        return Shape(False, camel), DECODERS[(False, camel)].decode(line)
     keys = ", ".join(sorted(obj)[:6]) or "none"
     raise ValueError(f"not a Hubble flow or Gadget event (keys: {keys})")
 

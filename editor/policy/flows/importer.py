@@ -153,7 +153,7 @@ class _FileReader:
             self._gadget(number, value)
             return
         try:
-            shape, record = hubble.classify(value)
+            shape, record = hubble.classify(line, value)
         except ValueError as exc:
             self._skip(number, str(exc))
             return
