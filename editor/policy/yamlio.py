@@ -9,6 +9,7 @@ instead of after exhausting memory, and a recursive alias never reaches code tha
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,19 +50,41 @@ class InputError(ValueError):
         return f"{where}: {self.message}"
 
 
+class _NodeTrees:
+    """The composed node trees of one input, built only when somebody asks for a line.
+
+    Keeping node trees alive for every load makes the cyclic garbage collector crawl them again and again
+    (a 2 MB manifest loads three times slower), and lines are only needed for messages, so they are recomposed
+    from the text on first use.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._trees: list[yaml.Node] | None = None
+
+    def tree(self, index: int) -> yaml.Node | None:
+        if self._trees is None:
+            loader = _Loader(self._text)
+            try:
+                self._trees = list(iter(loader.get_node, None)) if loader.check_node() else []
+            finally:
+                loader.dispose()
+        return self._trees[index] if index < len(self._trees) else None
+
+
 @dataclasses.dataclass
 class LoadedDocument:
-    """One YAML document of an input: the constructed value plus enough of the node tree to find lines."""
+    """One YAML document of an input: the constructed value plus a way to find the line of any path in it."""
 
     value: Any
     source: str
     index: int  # position among the documents of the source, from 0
     line: int  # 1-based line where the document starts
-    node: yaml.Node | None = dataclasses.field(default=None, repr=False, compare=False)
+    trees: _NodeTrees | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def line_of(self, path: tuple[str | int, ...]) -> int:
         """The 1-based line of the value at `path` (keys and list indexes), or of its nearest parent."""
-        node = self.node
+        node = self.trees.tree(self.index) if self.trees is not None else None
         line = self.line
         for step in path:
             if node is None:
@@ -156,13 +179,15 @@ def _check_duplicate_keys(node: yaml.MappingNode, source: str) -> None:
             seen.add(key_node.value)
 
 
-def load_documents(
-    data: bytes | str, source: str = "<input>", limits: Limits = DEFAULT_LIMITS, *, keep_nodes: bool = True
-) -> list[LoadedDocument]:
+def load_documents(data: bytes | str, source: str = "<input>", limits: Limits = DEFAULT_LIMITS) -> list[LoadedDocument]:
     """Every document of a YAML (or JSON) stream. Empty documents are dropped. Raises InputError."""
     text = decode(data, source, limits)
     loader = _Loader(text)
+    trees = _NodeTrees(text)
     documents: list[LoadedDocument] = []
+    # The loader allocates many small objects that all stay alive; collecting during the load only costs time.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         index = 0
         while loader.check_node():
@@ -172,9 +197,7 @@ def load_documents(
             _measure(node, source, limits)
             value = loader.construct_document(node)
             if value is not None:
-                documents.append(
-                    LoadedDocument(value, source, index, node.start_mark.line + 1, node if keep_nodes else None)
-                )
+                documents.append(LoadedDocument(value, source, index, node.start_mark.line + 1, trees))
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -186,6 +209,8 @@ def load_documents(
         raise InputError(f"nested deeper than {limits.max_depth} levels", source) from None
     finally:
         loader.dispose()
+        if collecting:
+            gc.enable()
     return documents
 
 
