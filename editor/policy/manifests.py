@@ -19,13 +19,12 @@ Model rules (they follow np-guard/netpol-analyzer so its connlist output can be 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .selectors import validate_label_key, validate_label_value
-from .yamlio import InputError, KubeObject, load_objects
+from .yamlio import InputError, KubeObject, load_objects, read_sources
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_NAMESPACE = "default"
@@ -47,7 +46,6 @@ POLICY_KINDS: dict[str, tuple[str, ...]] = {
     "CiliumClusterwideNetworkPolicy": ("cilium.io",),
 }
 _WORKLOAD_GROUPS = ("apps", "extensions", "batch", "")
-FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -424,28 +422,12 @@ def read_cluster(objects: Iterable[KubeObject], warnings: Sequence[str] = ()) ->
     return builder.build()
 
 
-def _files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FILE_SUFFIXES)
-    if path.is_file():
-        return [path]
-    raise InputError("no such file or directory", str(path))
-
-
 def read_paths(paths: Sequence[str | Path]) -> Cluster:
     """The cluster model of files and directories (recursively: .yaml, .yml, .json); `-` reads stdin."""
     objects: list[KubeObject] = []
     warnings: list[str] = []
-    for raw in paths:
-        if str(raw) == "-":
-            sources: list[tuple[str, bytes]] = [("<stdin>", sys.stdin.buffer.read())]
-        else:
-            try:
-                sources = [(str(file), file.read_bytes()) for file in _files(Path(raw))]
-            except OSError as exc:
-                raise InputError(f"cannot read: {exc.strerror}", str(raw)) from None
-        for source, data in sources:
-            found, problems = load_objects(data, source)
-            warnings.extend(f"{problem.one_line()}; skipped" for problem in problems)
-            objects.extend(found)
+    for source, data in read_sources(paths):
+        found, problems = load_objects(data, source)
+        warnings.extend(f"{problem.one_line()}; skipped" for problem in problems)
+        objects.extend(found)
     return read_cluster(objects, warnings)

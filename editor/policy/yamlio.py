@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Iterator
-from typing import Any
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -298,3 +300,44 @@ class _Dumper(yaml.SafeDumper):
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+
+INPUT_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def read_sources(inputs: Iterable[str | Path], suffixes: tuple[str, ...] = INPUT_SUFFIXES) -> list[tuple[str, bytes]]:
+    """(source name, bytes) for every input: `-` is stdin, directories are searched recursively in sorted order
+    (hidden folders skipped) for files with `suffixes`. Each read stops at the size limit plus one byte, so a huge
+    file or an endless stdin is refused without being read whole."""
+    result: list[tuple[str, bytes]] = []
+    for name in inputs:
+        if str(name) == "-":
+            result.append(("<stdin>", _read_bounded(sys.stdin.buffer, "<stdin>")))
+            continue
+        path = Path(name)
+        if path.is_dir():
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in suffixes
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.exists():
+            files = [path]
+        else:
+            raise InputError("cannot read: no such file or directory", str(path))
+        for file in files:
+            try:
+                with file.open("rb") as stream:
+                    result.append((str(file), _read_bounded(stream, str(file))))
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror or exc}", str(file)) from None
+    return result
+
+
+def _read_bounded(stream: BinaryIO, source: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    data = stream.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise InputError(f"input is more than the limit of {limits.max_bytes / MIB:.1f} MiB", source)
+    return data

@@ -14,8 +14,7 @@ import sys
 from ..document import SCHEMA_VERSION, Document, DocumentError
 from ..lint import LintFinding, LintSettings, lint_document, lint_objects
 from ..lint.sarif import to_sarif
-from ..yamlio import InputError, KubeObject, iter_objects, load_documents
-from .validate_cmd import _read_inputs as read_sources
+from ..yamlio import InputError, KubeObject, iter_objects, load_documents, read_sources
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
