@@ -1,14 +1,15 @@
 """Flows -> the graph document: endpoints grouped into nodes, one edge per (source, target, protocol, port).
 
-Reading is split in two so that memory stays flat. While the log streams by, each flow is reduced to a
-key of interned endpoint keys plus its protocol and port, and the edge under that key only counts (flows,
-first and last seen, verdicts, L7 requests). Endpoint details (labels, owners, DNS names of world
+Reading is split in two so that memory stays flat. While the log streams by, each flow is reduced to one
+int (endpoint ids, verdict, protocol, port) and the entry under it only counts flows and keeps first and
+last seen; L7 requests are kept per entry, up to a cap. Endpoint details (labels, owners, DNS names of world
 addresses) are recorded once, the first time an endpoint is seen. At the end, `build` turns endpoints into
 nodes (pods into workloads, reserved identities into Cilium entities, world addresses into FQDN or CIDR
-nodes) and merges the edges that land on the same pair of nodes.
+nodes) and merges the entries that land on the same pair of nodes into edges. Traffic between two ends
+outside the pod network (host to world) is counted and left out: no pod policy governs it.
 
 Which subjects get a default-deny lock (the goal: compiling the document allows the observed traffic, not
-more; and never locks a direction on no evidence):
+more, and never locks a direction on no evidence):
 - a pod monitored by the Gadget advisor is locked in both directions, as the advisor does: it watched all
   of that pod's traffic, so a direction with nothing in it is known to be unused;
 - a workload seen in a Hubble log is locked in each direction it was seen using (as a source: egress; as a
@@ -18,6 +19,8 @@ more; and never locks a direction on no evidence):
   the log;
 - a workload whose labels the log does not give (a field-masked export) is never locked: its selector
   would have to be `{}`, every pod in its namespace.
+An edge is enforced on exactly the sides that are locked in its direction (so "both" when both ends are
+observed pods), because the compiler isolates every subject an enabled edge is enforced on.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 # Endpoint keys: ("workload", namespace, name) for Hubble pods (grouped as they arrive, since the log names
 # their owner or their names tell it), ("pod", namespace, pod) for Gadget pods (an owner may be named only on
 # a later record), ("group", namespace, identity), ("entity", name), ("world", address), ("svc", namespace,
-# selector items). While reading, an endpoint is a small int, its
-# index in Aggregator.endpoints; a world key stays an address until `build` decides FQDN or CIDR.
+# selector items). While reading, an endpoint is a small int, its index in Aggregator.endpoints; a world key
+# stays an address until `build` decides FQDN or CIDR.
 Key = tuple[Any, ...]
 
 # The verdicts that make an edge, as small codes; "" is a Gadget connection (no verdict).
@@ -229,7 +232,7 @@ class Aggregator:
         if src is None or dst is None:
             self.ignored["an end Hubble did not identify"] += 1
             return
-        key = ((((src << 40 | dst) << 8 | verdict) << 3 | protocol) << 16) | port
+        key = ((((src << 40 | dst) << 8 | verdict) << 3 | protocol) << 16) | port  # edge_key(), inlined
         entry = self.edges.get(key)
         if entry is None:
             self.edges[key] = [1, time, time]

@@ -95,19 +95,14 @@ def _gen1(event: dict[str, Any]) -> Connection | str:
         raise GadgetRecordError("gen1 event without local_pod_namespace / local_pod_name")
     local = Pod(str(namespace), str(name), _labels(event.get("local_pod_labels")), event.get("local_pod_owner") or None)
     remote = event.get("remote_kind")
-    if remote == "pod":
+    if remote in ("pod", "svc"):
+        prefix = f"remote_{remote}_"
+        labels = event.get(prefix + ("labels" if remote == "pod" else "label_selector"))
         peer = Peer(
-            "pod",
-            str(event.get("remote_pod_namespace") or ""),
-            str(event.get("remote_pod_name") or ""),
-            _labels(event.get("remote_pod_labels")),
-        )
-    elif remote == "svc":
-        peer = Peer(
-            "svc",
-            str(event.get("remote_svc_namespace") or ""),
-            str(event.get("remote_svc_name") or ""),
-            _labels(event.get("remote_svc_label_selector")),
+            str(remote),
+            str(event.get(prefix + "namespace") or ""),
+            str(event.get(prefix + "name") or ""),
+            _labels(labels),
         )
     elif remote == "other":
         peer = Peer("raw", address=str(event.get("remote_other") or ""))
