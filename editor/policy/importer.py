@@ -447,7 +447,13 @@ def _ports(
         report(path, f"no port could be imported; {dropped} not imported")
         return None
     unique = {canonical(p.to_json()): p for p in ports}
-    return [unique[key] for key in sorted(unique)]
+    return sorted(unique.values(), key=_port_order)
+
+
+def _port_order(port: Port) -> tuple[int, int, int | str, int]:
+    """Protocol (TCP, UDP, SCTP, ANY), then all ports, numbers, names."""
+    shape = 0 if port.port is None else (1 if isinstance(port.port, int) else 2)
+    return (PROTOCOLS.index(port.protocol), shape, port.port if port.port is not None else 0, port.end_port or 0)
 
 
 def _network_policy_port(entry: Any, path: _Path, report: Report) -> Port | None:
@@ -582,6 +588,10 @@ def _read_cilium_entry(
     has_peer_field = False
     for key in _CILIUM_PEER_FIELDS[direction]:
         if key not in item:
+            continue
+        if action == "deny" and key == "toFQDNs":
+            has_peer_field = True
+            report((*path, key), "deny rules cannot use toFQDNs; not imported")
             continue
         if item[key] is None:
             report((*path, key), "empty (null): Cilium reads it as absent")
