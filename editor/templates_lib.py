@@ -4,8 +4,9 @@ Each template is document manipulation only: it adds nodes, edges or locks that 
 hand, so the result is undoable in the editor, visible on the canvas and compiled like everything else. What
 the added edges mean in YAML is decided by the compiler, never here.
 
-The scope of a template is a namespace of the drawing (its workloads and selectors), or every pod set of the
-drawing when no namespace is given.
+The scope of a template is a namespace of the drawing (its workloads and selectors), or every workload of the
+drawing when no namespace is given. The edges it adds are enforced only on the application's side: a rule on
+the cluster DNS, the ingress controller or Prometheus would isolate those shared pods and cut everyone else off.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _sources(document: Document, namespace: str | None, exclude: Node) -> list[N
             raise TemplateError(f"the drawing has no namespace {namespace!r}")
         found = [n for n in document.nodes if n.is_pod_set and n.namespace == namespace and n.id != exclude.id]
         return found or [_all_pods(document, namespace)]
-    found = [node for node in document.nodes if node.is_pod_set and node.id != exclude.id]
+    found = [node for node in document.nodes if node.kind == "workload" and node.id != exclude.id]
     if not found:
         raise TemplateError("the drawing has no workloads yet: add one, or choose a namespace")
     return found
@@ -88,7 +89,11 @@ def _all_pods(document: Document, namespace: str) -> Node:
 
 
 def _connect(
-    document: Document, sources: list[Node], targets: list[Node], ports: Callable[[Node, Node], list[Port]]
+    document: Document,
+    sources: list[Node],
+    targets: list[Node],
+    ports: Callable[[Node, Node], list[Port]],
+    enforce: str,
 ) -> int:
     """Add an edge for each source/target pair that has none yet; returns how many were added."""
     existing = {(edge.source, edge.target) for edge in document.edges}
@@ -97,9 +102,8 @@ def _connect(
         for target in targets:
             if source.id == target.id or (source.id, target.id) in existing:
                 continue
-            document.edges.append(
-                Edge(id=document.new_edge_id(), source=source.id, target=target.id, ports=ports(source, target))
-            )
+            edge = Edge(document.new_edge_id(), source.id, target.id, ports(source, target), enforce=[enforce])
+            document.edges.append(edge)
             existing.add((source.id, target.id))
             added += 1
     return added
@@ -118,7 +122,7 @@ def allow_dns(document: Document, namespace: str | None = None) -> Outcome:
     target = _pod_set_in(document, dns.namespace, dns.pod_labels, "cluster DNS", "cluster-dns")
     sources = _sources(document, namespace, target)
     ports = [Port("UDP", dns.port), Port("TCP", dns.port)]
-    added = _connect(document, sources, [target], lambda _s, _t: [dataclasses.replace(p) for p in ports])
+    added = _connect(document, sources, [target], lambda _s, _t: [dataclasses.replace(p) for p in ports], "source")
     return Outcome(document, _edges_message(added, f"to the cluster DNS in {dns.namespace}"))
 
 
@@ -148,7 +152,7 @@ def allow_from_ingress_controller(document: Document, namespace: str | None, con
     node_id = f"all-pods.{controller_namespace}"
     controller = _pod_set_in(document, controller_namespace, {}, "ingress controller", node_id)
     targets = _targets(document, namespace, controller)
-    added = _connect(document, [controller], targets, lambda _s, t: _workload_ports(t))
+    added = _connect(document, [controller], targets, lambda _s, t: _workload_ports(t), "target")
     return Outcome(document, _edges_message(added, f"from the ingress controller in {controller_namespace}"))
 
 
@@ -164,7 +168,7 @@ def allow_prometheus(
     document = copy.deepcopy(document)
     prometheus = _pod_set_in(document, monitoring_namespace, labels, "prometheus", "prometheus")
     targets = _targets(document, namespace, prometheus)
-    added = _connect(document, [prometheus], targets, lambda _s, t: _metrics_ports(t))
+    added = _connect(document, [prometheus], targets, lambda _s, t: _metrics_ports(t), "target")
     return Outcome(document, _edges_message(added, "for Prometheus scraping"))
 
 
@@ -200,7 +204,7 @@ def allow_kube_apiserver(document: Document, namespace: str | None, dialect: str
             lambda n: n.kind == "cidr" and n.cidr == cidr,
         )
     sources = _sources(document, namespace, target)
-    added = _connect(document, sources, [target], lambda _s, _t: [Port("TCP", p) for p in API_SERVER_PORTS])
+    added = _connect(document, sources, [target], lambda _s, _t: [Port("TCP", p) for p in API_SERVER_PORTS], "source")
     return Outcome(document, _edges_message(added, "to the Kubernetes API server"))
 
 
@@ -211,5 +215,5 @@ def allow_mesh_control_plane(
     document = copy.deepcopy(document)
     control_plane = _pod_set_in(document, mesh_namespace, labels, "istiod", "istiod")
     sources = _sources(document, namespace, control_plane)
-    added = _connect(document, sources, [control_plane], lambda _s, _t: [Port("TCP", ISTIOD_XDS_PORT)])
+    added = _connect(document, sources, [control_plane], lambda _s, _t: [Port("TCP", ISTIOD_XDS_PORT)], "source")
     return Outcome(document, _edges_message(added, f"to the mesh control plane in {mesh_namespace}"))

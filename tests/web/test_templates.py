@@ -24,7 +24,7 @@ def test_it_allows_dns_to_where_the_settings_say(api, talk_doc):
     talk_doc["settings"]["dns"] = {"namespace": "dns-system", "podLabels": {"app": "coredns"}, "port": 5353}
     response = apply(api, "dns", talk_doc)
     assert response.status_code == 200
-    assert response.json()["message"] == "Added 3 edges to the cluster DNS in dns-system."
+    assert response.json()["message"] == "Added 2 edges to the cluster DNS in dns-system."
     document = Document.from_json(response.json()["document"])
     dns = document.node("cluster-dns")
     assert (dns.kind, dns.namespace, dns.pod_selector) == (
@@ -32,11 +32,11 @@ def test_it_allows_dns_to_where_the_settings_say(api, talk_doc):
         "dns-system",
         {"matchLabels": {"app": "coredns"}},
     )
-    assert {(s, t) for s, t, _ in edges_between(document) if t == "cluster-dns"} == {
-        ("web", "cluster-dns"),
-        ("api", "cluster-dns"),
-        ("ingress", "cluster-dns"),
-    }
+    # The application's workloads, not the selectors of shared pods such as the ingress controller.
+    to_dns = [edge for edge in document.edges if edge.target == "cluster-dns"]
+    assert {edge.source for edge in to_dns} == {"web", "api"}
+    # Enforced by the workloads' egress only: a rule on the DNS pods would isolate them for the whole cluster.
+    assert all(edge.enforce == ["source"] for edge in to_dns)
     assert all(ports == (("UDP", 5353), ("TCP", 5353)) for _, t, ports in edges_between(document) if t == "cluster-dns")
 
 
@@ -64,6 +64,9 @@ def test_it_allows_the_ingress_controller_namespace_on_the_targets_ports(api, ta
         ]
     )
     assert ("all-pods.ingress-nginx", "api", (("TCP", 9090),)) in edges_between(document)
+    [edge] = [e for e in document.edges if e.source == "all-pods.ingress-nginx"]
+    assert edge.enforce == ["target"]
+    assert not document.node("all-pods.ingress-nginx").isolate.egress
 
 
 def test_it_allows_prometheus_on_metrics_ports(api, talk_doc):

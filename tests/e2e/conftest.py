@@ -1,0 +1,70 @@
+"""Browser fixtures: a fresh Chromium context per page, with everything the page does recorded."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from editor_page import EditorPage
+
+# Reports every CSP violation (Chromium also logs them, but the event carries the directive and the source).
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(
+    {directive: e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber});
+});
+"""
+TOUR_DONE = "localStorage.setItem('fenceline.tour.v1', 'done');"
+
+
+@dataclasses.dataclass
+class Watch:
+    """What a page did besides drawing: requests, console errors, uncaught exceptions, dialogs, CSP reports."""
+
+    requests: list[str] = dataclasses.field(default_factory=list)
+    console_errors: list[str] = dataclasses.field(default_factory=list)
+    page_errors: list[str] = dataclasses.field(default_factory=list)
+    dialogs: list[str] = dataclasses.field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("console", lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def assert_clean(self, page: Any) -> None:
+        violations = page.evaluate("window.__cspViolations")
+        assert violations == []
+        assert self.page_errors == []
+        assert self.console_errors == [], self.console_errors
+        assert self.dialogs == []
+
+
+@pytest.fixture
+def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[EditorPage, Watch]]]:
+    contexts: list[Any] = []
+
+    def open_(path: str = "/", *, tour_done: bool = True) -> tuple[EditorPage, Watch]:
+        context = browser.new_context(base_url=app_url, viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        context.add_init_script(CSP_LISTENER)
+        if tour_done:
+            context.add_init_script(TOUR_DONE)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        watch = Watch()
+        watch.attach(page)
+        editor = EditorPage(page)
+        editor.goto(path)
+        return editor, watch
+
+    yield open_
+    for context in contexts:
+        context.close()

@@ -1,0 +1,151 @@
+"""Drives the editor the way a person does: palette buttons, the inspector forms, mouse drags on the canvas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+
+class EditorPage:
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def goto(self, path: str) -> None:
+        self.page.goto(path)
+        self.page.wait_for_selector("#app[data-ready='1']")
+        self.wait_compiled()
+
+    # --- waiting -------------------------------------------------------------------------------------------
+
+    def wait_compiled(self) -> None:
+        """Until the YAML beside the canvas belongs to the drawing as it is now."""
+        self.page.wait_for_function("() => document.getElementById('app').dataset.pending === '0'")
+
+    # --- the inspector -------------------------------------------------------------------------------------
+
+    def panel_field(self, name: str) -> Any:
+        return self.page.locator(f"#inspector [name='{name}']")
+
+    def apply_panel(self, *, enter: bool = True, **fields: str) -> None:
+        """Type into fields of the open panel like a person: each change is applied when the field loses focus
+        (Tab), and Enter in the last field submits the form."""
+        items = list(fields.items())
+        for index, (name, value) in enumerate(items):
+            with self.page.expect_response(lambda r: "/panel/" in r.url and r.request.method == "POST"):
+                self.panel_field(name).fill(value)
+                self.panel_field(name).press("Enter" if enter and index == len(items) - 1 else "Tab")
+        self.page.wait_for_selector("#inspector .panel-saved")
+        self.wait_compiled()
+
+    # --- adding things -------------------------------------------------------------------------------------
+
+    def add_namespace(self, name: str) -> None:
+        self.page.click("#palette [data-add=namespace]")
+        self.page.wait_for_selector("#inspector input[name=name]")
+        self.apply_panel(name=name)
+
+    def add_workload(self, name: str) -> None:
+        """A workload in the namespace selected last (a new namespace is selected after it is named)."""
+        self.page.click("#palette [data-add=workload]")
+        self.page.wait_for_selector("#inspector .panel-kicker:text('Workload')")
+        self.apply_panel(name=name)
+
+    def use_template(self, name: str, **choices: str) -> None:
+        self.page.click("#templates-menu summary")
+        self.page.click(f"#templates-menu [data-template='{name}']")
+        self.page.wait_for_selector("#inspector .panel-kicker:text('Template')")
+        for field, value in choices.items():
+            self.page.select_option(f"#inspector [name='{field}']", value)
+        with self.page.expect_response(lambda r: "/panel/template" in r.url):
+            self.page.click("#inspector button[type=submit]")
+        self.page.wait_for_selector("#inspector .panel-saved")
+        self.wait_compiled()
+
+    # --- the canvas ----------------------------------------------------------------------------------------
+
+    def node_point(self, element_id: str) -> tuple[float, float]:
+        box = self.page.locator("#cy").bounding_box()
+        p = self.page.evaluate(f"fencelineCy.getElementById({json.dumps(element_id)}).renderedPosition()")
+        return box["x"] + p["x"], box["y"] + p["y"]
+
+    def edge_point(self, element_id: str) -> tuple[float, float]:
+        box = self.page.locator("#cy").bounding_box()
+        p = self.page.evaluate(f"fencelineCy.getElementById({json.dumps(element_id)}).renderedMidpoint()")
+        return box["x"] + p["x"], box["y"] + p["y"]
+
+    def close_panel(self) -> None:
+        self.page.keyboard.press("Escape")
+        self.page.wait_for_selector("#inspector", state="hidden")
+
+    def drag_edge(self, source_id: str, target_id: str) -> str:
+        """Draw an edge with the mouse (Draw mode on); returns the new edge's element id."""
+        self.close_panel()
+        self.page.click("#draw-toggle")
+        before = set(self.edge_ids())
+        x1, y1 = self.node_point(source_id)
+        x2, y2 = self.node_point(target_id)
+        self.page.mouse.move(x1, y1)
+        self.page.mouse.down()
+        self.page.mouse.move((x1 + x2) / 2, (y1 + y2) / 2, steps=8)
+        self.page.mouse.move(x2, y2, steps=8)
+        self.page.wait_for_timeout(250)  # edgehandles waits 120 ms over a target before it accepts it
+        self.page.mouse.up()
+        self.page.click("#draw-toggle")
+        self.page.wait_for_selector("#inspector .panel-kicker:text('Edge')")
+        [new] = set(self.edge_ids()) - before
+        return new
+
+    def click_element(self, element_id: str) -> None:
+        self.close_panel_if_open()
+        x, y = self.edge_point(element_id) if element_id.startswith("e:") else self.node_point(element_id)
+        self.page.mouse.click(x, y)
+
+    def close_panel_if_open(self) -> None:
+        if self.page.locator("#inspector").is_visible():
+            self.close_panel()
+
+    # --- reading what is shown -------------------------------------------------------------------------------
+
+    def edge_ids(self) -> list[str]:
+        return self.page.evaluate("fencelineCy.edges().map(e => e.id())")
+
+    def graph(self) -> dict[str, Any]:
+        """What the canvas shows: nodes with labels and parents, edges with their ends, labels and colour."""
+        return self.page.evaluate(
+            """() => ({
+                nodes: fencelineCy.nodes().map(n => [n.id(), n.data('label'), n.data('parent') || null]).sort(),
+                edges: fencelineCy.edges().map(e => [e.data('source'), e.data('target'), e.data('label'),
+                        ['allowed', 'one-sided', 'denied', 'disabled', 'deny', 'error']
+                            .filter(c => e.hasClass(c))]).sort(),
+            })"""
+        )
+
+    def set_dialect(self, dialect: str) -> None:
+        self.page.click(f"[data-dialect={dialect}]")
+        self.wait_compiled()
+
+    def yaml_text(self) -> str:
+        return self.page.inner_text("#yaml")
+
+    def policies(self) -> list[dict[str, Any]]:
+        return [obj for obj in yaml.safe_load_all(self.yaml_text()) if obj]
+
+    def element_for(self, name: str) -> str:
+        """The canvas id of the node whose label starts with `name` (labels are name, then kind)."""
+        found = self.page.evaluate(
+            "(name) => fencelineCy.nodes()"
+            ".filter(n => (n.data('label') || '').split('\\n')[0] === name).map(n => n.id())",
+            name,
+        )
+        assert len(found) == 1, f"{len(found)} nodes are called {name!r}"
+        return found[0]
+
+    def positions(self) -> dict[str, tuple[int, int]]:
+        return {
+            node_id: (round(x), round(y))
+            for node_id, x, y in self.page.evaluate(
+                "fencelineCy.nodes().filter(n => !n.isParent()).map(n => [n.id(), n.position().x, n.position().y])"
+            )
+        }
