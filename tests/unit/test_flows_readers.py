@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from editor.policy.flows import FlowOptions, read_flows
-from editor.policy.flows.detect import CHUNK_BYTES
+from editor.policy.flows.detect import CHUNK_BYTES, MAX_LINE_BYTES
 from editor.policy.yamlio import InputError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -308,3 +308,24 @@ def test_progress_reports_bytes_read_up_to_the_total() -> None:
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
     assert calls[-1] == (2 * len(data), 2 * len(data))
     assert all(later - earlier <= CHUNK_BYTES for (earlier, _), (later, _) in itertools.pairwise(calls))
+
+
+def test_exporter_records_without_a_flow_are_read_and_ignored() -> None:
+    agent = b'{"agent_event":{"type":"AGENT_STARTED","agent_start":{"time":"2024-01-01T00:00:00Z"}},"node_name":"n1"}'
+    status = b'{"node_status":{"state_change":"NODE_UNAVAILABLE","node_names":["n2"]},"node_name":"n1"}'
+    flows = GOOD.read_bytes()
+    result = read(agent + b"\n" + flows + status + b"\n")
+    assert result.summary.lines_skipped == 0
+    assert result.summary.files[0].records == len(lines_of(GOOD)) + 2
+    assert result.summary.flows_read == len(lines_of(GOOD))
+    assert result.document.to_json() == document_of(flows)
+
+
+def test_a_line_longer_than_the_limit_is_skipped_without_being_kept_whole() -> None:
+    flows = GOOD.read_bytes()
+    long_line = b'{"flow": {"Summary": "' + b"x" * (MAX_LINE_BYTES + CHUNK_BYTES) + b'"}}'
+    result = read(flows + long_line + b"\n" + flows)
+    assert [(s.line, s.reason) for s in result.summary.skipped] == [
+        (len(lines_of(GOOD)) + 1, "line longer than 16 MiB")
+    ]
+    assert result.summary.flows_read == 2 * len(lines_of(GOOD))
