@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from editor.policy.compile import compile_document
 from editor.policy.document import Document, Edge, Node, Port
 from editor.policy.flows import FlowOptions, read_flows
 
@@ -73,50 +74,61 @@ def test_http_requests_become_cilium_http_rules_on_their_edge() -> None:
     assert locks(result.document)["kube-system/kube-dns"] == (False, False)
 
 
-def test_dns_queries_become_dns_rules_and_responses_are_not_edges() -> None:
+def test_dns_queries_become_dns_rules_and_the_server_side_gets_an_l4_twin() -> None:
     result = read("basic-sample-5-dns-flows.json")
     names = [
         "istiod-istio-1611.istio-system.svc.cluster.local",
         "istiod-istio-1611.istio-system.svc.istio-system.svc.cluster.local",
         "istiod-istio-1611.istio-system.svc.svc.cluster.local",
     ]
+    client, server = "kube-system/node-local-dns", "kube-system/kube-dns"
     assert edges(result.document) == [
-        (
-            "kube-system/node-local-dns",
-            "kube-system/kube-dns",
-            "TCP/53",
-            ("source", "target"),
-            False,
-            3,
-            {"dns": [{"matchName": name} for name in names]},
-        )
+        (client, server, "TCP/53", ("source",), False, 3, {"dns": [{"matchName": name} for name in names]}),
+        (client, server, "TCP/53", ("target",), False, 3, None),
     ]
-    assert locks(result.document) == {
-        "kube-system/kube-dns": (True, False),
-        "kube-system/node-local-dns": (False, True),
-    }
+    assert result.document.edges[1].note == (
+        "The DNS server's side of edge e1 (Cilium applies DNS rules on egress only)."
+    )
+    assert locks(result.document) == {server: (True, False), client: (False, True)}
+    compiled = compile_document(result.document, "cilium")
+    assert compiled.issues == []
+    kinds = {(obj["metadata"]["name"], tuple(obj["spec"])) for obj in compiled.objects}
+    assert kinds == {("kube-dns", ("endpointSelector", "ingress")), ("node-local-dns", ("endpointSelector", "egress"))}
 
 
 def test_udp_dns_and_the_remote_node_entity() -> None:
     result = read("basic-sample-400-udp-flows.json")
-    found = {
-        (source, target, where): (enforce, count, l7)
-        for source, target, where, enforce, _, count, l7 in edges(result.document)
-    }
-    assert set(found) == {
-        ("bookinfo/productpage-v1", "kube-system/coredns", "UDP/53"),
-        ("bookinfo/ratings-v1", "kube-system/coredns", "UDP/53"),
-        ("entity:remote-node", "kube-system/coredns", "UDP/53"),
-    }
-    assert found[("bookinfo/ratings-v1", "kube-system/coredns", "UDP/53")] == (
-        ("source", "target"),
-        63,
-        {"dns": [{"matchName": "productpage.bookinfo.svc.cluster.local"}]},
-    )
-    assert found[("entity:remote-node", "kube-system/coredns", "UDP/53")] == (("target",), 74, None)
-    edge = next(e for e in result.document.edges if e.source == "bookinfo/productpage-v1")
-    assert edge.observed.verdicts == {"FORWARDED": 96, "REDIRECTED": 19}
+    assert edges(result.document) == [
+        (
+            "bookinfo/productpage-v1",
+            "kube-system/coredns",
+            "UDP/53",
+            ("source",),
+            False,
+            115,
+            {
+                "dns": [
+                    {"matchName": "details.bookinfo.svc.cluster.local"},
+                    {"matchName": "reviews.bookinfo.svc.cluster.local"},
+                ]
+            },
+        ),
+        ("bookinfo/productpage-v1", "kube-system/coredns", "UDP/53", ("target",), False, 115, None),
+        (
+            "bookinfo/ratings-v1",
+            "kube-system/coredns",
+            "UDP/53",
+            ("source",),
+            False,
+            63,
+            {"dns": [{"matchName": "productpage.bookinfo.svc.cluster.local"}]},
+        ),
+        ("bookinfo/ratings-v1", "kube-system/coredns", "UDP/53", ("target",), False, 63, None),
+        ("entity:remote-node", "kube-system/coredns", "UDP/53", ("target",), False, 74, None),
+    ]
+    assert result.document.edges[0].observed.verdicts == {"FORWARDED": 96, "REDIRECTED": 19}
     assert node(result.document, "kube-system/coredns").labels == {"k8s-app": "kube-dns"}
+    assert compile_document(result.document, "cilium").issues == []
 
 
 def test_policy_denied_flow_is_a_disabled_edge_and_other_drops_are_only_counted() -> None:
@@ -283,7 +295,7 @@ def test_importing_twice_into_the_same_document_adds_counts_without_duplicates()
     result = read("basic-sample-400-udp-flows.json", into=first)
     assert result.document is first
     assert [e.observed.count for e in first.edges] == [2 * count for count in counts]
-    assert len(first.nodes) == 4 and len(first.edges) == 3
+    assert len(first.nodes) == 4 and len(first.edges) == 5
     assert Document.from_json(first.to_json())
 
 

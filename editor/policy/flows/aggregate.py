@@ -745,16 +745,16 @@ class _EdgeTable:
         self.nodes = nodes
         self._ids = {edge.id for edge in document.edges}
         self._next = len(document.edges) + 1
-        self._existing: dict[tuple[str, str, str, int], Edge] = {}
+        self._existing: dict[tuple[str, str, str, int], list[Edge]] = {}
         for edge in document.edges:
             if len(edge.ports) == 1 and not edge.icmps and isinstance(edge.ports[0].port, int):
                 port = edge.ports[0]
-                self._existing.setdefault((edge.source, edge.target, port.protocol, port.port or 0), edge)
+                self._existing.setdefault((edge.source, edge.target, port.protocol, port.port or 0), []).append(edge)
             elif len(edge.icmps) == 1 and not edge.ports:
                 icmp = edge.icmps[0]
                 protocol = "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
                 if isinstance(icmp.get("type"), int):
-                    self._existing.setdefault((edge.source, edge.target, protocol, icmp["type"]), edge)
+                    self._existing.setdefault((edge.source, edge.target, protocol, icmp["type"]), []).append(edge)
 
     def _new_id(self) -> str:
         while f"e{self._next}" in self._ids:
@@ -766,11 +766,13 @@ class _EdgeTable:
         self, source: str, target: str, protocol: str, port: int, stats: EdgeStats, l7: dict[str, Any] | None
     ) -> None:
         observed = Observed(stats.count, stats.first or None, stats.last or None, dict(stats.verdicts))
-        edge = self._existing.get((source, target, protocol, port))
-        if edge is not None:
-            _add_observed(edge, observed)
-            if l7:
-                edge.l7 = _merge_l7(edge.l7, l7)
+        existing = self._existing.get((source, target, protocol, port))
+        if existing:
+            for edge in existing:
+                _add_observed(edge, dataclasses.replace(observed, verdicts=dict(observed.verdicts)))
+                # New requests join rules of their kind; an edge without L7 rules is never narrowed to them.
+                if l7 and edge.l7:
+                    edge.l7 = _merge_l7(edge.l7, {kind: rules for kind, rules in l7.items() if kind in edge.l7})
             return
         # A side enforces the edge only where that node is locked: the compiler isolates any subject an
         # enabled edge is enforced on, and a peer (kube-dns, a service of another team) must not be locked
@@ -784,17 +786,34 @@ class _EdgeTable:
             )
             if node.is_subject and locked
         ]
+        dns_ingress = bool(l7 and "dns" in l7 and "target" in enforce)
+        if dns_ingress:
+            enforce.remove("target")
+        edge = self._new_edge(source, target, protocol, port, enforce, observed)
+        edge.l7 = l7
+        if stats.denied:
+            edge.disabled = True
+            edge.note = "Observed only as denied by today's policies; enable it to allow this traffic."
+        self._existing[(source, target, protocol, port)] = [edge]
+        if dns_ingress:
+            # Cilium applies DNS rules on egress only, so the DNS server's side admits the traffic at L4 in
+            # an edge of its own.
+            twin_observed = dataclasses.replace(observed, verdicts=dict(observed.verdicts))
+            twin = self._new_edge(source, target, protocol, port, ["target"], twin_observed)
+            twin.disabled = edge.disabled
+            twin.note = f"The DNS server's side of edge {edge.id} (Cilium applies DNS rules on egress only)."
+            self._existing[(source, target, protocol, port)].append(twin)
+
+    def _new_edge(
+        self, source: str, target: str, protocol: str, port: int, enforce: list[str], observed: Observed
+    ) -> Edge:
         edge = Edge(id=self._new_id(), source=source, target=target, enforce=enforce, observed=observed)
         if protocol.startswith("ICMP"):
             edge.icmps = [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
         else:
             edge.ports = [Port(protocol, port)]
-        edge.l7 = l7
-        if stats.denied:
-            edge.disabled = True
-            edge.note = "Observed only as denied by today's policies; enable it to allow this traffic."
         self.document.edges.append(edge)
-        self._existing[(source, target, protocol, port)] = edge
+        return edge
 
 
 def _add_observed(edge: Edge, observed: Observed) -> None:
