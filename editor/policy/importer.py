@@ -840,6 +840,7 @@ class _Builder:
     def __init__(self, document: Document, warnings: list[str]) -> None:
         self.document = document
         self.warnings = warnings
+        self.nodes = {node.id: node for node in document.nodes}
         self.edges = {_edge_key(edge): edge for edge in document.edges}
         self.edge_ids = {edge.id for edge in document.edges}
         self.next_edge = len(document.edges) + 1
@@ -852,9 +853,15 @@ class _Builder:
         return True
 
     def add_node(self, node: Node) -> Node:
+        """`node`, or the node that already has its id."""
+        existing = self.nodes.get(node.id)
+        if existing is not None:
+            return existing
         if node.namespace is not None:
             self.namespace(node.namespace, {})
-        return self.document.add_node(node)
+        self.nodes[node.id] = node
+        self.document.nodes.append(node)
+        return node
 
     def workload(self, workload: manifests.Workload) -> None:
         if not self.namespace(workload.namespace, {}):
@@ -939,6 +946,7 @@ class _Builder:
         if not renamed:
             return
         self.document.nodes = [node for node in self.document.nodes if node.id not in renamed]
+        self.nodes = {node.id: node for node in self.document.nodes}
         edges, self.document.edges, self.edges = self.document.edges, [], {}
         for edge in edges:
             edge.source = renamed.get(edge.source, edge.source)
