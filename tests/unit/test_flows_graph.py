@@ -355,3 +355,63 @@ def test_too_many_distinct_http_paths_leave_the_port_without_l7_rules() -> None:
     assert crowded.document.edges[0].l7 is None
     assert crowded.document.edges[0].observed.count == 150
     assert any("more than 100 distinct HTTP requests" in warning for warning in crowded.summary.warnings)
+
+
+def _flow(**fields: Any) -> bytes:
+    flow = {
+        "time": "2024-01-01T00:00:00Z",
+        "verdict": "FORWARDED",
+        "is_reply": False,
+        "source": {
+            "identity": 300,
+            "namespace": "shop",
+            "pod_name": "orders-5f6d7c8b9-x7kq2",
+            "labels": ["k8s:app=orders"],
+        },
+        "destination": {"identity": 301, "namespace": "shop", "pod_name": "kafka-0", "labels": ["k8s:app=kafka"]},
+        "l4": {"TCP": {"source_port": 40000, "destination_port": 9092}},
+        **fields,
+    }
+    return json.dumps({"flow": flow}).encode()
+
+
+def test_kafka_requests_become_kafka_rules() -> None:
+    produce = _flow(l7={"type": "REQUEST", "kafka": {"api_key": "produce", "topic": "orders"}})
+    fetch = _flow(l7={"type": "REQUEST", "kafka": {"api_key": "fetch", "topic": "orders"}})
+    response = _flow(l7={"type": "RESPONSE", "kafka": {"api_key": "fetch", "topic": "orders"}})
+    (edge,) = read_bytes(b"\n".join([produce, fetch, response])).document.edges
+    assert (edge.source, edge.target, edge.observed.count) == ("shop/orders", "shop/kafka", 3)
+    assert edge.l7 == {"kafka": [{"apiKey": "fetch", "topic": "orders"}, {"apiKey": "produce", "topic": "orders"}]}
+
+
+def test_the_workloads_field_names_the_owner_over_the_pod_name() -> None:
+    source = {
+        "identity": 300,
+        "namespace": "shop",
+        "pod_name": "orders-5f6d7c8b9-x7kq2",
+        "labels": ["k8s:app=orders", "k8s:pod-template-hash=5f6d7c8b9"],
+        "workloads": [{"name": "orders-api", "kind": "Rollout"}],
+    }
+    document = read_bytes(_flow(source=source)).document
+    orders = node(document, "shop/orders-api")
+    assert (orders.name, orders.owner, orders.labels) == ("orders-api", "Rollout", {"app": "orders"})
+    assert node(document, "shop/kafka").owner == "StatefulSet"
+
+
+def test_ipv6_world_addresses_and_their_own_collapse_prefix() -> None:
+    records = [
+        _flow(
+            destination={"identity": 2, "labels": ["reserved:world"]},
+            IP={"source": "fd00::5", "destination": f"2001:db8:0:1::{last}", "ipVersion": "IPv6"},
+            l4={"TCP": {"source_port": 40000, "destination_port": 443}},
+        )
+        for last in (1, 2)
+    ]
+    data = b"\n".join(records)
+    assert [e.target for e in read_bytes(data).document.edges] == [
+        "cidr:2001:db8:0:1::1/128",
+        "cidr:2001:db8:0:1::2/128",
+    ]
+    assert [e.target for e in read_bytes(data, collapse_cidr=24, collapse_cidr6=64).document.edges] == [
+        "cidr:2001:db8:0:1::/64"
+    ]
