@@ -13,6 +13,7 @@ import pytest
 from editor.policy.compile import compile_document
 from editor.policy.document import Document, Edge, Node, Port
 from editor.policy.flows import FlowOptions, read_flows
+from editor.policy.flows.workloads import workload_of
 
 HUBBLE = Path(__file__).resolve().parent.parent / "fixtures" / "hubble"
 
@@ -415,3 +416,26 @@ def test_ipv6_world_addresses_and_their_own_collapse_prefix() -> None:
     assert [e.target for e in read_bytes(data, collapse_cidr=24, collapse_cidr6=64).document.edges] == [
         "cidr:2001:db8:0:1::/64"
     ]
+
+
+@pytest.mark.parametrize(
+    ("pod", "labels", "expected"),
+    [
+        ("deathstar-7848d6c4d5-th9v2", {}, ("deathstar", "Deployment")),
+        ("checkout-66d68cbdd-AAAAA", {"pod-template-hash": "66d68cbdd"}, ("checkout", "Deployment")),
+        (
+            "redis-0",
+            {"controller-revision-hash": "redis-5d4", "statefulset.kubernetes.io/pod-name": "redis-0"},
+            ("redis", "StatefulSet"),
+        ),
+        ("cilium-x7kq2", {"controller-revision-hash": "6b9f", "pod-template-generation": "1"}, ("cilium", "DaemonSet")),
+        ("backup-28474560-x7kq2", {"job-name": "backup-28474560"}, ("backup-28474560", "Job")),
+        ("node-local-dns-88zrp", {}, ("node-local-dns", None)),
+        ("nginx-proxy", {}, ("nginx-proxy", "Pod")),
+        ("xwing", {}, ("xwing", "Pod")),
+    ],
+)
+def test_workload_of_a_pod_from_its_name_and_labels(
+    pod: str, labels: dict[str, str], expected: tuple[str, str | None]
+) -> None:
+    assert workload_of(pod, labels) == expected
