@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from editor.policy.compile import DIALECTS, compile_document
 from editor.policy.document import Document, Node
 from editor.policy.importer import ImportResult, import_paths, import_text
-from editor.policy.yamlio import InputError
+from editor.policy.yamlio import InputError, dump_yaml_documents, load_objects
 
 POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "policies"
 FIXTURES = sorted(POLICIES.rglob("*.yaml"))
@@ -475,3 +479,67 @@ def test_bad_yaml_raises_input_error_with_file_and_line() -> None:
     assert str(caught.value).startswith("bad.yaml:")
     with pytest.raises(InputError, match=r"^bad\.yaml:1: not UTF-8"):
         import_text(b"\xff\xfe", "bad.yaml")
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 70000)
+    | st.sampled_from(["", "TCP", "53", "10.0.0.0/8", "k8s:app", "reserved:host", "In", "*"])
+)
+_KEYS = st.sampled_from(
+    [
+        "matchLabels",
+        "matchExpressions",
+        "key",
+        "operator",
+        "values",
+        "port",
+        "protocol",
+        "ports",
+        "toPorts",
+        "fromEndpoints",
+        "cidr",
+        "except",
+        "podSelector",
+        "namespaceSelector",
+        "ipBlock",
+        "from",
+        "rules",
+        "fields",
+        "endPort",
+    ]
+)
+_VALUES = st.recursive(
+    _SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3), max_leaves=6
+)
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path] if path else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in items:
+        found += _paths(child, (*path, key))
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(FIXTURES), st.data())
+def test_mangled_policies_import_as_far_as_possible_without_crashing(path: Path, data: st.DataObject) -> None:
+    """Replace parts of a real policy with values of the wrong shape: the import either refuses the input with an
+    InputError naming file and line, or gives a valid document that both compilers accept without crashing."""
+    objects = [item.obj for item in load_objects(path.read_bytes(), str(path))[0]]
+    for _ in range(data.draw(st.integers(1, 3))):
+        where = data.draw(st.sampled_from(_paths(objects)))
+        parent = objects
+        for step in where[:-1]:
+            parent = parent[step]
+        parent[where[-1]] = data.draw(_VALUES)
+    try:
+        result = import_text(dump_yaml_documents([o for o in objects if isinstance(o, dict)]), "mangled.yaml")
+    except InputError as error:
+        assert str(error).startswith("mangled.yaml")
+        return
+    document = Document.from_json(result.document.to_json())
+    for dialect in DIALECTS:
+        compile_document(document, dialect)

@@ -117,3 +117,22 @@ def test_import_of_a_missing_file_or_bad_yaml_exits_2(tmp_path: Path, capsys: py
     bad.write_text("kind: NetworkPolicy\nspec: [\n")
     code, _, err = run(["import", str(bad)], capsys)
     assert code == 2 and f"{bad}:" in err and "invalid YAML" in err
+
+
+def test_hostile_label_values_are_kept_as_data_and_refused_by_label_syntax(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    markup = "<img src=x onerror=alert(1)>"
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n"
+        f'spec:\n  podSelector: {{matchLabels: {{app: "{markup}"}}}}\n'
+    )
+    code, out, err = run(["import", str(policy)], capsys)
+    assert code == 0 and f"{policy}:5:" in err and "invalid label value" in err
+    assert json.loads(out)["nodes"][0]["podSelector"] == {"matchLabels": {"app": markup}}
+    (tmp_path / "doc.json").write_text(out)
+    for dialect in ("native", "cilium"):
+        code, yaml_text, err = run(["render", str(tmp_path / "doc.json"), "--dialect", dialect], capsys)
+        assert code == 1 and "invalid label value" in err
+        assert "<img" not in yaml_text
