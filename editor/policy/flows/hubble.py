@@ -164,7 +164,6 @@ DROP_REASONS = {
 }  # fmt: skip
 L7_TYPES = {0: "UNKNOWN_L7_TYPE", 1: "REQUEST", 2: "RESPONSE", 3: "SAMPLE"}
 TRACE_REASONS = {0: "TRACE_REASON_UNKNOWN", 1: "NEW", 2: "ESTABLISHED", 3: "REPLY", 4: "RELATED", 5: "REOPENED"}
-LOST_EVENT_SOURCES = {1: "PERF_EVENT_RING_BUFFER", 2: "OBSERVER_EVENTS_QUEUE", 3: "HUBBLE_RING_BUFFER"}
 
 
 def enum_name(value: str | int, names: dict[int, str]) -> str:
