@@ -6,11 +6,14 @@ import resource
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from editor.policy.yamlio import (
     MIB,
     InputError,
     Limits,
+    _pyyaml_dump,
     dump_yaml_documents,
     load_documents,
     load_objects,
@@ -135,4 +138,97 @@ def test_it_dumps_stable_block_yaml_without_aliases():
     assert [d.value for d in load_documents(text, "again.yaml")] == [
         {"kind": "A", "x": shared, "y": shared},
         {"kind": "B", "items": [1, 2]},
+    ]
+
+
+TRICKY_TEXT = st.sampled_from(
+    [
+        "",
+        " ",
+        "yes",
+        "No",
+        "on",
+        "OFF",
+        "~",
+        "null",
+        "Null",
+        "true",
+        "1",
+        "-1",
+        "0x1F",
+        "0o17",
+        "1e3",
+        "1_000",
+        ".inf",
+        "-.Inf",
+        ".NaN",
+        "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "12:30:00",
+        "<<",
+        "=",
+        "*",
+        "&a",
+        "*a",
+        "!tag",
+        "%x",
+        "@x",
+        "`x",
+        "- x",
+        "-",
+        "? x",
+        "?",
+        ":",
+        "a: b",
+        "a:b",
+        "a #b",
+        "#c",
+        "'",
+        '"',
+        "a'b",
+        '"q"',
+        "{x}",
+        "[x]",
+        "x,y",
+        "|",
+        ">",
+        "lead ",
+        " trail",
+        "ümlaut",
+        "日本",
+        "k8s:app",
+        "io.kubernetes.pod.namespace",
+        "^/v1/.*$",
+        "*.cilium.io",
+        "10.0.0.0/8",
+        "::/0",
+        "80",
+        "app.kubernetes.io/name",
+        "line\nbreak",
+        "tab\there",
+        "bell\x07",
+        "x" * 130,
+    ]
+)
+# PyYAML itself does not read back these line separators, and surrogates never come out of UTF-8 input.
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85\u2028\u2029"), max_size=12
+)
+SCALARS = st.one_of(TRICKY_TEXT, TEXT, st.integers(-(2**40), 2**40), st.booleans(), st.none())
+OBJECTS = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(TRICKY_TEXT, TEXT), children, max_size=4),
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.one_of(TRICKY_TEXT, TEXT), OBJECTS, max_size=5), max_size=3))
+def test_the_fast_emitter_writes_exactly_what_pyyaml_writes(objects):
+    assert dump_yaml_documents(objects) == "".join("---\n" + _pyyaml_dump(obj) for obj in objects)
+    assert [d.value for d in load_documents(dump_yaml_documents(objects), "again.yaml")] == [
+        obj for obj in objects if obj is not None
     ]
