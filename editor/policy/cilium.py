@@ -184,6 +184,9 @@ def _rules(section: str, parts: list[_Part]) -> list[tuple[dict[str, Any], tuple
 
 
 def _parts(context: Context, subject: Node, edge: Edge, peer: Node, section: str, add_dns: bool) -> list[_Part]:
+    if section == "ingress" and edge.l7 and edge.l7.get("dns"):
+        # DNS rules are enforced by the client's DNS proxy (egress only); the server's side is plain L4.
+        edge = dataclasses.replace(edge, l7={kind: rules for kind, rules in edge.l7.items() if kind != "dns"} or None)
     problem = _problem(context, subject, edge, peer, section)
     if problem:
         context.error(
@@ -248,8 +251,6 @@ def _problem(context: Context, subject: Node, edge: Edge, peer: Node, section: s
         return f"has L7 rules of unknown kind {', '.join(map(repr, unknown))} (Cilium knows {', '.join(L7_KINDS)})"
     if l7_kinds and subject.kind == "hosts":
         return "has L7 rules in a host policy, which Cilium does not support"
-    if "dns" in l7_kinds and ingress:
-        return "has DNS rules on ingress; DNS rules work on egress only"
     if "dns" in l7_kinds and any(p.port is None or p.end_port is not None for p in edge.ports):
         return "has DNS rules on all ports or a port range; give DNS rules single ports (53)"
     if l7_kinds and "dns" not in l7_kinds and any(p.protocol != "TCP" or p.port is None for p in edge.ports):

@@ -393,10 +393,6 @@ def test_a_cluster_wide_subject_isolated_without_rules_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("edge", "says"),
     [
-        (
-            {"l7": {"dns": [{"matchPattern": "*"}]}, "ports": [{"protocol": "UDP", "port": 53}], "enforce": ["target"]},
-            "egress only",
-        ),
         ({"l7": {"HTTP": []}, "ports": [{"protocol": "TCP", "port": 80}]}, "unknown kind 'HTTP'"),
         ({"l7": {"http": []}}, "no port"),
         (
@@ -412,3 +408,17 @@ def test_l7_rules_cilium_refuses_are_errors(edge: dict[str, Any], says: str) -> 
     assert result.errors and all(says in e.message for e in result.errors)
     for obj in result.objects:
         assert [f for f in validate_object(obj) if f.is_error] == []
+
+
+def test_dns_rules_are_the_clients_egress_and_the_servers_side_is_plain_l4() -> None:
+    dns_rules = {"dns": [{"matchName": "cilium.io"}]}
+    result = compiled(
+        doc([workload("web"), DNS], [{"source": "web", "target": "dns", "ports": DNS_PORTS, "l7": dns_rules}])
+    )
+    assert result.errors == []
+    client = policy(result, "web")
+    assert client["spec"]["egress"][0]["toPorts"][0]["rules"] == dns_rules
+    server = next(o for o in result.objects if o["kind"] == "CiliumNetworkPolicy" and o is not client)
+    assert server["spec"]["ingress"][0]["toPorts"] == [
+        {"ports": [{"port": "53", "protocol": "TCP"}, {"port": "53", "protocol": "UDP"}]}
+    ]
