@@ -7,9 +7,13 @@ fetch it from GET /api/csrf (which also sets the csrftoken cookie) and send it b
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Callable
+import math
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
@@ -69,16 +73,67 @@ def limits() -> Limits:
 def load_json(data: bytes | str, source: str) -> Any:
     """JSON text to a value, with the size, encoding and nesting checks every input gets."""
     try:
-        return json.loads(decode(data, source, limits()))
+        text = decode(data, source, limits())
+        value = json.loads(text, parse_constant=_not_finite(source), parse_float=_finite_float(source))
     except InputError as exc:
         raise ApiError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ApiError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:
         raise ApiError(f"{source}: JSON nested too deeply") from None
+    if "\\u0000" in text:
+        _refuse_nul(value, source)
+    return value
+
+
+def _not_finite(source: str) -> Callable[[str], float]:
+    def refuse(literal: str) -> float:
+        raise ApiError(f"{source}: {literal} is not a finite number; every number must be finite")
+
+    return refuse
+
+
+def _finite_float(source: str) -> Callable[[str], float]:
+    """Floats as usual, except literals beyond the float range (1e999), which no database column holds."""
+
+    def parse(literal: str) -> float:
+        number = float(literal)
+        if math.isinf(number):
+            raise ApiError(f"{source}: {literal} is not a finite number; every number must be finite")
+        return number
+
+    return parse
+
+
+def _refuse_nul(value: Any, path: str) -> None:
+    """No text may hold a NUL (\\u0000): PostgreSQL cannot store it, and no Kubernetes field allows it."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ApiError(f"{path}: text holds a NUL character (\\u0000), which no field accepts")
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, path)
+            _refuse_nul(item, f"{path}.{key}")
+
+
+def check_size(value: Any, what: str = "the drawing") -> None:
+    """Refuse (413) a document with more nodes or edges than the server accepts, before any work on it."""
+    if not isinstance(value, dict):
+        return
+    for field, setting in (("nodes", "FENCELINE_MAX_NODES"), ("edges", "FENCELINE_MAX_EDGES")):
+        items, limit = value.get(field), getattr(settings, setting)
+        if isinstance(items, list) and len(items) > limit:
+            raise ApiError(
+                f"{what} has {len(items):,} {field}, more than the limit of {limit:,} on this server",
+                [f"the limit is the setting {setting}"],
+                status=413,
+            )
 
 
 def document_from(value: Any) -> Document:
+    check_size(value)
     try:
         return Document.from_json(value)
     except DocumentError as exc:
@@ -150,12 +205,50 @@ def compile_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse(compiled(document, dialect))
 
 
-def import_document(data: bytes | str, source: str) -> dict[str, Any]:
+class TimeLimitExceeded(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds` of wall time (SIGALRM).
+
+    Gunicorn's sync workers and the test client run requests in the main thread, where a timer signal can be
+    used; a threaded development server cannot, and there the block runs unbounded.
+    """
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        result = import_text(data, source)
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def import_document(data: bytes | str, source: str) -> dict[str, Any]:
+    limit = settings.FENCELINE_TIME_LIMIT_SECONDS
+    try:
+        with time_limit(limit):
+            result = import_text(data, source)
     except InputError as exc:
         raise ApiError(str(exc), [str(exc)]) from None
-    return {"document": result.document.to_json(), "warnings": [str(w) for w in result.warnings]}
+    except TimeLimitExceeded:
+        raise ApiError(
+            f"{source}: the import took longer than the limit of {limit:g} s on this server; "
+            "import fewer files at once",
+            ["the limit is the setting FENCELINE_TIME_LIMIT_SECONDS"],
+            status=503,
+        ) from None
+    document = result.document.to_json()
+    check_size(document, f"{source}: the import")
+    return {"document": document, "warnings": [str(w) for w in result.warnings]}
 
 
 @endpoint("POST")

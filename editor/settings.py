@@ -118,6 +118,10 @@ FENCELINE_MAX_UPLOAD_BYTES = envint("FENCELINE_MAX_UPLOAD_BYTES", 10 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = FENCELINE_MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# A drawing of 5,000 workloads takes seconds to compile; these keep one request from occupying a worker for long.
+FENCELINE_MAX_NODES = envint("FENCELINE_MAX_NODES", 2000)
+FENCELINE_MAX_EDGES = envint("FENCELINE_MAX_EDGES", 10000)
+FENCELINE_TIME_LIMIT_SECONDS = float(os.getenv("FENCELINE_TIME_LIMIT_SECONDS") or 20)
 
 # --- security headers (the Content-Security-Policy is set by editor.middleware) --------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

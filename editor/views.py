@@ -137,7 +137,7 @@ def panel(request: HtmxHttpRequest, what: str) -> HttpResponse:
     except RequestDataTooBig:
         return too_large_response(request)
     except api.ApiError as exc:
-        return _panel_error(request, exc.message, exc.details)
+        return _panel_error(request, exc.message, exc.details, exc.status)
     data = request.POST if "_apply" in request.POST else None
     dialect = request.POST.get("dialect") if request.POST.get("dialect") in DIALECTS else document.settings.dialect
     target = request.POST.get("id", "")
@@ -239,6 +239,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):  # raised wherever the body is first read, e.g. the CSRF check
+        return too_large_response(request)
     if request.path.startswith("/api/"):
         return api.error_response("bad request", [str(exception)] if exception else [], status=400)
     return render(request, "error.html", {"title": "Bad request", "message": str(exception or "")}, status=400)

@@ -185,8 +185,9 @@
     const options = {
       name: "fcose", quality: "default", randomize: randomize, animate: false, fit: false,
       nodeDimensionsIncludeLabels: false, packComponents: true, tile: true,
-      nodeRepulsion: () => 9000, idealEdgeLength: () => 140, edgeElasticity: () => 0.3, nestingFactor: 0.3,
-      numIter: eles.length > 1500 ? 1200 : 2500, nodeSeparation: 90, tilingPaddingVertical: 30, tilingPaddingHorizontal: 30,
+      nodeRepulsion: () => 6000, idealEdgeLength: () => 110, edgeElasticity: () => 0.45, nestingFactor: 0.2,
+      gravity: 0.4, gravityCompound: 1.2, numIter: eles.length > 1500 ? 1200 : 2500, nodeSeparation: 70,
+      tilingPaddingVertical: 24, tilingPaddingHorizontal: 24,
     };
     if (fixed && fixed.length) options.fixedNodeConstraint = fixed;
     try {
@@ -335,12 +336,21 @@
   }
 
   function keepVisible(ele) {
-    // The inspector floats over the right of the canvas: pan so the selected element stays in view beside it.
-    const inspector = $("#inspector");
+    // The inspector floats over the right of the canvas: keep the selected element in view beside it, by
+    // fitting the whole drawing into the free part when it stays readable there, else by panning.
     const canvasBox = $("#cy").getBoundingClientRect();
-    const panelLeft = inspector.getBoundingClientRect().left - canvasBox.left;
+    const free = $("#inspector").getBoundingClientRect().left - canvasBox.left;
     const bb = ele.renderedBoundingBox();
-    if (bb.x2 > panelLeft - 16 && bb.x2 - bb.x1 < panelLeft) cy.panBy({ x: panelLeft - 40 - bb.x2, y: 0 });
+    if (cy.elements().renderedBoundingBox().x2 <= free - 16) return;
+    const all = cy.elements().boundingBox();
+    const pad = 32;
+    const zoom = Math.min((free - 2 * pad) / all.w, (cy.height() - 2 * pad) / all.h, 1.2);
+    if (zoom >= 0.35) {
+      cy.zoom(zoom);
+      cy.pan({ x: pad + (free - 2 * pad - all.w * zoom) / 2 - all.x1 * zoom, y: pad + (cy.height() - 2 * pad - all.h * zoom) / 2 - all.y1 * zoom });
+    } else if (bb.x2 > free - 16 && bb.x2 - bb.x1 < free) {
+      cy.panBy({ x: free - 40 - bb.x2, y: 0 });
+    }
   }
 
   function openFor(ele) {

@@ -52,7 +52,7 @@
   function nodeLabel(node) {
     const lines = [displayName(node), subtitle(node)];
     const lock = locks(node);
-    if (lock) lines.push("\u26D4 " + lock);
+    if (lock) lines.push("\u2298 " + lock);
     return lines.join("\n");
   }
 
@@ -117,10 +117,10 @@
   function style() {
     return [
       { selector: "node", style: {
-        "font-family": FONT, "font-size": 11, "color": COLORS.ink,
+        "font-family": FONT, "font-size": 13, "color": COLORS.ink,
         "text-wrap": "wrap", "text-max-width": 150, "text-valign": "center", "text-halign": "center",
         "shape": "round-rectangle", "width": 160, "height": 52, "background-color": COLORS.paper,
-        "border-width": 1.5, "border-color": COLORS.line, "min-zoomed-font-size": 7,
+        "border-width": 1.5, "border-color": COLORS.line, "min-zoomed-font-size": 6,
       } },
       { selector: "node[label], edge[label]", style: { "label": "data(label)" } },
       { selector: "node.selector", style: { "border-style": "dashed", "background-color": "#f8fafc" } },
@@ -130,7 +130,7 @@
       { selector: "node.locked", style: { "border-width": 3, "border-color": "#334155" } },
       { selector: "node.namespace", style: {
         "shape": "round-rectangle", "background-color": "#eef2ff", "background-opacity": 0.55,
-        "border-color": "#a5b4fc", "border-width": 1.5, "padding": 22, "font-weight": 600, "font-size": 13,
+        "border-color": "#a5b4fc", "border-width": 1.5, "padding": 22, "font-weight": 600, "font-size": 14,
         "text-valign": "top", "text-halign": "center", "text-margin-y": -6, "color": "#3730a3",
         "min-width": 180, "min-height": 80,
       } },
@@ -139,9 +139,9 @@
       { selector: "edge", style: {
         "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.1, "width": 2,
         "line-color": COLORS.allowed, "target-arrow-color": COLORS.allowed,
-        "font-family": FONT, "font-size": 10, "color": COLORS.ink,
+        "font-family": FONT, "font-size": 11, "color": COLORS.ink,
         "text-background-color": COLORS.paper, "text-background-opacity": 0.9, "text-background-padding": 2,
-        "text-background-shape": "round-rectangle", "min-zoomed-font-size": 8, "text-rotation": "autorotate",
+        "text-background-shape": "round-rectangle", "min-zoomed-font-size": 6, "text-rotation": "autorotate",
       } },
       { selector: "edge.one-sided", style: { "line-color": COLORS.oneSided, "target-arrow-color": COLORS.oneSided, "line-style": "dashed" } },
       { selector: "edge.denied", style: { "line-color": COLORS.denied, "target-arrow-color": COLORS.denied, "line-style": "dashed" } },
