@@ -39,11 +39,14 @@ class Watch:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
 
-    def assert_clean(self, page: Any) -> None:
+    def assert_clean(self, page: Any, expected_statuses: tuple[int, ...] = ()) -> None:
+        """No CSP violation, exception, dialog or console error (but Chromium's note on an expected 4xx)."""
         violations = page.evaluate("window.__cspViolations")
         assert violations == []
         assert self.page_errors == []
-        assert self.console_errors == [], self.console_errors
+        expected = tuple(f"the server responded with a status of {status} " for status in expected_statuses)
+        errors = [text for text in self.console_errors if not any(note in text for note in expected)]
+        assert errors == [], errors
         assert self.dialogs == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +188,44 @@ def test_it_shows_the_tour_on_the_first_visit_only(open_editor):
     editor.page.wait_for_timeout(500)
     assert tour.is_hidden()
     watch.assert_clean(editor.page)
+
+
+def test_it_downloads_the_yaml_shown(open_editor):
+    editor, watch = open_editor("/")
+    editor.add_namespace("shop")
+    editor.add_workload("cart")
+    editor.page.check("#inspector [name=isolate_ingress]")
+    editor.page.wait_for_selector("#inspector .panel-saved")
+    editor.wait_compiled()
+    with editor.page.expect_download() as download:
+        editor.page.click("[data-action=download]")
+    assert download.value.suggested_filename == "fenceline-native.yaml"
+    assert Path(download.value.path()).read_text() == editor.yaml_text()
+    assert "name: cart" in editor.yaml_text()
+    watch.assert_clean(editor.page)
+
+
+def test_it_offers_a_fork_when_someone_saved_first(open_editor):
+    first, first_watch = open_editor("/")
+    first.add_namespace("shop")
+    first.page.click("#save-button")
+    permalink = first.page.locator("#permalink").get_attribute("href")
+    alice, alice_watch = open_editor(permalink + "/edit")
+    bob, bob_watch = open_editor(permalink + "/edit")
+    alice.add_workload("cart")
+    alice.page.click("#save-button")
+    alice.page.wait_for_selector("#permalink")
+    bob.add_workload("payments")
+    bob.page.click("#save-button")
+    dialog = bob.page.locator("#dialog")
+    dialog.wait_for(state="visible")
+    assert "Someone saved this drawing meanwhile" in dialog.inner_text()
+    assert "revision 1 is not the latest" in dialog.inner_text()
+    bob.page.click("#dialog >> text=Save as a fork")
+    fork = bob.page.locator("#permalink").get_attribute("href")
+    viewer, viewer_watch = open_editor(fork)
+    labels = sorted(label.split("\n")[0] for _, label, _ in viewer.graph()["nodes"])
+    assert labels == ["payments", "shop"]
+    for page, watch in ((first, first_watch), (alice, alice_watch), (viewer, viewer_watch)):
+        watch.assert_clean(page.page)
+    bob_watch.assert_clean(bob.page, expected_statuses=(409,))
