@@ -2,15 +2,27 @@
 
 `--explain` adds the reasons (which policy and rule allowed or denied what), `--diff OTHER...` lists what
 changes from PATH (ref1) to OTHER (ref2). Warnings (skipped objects, rules that cannot apply) go to stderr.
+
+`--flows FILE...` replays observed traffic (Hubble or Gadget logs, as `fenceline flows` reads them) against the
+policies of PATH: each observed connection is printed with allowed, DENIED (would break: it flowed when
+observed) or denied (it was already dropped then), and a summary line; the exit code is 1 when some observed
+connection would break, so the command can gate a merge request. Workloads the logs name but PATH lacks are
+added from the logs (labels included), so PATH may hold policies only. With `--explain`, each denied
+connection is followed by its reasons.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
+from typing import BinaryIO
 
 from ..analysis import Analysis, Options, analyse, diff, format_connlist, format_diff, format_explanations
-from ..manifests import read_paths
+from ..check import add_observed, observations_from_document, replay
+from ..flows import FlowImport, read_flows
+from ..manifests import Cluster, read_paths
+from ..yamlio import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,22 +41,70 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="list connections added, removed or changed from PATH (ref1) to OTHER_PATH (ref2)",
     )
     parser.add_argument(
+        "--flows",
+        nargs="+",
+        metavar="FILE",
+        help="replay observed traffic (Hubble/Gadget logs, plain or gzip; - is stdin) against the policies; "
+        "exit 1 when an observed connection would be denied",
+    )
+    parser.add_argument(
         "--ipblock-matches-pods",
         action="store_true",
         help="let ipBlock CIDRs match pod IPs too (cyclonus/Calico behaviour; default: external IPs only)",
     )
 
 
-def _analyse(paths: list[str], options: Options) -> Analysis:
-    cluster = read_paths(paths)
-    analysis = analyse(cluster, options)
-    for warning in (*cluster.warnings, *analysis.warnings):
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
         print(f"fenceline connlist: warning: {warning}", file=sys.stderr)
+
+
+def _analyse_cluster(cluster: Cluster, options: Options) -> Analysis:
+    analysis = analyse(cluster, options)
+    _warn([*cluster.warnings, *analysis.warnings])
     return analysis
+
+
+def _analyse(paths: list[str], options: Options) -> Analysis:
+    return _analyse_cluster(read_paths(paths), options)
+
+
+def _read_flows(files: list[str]) -> FlowImport:
+    with ExitStack() as stack:
+        streams: list[tuple[str, BinaryIO]] = []
+        for name in files:
+            if name == "-":
+                streams.append(("<stdin>", sys.stdin.buffer))
+                continue
+            try:
+                streams.append((name, stack.enter_context(open(name, "rb"))))
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
+        return read_flows(streams)
+
+
+def _replay(args: argparse.Namespace, options: Options) -> int:
+    if args.diff:
+        raise InputError("--flows replays against one policy set; it cannot be combined with --diff", "connlist")
+    flows = _read_flows(args.flows)
+    for line in flows.summary.lines():
+        print(f"fenceline connlist: flows: {line}", file=sys.stderr)
+    cluster = add_observed(read_paths(args.paths), flows.document)
+    result = replay(
+        observations_from_document(flows.document), _analyse_cluster(cluster, options), explain=args.explain
+    )
+    for connection in result.connections:
+        print(connection.line())
+        for line in connection.explanation:
+            print(f"    {line}")
+    print(result.summary())
+    return 1 if result.breaking else 0
 
 
 def run(args: argparse.Namespace) -> int:
     options = Options(ipblock_matches_pods=args.ipblock_matches_pods)
+    if args.flows:
+        return _replay(args, options)
     analysis = _analyse(args.paths, options)
     if args.diff:
         text = format_diff(diff(analysis, _analyse(args.diff, options)))
