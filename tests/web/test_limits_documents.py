@@ -2,9 +2,8 @@
 
 A 1.2 MB document of 5,000 workloads takes about 13 s to compile through /api/compile on this machine, and a
 10 MiB import over 20 s, so without these limits a handful of requests occupies every gunicorn worker (and a
-request longer than gunicorn's --timeout is cut off with no answer at all). The app does not have these limits
-yet: the tests are strict xfails naming the settings they expect (FENCELINE_MAX_NODES, FENCELINE_MAX_EDGES,
-FENCELINE_TIME_LIMIT_SECONDS), so they start to fail, as a reminder to drop the marker, once the limits exist.
+request longer than gunicorn's --timeout is cut off with no answer at all). The settings are FENCELINE_MAX_NODES,
+FENCELINE_MAX_EDGES and FENCELINE_TIME_LIMIT_SECONDS.
 """
 
 from __future__ import annotations
@@ -17,16 +16,6 @@ from django.test import override_settings
 
 pytestmark = pytest.mark.django_db
 
-MISSING_SIZE_LIMIT = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="no limit on the nodes and edges of a document yet (settings FENCELINE_MAX_NODES / FENCELINE_MAX_EDGES)",
-)
-MISSING_TIME_LIMIT = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="no time limit on imports yet (setting FENCELINE_TIME_LIMIT_SECONDS)",
-)
 MAX_NODES = 40
 MAX_EDGES = 60
 
@@ -67,7 +56,6 @@ def test_a_document_within_the_limits_is_accepted(api):
     assert response.status_code == 200
 
 
-@MISSING_SIZE_LIMIT
 @pytest.mark.parametrize("url", ["/api/compile", "/api/documents", "/api/templates/dns"])
 @pytest.mark.parametrize(("nodes", "edges", "named"), [(MAX_NODES + 1, 1, "41 nodes"), (2, MAX_EDGES + 1, "61 edges")])
 def test_the_api_refuses_a_document_over_the_size_limits(api, url, nodes, edges, named):
@@ -78,7 +66,6 @@ def test_the_api_refuses_a_document_over_the_size_limits(api, url, nodes, edges,
     assert named in error and "limit" in error
 
 
-@MISSING_SIZE_LIMIT
 def test_the_inspector_refuses_a_document_over_the_size_limits_with_a_page(api):
     with override_settings(FENCELINE_MAX_NODES=MAX_NODES, FENCELINE_MAX_EDGES=MAX_EDGES):
         response = api.post_form("/panel/node", {"document": json.dumps(wide_document(MAX_NODES + 1, 1)), "id": "w0"})
@@ -86,7 +73,6 @@ def test_the_inspector_refuses_a_document_over_the_size_limits_with_a_page(api):
     assert response["Content-Type"].startswith("text/html") and b"41 nodes" in response.content
 
 
-@MISSING_SIZE_LIMIT
 def test_an_import_that_makes_too_many_nodes_is_refused_clearly(api):
     with override_settings(FENCELINE_MAX_NODES=MAX_NODES, FENCELINE_MAX_EDGES=MAX_EDGES):
         response = api.post(
@@ -100,7 +86,6 @@ def test_an_import_that_makes_too_many_nodes_is_refused_clearly(api):
     assert b"41 nodes" in page.content and b"Nothing was imported" in page.content
 
 
-@MISSING_TIME_LIMIT
 def test_an_import_over_the_time_limit_is_stopped_with_a_clear_answer(api):
     # About 1.5 s of work on this machine; the limit is a tenth of that.
     text = policies(2000)

@@ -233,12 +233,6 @@ def sqlite_server(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="uses its own SQLite file; runs once, in the SQLite pass")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="SQLite starts transactions DEFERRED, so racing saves fail with 'database is locked' (a 500): "
-    "editor/settings.py needs OPTIONS transaction_mode=IMMEDIATE for SQLite",
-)
 def test_it_keeps_every_edit_when_people_save_at_once_on_the_sqlite_server(sqlite_server, talk_doc):
     play_rounds([HttpSession(sqlite_server.base) for _ in range(PEOPLE)], talk_doc)
     assert "Internal Server Error" not in sqlite_server.log.read_text()

@@ -1,0 +1,145 @@
+"""Fuzzing the HTTP entry points: whatever a client sends, the answer is a 4xx (or success), never a 500.
+
+The JSON API answers JSON with `error` and `details`; the inspector and import panels answer HTML. Bodies are
+valid documents mutated at random, Kubernetes-shaped YAML, arbitrary JSON values and arbitrary bytes, sent to
+every endpoint that takes a body, with NUL characters, NaN and infinities among the values (JSON can carry
+them; the databases cannot store them).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from editor import panels
+from tests.unit.test_fuzz_parsers import (
+    DEEP_EXAMPLES,
+    document_seeds,
+    manifests,
+    mutated,
+    policies,
+    scalars,
+    spliced_text,
+    strings,
+    values,
+)
+
+pytestmark = pytest.mark.django_db
+
+FUZZ = settings(
+    max_examples=int(DEEP_EXAMPLES or 40),
+    derandomize=DEEP_EXAMPLES is None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+PANEL_FIELDS = (
+    "_apply", "dialect", "scope", "name", "labels", "ports", "namespace", "kind", "isolate_ingress", "enforce",
+    "action", "cidr", "except", "entity", "protocol", "port", "l7",
+)  # fmt: skip
+DIALECTS = st.one_of(st.sampled_from(("native", "cilium", "", "calico")), strings)
+
+
+# What JSON can carry but a database cannot store: NaN and infinities (json.dumps writes NaN, Infinity).
+wild_scalars = st.one_of(scalars, st.floats(), st.text(max_size=8), st.just("\x00"))
+wild_values = st.recursive(
+    wild_scalars,
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(strings, children, max_size=4)),
+    max_leaves=20,
+)
+
+
+documents_or_junk = st.one_of(mutated(document_seeds, wild_values), document_seeds, wild_values)
+envelopes = st.one_of(
+    documents_or_junk,
+    st.fixed_dictionaries(
+        {"document": documents_or_junk},
+        optional={
+            "dialect": DIALECTS,
+            "parent": st.one_of(strings, st.none(), st.integers(), st.just("A" * 30)),
+            "fork": values,
+            "params": st.one_of(values, st.dictionaries(st.sampled_from(("scope", "namespace", "labels")), strings)),
+        },
+    ),
+)
+json_bodies = st.one_of(
+    envelopes.map(lambda value: json.dumps(value).encode()),
+    st.binary(max_size=200),
+    st.sampled_from((b"", b"{", b"null", b"[]", b'"text"', b"{}" * 3, b'{"document": null}', b"\xef\xbb\xbf{}")),
+)
+yaml_bodies = st.one_of(
+    st.lists(st.one_of(policies, manifests), min_size=1, max_size=3).map(
+        lambda objects: "".join("---\n" + json.dumps(obj) + "\n" for obj in objects).encode()
+    ),
+    spliced_text().map(str.encode),
+    st.binary(max_size=200),
+)
+
+
+def assert_json_answer(response: Any) -> None:
+    assert response.status_code < 500, response.content[:500]
+    assert response["Content-Type"] == "application/json", response.content[:200]
+    body = response.json()
+    if response.status_code >= 400:
+        assert isinstance(body["error"], str) and body["error"] and isinstance(body["details"], list)
+
+
+def assert_html_answer(response: Any) -> None:
+    assert response.status_code < 500, response.content[:500]
+    assert response["Content-Type"].startswith("text/html")
+
+
+@FUZZ
+@given(
+    url=st.sampled_from(["/api/compile", "/api/documents", *(f"/api/templates/{name}" for name in panels.TEMPLATES)]),
+    body=json_bodies,
+    dialect=st.one_of(st.none(), DIALECTS),
+)
+def test_json_endpoints_answer_json_for_any_body(api, url, body, dialect):
+    query = {"dialect": dialect} if dialect is not None else {}
+    path = url + ("?" + "&".join(f"dialect={value}" for value in query.values()) if query else "")
+    assert_json_answer(api.post(path, body, content_type="application/json", headers={"X-CSRFToken": api.token}))
+
+
+@FUZZ
+@given(body=yaml_bodies, how=st.sampled_from(("yaml", "json", "octet", "upload")), source=st.one_of(st.none(), strings))
+def test_the_import_api_answers_json_for_any_body(api, body, how, source):
+    if how == "upload":
+        upload = SimpleUploadedFile((source or "upload").replace("\x00", "") or "x", body)
+        response = api.post_form("/api/import", {"file": upload})
+    else:
+        content_type = {"yaml": "application/yaml", "json": "application/json", "octet": "application/octet-stream"}
+        path = "/api/import" + (f"?source={source}" if source else "")
+        response = api.post(path, body, content_type=content_type[how], headers={"X-CSRFToken": api.token})
+    assert_json_answer(response)
+
+
+@FUZZ
+@given(
+    what=st.sampled_from(("node", "edge", "namespace", "settings", "template", "nothing")),
+    document=st.one_of(documents_or_junk.map(lambda value: json.dumps(value)), strings),
+    target=st.one_of(st.sampled_from(("web", "api", "e1", "dns", "default", "prod", "w0")), strings),
+    fields=st.dictionaries(st.sampled_from(PANEL_FIELDS), strings, max_size=5),
+)
+def test_the_inspector_answers_html_for_any_form(api, what, document, target, fields):
+    assert_html_answer(api.post_form(f"/panel/{what}", {**fields, "document": document, "id": target}))
+
+
+@FUZZ
+@given(body=yaml_bodies)
+def test_the_import_panel_answers_html_for_any_text(api, body):
+    assert_html_answer(api.post_form("/panel/import", {"text": body.decode("utf-8", "replace")}))
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_number_json_cannot_store_is_a_400(api, number):
+    body = '{"document": {"schema": "fenceline/v1", "namespaces": [{"name": "a", "position": {"x": %s, "y": 1}}]}}'
+    response = api.post(
+        "/api/documents", body % number, content_type="application/json", headers={"X-CSRFToken": api.token}
+    )
+    assert response.status_code == 400, response.content[:300]
+    assert number.lstrip("-") in response.json()["error"] or "finite" in response.json()["error"]
