@@ -983,6 +983,8 @@ class _Checker:
         ]
 
     def sources_of(self, src: End, dst: End) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The broader edges (not drawn between exactly these ends) that allow src -> dst, and the sides that
+        are not isolated."""
         intent = self.intent
         via: set[str] = set()
         open_sides = []
@@ -992,8 +994,12 @@ class _Checker:
             if not intent.isolated[direction][pod]:
                 open_sides.append(direction)
             for rule in intent.rules[direction][pod]:
-                if rule.edge.action == "allow" and intent.covers(rule.peer, other):
-                    via.add(rule.edge.id)
+                edge = rule.edge
+                direct = intent.stands_for(self.nodes[edge.source], src) and intent.stands_for(
+                    self.nodes[edge.target], dst
+                )
+                if edge.action == "allow" and not direct and intent.covers(rule.peer, other):
+                    via.add(edge.id)
         return tuple(sorted(via)), tuple(open_sides)
 
 
