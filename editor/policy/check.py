@@ -1349,8 +1349,7 @@ class _Replayer:
     def judge(self, observation: Observation) -> Replayed:
         sources, why_source = self.peers(observation.source, True)
         targets, why_target = self.peers(observation.target, False)
-        src_text = str(sources[0]) if len(sources) == 1 else str(observation.source)
-        dst_text = str(targets[0]) if len(targets) == 1 else str(observation.target)
+        src_text, dst_text = _end_text(observation.source, sources), _end_text(observation.target, targets)
         if observation.protocol not in PROTOCOLS:
             reason = (
                 "ICMP is not analysed (only TCP, UDP and SCTP)"
@@ -1393,6 +1392,14 @@ class _Replayer:
         reason = "denied by the " + " and the ".join(sides) if sides else ""
         lines = tuple(str(explanation).splitlines()) if self.explain else ()
         return Replayed(observation, "denied", src_text, dst_text, reason, lines)
+
+
+def _end_text(endpoint: Endpoint, peers: list[Peer]) -> str:
+    """A pod end as the connlist prints its workload; an address, entity or name as observed (the analyser's
+    range around it may be much wider)."""
+    if endpoint.kind in ("workload", "selector") and len(peers) == 1:
+        return str(peers[0])
+    return str(endpoint)
 
 
 def replay(observations: Iterable[Observation], analysis: Analysis, *, explain: bool = False) -> ReplayResult:
