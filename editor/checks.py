@@ -14,12 +14,19 @@ MISSING_SECRET_KEY = (
 )
 
 
+def _has_secret_key() -> bool:
+    try:
+        return bool(settings.SECRET_KEY)
+    except ImproperlyConfigured:  # Django refuses to even read an empty key
+        return False
+
+
 def require_secret_key() -> None:
     """Called by every entry point that serves requests (wsgi, asgi, runserver)."""
-    if not settings.SECRET_KEY:
+    if not _has_secret_key():
         raise ImproperlyConfigured(MISSING_SECRET_KEY)
 
 
 @register(Tags.security, deploy=True)
 def check_secret_key(app_configs: Any, **kwargs: Any) -> list[Error]:
-    return [] if settings.SECRET_KEY else [Error(MISSING_SECRET_KEY, id="fenceline.E001")]
+    return [] if _has_secret_key() else [Error(MISSING_SECRET_KEY, id="fenceline.E001")]
