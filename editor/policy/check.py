@@ -11,7 +11,8 @@ API:
 * `Intent(doc, pods)`: the drawing's meaning, evaluated independently of the compilers and the analyser;
   `intent.connection(src, dst)` for analyser peers. `mismatches(bridge, intent)` compares the two everywhere.
 * `check_document(doc, dialect=None) -> CheckResult`: the matrix, flagged edges, undrawn connections,
-  mismatches; `to_json()` for the editor, `explain(src, dst)` for the reasons of one cell.
+  mismatches; `to_json()` for the editor, `cell_json(src, dst)` for the hover of one cell (the analyser's
+  explanation and, per side, isolation and the edges that allow or deny the pair), `explain(src, dst)`.
 * Flow replay: `observations_from_document(flow_doc)`, `add_observed(cluster, flow_doc)`,
   `replay(observations, analysis) -> ReplayResult`, `replay_document(doc, dialect=None, observed=None)`.
 
@@ -756,6 +757,7 @@ class CheckResult:
     undrawn: list[Undrawn]
     mismatches: list[Mismatch]
     bridge: Bridge
+    intent: Intent
     timings: dict[str, float]
 
     @property
@@ -770,6 +772,33 @@ class CheckResult:
         """The analyser's reasons for one cell: which policies and rules allow or deny what."""
         analysis = self.bridge.analysis
         return str(analysis.explain(analysis.peer(src), analysis.peer(dst))).splitlines()
+
+    def cell_json(self, src: str, dst: str) -> dict[str, Any]:
+        """One cell for the hover: what is allowed, the analyser's explanation, and for each pod end whether it
+        is isolated (locked on which nodes) and which edges allow or deny this pair there."""
+        connections = self.cell(src, dst)
+        if connections is None:
+            raise KeyError(f"no cell for {src} => {dst}")
+        analysis = self.bridge.analysis
+        index = _pod_index(self.bridge)
+        src_end, dst_end = peer_end(index, analysis.peer(src)), peer_end(index, analysis.peer(dst))
+        data: dict[str, Any] = {
+            "src": src,
+            "dst": dst,
+            "connections": str(connections),
+            "status": status_of(connections),
+            "explanation": self.explain(src, dst),
+        }
+        for direction, pod, other in (("egress", src_end, dst_end), ("ingress", dst_end, src_end)):
+            if isinstance(pod, int):
+                rules = [r for r in self.intent.rules[direction][pod] if self.intent.covers(r.peer, other)]
+                data[direction] = {
+                    "isolated": self.intent.isolated[direction][pod],
+                    "lockedOn": sorted(set(self.intent.locks[direction][pod])),
+                    "allowedBy": sorted({r.edge.id for r in rules if r.edge.action == "allow"}),
+                    "deniedBy": sorted({r.edge.id for r in rules if r.edge.action == "deny"}),
+                }
+        return data
 
     def to_json(self, *, timings: bool = False) -> dict[str, Any]:
         """JSON for the editor. The matrix is given as indices into `connections` (each with its status)."""
@@ -1040,7 +1069,7 @@ def check_document(document: Document, dialect: str | None = None) -> CheckResul
     start = time.perf_counter()
     undrawn = checker.undrawn(sources, destinations, matrix)
     timings["undrawn"] = time.perf_counter() - start
-    return CheckResult(bridge.dialect, peers, rows, columns, matrix, flagged, undrawn, found, bridge, timings)
+    return CheckResult(bridge.dialect, peers, rows, columns, matrix, flagged, undrawn, found, bridge, intent, timings)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -351,3 +351,21 @@ def test_a_drawing_of_selectors_only_shows_their_traffic_through_stand_ins() -> 
     assert str(result.cell("shop/front[Selector]", "0.0.0.0-255.255.255.255[External]")) == "No Connections"
     assert result.ok
     assert result.to_json()["peers"][0] == {"name": "shop/back[Selector]", "kind": "selector", "nodeIds": ["back"]}
+
+
+def test_a_cell_for_the_hover_names_the_edges_and_locks_of_both_sides() -> None:
+    result = check_document(shop(), "cilium")
+    cell = result.cell_json("shop/c[Deployment]", "shop/b[Deployment]")
+    assert cell == {
+        "src": "shop/c[Deployment]",
+        "dst": "shop/b[Deployment]",
+        "connections": "TCP 80",
+        "status": "partial",
+        "explanation": result.explain("shop/c[Deployment]", "shop/b[Deployment]"),
+        "egress": {"isolated": True, "lockedOn": [], "allowedBy": ["e2"], "deniedBy": []},
+        "ingress": {"isolated": True, "lockedOn": ["b"], "allowedBy": ["e3", "e5"], "deniedBy": []},
+    }
+    outside = result.cell_json("0.0.0.0-255.255.255.255[External]", "shop/b[Deployment]")
+    assert (outside["status"], "egress" in outside, outside["ingress"]["allowedBy"]) == ("denied", False, [])
+    with pytest.raises(KeyError):
+        result.cell_json("shop/b[Deployment]", "shop/b[Deployment]")
