@@ -1330,7 +1330,7 @@ class _Replayer:
             network = ipaddress.ip_network(endpoint.name, strict=False)
             return self.ranges(network.version, int(network.network_address), int(network.broadcast_address), as_source)
         if endpoint.kind == "entity":
-            versions = _WORLD_VERSIONS.get(endpoint.name) if endpoint.name != "all" else None
+            versions = _WORLD_VERSIONS.get(endpoint.name)
             if versions is not None:
                 peers: list[Peer] = []
                 for version in versions:
