@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="FILE",
         help="replay observed traffic (Hubble/Gadget logs, plain or gzip; - is stdin) against the policies; "
-        "exit 1 when an observed connection would be denied",
+        "exit 1 when traffic that flowed when observed would now be denied",
     )
     parser.add_argument(
         "--ipblock-matches-pods",
