@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -33,23 +35,35 @@ class EditorPage:
         (Tab), and Enter in the last field submits the form."""
         items = list(fields.items())
         for index, (name, value) in enumerate(items):
-            with self.page.expect_response(lambda r: "/panel/" in r.url and r.request.method == "POST"):
+            with self.panel_swap():
                 self.panel_field(name).fill(value)
                 self.panel_field(name).press("Enter" if enter and index == len(items) - 1 else "Tab")
         self.page.wait_for_selector("#inspector .panel-saved")
         self.wait_compiled()
 
+    @contextlib.contextmanager
+    def panel_swap(self) -> Iterator[None]:
+        """Until the server's answer has replaced the panel (not merely arrived), so the next field typed into
+        is the new one."""
+        self.page.evaluate("document.querySelectorAll('#inspector form').forEach(f => { f.dataset.stale = '1'; })")
+        yield
+        self.page.wait_for_function(
+            "() => { const f = document.querySelector('#inspector form');"
+            " return f && !f.dataset.stale && !f.classList.contains('htmx-request'); }"
+        )
+
     # --- adding things -------------------------------------------------------------------------------------
 
     def add_namespace(self, name: str) -> None:
-        self.page.click("#palette [data-add=namespace]")
-        self.page.wait_for_selector("#inspector input[name=name]")
+        with self.panel_swap():
+            self.page.click("#palette [data-add=namespace]")
         self.apply_panel(name=name)
 
     def add_workload(self, name: str) -> None:
         """A workload in the namespace selected last (a new namespace is selected after it is named)."""
-        self.page.click("#palette [data-add=workload]")
-        self.page.wait_for_selector("#inspector .panel-kicker:text('Workload')")
+        with self.panel_swap():
+            self.page.click("#palette [data-add=workload]")
+        assert self.page.locator("#inspector .panel-kicker").inner_text() == "WORKLOAD"
         self.apply_panel(name=name)
 
     def use_template(self, name: str, **choices: str) -> None:
@@ -58,8 +72,7 @@ class EditorPage:
         self.page.wait_for_selector("#inspector .panel-kicker:text('Template')")
         for field, value in choices.items():
             self.page.select_option(f"#inspector [name='{field}']", value)
-        with self.page.expect_response(lambda r: "/panel/template" in r.url):
-            self.page.click("#inspector button[type=submit]")
+        self.page.click("#inspector button[type=submit]")
         self.page.wait_for_selector("#inspector .panel-saved")
         self.wait_compiled()
 
