@@ -33,6 +33,12 @@ def test_the_postgres_pass_really_runs_on_postgres():
         assert cursor.fetchone() == ("UTF8",)
 
 
+def test_the_postgres_tests_are_not_skipped_on_postgres():
+    # The other half of the guard: on PostgreSQL without FENCELINE_TEST_POSTGRES=1 the tests marked postgres
+    # would all be skipped quietly.
+    assert (connection.vendor == "postgresql") == ON_POSTGRES
+
+
 def unusual(talk_doc):
     """The talk's shop with what storage engines like to change: key order, non-ASCII text, floats, nesting."""
     talk_doc["name"] = "Магазин 🛒 — ショップ"
