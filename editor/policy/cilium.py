@@ -214,7 +214,11 @@ def _parts(context: Context, subject: Node, edge: Edge, peer: Node, section: str
             others = [entry for entry in entries if entry not in dns]
             for chunk in _chunks(others):
                 add({"ports": chunk, **extras}, text=_ports_text(chunk))
-            dns = dns or [{"port": str(dns_port), "protocol": "ANY"}]
+            # DNS visibility needs single port-53 entries; take them from what the edge already allows, so the
+            # rule never widens the edge (an all-TCP edge gets TCP 53, never UDP or SCTP 53).
+            dns = dns or [
+                {"port": str(dns_port), "protocol": protocol} for protocol in _protocols_reaching(edge, dns_port)
+            ]
             add({"ports": dns, "rules": DNS_ANY_RULE}, text=_ports_text(dns, " with DNS visibility"))
         else:
             suffix = " with L7 rules" if edge.l7 else (" for TLS server names" if edge.server_names else "")
@@ -408,6 +412,17 @@ def _dns_plan(context: Context, subjects: list[Subject]) -> set[str]:
     return augment
 
 
+def _protocols_reaching(edge: Edge, port: int) -> list[str]:
+    """The protocols (TCP, UDP, ANY) for which `edge` allows `port`; ANY alone when it allows every protocol."""
+    protocols = {
+        p.protocol
+        for p in edge.ports
+        if p.protocol in ("TCP", "UDP", "ANY")
+        and (p.port is None or p.port == port or (isinstance(p.port, int) and p.port <= port <= (p.end_port or p.port)))
+    }
+    return ["ANY"] if "ANY" in protocols else sorted(protocols)
+
+
 def _is_dns_edge(context: Context, edge: Edge) -> bool:
     settings = context.document.settings.dns
     target = context.nodes[edge.target]
@@ -425,15 +440,7 @@ def _is_dns_edge(context: Context, edge: Edge) -> bool:
     else:
         pod_selector = selector_of(target.selector())
         picks_dns = pod_selector is not None and pod_selector.matches(settings.pod_labels)
-    reaches_port = not edge.ports or any(
-        p.protocol in ("UDP", "ANY", "TCP")
-        and (
-            p.port is None
-            or p.port == settings.port
-            or (isinstance(p.port, int) and p.port <= settings.port <= (p.end_port or p.port))
-        )
-        for p in edge.ports
-    )
+    reaches_port = not edge.ports or bool(_protocols_reaching(edge, settings.port))
     return in_namespace and picks_dns and reaches_port
 
 

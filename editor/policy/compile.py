@@ -70,6 +70,7 @@ class RuleExplanation:
     index: int
     edge_ids: tuple[str, ...]
     text: str
+    node_id: str | None = None  # the subject whose policy holds the rule
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,15 +81,19 @@ class RuleExplanation:
             "index": self.index,
             "edgeIds": list(self.edge_ids),
             "text": self.text,
+            "nodeId": self.node_id,
         }
 
 
 @dataclasses.dataclass
 class CompileResult:
+    """The emitted objects, in order, with `object_nodes[i]` the id of the subject node `objects[i]` is for."""
+
     dialect: str
     objects: list[dict[str, Any]]
     issues: list[CompileIssue]
     explanations: list[RuleExplanation]
+    object_nodes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def errors(self) -> list[CompileIssue]:
@@ -109,6 +114,7 @@ class CompileResult:
             "objects": self.objects,
             "issues": [issue.to_json() for issue in self.issues],
             "explanations": [explanation.to_json() for explanation in self.explanations],
+            "objectNodes": list(self.object_nodes),
         }
 
 
@@ -319,14 +325,18 @@ def compile_document(document: Document, dialect: str | None = None) -> CompileR
     compiler = native.compile_subjects if chosen == "native" else cilium.compile_subjects
     drafts = compiler(context, subjects)
     objects: list[dict[str, Any]] = []
+    object_nodes: list[str] = []
     explanations: list[RuleExplanation] = []
     for name, draft in _assign_names(drafts):
         metadata: dict[str, Any] = {"name": name}
         if draft.namespace is not None:
             metadata["namespace"] = draft.namespace
         objects.append({"apiVersion": draft.api_version, "kind": draft.kind, "metadata": metadata, **draft.body})
+        object_nodes.append(draft.node_id)
         explanations.extend(
-            RuleExplanation(draft.kind, draft.namespace, name, rule.direction, rule.index, rule.edge_ids, rule.text)
+            RuleExplanation(
+                draft.kind, draft.namespace, name, rule.direction, rule.index, rule.edge_ids, rule.text, draft.node_id
+            )
             for rule in draft.rules
         )
-    return CompileResult(chosen, objects, context.issues, explanations)
+    return CompileResult(chosen, objects, context.issues, explanations, object_nodes)

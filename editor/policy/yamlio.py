@@ -86,6 +86,8 @@ class LoadedDocument:
 
     def line_of(self, path: tuple[str | int, ...]) -> int:
         """The 1-based line of the value at `path` (keys and list indexes), or of its nearest parent."""
+        if not path:
+            return self.line
         node = self.trees.tree(self.index) if self.trees is not None else None
         line = self.line
         for step in path:

@@ -191,11 +191,6 @@ def test_a_drawing_changed_after_compiling_is_caught() -> None:
 # --- found by the proof ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cilium.py widens an 'allow DNS' edge drawn as all TCP ports: to give toFQDNs its DNS visibility it adds "
-    "a port 53 ANY rule, so UDP 53 and SCTP 53 are allowed though nobody drew them (reported to the lead)",
-)
 def test_the_dns_visibility_rule_does_not_widen_the_dns_edge() -> None:
     document = Document.from_json(
         {
