@@ -397,12 +397,6 @@ def test_document_text_loads_or_is_a_document_error(text):
         assert str(exc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="Document.loads lets json's RecursionError escape (fenceline flows --into deep.json shows a traceback); "
-    "it should raise DocumentError('JSON nested too deeply')",
-)
 def test_document_text_nested_beyond_recursion_is_a_document_error():
     with pytest.raises(DocumentError):
         Document.loads("[" * 100_000)
