@@ -4,7 +4,7 @@
 .PHONY: run test setup lint bench
 
 run: setup
-	.venv/bin/python manage.py runserver 127.0.0.1:8000
+	SECRET_KEY="$${SECRET_KEY:-$$(cat .stamps/secret_key)}" .venv/bin/python manage.py runserver 127.0.0.1:8000
 
 test:
 	bash scripts/test.sh

@@ -31,6 +31,11 @@ if [[ -f package.json ]]; then
   fi
   .venv/bin/python scripts/vendor.py
 fi
+# A secret key for this checkout's local server (make run), made once and never committed.
+if [[ ! -s .stamps/secret_key ]]; then
+  .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(50))" > .stamps/secret_key
+  chmod 600 .stamps/secret_key
+fi
 if [[ -f manage.py ]]; then
   .venv/bin/python manage.py migrate --noinput -v 0
   .venv/bin/python manage.py collectstatic --noinput -v 0
