@@ -23,7 +23,7 @@ from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
 
-from editor import panels
+from editor import auth, panels
 from editor.edge_states import edge_states
 from editor.middleware import too_large_response
 from editor.models import Revision, StaleParentError, save_revision
@@ -296,6 +296,7 @@ def revision_json(request: HttpRequest, revision: Revision, *, with_document: bo
         "slug": revision.slug,
         "revision": revision.number,
         "name": revision.name,
+        "author": revision.author or None,
         "created": revision.created.isoformat(),
         "parent": revision.parent.slug if revision.parent else None,
         "url": request.build_absolute_uri(reverse("revision", args=[revision.slug])),
@@ -317,6 +318,9 @@ def revision_or_404(slug: str) -> Revision:
 @endpoint("POST")
 def save_view(request: HttpRequest) -> JsonResponse:
     """Save `{"document": {...}, "parent": "<slug>" | null, "fork": false}` as a new immutable revision."""
+    refusal = auth.save_refusal(request)
+    if refusal is not None:
+        return refusal
     raw, options = split_envelope(body_json(request))
     document = document_from(raw)
     parent_slug = options.get("parent")
@@ -324,7 +328,9 @@ def save_view(request: HttpRequest) -> JsonResponse:
         raise ApiError("parent must be the slug of a saved revision, or null")
     parent = revision_or_404(parent_slug) if parent_slug else None
     try:
-        revision = save_revision(document.to_json(), parent, fork=bool(options.get("fork")))
+        revision = save_revision(
+            document.to_json(), parent, fork=bool(options.get("fork")), author=auth.author_of(request)
+        )
     except StaleParentError as exc:
         latest = revision_json(request, exc.latest, with_document=False)
         return JsonResponse(

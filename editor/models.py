@@ -50,6 +50,7 @@ class Revision(models.Model):
     slug = models.CharField(max_length=64, unique=True, default=new_slug, editable=False)
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
     data = models.JSONField()  # the graph document (fenceline/v1)
+    author = models.CharField(max_length=150, blank=True, default="")  # the user name then; "" without sign-in
     created = models.DateTimeField(auto_now_add=True)
 
     objects = RevisionQuerySet.as_manager()
@@ -80,26 +81,29 @@ class StaleParentError(Exception):
     def __init__(self, parent: Revision, latest: Revision) -> None:
         self.parent = parent
         self.latest = latest
+        by = f" by {latest.author}" if latest.author else ""
         super().__init__(
             f"revision {parent.number} is not the latest of this document any more: revision {latest.number} was "
-            f"saved at {latest.created:%Y-%m-%d %H:%M:%S} UTC. Save your drawing as a fork, or open the latest "
+            f"saved{by} at {latest.created:%Y-%m-%d %H:%M:%S} UTC. Save your drawing as a fork, or open the latest "
             "revision and redo your change there."
         )
 
 
-def save_revision(data: dict[str, Any], parent: Revision | None = None, *, fork: bool = False) -> Revision:
+def save_revision(
+    data: dict[str, Any], parent: Revision | None = None, *, fork: bool = False, author: str = ""
+) -> Revision:
     """Store `data` (a valid document) as a new immutable revision.
 
     Without a parent (or with `fork`) it starts a new document; a fork remembers the revision it came from.
     Otherwise it continues the parent's document, which must not have moved on since the parent: the document
     row is locked (SELECT ... FOR UPDATE) so that of two concurrent saves from the same parent exactly one wins
-    and the other gets StaleParentError.
+    and the other gets StaleParentError. `author` is the signed-in user's name ("" when nobody is).
     """
     name = str(data.get("name") or "")[:200]
     with transaction.atomic():
         if parent is None or fork:
             document = Document.objects.create(name=name)
-            return Revision.objects.create(document=document, number=1, parent=parent, data=data)
+            return Revision.objects.create(document=document, number=1, parent=parent, data=data, author=author)
         document = Document.objects.select_for_update().get(pk=parent.document_id)
         latest = document.latest_revision()
         assert latest is not None  # a parent revision belongs to this document
@@ -107,4 +111,6 @@ def save_revision(data: dict[str, Any], parent: Revision | None = None, *, fork:
             raise StaleParentError(parent, latest)
         document.name = name
         document.save(update_fields=["name", "updated"])
-        return Revision.objects.create(document=document, number=latest.number + 1, parent=parent, data=data)
+        return Revision.objects.create(
+            document=document, number=latest.number + 1, parent=parent, data=data, author=author
+        )

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,7 +41,9 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
+    "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
     "django.contrib.staticfiles",
     "django_htmx",
     "editor.apps.EditorConfig",
@@ -51,8 +54,12 @@ MIDDLEWARE = [
     "editor.middleware.SecurityHeadersMiddleware",
     "editor.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "editor.auth.ProxyUserMiddleware",
+    "editor.auth.SignInRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -69,6 +76,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "editor.views.site_context",
+                "editor.auth.account_context",
             ],
         },
     },
@@ -123,6 +131,31 @@ FENCELINE_MAX_NODES = envint("FENCELINE_MAX_NODES", 2000)
 FENCELINE_MAX_EDGES = envint("FENCELINE_MAX_EDGES", 10000)
 FENCELINE_TIME_LIMIT_SECONDS = float(os.getenv("FENCELINE_TIME_LIMIT_SECONDS") or 20)
 
+# --- sign-in (optional); editor.auth reads these on every request -------------------------------------------
+AUTH_MODES = ("none", "accounts", "remote-user")
+FENCELINE_AUTH = os.getenv("FENCELINE_AUTH", "").strip().lower() or "none"
+FENCELINE_REQUIRE_LOGIN_TO_SAVE = envbool("FENCELINE_REQUIRE_LOGIN_TO_SAVE", False)
+FENCELINE_REQUIRE_LOGIN = envbool("FENCELINE_REQUIRE_LOGIN", False)
+if FENCELINE_AUTH not in AUTH_MODES:
+    raise ImproperlyConfigured(f"FENCELINE_AUTH={FENCELINE_AUTH!r}: use one of {', '.join(AUTH_MODES)}")
+if FENCELINE_AUTH == "none" and (FENCELINE_REQUIRE_LOGIN_TO_SAVE or FENCELINE_REQUIRE_LOGIN):
+    raise ImproperlyConfigured(
+        "FENCELINE_REQUIRE_LOGIN_TO_SAVE / FENCELINE_REQUIRE_LOGIN need a way to sign in: "
+        "set FENCELINE_AUTH=accounts or FENCELINE_AUTH=remote-user"
+    )
+# A header as the proxy names it (X-Forwarded-User) or a WSGI environ key as is (REMOTE_USER, HTTP_X_FORWARDED_USER).
+_remote_user = os.getenv("FENCELINE_REMOTE_USER_HEADER", "").strip() or "REMOTE_USER"
+FENCELINE_REMOTE_USER_HEADER = (
+    "HTTP_" + _remote_user.upper().replace("-", "_") if "-" in _remote_user else _remote_user.upper()
+)
+AUTHENTICATION_BACKENDS = ["editor.auth.AccountsBackend", "editor.auth.ProxyUserBackend"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = LOGOUT_REDIRECT_URL = "editor"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in ("UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator")
+]
+
 # --- security headers (the Content-Security-Policy is set by editor.middleware) --------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -130,6 +163,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 CSRF_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
+SESSION_COOKIE_SAMESITE = "Lax"  # a link to a permalink from chat or mail arrives signed in
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600)
 CSRF_FAILURE_VIEW = "editor.views.csrf_failure"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("TRUST_X_FORWARDED_PROTO", False) else None
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)

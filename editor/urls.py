@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from editor import api, views
+from editor import api, auth, views
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{20,64})"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("panel/import", views.import_panel, name="import_panel"),
     path("panel/import/form", views.import_form, name="import_form"),
     path("panel/<slug:what>", views.panel, name="panel"),
+    path("accounts/login", auth.login, name="login"),
+    path("accounts/logout", auth.logout, name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("csp-report", views.csp_report, name="csp_report"),
     path("api/csrf", api.csrf, name="api_csrf"),
