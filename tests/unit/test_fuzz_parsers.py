@@ -256,11 +256,6 @@ spec: {selector: {app: web}, ports: 1.5}
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="editor/policy/lint/peers.py _all_namespaces_fix reads peer.raw of a null peer ({**None})",
-)
 def test_linting_a_null_peer_gives_findings():
     loaded, _ = load_objects(NULL_PEER, "null-peer.yaml")
     assert lint_objects(loaded)

@@ -415,3 +415,15 @@ def test_unreadable_parts_do_not_crash_the_rules() -> None:
     )
     findings = lint(text)
     assert [f.rule for f in findings] == ["FL002"]
+
+
+def test_fixes_on_a_null_cilium_peer_build_on_an_empty_selector() -> None:
+    text = CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress: [{toEndpoints: [null]}]\n"
+    items = objects(text)
+    findings = lint(text)
+    (own_namespace,) = of("FL007", findings)
+    fixed = apply_fix(own_namespace, items[0].obj)
+    assert fixed["spec"]["egress"][0]["toEndpoints"][0] == {
+        "matchExpressions": [{"key": "k8s:io.kubernetes.pod.namespace", "operator": "Exists"}]
+    }
+    assert not [f for f in validate_object(fixed) if f.is_error]

@@ -167,14 +167,21 @@ def _replace_peer_fix(peer: Peer, new: dict[str, Any], title: str) -> Fix:
     return Fix("replace-peer", title, "object", transform)
 
 
+def _written(peer: Peer) -> dict[str, Any]:
+    """The peer as a mapping to build a fix on: Cilium reads a null endpoint selector (`toEndpoints: [null]`)
+    as `{}`, and null matchLabels or matchExpressions as absent, so the fixes must too."""
+    if not isinstance(peer.raw, dict):
+        return {}
+    return {key: value for key, value in peer.raw.items() if value is not None}
+
+
 def _all_namespaces_fix(policy: PolicyView, peer: Peer) -> Fix:
+    raw = _written(peer)
     if policy.cilium:
         exists = {"key": f"k8s:{CILIUM_NAMESPACE_KEY}", "operator": "Exists"}
-        new: dict[str, Any] = {**peer.raw, "matchExpressions": [*peer.raw.get("matchExpressions", []), exists]}
+        new: dict[str, Any] = {**raw, "matchExpressions": [*raw.get("matchExpressions", []), exists]}
         return _replace_peer_fix(peer, new, "Every namespace: require only that the namespace label exists")
-    return _replace_peer_fix(
-        peer, {**peer.raw, "namespaceSelector": {}}, "Every namespace: add `namespaceSelector: {}`"
-    )
+    return _replace_peer_fix(peer, {**raw, "namespaceSelector": {}}, "Every namespace: add `namespaceSelector: {}`")
 
 
 @check
@@ -216,16 +223,16 @@ def other_namespace(ctx: LintContext) -> Iterator[LintFinding]:
 
 
 def _namespace_fix(policy: PolicyView, peer: Peer, namespaces: list[str]) -> Fix:
+    new = _written(peer)
     if policy.cilium:
         key = f"k8s:{CILIUM_NAMESPACE_KEY}"
-        new = dict(peer.raw)
         if len(namespaces) == 1:
-            new["matchLabels"] = {**(peer.raw.get("matchLabels") or {}), key: namespaces[0]}
+            new["matchLabels"] = {**new.get("matchLabels", {}), key: namespaces[0]}
         else:
             expression = {"key": key, "operator": "In", "values": namespaces}
-            new["matchExpressions"] = [*(peer.raw.get("matchExpressions") or []), expression]
+            new["matchExpressions"] = [*new.get("matchExpressions", []), expression]
     else:
-        new = {"namespaceSelector": _names_selector(namespaces), **peer.raw}
+        new = {"namespaceSelector": _names_selector(namespaces), **new}
     return _replace_peer_fix(peer, new, f"Match those pods in namespace {', '.join(namespaces)}")
 
 
