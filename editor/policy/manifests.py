@@ -217,25 +217,40 @@ def _labels(item: KubeObject, path: tuple[str | int, ...], what: str) -> dict[st
     return labels
 
 
+def _listed(item: KubeObject, path: tuple[str | int, ...], value: Any, what: str, warnings: list[str]) -> list[Any]:
+    """`value` when it is a list; absent or null is an empty list, anything else a warning and an empty list.
+
+    Only the fields that name an object (name, namespace, labels) stop the reading with an InputError; a bad
+    list elsewhere loses what it would have added, as the API server would have refused that object."""
+    if isinstance(value, list):
+        return value
+    if value is not None:
+        found = type(value).__name__
+        warnings.append(f"{item.source}:{item.line_of(path)}: {what} must be a list, found {found}; ignored")
+    return []
+
+
 def _container_ports(
     item: KubeObject, spec_path: tuple[str | int, ...], warnings: list[str]
 ) -> tuple[ContainerPort, ...]:
     spec: Any = item.obj
     for step in spec_path:
         spec = spec.get(step) if isinstance(spec, dict) else None
+    containers_path = (*spec_path, "containers")
     containers = spec.get("containers") if isinstance(spec, dict) else None
     ports: list[ContainerPort] = []
-    for c_index, container in enumerate(containers if isinstance(containers, list) else []):
+    for c_index, container in enumerate(_listed(item, containers_path, containers, "containers", warnings)):
         entries = container.get("ports") if isinstance(container, dict) else None
-        for p_index, entry in enumerate(entries if isinstance(entries, list) else []):
-            path = (*spec_path, "containers", c_index, "ports", p_index)
+        entries_path = (*containers_path, c_index, "ports")
+        for p_index, entry in enumerate(_listed(item, entries_path, entries, "container ports", warnings)):
+            path = (*entries_path, p_index)
             if not isinstance(entry, dict):
                 warnings.append(f"{item.source}:{item.line_of(path)}: container port is not a mapping; ignored")
                 continue
             number = entry.get("containerPort")
             protocol = entry.get("protocol") or "TCP"
             name = entry.get("name")
-            if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
+            if not _is_port(number):
                 warnings.append(
                     f"{item.source}:{item.line_of(path)}: container port without a valid containerPort "
                     f"(1-65535); ignored"
@@ -248,22 +263,26 @@ def _container_ports(
     return tuple(ports)
 
 
+def _is_port(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
 def _pod_extras(item: KubeObject, spec_path: tuple[str, ...]) -> tuple[bool, str]:
     spec: Any = item.obj
     for step in spec_path:
         spec = spec.get(step) if isinstance(spec, dict) else None
     if not isinstance(spec, dict):
         return False, "default"
-    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    return bool(spec.get("hostNetwork")), str(account)
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    return spec.get("hostNetwork") is True, account if isinstance(account, str) else "default"
 
 
-def _pod_ips(item: KubeObject) -> tuple[str, ...]:
+def _pod_ips(item: KubeObject, warnings: list[str]) -> tuple[str, ...]:
     status = item.obj.get("status")
     if not isinstance(status, dict):
         return ()
     ips: list[str] = []
-    for entry in status.get("podIPs") or []:
+    for entry in _listed(item, ("status", "podIPs"), status.get("podIPs"), "status.podIPs", warnings):
         if isinstance(entry, dict) and isinstance(entry.get("ip"), str):
             ips.append(entry["ip"])
     if not ips and isinstance(status.get("podIP"), str):
@@ -292,18 +311,26 @@ def _replicas(item: KubeObject, kind: str) -> int:
 def _service(item: KubeObject, warnings: list[str]) -> Service:
     spec = item.obj.get("spec") if isinstance(item.obj.get("spec"), dict) else {}
     selector = spec.get("selector")
+    if selector is not None and not isinstance(selector, dict):
+        where = f"{item.source}:{item.line_of(('spec', 'selector'))}"
+        warnings.append(f"{where}: service selector must be a mapping; read as a service without selector")
     ports: list[ServicePort] = []
-    for index, entry in enumerate(spec.get("ports") or []):
-        if not isinstance(entry, dict) or not isinstance(entry.get("port"), int):
-            warnings.append(f"{item.source}:{item.line_of(('spec', 'ports', index))}: service port without port")
+    for index, entry in enumerate(_listed(item, ("spec", "ports"), spec.get("ports"), "service ports", warnings)):
+        where = f"{item.source}:{item.line_of(('spec', 'ports', index))}"
+        if not isinstance(entry, dict) or not _is_port(entry.get("port")):
+            warnings.append(f"{where}: service port without a valid port (1-65535); ignored")
+            continue
+        protocol = entry.get("protocol") or "TCP"
+        if protocol not in PROTOCOLS:
+            warnings.append(f"{where}: unknown protocol {protocol!r}; service port ignored")
             continue
         target = entry.get("targetPort")
         ports.append(
             ServicePort(
                 entry.get("name") if isinstance(entry.get("name"), str) else None,
                 entry["port"],
-                target if isinstance(target, int | str) else None,
-                str(entry.get("protocol") or "TCP"),
+                target if isinstance(target, int | str) and not isinstance(target, bool) else None,
+                protocol,
             )
         )
     return Service(
@@ -370,7 +397,7 @@ class _Builder:
             name,
             _labels(item, ("metadata", "labels"), "Pod"),
             _container_ports(item, ("spec",), self.warnings),
-            _pod_ips(item),
+            _pod_ips(item, self.warnings),
             host_network,
             account,
             item.where(),

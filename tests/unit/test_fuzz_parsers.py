@@ -261,11 +261,6 @@ def test_linting_a_null_peer_gives_findings():
     assert lint_objects(loaded)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="editor/policy/manifests.py _service iterates spec.ports without checking that it is a list",
-)
 def test_reading_a_service_whose_ports_are_not_a_list_warns():
     loaded, _ = load_objects(SERVICE_PORTS_NOT_A_LIST, "service.yaml")
     assert read_cluster(loaded).warnings

@@ -201,6 +201,53 @@ def test_malformed_objects_are_input_errors(text: str, message: str, line: int) 
     assert (caught.value.source, caught.value.line) == ("m.yaml", line)
 
 
+WRONG_TYPES = """\
+kind: Service
+metadata: {name: web}
+spec:
+  selector: app=web
+  ports:
+  - {port: 80, protocol: HTTP}
+  - {port: true}
+  - {port: 443, targetPort: false}
+---
+kind: Service
+metadata: {name: api}
+spec: {selector: {app: api}, ports: {http: 80}}
+---
+kind: Pod
+metadata: {name: p}
+spec:
+  hostNetwork: "false"
+  serviceAccountName: [sa]
+  containers: [{name: c, ports: {containerPort: 80}}]
+status: {podIP: 10.0.0.1, podIPs: 10.0.0.1}
+---
+kind: Pod
+metadata: {name: q}
+spec: {containers: 1.5}
+"""
+
+
+def test_fields_of_the_wrong_type_are_warnings_and_lose_only_themselves() -> None:
+    cluster = cluster_of(WRONG_TYPES)
+    web, api = cluster.services
+    assert (web.selector, [(p.port, p.target_port) for p in web.ports]) == (None, [(443, None)])
+    assert (api.selector, api.ports) == ({"app": "api"}, ())
+    pod = cluster.workloads[0].pods[0]
+    assert (pod.host_network, pod.service_account, pod.ports, pod.ips) == (False, "default", (), ("10.0.0.1",))
+    assert [str(w) for w in cluster.workloads] == ["default/p[Pod]", "default/q[Pod]"]
+    assert cluster.warnings == [
+        "m.yaml:4: service selector must be a mapping; read as a service without selector",
+        "m.yaml:6: unknown protocol 'HTTP'; service port ignored",
+        "m.yaml:7: service port without a valid port (1-65535); ignored",
+        "m.yaml:12: service ports must be a list, found dict; ignored",
+        "m.yaml:19: container ports must be a list, found dict; ignored",
+        "m.yaml:20: status.podIPs must be a list, found str; ignored",
+        "m.yaml:24: containers must be a list, found float; ignored",
+    ]
+
+
 def test_read_paths_walks_directories_and_skips_non_kubernetes_json(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "pods.yml").write_text("kind: Pod\nmetadata: {name: p}\n")
