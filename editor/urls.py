@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from editor import api, auth, views
+from editor import analysis_api, api, auth, flows_upload, rule_pages, views
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{20,64})"
 
@@ -24,6 +24,13 @@ urlpatterns = [
     path("api/documents", api.save_view, name="api_save"),
     re_path(rf"^api/documents/{SLUG}$", api.load_view, name="api_load"),
     re_path(rf"^api/documents/{SLUG}/history$", api.history_view, name="api_history"),
+    path("api/lint", analysis_api.lint_view, name="api_lint"),
+    path("api/lint/fix", analysis_api.fix_view, name="api_lint_fix"),
+    path("api/check", analysis_api.check_view, name="api_check"),
+    path("api/check/cell", analysis_api.check_cell_view, name="api_check_cell"),
+    path("api/flows", flows_upload.flows_view, name="api_flows"),
+    path("rules/", rule_pages.rules_index, name="rules_index"),
+    re_path(r"^rules/(?P<page>FL\d{3}|rating)$", rule_pages.rule_page, name="rule_page"),
 ]
 
 handler400 = "editor.views.bad_request"
