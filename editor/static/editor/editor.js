@@ -250,6 +250,7 @@
       showIssues([{ severity: "error", message: answer.body.error }].concat((answer.body.details || []).map((d) => ({ severity: "error", message: d }))));
       $("#yaml").textContent = "# The drawing is not valid; see the problems above.";
       setStatus("Invalid drawing", "error");
+      if (app.dataset.pending === "0") announce("compiled", { ok: false });
       return;
     }
     state.lastCompile = answer.body;
@@ -260,6 +261,7 @@
     const errors = result.issues.filter((i) => i.severity === "error").length;
     const count = result.objects.length;
     setStatus(errors ? errors + " error" + (errors === 1 ? "" : "s") : count + " polic" + (count === 1 ? "y" : "ies"), errors ? "error" : "ok");
+    if (app.dataset.pending === "0") announce("compiled", { ok: true });
   }
 
   function emptyYaml() {
@@ -281,6 +283,7 @@
         if (issue.edgeId) cy.getElementById("e:" + issue.edgeId).addClass("error");
       }
     });
+    announce("rendered");
   }
 
   function showIssues(issues) {
@@ -558,10 +561,11 @@
   }
 
   // --------------------------------------------------------------------------------------------- saving
-  async function save(fork) {
+  async function save(fork, unguarded) {
     const btn = $("#save-button");
     btn.disabled = true;
     try {
+      for (const guard of unguarded ? [] : saveGuards) if (!(await guard(Boolean(fork)))) return;
       const answer = await Fenceline.postJSON(app.dataset.saveUrl, { document: state.doc, parent: state.parent, fork: Boolean(fork) });
       if (answer.status === 409) { conflict(answer.body); return; }
       if (!answer.ok) { toast("Not saved: " + answer.body.error, "error"); return; }
@@ -571,6 +575,7 @@
       app.dataset.parent = saved.slug;
       history.replaceState(null, "", "/d/" + saved.slug + "/edit");
       toastLink("Saved revision " + saved.revision + ".", saved.url, "Open the permalink");
+      announce("saved", { doc: state.doc });
     } catch (err) {
       toast("Not saved: the server cannot be reached. Your drawing is kept in this browser.", "error");
     } finally {
@@ -798,6 +803,24 @@
     if (evt.key === "Shift" && !state.drawMode) setDrawMode(false, false);
   });
   window.addEventListener("blur", () => { if (!state.drawMode) setDrawMode(false, false); });
+
+  // ------------------------------------------------------------------------------------ analysis views
+  // findings.js, check.js and flows.js read the drawing and change it only through this, and hear about it
+  // through "fenceline:*" events on #app: compiled (the YAML shown is the drawing's), rendered, saved.
+  const saveGuards = [];
+  function announce(name, detail) { app.dispatchEvent(new CustomEvent("fenceline:" + name, { detail: detail || {} })); }
+  window.FencelineEditor = {
+    cy: cy,
+    readOnly: readOnly,
+    doc: () => state.doc,
+    dialect: () => state.dialect,
+    version: () => state.version,
+    commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
+    select: select,
+    toast: toast,
+    guardSave: (guard) => saveGuards.push(guard), // async (fork) => true to go on saving
+    save: (fork) => save(fork, true),
+  };
 
   // ------------------------------------------------------------------------------------------------ start
   const restored = restoreDraft();
