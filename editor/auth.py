@@ -144,7 +144,8 @@ def sign_in_needed(request: HttpRequest, what: str) -> JsonResponse:
     else:
         url = None
         how = ["sign in through the single sign-on proxy in front of this server: it did not send a user name"]
-    return JsonResponse({"error": f"{what}: this server requires a signed-in user", "details": how, "signIn": url}, 401)
+    body = {"error": f"{what}: this server requires a signed-in user", "details": how, "signIn": url}
+    return JsonResponse(body, status=401)
 
 
 def save_refusal(request: HttpRequest) -> JsonResponse | None:
