@@ -11,14 +11,22 @@ from test_settings import run
 
 from editor.models import Revision
 
+NAMES = [
+    "FENCELINE_AUTH",
+    "FENCELINE_REQUIRE_LOGIN_TO_SAVE",
+    "FENCELINE_REQUIRE_LOGIN",
+    "FENCELINE_REMOTE_USER_HEADER",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SESSION_COOKIE_AGE",
+]
+
 
 def auth_settings(env: dict[str, str]) -> list[object]:
-    code = (
-        "import json; from editor import settings as s; "
-        "print(json.dumps([s.FENCELINE_AUTH, s.FENCELINE_REQUIRE_LOGIN_TO_SAVE, s.FENCELINE_REQUIRE_LOGIN, "
-        "s.FENCELINE_REMOTE_USER_HEADER, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_AGE]))"
+    """The settings NAMES, as a fresh process with `env` reads them."""
+    result = run(
+        f"import json; from editor import settings; print(json.dumps([getattr(settings, n) for n in {NAMES}]))", env
     )
-    result = run(code, env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
