@@ -117,6 +117,24 @@ def test_an_unknown_peer_kind_is_a_warning_for_that_line_only() -> None:
     assert edges(result.document)[0][4] == 2
 
 
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"k8s": {"namespace": 1.0}}, "k8s.namespace is 1.0, not a string"),
+        ({"k8s": {"namespace": "Demo"}}, "k8s.namespace 'Demo' is not a namespace name (an RFC 1123 label)"),
+        ({"k8s": {"owner": {"name": ["cart"]}}}, "k8s.owner.name is ['cart'], not a string"),
+        ({"podLabels": {"app": 1}}, "podLabels: label 'app' has the value 1, not a string"),
+        ({"podLabels": ["app=cart"]}, "podLabels is a JSON list, not a map of labels"),
+        ({"dst": {"namespace": "a.b"}}, "svc peer namespace 'a.b' is not a namespace name"),
+    ],
+)
+def test_a_field_of_the_wrong_type_or_an_unusable_namespace_skips_the_line(changes: dict, reason: str) -> None:
+    good = gen2_line()
+    result = read(lines(good, gen2_line(**changes)))
+    assert [(s.line, s.reason) for s in result.summary.skipped] == [(2, f"Gadget event: {reason}")]
+    assert edges(Document.from_json(result.document.to_json()))[0][4] == 1
+
+
 def test_gen2_ingress_pods_raw_addresses_and_what_the_advisor_leaves_out() -> None:
     namespace = "test-networkpolicy-8485776873410829123"
     ingress = gen2_line(

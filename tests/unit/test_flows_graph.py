@@ -439,3 +439,21 @@ def test_workload_of_a_pod_from_its_name_and_labels(
     pod: str, labels: dict[str, str], expected: tuple[str, str | None]
 ) -> None:
     assert workload_of(pod, labels) == expected
+
+
+def test_a_pod_without_a_namespace_takes_it_from_its_labels_or_is_left_out() -> None:
+    labelled = {
+        "identity": 301,
+        "pod_name": "kafka-0",
+        "labels": ["k8s:app=kafka", "k8s:io.kubernetes.pod.namespace=shop"],
+    }
+    (edge,) = read_bytes(_flow(destination=labelled)).document.edges
+    assert (edge.source, edge.target) == ("shop/orders", "shop/kafka")
+    for namespace in ("", "Shop_1"):
+        unusable = {"identity": 301, "namespace": namespace, "pod_name": "kafka-0", "labels": ["k8s:app=kafka"]}
+        result = read_bytes(_flow(destination=unusable))
+        assert Document.from_json(result.document.to_json()).edges == []
+        assert result.summary.ignored == {"an end Hubble did not identify": 1}
+        assert result.summary.warnings == [
+            f"pod 'kafka-0' is in no valid namespace (namespace {namespace!r}); its flows were left out"
+        ]

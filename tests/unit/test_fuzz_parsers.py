@@ -293,7 +293,7 @@ def test_reading_flow_logs_skips_bad_lines_and_never_raises(lines, layout):
         data = gzip.compress(data)
     result = clean(read_flows, [("fuzz.log", io.BytesIO(data))])
     if result is not None:
-        result.document.to_json()
+        Document.from_json(result.document.to_json())  # a graph the editor can open
         assert all(skipped.line >= 1 and skipped.reason for skipped in result.summary.skipped)
 
 
@@ -328,22 +328,11 @@ GADGET_OWNER_LIST = {**INVALID_NAMESPACE_FLOWS["gadget-number-as-namespace"], "l
 GADGET_OWNER_LIST["local_pod_owner"] = ["shippingservice"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="editor/policy/flows/aggregate.py _resolve hashes a Gadget owner that is a list (unhashable type)",
-)
 def test_a_gadget_event_whose_owner_is_a_list_is_skipped_not_a_crash():
     result = read_flows([("gadget.log", io.BytesIO(json.dumps(GADGET_OWNER_LIST).encode() + b"\n"))])
     Document.from_json(result.document.to_json())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DocumentError,
-    reason="editor/policy/flows turns a pod without a valid namespace into a node of namespace '' or '1.0'; it "
-    "should skip (and report) such a line or use the namespace from the pod's labels",
-)
 @pytest.mark.parametrize("record", INVALID_NAMESPACE_FLOWS.values(), ids=INVALID_NAMESPACE_FLOWS.keys())
 def test_a_flow_with_an_unusable_namespace_never_makes_an_invalid_document(record):
     result = read_flows([("flows.log", io.BytesIO(json.dumps(record).encode() + b"\n"))])

@@ -39,7 +39,7 @@ import msgspec
 from ..document import Document, Edge, Isolation, Node, Observed, Port
 from . import gadget, hubble
 from .model import NORMAL_TIME_LENGTH, FlowOptions, FlowSummary, normalize_time
-from .workloads import name_from_labels, selector_labels, workload_of
+from .workloads import is_namespace_name, name_from_labels, selector_labels, workload_of
 
 EPHEMERAL_PORTS = 32768  # Linux's default ip_local_port_range starts here
 ICMP_REPLIES = {"ICMPv4": 0, "ICMPv6": 129}  # echo reply
@@ -288,9 +288,11 @@ class Aggregator:
             pod = (endpoint.namespace, endpoint.pod_name)
             endpoint_id = self._pod_ids.get(pod)
             if endpoint_id is None:
-                endpoint_id = self._pod_ids[pod] = self._id(self._new_pod(endpoint))
-                self._pods.setdefault(endpoint.pod_name, (endpoint.namespace, endpoint_id))
-            return endpoint_id
+                key = self._new_pod(endpoint)
+                endpoint_id = self._pod_ids[pod] = -1 if key is None else self._id(key)
+                if key is not None:
+                    self._pods.setdefault(endpoint.pod_name, (endpoint.namespace, endpoint_id))
+            return None if endpoint_id < 0 else endpoint_id
         identity = endpoint.identity
         if identity:
             if identity in self._identities:
@@ -315,20 +317,27 @@ class Aggregator:
             return self._id(("world", address))
         return self._id(found)
 
-    def _new_pod(self, endpoint: hubble.Endpoint) -> Key:
-        """Record a pod seen for the first time; its key is its workload's, so replicas share edges."""
+    def _new_pod(self, endpoint: hubble.Endpoint) -> Key | None:
+        """Record a pod seen for the first time; its key is its workload's, so replicas share edges. None
+        for a pod in no usable namespace (a field-masked or hand-edited log): the graph has no place for it,
+        so its flows are left out, with a warning naming it."""
         labels = hubble.decode_labels(endpoint.labels)
-        pod_labels, namespace_labels, _ = hubble.split_labels(labels)
+        pod_labels, namespace_labels, labelled_namespace = hubble.split_labels(labels)
+        namespace = endpoint.namespace or labelled_namespace
+        if not is_namespace_name(namespace):
+            where = f"namespace {namespace!r}"
+            self.warnings[f"pod {endpoint.pod_name!r} is in no valid namespace ({where}); its flows were left out"] += 1
+            return None
         owner = endpoint.workloads[0] if endpoint.workloads else None
         info = PodInfo(
-            endpoint.namespace,
+            namespace,
             endpoint.pod_name,
             pod_labels if pod_labels else None,
             owner.name if owner else None,
             owner.kind if owner else None,
             namespace_labels,
         )
-        key = ("workload", endpoint.namespace, info.owner or workload_of(info.name, pod_labels)[0])
+        key = ("workload", namespace, info.owner or workload_of(info.name, pod_labels)[0])
         self.workload_pods.setdefault(key, []).append(info)
         return key
 
@@ -346,7 +355,7 @@ class Aggregator:
             return ("entity", entity)
         pod_labels, namespace_labels, namespace = hubble.split_labels(labels)
         namespace = endpoint.namespace or namespace
-        if not namespace or not pod_labels:
+        if not is_namespace_name(namespace) or not pod_labels:
             return None
         key = ("group", namespace, endpoint.identity or len(self.pod_info))
         self.pod_info[key] = PodInfo(namespace, "", pod_labels, namespace_labels=namespace_labels)

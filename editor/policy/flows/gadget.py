@@ -18,6 +18,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from .workloads import is_namespace_name
+
 
 class GadgetRecordError(ValueError):
     """A Gadget record that cannot become a connection; the line is skipped with this reason."""
@@ -66,10 +68,32 @@ def _lower(value: Any) -> dict[str, Any]:
     return {str(key).lower(): item for key, item in value.items()} if isinstance(value, dict) else {}
 
 
-def _labels(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
+def _labels(value: Any, field: str) -> dict[str, str]:
+    """A label map as the advisor writes it (Go map[string]string); anything else is not its record."""
+    if value is None:
         return {}
-    return {str(key): str(item) for key, item in value.items()}
+    if not isinstance(value, dict):
+        raise GadgetRecordError(f"{field} is a JSON {type(value).__name__}, not a map of labels")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise GadgetRecordError(f"{field}: label {key!r} has the value {item!r}, not a string")
+    return dict(value)
+
+
+def _text(value: Any, field: str) -> str:
+    """A string field; absent, null and "" are all "" (Go's zero value), other JSON types end the record."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise GadgetRecordError(f"{field} is {value!r}, not a string")
+    return value
+
+
+def _namespace(value: Any, field: str) -> str:
+    namespace = _text(value, field)
+    if not is_namespace_name(namespace):
+        raise GadgetRecordError(f"{field} {namespace!r} is not a namespace name (an RFC 1123 label)")
+    return namespace
 
 
 def parse(obj: dict[str, Any]) -> tuple[str, Connection | str]:
@@ -90,22 +114,27 @@ def _gen1(event: dict[str, Any]) -> Connection | str:
     kind = event.get("type")
     if kind not in ("connect", "accept"):
         return f"gen1 event type {kind!r}"
-    namespace, name = event.get("local_pod_namespace"), event.get("local_pod_name")
+    namespace, name = event.get("local_pod_namespace"), _text(event.get("local_pod_name"), "local_pod_name")
     if not namespace or not name:
         raise GadgetRecordError("gen1 event without local_pod_namespace / local_pod_name")
-    local = Pod(str(namespace), str(name), _labels(event.get("local_pod_labels")), event.get("local_pod_owner") or None)
+    local = Pod(
+        _namespace(namespace, "local_pod_namespace"),
+        name,
+        _labels(event.get("local_pod_labels"), "local_pod_labels"),
+        _text(event.get("local_pod_owner"), "local_pod_owner") or None,
+    )
     remote = event.get("remote_kind")
     if remote in ("pod", "svc"):
         prefix = f"remote_{remote}_"
-        labels = event.get(prefix + ("labels" if remote == "pod" else "label_selector"))
+        labels = prefix + ("labels" if remote == "pod" else "label_selector")
         peer = Peer(
             str(remote),
-            str(event.get(prefix + "namespace") or ""),
-            str(event.get(prefix + "name") or ""),
-            _labels(labels),
+            _text(event.get(prefix + "namespace"), prefix + "namespace"),
+            _text(event.get(prefix + "name"), prefix + "name"),
+            _labels(event.get(labels), labels),
         )
     elif remote == "other":
-        peer = Peer("raw", address=str(event.get("remote_other") or ""))
+        peer = Peer("raw", address=_text(event.get("remote_other"), "remote_other"))
     else:
         raise GadgetRecordError(f"unknown remote_kind {remote!r} (expected pod, svc or other)")
     return _checked(Connection(local, peer, kind == "connect", "TCP", _port(event.get("port"))))
@@ -120,26 +149,27 @@ def _gen2(event: dict[str, Any]) -> Connection | str:
     direction = event.get("pkttype")
     if direction not in ("OUTGOING", "HOST"):
         return f"packet type {direction!r}"
-    namespace, name = k8s.get("namespace"), k8s.get("podname") or k8s.get("pod")
+    namespace, name = k8s.get("namespace"), _text(k8s.get("podname") or k8s.get("pod"), "k8s.podName")
     if not namespace or not name:
         raise GadgetRecordError("event without k8s.namespace / k8s.podName")
     owner = _lower(k8s.get("owner"))
     local = Pod(
-        str(namespace),
-        str(name),
-        _labels(event.get("podlabels") or k8s.get("podlabels")),
-        owner.get("name") or event.get("podowner") or None,
-        owner.get("kind") or None,
+        _namespace(namespace, "k8s.namespace"),
+        name,
+        _labels(event.get("podlabels") or k8s.get("podlabels"), "podLabels"),
+        _text(owner.get("name"), "k8s.owner.name") or _text(event.get("podowner"), "podOwner") or None,
+        _text(owner.get("kind"), "k8s.owner.kind") or None,
     )
     dst = _lower(event.get("dst"))
     kind = dst.get("kind")
-    address = str(dst.get("addr") or "")
-    if kind == "pod":
+    address = _text(dst.get("addr"), "dst.addr")
+    if kind in ("pod", "svc"):
         peer = Peer(
-            "pod", str(dst.get("namespace") or ""), str(dst.get("podname") or ""), _labels(dst.get("podlabels"))
+            kind,
+            _text(dst.get("namespace"), "dst.namespace"),
+            _text(dst.get("podname" if kind == "pod" else "name"), "dst.name"),
+            _labels(dst.get("podlabels"), "dst.podLabels"),
         )
-    elif kind == "svc":
-        peer = Peer("svc", str(dst.get("namespace") or ""), str(dst.get("name") or ""), _labels(dst.get("podlabels")))
     elif kind == "raw":
         peer = Peer("raw", address=address)
     else:
@@ -175,4 +205,6 @@ def _checked(connection: Connection) -> Connection | str:
             return "loopback peer"
     elif not peer.namespace:
         raise GadgetRecordError(f"{peer.kind} peer without a namespace")
+    elif not is_namespace_name(peer.namespace):
+        raise GadgetRecordError(f"{peer.kind} peer namespace {peer.namespace!r} is not a namespace name")
     return connection
