@@ -21,11 +21,12 @@ CSRF_EXEMPT = {"csp_report"}  # browsers send CSP reports without cookies or tok
 
 def routes(slug: str) -> list[tuple[str, str]]:
     """(view name, URL) for every route, its parameters filled with values that exist."""
-    values = {"slug": slug, "what": "node", "name": "dns"}
+    values = {"slug": slug, "what": "node", "name": "dns", "page": "rating"}
     found = []
     for pattern in get_resolver().url_patterns:
         assert isinstance(pattern, URLPattern)
         names = list(pattern.pattern.regex.groupindex)
+        assert set(names) <= set(values), f"give routes() a value for the URL parameters of {pattern.pattern}"
         found.append((pattern.callback.__name__, reverse(pattern.name, kwargs={n: values[n] for n in names})))
     return found
 
