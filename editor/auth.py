@@ -119,7 +119,7 @@ class SignInRequiredMiddleware:
         if request.resolver_match is not None and request.resolver_match.url_name in OPEN_VIEWS:
             return None
         if request.path.startswith("/api/"):
-            return sign_in_needed(request, "Sign in to use this server")
+            return sign_in_needed(request, "sign in first: this server answers signed-in people only")
         if mode() == ACCOUNTS:
             return redirect_to_login(request.get_full_path())
         return render(request, "error.html", _proxy_message(), status=401)
@@ -133,7 +133,7 @@ def _proxy_message() -> dict[str, Any]:
     }
 
 
-def sign_in_needed(request: HttpRequest, what: str) -> JsonResponse:
+def sign_in_needed(request: HttpRequest, error: str) -> JsonResponse:
     """401 for the API: what was refused and how to sign in (`signIn` is the sign-in page, null behind a proxy)."""
     if mode() == ACCOUNTS:
         url = request.build_absolute_uri(reverse("login"))
@@ -144,14 +144,13 @@ def sign_in_needed(request: HttpRequest, what: str) -> JsonResponse:
     else:
         url = None
         how = ["sign in through the single sign-on proxy in front of this server: it did not send a user name"]
-    body = {"error": f"{what}: this server requires a signed-in user", "details": how, "signIn": url}
-    return JsonResponse(body, status=401)
+    return JsonResponse({"error": error, "details": how, "signIn": url}, status=401)
 
 
 def save_refusal(request: HttpRequest) -> JsonResponse | None:
     """The answer to a save that needs a signed-in user, or None when this request may save."""
     if login_required_to_save() and not request.user.is_authenticated:
-        return sign_in_needed(request, "Not saved")
+        return sign_in_needed(request, "sign in first: this server keeps saved drawings for signed-in people only")
     return None
 
 
