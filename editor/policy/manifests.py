@@ -19,6 +19,7 @@ Model rules (they follow np-guard/netpol-analyzer so its connlist output can be 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,10 @@ POLICY_KINDS: dict[str, tuple[str, ...]] = {
     "CiliumClusterwideNetworkPolicy": ("cilium.io",),
 }
 _WORKLOAD_GROUPS = ("apps", "extensions", "batch", "")
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")  # a Kubernetes kind is a Go type name
+# Pods and their controllers are named by DNS subdomains (the API server refuses any other name); a workload
+# name is part of graph node ids and connlist lines, so one that is not is skipped.
+_OBJECT_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,15 +295,27 @@ def _pod_ips(item: KubeObject, warnings: list[str]) -> tuple[str, ...]:
     return tuple(ips)
 
 
-def _controller_owner(item: KubeObject) -> tuple[str, str] | None:
+def _controller_owner(item: KubeObject, warnings: list[str]) -> tuple[str, str] | None:
     """(kind, name) of the controlling owner, as netpol-analyzer reads it; None for an ownerless pod."""
-    references = _metadata(item).get("ownerReferences")
-    for reference in references if isinstance(references, list) else []:
+    path = ("metadata", "ownerReferences")
+    references = _listed(item, path, _metadata(item).get("ownerReferences"), "ownerReferences", warnings)
+    for index, reference in enumerate(references):
         if isinstance(reference, dict) and reference.get("controller") is True:
-            if reference.get("kind") == "Node" or not isinstance(reference.get("name"), str):
+            kind, name = reference.get("kind") or "Pod", reference.get("name")
+            if kind == "Node":
                 return None
-            return (str(reference.get("kind") or "Pod"), reference["name"])
+            if not isinstance(kind, str) or not _KIND.fullmatch(kind) or not _is_object_name(name):
+                warnings.append(
+                    f"{item.source}:{item.line_of((*path, index))}: the controller reference needs a kind and an "
+                    "object name; the pod is read as a workload of its own"
+                )
+                return None
+            return (kind, name)
     return None
+
+
+def _is_object_name(name: Any) -> bool:
+    return isinstance(name, str) and bool(_OBJECT_NAME.fullmatch(name))
 
 
 def _replicas(item: KubeObject, kind: str) -> int:
@@ -388,8 +405,20 @@ class _Builder:
         workload.replicas += replicas
         return workload
 
+    def _named(self, item: KubeObject, kind: str) -> str | None:
+        name = _name(item, kind)
+        if _is_object_name(name):
+            return name
+        self.warnings.append(
+            f"{item.source}:{item.line_of(('metadata', 'name'))}: {kind} name {name!r} is not an object name "
+            "(a DNS subdomain: lowercase letters, digits, '-' and '.'); skipped"
+        )
+        return None
+
     def _add_pod(self, item: KubeObject) -> None:
-        name = _name(item, "Pod")
+        name = self._named(item, "Pod")
+        if name is None:
+            return
         namespace = _namespace(item)
         host_network, account = _pod_extras(item, ("spec",))
         pod = Pod(
@@ -402,11 +431,13 @@ class _Builder:
             account,
             item.where(),
         )
-        owner = _controller_owner(item) or ("Pod", name)
+        owner = _controller_owner(item, self.warnings) or ("Pod", name)
         self._workload((namespace, *owner), item, pod, 1)
 
     def _add_controller(self, item: KubeObject, kind: str) -> None:
-        name = _name(item, kind)
+        name = self._named(item, kind)
+        if name is None:
+            return
         namespace = _namespace(item)
         template = WORKLOAD_TEMPLATES[kind]
         host_network, account = _pod_extras(item, (*template, "spec"))

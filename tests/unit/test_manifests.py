@@ -248,6 +248,22 @@ def test_fields_of_the_wrong_type_are_warnings_and_lose_only_themselves() -> Non
     ]
 
 
+def test_workloads_need_object_names_and_owner_references_a_kind_and_a_name() -> None:
+    cluster = cluster_of(
+        "kind: Pod\nmetadata:\n  name: Web_1\n---\n"
+        "kind: Pod\nmetadata:\n  name: web-1\n  ownerReferences: [{kind: [ReplicaSet], name: web, controller: true}]\n"
+        "---\n"
+        "kind: Pod\nmetadata:\n  name: web-2\n  ownerReferences: [{kind: ReplicaSet, name: '', controller: true}]\n"
+    )
+    assert [str(w) for w in cluster.workloads] == ["default/web-1[Pod]", "default/web-2[Pod]"]
+    assert cluster.warnings == [
+        "m.yaml:3: Pod name 'Web_1' is not an object name (a DNS subdomain: lowercase letters, digits, '-' and '.'); "
+        "skipped",
+        "m.yaml:8: the controller reference needs a kind and an object name; the pod is read as a workload of its own",
+        "m.yaml:13: the controller reference needs a kind and an object name; the pod is read as a workload of its own",
+    ]
+
+
 def test_read_paths_walks_directories_and_skips_non_kubernetes_json(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "pods.yml").write_text("kind: Pod\nmetadata: {name: p}\n")
