@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
 import signal
 import threading
@@ -19,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
@@ -32,6 +34,8 @@ from editor.policy.document import Document, DocumentError
 from editor.policy.importer import import_text
 from editor.policy.validate import validate_object
 from editor.policy.yamlio import InputError, Limits, decode, dump_yaml_documents
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -60,6 +64,12 @@ def endpoint(method: str) -> Callable[[Callable[..., JsonResponse]], Callable[..
                 return error_response(exc.message, exc.details, exc.status)
             except RequestDataTooBig:
                 return too_large_response(request)  # type: ignore[return-value]
+            except OperationalError:
+                # The database is restarting or unreachable: a clear, retryable answer instead of a 500.
+                logger.warning("database unavailable while answering %s", request.path, exc_info=True)
+                response = error_response("the database is not available right now; try again in a moment", status=503)
+                response["Retry-After"] = "5"
+                return response
 
         return wrapper
 
