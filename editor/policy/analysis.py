@@ -332,6 +332,19 @@ class _Policy:
     subjects: int = 0  # bitset of selected classes
 
 
+_SELECTOR_FIELDS = ("matchLabels", "matchExpressions")
+_REQUIREMENT_FIELDS = ("key", "operator", "values")
+# The L7 rule kinds of Cilium's L7Rules (pkg/policy/api/l4.go); the analyser allows their port either way.
+_L7_KINDS = ("http", "kafka", "dns", "l7proto", "l7")
+
+
+def _unknown_field(key: Any, what: str, known: tuple[str, ...]) -> str:
+    return (
+        f"unknown field {key!r}: {what} has only {' and '.join(known)} (mis-indented?); the API server rejects "
+        "this policy"
+    )
+
+
 def _path_text(path: Iterable[str | int]) -> str:
     text = ""
     for step in path:
@@ -367,6 +380,24 @@ class _PolicyReader:
         return value
 
     def selector(self, obj: Any, path: tuple[str | int, ...], *, cilium: bool = False) -> LabelSelector:
+        """A label selector; an unknown field in it is an error, like any other invalid selector (V5).
+
+        `{matchLabels: null, role: frontend}` (a mis-indented matchLabels) read leniently is `{}`: every pod
+        of the namespace, the widest reading of a line meant to narrow. The API server refuses the object
+        (kubectl's strict field validation for NetworkPolicy, the CRD schema's `additionalProperties` for
+        Cilium), and netpol-analyzer stops on an invalid policy rather than guess, so the analyser does too:
+        a connection list for a policy that cannot be applied would describe no real cluster.
+        """
+        if isinstance(obj, dict):
+            for key in obj:
+                if key not in _SELECTOR_FIELDS:
+                    raise self.error((*path, key), _unknown_field(key, "a label selector", _SELECTOR_FIELDS))
+            expressions = obj.get("matchExpressions")
+            for index, expression in enumerate(expressions if isinstance(expressions, list) else []):
+                for key in expression if isinstance(expression, dict) else ():
+                    if key not in _REQUIREMENT_FIELDS:
+                        where = (*path, "matchExpressions", index, key)
+                        raise self.error(where, _unknown_field(key, "a matchExpressions entry", _REQUIREMENT_FIELDS))
         try:
             return parse_selector(obj, "", source_prefixes=cilium)
         except SelectorError as exc:
@@ -751,10 +782,20 @@ def _read_cilium_ports(
         rule_path = (*path, "toPorts", index)
         if not isinstance(port_rule, dict):
             raise reader.error(rule_path, "a toPorts entry must be a mapping")
-        if port_rule.get("rules"):
-            if deny:
-                raise reader.error((*rule_path, "rules"), "deny rules cannot carry L7 rules")
-            l7 = True
+        rules = reader.get(port_rule, rule_path, "rules", dict) or {}
+        if rules and deny:
+            raise reader.error((*rule_path, "rules"), "deny rules cannot carry L7 rules")
+        # A warning, where an unknown selector field is an error: the analyser allows an L7 rule's port whole,
+        # so the connection list is the same whichever way the API server treats the unknown kind.
+        for kind in rules:
+            if kind not in _L7_KINDS:
+                reader.warn(
+                    (*rule_path, "rules", kind),
+                    f"unknown L7 rule kind {kind!r} (Cilium knows {', '.join(_L7_KINDS)}): the API server rejects "
+                    "this policy, or drops the field when it is applied without validation, and then no L7 rule "
+                    "filters the requests on these ports",
+                )
+        l7 = l7 or any(kind in rules for kind in _L7_KINDS)
         ports = reader.get(port_rule, rule_path, "ports", list) or []
         if not ports:
             entries.append(_PortEntry(PROTOCOLS, None))

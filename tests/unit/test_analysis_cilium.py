@@ -284,6 +284,16 @@ def test_l7_rules_are_reported_as_filtered() -> None:
     assert "(L7 rules filter requests on these ports)" in explanation
 
 
+def test_an_unknown_l7_rule_kind_is_a_warning_and_filters_nothing() -> None:
+    rules = {"HTTP": [{"method": "GET"}]}
+    analysis = run(db_ingress({"toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}], "rules": rules}]}))
+    assert conns(analysis, "shop/web", "shop/db") == "TCP 5432"
+    assert "L7 rules filter" not in str(analysis.explain(analysis.peer("shop/web"), analysis.peer("shop/db")))
+    (warning,) = analysis.warnings
+    assert warning.startswith("c.yaml:")
+    assert "spec.ingress[0].toPorts[0].rules.HTTP: unknown L7 rule kind 'HTTP'" in warning
+
+
 def test_specs_lists_are_separate_rules() -> None:
     specs = [
         {
@@ -327,6 +337,10 @@ def test_specs_lists_are_separate_rules() -> None:
         (
             {"endpointSelector": {"matchLabels": {"k8s:Bad Key": "x"}}},
             "spec.endpointSelector.matchLabels.k8s:Bad Key: selector error",
+        ),
+        (
+            {"endpointSelector": {}, "ingress": [{"fromEndpoints": [{"matchLabels": None, "app": "web"}]}]},
+            "spec.ingress[0].fromEndpoints[0].app: unknown field 'app': a label selector has only matchLabels",
         ),
     ],
 )

@@ -326,6 +326,20 @@ def test_workloads_sharing_a_pod_class_are_still_listed_against_each_other() -> 
             "selector error: values must be non-empty when operator is In",
         ),
         ({"ingress": {"from": []}}, "spec.ingress", "must be a list"),
+        (
+            {"podSelector": {"app": "web"}},
+            "spec.podSelector.app",
+            "unknown field 'app': a label selector has only matchLabels and matchExpressions (mis-indented?)",
+        ),
+        (
+            {
+                "ingress": [
+                    {"from": [{"podSelector": {"matchExpressions": [{"key": "a", "operator": "Exists", "value": []}]}}]}
+                ]
+            },
+            "spec.ingress[0].from[0].podSelector.matchExpressions[0].value",
+            "unknown field 'value': a matchExpressions entry has only key and operator and values",
+        ),
     ],
 )
 def test_invalid_policies_name_the_field_and_line(spec: dict[str, Any], field: str, message: str) -> None:

@@ -38,14 +38,14 @@ NOT_COMPARABLE: dict[str, tuple[str, str, str]] = {
         "'in' is not a valid label selector operator",
     ),
     "cilium-cilium/l4/l3_l4_combined.yaml": (
-        "mis-indented matchLabels (`matchLabels:` null, `role` beside it): the importer drops the rule rather than "
-        "widen it; the analyser reads the selector as {} (every pod of the namespace)",
-        "import",
-        "unknown selector key 'role' (mis-indented matchLabels?); selector not imported",
+        "mis-indented matchLabels (`matchLabels:` null, `role` beside it): the analyser rejects the file, as the "
+        "API server does; the importer drops the rule rather than widen it",
+        "analyser",
+        "unknown field 'role': a label selector has only matchLabels and matchExpressions",
     ),
     "cilium-cilium/l7/http/http.yaml": (
-        "`rules: {HTTP: ...}` (upper case): the analyser allows port 80 as an L7 rule; the importer keeps the "
-        "unknown L7 kind, which the Cilium compiler refuses to write",
+        "`rules: {HTTP: ...}` (upper case): the analyser warns and allows port 80 with no L7 rule; the importer "
+        "keeps the unknown L7 kind, which the Cilium compiler refuses to write",
         "compile",
         "has L7 rules of unknown kind 'HTTP'",
     ),
