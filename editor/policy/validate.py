@@ -319,6 +319,8 @@ def _dns_name_problem(name: str, max_length: int, *, allow_dots: bool) -> str | 
 
 
 def _check_schema(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+    if "status" in obj and report.kind not in CILIUM_KINDS:
+        obj = _without_status(obj, report)
     errors = list(_validator(kind.schema).iter_errors(obj))
     # A failed oneOf/anyOf beside a concrete error at the same place only repeats it less clearly.
     concrete = {tuple(e.absolute_path) for e in errors if e.validator not in ("oneOf", "anyOf")}
@@ -330,6 +332,18 @@ def _check_schema(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
             continue
         for where, line_path, message in _describe_error(error):
             report.error(where, message, line_path)
+
+
+def _without_status(obj: dict[str, Any], report: _Report) -> dict[str, Any]:
+    """The object without the `status: {}` that `kubectl get -o yaml` prints: NetworkPolicy has had no status
+    since Kubernetes 1.28, so the strict schema refuses the key, but the API server ignores what a client
+    sends as status (it is the cluster's to write), so a re-applied export works."""
+    status = obj["status"]
+    if status is not None and not isinstance(status, dict):
+        report.error(("status",), f"must be a mapping, found {_describe_value(status)}")
+    else:
+        report.warning(("status",), "ignored when applying (the cluster writes status); it can be removed")
+    return {key: value for key, value in obj.items() if key != "status"}
 
 
 def _describe_error(error: ValidationError) -> Iterator[tuple[Path, Path, str]]:

@@ -744,3 +744,15 @@ def test_arbitrary_content_gives_findings_not_exceptions(kind: str, body: dict[s
     obj = {"apiVersion": validate.KINDS[kind].api_version, "kind": kind, **body}
     for finding in validate_object(obj) + schema_errors(obj):
         assert finding.severity in ("error", "warning") and finding.message and str(finding)
+
+
+def test_status_of_a_kubectl_export_is_a_warning_and_only_a_mapping() -> None:
+    exported = _np("podSelector: {}\n") + "status: {}\n"
+    finding = _only(_check(exported), "warning")
+    assert str(finding) == (
+        "inline.yaml:8: NetworkPolicy shop/web: status: ignored when applying (the cluster writes status); "
+        "it can be removed"
+    )
+    assert "must be a mapping" in _only(_check(exported.replace("status: {}", "status: done"))).message
+    typo = _check(exported.replace("podSelector", "podselector"))
+    assert [f.severity for f in typo] == ["error", "warning"] and "unknown key 'podselector'" in typo[0].message
