@@ -13,6 +13,8 @@ API:
 * `Analysis.connection(src, dst)`, `.explain(src, dst) -> Explanation` (which policy and rule allowed or denied
   what), `.peers()`, `.peer(text)`, `.workload_peer(workload)` and `.external_peer(ip, as_source)` to find
   peers, `.warnings` (rules that cannot apply, ambiguous Cilium rules, ignored fields).
+* The peers outside the pods: `.external_ranges(as_source)` (address intervals per IP version), `.entities()`,
+  `.fqdns()`, and all of them per side, `.external_sources()` and `.external_destinations()`.
 * `format_connlist(analysis)`: np-guard/netpol-analyzer's txt connlist format; `format_explanations(analysis)`;
   `diff(a, b) -> list[DiffEntry]` and `format_diff(entries)` in netpol-analyzer's diff format.
 * `ConnectionSet`: protocol -> disjoint port intervals for TCP, UDP and SCTP (the only protocols NetworkPolicy
@@ -1453,6 +1455,29 @@ class Analysis:
     def connection(self, src: Peer, dst: Peer) -> ConnectionSet:
         return self.connections.get((src, dst), NO_CONNECTIONS)
 
+    def external_ranges(self, as_source: bool) -> dict[int, list[ExternalPeer]]:
+        """IP version -> the address intervals, ascending, as cut for sources (ingress rules) or destinations."""
+        atoms = self.universe.src_atoms if as_source else self.universe.dst_atoms
+        return {version: [peer for peer, _ in found] for version, found in sorted(atoms.items())}
+
+    def entities(self) -> dict[str, EntityPeer]:
+        """The Cilium entities some rule names (only those are peers), by name."""
+        return {name: self.universe.peers[i] for name, i in self.universe.entities.items()}  # type: ignore[misc]
+
+    def fqdns(self) -> list[FqdnPeer]:
+        """The names and patterns of `toFQDNs` rules, each an opaque destination."""
+        return [self.universe.peers[i] for i in self.universe.fqdns.values()]  # type: ignore[misc]
+
+    def external_sources(self) -> list[Peer]:
+        """Every peer outside the pods that may open connections: address intervals, then entities."""
+        ranges: list[Peer] = [peer for found in self.external_ranges(True).values() for peer in found]
+        return ranges + list(self.entities().values())
+
+    def external_destinations(self) -> list[Peer]:
+        """Every peer outside the pods that may be connected to: address intervals, entities, then FQDNs."""
+        ranges: list[Peer] = [peer for found in self.external_ranges(False).values() for peer in found]
+        return ranges + list(self.entities().values()) + list(self.fqdns())
+
     def _index(self, peer: Peer, direction: str) -> int:
         """The universe index of a peer: its first pod class for a workload."""
         if isinstance(peer, WorkloadPeer):
@@ -1597,8 +1622,7 @@ def _joint_atoms(a: Analysis, b: Analysis, direction: str) -> list[ExternalPeer]
     """The common refinement of both analyses' intervals, so that both can be compared piece by piece."""
     atoms: list[ExternalPeer] = []
     for analysis in (a, b):
-        found = analysis.universe.src_atoms if direction == "Ingress" else analysis.universe.dst_atoms
-        atoms.extend(p for pieces in found.values() for p, _ in pieces)
+        atoms.extend(p for pieces in analysis.external_ranges(direction == "Ingress").values() for p in pieces)
     blocks = [((p.version, p.first, p.last),) for p in atoms]
     return [p for pieces in _cut_points(blocks).values() for p in pieces]
 

@@ -60,7 +60,6 @@ from .analysis import (
     ConnectionSet,
     EntityPeer,
     ExternalPeer,
-    FqdnPeer,
     Options,
     Peer,
     WorkloadPeer,
@@ -551,20 +550,6 @@ def _pod_index(bridge: Bridge) -> dict[WorkloadPeer, int]:
     return {peer: positions[id(pod)] for peer, pod in bridge.peers.items()}
 
 
-def external_sources(analysis: Analysis) -> list[Peer]:
-    """Address ranges (cut as the analyser cuts them for ingress rules) and entities that may open connections."""
-    universe = analysis.universe
-    found: list[Peer] = [peer for atoms in universe.src_atoms.values() for peer, _ in atoms]
-    return found + [universe.peers[i] for i in universe.entities.values()]  # type: ignore[misc]
-
-
-def external_destinations(analysis: Analysis) -> list[Peer]:
-    universe = analysis.universe
-    found: list[Peer] = [peer for atoms in universe.dst_atoms.values() for peer, _ in atoms]
-    indices = (*universe.entities.values(), *universe.fqdns.values())
-    return found + [universe.peers[i] for i in indices]  # type: ignore[misc]
-
-
 @dataclasses.dataclass(frozen=True)
 class Mismatch:
     """A pair where the compiled YAML (analysed) and the drawing's meaning disagree."""
@@ -609,10 +594,8 @@ def mismatches(bridge: Bridge, intent: Intent) -> list[Mismatch]:
                 compare(src, dst, index[src], index[dst], analysis.connection(src, dst))
     own = intent.cut_points()
     for as_source in (True, False):
-        universe = analysis.universe
-        atoms = universe.src_atoms if as_source else universe.dst_atoms
-        for version, pieces in sorted(atoms.items()):
-            points = sorted({peer.first for peer, _ in pieces} | set(own.get(version, ())))
+        for version, pieces in analysis.external_ranges(as_source).items():
+            points = sorted({peer.first for peer in pieces} | set(own.get(version, ())))
             for point in points:
                 peer = _address_peer(analysis, version, point, as_source)
                 assert peer is not None
@@ -623,8 +606,8 @@ def mismatches(bridge: Bridge, intent: Intent) -> list[Mismatch]:
                         compare(label, pod, end, index[pod], analysis.connection(peer, pod))
                     else:
                         compare(pod, label, index[pod], end, analysis.connection(pod, peer))
-    named = {("entity", p.name): p for p in external_sources(analysis) if isinstance(p, EntityPeer)}
-    named.update({("fqdn", p.name): p for p in external_destinations(analysis) if isinstance(p, FqdnPeer)})
+    named: dict[tuple[str, str], Peer] = {("entity", name): peer for name, peer in analysis.entities().items()}
+    named.update({("fqdn", peer.name): peer for peer in analysis.fqdns()})
     for end, peer in sorted(named.items()):
         for pod in pods:
             if end[0] == "entity":
@@ -850,8 +833,8 @@ class _Checker:
 
     def peers(self) -> tuple[list[CheckPeer], list[Peer], list[int], list[int]]:
         workloads: list[Peer] = sorted(self.index, key=str)
-        sources = external_sources(self.analysis)
-        destinations = external_destinations(self.analysis)
+        sources = self.analysis.external_sources()
+        destinations = self.analysis.external_destinations()
         everything: dict[Peer, CheckPeer] = {}
         for peer in [*workloads, *sources, *destinations]:
             if peer not in everything:
@@ -1315,9 +1298,8 @@ class _Replayer:
         self.by_name: dict[tuple[str, str], list[Workload]] = {}
         for workload in cluster.workloads:
             self.by_name.setdefault((workload.namespace, workload.name), []).append(workload)
-        universe = analysis.universe
-        self.fqdns = [universe.peers[i] for i in universe.fqdns.values()]
-        self.entities = {name: universe.peers[i] for name, i in universe.entities.items()}
+        self.fqdns = analysis.fqdns()
+        self.entities = analysis.entities()
 
     def peers(self, endpoint: Endpoint, as_source: bool) -> tuple[list[Peer], str]:
         """The analyser's peers for an observed end (all of them must agree), or [] and why."""

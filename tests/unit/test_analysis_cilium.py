@@ -227,6 +227,26 @@ def test_entities() -> None:
     assert conns(host_only_named, "host[Entity]", "shop/db") == "All Connections"
 
 
+def test_the_peers_outside_the_pods_are_listed_per_side() -> None:
+    analysis = run(
+        db_ingress({"fromEntities": ["host"]}, {"fromCIDR": ["10.0.0.0/8"]}),
+        cnp("web", {"endpointSelector": {}, "egress": [{"toFQDNs": [{"matchPattern": "*.example.com"}]}]}),
+    )
+    sources = [str(peer) for peer in analysis.external_sources()]
+    assert sources == [
+        "0.0.0.0-9.255.255.255[External]",
+        "10.0.0.0-10.255.255.255[External]",
+        "11.0.0.0-255.255.255.255[External]",
+        "host[Entity]",
+    ]
+    destinations = [str(peer) for peer in analysis.external_destinations()]
+    assert destinations == ["0.0.0.0-255.255.255.255[External]", "host[Entity]", "*.example.com[FQDN]"]
+    assert [str(peer) for peer in analysis.external_ranges(False)[4]] == destinations[:1]
+    assert [str(peer) for peer in analysis.external_ranges(True)[4]] == sources[:3]
+    assert analysis.entities() == {"host": analysis.peer("host[Entity]")}
+    assert analysis.fqdns() == [analysis.peer("*.example.com[FQDN]")]
+
+
 def test_cidr_rules_never_match_pods() -> None:
     analysis = run(db_ingress({"fromCIDR": ["10.0.0.0/8"]}), ipblock_matches_pods=True)
     assert conns(analysis, "10.0.0.0-10.255.255.255[External]", "shop/db") == "All Connections"
