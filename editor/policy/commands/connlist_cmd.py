@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import ExitStack
-from typing import BinaryIO
 
 from ..analysis import Analysis, Options, analyse, diff, format_connlist, format_diff, format_explanations
 from ..check import add_observed, observations_from_document, replay
-from ..flows import FlowImport, read_flows
+from ..flows import read_flow_paths
 from ..manifests import Cluster, read_paths
 from ..yamlio import InputError
 
@@ -69,24 +67,10 @@ def _analyse(paths: list[str], options: Options) -> Analysis:
     return _analyse_cluster(read_paths(paths), options)
 
 
-def _read_flows(files: list[str]) -> FlowImport:
-    with ExitStack() as stack:
-        streams: list[tuple[str, BinaryIO]] = []
-        for name in files:
-            if name == "-":
-                streams.append(("<stdin>", sys.stdin.buffer))
-                continue
-            try:
-                streams.append((name, stack.enter_context(open(name, "rb"))))
-            except OSError as exc:
-                raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
-        return read_flows(streams)
-
-
 def _replay(args: argparse.Namespace, options: Options) -> int:
     if args.diff:
         raise InputError("--flows replays against one policy set; it cannot be combined with --diff", "connlist")
-    flows = _read_flows(args.flows)
+    flows = read_flow_paths(args.flows)
     for line in flows.summary.lines():
         print(f"fenceline connlist: flows: {line}", file=sys.stderr)
     cluster = add_observed(read_paths(args.paths), flows.document)

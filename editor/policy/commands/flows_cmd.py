@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import ExitStack
-from typing import BinaryIO
 
 from ..document import Document, DocumentError
-from ..flows import VERDICT_NAMES, FlowOptions, read_flows
+from ..flows import VERDICT_NAMES, FlowOptions, read_flow_paths
 from ..yamlio import InputError
 
 
@@ -82,17 +80,7 @@ def _load_document(path: str) -> Document:
 def run(args: argparse.Namespace) -> int:
     options = _options(args)
     into = _load_document(args.into) if args.into else None
-    with ExitStack() as stack:
-        files: list[tuple[str, BinaryIO]] = []
-        for path in args.files:
-            if path == "-":
-                files.append(("<stdin>", sys.stdin.buffer))
-                continue
-            try:
-                files.append((path, stack.enter_context(open(path, "rb"))))
-            except OSError as exc:
-                raise InputError(f"cannot read: {exc.strerror}", path) from None
-        result = read_flows(files, options, into=into)
+    result = read_flow_paths(args.files, options, into=into)
     for line in result.summary.lines():
         print(f"fenceline flows: {line}", file=sys.stderr)
     sys.stdout.write(result.document.dumps())

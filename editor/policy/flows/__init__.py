@@ -6,10 +6,10 @@
     result.document, result.summary
 
 `read_flows` streams: memory stays flat however long the logs are, and `progress(done, total)` reports bytes
-read for a progress bar.
+read for a progress bar. `read_flow_paths(paths)` opens the files itself (`-` is stdin), for the CLI.
 """
 
-from .importer import Progress, read_flows
+from .importer import Progress, read_flow_paths, read_flows
 from .model import VERDICT_NAMES, FileReport, FlowImport, FlowOptions, FlowSummary, SkippedLine, parse_time
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "Progress",
     "SkippedLine",
     "parse_time",
+    "read_flow_paths",
     "read_flows",
 ]

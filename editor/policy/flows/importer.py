@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from typing import BinaryIO
 
 import msgspec
@@ -73,6 +75,24 @@ def read_flows(
     if progress is not None:
         progress(done, total or done)
     return FlowImport(document, summary)
+
+
+def read_flow_paths(
+    paths: Sequence[str], options: FlowOptions | None = None, into: Document | None = None
+) -> FlowImport:
+    """`read_flows` on files named by path (`-` is stdin, named `<stdin>`); a file that cannot be opened is an
+    InputError naming it, before any is read."""
+    with ExitStack() as stack:
+        files: list[tuple[str, BinaryIO]] = []
+        for path in paths:
+            if path == "-":
+                files.append(("<stdin>", sys.stdin.buffer))
+                continue
+            try:
+                files.append((path, stack.enter_context(open(path, "rb"))))
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+        return read_flows(files, options, into=into)
 
 
 def _remaining_size(stream: BinaryIO) -> int:
