@@ -327,7 +327,11 @@ class _Direction:
 @dataclasses.dataclass
 class _Policy:
     ref: PolicyRef
-    subject: Callable[[_PodClass], bool]
+    # The pods it applies to: those of `namespace` (None: every namespace, a CCNP) that `selector` matches,
+    # on their labels (NetworkPolicy) or on their Cilium identity labels.
+    namespace: str | None
+    selector: LabelSelector
+    on_identity: bool
     ingress: _Direction
     egress: _Direction
     pod_label_keys: frozenset[str]  # keys its pod selectors look at (for messages about label differences)
@@ -474,13 +478,7 @@ def _read_networkpolicy(policy: PolicyObject, warnings: list[str]) -> _Policy:
         directions[label] = _Direction(parsed, applies, applies) if applies else _Direction([], False, False, parsed)
     ref = PolicyRef("NetworkPolicy", namespace, policy.name, policy.where())
     keys = subject.label_keys().union(*(_pod_keys(d.rules) for d in directions.values()))
-    return _Policy(
-        ref,
-        lambda c: c.namespace == namespace and subject.matches(c.labels),
-        directions["Ingress"],
-        directions["Egress"],
-        keys,
-    )
+    return _Policy(ref, namespace, subject, False, directions["Ingress"], directions["Egress"], keys)
 
 
 def _pod_keys(rules: list[_Rule]) -> frozenset[str]:
@@ -668,12 +666,8 @@ def _read_cilium_rule(
             raise reader.error((*path, "enableDefaultDeny", key), "must be true or false")
         directions[label] = _Direction(parsed, bool(parsed) and flag is not False, bool(parsed))  # C2, C3
     ref = PolicyRef(policy.kind, namespace, policy.name, policy.where(), spec_index)
-
-    def subject(c: _PodClass) -> bool:
-        return (namespace is None or c.namespace == namespace) and selector.matches(c.identity)
-
     keys = selector.label_keys().union(*(_pod_keys(d.rules) for d in directions.values()))
-    return _Policy(ref, subject, directions["Ingress"], directions["Egress"], keys)
+    return _Policy(ref, namespace, selector, True, directions["Ingress"], directions["Egress"], keys)
 
 
 def _read_cilium_peer_rule(
@@ -1000,6 +994,41 @@ def _ip_in_block(ip: str, block: Block) -> bool:
     return any(v == address.version and lo <= int(address) <= hi for v, lo, hi in block)
 
 
+class _LabelIndex:
+    """The pod classes carrying each label and each label key, as bitsets, so that a selector is a few set
+    operations rather than a test of every class: the Check view matches hundreds of classes against
+    thousands of rule peers. `select` is `LabelSelector.matches`, operator by operator."""
+
+    def __init__(self, labels: Iterable[Mapping[str, str]]) -> None:
+        self.pairs: dict[tuple[str, str], int] = {}
+        self.keys: dict[str, int] = {}
+        for index, found in enumerate(labels):
+            bit = 1 << index
+            for pair in found.items():
+                self.pairs[pair] = self.pairs.get(pair, 0) | bit
+                self.keys[pair[0]] = self.keys.get(pair[0], 0) | bit
+
+    def select(self, selector: LabelSelector, scope: int) -> int:
+        """The classes among `scope` whose labels `selector` matches."""
+        bits = scope
+        for pair in selector.match_labels:
+            bits &= self.pairs.get(pair, 0)
+        for requirement in selector.match_expressions:
+            if not bits:
+                break
+            key, operator = requirement.key, requirement.operator
+            if operator in ("In", "NotIn"):
+                having = 0
+                for value in requirement.values:
+                    having |= self.pairs.get((key, value), 0)
+                bits = bits & having if operator == "In" else bits & ~having  # NotIn: absent keys match too
+            elif operator == "Exists":
+                bits &= self.keys.get(key, 0)
+            else:
+                bits &= ~self.keys.get(key, 0)
+        return bits
+
+
 class _Matcher:
     """Turns rule peers into bitsets over the universe, caching what repeats across rules."""
 
@@ -1010,12 +1039,19 @@ class _Matcher:
         self.ns_classes: dict[str, int] = {}
         for cls in universe.classes:
             self.ns_classes[cls.namespace] = self.ns_classes.get(cls.namespace, 0) | (1 << cls.index)
+        self.labels = _LabelIndex(cls.labels for cls in universe.classes)
+        self._identities: _LabelIndex | None = None
 
-    def _classes(self, test: Callable[[_PodClass], bool]) -> int:
-        return sum(1 << c.index for c in self.u.classes if test(c))
+    @property
+    def identities(self) -> _LabelIndex:
+        """The index of Cilium identity labels, built when a Cilium policy first needs it."""
+        if self._identities is None:
+            self._identities = _LabelIndex(cls.identity for cls in self.u.classes)
+        return self._identities
 
     def subjects(self, policy: _Policy) -> int:
-        return self._classes(policy.subject)
+        scope = self.u.class_bits if policy.namespace is None else self.ns_classes.get(policy.namespace, 0)
+        return (self.identities if policy.on_identity else self.labels).select(policy.selector, scope)
 
     def rule(self, rule: _Rule, direction: str) -> int:
         everything = self.u.all_src if direction == "Ingress" else self.u.all_dst
@@ -1044,10 +1080,9 @@ class _Matcher:
                 for name, bits in self.ns_classes.items():
                     if ns_selector.matches(_namespace_labels(self.cluster, name)):
                         ns_bits |= bits
-            if selector.pods is None or selector.pods.is_empty:
+            if selector.pods is None:
                 return ns_bits
-            pods = selector.pods
-            return ns_bits & self._classes(lambda c: pods.matches(c.labels))
+            return self.labels.select(selector.pods, ns_bits)
         if isinstance(selector, _IPPeer):
             bits = 0
             for version, lo, hi in selector.block:
@@ -1063,7 +1098,7 @@ class _Matcher:
             return bits
         if isinstance(selector, _EndpointPeer):
             endpoint = selector.selector
-            bits = self._classes(lambda c: endpoint.matches(c.identity))
+            bits = self.identities.select(endpoint, u.class_bits)
             if any(k.startswith("reserved:") for k in endpoint.label_keys()):
                 for name, index in u.entities.items():
                     if endpoint.matches({f"reserved:{name}": ""}):
@@ -1269,9 +1304,12 @@ class Analysis:
     def _direction(self, direction: str) -> _DirectionState:
         state = _DirectionState()
         n_classes = len(self.universe.classes)
-        for index in range(n_classes):
-            bit = 1 << index
-            selecting = [p for p in self.policies if p.subjects & bit and getattr(p, direction.lower()).applies]
+        selecting_of: list[list[_Policy]] = [[] for _ in range(n_classes)]
+        for policy in self.policies:
+            if getattr(policy, direction.lower()).applies:
+                for index in _bit_indices(policy.subjects):
+                    selecting_of[index].append(policy)
+        for index, selecting in enumerate(selecting_of):
             state.isolated.append(any(getattr(p, direction.lower()).isolates for p in selecting))
             allow: dict[int, ConnectionSet] = {}
             deny: dict[int, ConnectionSet] = {}
@@ -1340,13 +1378,17 @@ class Analysis:
         rows: list[tuple[WorkloadPeer, int]] = [
             (self._workload_peers[key], classes[0]) for key, classes in workload_classes
         ]
+        rows_of: dict[int, list[WorkloadPeer]] = {}
+        for peer, cls in rows:
+            rows_of.setdefault(cls, []).append(peer)
+        reachable = self._reachable_classes()
         for src_peer, src in rows:
-            for dst_peer, dst in rows:
-                if src_peer is dst_peer:
-                    continue
+            for dst in reachable(src):
                 conns = self._class_pair(src, dst)
                 if conns:
-                    self.connections[(src_peer, dst_peer)] = conns
+                    for dst_peer in rows_of.get(dst, ()):
+                        if dst_peer is not src_peer:
+                            self.connections[(src_peer, dst_peer)] = conns
         sources = [(a, i) for found in u.src_atoms.values() for a, i in found]
         sources += [(u.peers[i], i) for i in u.entities.values()]
         for peer, index in sources:
@@ -1361,6 +1403,26 @@ class Analysis:
                 conns = self.egress.effective(src, index)
                 if conns:
                     self.connections[(src_peer, peer)] = conns  # type: ignore[index]
+
+    def _reachable_classes(self) -> Callable[[int], list[int]]:
+        """The classes a class may have connections to, ascending: those its isolated egress allows, or, when
+        its egress is open, those whose ingress is open or allows it. Every other pair is denied on one side,
+        so the pods x pods loop (250,000 pairs for 500 workloads) looks only at pairs a rule connects."""
+        n_classes = len(self.universe.classes)
+        open_ingress = {c for c in range(n_classes) if not self.ingress.isolated[c]}
+        admitted_by: list[set[int]] = [set() for _ in range(n_classes)]
+        for dst in range(n_classes):
+            if self.ingress.isolated[dst]:
+                for src in self.ingress.allow[dst]:
+                    if src < n_classes:
+                        admitted_by[src].add(dst)
+
+        def reachable(src: int) -> list[int]:
+            if self.egress.isolated[src]:
+                return sorted(dst for dst in self.egress.allow[src] if dst < n_classes)
+            return sorted(open_ingress | admitted_by[src])
+
+        return reachable
 
     def _check_consistent(self, workload_classes: list[tuple[tuple[str, str, str], list[int]]]) -> None:
         """Pods of one workload must get the same connections, since the output has one line per workload."""

@@ -4,6 +4,7 @@
   source's egress or the destination's ingress (SEMANTICS S2-S4).
 * Order does not matter.
 * Connection-set algebra agrees with plain sets of (protocol, port).
+* The label index (how the analyser finds the pod classes a selector matches) agrees with the selector.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from editor.policy.analysis import PROTOCOLS, Analysis, ConnectionSet, analyse, format_connlist
+from editor.policy.analysis import PROTOCOLS, Analysis, ConnectionSet, _LabelIndex, analyse, format_connlist
 from editor.policy.manifests import read_cluster
+from editor.policy.selectors import LabelSelector, Requirement
 from editor.policy.yamlio import dump_yaml_documents, load_objects
 
 NAMESPACES = {"x": {"team": "a"}, "y": {"team": "b"}, "z": {"team": "a"}}
@@ -179,3 +181,27 @@ def test_connection_set_algebra_matches_plain_sets(raw_a: Any, raw_b: Any) -> No
     assert bool(a) == bool(plain_a)
     for _protocol, intervals in (a | b).items():
         assert all(hi + 1 < next_lo for (_, hi), (next_lo, _) in itertools.pairwise(intervals))
+
+
+_keys = st.sampled_from(["app", "tier", "team"])
+_values = st.sampled_from(["a", "b", "c"])
+_label_sets = st.lists(st.dictionaries(_keys, _values), min_size=1, max_size=6)
+_requirements = st.builds(
+    Requirement,
+    _keys,
+    st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]),
+    st.lists(_values, max_size=2, unique=True).map(lambda values: tuple(sorted(values))),
+)
+_label_selectors = st.builds(
+    lambda labels, expressions: LabelSelector(tuple(sorted(labels.items())), tuple(sorted(set(expressions)))),
+    st.dictionaries(_keys, _values, max_size=2),
+    st.lists(_requirements, max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_label_sets, _label_selectors, st.integers(min_value=0))
+def test_the_label_index_selects_what_the_selector_matches(labels, selector, scope_bits) -> None:
+    scope = scope_bits % (1 << len(labels))
+    expected = sum(1 << i for i, found in enumerate(labels) if scope >> i & 1 and selector.matches(found))
+    assert _LabelIndex(labels).select(selector, scope) == expected
