@@ -410,7 +410,8 @@ def test_l7_rule_under_a_wider_l4_rule_is_not_shadowed() -> None:
 def test_unreadable_parts_do_not_crash_the_rules() -> None:
     text = NP + (
         "spec:\n  podSelector: {matchExpressions: [{key: app, operator: in, values: [a]}]}\n"
-        "  ingress: [{from: [{podSelector: 7}, {ipBlock: {cidr: banana}}, 3], ports: [{port: true}, 5]}]\n"
+        "  ingress: [{from: [{podSelector: 7}, {ipBlock: {cidr: banana}}, 3], ports: [{port: true}, 5]},\n"
+        "            {from: [{namespaceSelector: {matchLabels: true, matchExpressions: 5}}]}]\n"
         "  egress: {not: a list}\n"
     )
     findings = lint(text)

@@ -270,8 +270,9 @@ def handmade_namespace_label(ctx: LintContext) -> Iterator[LintFinding]:
 def _handmade_key(selector: Any, prefix: str) -> str | None:
     if not isinstance(selector, dict):
         return None
-    keys = list(selector.get("matchLabels") or {})
-    keys += [e.get("key") for e in selector.get("matchExpressions") or [] if isinstance(e, dict)]
+    labels, expressions = selector.get("matchLabels"), selector.get("matchExpressions")
+    keys = list(labels) if isinstance(labels, dict) else []
+    keys += [e.get("key") for e in expressions if isinstance(e, dict)] if isinstance(expressions, list) else []
     for key in keys:
         if isinstance(key, str):
             bare = key.removeprefix("k8s:").removeprefix("any:")
