@@ -145,8 +145,11 @@ def import_events(upload: FlowUpload) -> Iterator[Event]:
     threading.Thread(target=work, name="flow-import", daemon=True).start()
     try:
         while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
             try:
-                event = events.get(timeout=None if deadline is None else max(deadline - time.monotonic(), 0.001))
+                if remaining is not None and remaining <= 0:
+                    raise queue.Empty
+                event = events.get(timeout=remaining)
             except queue.Empty:
                 yield _error(
                     f"reading the flow logs took longer than the limit of {limit:g} s on this server; "
