@@ -18,13 +18,17 @@ Every endpoint takes the drawing like /api/compile does (the document itself, or
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
 from editor.api import ApiError, body_json, check_size, dialect_of, document_from, endpoint, split_envelope
-from editor.policy.check import ReplayResult, check_document, replay_document
+from editor.policy.check import CheckResult, ReplayResult, check_document, replay_document
 from editor.policy.document import Document
 from editor.policy.lint import apply_fix, find_fix, lint_document
 from editor.policy.lint.model import SEVERITIES
@@ -97,6 +101,27 @@ def fix_view(request: HttpRequest) -> JsonResponse:
 
 # --- check and replay ---------------------------------------------------------------------------------------
 
+CACHED_CHECKS = 2  # the drawing on screen and the one before: hovering the matrix asks for cells of the same one
+_checks: OrderedDict[str, CheckResult] = OrderedDict()
+_checks_lock = threading.Lock()
+
+
+def checked(document: Document) -> CheckResult:
+    """check_document, kept for the last few drawings: each cell's reasons need the whole check (a second on
+    500 workloads), and the editor asks for them one at a time for the drawing it has just checked."""
+    text = json.dumps(document.to_json(), sort_keys=True, separators=(",", ":"))
+    key = hashlib.sha256(text.encode()).hexdigest()
+    with _checks_lock:
+        if key in _checks:
+            _checks.move_to_end(key)
+            return _checks[key]
+    result = check_document(document)
+    with _checks_lock:
+        _checks[key] = result
+        while len(_checks) > CACHED_CHECKS:
+            _checks.popitem(last=False)
+    return result
+
 
 def has_observed(document: Document) -> bool:
     return any(edge.observed is not None for edge in document.edges)
@@ -128,16 +153,16 @@ def check_view(request: HttpRequest) -> JsonResponse:
     only = options.get("only")
     if only not in (None, "replay"):
         raise ApiError(f"only must be 'replay' or left out, not {only!r}")
-    data: dict[str, Any] = {"dialect": dialect} if only == "replay" else check_document(document).to_json()
+    data: dict[str, Any] = {"dialect": dialect} if only == "replay" else checked(document).to_json()
     data["replay"] = replay_json(document, observed)
     return JsonResponse(data)
 
 
 @endpoint("POST")
 def check_cell_view(request: HttpRequest) -> JsonResponse:
-    document, dialect, options = request_document(request)
+    drawn, dialect, options = request_document(request)
     src, dst = _text_option(options, "src"), _text_option(options, "dst")
-    result = check_document(document, dialect)
+    result = checked(in_dialect(drawn, dialect))
     names = {peer.name for peer in result.peers}
     unknown = [name for name in (src, dst) if name not in names]
     if unknown:
