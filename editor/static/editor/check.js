@@ -60,6 +60,9 @@
     $("#check-status").textContent = parts.join("; ") + ".";
     $("#check-count").textContent = flagged ? "\u26a0 " + flagged : "\u2713";
     showFlagged(result);
+    $("#check-mismatches").hidden = !result.mismatches.length;
+    $("#check-mismatches ul").replaceChildren(...result.mismatches.map((m) => h("li", "check-item check-pair",
+      m.src + " \u2192 " + m.dst + ": the YAML allows " + m.allowed + ", the drawing means " + m.intended)));
     showMatrix(result);
     showUndrawn(result);
     showReplay(result.replay);

@@ -160,6 +160,9 @@
     if (summary.eventsLost) notes.push(summary.eventsLost + " events were lost (" + summary.lostRecords + " lost_events records): the log is incomplete, so traffic may be missing.");
     for (const [reason, count] of Object.entries(summary.ignored)) notes.push("Left out " + count + ": " + reason + ".");
     for (const warning of summary.warnings) notes.push(warning);
+    if (E.dialect() !== "cilium" && (result.document.edges || []).some((edge) => edge.l7)) {
+      notes.push("These flows carry HTTP or DNS rules, which only the Cilium dialect expresses: switch the YAML to Cilium, or those edges do not compile.");
+    }
     if (notes.length) {
       $("#flows-notes").hidden = false;
       $("#flows-notes ul").append(...notes.map((note) => h("li", null, note)));
