@@ -90,7 +90,8 @@ def test_a_raw_body_with_filters_in_the_query(api):
     assert (left_out["flowsUsed"], left_out["ignored"]) == (0, {"namespace not selected": 3})
 
 
-def test_progress_is_streamed_then_the_result(api):
+def test_progress_is_streamed_then_the_result(api, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024  # the upload goes to a temporary file, read from there
     stream = events(post_files(api, [upload(TCP)], "?progress=1"))
     progress = [event["progress"] for event in stream[:-1]]
     assert progress and all("progress" in event for event in stream[:-1])
