@@ -335,9 +335,9 @@ def _check_schema(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
 
 
 def _without_status(obj: dict[str, Any], report: _Report) -> dict[str, Any]:
-    """The object without the `status: {}` that `kubectl get -o yaml` prints: NetworkPolicy has had no status
-    since Kubernetes 1.28, so the strict schema refuses the key, but the API server ignores what a client
-    sends as status (it is the cluster's to write), so a re-applied export works."""
+    """The object without the `status: {}` that `kubectl get -o yaml` prints: NetworkPolicy has no status in
+    current Kubernetes (the alpha one was removed), so the strict schema refuses the key, but the API server
+    ignores what a client sends as status (it is the cluster's to write), so a re-applied export works."""
     status = obj["status"]
     if status is not None and not isinstance(status, dict):
         report.error(("status",), f"must be a mapping, found {_describe_value(status)}")
