@@ -69,7 +69,7 @@ from .compile import CompileResult, compile_document
 from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node
 from .manifests import Cluster, ContainerPort, Namespace, PolicyObject, Workload, read_cluster
 from .selectors import LabelSelector, Requirement, SelectorError, parse_selector
-from .yamlio import load_objects
+from .yamlio import objects_as_written
 
 # ---------------------------------------------------------------------------------------------------------
 # The cluster of a drawing
@@ -212,9 +212,8 @@ def document_cluster(
 
 
 def policy_objects(result: CompileResult) -> list[PolicyObject]:
-    """The compiled policies as the analyser reads them, from the YAML text (so lines point into it)."""
-    objects, _ = load_objects(result.yaml, f"<compiled {result.dialect} policies>")
-    return read_cluster(objects).policies
+    """The compiled policies as the analyser reads them, with lines that point into the compiled YAML."""
+    return read_cluster(objects_as_written(result.objects, f"<compiled {result.dialect} policies>")).policies
 
 
 @dataclasses.dataclass

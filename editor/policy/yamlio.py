@@ -286,6 +286,21 @@ def load_objects(
     return objects, problems
 
 
+def objects_as_written(objects: list[dict[str, Any]], source: str) -> list[KubeObject]:
+    """`objects` as KubeObjects whose lines point into `dump_yaml_documents(objects)`, without parsing that text
+    again: a document's first line is counted from the text, and the lines inside it are only worked out (by
+    composing the text) when a message asks for one."""
+    text = dump_yaml_documents(objects)
+    trees = _NodeTrees(text)
+    result = []
+    line = 1
+    for index, (obj, part) in enumerate(zip(objects, text.split("---\n")[1:], strict=True)):
+        document = LoadedDocument(obj, source, index, line + 1, trees)
+        result.append(KubeObject(obj, document))
+        line += 1 + part.count("\n")
+    return result
+
+
 def dump_yaml_documents(objects: list[dict[str, Any]]) -> str:
     """Multi-document YAML in a stable, readable form (block style, keys in the order given, lists indented).
 

@@ -17,6 +17,7 @@ from editor.policy.yamlio import (
     dump_yaml_documents,
     load_documents,
     load_objects,
+    objects_as_written,
 )
 
 BILLION_LAUGHS = "\n".join(
@@ -232,3 +233,18 @@ def test_the_fast_emitter_writes_exactly_what_pyyaml_writes(objects):
     assert [d.value for d in load_documents(dump_yaml_documents(objects), "again.yaml")] == [
         obj for obj in objects if obj is not None
     ]
+
+
+def test_objects_as_written_know_their_lines_in_the_dumped_yaml_without_parsing_it():
+    objects = [
+        {"kind": "A", "spec": {"ingress": [{"from": [{"podSelector": {}}]}, {"ports": [{"port": 80}]}]}},
+        {"kind": "B", "metadata": {"name": "b"}},
+        {"kind": "C", "spec": {"egress": []}},
+    ]
+    written = objects_as_written(objects, "compiled")
+    parsed, _ = load_objects(dump_yaml_documents(objects), "compiled")
+    assert [o.obj for o in written] == objects
+    for mine, theirs in zip(written, parsed, strict=True):
+        for path in ((), ("kind",), ("spec", "ingress", 1, "ports", 0), ("metadata", "name"), ("spec", "egress")):
+            assert mine.line_of(path) == theirs.line_of(path)
+    assert [o.line for o in written] == [2, 10, 14]
