@@ -41,6 +41,14 @@ class EditorPage:
         self.page.wait_for_selector("#inspector .panel-saved")
         self.wait_compiled()
 
+    def tick(self, name: str) -> None:
+        """Tick a checkbox of the open panel and wait for the answer to it: a `.panel-saved` already shown by an
+        earlier change must not count."""
+        with self.panel_swap():
+            self.panel_field(name).check()
+        self.page.wait_for_selector("#inspector .panel-saved")
+        self.wait_compiled()
+
     @contextlib.contextmanager
     def panel_swap(self) -> Iterator[None]:
         """Until the server's answer has replaced the panel (not merely arrived), so the next field typed into

@@ -24,8 +24,7 @@ def test_a_finding_beside_the_yaml_is_fixed_in_one_click(open_editor):
     editor, watch = open_editor("/")
     editor.add_namespace("shop")
     editor.add_workload("cart")
-    editor.page.check("#inspector [name=isolate_egress]")
-    editor.page.wait_for_selector("#inspector .panel-saved")
+    editor.tick("isolate_egress")
     wait_analysed(editor, "lint")
 
     finding = editor.page.locator("#findings-list .finding", has_text="FL004")
@@ -112,8 +111,7 @@ def test_the_check_tab_flags_a_one_sided_drawing(open_editor):
     assert editor.page.locator("#check-undrawn .check-item").count() > 0
 
     flagged.locator("[data-show]").click()  # fixing it: enforce the edge on the target too
-    editor.page.check("#inspector [name=enforce_target]")
-    editor.page.wait_for_selector("#inspector .panel-saved")
+    editor.tick("enforce_target")
     wait_analysed(editor, "check")
     editor.page.wait_for_function("() => !fencelineCy.getElementById('e:e2').hasClass('check-flagged')")
     assert "every drawn edge is in effect" in editor.page.inner_text("#check-status")

@@ -194,9 +194,7 @@ def test_it_downloads_the_yaml_shown(open_editor):
     editor, watch = open_editor("/")
     editor.add_namespace("shop")
     editor.add_workload("cart")
-    editor.page.check("#inspector [name=isolate_ingress]")
-    editor.page.wait_for_selector("#inspector .panel-saved")
-    editor.wait_compiled()
+    editor.tick("isolate_ingress")
     with editor.page.expect_download() as download:
         editor.page.click("[data-action=download]")
     assert download.value.suggested_filename == "fenceline-native.yaml"
