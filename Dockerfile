@@ -42,6 +42,8 @@ WORKDIR /app
 COPY manage.py ./
 COPY editor ./editor
 COPY templates ./templates
+# The lint rules' and the rating's "why" pages are served from these Markdown files.
+COPY docs/rules ./docs/rules
 COPY --from=frontend /src/static/vendor ./static/vendor
 # Collected and compressed once here, so every replica serves identical, hashed file names; the settings need
 # no secret for this (SECRET_KEY is only read when a request is served).

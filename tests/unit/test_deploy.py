@@ -342,6 +342,14 @@ def test_dockerignore_keeps_local_state_out_of_the_image():
     assert {".git", ".venv", "node_modules", ".env", "db.sqlite3", "staticfiles"} <= ignored
 
 
+def test_the_image_ships_the_rule_pages_it_serves():
+    final = dockerfile().rsplit("\nFROM ", 1)[1]
+    assert re.search(r"^COPY docs/rules \./docs/rules$", final, re.MULTILINE)
+    lines = (ROOT / ".dockerignore").read_text().split()
+    assert "docs" not in lines and "docs/*" in lines
+    assert lines.index("!docs/rules") > lines.index("docs/*")  # the later line wins
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
