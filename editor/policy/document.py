@@ -20,6 +20,8 @@ from typing import Any, Literal
 import fastjsonschema
 import jsonschema
 
+from .selectors import validate_namespace_name
+
 SCHEMA_VERSION = "fenceline/v1"
 
 NodeKind = Literal["workload", "selector", "hosts", "cidr", "entity", "fqdn"]
@@ -682,7 +684,6 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -716,8 +717,9 @@ def reference_errors(document: Document) -> list[tuple[str, str]]:
     for i, ns in enumerate(document.namespaces):
         if ns.name in namespaces:
             errors.append((f"namespaces[{i}].name", f"namespace {ns.name!r} appears twice"))
-        if not _DNS_LABEL.match(ns.name):
-            errors.append((f"namespaces[{i}].name", f"{ns.name!r} is not a valid namespace name (RFC 1123 label)"))
+        problem = validate_namespace_name(ns.name)
+        if problem:
+            errors.append((f"namespaces[{i}].name", problem))
         namespaces.add(ns.name)
     node_ids: dict[str, int] = {}
     for i, node in enumerate(document.nodes):

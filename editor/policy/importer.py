@@ -42,7 +42,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import ipaddress
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,12 +51,11 @@ from .cilium import NAMESPACE_LABEL_PREFIX
 from .compile import canonical, selector_of
 from .document import ENTITIES, NAMESPACE_NAME_LABEL, PROTOCOLS, ContainerPort, Document, Edge, Node, Port
 from .document import port_name_error as document_port_name_error
-from .selectors import OPERATORS, LabelSelector, Requirement
+from .selectors import OPERATORS, LabelSelector, Requirement, validate_namespace_name
 from .yamlio import KubeObject, load_objects
 
 _Path = tuple[str | int, ...]
 Report = Callable[[_Path, str], None]
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _POD_NAMESPACE = "io.kubernetes.pod.namespace"
 _PREFIX_SOURCES = ("", "k8s", "any")  # label sources that mean "a Kubernetes label" in Cilium selectors
 
@@ -221,7 +219,7 @@ def _exact_namespace(namespace_selector: dict[str, Any] | None) -> str | None:
         name = expressions[0]["values"][0]
     else:
         return None
-    return name if _DNS_LABEL.fullmatch(name) else None
+    return None if validate_namespace_name(name) else name
 
 
 def hosts_node(node_selector: dict[str, Any]) -> Node:
@@ -316,10 +314,10 @@ def _requirement(expression: Any) -> Requirement | None:
 
 
 def _namespace_ok(name: str, path: _Path, report: Report) -> bool:
-    if _DNS_LABEL.fullmatch(name):
-        return True
-    report(path, f"{name!r} is not a valid namespace name; not imported")
-    return False
+    problem = validate_namespace_name(name)
+    if problem:
+        report(path, f"{problem}; not imported")
+    return not problem
 
 
 def _network(text: Any, path: _Path, report: Report, *, bare_ip: bool) -> str | None:
@@ -846,8 +844,9 @@ class _Builder:
         self.next_edge = len(document.edges) + 1
 
     def namespace(self, name: str, labels: dict[str, str]) -> bool:
-        if not _DNS_LABEL.fullmatch(name):
-            self.warnings.append(f"namespace {name!r} is not a valid namespace name; what is in it is skipped")
+        problem = validate_namespace_name(name)
+        if problem:
+            self.warnings.append(f"{problem}; what is in it is skipped")
             return False
         self.document.ensure_namespace(name, labels)
         return True

@@ -8,7 +8,8 @@ The API, used by the analyser, the compilers, the linter and the flow importers:
   `str(selector)` the apimachinery string form (`app=web,tier in (a,b),!legacy`). `EVERYTHING` is `{}`.
 * `parse_selector(obj, where)` - a selector from a decoded YAML/JSON mapping; raises `SelectorError` (a
   ValueError whose `.path` locates the bad part inside `obj`, for line numbers) on invalid input.
-* `validate_label_key(key)` / `validate_label_value(value)` - the reason a key or value is invalid, or None.
+* `validate_label_key(key)` / `validate_label_value(value)` - the reason a key or value is invalid, or None;
+  `validate_namespace_name(name)` the same for a namespace name (its label, `kubernetes.io/metadata.name`).
 
 A *nil* selector (the field is absent) is not a `LabelSelector`: callers keep `None` for it, because "absent"
 and `{}` mean different things in NetworkPolicy peers (`namespaceSelector` absent = the policy's namespace,
@@ -148,6 +149,19 @@ def validate_label_value(value: str) -> str | None:
         return (
             f"invalid label value {value!r}: must consist of alphanumeric characters, '-', '_' or '.', "
             "and must start and end with an alphanumeric character"
+        )
+    return None
+
+
+def validate_namespace_name(name: str) -> str | None:
+    """Why `name` is not a valid namespace name (an RFC 1123 label: <= 63 chars of [a-z0-9-], alphanumeric
+    ends), or None."""
+    if len(name) > 63:
+        return f"invalid namespace name {name!r}: must be no more than 63 characters"
+    if not _DNS_LABEL.fullmatch(name):
+        return (
+            f"invalid namespace name {name!r}: must consist of lower-case letters, digits or '-', "
+            "and must start and end with a letter or digit"
         )
     return None
 

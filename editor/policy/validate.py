@@ -290,7 +290,7 @@ def _check_metadata(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
     if not name and not meta.get("generateName"):
         report.error(("metadata",), "missing metadata.name")
     elif isinstance(name, str) and name:
-        problem = _dns_name_problem(name, 253, allow_dots=True)
+        problem = _dns_subdomain_problem(name)
         if problem:
             report.error(("metadata", "name"), f"invalid name {name!r}: {problem}")
     namespace = meta.get("namespace")
@@ -298,24 +298,22 @@ def _check_metadata(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
         if not kind.namespaced:
             report.warning(("metadata", "namespace"), f"{report.kind} is cluster-scoped: the namespace is ignored")
         else:
-            problem = _dns_name_problem(namespace, 63, allow_dots=False)
+            problem = selectors.validate_namespace_name(namespace)
             if problem:
-                report.error(("metadata", "namespace"), f"invalid namespace {namespace!r}: {problem}")
+                report.error(("metadata", "namespace"), problem)
     _check_labels(meta.get("labels"), ("metadata", "labels"), report)
 
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
-def _dns_name_problem(name: str, max_length: int, *, allow_dots: bool) -> str | None:
-    """Why `name` is not a DNS-1123 subdomain (allow_dots) or label, or None."""
-    if len(name) > max_length:
-        return f"longer than {max_length} characters"
-    parts = name.split(".") if allow_dots else [name]
-    if all(_DNS_LABEL.fullmatch(part) for part in parts):
+def _dns_subdomain_problem(name: str) -> str | None:
+    """Why `name` is not a DNS-1123 subdomain, or None."""
+    if len(name) > 253:
+        return "longer than 253 characters"
+    if all(_DNS_LABEL.fullmatch(part) for part in name.split(".")):
         return None
-    allowed = "lower-case letters, digits, '-'" + (" and '.'" if allow_dots else "")
-    return f"must consist of {allowed}, and start and end with a letter or digit"
+    return "must consist of lower-case letters, digits, '-' and '.', and start and end with a letter or digit"
 
 
 def _check_schema(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:

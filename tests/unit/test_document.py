@@ -90,7 +90,7 @@ def test_every_document_survives_json_unchanged(document: Document) -> None:
         (("nodes", 0, "namespace"), "other", "nodes[0].namespace", "not in the document's namespaces"),
         (("nodes", 1, "cidr"), "10.0.0.1/8", "nodes[1].cidr", "host bits set"),
         (("nodes", 1, "except"), ["11.0.0.0/16"], "nodes[1].except[0]", "not strictly inside 10.0.0.0/8"),
-        (("namespaces", 0, "name"), "Shop", "namespaces[0].name", "not a valid namespace name"),
+        (("namespaces", 0, "name"), "Shop", "namespaces[0].name", "invalid namespace name 'Shop'"),
     ],
 )
 def test_errors_name_the_path_of_the_offending_value(

@@ -13,6 +13,7 @@ from editor.policy.selectors import (
     parse_selector,
     validate_label_key,
     validate_label_value,
+    validate_namespace_name,
 )
 
 
@@ -184,6 +185,28 @@ def test_label_keys(key: str, valid: bool) -> None:
 )
 def test_label_values(value: str, valid: bool) -> None:
     assert (validate_label_value(value) is None) is valid
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("shop", None),
+        ("0-a", None),
+        ("a" * 63, None),
+        ("a" * 64, "must be no more than 63 characters"),
+        ("Shop", "must consist of lower-case letters"),
+        ("shop.eu", "must consist of lower-case letters"),
+        ("-shop", "must consist of lower-case letters"),
+        ("shop\n", "must consist of lower-case letters"),
+        ("", "must consist of lower-case letters"),
+    ],
+)
+def test_namespace_names(name: str, reason: str | None) -> None:
+    problem = validate_namespace_name(name)
+    if reason is None:
+        assert problem is None
+    else:
+        assert problem is not None and problem.startswith(f"invalid namespace name {name!r}: ") and reason in problem
 
 
 _names = st.from_regex(r"[a-z]([a-z0-9-]{0,5}[a-z0-9])?", fullmatch=True)

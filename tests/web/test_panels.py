@@ -150,7 +150,7 @@ def test_it_renames_a_namespace_with_everything_in_it(api, talk_doc):
 def test_it_refuses_an_invalid_namespace_name_with_the_documents_reason(api, talk_doc):
     response = post(api, "namespace", talk_doc, id="frontend", _apply="1", name="Shop_1", labels="")
     assert changed(response) is None
-    assert "&#x27;Shop_1&#x27; is not a valid namespace name" in response.content.decode()
+    assert "invalid namespace name &#x27;Shop_1&#x27;" in response.content.decode()
 
 
 def test_it_edits_the_drawing_settings(api, talk_doc):

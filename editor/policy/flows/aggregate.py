@@ -37,9 +37,10 @@ from urllib.parse import urlsplit
 import msgspec
 
 from ..document import Document, Edge, Isolation, Node, Observed, Port
+from ..selectors import validate_namespace_name
 from . import gadget, hubble
 from .model import NORMAL_TIME_LENGTH, FlowOptions, FlowSummary, normalize_time
-from .workloads import is_namespace_name, name_from_labels, selector_labels, workload_of
+from .workloads import name_from_labels, selector_labels, workload_of
 
 EPHEMERAL_PORTS = 32768  # Linux's default ip_local_port_range starts here
 ICMP_REPLIES = {"ICMPv4": 0, "ICMPv6": 129}  # echo reply
@@ -324,7 +325,7 @@ class Aggregator:
         labels = hubble.decode_labels(endpoint.labels)
         pod_labels, namespace_labels, labelled_namespace = hubble.split_labels(labels)
         namespace = endpoint.namespace or labelled_namespace
-        if not is_namespace_name(namespace):
+        if validate_namespace_name(namespace):  # a graph holds no node outside a valid namespace
             where = f"namespace {namespace!r}"
             self.warnings[f"pod {endpoint.pod_name!r} is in no valid namespace ({where}); its flows were left out"] += 1
             return None
@@ -355,7 +356,7 @@ class Aggregator:
             return ("entity", entity)
         pod_labels, namespace_labels, namespace = hubble.split_labels(labels)
         namespace = endpoint.namespace or namespace
-        if not is_namespace_name(namespace) or not pod_labels:
+        if validate_namespace_name(namespace) or not pod_labels:
             return None
         key = ("group", namespace, endpoint.identity or len(self.pod_info))
         self.pod_info[key] = PodInfo(namespace, "", pod_labels, namespace_labels=namespace_labels)

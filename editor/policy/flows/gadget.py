@@ -18,7 +18,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from .workloads import is_namespace_name
+from ..selectors import validate_namespace_name
 
 
 class GadgetRecordError(ValueError):
@@ -91,7 +91,7 @@ def _text(value: Any, field: str) -> str:
 
 def _namespace(value: Any, field: str) -> str:
     namespace = _text(value, field)
-    if not is_namespace_name(namespace):
+    if validate_namespace_name(namespace):
         raise GadgetRecordError(f"{field} {namespace!r} is not a namespace name (an RFC 1123 label)")
     return namespace
 
@@ -205,6 +205,6 @@ def _checked(connection: Connection) -> Connection | str:
             return "loopback peer"
     elif not peer.namespace:
         raise GadgetRecordError(f"{peer.kind} peer without a namespace")
-    elif not is_namespace_name(peer.namespace):
+    elif validate_namespace_name(peer.namespace):
         raise GadgetRecordError(f"{peer.kind} peer namespace {peer.namespace!r} is not a namespace name")
     return connection

@@ -34,12 +34,6 @@ _SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
 _DEPLOYMENT_POD = re.compile(rf"(.+)-{_SAFE}{{6,10}}-{_SAFE}{{5}}")
 _GENERATED_POD = re.compile(rf"(.+)-{_SAFE}{{5}}")
 _ORDINAL_POD = re.compile(r"(.+)-\d+")
-_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-
-
-def is_namespace_name(text: str) -> bool:
-    """Whether a log's namespace can be one (an RFC 1123 label): a graph holds no node in any other."""
-    return bool(_NAMESPACE.fullmatch(text))
 
 
 def selector_labels(labels: dict[str, str]) -> dict[str, str]:
