@@ -12,6 +12,7 @@ of the offending value, e.g. `edges[3].ports[0].endPort`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import json
 import re
@@ -68,7 +69,9 @@ _LABEL_SELECTOR_SCHEMA: dict[str, Any] = {
     },
 }
 _LABELS_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
-_ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": r"^[A-Za-z0-9_.:/=@+-]{1,253}$"}
+_ID_CHARS = "A-Za-z0-9_.:/=@+-"
+_ID = re.compile(f"[{_ID_CHARS}]{{1,253}}")
+_ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{_ID.pattern}$"}
 _PORT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -708,6 +711,15 @@ def port_name_error(name: str) -> str | None:
     if not re.search("[a-z]", name):
         return f"port name {name!r} must contain a letter"
     return None
+
+
+def safe_id(text: str) -> str:
+    """A valid node id for `text` (names from imported YAML or logs can hold any character): itself when it is
+    one, else a readable form plus a short hash, so two texts never share an id."""
+    if _ID.fullmatch(text):
+        return text
+    digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:8]
+    return re.sub(f"[^{_ID_CHARS}]", "_", text)[:240] + "+" + digest
 
 
 def reference_errors(document: Document) -> list[tuple[str, str]]:

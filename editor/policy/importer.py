@@ -49,7 +49,7 @@ from typing import Any
 from . import manifests, validate
 from .cilium import NAMESPACE_LABEL_PREFIX
 from .compile import canonical, selector_of
-from .document import ENTITIES, NAMESPACE_NAME_LABEL, PROTOCOLS, ContainerPort, Document, Edge, Node, Port
+from .document import ENTITIES, NAMESPACE_NAME_LABEL, PROTOCOLS, ContainerPort, Document, Edge, Node, Port, safe_id
 from .document import port_name_error as document_port_name_error
 from .selectors import OPERATORS, LabelSelector, Requirement, validate_namespace_name
 from .yamlio import KubeObject, load_objects
@@ -109,7 +109,7 @@ def import_objects(
 
 
 def workload_node_id(namespace: str, kind: str, name: str) -> str:
-    return f"w:{namespace}/{kind}/{name}"
+    return safe_id(f"w:{namespace}/{kind}/{name}")
 
 
 def _import_cluster(cluster: manifests.Cluster, into: Document | None) -> ImportResult:

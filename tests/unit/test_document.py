@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from editor.policy.document import DOCUMENT_SCHEMA, SCHEMA_VERSION, Document, DocumentError, Edge, Node
+from editor.policy.document import DOCUMENT_SCHEMA, SCHEMA_VERSION, Document, DocumentError, Edge, Node, safe_id
 from tests.strategies import documents
 
 VALID: dict[str, Any] = {
@@ -135,3 +137,11 @@ def test_edges_default_to_both_sides_and_the_schema_is_draft_2020_12() -> None:
     assert Edge(id="e", source="a", target="b").enforce == ["source", "target"]
     assert DOCUMENT_SCHEMA["$schema"].endswith("2020-12/schema")
     assert json.loads(json.dumps(DOCUMENT_SCHEMA)) == DOCUMENT_SCHEMA
+
+
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_safe_ids_are_valid_ids_and_keep_texts_apart(first: str, second: str) -> None:
+    pattern = DOCUMENT_SCHEMA["$defs"]["node"]["properties"]["id"]["pattern"]
+    for text in (first, second):
+        assert re.search(pattern, safe_id(text))
+    assert (safe_id(first) == safe_id(second)) == (first == second)

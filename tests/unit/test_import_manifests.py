@@ -58,6 +58,22 @@ def test_workloads_become_nodes_with_labels_owner_and_named_container_ports() ->
     assert result.warnings == []
 
 
+def test_workloads_with_the_longest_valid_names_get_valid_ids() -> None:
+    namespace, name = "n" * 63, ".".join(["w" * 63] * 3 + ["w" * 61])  # 63 and 253 characters, the limits
+    text = f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec: {{template: {{metadata: {{labels: {{app: web}}}}}}}}
+"""
+    result = import_text(text, "long.yaml")
+    [node] = [node for node in result.document.nodes if node.kind == "workload"]
+    assert (node.namespace, node.name) == (namespace, name)
+    assert node.id == workload_node_id(namespace, "Deployment", name)
+    assert len(node.id) <= 253
+    assert Document.from_json(result.document.to_json()).node(node.id).name == name
+
+
 def test_kubectl_list_output_and_pods_owned_by_controllers() -> None:
     document = import_paths([MANIFESTS / "test_with_named_ports"]).document
     workloads = {node.id: node for node in document.nodes if node.kind == "workload"}

@@ -26,7 +26,6 @@ observed pods), because the compiler isolates every subject an enabled edge is e
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import ipaddress
 import re
 from collections import Counter
@@ -36,7 +35,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from ..document import Document, Edge, Isolation, Node, Observed, Port
+from ..document import Document, Edge, Isolation, Node, Observed, Port, safe_id
 from ..selectors import validate_namespace_name
 from . import gadget, hubble
 from .model import NORMAL_TIME_LENGTH, FlowOptions, FlowSummary, normalize_time
@@ -47,7 +46,6 @@ ICMP_REPLIES = {"ICMPv4": 0, "ICMPv6": 129}  # echo reply
 # Beyond this many distinct requests on one edge an L7 allow-list stops being useful; counting stops one
 # past it, so that memory stays flat on a log of endless distinct URLs or names.
 MAX_L7_RULES = 100
-_ID = re.compile(r"[A-Za-z0-9_.:/=@+-]{1,253}")
 _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 
 # Endpoint keys: ("workload", namespace, name) for Hubble pods (grouped as they arrive, since the log names
@@ -645,14 +643,6 @@ def _namespace_labels(infos: list[PodInfo]) -> dict[str, str]:
     return labels
 
 
-def node_id(text: str) -> str:
-    """A document id for `text`: itself when it is a valid id, else a readable form plus a short hash."""
-    if _ID.fullmatch(text):
-        return text
-    digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:8]
-    return re.sub(r"[^A-Za-z0-9_.:/=@+-]", "_", text)[:240] + "+" + digest
-
-
 class _NodeTable:
     """The document's nodes, found by id or by what they stand for, and the ones this import touched."""
 
@@ -677,7 +667,7 @@ class _NodeTable:
         if existing is None and node.id in self._by_id:
             existing = node.id if _meaning(self._by_id[node.id]) == _meaning(node) else None
             if existing is None:
-                node.id = node_id(f"{node.id}+{len(self._by_id)}")
+                node.id = safe_id(f"{node.id}+{len(self._by_id)}")
         if existing is not None:
             self.touched.add(existing)
             return existing
@@ -697,7 +687,7 @@ class _NodeTable:
         ns_labels: dict[str, str],
     ) -> str:
         self.document.ensure_namespace(namespace, ns_labels)
-        node = Node(id=node_id(f"{namespace}/{name}"), kind="workload", name=name, namespace=namespace)
+        node = Node(id=safe_id(f"{namespace}/{name}"), kind="workload", name=name, namespace=namespace)
         node.owner = owner_kind
         node.labels = dict(labels or {})
         if labels == {}:
@@ -714,7 +704,7 @@ class _NodeTable:
     def selector(self, namespace: str, service: str, selector: dict[str, str]) -> str:
         self.document.ensure_namespace(namespace)
         node = Node(
-            id=node_id(f"{namespace}/svc:{service}"),
+            id=safe_id(f"{namespace}/svc:{service}"),
             kind="selector",
             name=service,
             namespace=namespace,
@@ -726,10 +716,10 @@ class _NodeTable:
         return self._add(Node(id=f"entity:{entity}", kind="entity", entity=entity))
 
     def cidr(self, cidr: str) -> str:
-        return self._add(Node(id=node_id(f"cidr:{cidr}"), kind="cidr", cidr=cidr))
+        return self._add(Node(id=safe_id(f"cidr:{cidr}"), kind="cidr", cidr=cidr))
 
     def fqdn(self, name: str) -> str:
-        return self._add(Node(id=node_id(f"fqdn:{name}"), kind="fqdn", match_name=name))
+        return self._add(Node(id=safe_id(f"fqdn:{name}"), kind="fqdn", match_name=name))
 
 
 def _meaning(node: Node) -> tuple[Any, ...]:
