@@ -19,14 +19,9 @@ production. Measured:
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from http.cookiejar import CookieJar
@@ -34,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scripts.appserver import serving  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 NAMESPACES, PER_NAMESPACE, EDGES = 25, 20, 2000
 ROUNDS = 20
@@ -79,24 +77,6 @@ def generate(with_positions: bool) -> dict[str, Any]:
         "nodes": nodes,
         "edges": edges,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the server at {url} did not come up")
 
 
 class Client:
@@ -179,41 +159,12 @@ def bench_pages(base: str, slugs: list[str]) -> None:
 
 
 def main() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="fenceline-bench-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "SECRET_KEY": "bench-only-not-secret",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     placed, unplaced = generate(True), generate(False)
-    paths = []
-    for name, doc in (("placed.json", placed), ("unplaced.json", unplaced)):
-        (workdir / name).write_text(json.dumps(doc))
-        paths.append(str(workdir / name))
-    save = (
-        "import json; from editor.models import save_revision; "
-        f"print(' '.join(save_revision(json.load(open(p))).slug for p in {paths!r}))"
-    )
-    command = [python, "manage.py", "shell", "-v", "0", "-c", save]
-    slugs = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.split()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    gunicorn = [python, "-m", "gunicorn", "editor.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
-    server = subprocess.Popen([*gunicorn, "--log-level", "warning"], cwd=ROOT, env=env)
-    try:
-        wait_up(base)
+    with serving([placed, unplaced], workers=2) as (base, slugs):
         size = len(json.dumps(placed)) / 1024
         print(f"drawing: {len(placed['nodes'])} workloads, {EDGES} edges, {size:.0f} KiB of JSON")
         bench_compile(Client(base), placed)
         bench_pages(base, slugs)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

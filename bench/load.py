@@ -28,7 +28,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,9 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scripts.appserver import free_port  # noqa: E402
+
 BENCH_PGPORT = "54339"  # not the test suite's 54329: restarting it mid-load must not break a test run
 TARGET_P95_COMPILE_MS = 150.0
 RECOVERY_GRACE_SECONDS = 3.0  # after pg_ctl says the server is up, pooled connections notice on next use
@@ -102,12 +104,6 @@ def thirty_workloads() -> dict[str, Any]:
 
 
 # --- the server -------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def postgres(action: str) -> str:

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 from editor.policy.cli import main
 from editor.policy.validate import validate_objects
 from editor.policy.yamlio import load_documents, load_objects
+from scripts.appserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
@@ -348,12 +348,6 @@ def test_the_image_ships_the_rule_pages_it_serves():
     lines = (ROOT / ".dockerignore").read_text().split()
     assert "docs" not in lines and "docs/*" in lines
     assert lines.index("!docs/rules") > lines.index("docs/*")  # the later line wins
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_the_image_start_command_serves_and_its_health_check_passes(tmp_path):

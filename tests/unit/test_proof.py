@@ -8,6 +8,8 @@ edges (check.Intent). Pods get no IPs: an ipBlock never matches a pod (the analy
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,86 +65,44 @@ def test_crowded_drawings_with_overlapping_selectors(dialect: str) -> None:
 # --- the proof can fail ------------------------------------------------------------------------------------
 
 
-def _locked_deployment(name: str, namespace: str, port_name: str, port: int) -> dict[str, Any]:
-    return {
-        "id": name,
-        "kind": "workload",
-        "name": name,
-        "namespace": namespace,
-        "owner": "Deployment",
-        "labels": {"app": name},
-        "containerPorts": [{"name": port_name, "port": port}],
-        "isolate": {"ingress": True, "egress": True},
-    }
-
-
-def _selector(node_id: str, name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "kind": "selector",
-        "name": name,
-        "namespace": namespace,
-        "podSelector": {"matchLabels": labels},
-    }
+TALK_APP = Path(__file__).resolve().parents[1] / "fixtures" / "documents" / "talk-app.json"
 
 
 def talk_app() -> Document:
-    """The talk's application: a web Deployment and an API Deployment in two namespaces, an ingress controller
-    in its own namespace, the cluster DNS; web and api locked both ways."""
-    return Document.from_json(
+    """The talk's application (tests/fixtures/documents) with its ingress and API ports named, the ingress
+    controller's egress locked too (e1 on both sides) and the internet outside 10/8 reaching the controller."""
+    data = json.loads(TALK_APP.read_text())
+    for edge in data["edges"]:
+        if edge["id"] in ("e1", "e2"):
+            edge["ports"] = [{"protocol": "TCP", "port": "http"}]
+            edge.pop("enforce", None)
+    data["nodes"].append({"id": "internet", "kind": "cidr", "cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]})
+    data["edges"].append(
         {
-            "schema": "fenceline/v1",
-            "namespaces": [{"name": "shop"}, {"name": "data"}, {"name": "ingress-nginx"}, {"name": "kube-system"}],
-            "nodes": [
-                _locked_deployment("web", "shop", "http", 8080),
-                _locked_deployment("api", "data", "grpc", 9090),
-                _selector("ingress", "controller", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}),
-                _selector("dns", "kube-dns", "kube-system", {"k8s-app": "kube-dns"}),
-                {"id": "internet", "kind": "cidr", "cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]},
-            ],
-            "edges": [
-                {"id": "e1", "source": "ingress", "target": "web", "ports": [{"protocol": "TCP", "port": "http"}]},
-                {"id": "e2", "source": "web", "target": "api", "ports": [{"protocol": "TCP", "port": "grpc"}]},
-                {
-                    "id": "e3",
-                    "source": "web",
-                    "target": "dns",
-                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    "enforce": ["source"],
-                },
-                {
-                    "id": "e4",
-                    "source": "api",
-                    "target": "dns",
-                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    "enforce": ["source"],
-                },
-                {
-                    "id": "e5",
-                    "source": "internet",
-                    "target": "ingress",
-                    "ports": [{"protocol": "TCP", "port": 443}],
-                    "enforce": ["target"],
-                },
-            ],
+            "id": "e5",
+            "source": "internet",
+            "target": "ingress",
+            "ports": [{"protocol": "TCP", "port": 443}],
+            "enforce": ["target"],
         }
     )
+    return Document.from_json(data)
 
 
 # Written out by hand from the drawing: the ingress controller is locked both ways by e1 (egress) and e5
 # (ingress), so only the internet (outside 10/8) reaches it; the DNS selector stays open; a workload to itself
 # is not listed.
 TALK_CONNLIST = """\
-0.0.0.0-9.255.255.255[External] => ingress-nginx/controller[Selector] : TCP 443
-0.0.0.0-9.255.255.255[External] => kube-system/kube-dns[Selector] : All Connections
-10.0.0.0-10.255.255.255[External] => kube-system/kube-dns[Selector] : All Connections
-11.0.0.0-255.255.255.255[External] => ingress-nginx/controller[Selector] : TCP 443
-11.0.0.0-255.255.255.255[External] => kube-system/kube-dns[Selector] : All Connections
-data/api[Deployment] => kube-system/kube-dns[Selector] : TCP 53,UDP 53
-ingress-nginx/controller[Selector] => shop/web[Deployment] : TCP 8080
-kube-system/kube-dns[Selector] => 0.0.0.0-255.255.255.255[External] : All Connections
-shop/web[Deployment] => data/api[Deployment] : TCP 9090
-shop/web[Deployment] => kube-system/kube-dns[Selector] : TCP 53,UDP 53"""
+0.0.0.0-9.255.255.255[External] => ingress-nginx/ingress controller[Selector] : TCP 443
+0.0.0.0-9.255.255.255[External] => kube-system/cluster DNS[Selector] : All Connections
+10.0.0.0-10.255.255.255[External] => kube-system/cluster DNS[Selector] : All Connections
+11.0.0.0-255.255.255.255[External] => ingress-nginx/ingress controller[Selector] : TCP 443
+11.0.0.0-255.255.255.255[External] => kube-system/cluster DNS[Selector] : All Connections
+backend/api[Deployment] => kube-system/cluster DNS[Selector] : TCP 53,UDP 53
+frontend/web[Deployment] => backend/api[Deployment] : TCP 9090
+frontend/web[Deployment] => kube-system/cluster DNS[Selector] : TCP 53,UDP 53
+ingress-nginx/ingress controller[Selector] => frontend/web[Deployment] : TCP 8080
+kube-system/cluster DNS[Selector] => 0.0.0.0-255.255.255.255[External] : All Connections"""
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -156,18 +116,19 @@ def test_the_talks_app_gives_exactly_the_drawn_connlist(dialect: str) -> None:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_compiler_that_drops_a_port_is_caught(dialect: str) -> None:
-    """Sabotage the YAML of the talk's app (web's egress loses its grpc rule): the proof must notice."""
+    """Sabotage the YAML of the talk's app (web's egress loses its rule to the API's http port): the proof must
+    notice."""
     document = talk_app()
     bridge = analyse_document(document, dialect)
     objects = copy.deepcopy(bridge.compiled.objects)
     web = next(o for o in objects if o["metadata"]["name"] == "web" and "egress" in o["spec"])
-    web["spec"]["egress"] = [rule for rule in web["spec"]["egress"] if "grpc" not in str(rule)]
+    web["spec"]["egress"] = [rule for rule in web["spec"]["egress"] if "http" not in str(rule)]
     sabotaged = _with_objects(bridge.compiled, objects)
     cluster = document_cluster(document, policy_objects(sabotaged)).cluster
     bridge.analysis = analyse(cluster)
     found = [str(m) for m in mismatches(bridge, Intent(document, bridge.pods))]
     assert found == [
-        "shop/web[Deployment] => data/api[Deployment] : YAML allows No Connections, drawing means TCP 9090"
+        "frontend/web[Deployment] => backend/api[Deployment] : YAML allows No Connections, drawing means TCP 9090"
     ]
 
 
@@ -184,7 +145,7 @@ def test_a_drawing_changed_after_compiling_is_caught() -> None:
     document.node("api").isolate.egress = False
     document.edges = [edge for edge in document.edges if edge.id != "e4"]
     found = [str(m) for m in mismatches(bridge, Intent(document, bridge.pods))]
-    api_to_dns = "data/api[Deployment] => kube-system/kube-dns[Selector]"
+    api_to_dns = "backend/api[Deployment] => kube-system/cluster DNS[Selector]"
     assert f"{api_to_dns} : YAML allows TCP 53,UDP 53, drawing means All Connections" in found
 
 

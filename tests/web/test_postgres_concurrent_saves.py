@@ -18,7 +18,6 @@ import http.cookiejar
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from django.db import connections
 from django.test import Client
 
 from editor.policy.document import Document
+from scripts.appserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ON_POSTGRES = os.getenv("FENCELINE_TEST_POSTGRES") == "1"
@@ -186,12 +186,6 @@ def test_it_continues_different_documents_in_parallel_on_postgres(talk_doc):
     bodies = [{"document": edited(talk_doc, who, 1), "parent": parents[who]["slug"]} for who in range(PEOPLE)]
     results = save_together(people, bodies)
     assert [(status, saved["revision"]) for status, saved in results] == [(201, 2)] * PEOPLE
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclasses.dataclass
