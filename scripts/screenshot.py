@@ -1,10 +1,12 @@
-"""Make docs/screenshot.png: the real editor in Debian's Chromium, showing the talk's application.
+"""Make docs/screenshot.png and docs/screenshot-check.png: the real editor in Debian's Chromium, showing the
+talk's application (tests/fixtures/documents/talk-app.json, with HTTP rules and a payment provider added).
 
-Starts the app (gunicorn, a throw-away SQLite database) on loopback, saves the demo drawing without positions
-(so the browser lays it out as it would an import), opens it in the editor, switches to the Cilium dialect,
-selects the frontend -> API edge and takes the picture.
+Starts the app (scripts/appserver.py: gunicorn, a throw-away SQLite database) on loopback, saves the demo
+drawing without positions (so the browser lays it out as it would an import), opens it in the editor, switches
+to the Cilium dialect, selects the frontend -> API edge and takes the picture; then closes the inspector and
+takes the Check tab (the matrix of who may talk to whom).
 
-    .venv/bin/python scripts/screenshot.py [output.png]
+    .venv/bin/python scripts/screenshot.py [output.png]     (the Check picture goes beside it, *-check.png)
 """
 
 from __future__ import annotations
@@ -20,6 +22,21 @@ from scripts.appserver import serving  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 TALK_APP = ROOT / "tests" / "fixtures" / "documents" / "talk-app.json"
+
+
+# The editor fits the drawing to the whole canvas; the inspector then covers its right part. For the picture,
+# the drawing is fitted to what stays visible left of the inspector, above the zoom buttons.
+FIT_BESIDE_INSPECTOR = """() => {
+    const canvas = document.getElementById('cy').getBoundingClientRect();
+    const inspector = document.getElementById('inspector').getBoundingClientRect();
+    const pad = 40, width = inspector.left - canvas.left - 2 * pad, height = canvas.height - 2 * pad - 40;
+    const box = fencelineCy.elements().boundingBox();
+    const zoom = Math.min(width / box.w, height / box.h, 2);
+    fencelineCy.viewport({zoom, pan: {
+        x: pad + (width - box.w * zoom) / 2 - box.x1 * zoom,
+        y: pad + (height - box.h * zoom) / 2 - box.y1 * zoom,
+    }});
+}"""
 
 
 def demo() -> dict[str, Any]:
@@ -41,6 +58,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     output = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshot.png"
+    check_output = output.with_name(f"{output.stem}-check{output.suffix}")
     with serving([demo()]) as (base, [slug]), sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
@@ -56,11 +74,17 @@ def main() -> int:
         point = page.evaluate("fencelineCy.getElementById('e:e2').renderedMidpoint()")
         page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
         page.wait_for_selector("#inspector .panel-kicker:text('Edge')")
+        page.evaluate(FIT_BESIDE_INSPECTOR)
         page.wait_for_timeout(300)
         output.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(output))
+        page.keyboard.press("Escape")
+        page.click("#tab-check")
+        page.wait_for_function("() => document.getElementById('app').dataset.checkPending === '0'")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(check_output))
         browser.close()
-    print(f"wrote {output}")
+    print(f"wrote {output} and {check_output}")
     return 0
 
 
