@@ -182,8 +182,11 @@
   }
 
   function runLayout(eles, randomize, fixed) {
+    // Past ~1,500 elements the incremental CoSE pass costs seconds; the spectral ("draft") pass alone still
+    // keeps namespaces together and gives a readable first picture that people then drag into shape.
+    const large = eles.length > 1500;
     const options = {
-      name: "fcose", quality: "default", randomize: randomize, animate: false, fit: false,
+      name: "fcose", quality: large ? "draft" : "default", randomize: randomize || large, animate: false, fit: false,
       nodeDimensionsIncludeLabels: false, packComponents: true, tile: true,
       nodeRepulsion: () => 6000, idealEdgeLength: () => 110, edgeElasticity: () => 0.45, nestingFactor: 0.2,
       gravity: 0.4, gravityCompound: 1.2, numIter: eles.length > 1500 ? 1200 : 2500, nodeSeparation: 70,
