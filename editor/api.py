@@ -84,7 +84,9 @@ def load_json(data: bytes | str, source: str) -> Any:
     """JSON text to a value, with the size, encoding and nesting checks every input gets."""
     try:
         text = decode(data, source, limits())
-        value = json.loads(text, parse_constant=_not_finite(source), parse_float=_finite_float(source))
+        value = json.loads(
+            text, parse_constant=_not_finite(source), parse_float=_finite_float(source), parse_int=_int_of(source)
+        )
     except InputError as exc:
         raise ApiError(str(exc)) from None
     except json.JSONDecodeError as exc:
@@ -111,6 +113,18 @@ def _finite_float(source: str) -> Callable[[str], float]:
         if math.isinf(number):
             raise ApiError(f"{source}: {literal} is not a finite number; every number must be finite")
         return number
+
+    return parse
+
+
+def _int_of(source: str) -> Callable[[str], int]:
+    """Integers as usual, except literals longer than Python converts (4,300 digits), which would be a 500."""
+
+    def parse(literal: str) -> int:
+        try:
+            return int(literal)
+        except ValueError:
+            raise ApiError(f"{source}: an integer of {len(literal.lstrip('-')):,} digits is too large") from None
 
     return parse
 

@@ -95,7 +95,17 @@ def assert_html_answer(response: Any) -> None:
 
 @FUZZ
 @given(
-    url=st.sampled_from(["/api/compile", "/api/documents", *(f"/api/templates/{name}" for name in panels.TEMPLATES)]),
+    url=st.sampled_from(
+        [
+            "/api/compile",
+            "/api/documents",
+            "/api/lint",
+            "/api/lint/fix",
+            "/api/check",
+            "/api/check/cell",
+            *(f"/api/templates/{name}" for name in panels.TEMPLATES),
+        ]
+    ),
     body=json_bodies,
     dialect=st.one_of(st.none(), DIALECTS),
 )
@@ -143,3 +153,24 @@ def test_a_number_json_cannot_store_is_a_400(api, number):
     )
     assert response.status_code == 400, response.content[:300]
     assert number.lstrip("-") in response.json()["error"] or "finite" in response.json()["error"]
+
+
+JSON_ENDPOINTS = [
+    "/api/compile", "/api/documents", "/api/lint", "/api/lint/fix", "/api/check", "/api/check/cell",
+    "/api/templates/deny-all-ingress",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", JSON_ENDPOINTS)
+def test_an_integer_longer_than_python_converts_is_a_400_not_a_500(api, talk_doc, url):
+    # Python refuses to convert integer text of more than 4,300 digits (ValueError): it must not escape as a 500.
+    talk_doc["nodes"][0]["position"] = {"x": 1, "y": 2}
+    body = json.dumps({"document": talk_doc}).replace('"x": 1', '"x": ' + "9" * 5000)
+    response = api.post(url, body, content_type="application/json", headers={"X-CSRFToken": api.token})
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["error"] == "request body: an integer of 5,000 digits is too large"
+    flows = api.post_form(
+        "/api/flows", {"file": SimpleUploadedFile("a.json", b"{}"), "document": '{"n": -1%s}' % ("0" * 5000)}
+    )
+    assert flows.status_code == 400
+    assert flows.json()["error"] == "document: an integer of 5,001 digits is too large"
