@@ -166,6 +166,11 @@ def document_from(value: Any) -> Document:
 
 
 def body_json(request: HttpRequest) -> Any:
+    if request.content_type == "multipart/form-data":
+        # The CSRF check has read the form's stream already, so the raw body is gone (RawPostDataException).
+        raise ApiError(
+            "send the drawing as the request body with Content-Type: application/json, not as a multipart form"
+        )
     return load_json(request.body, "request body")
 
 

@@ -174,3 +174,11 @@ def test_an_integer_longer_than_python_converts_is_a_400_not_a_500(api, talk_doc
     )
     assert flows.status_code == 400
     assert flows.json()["error"] == "document: an integer of 5,001 digits is too large"
+
+
+@pytest.mark.parametrize("url", JSON_ENDPOINTS)
+def test_a_multipart_form_to_a_json_endpoint_is_a_400_not_a_500(api, talk_doc, url):
+    # `curl -F document=@drawing.json`: the CSRF check reads the form, after which the raw body cannot be read.
+    response = api.post_form(url, {"document": SimpleUploadedFile("drawing.json", json.dumps(talk_doc).encode())})
+    assert response.status_code == 400, response.content[:300]
+    assert "Content-Type: application/json, not as a multipart form" in response.json()["error"]
