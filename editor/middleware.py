@@ -72,3 +72,25 @@ class RequestSizeLimitMiddleware:
         if length > settings.FENCELINE_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD:
             return too_large_response(request, length)
         return self.get_response(request)
+
+
+class MethodNotAllowedPageMiddleware:
+    """Django's method decorators (require_POST, require_safe) answer 405 with an empty body: give people a page
+    that says which methods the address takes (the API's own 405s are JSON already and are left as they are)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or response.streaming or response.content:
+            return response
+        allowed = response.get("Allow", "")
+        message = f"{request.method} is not used at this address; it takes {allowed or 'no request'}."
+        if request.path.startswith("/api/"):
+            page: HttpResponse = JsonResponse({"error": message, "details": []}, status=405)
+        else:
+            context = {"title": "Method not allowed", "message": message}
+            page = HttpResponse(render_to_string("error.html", context, request), status=405)
+        page["Allow"] = allowed
+        return page

@@ -97,6 +97,28 @@ def test_api_answers_and_error_answers_carry_the_security_headers(api, talk_doc)
         assert_security_headers(response, what)
 
 
+def test_a_wrong_method_answers_a_page_for_people_and_json_for_the_api(api, talk_doc):
+    slug = save_revision(talk_doc).slug
+    seen = 0
+    for name, url in routes(slug):
+        for method in ("get", "post", "put", "delete"):
+            response = getattr(api, method)(url, headers={"X-CSRFToken": api.token})
+            if response.status_code != 405:
+                continue
+            seen += 1
+            what = f"{method.upper()} {url} ({name})"
+            assert response["Allow"] and response["Allow"] in response.content.decode(), what
+            assert_security_headers(response, what)
+            if url.startswith("/api/"):
+                assert response["Content-Type"] == "application/json", what
+                assert response.json()["error"], what
+            else:
+                assert response["Content-Type"].startswith("text/html"), what
+                assert f"it takes {response['Allow']}" in response.content.decode(), what
+                assert "<h1>Method not allowed</h1>" in response.content.decode(), what
+    assert seen > 20  # every page refuses three of the four methods, every API endpoint at least two
+
+
 # --- permalinks ------------------------------------------------------------------------------------------------
 
 
