@@ -147,9 +147,18 @@ class ContainerPortForm(forms.Form):
         return data
 
 
+MAX_ROWS = 200
+
+
 def rows(form_class: type[forms.Form]) -> type[forms.BaseFormSet]:
-    """A formset whose trailing empty row is how a person adds one more item."""
-    return forms.formset_factory(form_class, extra=1, can_delete=True, max_num=200, validate_max=True)
+    """A formset whose trailing empty row is how a person adds one more item.
+
+    absolute_max bounds the forms built from a posted TOTAL_FORMS: Django's default (max_num + 1,000) lets a
+    200-byte post make the server build, validate and render 1,200 rows (seconds of CPU, a 1.3 MB answer).
+    """
+    return forms.formset_factory(
+        form_class, extra=1, can_delete=True, max_num=MAX_ROWS, validate_max=True, absolute_max=MAX_ROWS + 1
+    )
 
 
 EdgePortFormSet = rows(EdgePortForm)

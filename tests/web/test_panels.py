@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 import pytest
@@ -183,6 +184,20 @@ def test_it_applies_a_template_from_its_panel(api, talk_doc):
     node = document.node("all-pods.backend")
     assert (node.pod_selector, node.isolate.ingress, node.isolate.egress) == ({}, True, True)
     assert "All pods in backend now deny ingress and egress" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("what", "target", "prefix"), [("edge", "e1", "port"), ("edge", "e1", "dns"), ("node", "web", "cport")]
+)
+def test_a_posted_row_count_cannot_make_it_build_thousands_of_rows(api, talk_doc, what, target, prefix):
+    # A 200-byte post claiming 100,000 rows: Django's default would build and render 1,200 of them.
+    fields = {f"{prefix}-TOTAL_FORMS": "100000", f"{prefix}-INITIAL_FORMS": "0", "_apply": "1", "dialect": "cilium"}
+    response = post(api, what, talk_doc, id=target, **fields)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert len(set(re.findall(rf'name="{prefix}-(\d+)-', page))) == 201
+    assert "Please submit at most 200 forms." in page
+    assert changed(response) is None
 
 
 def test_it_shows_names_with_html_as_text(api, talk_doc):
