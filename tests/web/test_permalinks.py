@@ -78,6 +78,24 @@ def test_it_lists_the_revision_history(client, talk_doc):
     assert "&lt;b&gt;second&lt;/b&gt;" in page and "<b>second</b>" not in page
 
 
+def test_the_history_of_a_fork_is_its_own_and_names_the_revision_it_came_from(client, api, talk_doc):
+    first = save_revision(talk_doc)
+    second = save_revision({**talk_doc, "name": "second"}, first)
+    fork = api.post_json(
+        "/api/documents", {"document": {**talk_doc, "name": "fork"}, "parent": first.slug, "fork": True}
+    )
+    assert fork.status_code == 201 and fork.json()["revision"] == 1 and fork.json()["parent"] == first.slug
+    forked = fork.json()["slug"]
+    page = client.get(f"/d/{forked}/history").content.decode()
+    assert f'<a href="/d/{first.slug}">a fork of another drawing</a>' in page
+    assert f"/d/{second.slug}" not in page  # the original's later revisions are not the fork's history
+    original = client.get(f"/d/{second.slug}/history").content.decode()
+    assert f"/d/{forked}" not in original and "a fork of another drawing" not in original
+    assert [r["slug"] for r in api.get(f"/api/documents/{forked}/history").json()["revisions"]] == [forked]
+    # the permalink it forked from is unchanged: its own address still shows its own drawing
+    assert Document.from_json(api.get(f"/api/documents/{first.slug}").json()["document"]).name == talk_doc["name"]
+
+
 @pytest.mark.parametrize("suffix", ["", ".yaml", "/edit", "/history"])
 def test_it_answers_404_for_unknown_slugs(client, suffix):
     response = client.get(f"/d/{'x' * 30}{suffix}")
