@@ -982,8 +982,9 @@ class _Universe:
 
 
 def _namespace_labels(cluster: Cluster, name: str) -> Mapping[str, str]:
+    # R5: the control plane sets the name label on every namespace, also on one built in code without it
     namespace = cluster.namespaces.get(name)
-    return namespace.labels if namespace is not None else {NAMESPACE_NAME_LABEL: name}
+    return {**(namespace.labels if namespace is not None else {}), NAMESPACE_NAME_LABEL: name}
 
 
 def _ip_in_block(ip: str, block: Block) -> bool:

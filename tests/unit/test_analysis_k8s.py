@@ -15,7 +15,7 @@ from editor.policy.analysis import (
     analyse,
     format_connlist,
 )
-from editor.policy.manifests import Cluster, ContainerPort, Workload, read_cluster
+from editor.policy.manifests import Cluster, ContainerPort, Namespace, Workload, read_cluster
 from editor.policy.yamlio import InputError, dump_yaml_documents, load_objects
 
 
@@ -265,6 +265,39 @@ def test_a_cluster_built_in_code_needs_no_pods_or_namespace_objects() -> None:
     analysis = analyse(Cluster({}, [web, db], [], cluster.policies, []))
     assert conns(analysis, "data/db", "shop/web") == "TCP 8080"
     assert analysis.workload_peer(web) == analysis.peer("shop/web[Deployment]")
+
+
+def test_a_namespace_built_in_code_without_its_name_label_still_matches_by_name() -> None:
+    """R5: the analyser adds `kubernetes.io/metadata.name` itself, for NetworkPolicy and Cilium selectors alike."""
+    by_name = {"matchLabels": {"kubernetes.io/metadata.name": "data"}}
+    cilium_by_name = {"matchLabels": {"io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name": "data"}}
+    policies = [
+        netpol(
+            "shop",
+            "np",
+            {"podSelector": {"matchLabels": {"app": "web"}}, "ingress": [{"from": [{"namespaceSelector": by_name}]}]},
+        ),
+        {
+            "apiVersion": "cilium.io/v2",
+            "kind": "CiliumNetworkPolicy",
+            "metadata": {"name": "cnp", "namespace": "shop"},
+            "spec": {
+                "endpointSelector": {"matchLabels": {"app": "api"}},
+                "ingress": [{"fromEndpoints": [cilium_by_name]}],
+            },
+        },
+    ]
+    loaded, _ = load_objects(dump_yaml_documents(policies), "p.yaml")
+    namespaces = {"shop": Namespace("shop", {}), "data": Namespace("data", {"team": "b"})}
+    workloads = [
+        Workload("shop", "web", "Deployment", {"app": "web"}, (), 1, "code"),
+        Workload("shop", "api", "Deployment", {"app": "api"}, (), 1, "code"),
+        Workload("data", "db", "StatefulSet", {"app": "db"}, (), 1, "code"),
+    ]
+    analysis = analyse(Cluster(namespaces, workloads, [], read_cluster(loaded).policies, []))
+    assert conns(analysis, "data/db", "shop/web") == "All Connections"
+    assert conns(analysis, "data/db", "shop/api") == "All Connections"
+    assert conns(analysis, "shop/api", "shop/web") == "No Connections"
 
 
 def test_workloads_sharing_a_pod_class_are_still_listed_against_each_other() -> None:
