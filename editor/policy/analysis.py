@@ -876,14 +876,27 @@ def _cut_points(blocks: Iterable[Block]) -> dict[int, list[ExternalPeer]]:
     return atoms
 
 
-def _fqdn_matches(selector: _FqdnSel, peer: FqdnPeer) -> bool:
+# Stand-ins for the wildcards of a name that is itself a pattern, which no DNS name contains.
+_ANY_CHARS, _ANY_LABELS = "\x01", "\x02"
+
+
+def fqdn_matches(pattern: str, name: str) -> bool:
+    """Whether Cilium's `matchPattern` covers `name` (`*` alone: every name; `*` any run of name characters
+    within a label; `**.` any number of leading labels). `name` may itself be a pattern (an FQDN peer comes
+    from some rule's matchPattern): it is covered when each of its wildcards falls inside a wildcard of
+    `pattern` that reaches at least as far, so that every name it stands for is covered too."""
+    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
+    if pattern in ("*", name):
+        return True
+    char = f"(?:[-a-z0-9_]|{_ANY_CHARS})"
+    regex = re.escape(pattern).replace(r"\*\*\.", f"(?:{char}+\\.|{_ANY_LABELS})*").replace(r"\*", f"{char}*")
+    return re.fullmatch(regex, name.replace("**.", _ANY_LABELS).replace("*", _ANY_CHARS)) is not None
+
+
+def _fqdn_selects(selector: _FqdnSel, peer: FqdnPeer) -> bool:
     if selector.name is not None:
         return selector.name == peer.name
-    pattern = selector.pattern or ""
-    if pattern == peer.name or pattern == "*":
-        return True
-    regex = re.escape(pattern).replace(r"\*\*\.", r"(?:[-a-z0-9_]+\.)*").replace(r"\*", r"[-a-z0-9_]*")
-    return re.fullmatch(regex, peer.name) is not None
+    return fqdn_matches(selector.pattern or "", peer.name)
 
 
 class _Universe:
@@ -1110,7 +1123,7 @@ class _Matcher:
             return bits
         if isinstance(selector, _EntityPeerSel):
             return self._entity(selector.name, atoms)
-        return sum(1 << index for name, index in u.fqdns.items() if _fqdn_matches(selector, FqdnPeer(name)))
+        return sum(1 << index for name, index in u.fqdns.items() if _fqdn_selects(selector, FqdnPeer(name)))
 
     def _entity(self, name: str, atoms: dict[int, list[tuple[ExternalPeer, int]]]) -> int:
         u = self.u

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -64,6 +63,7 @@ from .analysis import (
     Peer,
     WorkloadPeer,
     analyse,
+    fqdn_matches,
 )
 from .compile import CompileResult, compile_document
 from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node
@@ -300,15 +300,6 @@ def _block(node: Node) -> list[tuple[int, int, int]]:
                 cut.append((version, hi + 1, last))
         pieces = cut
     return pieces
-
-
-def fqdn_matches(pattern: str, name: str) -> bool:
-    """Cilium `matchPattern`: `*` is any run of name characters within a label, `**.` any number of labels."""
-    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
-    if pattern in ("*", name):
-        return True
-    regex = re.escape(pattern).replace(r"\*\*\.", r"(?:[-a-z0-9_]+\.)*").replace(r"\*", r"[-a-z0-9_]*")
-    return re.fullmatch(regex, name) is not None
 
 
 _NOTHING = (NO_CONNECTIONS, NO_CONNECTIONS)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from editor.policy.analysis import Analysis, Options, analyse
+from editor.policy.analysis import Analysis, Options, analyse, fqdn_matches
 from editor.policy.manifests import read_cluster
 from editor.policy.yamlio import InputError, dump_yaml_documents, load_objects
 
@@ -292,6 +292,39 @@ def test_fqdns_are_opaque_external_destinations() -> None:
     assert conns(analysis, "other/client", "api.example.com[FQDN]") == "All Connections"  # not isolated
     explanation = str(analysis.explain(analysis.peer("shop/web"), analysis.peer("api.example.com[FQDN]")))
     assert "allows connections by Egress rule #1: TCP 443" in explanation
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "covered"),
+    [
+        ("*.example.com", "api.example.com", True),
+        ("*.example.com", "a.b.example.com", False),  # `*` stays within one label
+        ("**.example.com", "a.b.example.com", True),
+        ("api-*.example.com", "api-eu.example.com", True),
+        ("*", "*.example.com", True),  # `*` alone: every name
+        # a name that is itself a pattern is covered when every name it stands for is
+        ("**.example.com", "*.example.com", True),
+        ("**.example.com", "**.a.example.com", True),
+        ("*.example.com", "api-*.example.com", True),
+        ("*.example.com", "**.example.com", False),
+        ("api-*.example.com", "*.example.com", False),
+        ("*.example.com", "*", False),
+    ],
+)
+def test_fqdn_patterns_cover_names_and_narrower_patterns(pattern: str, name: str, covered: bool) -> None:
+    assert fqdn_matches(pattern, name) is covered
+    rules = [
+        cnp(
+            "db",
+            {"endpointSelector": {"matchLabels": {"app": "db"}}, "egress": [{"toFQDNs": [{"matchPattern": pattern}]}]},
+        ),
+        cnp(
+            "web",
+            {"endpointSelector": {"matchLabels": {"app": "web"}}, "egress": [{"toFQDNs": [{"matchPattern": name}]}]},
+        ),
+    ]
+    expected = "All Connections" if covered else "No Connections"
+    assert conns(run(*rules), "shop/db", f"{name}[FQDN]") == expected
 
 
 def test_l7_rules_are_reported_as_filtered() -> None:
