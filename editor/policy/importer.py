@@ -703,7 +703,12 @@ def _cilium_endpoints(raw: Any, path: _Path, namespace: str | None, report: Repo
     ]
     if subject and namespace is not None:
         named = namespace_labels.pop(NAMESPACE_NAME_LABEL, namespace)
-        if named != namespace or any(r.key == NAMESPACE_NAME_LABEL for r in namespace_requirements):
+        on_name = [r for r in namespace_requirements if r.key == NAMESPACE_NAME_LABEL]
+        # Cilium overwrites a namespace in matchLabels but ANDs the expressions with the policy's namespace (C1).
+        if not all(r.matches({NAMESPACE_NAME_LABEL: namespace}) for r in on_name):
+            report(path, f"selects no pod: its namespace expression excludes the policy's namespace {namespace!r}")
+            return None
+        if named != namespace or on_name:
             report(path, f"Cilium always limits a CiliumNetworkPolicy to its own namespace {namespace!r}")
             namespace_requirements = [r for r in namespace_requirements if r.key != NAMESPACE_NAME_LABEL]
         if namespace_labels or namespace_requirements:

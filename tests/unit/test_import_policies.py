@@ -272,6 +272,41 @@ def test_a_cilium_namespaced_peer_without_namespace_is_in_the_policy_namespace()
     assert edges(result) == [("sel:shop:44136fa355", "sel:shop:44136fa355", [], ["target"])]
 
 
+@pytest.mark.parametrize(
+    ("expression", "isolated"),
+    [
+        ("{key: k8s:io.kubernetes.pod.namespace, operator: In, values: [shop, other]}", True),
+        ("{key: io.kubernetes.pod.namespace, operator: NotIn, values: [other]}", True),
+        ("{key: k8s:io.kubernetes.pod.namespace, operator: In, values: [other]}", False),
+        ("{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [shop]}", False),
+    ],
+)
+def test_a_cilium_subject_namespace_expression_is_anded_with_the_policy_namespace(
+    expression: str, isolated: bool
+) -> None:
+    """C1: Cilium adds the policy's namespace to the subject selector and keeps the user's expressions, so an
+    expression that excludes that namespace selects no pod: nothing to import, rather than the whole namespace."""
+    result = imported(
+        f"""
+        apiVersion: cilium.io/v2
+        kind: CiliumNetworkPolicy
+        metadata: {{name: p, namespace: shop}}
+        spec:
+          endpointSelector: {{matchLabels: {{app: db}}, matchExpressions: [{expression}]}}
+          ingress: [{{fromEndpoints: [{{matchLabels: {{app: web}}}}]}}]
+        """
+    )
+    subjects = [n for n in result.document.nodes if n.isolate.ingress]
+    if isolated:
+        assert [(n.namespace, n.namespace_selector, n.pod_selector) for n in subjects] == [
+            ("shop", None, {"matchLabels": {"app": "db"}})
+        ]
+        assert len(result.document.edges) == 1
+    else:
+        assert subjects == [] and result.document.edges == []
+        assert any("excludes the policy's namespace 'shop'" in warning for warning in result.warnings)
+
+
 def test_cilium_ports_rules_icmps_and_deny() -> None:
     result = imported(
         """
