@@ -107,7 +107,9 @@ def revision_yaml(request: HttpRequest, slug: str) -> HttpResponse:
     result = api.compiled(document, dialect)
     header = [f"# Fenceline drawing {found.name!r}, revision {found.number} ({dialect})"]
     header += [f"# {issue['severity']}: {issue['message']}" for issue in result["issues"]]
-    body = "\n".join(line.replace("\n", " ") for line in header) + "\n" + result["yaml"]
+    # A comment ends at any line break YAML knows (\r, NEL, LS, PS as well as \n): one in a quoted name would
+    # end the comment and add objects of its own to what `kubectl apply` creates.
+    body = "\n".join(" ".join(line.splitlines()) for line in header) + "\n" + result["yaml"]
     response = HttpResponse(body, content_type="text/yaml; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="fenceline-{found.slug[:8]}-{dialect}.yaml"'
     return response

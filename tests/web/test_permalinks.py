@@ -70,6 +70,27 @@ def test_it_comments_problems_at_the_top_of_the_yaml(client, talk_doc):
     assert any(line.startswith("# error: ") and "e5" in line for line in lines[:5])
 
 
+INJECTED = "---{0}apiVersion: v1{0}kind: Namespace{0}metadata:{0}  name: pwned{0}#"
+
+
+@pytest.mark.parametrize("newline", ["\r", "\x85", "\u2028", "\u2029"])
+def test_a_name_cannot_break_out_of_the_comments_into_the_yaml(api, talk_doc, newline):
+    # `curl .../d/<slug>.yaml | kubectl apply -f -` must apply only the drawing's policies: a name quoted in a
+    # warning comment that holds a line break (YAML counts \r, and in 1.1 also NEL, LS and PS) must not end the
+    # comment and add objects of its own.
+    web = next(node for node in talk_doc["nodes"] if node["id"] == "web")
+    web["name"] = "web" + newline + INJECTED.format(newline)
+    talk_doc["edges"][0]["enforce"] = []  # a warning quoting the edge's ends, web among them
+    saved = api.post_json("/api/documents", {"document": talk_doc})  # anyone may save such a drawing and share it
+    assert saved.status_code == 201
+    text = api.get(saved.json()["yamlUrl"]).content.decode()
+    header = text.split("\n---\n", 1)[0]
+    assert "is enforced by neither end" in header
+    expected = compile_document(Document.from_json(talk_doc), "native")
+    assert [obj for obj in yaml.safe_load_all(text) if obj] == expected.objects
+    assert all(line.startswith("#") for line in header.splitlines()), header
+
+
 def test_it_lists_the_revision_history(client, talk_doc):
     first = save_revision(talk_doc)
     second = save_revision({**talk_doc, "name": "<b>second</b>"}, first)
