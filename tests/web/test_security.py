@@ -26,6 +26,10 @@ def pages(talk_doc) -> list[str]:
         "/healthz",
         "/api/csrf",
         "/panel/import/form",
+        "/rules/",
+        "/rules/FL004",
+        "/rules/rating",
+        "/rules/FL999",
     ]
 
 
