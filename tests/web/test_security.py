@@ -153,3 +153,15 @@ def test_it_accepts_csp_reports_without_a_token():
         "/csp-report", '{"csp-report": {"violated-directive": "script-src"}}', content_type="application/csp-report"
     )
     assert response.status_code == 204
+
+
+def test_a_csp_report_is_logged_on_one_line_whatever_it_holds(caplog):
+    # The endpoint takes posts from anyone: a report must not be able to add log lines that look like others.
+    forged = '{"csp-report": 1}\n2026-01-01 00:00:00,000 ERROR django.request: Internal Server Error\r\u2028x'
+    with caplog.at_level("WARNING", logger="editor.views"):
+        response = Client().post("/csp-report", forged, content_type="application/csp-report")
+    assert response.status_code == 204
+    [record] = [r for r in caplog.records if r.name == "editor.views"]
+    message = record.getMessage()
+    assert message.startswith("CSP violation: ") and "Internal Server Error" in message
+    assert message.splitlines() == [message]
