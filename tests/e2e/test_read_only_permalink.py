@@ -27,6 +27,11 @@ def test_a_read_only_permalink_changes_nothing(open_editor):
     page.wait_for_selector("#inspector .panel-kicker")
     assert page.locator("#inspector input:not([disabled]), #inspector textarea:not([disabled])").count() == 0
     assert page.locator("#inspector button[type=submit]:not([disabled]), #inspector [data-action=delete]").count() == 0
+    page.click("#tab-check")  # the Check tab's "show the edge" opens the same read-only inspector
+    wait_analysed(editor, "check")
+    page.locator("#check-flagged [data-show]").first.click()
+    page.wait_for_selector("#inspector .panel-kicker:text('Edge')")
+    assert page.locator("#inspector input:not([disabled]), #inspector [data-action=delete]").count() == 0
     page.locator("#cy").focus()
     for key in ("Delete", "Backspace", "n", "w", "Control+z", "Control+y", "Control+s"):
         page.keyboard.press(key)
