@@ -49,7 +49,8 @@ def error_response(message: str, details: list[str] | None = None, status: int =
 
 
 def endpoint(method: str) -> Callable[[Callable[..., JsonResponse]], Callable[..., JsonResponse]]:
-    """An API view for one HTTP method whose errors (ApiError, an oversized body, a wrong method) are JSON."""
+    """An API view for one HTTP method, bounded by the time limit, whose errors (ApiError, an oversized body,
+    a wrong method, a database that is down, the time limit) are JSON."""
 
     def decorate(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
         @wraps(view)
@@ -58,8 +59,17 @@ def endpoint(method: str) -> Callable[[Callable[..., JsonResponse]], Callable[..
                 response = error_response(f"use {method} for {request.path}", status=405)
                 response["Allow"] = method
                 return response
+            limit = settings.FENCELINE_TIME_LIMIT_SECONDS
             try:
-                return view(request, *args, **kwargs)
+                with time_limit(limit):
+                    return view(request, *args, **kwargs)
+            except TimeLimitExceeded:
+                return error_response(
+                    f"this request took longer than the limit of {limit:g} s on this server; "
+                    "try again with a smaller drawing",
+                    ["the limit is the setting FENCELINE_TIME_LIMIT_SECONDS"],
+                    status=503,
+                )
             except ApiError as exc:
                 return error_response(exc.message, exc.details, exc.status)
             except RequestDataTooBig:
@@ -249,16 +259,24 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
 
+    armed = True
+
     def expire(signum: int, frame: Any) -> None:
-        raise TimeLimitExceeded
+        if armed:
+            raise TimeLimitExceeded
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        # An alarm that arrives while we are leaving must neither escape nor skip the clean-up (which would leave
+        # this handler installed and let a late alarm raise somewhere else): disarm first, restore in any case.
+        try:
+            armed = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def import_document(data: bytes | str, source: str) -> dict[str, Any]:

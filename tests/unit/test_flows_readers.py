@@ -329,3 +329,29 @@ def test_a_line_longer_than_the_limit_is_skipped_without_being_kept_whole() -> N
         (len(lines_of(GOOD)) + 1, "line longer than 16 MiB")
     ]
     assert result.summary.flows_read == 2 * len(lines_of(GOOD))
+
+
+@pytest.mark.parametrize(
+    "moment", ["2021-02-30T10:00:00+01:00", "2021-02-03T25:28:38+01:00", "0001-01-01T00:00:00+23:59"]
+)
+def test_a_flow_with_an_impossible_time_loses_only_its_time(moment: str) -> None:
+    good = {
+        "flow": {
+            "time": "2021-02-03T10:00:00Z",
+            "verdict": "FORWARDED",
+            "IP": {"source": "10.0.0.1", "destination": "10.0.0.2"},
+            "l4": {"TCP": {"source_port": 40000, "destination_port": 80, "flags": {"SYN": True}}},
+            "source": {"namespace": "a", "pod_name": "web-1", "labels": ["k8s:app=web"]},
+            "destination": {"namespace": "b", "pod_name": "api-1", "labels": ["k8s:app=api"]},
+            "traffic_direction": "EGRESS",
+            "is_reply": False,
+        }
+    }
+    odd = json.loads(json.dumps(good))
+    odd["flow"]["time"] = moment
+    data = (json.dumps(odd) + "\n" + json.dumps(good) + "\n").encode()
+    result = read_flows([("odd.json", io.BytesIO(data))])
+    assert result.summary.to_json()["flowsRead"] == 2
+    assert len(result.document.edges) == 1
+    with pytest.raises(ValueError):
+        FlowOptions(since="0001-01-01T00:00:00+23:59")

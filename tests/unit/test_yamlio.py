@@ -248,3 +248,8 @@ def test_objects_as_written_know_their_lines_in_the_dumped_yaml_without_parsing_
         for path in ((), ("kind",), ("spec", "ingress", 1, "ports", 0), ("metadata", "name"), ("spec", "egress")):
             assert mine.line_of(path) == theirs.line_of(path)
     assert [o.line for o in written] == [2, 10, 14]
+
+
+def test_it_refuses_an_integer_too_long_to_convert():
+    with pytest.raises(InputError, match="a value cannot be read"):
+        load_documents("containerPort: " + "9" * 5000 + "\n", "long.yaml")

@@ -95,3 +95,16 @@ def test_an_import_over_the_time_limit_is_stopped_with_a_clear_answer(api):
     assert response.status_code in (413, 503), response.content[:300]
     assert "longer than" in response.json()["error"]
     assert page.status_code in (200, 413, 503) and b"longer than" in page.content
+
+
+@pytest.mark.parametrize("url", ["/api/compile", "/api/lint", "/api/check"])
+def test_a_drawing_over_the_time_limit_is_stopped_with_a_clear_answer(api, url):
+    # Hundreds of milliseconds of compiling, linting or checking on this machine; the limit is a few.
+    document = {**wide_document(400, 1600), "name": f"new to the caches of {url}"}
+    with override_settings(FENCELINE_TIME_LIMIT_SECONDS=0.005, FENCELINE_MAX_NODES=1000, FENCELINE_MAX_EDGES=2000):
+        response = api.post(
+            url, json.dumps(document), content_type="application/json", headers={"X-CSRFToken": api.token}
+        )
+    assert response.status_code == 503, response.content[:300]
+    assert "longer than the limit of 0.005 s" in response.json()["error"]
+    assert response.json()["details"] == ["the limit is the setting FENCELINE_TIME_LIMIT_SECONDS"]

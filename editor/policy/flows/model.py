@@ -56,7 +56,10 @@ def normalize_time(text: str) -> str:
     fraction = (fraction or "").ljust(9, "0")
     if zone in ("Z", "z", "+00:00", "-00:00"):
         return f"{date}T{clock}.{fraction}Z"
-    moment = datetime.fromisoformat(f"{date}T{clock}{zone}").astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(f"{date}T{clock}{zone}").astimezone(UTC)
+    except (ValueError, OverflowError):  # 2021-02-30, 25:00, or a zone that leaves the calendar
+        return ""
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
 
 
