@@ -315,14 +315,16 @@ def canonical(value: Any) -> str:
 
     The text of `json.dumps(value, sort_keys=True, separators=(",", ":"))` for every value without floats (policy
     objects have none): a compile calls this tens of thousands of times and msgspec writes it eight times faster.
-    msgspec does not escape non-ASCII, so such values (and anything msgspec refuses) take the json path; a float
+    msgspec does not escape non-ASCII or DEL, so such values (and anything msgspec refuses) take the json path; a float
     is written in its shortest form (`1e16`, not `1e+16`), still stable.
     """
     try:
         text = _SORTED_JSON.encode(value).decode()
     except (TypeError, msgspec.EncodeError):
         text = ""
-    return text if text and text.isascii() else json.dumps(value, sort_keys=True, separators=(",", ":"))
+    # json escapes everything outside printable ASCII (DEL included); msgspec only what JSON requires.
+    plain = text and text.isascii() and "\x7f" not in text
+    return text if plain else json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 # --- the entry point -----------------------------------------------------------------------------------------

@@ -759,8 +759,16 @@ def reference_errors(document: Document) -> list[tuple[str, str]]:
     return errors
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _node_errors(node: Node, namespaces: set[str]) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
+    # Names end up in YAML comments, explanations and file names, where a line break could forge content.
+    for field, value in (("name", node.name), ("owner", node.owner), ("policyName", node.policy_name),
+                         ("matchName", node.match_name), ("matchPattern", node.match_pattern)):  # fmt: skip
+        if value and _CONTROL.search(value):
+            errors.append((field, f"{value!r} contains a control character or line break"))
     if node.kind in ("workload", "selector") and node.namespace is not None and node.namespace not in namespaces:
         errors.append(("namespace", f"namespace {node.namespace!r} is not in the document's namespaces"))
     if node.kind == "workload":

@@ -48,7 +48,7 @@ from typing import Any
 
 from . import manifests, validate
 from .cilium import NAMESPACE_LABEL_PREFIX
-from .compile import canonical, selector_of
+from .compile import canonical, dns_slug, selector_of
 from .document import ENTITIES, NAMESPACE_NAME_LABEL, PROTOCOLS, ContainerPort, Document, Edge, Node, Port, safe_id
 from .document import port_name_error as document_port_name_error
 from .selectors import OPERATORS, LabelSelector, Requirement, validate_namespace_name
@@ -894,7 +894,8 @@ class _Builder:
         subject.isolate.ingress |= policy.isolate_ingress
         subject.isolate.egress |= policy.isolate_egress
         if subject.policy_name is None:
-            subject.policy_name = policy.name
+            # An unprintable name (refused by the API server anyway, and reported by validate) is not kept.
+            subject.policy_name = policy.name if policy.name.isprintable() else dns_slug(policy.name)
         for rule in policy.rules:
             peer = self.add_node(rule.peer)
             ingress = rule.direction == "ingress"

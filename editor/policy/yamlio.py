@@ -211,6 +211,8 @@ def load_documents(data: bytes | str, source: str = "<input>", limits: Limits = 
         raise InputError(f"invalid YAML: {exc}", source) from None
     except RecursionError:
         raise InputError(f"nested deeper than {limits.max_depth} levels", source) from None
+    except InputError:
+        raise
     except ValueError as exc:  # e.g. an integer longer than Python converts (int_max_str_digits)
         raise InputError(f"a value cannot be read: {exc}", source) from None
     finally:

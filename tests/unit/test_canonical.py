@@ -25,6 +25,7 @@ def test_canonical_is_exactly_sorted_compact_json(value: object) -> None:
 
 def test_canonical_keeps_json_escapes_for_non_ascii_text() -> None:
     assert canonical({"é": ["ü", 1]}) == '{"\\u00e9":["\\u00fc",1]}'
+    assert canonical(["\x7f", "\x1f"]) == '["\\u007f","\\u001f"]'
 
 
 def test_canonical_floats_are_stable() -> None:

@@ -70,3 +70,11 @@ def test_an_invalid_document_lists_every_error_with_its_path() -> None:
         Document.from_json(data)
     assert [path for path, _ in caught.value.errors] == ["edges[0].ports[0].protocol", "nodes[0].id", "nodes[1]"]
     assert "unknown field" in caught.value.errors[2][1] and "'colour'" in caught.value.errors[2][1]
+
+
+@pytest.mark.parametrize("name", ["web\r---", "a\nb", "nul\x00", "nel\x85", "ls\u2028"])
+def test_node_names_with_control_characters_or_line_breaks_are_refused(name: str) -> None:
+    data = {"schema": "fenceline/v1", "nodes": [{"id": "c", "kind": "cidr", "cidr": "10.0.0.0/8", "name": name}]}
+    with pytest.raises(DocumentError) as caught:
+        Document.from_json(data)
+    assert caught.value.errors[0][0] == "nodes[0].name"
