@@ -409,6 +409,16 @@
     }
   });
 
+  // htmx 2 swaps no 4xx answer; the inspector's own problem panel (a stale node id, a drawing the server
+  // refused) says what went wrong far better than a toast, so that one is shown in place.
+  document.body.addEventListener("htmx:beforeSwap", (evt) => {
+    const status = evt.detail.xhr.status;
+    if (status >= 400 && status < 500 && evt.detail.target.id === "inspector" &&
+        evt.detail.xhr.responseText.includes("panel-problems")) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    }
+  });
   document.body.addEventListener("htmx:responseError", (evt) => {
     const status = evt.detail.xhr.status;
     if (status === 413) toast("Too large: the server accepts up to " + app.dataset.maxUploadMib + " MiB. Nothing was changed.", "error");
@@ -820,6 +830,7 @@
     version: () => state.version,
     commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
     select: select,
+    openPanel: openPanel,
     toast: toast,
     guardSave: (guard) => saveGuards.push(guard), // async (fork) => true to go on saving
     save: (fork) => save(fork, true),
