@@ -26,11 +26,11 @@ from django.middleware.csrf import get_token
 from django.urls import reverse
 
 from editor import auth, panels
-from editor.edge_states import edge_states
 from editor.middleware import too_large_response
 from editor.models import Revision, StaleParentError, save_revision
 from editor.policy.compile import DIALECTS, compile_document
 from editor.policy.document import Document, DocumentError
+from editor.policy.edge_states import edge_states
 from editor.policy.importer import import_text
 from editor.policy.validate import validate_object
 from editor.policy.yamlio import InputError, Limits, decode, dump_yaml_documents

@@ -15,7 +15,8 @@ from typing import Any
 from django import forms as django_forms
 from django.http import QueryDict
 
-from editor import forms, templates_lib
+from editor import forms
+from editor.policy import templates
 from editor.policy.compile import RuleExplanation, compile_document
 from editor.policy.document import ContainerPort, Document, DocumentError, Edge, Namespace, Node, Port
 
@@ -353,7 +354,7 @@ class Template:
     title: str
     description: str
     form: type[django_forms.Form]
-    apply: Callable[[Document, dict[str, Any], str], templates_lib.Outcome]
+    apply: Callable[[Document, dict[str, Any], str], templates.Outcome]
 
 
 def _scope(values: dict[str, Any]) -> str | None:
@@ -365,37 +366,37 @@ TEMPLATES: dict[str, Template] = {
         "Allow DNS",
         "Pods may query the cluster DNS on UDP and TCP (where it runs is in the drawing's settings).",
         forms.TemplateForm,
-        lambda d, v, _: templates_lib.allow_dns(d, _scope(v)),
+        lambda d, v, _: templates.allow_dns(d, _scope(v)),
     ),
     "default-deny": Template(
         "Default-deny a namespace",
         "Every pod in the namespace only gets the traffic the drawing allows.",
         forms.DefaultDenyForm,
-        lambda d, v, _: templates_lib.default_deny(d, v["scope"]),
+        lambda d, v, _: templates.default_deny(d, v["scope"]),
     ),
     "ingress-controller": Template(
         "Allow from the ingress controller",
         "The ingress controller's namespace may reach the pods' ports.",
         forms.IngressControllerForm,
-        lambda d, v, _: templates_lib.allow_from_ingress_controller(d, _scope(v), v["controller_namespace"].strip()),
+        lambda d, v, _: templates.allow_from_ingress_controller(d, _scope(v), v["controller_namespace"].strip()),
     ),
     "prometheus": Template(
         "Allow Prometheus scraping",
         "Prometheus may scrape the pods' metrics ports.",
         forms.PrometheusForm,
-        lambda d, v, _: templates_lib.allow_prometheus(d, _scope(v), v["monitoring_namespace"].strip(), v["labels"]),
+        lambda d, v, _: templates.allow_prometheus(d, _scope(v), v["monitoring_namespace"].strip(), v["labels"]),
     ),
     "kube-apiserver": Template(
         "Allow the Kubernetes API",
         "Pods may call the API server (an entity in Cilium, its endpoints' CIDR otherwise).",
         forms.ApiServerForm,
-        lambda d, v, dialect: templates_lib.allow_kube_apiserver(d, _scope(v), dialect, v["cidr"]),
+        lambda d, v, dialect: templates.allow_kube_apiserver(d, _scope(v), dialect, v["cidr"]),
     ),
     "mesh": Template(
         "Allow the mesh control plane",
         "Sidecars may fetch configuration and certificates from istiod (TCP 15012).",
         forms.MeshForm,
-        lambda d, v, _: templates_lib.allow_mesh_control_plane(d, _scope(v), v["mesh_namespace"].strip(), v["labels"]),
+        lambda d, v, _: templates.allow_mesh_control_plane(d, _scope(v), v["mesh_namespace"].strip(), v["labels"]),
     ),
 }
 
@@ -420,7 +421,7 @@ def template_panel(document: Document, name: str, data: QueryDict | None, dialec
         return panel
     try:
         outcome = template.apply(document, form.cleaned_data, dialect)
-    except templates_lib.TemplateError as exc:
+    except templates.TemplateError as exc:
         form.add_error(None, str(exc))
         return panel
     return _finish(panel, outcome.document, outcome.message, None)

@@ -16,7 +16,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Callable
 
-from editor.policy.document import Document, Edge, Node, Port
+from .document import Document, Edge, Node, Port
 
 ALL_PODS_NAME = "all pods"
 API_SERVER_PORTS = (443, 6443)  # the Service port and the port the endpoints listen on after DNAT

@@ -13,8 +13,8 @@ An edge is drawn as:
 
 from __future__ import annotations
 
-from editor.policy.compile import CompileResult, Context, plan
-from editor.policy.document import Document, Edge
+from .compile import CompileResult, Context, plan
+from .document import Document, Edge
 
 DENIED_VERDICTS = ("DROPPED", "DENIED", "ERROR")
 
