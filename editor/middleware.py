@@ -9,9 +9,11 @@ to /csp-report so that a regression shows up in the log.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
@@ -30,6 +32,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "report-uri /csp-report",
     ]
 )
+logger = logging.getLogger(__name__)
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 
 # Multipart bodies carry boundaries and part headers around the uploaded file itself.
@@ -93,4 +96,28 @@ class MethodNotAllowedPageMiddleware:
             context = {"title": "Method not allowed", "message": message}
             page = HttpResponse(render_to_string("error.html", context, request), status=405)
         page["Allow"] = allowed
+        return page
+
+
+class DatabaseUnavailablePageMiddleware:
+    """A page whose database is restarting or unreachable answers a retryable 503 with a plain message instead of
+    a 500 (the API's own endpoints answer the same in JSON)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError):
+            return None
+        logger.warning("database unavailable while answering %s", request.path, exc_info=exception)
+        message = "The database is not available right now. Try again in a moment."
+        if request.path.startswith("/api/"):
+            page: HttpResponse = JsonResponse({"error": message, "details": []}, status=503)
+        else:
+            context = {"title": "Unavailable", "message": message}
+            page = HttpResponse(render_to_string("error.html", context, request), status=503)
+        page["Retry-After"] = "5"
         return page

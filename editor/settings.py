@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "editor.auth.SignInRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "editor.middleware.DatabaseUnavailablePageMiddleware",
 ]
 
 ROOT_URLCONF = "editor.urls"

@@ -34,5 +34,6 @@ urlpatterns = [
 ]
 
 handler400 = "editor.views.bad_request"
+handler403 = "editor.views.permission_denied"
 handler404 = "editor.views.not_found"
 handler500 = "editor.views.server_error"

@@ -223,6 +223,10 @@ def csp_report(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+# Error pages say what happened in plain words and nothing else: no exception text, URL patterns, settings names or
+# Django's reasons, which describe the server rather than what the person can do (the server log has them).
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if request.path.startswith("/api/"):
         return api.error_response(
@@ -231,22 +235,33 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             status=403,
         )
     message = "This form has expired or did not come from this site. Reload the page and try again."
-    return render(request, "error.html", {"title": "Forbidden", "message": message, "details": [reason]}, status=403)
+    return render(request, "error.html", {"title": "Forbidden", "message": message}, status=403)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api.error_response("forbidden", status=403)
+    message = "You may not open this page."
+    return render(request, "error.html", {"title": "Forbidden", "message": message}, status=403)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return api.error_response("not found", [request.path], status=404)
-    message = str(exception) if isinstance(exception, Http404) and str(exception) else "There is nothing here."
+    # Only our own Http404s carry a sentence meant for people; Resolver404 (a subclass) carries the URL patterns.
+    own = type(exception) is Http404 and str(exception)
+    message = str(exception) if own else "There is nothing at this address."
     return render(request, "error.html", {"title": "Not found", "message": message}, status=404)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):  # raised wherever the body is first read, e.g. the CSRF check
         return too_large_response(request)
+    log.warning("bad request to %s: %s", request.path, exception)
     if request.path.startswith("/api/"):
-        return api.error_response("bad request", [str(exception)] if exception else [], status=400)
-    return render(request, "error.html", {"title": "Bad request", "message": str(exception or "")}, status=400)
+        return api.error_response("bad request", status=400)
+    message = "The server could not understand this request."
+    return render(request, "error.html", {"title": "Bad request", "message": message}, status=400)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

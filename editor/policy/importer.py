@@ -574,7 +574,7 @@ def _read_cilium_entry(
     if item is None or item == {}:
         report(
             path,
-            "an empty rule `{}` matches everything in current Cilium (nothing in releases up to 1.16, SEMANTICS C4); "
+            "an empty rule `{}` matches everything in current Cilium (nothing in releases up to 1.16); "
             "imported as matching everything (the entity all). If it was meant as default-deny, delete that edge: "
             "the lock stays",
         )
@@ -599,7 +599,7 @@ def _read_cilium_entry(
         if values is None:
             return
         if not values:
-            report((*path, key), "an explicitly empty list selects nothing (SEMANTICS C4); rule not imported")
+            report((*path, key), "an explicitly empty list selects nothing; rule not imported")
             return
         for j, value in enumerate(values):
             peer = _cilium_peer(key, value, (*path, key, j), policy.namespace, report)

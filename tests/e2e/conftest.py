@@ -1,4 +1,8 @@
-"""Browser fixtures: a fresh Chromium context per page, with everything the page does recorded."""
+"""Browser fixtures: a fresh Chromium context per page, with everything the page does recorded.
+
+Every page opened through `open_editor` is checked when the test ends: a console error, an uncaught exception, a
+CSP violation or a dialog fails the test even when the test itself never looked (a test that provokes an error
+status says so with `watch.expect_statuses`)."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ class Watch:
     console_errors: list[str] = dataclasses.field(default_factory=list)
     page_errors: list[str] = dataclasses.field(default_factory=list)
     dialogs: list[str] = dataclasses.field(default_factory=list)
+    expected_statuses: set[int] = dataclasses.field(default_factory=set)
 
     def attach(self, page: Any) -> None:
         page.on("request", lambda request: self.requests.append(request.url))
@@ -39,12 +44,17 @@ class Watch:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
 
+    def expect_statuses(self, *statuses: int) -> None:
+        """The test provokes these error statuses on purpose: Chromium's console note on them is no error."""
+        self.expected_statuses.update(statuses)
+
     def assert_clean(self, page: Any, expected_statuses: tuple[int, ...] = ()) -> None:
         """No CSP violation, exception, dialog or console error (but Chromium's note on an expected 4xx)."""
+        self.expect_statuses(*expected_statuses)
         violations = page.evaluate("window.__cspViolations")
         assert violations == []
         assert self.page_errors == []
-        expected = tuple(f"the server responded with a status of {status} " for status in expected_statuses)
+        expected = tuple(f"the server responded with a status of {status} " for status in self.expected_statuses)
         errors = [text for text in self.console_errors if not any(note in text for note in expected)]
         assert errors == [], errors
         assert self.dialogs == []
@@ -53,8 +63,11 @@ class Watch:
 @pytest.fixture
 def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[EditorPage, Watch]]]:
     contexts: list[Any] = []
+    watched: list[tuple[Any, Watch]] = []
 
-    def open_(path: str = "/", *, tour_done: bool = True) -> tuple[EditorPage, Watch]:
+    def open_(path: str = "/", *, tour_done: bool = True, editor_page: bool = True) -> tuple[EditorPage, Watch]:
+        """`path` in a fresh browser context; `editor_page=False` for a page that is not the editor (no waiting
+        for the drawing)."""
         context = browser.new_context(base_url=app_url, viewport={"width": 1400, "height": 900})
         contexts.append(context)
         context.add_init_script(CSP_LISTENER)
@@ -64,10 +77,18 @@ def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[Edit
         page.set_default_timeout(15_000)
         watch = Watch()
         watch.attach(page)
+        watched.append((page, watch))
         editor = EditorPage(page)
-        editor.goto(path)
+        if editor_page:
+            editor.goto(path)
+        else:
+            page.goto(path)
         return editor, watch
 
     yield open_
-    for context in contexts:
-        context.close()
+    try:
+        for page, watch in watched:
+            watch.assert_clean(page)
+    finally:
+        for context in contexts:
+            context.close()

@@ -73,3 +73,11 @@ def test_unknown_pages_and_other_methods(client):
     assert client.get("/rules/README").status_code == 404
     assert client.get("/rules/../settings.py").status_code == 404
     assert client.post("/rules/FL001").status_code in (403, 405)
+
+
+@pytest.mark.parametrize("rule", [*sorted(RULES), "rating", ""])
+def test_no_page_cites_the_projects_internal_spec_documents(client, rule):
+    """People read the upstream sources the pages cite; the project's own SEMANTICS.md / FLOWS.md and their
+    section marks mean nothing to them (issue 10, finding 12)."""
+    html = page(client, f"/rules/{rule}")
+    assert not re.search(r"SEMANTICS|FLOWS\.md|DESIGN\.md|§", html)
