@@ -29,6 +29,7 @@ from editor import auth, panels
 from editor.middleware import too_large_response
 from editor.models import Revision, StaleParentError, save_revision
 from editor.policy.compile import DIALECTS, compile_document
+from editor.policy.dialect_fit import adopt_dialect, missing_features
 from editor.policy.document import Document, DocumentError
 from editor.policy.edge_states import edge_states
 from editor.policy.importer import import_text
@@ -228,7 +229,18 @@ def compiled(document: Document, dialect: str) -> dict[str, Any]:
     data["issues"].extend(dict(finding) for key in keys for finding in _object_findings(key))
     data["edgeStates"] = edge_states(document, result)
     data["ok"] = not any(issue["severity"] == "error" for issue in data["issues"])
+    data["needs"] = missing_features(document, dialect)
+    data["annotated"] = annotated_yaml(f"# Fenceline drawing {document.name!r} ({result.dialect})", data)
     return data
+
+
+def annotated_yaml(title: str, data: dict[str, Any]) -> str:
+    """The compiled YAML with `title` and every problem as comments on top: what a person copies or applies
+    carries the warnings with it."""
+    header = [title, *(f"# {issue['severity']}: {issue['message']}" for issue in data["issues"])]
+    # A comment ends at any line break YAML knows (\r, NEL, LS, PS as well as \n): one in a quoted name would
+    # end the comment and add objects of its own to what `kubectl apply` creates.
+    return "\n".join(" ".join(line.splitlines()) for line in header) + "\n" + data["yaml"]
 
 
 @endpoint("GET")
@@ -293,9 +305,10 @@ def import_document(data: bytes | str, source: str) -> dict[str, Any]:
             ["the limit is the setting FENCELINE_TIME_LIMIT_SECONDS"],
             status=503,
         ) from None
+    dialect_note = adopt_dialect(result.document)
     document = result.document.to_json()
     check_size(document, f"{source}: the import")
-    return {"document": document, "warnings": [str(w) for w in result.warnings]}
+    return {"document": document, "warnings": [str(w) for w in result.warnings], "dialectNote": dialect_note}
 
 
 @endpoint("POST")

@@ -34,6 +34,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, Stre
 
 from editor.api import ApiError, check_size, document_from, endpoint, error_response, load_json
 from editor.middleware import too_large_response
+from editor.policy.dialect_fit import adopt_dialect
 from editor.policy.document import Document
 from editor.policy.flows import FlowOptions, read_flows
 from editor.policy.yamlio import InputError
@@ -105,15 +106,24 @@ def _import(upload: FlowUpload, emit: Callable[[Event], None], cancelled: thread
         return report
 
     fresh = read_flows(upload.files, upload.options, reporter(0))
+    notes = {"document": adopt_dialect(fresh.document)}
     document = fresh.document.to_json()
     check_size(document, "the flows")
     merged = None
     if upload.into is not None:
         for _, stream in upload.files:
             stream.seek(0)
-        merged = read_flows(upload.files, upload.options, reporter(1), into=upload.into).document.to_json()
+        merged_document = read_flows(upload.files, upload.options, reporter(1), into=upload.into).document
+        notes["merged"] = adopt_dialect(merged_document)
+        merged = merged_document.to_json()
         check_size(merged, "the drawing with the flows")
-    return {"document": document, "merged": merged, "summary": fresh.summary.to_json(), "lines": fresh.summary.lines()}
+    return {
+        "document": document,
+        "merged": merged,
+        "dialectNotes": notes,
+        "summary": fresh.summary.to_json(),
+        "lines": fresh.summary.lines(),
+    }
 
 
 def _error(message: str, details: list[str], status: int) -> Event:

@@ -105,11 +105,7 @@ def revision_yaml(request: HttpRequest, slug: str) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     result = api.compiled(document, dialect)
-    header = [f"# Fenceline drawing {found.name!r}, revision {found.number} ({dialect})"]
-    header += [f"# {issue['severity']}: {issue['message']}" for issue in result["issues"]]
-    # A comment ends at any line break YAML knows (\r, NEL, LS, PS as well as \n): one in a quoted name would
-    # end the comment and add objects of its own to what `kubectl apply` creates.
-    body = "\n".join(" ".join(line.splitlines()) for line in header) + "\n" + result["yaml"]
+    body = api.annotated_yaml(f"# Fenceline drawing {found.name!r}, revision {found.number} ({dialect})", result)
     response = HttpResponse(body, content_type="text/yaml; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="fenceline-{found.slug[:8]}-{dialect}.yaml"'
     return response
@@ -181,7 +177,7 @@ def import_panel(request: HtmxHttpRequest) -> HttpResponse:
             context.update(
                 changed_document=json.dumps(imported["document"], separators=(",", ":")),
                 warnings=imported["warnings"],
-                message=_import_message(imported["document"]),
+                message=" ".join(filter(None, [_import_message(imported["document"]), imported["dialectNote"]])),
                 imported=True,
             )
     return render(request, "editor/panels/import.html", context)

@@ -156,7 +156,7 @@ def _expressible(context: Context, edge: Edge, subject: Node, peer: Node) -> boo
     if reason is None:
         return True
     context.error(
-        f"{context.describe_edge(edge)} {reason}; not compiled into the policy of {context.describe(subject)}",
+        f"{context.describe_edge(edge)} {reason}; it is left out of the YAML",
         edge_id=edge.id,
     )
     return False

@@ -65,10 +65,12 @@ def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[Edit
     contexts: list[Any] = []
     watched: list[tuple[Any, Watch]] = []
 
-    def open_(path: str = "/", *, tour_done: bool = True, editor_page: bool = True) -> tuple[EditorPage, Watch]:
+    def open_(
+        path: str = "/", *, tour_done: bool = True, editor_page: bool = True, size: tuple[int, int] = (1400, 900)
+    ) -> tuple[EditorPage, Watch]:
         """`path` in a fresh browser context; `editor_page=False` for a page that is not the editor (no waiting
         for the drawing)."""
-        context = browser.new_context(base_url=app_url, viewport={"width": 1400, "height": 900})
+        context = browser.new_context(base_url=app_url, viewport={"width": size[0], "height": size[1]})
         contexts.append(context)
         context.add_init_script(CSP_LISTENER)
         if tour_done:

@@ -144,7 +144,7 @@ class EditorPage:
         )
 
     def set_dialect(self, dialect: str) -> None:
-        self.page.click(f"[data-dialect={dialect}]")
+        self.page.click(f".yaml-head [data-dialect={dialect}]")
         self.wait_compiled()
 
     def yaml_text(self) -> str:

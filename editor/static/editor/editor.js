@@ -20,7 +20,6 @@
   const state = {
     doc: JSON.parse(app.dataset.document),
     parent: app.dataset.parent || null,
-    dialect: "native",
     version: 0,
     undo: [],
     redo: [],
@@ -31,7 +30,8 @@
     drawMode: false,
     selected: null,
   };
-  state.dialect = (state.doc.settings && state.doc.settings.dialect) || "native";
+  // The dialect is the drawing's own (settings.dialect): what is shown, compiled, checked and saved is one thing.
+  const dialectOf = (doc) => (doc.settings && doc.settings.dialect) || "native";
 
   // ------------------------------------------------------------------------------------------------ canvas
   // The UMD bundles register themselves when they find the global cytoscape; register only what is missing.
@@ -84,6 +84,7 @@
 
   function changed(opts) {
     state.version += 1;
+    showDialect();
     render(opts);
     saveDraft();
     updateButtons();
@@ -237,7 +238,7 @@
     const key = semanticKey(state.doc);
     let answer;
     try {
-      answer = await Fenceline.postJSON(app.dataset.compileUrl, { document: state.doc, dialect: state.dialect });
+      answer = await Fenceline.postJSON(app.dataset.compileUrl, { document: state.doc, dialect: dialectOf(state.doc) });
     } catch (err) {
       if (seq === state.compileSeq) { setStatus("Cannot reach the server", "error"); app.dataset.pending = "0"; }
       return;
@@ -259,7 +260,7 @@
     state.lastCompile = answer.body;
     const result = answer.body;
     $("#yaml").textContent = result.yaml || emptyYaml();
-    showIssues(result.issues);
+    showIssues(result.issues, result.needs);
     applyStates();
     const errors = result.issues.filter((i) => i.severity === "error").length;
     const count = result.objects.length;
@@ -289,9 +290,23 @@
     announce("rendered");
   }
 
-  function showIssues(issues) {
+  function showIssues(issues, needs) {
     const list = $("#issues");
     list.replaceChildren();
+    if (needs && needs.length && !readOnly) {
+      // The server found content this dialect cannot write: ask, rather than leave those edges out silently.
+      const item = document.createElement("li");
+      item.className = "issue issue-dialect";
+      const text = document.createElement("span");
+      text.textContent = "This drawing has " + needs.join(", ") + ": only Cilium can express it. ";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button small primary";
+      button.dataset.dialect = "cilium";
+      button.textContent = "Switch to Cilium";
+      item.append(text, button);
+      list.append(item);
+    }
     for (const issue of issues || []) {
       const item = document.createElement("li");
       item.className = "issue issue-" + issue.severity;
@@ -321,7 +336,7 @@
   function openPanel(what, id, extra) {
     const inspector = $("#inspector");
     inspector.hidden = false;
-    const values = Object.assign({ id: id || "", dialect: state.dialect }, extra || {});
+    const values = Object.assign({ id: id || "", dialect: dialectOf(state.doc) }, extra || {});
     if (readOnly) values.read_only = "1";
     htmx.ajax("POST", app.dataset.panelUrl + what, { target: "#inspector", swap: "innerHTML", values: values });
   }
@@ -380,7 +395,7 @@
     const path = evt.detail.path || "";
     if (path.startsWith(app.dataset.panelUrl) && !path.startsWith(app.dataset.panelUrl + "import")) {
       evt.detail.parameters.document = JSON.stringify(state.doc);
-      evt.detail.parameters.dialect = state.dialect;
+      evt.detail.parameters.dialect = dialectOf(state.doc);
       state.panelVersion = state.version;
     }
   });
@@ -654,7 +669,8 @@
   }
 
   // --------------------------------------------------------------------------------------- yaml actions
-  function currentYaml() { return $("#yaml").textContent; }
+  // Copy and Download carry the compiler's problems as comments on top, as the permalink's .yaml does.
+  function currentYaml() { return state.lastCompile ? state.lastCompile.annotated : $("#yaml").textContent; }
 
   async function copyYaml() {
     const text = currentYaml();
@@ -677,7 +693,7 @@
     const a = document.createElement("a");
     const base = (state.doc.name || "fenceline").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "fenceline";
     a.href = URL.createObjectURL(blob);
-    a.download = base + "-" + state.dialect + ".yaml";
+    a.download = base + "-" + dialectOf(state.doc) + ".yaml";
     document.body.append(a);
     a.click();
     a.remove();
@@ -685,13 +701,19 @@
   }
 
   function setDialect(dialect) {
-    state.dialect = dialect;
-    $$("[data-dialect]").forEach((b) => b.setAttribute("aria-checked", String(b.dataset.dialect === dialect)));
+    if (dialect === dialectOf(state.doc)) return;
+    const next = clone(state.doc);
+    next.settings = Object.assign({}, next.settings, { dialect: dialect });
+    commit(next);
+    refreshPanel();
+    toast("The drawing now uses " + (dialect === "cilium" ? "Cilium" : "Native") + ". Ctrl+Z switches back.");
+  }
+
+  function showDialect() {
+    const dialect = dialectOf(state.doc);
+    $$(".yaml-head [data-dialect]").forEach((b) => b.setAttribute("aria-checked", String(b.dataset.dialect === dialect)));
     const applyDialect = $("#apply-dialect");
     if (applyDialect) applyDialect.textContent = dialect;
-    state.compiledKey = null;
-    scheduleCompile();
-    refreshPanel();
   }
 
   // ---------------------------------------------------------------------------------------------- toasts
@@ -826,7 +848,7 @@
     cy: cy,
     readOnly: readOnly,
     doc: () => state.doc,
-    dialect: () => state.dialect,
+    dialect: () => dialectOf(state.doc),
     version: () => state.version,
     commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
     select: select,
@@ -838,12 +860,7 @@
 
   // ------------------------------------------------------------------------------------------------ start
   const restored = restoreDraft();
-  if (state.doc.settings && state.doc.settings.dialect) setDialectButtons(state.doc.settings.dialect);
-  function setDialectButtons(dialect) {
-    $$("[data-dialect]").forEach((b) => b.setAttribute("aria-checked", String(b.dataset.dialect === dialect)));
-    const applyDialect = $("#apply-dialect");
-    if (applyDialect) applyDialect.textContent = dialect;
-  }
+  showDialect();
   // The first compile goes out before the canvas is drawn: the server works while the browser renders.
   app.dataset.pending = "1";
   compile();

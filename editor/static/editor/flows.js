@@ -160,9 +160,8 @@
     if (summary.eventsLost) notes.push(summary.eventsLost + " events were lost (" + summary.lostRecords + " lost_events records): the log is incomplete, so traffic may be missing.");
     for (const [reason, count] of Object.entries(summary.ignored)) notes.push("Left out " + count + ": " + reason + ".");
     for (const warning of summary.warnings) notes.push(warning);
-    if (E.dialect() !== "cilium" && (result.document.edges || []).some((edge) => edge.l7)) {
-      notes.push("These flows carry HTTP or DNS rules, which only the Cilium dialect expresses: switch the YAML to Cilium, or those edges do not compile.");
-    }
+    const dialectNote = result.dialectNotes[merging ? "merged" : "document"];
+    if (dialectNote) notes.push(dialectNote);
     if (notes.length) {
       $("#flows-notes").hidden = false;
       $("#flows-notes ul").append(...notes.map((note) => h("li", null, note)));
@@ -178,14 +177,14 @@
       merge.textContent = "Draw them";
       replace.hidden = true;
     }
-    const take = (doc) => {
+    const take = (doc, note) => {
       $("#dialog").close();
       if (E.version() !== version) { E.toast("The drawing changed meanwhile; read the flows again to add them.", "warn"); return; }
       E.commit(doc, { fit: true });
-      E.toast("Added " + V.plural(summary.edges, "observed edge") + ". Ctrl+Z undoes it.");
+      E.toast("Added " + V.plural(summary.edges, "observed edge") + ". " + (note ? note + " " : "") + "Ctrl+Z undoes it.");
     };
-    merge.addEventListener("click", () => take(merging ? result.merged : result.document));
-    replace.addEventListener("click", () => take(result.document));
+    merge.addEventListener("click", () => take(merging ? result.merged : result.document, dialectNote));
+    replace.addEventListener("click", () => take(result.document, result.dialectNotes.document));
     merge.focus();
   }
 

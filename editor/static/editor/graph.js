@@ -112,6 +112,7 @@
   const COLORS = {
     ink: "#0f172a", muted: "#64748b", line: "#94a3b8", paper: "#ffffff", accent: "#2563eb",
     allowed: "#15803d", oneSided: "#d97706", denied: "#dc2626", disabled: "#94a3b8", deny: "#7f1d1d",
+    unwritable: "#7c3aed",
   };
 
   function style() {
@@ -147,7 +148,8 @@
       { selector: "edge.denied", style: { "line-color": COLORS.denied, "target-arrow-color": COLORS.denied, "line-style": "dashed" } },
       { selector: "edge.disabled", style: { "line-color": COLORS.disabled, "target-arrow-color": COLORS.disabled, "line-style": "dotted" } },
       { selector: "edge.deny", style: { "line-color": COLORS.deny, "target-arrow-color": COLORS.deny, "target-arrow-shape": "tee" } },
-      { selector: "edge.error", style: { "line-color": COLORS.denied, "target-arrow-color": COLORS.denied, "line-style": "dotted", "width": 3 } },
+      // Not "observed, denied": the dialect shown cannot write this edge, so it is left out of the YAML.
+      { selector: "edge.error", style: { "line-color": COLORS.unwritable, "target-arrow-color": COLORS.unwritable, "line-style": "dotted", "width": 3, "target-arrow-shape": "triangle-cross" } },
       { selector: "edge:selected", style: { "width": 4, "overlay-opacity": 0, "z-index": 10 } },
       { selector: ".eh-preview, .eh-ghost-edge", style: { "line-color": COLORS.accent, "target-arrow-color": COLORS.accent, "line-style": "dashed", "label": "" } },
       { selector: ".eh-ghost-edge.eh-preview-active", style: { "opacity": 0 } },
