@@ -30,7 +30,7 @@ from django.urls import reverse
 from editor.api import ApiError, body_json, check_size, dialect_of, document_from, endpoint, split_envelope
 from editor.policy.check import CheckResult, ReplayResult, check_document, replay_document
 from editor.policy.document import Document
-from editor.policy.lint import apply_fix, find_fix, lint_document
+from editor.policy.lint import alike_counts, alike_fixes, apply_fixes, lint_document
 from editor.policy.lint.model import SEVERITIES
 from editor.policy.rating import rate_document
 
@@ -62,9 +62,13 @@ def _text_option(options: dict[str, Any], name: str) -> str:
 
 def findings_json(document: Document) -> dict[str, Any]:
     findings = []
-    for finding in lint_document(document):
+    linted = lint_document(document)
+    alike = alike_counts(linted)
+    for finding in linted:
         data = finding.to_json()
         data["whyUrl"] = reverse("rule_page", args=[finding.rule])
+        # Drawing fixes that other findings offer too: "Fix all" applies them as one change.
+        data["alike"] = {fix["id"]: alike[fix["id"]] for fix in data["fixes"] if alike.get(fix["id"], 0) > 1}
         findings.append(data)
     rating = rate_document(document).to_json()
     rating["methodUrl"] = reverse("rule_page", args=["rating"])
@@ -82,21 +86,26 @@ def lint_view(request: HttpRequest) -> JsonResponse:
 def fix_view(request: HttpRequest) -> JsonResponse:
     drawn, dialect, options = request_document(request)
     fix_id = _text_option(options, "fix")
+    every = options.get("all", False)
+    if not isinstance(every, bool):
+        raise ApiError(f"all must be true or false, not {every!r}")
     document = in_dialect(drawn, dialect)
     try:
-        fix = find_fix(lint_document(document), fix_id)
+        fixes = alike_fixes(lint_document(document), fix_id)
     except KeyError as exc:
         raise ApiError(str(exc.args[0]), ["lint the drawing again (POST /api/lint) for its fixes"], 409) from None
+    fix = fixes[0]
     if fix.target != "document":
         raise ApiError(
             f"the fix {fix_id!r} changes the compiled YAML, not the drawing; only drawing fixes apply here",
             [f"{fix.title}: change the drawing so that its YAML does this"],
         )
-    fixed: Document = apply_fix(fix, document)
+    fixed = apply_fixes(fixes if every else [fix], document)
     fixed.settings.dialect = drawn.settings.dialect  # found in the dialect shown; the drawing keeps its own
     data = fixed.to_json()
     check_size(data, "the fixed drawing")
-    return JsonResponse({"document": data, "message": f"Applied: {fix.title}.", "fix": fix.to_json()})
+    message = f"Applied {len(fixes)} times: {fix.title}." if every and len(fixes) > 1 else f"Applied: {fix.title}."
+    return JsonResponse({"document": data, "message": message, "fix": fix.to_json()})
 
 
 # --- check and replay ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import ipaddress
 from collections.abc import Callable
 
 from .document import Document, Edge, Node, Port
+from .pod_sets import find_pod_set
 
 ALL_PODS_NAME = "all pods"
 API_SERVER_PORTS = (443, 6443)  # the Service port and the port the endpoints listen on after DNAT
@@ -54,21 +55,18 @@ def _find_or_add(document: Document, wanted_id: str, node: Node, same: Callable[
 
 
 def _pod_set_in(document: Document, namespace: str, pod_labels: dict[str, str], name: str, node_id: str) -> Node:
-    """The selector node for pods with `pod_labels` in `namespace` (all its pods when the labels are empty)."""
+    """The node for pods with `pod_labels` in `namespace` (all its pods when the labels are empty): an existing
+    one that stands for them (pod_sets.find_pod_set), else a new selector node."""
+    existing = find_pod_set(document, namespace, pod_labels)
+    if existing is not None:
+        return existing
     document.ensure_namespace(namespace)
     selector = {"matchLabels": dict(pod_labels)} if pod_labels else {}
-
-    def same(node: Node) -> bool:
-        if node.kind == "workload" and node.namespace == namespace and pod_labels:
-            return all(node.labels.get(k) == v for k, v in pod_labels.items())
-        return node.kind == "selector" and node.namespace == namespace and (node.pod_selector or {}) == selector
-
-    return _find_or_add(
-        document,
-        node_id,
-        Node(id=node_id, kind="selector", name=name, namespace=namespace, pod_selector=selector),
-        same,
+    node = Node(
+        id=_unique_id(document, node_id), kind="selector", name=name, namespace=namespace, pod_selector=selector
     )
+    document.nodes.append(node)
+    return node
 
 
 def _sources(document: Document, namespace: str | None, exclude: Node) -> list[Node]:

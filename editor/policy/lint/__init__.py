@@ -13,7 +13,10 @@ The API used by the CLI (`fenceline lint`), the JSON API and the editor:
 """
 
 from .engine import (
+    alike_counts,
+    alike_fixes,
     apply_fix,
+    apply_fixes,
     compile_for_lint,
     find_fix,
     inventory_from_cluster,
@@ -33,7 +36,10 @@ __all__ = [
     "LintFinding",
     "LintSettings",
     "Rule",
+    "alike_counts",
+    "alike_fixes",
     "apply_fix",
+    "apply_fixes",
     "compile_for_lint",
     "find_fix",
     "inventory_from_cluster",

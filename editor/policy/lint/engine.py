@@ -14,6 +14,7 @@ from typing import Any
 from ..compile import CompileResult, compile_document
 from ..document import Document, Edge, Node, Port
 from ..manifests import Cluster, read_cluster
+from ..pod_sets import find_pod_set
 from ..yamlio import KubeObject, LoadedDocument
 from . import cidrs, cilium, dns, exposure, peers, policytypes, ports, shadowing  # noqa: F401  (rule registration)
 from .context import CHECKS, LintContext
@@ -233,11 +234,9 @@ def _dns_edges(subjects: list[str], settings: LintSettings) -> Any:
 
 def _dns_node(doc: Document, settings: LintSettings) -> Node:
     """The node standing for the cluster DNS pods: an existing one, or a new selector node."""
-    for node in doc.nodes:
-        if node.is_pod_set and node.namespace == settings.dns_namespace:
-            labels = node.labels if node.kind == "workload" else (node.pod_selector or {}).get("matchLabels", {})
-            if labels and all(labels.get(k) == v for k, v in settings.dns_labels.items()):
-                return node
+    existing = find_pod_set(doc, settings.dns_namespace, dict(settings.dns_labels))
+    if existing is not None:
+        return existing
     doc.ensure_namespace(settings.dns_namespace)
     taken = {node.id for node in doc.nodes}
     node_id = next(
@@ -272,6 +271,39 @@ def find_fix(findings: Iterable[LintFinding], fix_or_finding_id: str) -> Fix:
                 raise KeyError(f"finding {fix_or_finding_id} has no fix")
             return finding.fixes[0]
     raise KeyError(f"no finding or fix {fix_or_finding_id!r} (the input changed since it was linted?)")
+
+
+def _fix_kind(finding: LintFinding, fix: Fix) -> tuple[str, str]:
+    """Fixes of one kind: the same rule and the same change (the part of the id after `#`)."""
+    return finding.rule, fix.id.rpartition("#")[2]
+
+
+def alike_fixes(findings: Iterable[LintFinding], fix_id: str) -> list[Fix]:
+    """The fix `fix_id` (as `find_fix` finds it), then the same fix of every other finding of its rule: what
+    "Fix all" applies as one change. Raises KeyError like `find_fix`."""
+    findings = list(findings)
+    wanted = find_fix(findings, fix_id)
+    kind = next(_fix_kind(f, fix) for f in findings for fix in f.fixes if fix is wanted)
+    others = [fix for f in findings for fix in f.fixes if fix is not wanted and _fix_kind(f, fix) == kind]
+    return [wanted, *others]
+
+
+def alike_counts(findings: Iterable[LintFinding]) -> dict[str, int]:
+    """For every document fix, how many findings offer the same fix (2 or more: the editor offers "Fix all")."""
+    findings = list(findings)
+    kinds = [(_fix_kind(f, fix), fix.id) for f in findings for fix in f.fixes if fix.target == "document"]
+    totals: dict[tuple[str, str], int] = {}
+    for kind, _ in kinds:
+        totals[kind] = totals.get(kind, 0) + 1
+    return {fix_id: totals[kind] for kind, fix_id in kinds}
+
+
+def apply_fixes(fixes: Sequence[Fix], document: Document) -> Document:
+    """Apply document fixes one after the other (each sees the nodes the previous ones added, so they share
+    them) and return the fixed copy; `document` is unchanged."""
+    for fix in fixes:
+        document = fix.apply(document)
+    return document
 
 
 def apply_fix(

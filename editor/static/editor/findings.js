@@ -171,6 +171,16 @@
         button.type = "button";
         button.dataset.fix = fix.id;
         actions.append(button);
+        const alike = (finding.alike || {})[fix.id];
+        if (alike) {
+          // The same fix offered by other findings of this rule: all of them as one change (one Ctrl+Z).
+          const all = h("button", "button small", "Fix all " + alike);
+          all.type = "button";
+          all.dataset.fix = fix.id;
+          all.dataset.fixAll = "1";
+          all.title = fix.title + ", for all " + alike + " findings like this one";
+          actions.append(all);
+        }
       }
     }
     if (actions.childElementCount) item.append(actions);
@@ -193,7 +203,7 @@
     button.disabled = true;
     let answer;
     try {
-      answer = await postDrawing(urls.fixUrl, { fix: button.dataset.fix });
+      answer = await postDrawing(urls.fixUrl, { fix: button.dataset.fix, all: button.dataset.fixAll === "1" });
     } catch (err) {
       E.toast("The server cannot be reached; nothing was changed.", "error");
       button.disabled = false;
