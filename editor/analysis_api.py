@@ -30,6 +30,7 @@ from django.urls import reverse
 from editor.api import ApiError, body_json, check_size, dialect_of, document_from, endpoint, split_envelope
 from editor.policy.check import CheckResult, ReplayResult, check_document, replay_document
 from editor.policy.document import Document
+from editor.policy.isolation import traffic_lost
 from editor.policy.lint import alike_counts, alike_fixes, apply_fixes, lint_document
 from editor.policy.lint.model import SEVERITIES
 from editor.policy.rating import rate_document
@@ -106,6 +107,18 @@ def fix_view(request: HttpRequest) -> JsonResponse:
     check_size(data, "the fixed drawing")
     message = f"Applied {len(fixes)} times: {fix.title}." if every and len(fixes) > 1 else f"Applied: {fix.title}."
     return JsonResponse({"document": data, "message": message, "fix": fix.to_json()})
+
+
+@endpoint("POST")
+def isolation_view(request: HttpRequest) -> JsonResponse:
+    """What a change would take away by isolating workloads: `document` is the drawing after the change,
+    `before` the drawing now."""
+    after, dialect, options = request_document(request)
+    if options.get("before") is None:
+        raise ApiError("before is required: the drawing as it is before the change")
+    before = document_from(options["before"])
+    losses = traffic_lost(before, after, dialect)
+    return JsonResponse({"dialect": dialect, "losses": [loss.to_json() for loss in losses]})
 
 
 # --- check and replay ---------------------------------------------------------------------------------------

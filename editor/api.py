@@ -33,6 +33,7 @@ from editor.policy.dialect_fit import adopt_dialect, missing_features
 from editor.policy.document import Document, DocumentError
 from editor.policy.edge_states import edge_states
 from editor.policy.importer import import_text
+from editor.policy.isolation import isolation
 from editor.policy.validate import validate_object
 from editor.policy.yamlio import InputError, Limits, decode, dump_yaml_documents
 
@@ -230,7 +231,9 @@ def compiled(document: Document, dialect: str) -> dict[str, Any]:
     data["edgeStates"] = edge_states(document, result)
     data["ok"] = not any(issue["severity"] == "error" for issue in data["issues"])
     data["needs"] = missing_features(document, dialect)
-    data["annotated"] = annotated_yaml(f"# Fenceline drawing {document.name!r} ({result.dialect})", data)
+    data["isolation"] = {node_id: {"ingress": i, "egress": e} for node_id, (i, e) in isolation(document).items()}
+    named = f" {document.name!r}" if document.name else ""
+    data["annotated"] = annotated_yaml(f"# Fenceline drawing{named} ({result.dialect})", data)
     return data
 
 

@@ -26,6 +26,7 @@ urlpatterns = [
     re_path(rf"^api/documents/{SLUG}/history$", api.history_view, name="api_history"),
     path("api/lint", analysis_api.lint_view, name="api_lint"),
     path("api/lint/fix", analysis_api.fix_view, name="api_lint_fix"),
+    path("api/isolation", analysis_api.isolation_view, name="api_isolation"),
     path("api/check", analysis_api.check_view, name="api_check"),
     path("api/check/cell", analysis_api.check_cell_view, name="api_check_cell"),
     path("api/flows", flows_upload.flows_view, name="api_flows"),

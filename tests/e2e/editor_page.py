@@ -23,7 +23,10 @@ class EditorPage:
 
     def wait_compiled(self) -> None:
         """Until the YAML beside the canvas belongs to the drawing as it is now."""
-        self.page.wait_for_function("() => document.getElementById('app').dataset.pending === '0'")
+        self.page.wait_for_function(
+            "() => { const app = document.getElementById('app');"
+            " return app.dataset.pending === '0' && app.dataset.isolation !== 'checking'; }"
+        )
 
     # --- the inspector -------------------------------------------------------------------------------------
 
@@ -82,7 +85,17 @@ class EditorPage:
             self.page.select_option(f"#inspector [name='{field}']", value)
         self.page.click("#inspector button[type=submit]")
         self.page.wait_for_selector("#inspector .panel-saved")
+        self.accept_isolation()
         self.wait_compiled()
+
+    def accept_isolation(self) -> list[str]:
+        """A change that isolates workloads is asked about first: what the page says they lose, once applied."""
+        self.page.wait_for_function("() => document.getElementById('app').dataset.isolation !== 'checking'")
+        if not self.page.locator("#dialog .isolation-form").is_visible():
+            return []
+        losses = self.page.locator("#dialog .isolation-list li").all_inner_texts()
+        self.page.click("#dialog [data-isolation=apply]")
+        return losses
 
     # --- the canvas ----------------------------------------------------------------------------------------
 
@@ -113,6 +126,7 @@ class EditorPage:
         self.page.mouse.move(x2, y2, steps=8)
         self.page.wait_for_timeout(250)  # edgehandles waits 120 ms over a target before it accepts it
         self.page.mouse.up()
+        self.accept_isolation()
         self.page.click("#draw-toggle")
         self.page.wait_for_selector("#inspector .panel-kicker:text('Edge')")
         [new] = set(self.edge_ids()) - before

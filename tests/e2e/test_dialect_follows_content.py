@@ -56,7 +56,7 @@ def test_flows_that_need_cilium_switch_the_drawing_and_the_native_view_tells_unw
         page.click("[data-action=download]")
     text = Path(download.value.path()).read_text()
     assert text.startswith("# Fenceline drawing ")
-    assert "(native)" in text.splitlines()[0]
+    assert text.splitlines()[0].endswith("(native)")
     assert "# error: edge " in text and "left out of the YAML" in text
 
     # The page asks; one click answers, and Ctrl+Z takes the answer back.

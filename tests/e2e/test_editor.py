@@ -121,9 +121,9 @@ def test_it_builds_the_talks_application_and_shares_it_by_permalink(open_editor)
     assert viewer.page.locator("#save-button").count() == 0
     assert viewer.graph() == graph
     assert viewer.positions() == editor.positions()
+    assert viewer.yaml_text() == cilium_yaml  # the drawing's dialect is saved with it
+    viewer.set_dialect("native")
     assert viewer.yaml_text() == native_yaml
-    viewer.set_dialect("cilium")
-    assert viewer.yaml_text() == cilium_yaml
     raw = viewer.page.request.get(permalink + ".yaml?dialect=cilium")
     assert raw.headers["content-type"] == "text/yaml; charset=utf-8"
     assert raw.text().endswith(cilium_yaml.strip() + "\n")
@@ -198,7 +198,8 @@ def test_it_downloads_the_yaml_shown(open_editor):
     with editor.page.expect_download() as download:
         editor.page.click("[data-action=download]")
     assert download.value.suggested_filename == "fenceline-native.yaml"
-    assert Path(download.value.path()).read_text() == editor.yaml_text()
+    # The problems ride along as comments, as on the permalink's .yaml (none here but the title line).
+    assert Path(download.value.path()).read_text() == "# Fenceline drawing (native)\n" + editor.yaml_text()
     assert "name: cart" in editor.yaml_text()
     watch.assert_clean(editor.page)
 

@@ -91,6 +91,81 @@
     if (semanticKey(state.doc) !== state.compiledKey) scheduleCompile();
   }
 
+  // ----------------------------------------------------------------------------------- isolation guard
+  // A change that newly isolates a workload (a template, an import, a fix, a new edge) takes traffic away from
+  // it. The server's analyser lists what (POST /api/isolation); the person applies the change or not, in the
+  // page, before it happens. app.dataset.isolation is "checking" while the server is asked, "asking" while
+  // the question is shown (tests wait on it).
+  async function commitGuarded(next, options) {
+    const version = state.version;
+    app.dataset.isolation = "checking";
+    let answer = null;
+    try {
+      answer = await Fenceline.postJSON(app.dataset.isolationUrl, { document: next, before: state.doc, dialect: dialectOf(next) });
+    } catch (err) {
+      answer = null;
+    }
+    const losses = answer && answer.ok ? answer.body.losses : [];
+    if (answer && !answer.ok) toast("Could not work out which traffic this change takes away: " + (answer.body.error || answer.status) + ".", "warn");
+    const apply = losses.length ? await askIsolation(losses) : true;
+    app.dataset.isolation = "";
+    if (!apply) { render({}); toast("Nothing was changed."); return false; }
+    if (state.version !== version) { toast("The drawing changed meanwhile; that change was not applied. Try again.", "warn"); return false; }
+    return commit(next, options);
+  }
+
+  function askIsolation(losses) {
+    app.dataset.isolation = "asking";
+    const dialog = $("#dialog");
+    const form = document.createElement("div");
+    form.className = "dialog-form isolation-form";
+    const title = document.createElement("h2");
+    title.className = "panel-title";
+    title.id = "dialog-title";
+    const workloads = new Set(losses.map((loss) => loss.nodeId)).size;
+    title.textContent = "This change isolates " + workloads + " workload" + (workloads === 1 ? "" : "s");
+    const intro = document.createElement("p");
+    intro.textContent = "Once a workload is isolated in a direction, only the traffic drawn for it passes. It loses:";
+    const list = document.createElement("ul");
+    list.className = "check-list isolation-list";
+    for (const loss of losses) {
+      const item = document.createElement("li");
+      item.textContent = loss.text;
+      list.append(item);
+    }
+    const actions = document.createElement("div");
+    actions.className = "panel-actions";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "button";
+    cancel.dataset.isolation = "cancel";
+    cancel.textContent = "Cancel";
+    const apply = document.createElement("button");
+    apply.type = "button";
+    apply.className = "button danger";
+    apply.dataset.isolation = "apply";
+    apply.textContent = "Apply anyway";
+    actions.append(apply, cancel);
+    form.append(title, intro, list, actions);
+    $("#dialog-body").replaceChildren(form);
+    if (!dialog.open) dialog.showModal();
+    apply.focus();
+    return new Promise((resolve) => {
+      let answered = false;
+      const answer = (value) => {
+        if (answered) return;
+        answered = true;
+        dialog.removeEventListener("close", closed);
+        if (dialog.open) dialog.close();
+        resolve(value);
+      };
+      const closed = () => answer(false);
+      apply.addEventListener("click", () => answer(true));
+      cancel.addEventListener("click", () => answer(false));
+      dialog.addEventListener("close", closed);
+    });
+  }
+
   function undo() {
     if (!state.undo.length) return;
     state.redo.push(JSON.stringify(state.doc));
@@ -281,6 +356,14 @@
       for (const [id, edgeState] of Object.entries(result.edgeStates || {})) {
         cy.getElementById("e:" + id).addClass(edgeState);
       }
+      // Each subject's isolation per direction, implied by its edges as well as by its locks.
+      for (const node of state.doc.nodes || []) {
+        const ele = cy.getElementById("n:" + node.id);
+        const effective = (result.isolation || {})[node.id];
+        if (!ele.length || !effective) continue;
+        ele.data("label", G.nodeLabel(node, effective));
+        ele.toggleClass("isolated", effective.ingress || effective.egress);
+      }
       for (const issue of result.issues || []) {
         if (issue.severity !== "error") continue;
         if (issue.nodeId) cy.getElementById("n:" + issue.nodeId).addClass("has-error");
@@ -410,13 +493,20 @@
         return;
       }
       const next = JSON.parse(result.dataset.document);
-      commit(next, { fit: isImport });
-      if (result.dataset.select) {
-        state.selected = result.dataset.select;
-        cy.elements().unselect();
-        cy.getElementById(result.dataset.select).select();
-      }
-      if (result.dataset.message && isImport) toast(result.dataset.message);
+      const path = (evt.detail.pathInfo && evt.detail.pathInfo.requestPath) || "";
+      const guarded = isImport || path.startsWith(app.dataset.panelUrl + "template");
+      const select = result.dataset.select, message = result.dataset.message;
+      const done = (applied) => {
+        if (!applied) return;
+        if (select) {
+          state.selected = select;
+          cy.elements().unselect();
+          cy.getElementById(select).select();
+        }
+        if (message && isImport) toast(message);
+      };
+      if (guarded) commitGuarded(next, { fit: isImport }).then(done);
+      else done(commit(next, { fit: isImport }) || true);
     }
     if (readOnly && evt.detail.target.id === "inspector") {
       $$("input, select, textarea, button[type=submit]", evt.detail.target).forEach((el) => { el.disabled = true; });
@@ -530,8 +620,7 @@
     const target = doc.nodes.find((n) => n.id === targetEle.data("docId"));
     const ports = ((target && target.containerPorts) || []).map((p) => ({ protocol: p.protocol || "TCP", port: p.port }));
     doc.edges.push({ id: id, source: sourceEle.data("docId"), target: targetEle.data("docId"), ports: ports });
-    commit(doc, { fit: false });
-    select("e:" + id);
+    commitGuarded(doc, { fit: false }).then((applied) => { if (applied) select("e:" + id); });
   }
 
   function removeElements(ids) {
@@ -851,6 +940,7 @@
     dialect: () => dialectOf(state.doc),
     version: () => state.version,
     commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
+    commitGuarded: (doc, opts) => commitGuarded(doc, Object.assign({ fit: false }, opts)),
     select: select,
     openPanel: openPanel,
     toast: toast,

@@ -211,8 +211,8 @@
     }
     if (answer.stale) { E.toast("The drawing changed meanwhile; that fix was not applied. Try again.", "warn"); return; }
     if (!answer.ok) { E.toast("Not fixed: " + errorText(answer), "error"); button.disabled = false; return; }
-    E.commit(answer.body.document);
-    E.toast(answer.body.message + " Ctrl+Z undoes it.");
+    if (await E.commitGuarded(answer.body.document)) E.toast(answer.body.message + " Ctrl+Z undoes it.");
+    else button.disabled = false;
   }
 
   $("#findings-list").addEventListener("click", (evt) => {

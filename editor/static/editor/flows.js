@@ -180,8 +180,9 @@
     const take = (doc, note) => {
       $("#dialog").close();
       if (E.version() !== version) { E.toast("The drawing changed meanwhile; read the flows again to add them.", "warn"); return; }
-      E.commit(doc, { fit: true });
-      E.toast("Added " + V.plural(summary.edges, "observed edge") + ". " + (note ? note + " " : "") + "Ctrl+Z undoes it.");
+      E.commitGuarded(doc, { fit: true }).then((applied) => {
+        if (applied) E.toast("Added " + V.plural(summary.edges, "observed edge") + ". " + (note ? note + " " : "") + "Ctrl+Z undoes it.");
+      });
     };
     merge.addEventListener("click", () => take(merging ? result.merged : result.document, dialectNote));
     replace.addEventListener("click", () => take(result.document, result.dialectNotes.document));

@@ -41,18 +41,21 @@
     }
   }
 
-  function locks(node) {
-    const iso = node.isolate || {};
-    if (iso.ingress && iso.egress) return "deny in + out";
-    if (iso.ingress) return "deny in";
-    if (iso.egress) return "deny out";
-    return "";
+  // Isolation per direction as the server computed it (`effective`: a lock, or an edge the node enforces), or
+  // the locks alone until the first answer arrives.
+  function isolationText(node, effective) {
+    const iso = effective || node.isolate || {};
+    const locked = node.isolate || {};
+    const parts = [];
+    if (iso.ingress) parts.push("in" + (locked.ingress ? "" : " by edges"));
+    if (iso.egress) parts.push("out" + (locked.egress ? "" : " by edges"));
+    return parts.length ? "isolated: " + parts.join(", ") : "";
   }
 
-  function nodeLabel(node) {
+  function nodeLabel(node, effective) {
     const lines = [displayName(node), subtitle(node)];
-    const lock = locks(node);
-    if (lock) lines.push("\u2298 " + lock);
+    const isolation = isolationText(node, effective);
+    if (isolation) lines.push("\u2298 " + isolation);
     return lines.join("\n");
   }
 
@@ -128,7 +131,7 @@
       { selector: "node.external", style: { "background-color": "#fefce8", "border-color": "#ca8a04", "shape": "round-tag", "width": 150 } },
       { selector: "node.entity", style: { "shape": "round-hexagon", "background-color": "#f0f9ff", "border-color": "#0284c7" } },
       { selector: "node.fqdn", style: { "shape": "round-rectangle", "background-color": "#fdf4ff", "border-color": "#a21caf" } },
-      { selector: "node.locked", style: { "border-width": 3, "border-color": "#334155" } },
+      { selector: "node.locked, node.isolated", style: { "border-width": 3, "border-color": "#334155" } },
       { selector: "node.namespace", style: {
         "shape": "round-rectangle", "background-color": "#eef2ff", "background-opacity": 0.55,
         "border-color": "#a5b4fc", "border-width": 1.5, "padding": 22, "font-weight": 600, "font-size": 14,
@@ -158,5 +161,5 @@
     ];
   }
 
-  window.FencelineGraph = { elements: elements, style: style, displayName: displayName, portsLabel: portsLabel };
+  window.FencelineGraph = { elements: elements, style: style, displayName: displayName, portsLabel: portsLabel, nodeLabel: nodeLabel };
 })();

@@ -1,0 +1,43 @@
+"""Peers as people read them on screen: `Any IP address` for the whole IPv4 space, CIDRs for address ranges.
+
+The analyser prints peers in netpol-analyzer's format (`0.0.0.0-255.255.255.255[External]`, `ns/name[Kind]`),
+which the CLI keeps so that its connlist compares with netpol-analyzer's. Pages show these names instead.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+_RANGE = re.compile(r"^(?P<first>[0-9a-fA-F.:]+)-(?P<last>[0-9a-fA-F.:]+)\[External\]$")
+_TAGGED = re.compile(r"^(?P<name>.+)\[(?P<tag>[A-Za-z-]+)\]$")
+_WHOLE = {4: "Any IP address", 6: "Any IPv6 address"}
+
+
+def address_range(
+    first: ipaddress.IPv4Address | ipaddress.IPv6Address, last: ipaddress.IPv4Address | ipaddress.IPv6Address
+) -> str:
+    """An address range as its CIDRs (`10.0.0.0/8`), `Any IP address` for the whole IPv4 space."""
+    network = ipaddress.ip_network(f"{first}/0", strict=False)
+    if first == network.network_address and last == network.broadcast_address:
+        return _WHOLE[first.version]
+    return ", ".join(str(block) for block in ipaddress.summarize_address_range(first, last))
+
+
+def display_peer(text: str) -> str:
+    """An analyser peer name (`a-b[External]`, `ns/name[Kind]`, `world[Entity]`, `x.com[FQDN]`) for a page."""
+    found = _RANGE.match(text)
+    if found:
+        try:
+            first, last = ipaddress.ip_address(found["first"]), ipaddress.ip_address(found["last"])
+        except ValueError:
+            return text
+        if first.version == last.version and first <= last:
+            return address_range(first, last)
+        return text
+    tagged = _TAGGED.match(text)
+    if tagged and tagged["tag"] == "Entity":
+        return f"{tagged['name']} (Cilium entity)"
+    if tagged:
+        return tagged["name"]
+    return text
