@@ -104,7 +104,8 @@ def test_it_has_no_inline_script_or_style_anywhere(client, pages, talk_doc):
         assert audit.problems == []
         assert all(src.startswith("/static/") for src in audit.scripts)
     editor = bodies[0]
-    assert 'src="/static/django_htmx/htmx-2.' in editor  # {% htmx_script %} links a file, it inlines nothing
+    assert 'src="/static/django_htmx/htmx-2.' in editor  # django-htmx's htmx, linked as a file, nothing inlined
+    assert "django-htmx.js" not in editor
 
 
 @pytest.mark.parametrize(
