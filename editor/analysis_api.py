@@ -33,7 +33,9 @@ from editor.policy.document import Document
 from editor.policy.isolation import traffic_lost
 from editor.policy.lint import alike_counts, alike_fixes, apply_fixes, lint_document
 from editor.policy.lint.model import SEVERITIES
-from editor.policy.rating import rate_document
+from editor.policy.peer_names import labels as peer_labels
+from editor.policy.peer_names import readable
+from editor.policy.rating import rate_drawing
 
 
 def request_document(request: HttpRequest) -> tuple[Document, str, dict[str, Any]]:
@@ -71,8 +73,10 @@ def findings_json(document: Document) -> dict[str, Any]:
         # Drawing fixes that other findings offer too: "Fix all" applies them as one change.
         data["alike"] = {fix["id"]: alike[fix["id"]] for fix in data["fixes"] if alike.get(fix["id"], 0) > 1}
         findings.append(data)
-    rating = rate_document(document).to_json()
-    rating["methodUrl"] = reverse("rule_page", args=["rating"])
+    rated = rate_drawing(document)
+    rating = rated.to_json() if rated is not None else None
+    if rating is not None:
+        rating["methodUrl"] = reverse("rule_page", args=["rating"])
     counts = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in SEVERITIES}
     return {"dialect": document.settings.dialect, "findings": findings, "counts": counts, "rating": rating}
 
@@ -177,6 +181,9 @@ def check_view(request: HttpRequest) -> JsonResponse:
         raise ApiError(f"only must be 'replay' or left out, not {only!r}")
     data: dict[str, Any] = {"dialect": dialect} if only == "replay" else checked(document).to_json()
     data["replay"] = replay_json(document, observed)
+    # Texts for people (`Any IP address`); the peers' `name` stays the analyser's, which the cell request uses.
+    data = readable(data)
+    data["labels"] = peer_labels(peer["name"] for peer in data.get("peers", []))
     return JsonResponse(data)
 
 
@@ -190,6 +197,6 @@ def check_cell_view(request: HttpRequest) -> JsonResponse:
     if unknown:
         raise ApiError(f"no peer {unknown[0]!r} in this drawing's matrix", ["check the drawing again"], 409)
     try:
-        return JsonResponse(result.cell_json(src, dst))
+        return JsonResponse(readable(result.cell_json(src, dst)))
     except KeyError as exc:
         raise ApiError(str(exc.args[0]), ["a workload to itself has no cell"]) from None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
+from typing import Any
 
 _RANGE = re.compile(r"^(?P<first>[0-9a-fA-F.:]+)-(?P<last>[0-9a-fA-F.:]+)\[External\]$")
 _TAGGED = re.compile(r"^(?P<name>.+)\[(?P<tag>[A-Za-z-]+)\]$")
@@ -41,3 +43,28 @@ def display_peer(text: str) -> str:
     if tagged:
         return tagged["name"]
     return text
+
+
+_RANGE_IN_TEXT = re.compile(r"[0-9a-fA-F.:]+-[0-9a-fA-F.:]+\[External\]")
+
+
+def readable_text(text: str) -> str:
+    """`text` with every analyser address range in it (`0.0.0.0-255.255.255.255[External]`) as people read it."""
+    return _RANGE_IN_TEXT.sub(lambda found: display_peer(found[0]), text)
+
+
+def readable(value: Any, keep: frozenset[str] = frozenset({"name"})) -> Any:
+    """A JSON answer with `readable_text` applied to every string, except under the keys in `keep` (the analyser's
+    names that clients send back to refer to a peer)."""
+    if isinstance(value, str):
+        return readable_text(value)
+    if isinstance(value, list):
+        return [readable(item, keep) for item in value]
+    if isinstance(value, dict):
+        return {key: item if key in keep else readable(item, keep) for key, item in value.items()}
+    return value
+
+
+def labels(names: Iterable[str]) -> dict[str, str]:
+    """Analyser name -> what a page shows for it, for the address ranges (workload names read as they are)."""
+    return {name: shown for name in names if (shown := readable_text(name)) != name}

@@ -120,10 +120,16 @@ class CriterionResult:
     score: float | None
     reason: str
     paths: list[str] = dataclasses.field(default_factory=list)
+    advice: str | None = None  # how to improve when this reason needs other advice than the criterion's own
 
     @property
     def criterion(self) -> Criterion:
         return CRITERIA_BY_ID[self.id]
+
+    @property
+    def improve(self) -> str:
+        """What to change, matching the reason: "" when it passes."""
+        return "" if self.status in ("pass", "n/a") else self.advice or self.criterion.improve
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,17 +139,22 @@ class CriterionResult:
             "status": self.status,
             "score": None if self.score is None else round(self.score, 3),
             "reason": self.reason,
-            "improve": "" if self.status in ("pass", "n/a") else self.criterion.improve,
+            "improve": self.improve,
             "paths": list(self.paths),
         }
 
 
 def _result(
-    id: str, status: Status, reason: str, paths: Iterable[str] = (), score: float | None = None
+    id: str,
+    status: Status,
+    reason: str,
+    paths: Iterable[str] = (),
+    score: float | None = None,
+    advice: str | None = None,
 ) -> CriterionResult:
     if score is None and status in _STATUS_SCORE:
         score = _STATUS_SCORE[status]
-    return CriterionResult(id, status, score, reason, list(paths))
+    return CriterionResult(id, status, score, reason, list(paths), advice)
 
 
 def weighted_score(results: Iterable[CriterionResult]) -> float:
@@ -301,7 +312,14 @@ def _dns(ctx: LintContext, policy: PolicyView) -> CriterionResult:
         lambda other: other.isolates["egress"] and any(ctx.rule_reaches_dns(r) for r in other.rules_of("egress")),
     )
     if not holds:
-        return _result("dns-cluster-only", "partial", "DNS is not allowed at all: name lookups fail (FL004)", score=0.5)
+        return _result(
+            "dns-cluster-only",
+            "partial",
+            "DNS is not allowed at all: name lookups fail (FL004)",
+            score=0.5,
+            advice="Allow DNS (port 53, UDP and TCP) to the cluster DNS pods: the 'allow DNS' template or the fix "
+            "of finding FL004 does it.",
+        )
     return _result("dns-cluster-only", "pass", "DNS goes only to in-cluster peers")
 
 
@@ -460,7 +478,10 @@ def _aggregate(criterion: Criterion, ratings: list[PolicyRating]) -> CriterionRe
         return _result(criterion.id, "pass", f"every policy passes ({len(verdicts)})", score=mean)
     status: Status = "fail" if mean == 0 else "partial"
     shown = "; ".join(short[:5]) + (f"; and {len(short) - 5} more" if len(short) > 5 else "")
-    return _result(criterion.id, status, f"{len(verdicts) - len(short)} of {len(verdicts)} pass. {shown}", score=mean)
+    # The advice of the reasons shown, each once (the criterion's own when none has its own).
+    advice = " ".join(dict.fromkeys(r.improve for _, r in verdicts if r.status != "pass"))
+    reason = f"{len(verdicts) - len(short)} of {len(verdicts)} pass. {shown}"
+    return _result(criterion.id, status, reason, score=mean, advice=advice)
 
 
 def rate_objects(
@@ -483,6 +504,12 @@ def rate_document(document: Document, settings: LintSettings | None = None) -> R
     return rate_policies(compiled.policies, settings, inventory_from_document(document))
 
 
+def rate_drawing(document: Document) -> Rating | None:
+    """The drawing's rating, or None while it is empty: with nothing drawn there is nothing to rate, and a score
+    of 0 would read as a verdict on the person's work."""
+    return rate_document(document) if document.nodes else None
+
+
 def format_text(rating: Rating) -> str:
     """The rating for a terminal: the set's score and criteria, then each policy's."""
     count = len(rating.policies)
@@ -500,5 +527,5 @@ def _criterion_line(result: CriterionResult) -> str:
     criterion = result.criterion
     text = f"  {result.status:<7} {criterion.id} (weight {criterion.weight}): {result.reason}"
     if result.status not in ("pass", "n/a"):
-        text += f"\n          improve: {criterion.improve}"
+        text += f"\n          improve: {result.improve}"
     return text

@@ -114,7 +114,7 @@ def test_the_check_tab_flags_a_one_sided_drawing(open_editor):
     editor.tick("enforce_target")
     wait_analysed(editor, "check")
     editor.page.wait_for_function("() => !fencelineCy.getElementById('e:e2').hasClass('check-flagged')")
-    assert "every drawn edge is in effect" in editor.page.inner_text("#check-status")
+    assert "Every drawn edge is in effect" in editor.page.inner_text("#check-status")
     assert editor.page.locator("img[src=x]").count() == 0
     watch.assert_clean(editor.page)
 

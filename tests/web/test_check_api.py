@@ -39,6 +39,7 @@ def test_the_matrix_says_who_may_talk_to_whom(api, talk_doc):
     assert cell(body, "backend/api[Deployment]", "frontend/web[Deployment]")["status"] == "denied"
     everywhere = "0.0.0.0-255.255.255.255[External]"
     assert cell(body, everywhere, "frontend/web[Deployment]")["status"] == "denied"
+    assert body["labels"] == {everywhere: "Any IP address"}  # what the page shows; the name stays the key
     # The ingress controller is drawn as a selector and is locked by nothing: anything may reach it.
     assert cell(body, everywhere, "ingress-nginx/ingress controller[Selector]")["status"] == "allowed"
     assert body["replay"] is None

@@ -52,9 +52,12 @@
     showCheck(answer.body);
   }
 
+  // A peer as the page shows it ("Any IP address"); `name` stays the key the server knows it by.
+  const label = (name) => (check.result && check.result.labels && check.result.labels[name]) || name;
+
   function showCheck(result) {
     const flagged = result.flaggedEdges.length;
-    const parts = [flagged ? V.plural(flagged, "drawn edge") + " not (fully) in effect" : "every drawn edge is in effect"];
+    const parts = [flagged ? V.plural(flagged, "drawn edge") + " not (fully) in effect" : "Every drawn edge is in effect"];
     parts.push(result.undrawn.length ? V.plural(result.undrawn.length, "undrawn connection") + " allowed" : "nothing allowed that nobody drew");
     if (result.mismatches.length) parts.push(V.plural(result.mismatches.length, "disagreement") + " between the YAML and the drawing");
     $("#check-status").textContent = parts.join("; ") + ".";
@@ -89,7 +92,7 @@
       const show = h("button", "check-edge", "Edge " + finding.edgeId + ": " + edgeEnds(finding.edgeId));
       show.type = "button";
       show.dataset.show = "e:" + finding.edgeId;
-      item.append(show, h("p", "check-reason", finding.summary));
+      item.append(show, h("p", "check-reason", Fenceline.sentence(finding.summary)));
       for (const pair of finding.pairs) {
         item.append(h("p", "check-pair", pair.src + " \u2192 " + pair.dst + ": drawn " + pair.drawn + ", allowed " + pair.allowed));
       }
@@ -104,7 +107,7 @@
     for (const entry of result.undrawn) {
       const item = h("li", "check-item");
       item.append(h("p", "check-pair", entry.src + " \u2192 " + entry.dsts.join(", ") + ": " + entry.connections));
-      item.append(h("p", "check-reason", entry.reason));
+      item.append(h("p", "check-reason", Fenceline.sentence(entry.reason)));
       list.append(item);
     }
   }
@@ -124,7 +127,7 @@
     const flows = V.plural(connection.count, "flow");
     const verdict = connection.breaks ? "would break" : connection.verdict === "denied" ? "denied, as when observed" : connection.verdict;
     item.append(h("p", "check-pair", connection.src + " \u2192 " + connection.dst + " : " + connection.protocol + port + " (" + flows + "): " + verdict));
-    if (connection.reason) item.append(h("p", "check-reason", connection.reason));
+    if (connection.reason) item.append(h("p", "check-reason", Fenceline.sentence(connection.reason)));
     return item;
   }
 
@@ -133,7 +136,7 @@
     const filter = $("#check-filter");
     $("#check-filter-label").hidden = result.peers.length <= MATRIX_LIMIT;
     const words = filter.value.trim().toLowerCase();
-    const visible = (index) => !words || result.peers[index].name.toLowerCase().includes(words);
+    const visible = (index) => !words || label(result.peers[index].name).toLowerCase().includes(words);
     const rows = result.sources.map((peer, i) => [peer, i]).filter(([peer]) => visible(peer));
     const columns = result.destinations.map((peer, j) => [peer, j]).filter(([peer]) => visible(peer));
     const shownRows = rows.slice(0, MATRIX_LIMIT);
@@ -151,8 +154,8 @@
     for (const [peer] of shownColumns) {
       const th = h("th", "matrix-col", number.get(peer));
       th.scope = "col";
-      th.title = result.peers[peer].name;
-      th.setAttribute("aria-label", result.peers[peer].name);
+      th.title = label(result.peers[peer].name);
+      th.setAttribute("aria-label", th.title);
       head.append(th);
     }
     const thead = h("thead");
@@ -160,9 +163,9 @@
     const tbody = h("tbody");
     for (const [source, i] of shownRows) {
       const row = h("tr");
-      const th = h("th", "matrix-row", number.get(source) + " \u00b7 " + result.peers[source].name);
+      const th = h("th", "matrix-row", number.get(source) + " \u00b7 " + label(result.peers[source].name));
       th.scope = "row";
-      th.title = result.peers[source].name;
+      th.title = label(result.peers[source].name);
       row.append(th);
       for (const [destination, j] of shownColumns) {
         const index = result.matrix[i][j];
@@ -174,7 +177,7 @@
         button.type = "button";
         button.dataset.src = result.peers[source].name;
         button.dataset.dst = result.peers[destination].name;
-        button.title = button.dataset.src + " \u2192 " + button.dataset.dst + ": " + words + " (" + connections.text + ")";
+        button.title = label(button.dataset.src) + " \u2192 " + label(button.dataset.dst) + ": " + words + " (" + connections.text + ")";
         button.setAttribute("aria-label", button.title);
         td.append(button);
         row.append(td);

@@ -403,7 +403,7 @@
       const badge = document.createElement("span");
       badge.className = "issue-badge";
       badge.textContent = issue.severity;
-      content.append(badge, document.createTextNode(" " + issue.message));
+      content.append(badge, document.createTextNode(" " + Fenceline.sentence(issue.message)));
       item.append(content);
       list.append(item);
     }

@@ -86,7 +86,7 @@
   async function runLint() {
     const seq = ++lint.seq;
     app.dataset.lintPending = "1";
-    $("#findings-status").textContent = "checking\u2026";
+    $("#findings-status").textContent = "Checking\u2026";
     let answer;
     try {
       answer = await postDrawing(urls.lintUrl);
@@ -156,7 +156,7 @@
     const object = finding.object;
     const subject = object.kind + " " + (object.namespace ? object.namespace + "/" : "") + object.name;
     head.append(h("span", "finding-where", subject + (finding.path ? " \u00b7 " + finding.path : "")));
-    item.append(head, h("p", "finding-message", finding.message));
+    item.append(head, h("p", "finding-message", Fenceline.sentence(finding.message)));
     const actions = h("div", "finding-actions");
     const where = target(finding);
     if (where) {
@@ -250,13 +250,22 @@
     verdict.append(statusBadge(criterion.status));
     if (criterion.score !== null && criterion.status === "partial") verdict.append(h("span", "criterion-score", " " + criterion.score));
     const why = h("td");
-    why.append(h("p", "criterion-reason", criterion.reason));
+    why.append(h("p", "criterion-reason", Fenceline.sentence(criterion.reason)));
     if (criterion.improve) why.append(h("p", "criterion-improve", "Improve: " + criterion.improve));
     row.append(name, h("td", "criterion-weight", criterion.weight), verdict, why);
     return row;
   }
 
   function showRating(rating) {
+    if (!rating) {
+      // An empty drawing has no rating: nothing is drawn, so there is nothing to judge.
+      $("#rating-score").textContent = "";
+      $("#rating-total").textContent = "\u2014";
+      Array.from($("#rating-bar").children).forEach((segment) => { segment.className = ""; });
+      $("#rating-criteria tbody").replaceChildren();
+      $("#rating-policies").replaceChildren(h("p", "help", "No rating yet: the drawing is empty. Draw your workloads and the traffic between them, and their policies are rated here."));
+      return;
+    }
     $("#rating-score").textContent = rating.score.toFixed(1);
     $("#rating-total").textContent = rating.score.toFixed(1);
     const bar = $("#rating-bar");
@@ -266,7 +275,7 @@
     $("#rating-criteria tbody").replaceChildren(...rating.criteria.map(criterionRow));
     const policies = $("#rating-policies");
     policies.replaceChildren();
-    if (!rating.policies.length) policies.append(h("p", "help", "No policies yet: the rating of an empty set is 0."));
+    if (!rating.policies.length) policies.append(h("p", "help", "No policies yet: nothing is isolated, so the rating is 0."));
     for (const policy of rating.policies) {
       const box = h("details", "policy-rating");
       const summary = h("summary");

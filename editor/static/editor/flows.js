@@ -79,7 +79,7 @@
     $("#flows-progress").hidden = false;
     $("#flows-read").disabled = true;
     readBar.removeAttribute("value"); // indeterminate until the server says how far it is
-    $("#flows-read-text").textContent = "waiting for the upload";
+    $("#flows-read-text").textContent = "Waiting for the upload";
     const dialog = $("#dialog");
     dialog.dataset.uploadEvents = "0";
     const request = new XMLHttpRequest();
@@ -96,7 +96,7 @@
     });
     request.upload.addEventListener("load", () => {
       sendBar.value = sendBar.max;
-      $("#flows-read-text").textContent = "reading\u2026";
+      $("#flows-read-text").textContent = "Reading\u2026";
     });
     let seen = 0;
     let last = null;
@@ -164,7 +164,7 @@
     if (dialectNote) notes.push(dialectNote);
     if (notes.length) {
       $("#flows-notes").hidden = false;
-      $("#flows-notes ul").append(...notes.map((note) => h("li", null, note)));
+      $("#flows-notes ul").append(...notes.map((note) => h("li", null, Fenceline.sentence(note))));
     }
     if (summary.linesSkipped) {
       const skipped = $("#flows-skipped");

@@ -37,5 +37,11 @@
     return { ok: response.ok, status: response.status, body: data };
   }
 
-  window.Fenceline = { csrfToken: csrfToken, postJSON: postJSON };
+  // The core writes its messages for the CLI's `file:line: message` lines, in lower case; on a page a sentence
+  // starts with a capital. Only a plain first word is capitalised: `shop/web …` or `app=web …` stay as named.
+  function sentence(text) {
+    return String(text).replace(/^[a-z]+(?=\s|$)/, (word) => word.charAt(0).toUpperCase() + word.slice(1));
+  }
+
+  window.Fenceline = { csrfToken: csrfToken, postJSON: postJSON, sentence: sentence };
 })();
