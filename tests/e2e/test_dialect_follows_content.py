@@ -40,6 +40,10 @@ def test_flows_that_need_cilium_switch_the_drawing_and_the_native_view_tells_unw
     assert shown_dialect(editor) == "cilium"
     assert "kind: CiliumNetworkPolicy" in editor.yaml_text()
     assert edge_classes(editor) <= {"allowed", "one-sided"}  # every observed flow was forwarded
+    # Save replays the observed flows in the drawing's dialect: none breaks, so it saves straight away.
+    page.click("#save-button")
+    page.wait_for_selector("#toast:has-text('Saved revision 1')")
+    assert not page.locator("#dialog .replay-list").is_visible()
 
     # Going back to Native by hand: the HTTP edge cannot be written there and looks like it, not like "denied".
     page.click(".yaml-head [data-dialect=native]")
