@@ -61,7 +61,7 @@ def test_hostile_text_in_rating_and_flow_logs_stays_text_and_the_keyboard_works(
     page.locator("#flows-summary").wait_for()
     assert FILE_NAME in page.inner_text("#flows-counts")
     assert f"{FILE_NAME}:6: not valid JSON" in page.inner_text("#flows-skipped")
-    assert f"pod '{HOSTILE_APP}-6655946b9f-6xcpf' is in no valid namespace (namespace '{SVG}')" in page.inner_text(
+    assert f"Pod '{HOSTILE_APP}-6655946b9f-6xcpf' is in no valid namespace (namespace '{SVG}')" in page.inner_text(
         "#flows-notes"
     )
     assert page.evaluate("document.activeElement.id") == "flows-merge"

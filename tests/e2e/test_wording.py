@@ -48,3 +48,4 @@ def test_the_editor_says_things_plainly(open_editor):
     assert "Any IP address" in check
     assert "[External]" not in check and "255.255.255.255" not in check
     assert all(line[:1].isupper() for line in page.locator("#check-undrawn .check-reason").all_inner_texts())
+    wait_analysed(editor, "lint")  # nothing in flight when the test (maybe the session's last) ends

@@ -114,37 +114,30 @@
     return commit(next, options);
   }
 
+  // An element with a class and text (server text goes in as text, never as HTML).
+  function make(tag, className, text) {
+    const el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined) el.textContent = text;
+    if (tag === "button") el.type = "button";
+    return el;
+  }
+
   function askIsolation(losses) {
     app.dataset.isolation = "asking";
     const dialog = $("#dialog");
-    const form = document.createElement("div");
-    form.className = "dialog-form isolation-form";
-    const title = document.createElement("h2");
-    title.className = "panel-title";
-    title.id = "dialog-title";
+    const form = make("div", "dialog-form isolation-form");
     const workloads = new Set(losses.map((loss) => loss.nodeId)).size;
-    title.textContent = "This change isolates " + workloads + " workload" + (workloads === 1 ? "" : "s");
-    const intro = document.createElement("p");
-    intro.textContent = "Once a workload is isolated in a direction, only the traffic drawn for it passes. It loses:";
-    const list = document.createElement("ul");
-    list.className = "check-list isolation-list";
-    for (const loss of losses) {
-      const item = document.createElement("li");
-      item.textContent = loss.text;
-      list.append(item);
-    }
-    const actions = document.createElement("div");
-    actions.className = "panel-actions";
-    const cancel = document.createElement("button");
-    cancel.type = "button";
-    cancel.className = "button";
+    const title = make("h2", "panel-title", "This change isolates " + workloads + " workload" + (workloads === 1 ? "" : "s"));
+    title.id = "dialog-title";
+    const intro = make("p", null, "Once a workload is isolated in a direction, only the traffic drawn for it passes. It loses:");
+    const list = make("ul", "check-list isolation-list");
+    list.append(...losses.map((loss) => make("li", null, loss.text)));
+    const actions = make("div", "panel-actions");
+    const cancel = make("button", "button", "Cancel");
     cancel.dataset.isolation = "cancel";
-    cancel.textContent = "Cancel";
-    const apply = document.createElement("button");
-    apply.type = "button";
-    apply.className = "button danger";
+    const apply = make("button", "button danger", "Apply anyway");
     apply.dataset.isolation = "apply";
-    apply.textContent = "Apply anyway";
     actions.append(apply, cancel);
     form.append(title, intro, list, actions);
     $("#dialog-body").replaceChildren(form);
@@ -378,16 +371,10 @@
     list.replaceChildren();
     if (needs && needs.length && !readOnly) {
       // The server found content this dialect cannot write: ask, rather than leave those edges out silently.
-      const item = document.createElement("li");
-      item.className = "issue issue-dialect";
-      const text = document.createElement("span");
-      text.textContent = "This drawing has " + needs.join(", ") + ": only Cilium can express it. ";
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "button small primary";
+      const item = make("li", "issue issue-dialect");
+      const button = make("button", "button small primary", "Switch to Cilium");
       button.dataset.dialect = "cilium";
-      button.textContent = "Switch to Cilium";
-      item.append(text, button);
+      item.append(make("span", null, "This drawing has " + needs.join(", ") + ": only Cilium can express it. "), button);
       list.append(item);
     }
     for (const issue of issues || []) {
