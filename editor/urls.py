@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from editor import analysis_api, api, auth, flows_upload, rule_pages, views
+from editor import analysis_api, api, auth, flows_upload, observations_api, rule_pages, views
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{20,64})"
 
@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/check", analysis_api.check_view, name="api_check"),
     path("api/check/cell", analysis_api.check_cell_view, name="api_check_cell"),
     path("api/flows", flows_upload.flows_view, name="api_flows"),
+    re_path(rf"^api/observations/{SLUG}$", observations_api.intake_view, name="api_observations"),
     path("rules/", rule_pages.rules_index, name="rules_index"),
     re_path(r"^rules/(?P<page>FL\d{3}|rating)$", rule_pages.rule_page, name="rule_page"),
 ]
