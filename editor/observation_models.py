@@ -69,3 +69,19 @@ class Observation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:12]} @ {self.bucket:%Y-%m-%d %H:00}"
+
+
+class StagedRevision(models.Model):
+    """A revision of the drawing being tried against everything observed since `since`, before it goes live.
+
+    One stage per drawing at a time. Adding an observed connection saves a new revision and the stage moves to
+    it; promoting saves the staged drawing as the latest revision (when it is not already) and ends the stage.
+    """
+
+    document = models.OneToOneField(Document, on_delete=models.CASCADE, related_name="stage")
+    revision = models.ForeignKey("editor.Revision", on_delete=models.PROTECT, related_name="stages")
+    since = models.DateTimeField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.revision} staged since {self.since:%Y-%m-%d}"

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from editor import analysis_api, api, auth, flows_upload, observations_api, rule_pages, views
+from editor import analysis_api, api, auth, flows_upload, observation_views, observations_api, rule_pages, views
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{20,64})"
 
@@ -10,6 +10,16 @@ urlpatterns = [
     re_path(rf"^d/{SLUG}$", views.revision, name="revision"),
     re_path(rf"^d/{SLUG}/edit$", views.edit_revision, name="edit_revision"),
     re_path(rf"^d/{SLUG}/history$", views.history, name="history"),
+    re_path(rf"^d/{SLUG}/observations$", observation_views.observations, name="observations"),
+    re_path(rf"^d/{SLUG}/observations/streams$", observation_views.create_stream, name="create_stream"),
+    re_path(
+        rf"^d/{SLUG}/observations/streams/(?P<stream>[A-Za-z0-9_-]{{20,64}})/revoke$",
+        observation_views.revoke_stream,
+        name="revoke_stream",
+    ),
+    re_path(rf"^d/{SLUG}/observations/stage$", observation_views.stage, name="stage"),
+    re_path(rf"^d/{SLUG}/observations/add$", observation_views.add_observed, name="add_observed"),
+    re_path(rf"^d/{SLUG}/observations/promote$", observation_views.promote, name="promote"),
     path("panel/import", views.import_panel, name="import_panel"),
     path("panel/import/form", views.import_form, name="import_form"),
     path("panel/<slug:what>", views.panel, name="panel"),
