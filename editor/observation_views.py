@@ -116,10 +116,11 @@ def create_stream(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def revoke_stream(request: HttpRequest, slug: str, stream: str) -> HttpResponse:
+def revoke_stream(request: HttpRequest, slug: str) -> HttpResponse:
     revision = _revision(slug)
     if refusal := _refusal(request):
         return refusal
+    stream = request.POST.get("stream", "")
     ObservationStream.objects.filter(document=revision.document, slug=stream, revoked=None).update(
         revoked=timezone.now()
     )

@@ -12,11 +12,7 @@ urlpatterns = [
     re_path(rf"^d/{SLUG}/history$", views.history, name="history"),
     re_path(rf"^d/{SLUG}/observations$", observation_views.observations, name="observations"),
     re_path(rf"^d/{SLUG}/observations/streams$", observation_views.create_stream, name="create_stream"),
-    re_path(
-        rf"^d/{SLUG}/observations/streams/(?P<stream>[A-Za-z0-9_-]{{20,64}})/revoke$",
-        observation_views.revoke_stream,
-        name="revoke_stream",
-    ),
+    re_path(rf"^d/{SLUG}/observations/revoke$", observation_views.revoke_stream, name="revoke_stream"),
     re_path(rf"^d/{SLUG}/observations/stage$", observation_views.stage, name="stage"),
     re_path(rf"^d/{SLUG}/observations/add$", observation_views.add_observed, name="add_observed"),
     re_path(rf"^d/{SLUG}/observations/promote$", observation_views.promote, name="promote"),

@@ -125,7 +125,7 @@ def test_add_to_the_drawing_saves_a_revision_and_promote_makes_it_the_latest(flo
 def test_revoking_from_the_page_refuses_the_token_at_once(flows_revision):
     client = csrf_client()
     stream, token = ObservationStream.create(flows_revision.document, "a")
-    post_form(client, f"/d/{flows_revision.slug}/observations/streams/{stream.slug}/revoke", {})
+    post_form(client, f"/d/{flows_revision.slug}/observations/revoke", {"stream": stream.slug})
     response = client.post(
         f"/api/observations/{stream.slug}", body(lines()[:1]), content_type="application/x-ndjson",
         HTTP_AUTHORIZATION=f"Bearer {token}",
@@ -136,6 +136,6 @@ def test_revoking_from_the_page_refuses_the_token_at_once(flows_revision):
 
 def test_the_forms_need_the_csrf_token(flows_revision):
     client = csrf_client()
-    for action in ("streams", "stage", "promote", "add"):
+    for action in ("streams", "stage", "promote", "add", "revoke"):
         assert client.post(f"/d/{flows_revision.slug}/observations/{action}", {}).status_code == 403
     assert not ObservationStream.objects.exists() and not StagedRevision.objects.exists()
