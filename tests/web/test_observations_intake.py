@@ -126,10 +126,10 @@ def test_a_body_killed_mid_way_loses_nothing_acknowledged(app_url, drawing):
     drops the connection in the middle of a line. Every acknowledged flow is in the database."""
     stream, token = make_stream(drawing)
     piece = b"".join(lines_of(TCP))
-    body = piece * (3 * PIECE_BYTES // len(piece) + 1)
-    sent = body[: len(body) - len(piece) // 2 - 17]  # ends in the middle of a line
+    body = piece * (4 * PIECE_BYTES // len(piece) + 1)
+    sent = body[: 3 * PIECE_BYTES + 1001]  # three pieces, then the middle of a line
     address = urlsplit(app_url)
-    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+    with socket.create_connection((address.hostname, address.port), timeout=60) as connection:
         head = (
             f"POST /api/observations/{stream.slug} HTTP/1.1\r\nHost: {address.netloc}\r\n"
             f"Authorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\n"
