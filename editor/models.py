@@ -118,4 +118,4 @@ def save_revision(
 
 # Observation streams live in their own module (one concept per module); importing them here registers them
 # with the editor app.
-from editor.observation_models import Observation, ObservationStream, StagedRevision  # noqa: E402, F401
+from editor.observation_models import DriftDismissal, Observation, ObservationStream, StagedRevision  # noqa: E402, F401

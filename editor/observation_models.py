@@ -85,3 +85,17 @@ class StagedRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.revision} staged since {self.since:%Y-%m-%d}"
+
+
+class DriftDismissal(models.Model):
+    """A drift item someone dismissed: an observed edge key, or "edge:<id>" for a drawn edge left unused."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="drift_dismissals")
+    key = models.CharField(max_length=200)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("document", "key"), name="unique_drift_dismissal"),)
+
+    def __str__(self) -> str:
+        return f"dismissed {self.key[:20]}"

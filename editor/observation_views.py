@@ -20,9 +20,17 @@ from django.views.decorators.http import require_POST, require_safe
 
 from editor import auth
 from editor.models import Revision, StaleParentError, save_revision
-from editor.observation_models import Observation, ObservationStream, StagedRevision
+from editor.observation_models import DriftDismissal, Observation, ObservationStream, StagedRevision
 from editor.policy.document import Document
-from editor.policy.flows.staging import ObservedRow, StagedReport, add_observed_edge, staged_report
+from editor.policy.flows.staging import (
+    Drift,
+    ObservedRow,
+    StagedReport,
+    add_observed_edge,
+    drift,
+    remove_edge,
+    staged_report,
+)
 
 
 def _revision(slug: str) -> Revision:
@@ -68,13 +76,40 @@ def stage_report(stage: StagedRevision) -> tuple[StagedReport, bool]:
     return report, ready
 
 
+def latest_drift(document_id: int, latest: Revision) -> Drift | None:
+    """Drift of the latest revision over the last FENCELINE_DRIFT_DAYS, less what was dismissed; None when
+    nothing was observed in that time (then every edge would look unused)."""
+    since = timezone.now() - timedelta(days=settings.FENCELINE_DRIFT_DAYS)
+    rows = observed_rows(document_id, since)
+    if not rows:
+        return None
+    found = drift(Document.from_json(latest.data), rows)
+    dismissed = set(DriftDismissal.objects.filter(document_id=document_id).values_list("key", flat=True))
+    found.new = [row for row in found.new if row.key not in dismissed]
+    found.unused = [edge for edge in found.unused if f"edge:{edge.id}" not in dismissed]
+    return found
+
+
 def _page(request: HttpRequest, revision: Revision, new_token: tuple[ObservationStream, str] | None = None):
     document = revision.document
     stage = StagedRevision.objects.select_related("revision").filter(document=document).first()
     report, ready = stage_report(stage) if stage else (None, False)
+    latest = document.latest_revision()
+    nodes = {node["id"]: node for node in latest.data.get("nodes", [])} if latest else {}
+    found = latest_drift(document.pk, latest) if latest else None
     context = {
+        "drift": found,
+        "drift_days": settings.FENCELINE_DRIFT_DAYS,
+        "unused": [
+            (
+                edge,
+                nodes.get(edge.source, {}).get("name", edge.source),
+                nodes.get(edge.target, {}).get("name", edge.target),
+            )
+            for edge in (found.unused if found else [])
+        ],
         "revision": revision,
-        "latest": document.latest_revision(),
+        "latest": latest,
         "streams": [
             (stream, request.build_absolute_uri(reverse("api_observations", args=[stream.slug])))
             for stream in document.observation_streams.all()
@@ -192,3 +227,29 @@ def promote(request: HttpRequest, slug: str) -> HttpResponse:
         )
         stage_row.delete()
     return HttpResponseRedirect(reverse("revision", args=[promoted.slug]))
+
+
+@require_POST
+def drift_action(request: HttpRequest, slug: str) -> HttpResponse:
+    """One click on a drift item: accept (draw the new edge, or remove the unused one) or dismiss it."""
+    revision = _revision(slug)
+    if refusal := _refusal(request):
+        return refusal
+    document = revision.document
+    key, action = request.POST.get("key", ""), request.POST.get("action", "")
+    with transaction.atomic():
+        latest = document.latest_revision()
+        found = latest_drift(document.pk, latest) if latest else None
+        if found is None or action not in ("accept", "dismiss"):
+            return _back(revision)
+        new = {row.key: row for row in found.new}
+        unused = {f"edge:{edge.id}": edge for edge in found.unused}
+        if key not in new and key not in unused:
+            return _back(revision)
+        if action == "dismiss":
+            DriftDismissal.objects.get_or_create(document=document, key=key)
+            return _back(revision)
+        current = Document.from_json(latest.data)
+        changed = add_observed_edge(current, new[key]) if key in new else remove_edge(current, unused[key].id)
+        saved = _save_on_top(changed.to_json(), latest, auth.author_of(request))
+    return _back(saved)

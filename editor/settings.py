@@ -135,6 +135,8 @@ FENCELINE_TIME_LIMIT_SECONDS = float(os.getenv("FENCELINE_TIME_LIMIT_SECONDS") o
 FENCELINE_OBSERVATION_RETENTION_DAYS = envint("FENCELINE_OBSERVATION_RETENTION_DAYS", 90)
 # A staged revision is ready when nothing observed in this many days would be denied by it.
 FENCELINE_STAGED_READY_DAYS = envint("FENCELINE_STAGED_READY_DAYS", 7)
+# Drift compares the latest revision with what was observed in this many days.
+FENCELINE_DRIFT_DAYS = envint("FENCELINE_DRIFT_DAYS", 7)
 
 # --- sign-in (optional); editor.auth reads these on every request -------------------------------------------
 AUTH_MODES = ("none", "accounts", "remote-user")

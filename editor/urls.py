@@ -16,6 +16,7 @@ urlpatterns = [
     re_path(rf"^d/{SLUG}/observations/stage$", observation_views.stage, name="stage"),
     re_path(rf"^d/{SLUG}/observations/add$", observation_views.add_observed, name="add_observed"),
     re_path(rf"^d/{SLUG}/observations/promote$", observation_views.promote, name="promote"),
+    re_path(rf"^d/{SLUG}/observations/drift$", observation_views.drift_action, name="drift_action"),
     path("panel/import", views.import_panel, name="import_panel"),
     path("panel/import/form", views.import_form, name="import_form"),
     path("panel/<slug:what>", views.panel, name="panel"),

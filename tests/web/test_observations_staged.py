@@ -136,6 +136,45 @@ def test_revoking_from_the_page_refuses_the_token_at_once(flows_revision):
 
 def test_the_forms_need_the_csrf_token(flows_revision):
     client = csrf_client()
-    for action in ("streams", "stage", "promote", "add", "revoke"):
+    for action in ("streams", "stage", "promote", "add", "revoke", "drift"):
         assert client.post(f"/d/{flows_revision.slug}/observations/{action}", {}).status_code == 403
     assert not ObservationStream.objects.exists() and not StagedRevision.objects.exists()
+
+
+def test_drift_lists_new_traffic_and_unused_edges_each_one_click(flows_revision):
+    """Drift of the latest revision (issue 17, item 3): an edge taken out of the drawing comes back as new
+    traffic, a drawn edge nothing used is a candidate to remove; accept and dismiss each take one click."""
+    data = json.loads(json.dumps(flows_revision.data))
+    removed = data["edges"].pop(0)
+    unused = {**data["edges"][0], "id": "never-used", "ports": [{"protocol": "UDP", "port": 9999}]}
+    data["edges"].append(unused)
+    latest = save_revision(data, flows_revision)
+    client = csrf_client()
+    stream, token = ObservationStream.create(latest.document, "a")
+    assert "Nothing observed in the last 7 days" in page(client, latest)
+    send(client, stream, token, body(lines()))
+    html = page(client, latest)
+    assert html.count('class="drift-new"') == 1 and html.count('class="drift-unused"') == 1
+    assert f"/{removed['ports'][0]['port']}" in html.split('id="drift-new"')[1].split("</table>")[0]
+    key = re.search(r'name="key" value="([0-9a-f]{64})"', html.split('id="drift-new"')[1])[1]
+
+    post_form(client, f"/d/{latest.slug}/observations/drift", {"key": "edge:never-used", "action": "dismiss"})
+    html = page(client, latest)
+    assert 'class="drift-unused"' not in html and 'class="drift-new"' in html
+    post_form(client, f"/d/{latest.slug}/observations/drift", {"key": key, "action": "accept"})
+    newest = latest.document.latest_revision()
+    assert newest.number == 3 and len(newest.data["edges"]) == len(data["edges"]) + 1
+    assert 'class="drift-new"' not in page(client, newest)
+
+
+def test_removing_an_unused_edge_saves_a_revision_without_it(flows_revision):
+    data = json.loads(json.dumps(flows_revision.data))
+    data["edges"].append({**data["edges"][0], "id": "never-used", "ports": [{"protocol": "UDP", "port": 9999}]})
+    latest = save_revision(data, flows_revision)
+    client = csrf_client()
+    stream, token = ObservationStream.create(latest.document, "a")
+    send(client, stream, token, body(lines()))
+    post_form(client, f"/d/{latest.slug}/observations/drift", {"key": "edge:never-used", "action": "accept"})
+    newest = latest.document.latest_revision()
+    assert newest.number == 3 and "never-used" not in {edge["id"] for edge in newest.data["edges"]}
+    assert newest.data["edges"] == flows_revision.data["edges"]

@@ -161,3 +161,62 @@ def add_observed_edge(document: Document, row: ObservedRow) -> Document:
     edge.observed = Observed(row.count, row.first_seen, row.last_seen)
     copy.edges.append(edge)
     return copy
+
+
+# ---- drift ------------------------------------------------------------------------------------------------
+
+
+def node_identity(node: dict[str, Any]) -> tuple[Any, ...]:
+    """What a node is for drift: a workload by namespace and name (a hand-drawn node and an imported one
+    match), other nodes by the address, entity or name they stand for."""
+    kind = node.get("kind")
+    if kind == "workload":
+        return ("workload", node.get("namespace"), node.get("name"))
+    if kind == "selector":
+        return ("selector", node.get("namespace"), msgspec.json.encode(node.get("podSelector") or {}, order="sorted"))
+    return (kind, node.get("entity"), node.get("cidr"), node.get("matchName"), node.get("matchPattern"))
+
+
+def _covers(edge: Edge, protocol: str, port: int | None) -> bool:
+    if not edge.ports:
+        return True
+    for drawn in edge.ports:
+        if drawn.protocol not in (protocol, "ANY"):
+            continue
+        if drawn.port is None or port is None or isinstance(drawn.port, str):
+            return True  # all ports, or a named port the log cannot tell apart
+        if drawn.port == port or (drawn.end_port is not None and drawn.port <= port <= drawn.end_port):
+            return True
+    return False
+
+
+@dataclasses.dataclass
+class Drift:
+    new: list[ObservedRow]  # observed, but no enabled edge of the drawing carries it
+    unused: list[Edge]  # enabled edges no observation in the window went over
+
+
+def drift(document: Document, rows: list[ObservedRow]) -> Drift:
+    """The drawing against what was observed: traffic it does not have, and edges nothing used."""
+    identity = {node.id: node_identity(node.to_json()) for node in document.nodes}
+    drawn = [edge for edge in document.edges if not edge.disabled and edge.action == "allow"]
+    by_ends: dict[tuple[Any, Any], list[Edge]] = {}
+    for edge in drawn:
+        by_ends.setdefault((identity.get(edge.source), identity.get(edge.target)), []).append(edge)
+    used: set[str] = set()
+    new = []
+    for row in rows:
+        ends = (node_identity(row.edge["source"]), node_identity(row.edge["target"]))
+        carriers = [edge for edge in by_ends.get(ends, []) if _covers(edge, row.edge["protocol"], row.edge["port"])]
+        if carriers:
+            used.update(edge.id for edge in carriers)
+        elif row.count > row.denied:  # traffic that flowed; a policy drop is not something the drawing lacks
+            new.append(row)
+    new.sort(key=lambda row: (-row.count, row.key))
+    return Drift(new, [edge for edge in drawn if edge.id not in used])
+
+
+def remove_edge(document: Document, edge_id: str) -> Document:
+    copy = Document.from_json(document.to_json())
+    copy.edges = [edge for edge in copy.edges if edge.id != edge_id]
+    return copy
