@@ -98,38 +98,15 @@ def test_push_stops_on_a_refused_token(app_url, talk_doc):
     assert not Observation.objects.exists()
 
 
+def fenceline_push(url: str, token: str) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-m", "editor.policy.cli", "push", url, "--token", token]
+    return subprocess.run(command, input=TCP.read_bytes(), cwd=ROOT, capture_output=True, timeout=60)
+
+
 def test_the_command_line_reads_stdin(app_url, talk_doc):
     stream, token = ObservationStream.create(save_revision(talk_doc).document, "cluster")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "editor.policy.cli",
-            "push",
-            f"{app_url}/api/observations/{stream.slug}",
-            "--token",
-            token,
-        ],
-        input=TCP.read_bytes(),
-        cwd=ROOT,
-        capture_output=True,
-        timeout=60,
-    )
+    done = fenceline_push(f"{app_url}/api/observations/{stream.slug}", token)
     assert done.returncode == 0, done.stderr
     assert b"400 flows acknowledged" in done.stderr
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "editor.policy.cli",
-            "push",
-            f"{app_url}/api/observations/{stream.slug}",
-            "--token",
-            "x",
-        ],
-        input=TCP.read_bytes(),
-        cwd=ROOT,
-        capture_output=True,
-        timeout=60,
-    )
+    refused = fenceline_push(f"{app_url}/api/observations/{stream.slug}", "x")
     assert refused.returncode == 2 and b"401" in refused.stderr

@@ -122,17 +122,22 @@ def _gen1(event: dict[str, Any]) -> Connection | str:
     kind = event.get("type")
     if kind not in ("connect", "accept"):
         return f"gen1 event type {kind!r}"
-    namespace, name = event.get("local_pod_namespace"), _text(event.get("local_pod_name"), "local_pod_name")
-    if not namespace or not name:
-        raise GadgetRecordError("gen1 event without local_pod_namespace / local_pod_name")
-    local = Pod(
-        _namespace(namespace, "local_pod_namespace"),
-        name,
-        _labels(event.get("local_pod_labels"), "local_pod_labels"),
-        _text(event.get("local_pod_owner"), "local_pod_owner") or None,
-    )
+    local = _flat_pod(event, "local_pod_namespace", "local_pod_name", "local_pod_labels", "local_pod_owner")
     peer = _remote(event)
     return _checked(Connection(local, peer, kind == "connect", "TCP", _port(event.get("port"))))
+
+
+def _flat_pod(event: dict[str, Any], namespace_key: str, name_key: str, labels_key: str, owner_key: str) -> Pod:
+    """The monitored pod of an event whose keys are flat (gen 1, and gen 2 as of 2022), named by those keys."""
+    namespace, name = event.get(namespace_key), _text(event.get(name_key), name_key)
+    if not namespace or not name:
+        raise GadgetRecordError(f"event without {namespace_key} / {name_key}")
+    return Pod(
+        _namespace(namespace, namespace_key),
+        name,
+        _labels(event.get(labels_key), labels_key),
+        _text(event.get(owner_key), owner_key) or None,
+    )
 
 
 def _remote(event: dict[str, Any]) -> Peer:
@@ -159,15 +164,7 @@ def _gen2_2022(event: dict[str, Any]) -> Connection | str:
     direction = event.get("pkt_type")
     if direction not in ("OUTGOING", "HOST"):
         return f"packet type {direction!r}"
-    namespace, name = event.get("namespace"), _text(event.get("pod"), "pod")
-    if not namespace or not name:
-        raise GadgetRecordError("event without namespace / pod")
-    local = Pod(
-        _namespace(namespace, "namespace"),
-        name,
-        _labels(event.get("pod_labels"), "pod_labels"),
-        _text(event.get("pod_owner"), "pod_owner") or None,
-    )
+    local = _flat_pod(event, "namespace", "pod", "pod_labels", "pod_owner")
     peer = _remote(event)
     address = _text(event.get("ip"), "ip")
     if direction == "HOST" and address and address == event.get("pod_host_ip"):
