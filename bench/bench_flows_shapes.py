@@ -6,8 +6,8 @@
   DNS lookups to kube-dns. Target: <= 1.2x the floor, <= 100 MB.
 
 The floor is reading the same file line by line and parsing every line with orjson, doing nothing else. Each
-run is a fresh `python -m editor.policy.cli flows FILE > /dev/null` process; its peak RSS is its ru_maxrss
-(children's, as the parent here stays small). Floor and import alternate REPEAT times; the fastest of each
+run is a fresh `python -m editor.policy.cli flows FILE > /dev/null` process; its peak RSS is that child's
+ru_maxrss (os.wait4). Floor and import alternate REPEAT times; the fastest of each
 is kept, as the machine is shared.
 
     .venv/bin/python bench/bench_flows_shapes.py              # both shapes (generates bench/data/ on first use)
@@ -16,8 +16,8 @@ is kept, as the machine is shared.
 
 from __future__ import annotations
 
+import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -161,13 +161,15 @@ def _data(shape: str) -> Path:
 
 
 def _timed(command: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one child process; the child's peak is read from its own rusage."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(seconds, peak RSS in MB) of one child process, from its own rusage (os.wait4)."""
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"{command} failed with exit code {child.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def main(shapes: list[str]) -> None:
@@ -180,7 +182,6 @@ def main(shapes: list[str]) -> None:
             imports.append(_timed([sys.executable, "-m", "editor.policy.cli", "flows", str(path)]))
         floor = min(run[0] for run in floors)
         best = min(run[0] for run in imports)
-        # RUSAGE_CHILDREN keeps the largest child so far: the import's peak is the maximum over all runs.
         peak = max(run[1] for run in imports)
         lines = sum(1 for _ in path.open("rb"))
         print(
