@@ -8,6 +8,7 @@ transaction: when it commits it is acknowledged, and a restart loses nothing ack
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -111,3 +112,18 @@ def compact(document_id: int | None = None, now: datetime | None = None) -> tupl
             with connection.cursor() as cursor:
                 cursor.executemany(_upsert_sql(), merged)
     return len(folded), dropped
+
+
+COMPACT_EVERY_SECONDS = 3600.0
+_compacted: dict[int, float] = {}  # drawing -> when this process last compacted it (time.monotonic)
+
+
+def compact_now_and_then(document_id: int) -> None:
+    """compact() a drawing's observations at most once an hour per process, as its streams send: retention
+    needs no scheduler of its own."""
+    now = time.monotonic()
+    last = _compacted.get(document_id)
+    if last is not None and now - last < COMPACT_EVERY_SECONDS:
+        return
+    _compacted[document_id] = now
+    compact(document_id)

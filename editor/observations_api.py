@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.csrf import csrf_exempt
 
 from editor.observation_models import ObservationStream
-from editor.observation_store import StreamRevoked, record
+from editor.observation_store import StreamRevoked, compact_now_and_then, record
 from editor.policy.flows import FlowOptions
 from editor.policy.flows.detect import MAX_LINE_BYTES
 from editor.policy.flows.observe import observe
@@ -97,6 +97,7 @@ def _intake(stream: ObservationStream, body: BinaryIO, length: int | None) -> It
     except StreamRevoked:
         yield _line({"error": "this stream's token was revoked", "status": 401})
         return
+    compact_now_and_then(stream.document_id)
     yield _line({"done": totals})
 
 

@@ -27,6 +27,12 @@ DNS = FIXTURES / "hubble" / "basic-sample-330-dns-flows.json"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def keep_old_captures(settings):
+    """The captures are from 2021: keep them past the default retention of 90 days."""
+    settings.FENCELINE_OBSERVATION_RETENTION_DAYS = 36500
+
+
 def lines_of(path: Path) -> list[bytes]:
     return [line + b"\n" for line in path.read_bytes().splitlines() if line.strip()]
 
@@ -183,3 +189,15 @@ def test_old_hours_fold_into_days_and_retention_drops_the_oldest(client, drawing
     day_rows = days.count()
     assert compact(drawing.pk, now + timedelta(days=30)) == (0, day_rows)
     assert not Observation.objects.filter(document=drawing).exists()
+
+
+def test_the_intake_applies_retention_as_streams_send(client, drawing, settings):
+    """Rows past FENCELINE_OBSERVATION_RETENTION_DAYS go when a stream next sends (at most hourly)."""
+    from editor import observation_store
+
+    settings.FENCELINE_OBSERVATION_RETENTION_DAYS = 30
+    observation_store._compacted.clear()
+    stream, token = make_stream(drawing)
+    events(post(client, stream, token, b"".join(lines_of(DNS))))  # captured in 2021: past retention
+    assert not Observation.objects.exists()
+    assert ObservationStream.objects.get(pk=stream.pk).flows == 330  # acknowledged, then aged out

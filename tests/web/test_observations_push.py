@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def keep_old_captures(settings):
+    """The captures are from 2021: keep them past the default retention of 90 days."""
+    settings.FENCELINE_OBSERVATION_RETENTION_DAYS = 36500
+
+
 class FlakyProxy:
     """A loopback TCP proxy to the app that drops its first `drops` connections without an answer."""
 

@@ -20,6 +20,12 @@ TCP = Path(__file__).parents[1] / "fixtures" / "hubble" / "basic-sample-400-tcp-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def keep_old_captures(settings):
+    """The captures are from 2021: keep them past the default retention of 90 days."""
+    settings.FENCELINE_OBSERVATION_RETENTION_DAYS = 36500
+
+
 def lines() -> list[dict]:
     """The capture as if seen in the last minutes (it is from 2021; readiness looks at the last days)."""
     now = datetime.now(UTC) - timedelta(minutes=5)
