@@ -25,8 +25,9 @@ from django.urls import reverse
 log = logging.getLogger(__name__)
 
 NONE, ACCOUNTS, REMOTE_USER = "none", "accounts", "remote-user"
-# Reachable without signing in even when FENCELINE_REQUIRE_LOGIN is on: signing in itself, probes, CSP reports.
-OPEN_VIEWS = frozenset({"login", "logout", "healthz", "csp_report", "api_csrf"})
+# Reachable without signing in even when FENCELINE_REQUIRE_LOGIN is on: signing in itself, probes, CSP reports,
+# and observation intake, which has its own per-stream token.
+OPEN_VIEWS = frozenset({"login", "logout", "healthz", "csp_report", "api_csrf", "api_observations"})
 MAX_USERNAME = 150  # django.contrib.auth's User.username
 
 

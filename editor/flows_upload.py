@@ -36,15 +36,11 @@ from editor.api import ApiError, check_size, document_from, endpoint, error_resp
 from editor.middleware import too_large_response
 from editor.policy.dialect_fit import adopt_dialect
 from editor.policy.document import Document
-from editor.policy.flows import FlowOptions, read_flows
+from editor.policy.flows import FlowOptions, ReadStopped, read_flows
 from editor.policy.yamlio import InputError
 
 log = logging.getLogger(__name__)
 Event = dict[str, Any]
-
-
-class _Cancelled(Exception):
-    """Raised from the progress callback to stop a read nobody waits for any more."""
 
 
 @dataclasses.dataclass
@@ -98,14 +94,15 @@ def _import(upload: FlowUpload, emit: Callable[[Event], None], cancelled: thread
 
     def reporter(index: int) -> Callable[[int, int], None]:
         def report(done: int, total: int) -> None:
-            if cancelled.is_set():
-                raise _Cancelled
             size = total or done
             emit({"progress": {"done": index * size + done, "total": passes * size}})
 
         return report
 
-    fresh = read_flows(upload.files, upload.options, reporter(0))
+    # Asked before every batch of records, so a read that ran out of time ends within one batch, even when
+    # a small gzip body expands to far more data than its compressed size suggests.
+    stop = cancelled.is_set
+    fresh = read_flows(upload.files, upload.options, reporter(0), stop=stop)
     notes = {"document": adopt_dialect(fresh.document)}
     document = fresh.document.to_json()
     check_size(document, "the flows")
@@ -113,7 +110,7 @@ def _import(upload: FlowUpload, emit: Callable[[Event], None], cancelled: thread
     if upload.into is not None:
         for _, stream in upload.files:
             stream.seek(0)
-        merged_document = read_flows(upload.files, upload.options, reporter(1), into=upload.into).document
+        merged_document = read_flows(upload.files, upload.options, reporter(1), into=upload.into, stop=stop).document
         notes["merged"] = adopt_dialect(merged_document)
         merged = merged_document.to_json()
         check_size(merged, "the drawing with the flows")
@@ -138,7 +135,7 @@ def import_events(upload: FlowUpload) -> Iterator[Event]:
     def work() -> None:
         try:
             events.put({"result": _import(upload, events.put, cancelled)})
-        except _Cancelled:
+        except ReadStopped:
             return
         except ApiError as exc:
             events.put(_error(exc.message, exc.details, exc.status))

@@ -61,6 +61,10 @@ def too_large_response(request: HttpRequest, size: int | None = None) -> HttpRes
     return HttpResponse(html, status=413)
 
 
+# Bodies read piece by piece and never held whole (observation streams may last for weeks): no size limit.
+STREAMED_PATHS = ("/api/observations/",)
+
+
 class RequestSizeLimitMiddleware:
     """Refuse an oversized body from its Content-Length, before a byte of it is read."""
 
@@ -68,6 +72,8 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(STREAMED_PATHS):
+            return self.get_response(request)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -114,3 +114,8 @@ def save_revision(
         return Revision.objects.create(
             document=document, number=latest.number + 1, parent=parent, data=data, author=author
         )
+
+
+# Observation streams live in their own module (one concept per module); importing them here registers them
+# with the editor app.
+from editor.observation_models import DriftDismissal, Observation, ObservationStream, StagedRevision  # noqa: E402, F401

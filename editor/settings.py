@@ -132,6 +132,12 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 FENCELINE_MAX_NODES = envint("FENCELINE_MAX_NODES", 2000)
 FENCELINE_MAX_EDGES = envint("FENCELINE_MAX_EDGES", 10000)
 FENCELINE_TIME_LIMIT_SECONDS = float(os.getenv("FENCELINE_TIME_LIMIT_SECONDS") or 20)
+# Observation streams (POST /api/observations/<stream>): rows older than this many days are dropped.
+FENCELINE_OBSERVATION_RETENTION_DAYS = envint("FENCELINE_OBSERVATION_RETENTION_DAYS", 90)
+# A staged revision is ready when nothing observed in this many days would be denied by it.
+FENCELINE_STAGED_READY_DAYS = envint("FENCELINE_STAGED_READY_DAYS", 7)
+# Drift compares the latest revision with what was observed in this many days.
+FENCELINE_DRIFT_DAYS = envint("FENCELINE_DRIFT_DAYS", 7)
 
 # --- sign-in (optional); editor.auth reads these on every request -------------------------------------------
 AUTH_MODES = ("none", "accounts", "remote-user")

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from editor import analysis_api, api, auth, flows_upload, rule_pages, views
+from editor import analysis_api, api, auth, flows_upload, observation_views, observations_api, rule_pages, views
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{20,64})"
 
@@ -10,6 +10,13 @@ urlpatterns = [
     re_path(rf"^d/{SLUG}$", views.revision, name="revision"),
     re_path(rf"^d/{SLUG}/edit$", views.edit_revision, name="edit_revision"),
     re_path(rf"^d/{SLUG}/history$", views.history, name="history"),
+    re_path(rf"^d/{SLUG}/observations$", observation_views.observations, name="observations"),
+    re_path(rf"^d/{SLUG}/observations/streams$", observation_views.create_stream, name="create_stream"),
+    re_path(rf"^d/{SLUG}/observations/revoke$", observation_views.revoke_stream, name="revoke_stream"),
+    re_path(rf"^d/{SLUG}/observations/stage$", observation_views.stage, name="stage"),
+    re_path(rf"^d/{SLUG}/observations/add$", observation_views.add_observed, name="add_observed"),
+    re_path(rf"^d/{SLUG}/observations/promote$", observation_views.promote, name="promote"),
+    re_path(rf"^d/{SLUG}/observations/drift$", observation_views.drift_action, name="drift_action"),
     path("panel/import", views.import_panel, name="import_panel"),
     path("panel/import/form", views.import_form, name="import_form"),
     path("panel/<slug:what>", views.panel, name="panel"),
@@ -30,6 +37,7 @@ urlpatterns = [
     path("api/check", analysis_api.check_view, name="api_check"),
     path("api/check/cell", analysis_api.check_cell_view, name="api_check_cell"),
     path("api/flows", flows_upload.flows_view, name="api_flows"),
+    re_path(rf"^api/observations/{SLUG}$", observations_api.intake_view, name="api_observations"),
     path("rules/", rule_pages.rules_index, name="rules_index"),
     re_path(r"^rules/(?P<page>FL\d{3}|rating)$", rule_pages.rule_page, name="rule_page"),
 ]

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "render": "A graph document to NetworkPolicy or CiliumNetworkPolicy YAML.",
     "validate": "Check policy YAML against the upstream schemas and the semantic rules.",
     "flows": "Hubble flow logs or Inspektor Gadget logs to a graph document.",
+    "push": "Send a flow stream (stdin) to a drawing's observation stream, with reconnects and back-off.",
     "connlist": "Who may talk to whom under a set of manifests and policies.",
     "lint": "Findings with fixes for policy YAML or a graph document.",
     "rate": "The transparent 0-5 rating of policies.",

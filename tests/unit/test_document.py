@@ -71,6 +71,15 @@ def test_every_document_survives_json_unchanged(document: Document) -> None:
     assert Document.loads(text).dumps() == text
 
 
+@settings(max_examples=40, deadline=None)
+@given(documents(), st.text(max_size=20))
+def test_the_written_json_is_what_the_standard_library_writes(document: Document, description: str) -> None:
+    """dumps() writes with msgspec for speed; the text is the standard library's, byte for byte (any string,
+    control characters, line separators and non-ASCII included), so saved drawings and diffs do not change."""
+    document.description = description
+    assert document.dumps() == json.dumps(document.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
 @pytest.mark.parametrize(
     ("path", "value", "where", "says"),
     [

@@ -23,7 +23,12 @@ from editor.policy.yamlio import dump_yaml_documents, load_objects
 GADGET = Path(__file__).resolve().parent.parent / "fixtures" / "gadget"
 GEN1 = GADGET / "gen1-2020-connect-accept"
 GEN2 = GADGET / "gen2b-2023-2025-trace-network"
-PAIRS = [path for path in sorted(GADGET.glob("*/*.input")) if not path.name.startswith("empty")]
+GEN2_2022 = GADGET / "gen2a-2022-network-graph-flat"
+PAIRS = [
+    path
+    for path in sorted(GADGET.glob("*/*.input"))
+    if path.with_suffix(".golden").exists() and not path.name.startswith("empty")
+]
 
 
 def read(data: bytes, **options: Any):
@@ -50,6 +55,62 @@ def gen2_line(**changes: Any) -> dict[str, Any]:
 
 def lines(*records: dict[str, Any]) -> bytes:
     return b"\n".join(json.dumps(record).encode() for record in records)
+
+
+def test_gen2_2022_flat_log_reads_as_the_same_connections_as_its_2023_form() -> None:
+    """Upstream's connect-to-svc test case in the 2022 flat format (`pkt_type`, `remote_kind`, `remote_svc_*`)
+    and in the 2023 nested one: the same two connections. Before this format was known, its `remote_kind`
+    made every line look like a gen 1 event of an unknown type, and all were left out."""
+    flat = read((GEN2_2022 / "connect-to-svc.input").read_bytes())
+    nested = read((GEN2 / "connect-to-svc.input").read_bytes())
+    assert flat.summary.files[0].format == "gadget gen2 2022 (networktrace.log, flat keys)"
+    assert flat.summary.flows_used == 2 and not flat.summary.ignored and not flat.summary.lines_skipped
+    assert edges(flat.document) == edges(nested.document)
+    assert flat.document.to_json()["nodes"] == nested.document.to_json()["nodes"]
+
+
+def flat_line(**changes: Any) -> dict[str, Any]:
+    """Line 1 of the upstream 2022 connect-to-svc input, changed."""
+    record = json.loads((GEN2_2022 / "connect-to-svc.input").read_bytes().splitlines()[0])
+    return {key: value for key, value in {**record, **changes}.items() if value is not None}
+
+
+def test_gen2_2022_pod_and_other_peers_and_ingress() -> None:
+    to_pod = flat_line(
+        remote_kind="pod",
+        remote_svc_namespace=None,
+        remote_svc_name=None,
+        remote_svc_label_selector=None,
+        remote_pod_namespace="shop",
+        remote_pod_name="cart-7d4f9-abcde",
+        remote_pod_labels={"app": "cart"},
+        proto="tcp",
+        port=7070,
+        pod_labels={"app": "web"},
+    )
+    to_other = flat_line(remote_kind="other", remote_svc_namespace=None, remote_svc_name=None, ip="1.1.1.1", port=443)
+    ingress = {**to_pod, "pkt_type": "HOST", "port": 8080}
+    from_node = {**ingress, "ip": "192.168.49.2", "pod_host_ip": "192.168.49.2"}
+    result = read(lines(to_pod, to_other, ingress, from_node))
+    assert result.summary.lines_skipped == 0
+    assert result.summary.ignored == {"ingress from the pod's own node": 1}
+    found = {(source, target, ports) for source, target, ports, _, _ in edges(result.document)}
+    namespace = "test-networkpolicy-8485776873410829123"
+    assert any(target.startswith("shop/") and ports == "TCP/7070" for _, target, ports in found)
+    assert any(s.startswith("shop/") and t.startswith(namespace) and ports == "TCP/8080" for s, t, ports in found)
+    assert any("1.1.1.1" in target and ports == "UDP/443" for _, target, ports in found)
+
+
+def test_gen2_2022_line_among_other_formats_is_recognised_on_its_own() -> None:
+    """Detection is per line: a 2022 line after a 2023 line and a gen 1 line is read as what it is."""
+    gen1 = json.loads((GEN1 / "connect-to-svc.input").read_text())[0]
+    result = read(lines(gen2_line(), gen1, flat_line()))
+    assert result.summary.files[0].formats == {
+        "gadget gen2 (networktrace.log)": 1,
+        "gadget gen1 (connect/accept)": 1,
+        "gadget gen2 2022 (networktrace.log, flat keys)": 1,
+    }
+    assert result.summary.flows_used == 3
 
 
 def test_gen1_connect_to_service_in_another_namespace() -> None:

@@ -83,5 +83,6 @@ def run(args: argparse.Namespace) -> int:
     result = read_flow_paths(args.files, options, into=into)
     for line in result.summary.lines():
         print(f"fenceline flows: {line}", file=sys.stderr)
-    sys.stdout.write(result.document.dumps())
+    sys.stdout.flush()
+    sys.stdout.buffer.write(result.document.dump_bytes())
     return 0

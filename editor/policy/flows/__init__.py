@@ -10,7 +10,7 @@ read for a progress bar. `read_flow_paths(paths)` opens the files itself (`-` is
 """
 
 from .importer import Progress, read_flow_paths, read_flows
-from .model import VERDICT_NAMES, FileReport, FlowImport, FlowOptions, FlowSummary, SkippedLine, parse_time
+from .model import VERDICT_NAMES, FileReport, FlowImport, FlowOptions, FlowSummary, ReadStopped, SkippedLine, parse_time
 
 __all__ = [
     "VERDICT_NAMES",
@@ -19,6 +19,7 @@ __all__ = [
     "FlowOptions",
     "FlowSummary",
     "Progress",
+    "ReadStopped",
     "SkippedLine",
     "parse_time",
     "read_flow_paths",

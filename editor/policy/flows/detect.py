@@ -1,9 +1,10 @@
 """Opening one flow log: gzip found by its magic bytes, JSON lines or one JSON array, bounded memory.
 
 A log is read in chunks of about a megabyte and handed on as batches of raw lines, so memory stays flat
-however long the file is; only a JSON array (the Gadget advisor's own format, or `jq -s` output) is read
-whole, up to the byte limit. Nothing here decodes a flow: it only finds where records start and end, and
-counts bytes for the progress bar and the size limit.
+however long the file is. A JSON array (the Gadget advisor's own format, or `jq -s` output) is streamed the
+same way: its items are cut out one by one as the chunks arrive (strings skipped whole, brackets counted), so
+a gzip array that expands to gigabytes never sits in memory. Nothing here decodes a flow: it only finds where
+records start and end, and counts bytes for the progress bar and the size limit.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -91,8 +93,8 @@ def open_container(raw: BinaryIO, source: str, on_bytes: Callable[[int], None], 
     if not stripped:
         return Container(compression, "empty", iter(()))
     if stripped.startswith(b"["):
-        data = _read_all(head, read, source, max_bytes)
-        return Container(compression, "json-array", _array_batches(data, source))
+        line = head.count(b"\n", 0, len(head) - len(stripped)) + 1
+        return Container(compression, "json-array", _array_batches(stripped[1:], line, read))
     return Container(compression, "lines", _line_batches(head, read))
 
 
@@ -117,17 +119,6 @@ class _gunzip:
                 self._source,
             )
         return data
-
-
-def _read_all(head: bytes, read: Callable[[int], bytes], source: str, max_bytes: int | None) -> bytes:
-    parts = [head]
-    size = len(head)
-    while chunk := read(CHUNK_BYTES):
-        parts.append(chunk)
-        size += len(chunk)
-        if max_bytes is not None and size > max_bytes * GZIP_EXPANSION_LIMIT:
-            raise InputError(f"JSON array larger than {max_bytes * GZIP_EXPANSION_LIMIT / MIB:.0f} MiB", source)
-    return b"".join(parts)
 
 
 def _line_batches(head: bytes, read: Callable[[int], bytes]) -> Iterator[Batch]:
@@ -164,41 +155,116 @@ def _too_long() -> BadRecord:
     return BadRecord(f"line longer than {MAX_LINE_BYTES // MIB} MiB")
 
 
-def _array_batches(data: bytes, source: str) -> Iterator[Batch]:
-    """The items of a JSON array, each with the line it starts on.
+# Inside an item: a whole string (escapes included), a bracket, or a quote whose string the chunk cuts off.
+_ITEM_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]|"')
+# Between items: the next character that is neither white space nor a comma.
+_NEXT_ITEM = re.compile(rb"[^\s,]")
+_SCALAR = re.compile(rb'"(?:[^"\\]|\\.)*"|[^\s,\]"]+')
 
-    A well-formed array is split by msgspec without building the items; a damaged one (truncated, a bad
-    item) is walked item by item so that every item before and after the damage is still read.
+
+def _array_batches(data: bytes, line: int, read: Callable[[int], bytes]) -> Iterator[Batch]:
+    """The items of a JSON array, one batch each with the line it starts on, read chunk by chunk.
+
+    `data` is what follows the opening bracket. Only the item being cut out is held (an item longer than
+    MAX_LINE_BYTES becomes a BadRecord and its bytes are dropped as they pass). An array that ends inside an
+    item (truncated, or a bracket missing) has that tail walked by `_damaged_tail`, so that the items after
+    the damage are still read.
     """
-    try:
-        items = msgspec.json.decode(data, type=list[msgspec.Raw])
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        yield from _damaged_array(data, source)
-        return
-    position = 0
-    line = 1
-    for item in items:
-        text = bytes(item)
-        found = data.find(text, position)
-        line += data.count(b"\n", position, found)
-        position = found
-        yield line, [text]
+    buffer, position, depth, start = data, 0, 0, -1
+    skipping = False  # inside an over-long item
+    dropped_lines = 0  # line breaks in the part of an over-long item already dropped
+    more = True
+    while True:
+        if depth == 0:
+            found = _NEXT_ITEM.search(buffer, position)
+            if found is None:
+                line += buffer.count(b"\n", position)
+                buffer, position = b"", 0
+                if not more:
+                    return
+                buffer, more = _refill(buffer, read)
+                continue
+            line += buffer.count(b"\n", position, found.start())
+            position = found.start()
+            opening = buffer[position : position + 1]
+            if opening == b"]":
+                while read(CHUNK_BYTES):  # what follows the array is not read as records, but is counted
+                    yield line, []
+                return
+            if opening not in (b"{", b"["):
+                scalar = _SCALAR.match(buffer, position)
+                if scalar is None or (scalar.end() == len(buffer) and more):
+                    buffer, more = _refill(buffer[position:], read)
+                    position = 0
+                    if scalar is None and not more:
+                        yield line, [BadRecord("broken item in a JSON array: the array is cut off")]
+                        return
+                    continue
+                yield line, [scalar.group()]
+                position = scalar.end()
+                continue
+            start, depth, position = position, 1, position + 1
+        token = None
+        for token in _ITEM_TOKEN.finditer(buffer, position):
+            bracket = token.group()
+            if bracket == b'"':
+                break  # a string cut by the chunk: read on from its opening quote
+            if bracket in (b"{", b"["):
+                depth += 1
+            elif bracket in (b"}", b"]"):
+                depth -= 1
+                if depth == 0:
+                    break
+        else:
+            token = None
+        if token is not None and depth == 0:
+            end = token.end()
+            newlines = dropped_lines + buffer.count(b"\n", start, end)
+            yield line, [_too_long() if skipping else buffer[start:end]]
+            line += newlines
+            skipping, dropped_lines, position, start = False, 0, end, -1
+            continue
+        resume = token.start() if token is not None else len(buffer)
+        if not more:
+            if skipping:
+                yield line, [_too_long()]
+            else:
+                yield from _damaged_tail(buffer[start:], line)
+            return
+        if resume - start > MAX_LINE_BYTES:
+            skipping = True
+        if skipping:  # drop what was scanned: only the brackets still open matter
+            dropped_lines += buffer.count(b"\n", start, resume)
+            start = resume
+        yield line, []  # no record yet, but the reader may stop here (a long item is not a long wait)
+        buffer, more = _refill(buffer[start:], read)
+        start, position = 0, resume - start
 
 
-def _damaged_array(data: bytes, source: str) -> Iterator[Batch]:
-    """Item by item through an array that does not parse as a whole, resyncing after each bad item."""
+def _refill(rest: bytes, read: Callable[[int], bytes]) -> tuple[bytes, bool]:
+    """`rest` followed by the next chunk, and whether there may be more after it."""
+    chunk = read(CHUNK_BYTES)
+    return rest + chunk, bool(chunk)
+
+
+def _damaged_tail(data: bytes, line: int) -> Iterator[Batch]:
+    """Item by item through the end of an array whose brackets do not balance, resyncing after each bad item.
+
+    `data` starts at an item; it is at most MAX_LINE_BYTES plus a chunk, as longer items were dropped.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("utf-8", errors="replace")
     decoder = json.JSONDecoder()
-    position = text.index("[") + 1
+    position = 0
+    first_line = line - 1
     while True:
         while position < len(text) and text[position] in " \t\r\n,":
             position += 1
         if position >= len(text) or text[position] == "]":
             return
-        line = text.count("\n", 0, position) + 1
+        line = first_line + text.count("\n", 0, position) + 1
         try:
             value, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:

@@ -1,10 +1,14 @@
 """Inspektor Gadget network-policy advisor logs: records -> connections (FLOWS.md Part 2).
 
-Two generations write a log: gen 1 (2020-2022, `connect`/`accept` events, a JSON array or one object per
-line) and gen 2 (`kubectl gadget advise network-policy monitor`, `networktrace.log`, JSON lines of
-trace-network events). The Go side decodes JSON case-insensitively (`podname` and `podName` both occur in
-upstream test data), so keys of the event's own objects are matched without regard to case; label maps keep
-their keys as written.
+Every generation that wrote a log is read, each line recognised on its own (a file may mix them): gen 1
+(2020-2022, `connect`/`accept` events, a JSON array or one object per line), gen 2 as first released in 2022
+(`networktrace.log` lines with flat snake_case keys: `"type":"normal"`, `pkt_type`, `remote_kind`
+`svc|pod|other`, `remote_svc_*`, `remote_pod_*`) and gen 2 from 2023 to 2025 (`kubectl gadget advise
+network-policy monitor`, trace-network events with nested `k8s` and `dst`). The current release (gen 3, the
+`advise_networkpolicy` image gadget) writes no log: it prints the policies themselves as YAML.
+
+The Go side decodes JSON case-insensitively (`podname` and `podName` both occur in upstream test data), so
+keys of the event's own objects are matched without regard to case; label maps keep their keys as written.
 
 Filtering follows the advisor: only `normal` events from the monitored pod, no hostNetwork pods, no ingress
 from the pod's own node (kubelet probes cannot be blocked by a NetworkPolicy), no loopback peers. Unlike the
@@ -56,12 +60,13 @@ class Connection:
 
 
 GEN1 = "gadget gen1 (connect/accept)"
+GEN2_2022 = "gadget gen2 2022 (networktrace.log, flat keys)"
 GEN2 = "gadget gen2 (networktrace.log)"
 
 
 def is_gadget(obj: dict[str, Any]) -> bool:
     keys = {key.lower() for key in obj}
-    return bool({"local_pod_namespace", "remote_kind"} & keys) or ("k8s" in keys and "pkttype" in keys)
+    return bool({"local_pod_namespace", "remote_kind", "pkt_type"} & keys) or ("k8s" in keys and "pkttype" in keys)
 
 
 def _lower(value: Any) -> dict[str, Any]:
@@ -99,6 +104,9 @@ def _namespace(value: Any, field: str) -> str:
 def parse(obj: dict[str, Any]) -> tuple[str, Connection | str]:
     """(format, connection) or (format, reason the record is ignored). Raises GadgetRecordError."""
     event = _lower(obj)
+    # `pkt_type` is gen 2's first spelling; gen 1 has `remote_kind` too but no packet type.
+    if "pkt_type" in event:
+        return GEN2_2022, _gen2_2022(event)
     if "local_pod_namespace" in event or "remote_kind" in event:
         return GEN1, _gen1(event)
     return GEN2, _gen2(event)
@@ -114,30 +122,62 @@ def _gen1(event: dict[str, Any]) -> Connection | str:
     kind = event.get("type")
     if kind not in ("connect", "accept"):
         return f"gen1 event type {kind!r}"
-    namespace, name = event.get("local_pod_namespace"), _text(event.get("local_pod_name"), "local_pod_name")
+    local = _flat_pod(event, "local_pod_namespace", "local_pod_name", "local_pod_labels", "local_pod_owner")
+    peer = _remote(event)
+    return _checked(Connection(local, peer, kind == "connect", "TCP", _port(event.get("port"))))
+
+
+def _flat_pod(event: dict[str, Any], namespace_key: str, name_key: str, labels_key: str, owner_key: str) -> Pod:
+    """The monitored pod of an event whose keys are flat (gen 1, and gen 2 as of 2022), named by those keys."""
+    namespace, name = event.get(namespace_key), _text(event.get(name_key), name_key)
     if not namespace or not name:
-        raise GadgetRecordError("gen1 event without local_pod_namespace / local_pod_name")
-    local = Pod(
-        _namespace(namespace, "local_pod_namespace"),
+        raise GadgetRecordError(f"event without {namespace_key} / {name_key}")
+    return Pod(
+        _namespace(namespace, namespace_key),
         name,
-        _labels(event.get("local_pod_labels"), "local_pod_labels"),
-        _text(event.get("local_pod_owner"), "local_pod_owner") or None,
+        _labels(event.get(labels_key), labels_key),
+        _text(event.get(owner_key), owner_key) or None,
     )
+
+
+def _remote(event: dict[str, Any]) -> Peer:
+    """The peer of a gen 1 or 2022 event: `remote_kind` with its `remote_pod_*`, `remote_svc_*` or `remote_other`."""
     remote = event.get("remote_kind")
     if remote in ("pod", "svc"):
         prefix = f"remote_{remote}_"
         labels = prefix + ("labels" if remote == "pod" else "label_selector")
-        peer = Peer(
+        return Peer(
             str(remote),
             _text(event.get(prefix + "namespace"), prefix + "namespace"),
             _text(event.get(prefix + "name"), prefix + "name"),
             _labels(event.get(labels), labels),
         )
-    elif remote == "other":
-        peer = Peer("raw", address=_text(event.get("remote_other"), "remote_other"))
-    else:
-        raise GadgetRecordError(f"unknown remote_kind {remote!r} (expected pod, svc or other)")
-    return _checked(Connection(local, peer, kind == "connect", "TCP", _port(event.get("port"))))
+    if remote == "other":
+        return Peer("raw", address=_text(event.get("remote_other") or event.get("ip"), "remote_other"))
+    raise GadgetRecordError(f"unknown remote_kind {remote!r} (expected pod, svc or other)")
+
+
+def _gen2_2022(event: dict[str, Any]) -> Connection | str:
+    """The 2022 networktrace.log line: the trace-network event of that release, keys flat and snake_case."""
+    if event.get("type") != "normal":
+        return f"event type {event.get('type')!r}"
+    direction = event.get("pkt_type")
+    if direction not in ("OUTGOING", "HOST"):
+        return f"packet type {direction!r}"
+    local = _flat_pod(event, "namespace", "pod", "pod_labels", "pod_owner")
+    peer = _remote(event)
+    address = _text(event.get("ip"), "ip")
+    if direction == "HOST" and address and address == event.get("pod_host_ip"):
+        return "ingress from the pod's own node"
+    protocol = _protocol(event.get("proto"))
+    return _checked(Connection(local, peer, direction == "OUTGOING", protocol, _port(event.get("port"))))
+
+
+def _protocol(value: Any) -> str:
+    protocol = str(value or "").upper()
+    if protocol not in ("TCP", "UDP", "SCTP"):
+        raise GadgetRecordError(f"unknown proto {value!r}")
+    return protocol
 
 
 def _gen2(event: dict[str, Any]) -> Connection | str:
@@ -176,9 +216,7 @@ def _gen2(event: dict[str, Any]) -> Connection | str:
         raise GadgetRecordError(f"unknown dst.kind {kind!r} (expected pod, svc or raw)")
     if direction == "HOST" and address and address == event.get("podhostip"):
         return "ingress from the pod's own node"
-    protocol = str(event.get("proto") or "").upper()
-    if protocol not in ("TCP", "UDP", "SCTP"):
-        raise GadgetRecordError(f"unknown proto {event.get('proto')!r}")
+    protocol = _protocol(event.get("proto"))
     connection = Connection(local, peer, direction == "OUTGOING", protocol, _port(event.get("port")), _time(event))
     return _checked(connection)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
@@ -23,7 +24,7 @@ from ..yamlio import MIB, InputError
 from . import gadget, hubble
 from .aggregate import Aggregator
 from .detect import BadRecord, open_container
-from .model import FileReport, FlowImport, FlowOptions, FlowSummary
+from .model import FileReport, FlowImport, FlowOptions, FlowSummary, ReadStopped
 
 Progress = Callable[[int, int], None]  # (bytes read so far, total bytes or 0 when unknown)
 
@@ -33,6 +34,7 @@ def read_flows(
     options: FlowOptions | None = None,
     progress: Progress | None = None,
     into: Document | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> FlowImport:
     """Import Hubble and Gadget logs (any mix of formats, plain or gzip) into a document.
 
@@ -40,7 +42,9 @@ def read_flows(
     `progress(done, total)` is called about once per megabyte read and once at the end. With `into`, that
     document is extended in place (nodes matched by id or meaning, counts added to matching edges; the
     locks of its existing nodes are left alone), else a new document is made. Raises InputError only for
-    input that cannot be read at all (over the size limit, damaged gzip).
+    input that cannot be read at all (over the size limit, damaged gzip). `stop()` is asked before every
+    batch of records (a megabyte of lines, or one array item): when it says True the read ends at once with
+    ReadStopped, however little of the input the compressed bytes read so far amount to.
     """
     options = options or FlowOptions()
     pairs = list(files)
@@ -69,6 +73,8 @@ def read_flows(
         report.compression, report.layout = container.compression, container.layout
         reader = _FileReader(name, aggregator, report, summary)
         for first_line, lines in container.batches:
+            if stop is not None and stop():
+                raise ReadStopped(name)
             reader.feed(first_line, lines)
         report.bytes_read = done - sum(other.bytes_read for other in summary.files[:-1])
     document = aggregator.build(into)
@@ -167,7 +173,9 @@ class _FileReader:
         except msgspec.DecodeError as exc:
             if not line.strip():
                 return
-            self._skip(number, _why_not_json(line, exc))
+            reason = _why_not_json(line, exc)
+            in_array = self.report.layout == "json-array"
+            self._skip(number, f"broken item in a JSON array: {reason}" if in_array else reason)
             return
         if isinstance(value, dict) and gadget.is_gadget(value):
             self._gadget(number, value)
@@ -203,6 +211,14 @@ class _FileReader:
             self.aggregator.ignored[result] += 1
 
 
+# A YAML line: a document marker, a list item, or a `key:` followed by a space or the end of the line.
+_YAML_LINE = re.compile(rb"\s*(---|\.\.\.|- .*|[A-Za-z0-9_./-]+:( .*)?)\s*")
+GADGET_YAML = (
+    "YAML, not JSON: Kubernetes policies such as the current Inspektor Gadget (advise_networkpolicy) prints "
+    "are imported as YAML (Import YAML, `fenceline import`), not as a flow log"
+)
+
+
 def _why_not_json(line: bytes, error: msgspec.DecodeError) -> str:
     if b"\x00" in line:
         return "binary data, not JSON"
@@ -210,6 +226,8 @@ def _why_not_json(line: bytes, error: msgspec.DecodeError) -> str:
         line.decode("utf-8")
     except UnicodeDecodeError:
         return "binary data (not UTF-8), not JSON"
+    if _YAML_LINE.fullmatch(line):
+        return GADGET_YAML
     message = str(error)
     if "truncated" in message:
         return "truncated line (the JSON object is cut off)"

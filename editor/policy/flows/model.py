@@ -14,6 +14,10 @@ VERDICT_NAMES = ("FORWARDED", "REDIRECTED", "DROPPED", "AUDIT", "ERROR", "TRACED
 KEEP_SKIPPED = 20  # skipped lines reported in detail; the rest are only counted
 
 
+class ReadStopped(Exception):
+    """The caller's `stop()` asked read_flows to end before the input did (a time limit, a closed request)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class FlowOptions:
     """Filters and choices for an import. Empty filters keep everything."""

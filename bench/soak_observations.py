@@ -1,0 +1,186 @@
+"""Soak: two observation streams into PostgreSQL while the editor is used (issue 17, "Must show").
+
+Eight hours of synthetic Hubble traffic (400 Deployments x 3 replicas in 25 namespaces, replies and DNS, the
+shape of bench/bench_flows_shapes.py) are compressed into --duration seconds: the flows' timestamps advance
+8 h over the run. Two sender threads each POST batches of --batch flows to their own stream of one drawing
+(`fenceline serve`, gunicorn, a fresh PostgreSQL database from scripts/postgres.sh); a third client meanwhile
+loads the drawing and compiles it through the editor's API. Every tenth of the run it prints the simulated
+hour, the flows acknowledged per second, the observation rows and the database size; at the end the p95
+latency of the editor's requests. Storage grows with edges x hour buckets: once an hour's edges are all
+seen, the rows of that hour stop growing however many flows arrive.
+
+Targets: >= 20,000 flows/s accepted per stream; the database stops growing when the edge set is stable.
+Bounded in time (--duration) and served on loopback only; it stops by itself.
+
+    .venv/bin/python bench/soak_observations.py                 # 2 streams, 120 s
+    .venv/bin/python bench/soak_observations.py --duration 30   # a short run on a shared machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_flows_shapes import generate_realistic
+from load import ROOT, Server, fresh_database, postgres, request, session_headers, thirty_workloads
+
+SIMULATED = timedelta(hours=8)
+STAMP = b"2024-03-01T00:00:00.000000000Z"
+TARGET_FLOWS_PER_STREAM = 20_000
+
+SETUP = """
+import json, sys
+from editor.models import save_revision
+from editor.observation_models import ObservationStream
+revision = save_revision(json.loads(sys.stdin.read()))
+streams = [ObservationStream.create(revision.document, f"cluster-{n}") for n in (1, 2)]
+print(json.dumps({"slug": revision.slug, "streams": [[s.slug, t] for s, t in streams]}))
+"""
+
+
+def traffic(batch: int) -> list[bytes]:
+    """Batches of flow lines whose timestamps are STAMP, to be replaced as the simulated clock advances."""
+    path = Path(tempfile.mkdtemp(prefix="fenceline-soak-")) / "flows.jsonl"
+    generate_realistic(path, flows=batch * 8)
+    lines = []
+    for line in path.read_bytes().splitlines():
+        record = json.loads(line)
+        record["time"] = record["flow"]["time"] = STAMP.decode()
+        lines.append(json.dumps(record, separators=(",", ":")).encode())
+    return [b"\n".join(lines[start : start + batch]) + b"\n" for start in range(0, len(lines), batch)]
+
+
+def database_size(url: str) -> tuple[int, int]:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        size = connection.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        rows = connection.execute("SELECT count(*) FROM editor_observation").fetchone()[0]
+    return int(size), int(rows)
+
+
+class Sender(threading.Thread):
+    def __init__(self, port: int, slug: str, token: str, batches: list[bytes], start: float, duration: float):
+        super().__init__(daemon=True)
+        self.port, self.path, self.batches = port, f"/api/observations/{slug}", batches
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+        self.start_at, self.duration = start, duration
+        self.flows = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        # The simulated eight hours end now: older traffic would land in day buckets (see observe.HOUR_BUCKETS_FOR).
+        origin = datetime.now(UTC) - SIMULATED
+        number = 0
+        while (elapsed := time.monotonic() - self.start_at) < self.duration:
+            moment = origin + SIMULATED * (elapsed / self.duration)
+            stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
+            body = self.batches[number % len(self.batches)].replace(STAMP, stamp)
+            number += 1
+            status, _, answer = request(self.port, "POST", self.path, body, self.headers)
+            last = json.loads(answer.splitlines()[-1]) if answer.strip() else {}
+            if status != 200 or "done" not in last:
+                self.errors.append(f"{status} {answer[:200]!r}")
+                continue
+            self.flows += last["done"]["flows"]
+
+
+class Editor(threading.Thread):
+    """Someone using the editor meanwhile: load the drawing, compile a 30-workload one."""
+
+    def __init__(self, port: int, slug: str, start: float, duration: float) -> None:
+        super().__init__(daemon=True)
+        self.port, self.slug, self.start_at, self.duration = port, slug, start, duration
+        self.seconds: list[float] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        headers = session_headers(self.port)
+        body = json.dumps({"document": thirty_workloads(), "dialect": "native"}).encode()
+        while time.monotonic() - self.start_at < self.duration:
+            for method, path, data in (
+                ("GET", f"/api/documents/{self.slug}", None),
+                ("POST", "/api/compile", body),
+            ):
+                began = time.monotonic()
+                status, _, _ = request(self.port, method, path, data, headers)
+                self.seconds.append(time.monotonic() - began)
+                if status != 200:
+                    self.errors.append(f"{method} {path}: {status}")
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of real time (8 h simulated)")
+    parser.add_argument("--batch", type=int, default=8000, help="flows per POST")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    args = parser.parse_args()
+
+    database = fresh_database(postgres("start"))
+    log = Path(tempfile.mkdtemp(prefix="fenceline-soak-")) / "server.log"
+    server = Server(database, args.workers, log)
+    try:
+        env = {**os.environ, "DATABASE_URL": database}
+        setup = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", SETUP],
+            input=json.dumps(thirty_workloads()),
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        made = json.loads(setup.stdout.strip().splitlines()[-1])
+        batches = traffic(args.batch)
+        start = time.monotonic()
+        senders = [Sender(server.port, slug, token, batches, start, args.duration) for slug, token in made["streams"]]
+        editor = Editor(server.port, made["slug"], start, args.duration)
+        for thread in (*senders, editor):
+            thread.start()
+        last_flows, last_time = 0, start
+        for tenth in range(1, 11):
+            time.sleep(max(start + args.duration * tenth / 10 - time.monotonic(), 0))
+            flows, now = sum(sender.flows for sender in senders), time.monotonic()
+            size, rows = database_size(database)
+            hour = SIMULATED.total_seconds() / 3600 * tenth / 10
+            rate = (flows - last_flows) / (now - last_time)
+            print(
+                f"simulated {hour:4.1f} h: {flows:>9,} flows acknowledged, {rate:>8,.0f} flows/s (both streams), "
+                f"{rows:>6,} observation rows, database {size / 1e6:7.1f} MB",
+                flush=True,
+            )
+            last_flows, last_time = flows, now
+        for thread in (*senders, editor):
+            thread.join(timeout=120)
+        elapsed = time.monotonic() - start
+        for number, sender in enumerate(senders, 1):
+            rate = sender.flows / elapsed
+            print(
+                f"stream {number}: {sender.flows:,} flows in {elapsed:.0f} s = {rate:,.0f} flows/s "
+                f"(target >= {TARGET_FLOWS_PER_STREAM:,}); {len(sender.errors)} errors {sender.errors[:2]}"
+            )
+        latencies = sorted(editor.seconds)
+        p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else float("nan")
+        median = statistics.median(latencies) if latencies else float("nan")
+        print(
+            f"editor meanwhile: {len(latencies)} requests, median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+            f"{len(editor.errors)} errors; machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

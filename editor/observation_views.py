@@ -1,0 +1,255 @@
+"""The drawing's observation page: its streams (make one, see its token once, revoke it) and its staged
+revision (what everything observed would meet under it, grouped by workload; add a connection; promote).
+
+Plain forms and redirects, no script: each action is a POST with the CSRF token, answered by a redirect back
+to the page (the new token is the one exception: it is shown in the POST's answer, once, and never stored).
+Changing anything needs the right to save (sign-in when the server asks for it), as saving does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from editor import auth
+from editor.models import Revision, StaleParentError, save_revision
+from editor.observation_models import DriftDismissal, Observation, ObservationStream, StagedRevision
+from editor.policy.document import Document
+from editor.policy.flows.staging import (
+    Drift,
+    ObservedRow,
+    StagedReport,
+    add_observed_edge,
+    drift,
+    remove_edge,
+    staged_report,
+)
+
+
+def _revision(slug: str) -> Revision:
+    revision = Revision.objects.select_related("document").filter(slug=slug).first()
+    if revision is None:
+        raise Http404("No saved drawing has this address.")
+    return revision
+
+
+def _back(revision: Revision) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("observations", args=[revision.slug]))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def observed_rows(document_id: int, since: datetime) -> list[ObservedRow]:
+    """The drawing's observations since `since`, summed over their buckets per edge."""
+    totals: dict[str, list] = {}
+    rows = Observation.objects.filter(document_id=document_id, last_seen__gte=since).order_by("key", "bucket")
+    for key, edge, count, denied, first, last in rows.values_list(
+        "key", "edge", "count", "denied", "first_seen", "last_seen"
+    ):
+        found = totals.get(key)
+        if found is None:
+            totals[key] = [edge, count, denied, first, last]
+        else:
+            found[1] += count
+            found[2] += denied
+            found[3], found[4] = min(found[3], first), max(found[4], last)
+    return [
+        ObservedRow(key, edge, count, denied, _iso(first), _iso(last))
+        for key, (edge, count, denied, first, last) in totals.items()
+    ]
+
+
+def stage_report(stage: StagedRevision) -> tuple[StagedReport, bool]:
+    """The staged revision's report and whether it is ready (nothing seen in the last N days would be denied)."""
+    report = staged_report(Document.from_json(stage.revision.data), observed_rows(stage.document_id, stage.since))
+    recent = _iso(timezone.now() - timedelta(days=settings.FENCELINE_STAGED_READY_DAYS))
+    ready = not any(item.last_seen >= recent for items in report.would_deny.values() for item in items)
+    return report, ready
+
+
+def latest_drift(document_id: int, latest: Revision) -> Drift | None:
+    """Drift of the latest revision over the last FENCELINE_DRIFT_DAYS, less what was dismissed; None when
+    nothing was observed in that time (then every edge would look unused)."""
+    since = timezone.now() - timedelta(days=settings.FENCELINE_DRIFT_DAYS)
+    rows = observed_rows(document_id, since)
+    if not rows:
+        return None
+    found = drift(Document.from_json(latest.data), rows)
+    dismissed = set(DriftDismissal.objects.filter(document_id=document_id).values_list("key", flat=True))
+    found.new = [row for row in found.new if row.key not in dismissed]
+    found.unused = [edge for edge in found.unused if f"edge:{edge.id}" not in dismissed]
+    return found
+
+
+def _page(request: HttpRequest, revision: Revision, new_token: tuple[ObservationStream, str] | None = None):
+    document = revision.document
+    stage = StagedRevision.objects.select_related("revision").filter(document=document).first()
+    report, ready = stage_report(stage) if stage else (None, False)
+    latest = document.latest_revision()
+    nodes = {node["id"]: node for node in latest.data.get("nodes", [])} if latest else {}
+    found = latest_drift(document.pk, latest) if latest else None
+    context = {
+        "drift": found,
+        "drift_days": settings.FENCELINE_DRIFT_DAYS,
+        "unused": [
+            (
+                edge,
+                nodes.get(edge.source, {}).get("name", edge.source),
+                nodes.get(edge.target, {}).get("name", edge.target),
+            )
+            for edge in (found.unused if found else [])
+        ],
+        "revision": revision,
+        "latest": latest,
+        "streams": [
+            (stream, request.build_absolute_uri(reverse("api_observations", args=[stream.slug])))
+            for stream in document.observation_streams.all()
+        ],
+        "new_token": new_token,
+        "stage": stage,
+        "report": report,
+        "ready": ready,
+        "ready_days": settings.FENCELINE_STAGED_READY_DAYS,
+        "today": timezone.now().date().isoformat(),
+    }
+    if new_token:
+        context["push_url"] = request.build_absolute_uri(reverse("api_observations", args=[new_token[0].slug]))
+    return render(request, "editor/observations.html", context)
+
+
+@require_safe
+def observations(request: HttpRequest, slug: str) -> HttpResponse:
+    return _page(request, _revision(slug))
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    refusal = auth.save_refusal(request)
+    if refusal is None:
+        return None
+    return render(
+        request, "error.html", {"title": "Sign in first", "message": "Sign in to change this drawing."}, status=401
+    )
+
+
+@require_POST
+def create_stream(request: HttpRequest, slug: str) -> HttpResponse:
+    revision = _revision(slug)
+    if refusal := _refusal(request):
+        return refusal
+    name = (request.POST.get("name") or "").strip()[:100] or "stream"
+    stream, token = ObservationStream.create(revision.document, name)
+    return _page(request, revision, (stream, token))
+
+
+@require_POST
+def revoke_stream(request: HttpRequest, slug: str) -> HttpResponse:
+    revision = _revision(slug)
+    if refusal := _refusal(request):
+        return refusal
+    stream = request.POST.get("stream", "")
+    ObservationStream.objects.filter(document=revision.document, slug=stream, revoked=None).update(
+        revoked=timezone.now()
+    )
+    return _back(revision)
+
+
+@require_POST
+def stage(request: HttpRequest, slug: str) -> HttpResponse:
+    revision = _revision(slug)
+    if refusal := _refusal(request):
+        return refusal
+    try:
+        since = datetime.fromisoformat(request.POST.get("since") or "1970-01-01").replace(tzinfo=UTC)
+    except ValueError:
+        since = datetime(1970, 1, 1, tzinfo=UTC)
+    StagedRevision.objects.update_or_create(document=revision.document, defaults={"revision": revision, "since": since})
+    return _back(revision)
+
+
+def _save_on_top(data: dict, staged: Revision, author: str) -> Revision:
+    """A new revision of the drawing with `data`: after the staged one when it is the latest, else after the
+    latest (the stage carries its line on over whatever was saved meanwhile)."""
+    try:
+        return save_revision(data, staged, author=author)
+    except StaleParentError as exc:
+        return save_revision(data, exc.latest, author=author)
+
+
+@require_POST
+def add_observed(request: HttpRequest, slug: str) -> HttpResponse:
+    revision = _revision(slug)
+    if refusal := _refusal(request):
+        return refusal
+    with transaction.atomic():
+        stage_row = (
+            StagedRevision.objects.select_for_update().select_related("revision").get(document=revision.document)
+        )
+        rows = {row.key: row for row in observed_rows(stage_row.document_id, stage_row.since)}
+        row = rows.get(request.POST.get("key", ""))
+        if row is None:
+            return _back(stage_row.revision)
+        data = add_observed_edge(Document.from_json(stage_row.revision.data), row).to_json()
+        added = _save_on_top(data, stage_row.revision, auth.author_of(request))
+        stage_row.revision = added
+        stage_row.save(update_fields=["revision"])
+    return _back(added)
+
+
+@require_POST
+def promote(request: HttpRequest, slug: str) -> HttpResponse:
+    revision = _revision(slug)
+    if refusal := _refusal(request):
+        return refusal
+    with transaction.atomic():
+        stage_row = (
+            StagedRevision.objects.select_for_update()
+            .select_related("revision")
+            .filter(document=revision.document)
+            .first()
+        )
+        if stage_row is None:
+            return _back(revision)
+        staged = stage_row.revision
+        latest = revision.document.latest_revision()
+        promoted = (
+            staged
+            if latest is not None and latest.pk == staged.pk
+            else _save_on_top(staged.data, staged, auth.author_of(request))
+        )
+        stage_row.delete()
+    return HttpResponseRedirect(reverse("revision", args=[promoted.slug]))
+
+
+@require_POST
+def drift_action(request: HttpRequest, slug: str) -> HttpResponse:
+    """One click on a drift item: accept (draw the new edge, or remove the unused one) or dismiss it."""
+    revision = _revision(slug)
+    if refusal := _refusal(request):
+        return refusal
+    document = revision.document
+    key, action = request.POST.get("key", ""), request.POST.get("action", "")
+    with transaction.atomic():
+        latest = document.latest_revision()
+        found = latest_drift(document.pk, latest) if latest else None
+        if found is None or action not in ("accept", "dismiss"):
+            return _back(revision)
+        new = {row.key: row for row in found.new}
+        unused = {f"edge:{edge.id}": edge for edge in found.unused}
+        if key not in new and key not in unused:
+            return _back(revision)
+        if action == "dismiss":
+            DriftDismissal.objects.get_or_create(document=document, key=key)
+            return _back(revision)
+        current = Document.from_json(latest.data)
+        changed = add_observed_edge(current, new[key]) if key in new else remove_edge(current, unused[key].id)
+        saved = _save_on_top(changed.to_json(), latest, auth.author_of(request))
+    return _back(saved)

@@ -1,0 +1,222 @@
+"""Staged revisions: everything observed so far, replayed against a revision before it goes live (issue 17).
+
+The observations of a drawing (aggregated rows: an edge as two node descriptions and a port, with counts and
+first/last seen) become a document of observed edges, which the analyser's replay judges against the staged
+revision's compiled policies (`check.replay_document`): each connection is allowed, denied (with the rule
+side that denies it) or undecided. The would-be-denied ones are listed per workload, and any of them can be
+added to the drawing as an allow edge. Nothing here touches a database: the caller hands the rows in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from ..check import replay_document
+from ..document import Document, Edge, Node, Observed, Port, safe_id
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservedRow:
+    """One observed edge, summed over the buckets the caller chose (e.g. since the staging date)."""
+
+    key: str
+    edge: dict[str, Any]  # {"source": node, "target": node, "protocol", "port"}
+    count: int
+    denied: int  # of which the cluster dropped when observed
+    first_seen: str
+    last_seen: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WouldDeny:
+    key: str  # the observation's edge key, for "add to the drawing"
+    source: str
+    target: str
+    protocol: str
+    port: int | None
+    count: int
+    first_seen: str
+    last_seen: str
+    reason: str  # which side's policy denies it
+    flowed: bool  # it got through when observed: promoting would break it
+
+
+@dataclasses.dataclass
+class StagedReport:
+    would_deny: dict[str, list[WouldDeny]]  # workload ("namespace/name") -> its connections, sorted
+    allowed: int
+    undecided: int
+
+    @property
+    def denied(self) -> int:
+        return sum(len(items) for items in self.would_deny.values())
+
+
+def _meaning(node: dict[str, Any]) -> bytes:
+    return msgspec.json.encode(
+        {key: value for key, value in node.items() if key not in ("id", "position", "note", "isolate", "labels")},
+        order="sorted",
+    )
+
+
+def _node_id(node: dict[str, Any]) -> str:
+    readable = "/".join(str(node.get(key)) for key in ("namespace", "name") if node.get(key))
+    digest = hashlib.sha256(_meaning(node)).hexdigest()[:8]
+    return safe_id(f"{readable or node.get('kind', 'node')}-{digest}")
+
+
+class _Nodes:
+    """The nodes of a document, found by what they stand for; new ones are added with a stable id."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.by_meaning = {_meaning(node.to_json()): node.id for node in document.nodes}
+
+    def find(self, description: dict[str, Any]) -> str | None:
+        return self.by_meaning.get(_meaning(description))
+
+    def add(self, description: dict[str, Any]) -> str:
+        found = self.find(description)
+        if found is not None:
+            return found
+        node = Node.from_json({**description, "id": _node_id(description)})
+        if node.namespace:
+            self.document.ensure_namespace(node.namespace)
+        self.document.nodes.append(node)
+        self.by_meaning[_meaning(description)] = node.id
+        return node.id
+
+
+def _edge(source: str, target: str, description: dict[str, Any], edge_id: str) -> Edge:
+    protocol, port = description["protocol"], description["port"]
+    return Edge(id=edge_id, source=source, target=target, ports=[Port(protocol, port)])
+
+
+def observed_document(rows: Iterable[ObservedRow]) -> Document:
+    """The observations as a document of observed edges (ids are the rows' keys), for replay."""
+    document = Document(name="Observed")
+    nodes = _Nodes(document)
+    for row in rows:
+        source, target = nodes.add(row.edge["source"]), nodes.add(row.edge["target"])
+        edge = _edge(source, target, row.edge, row.key)
+        verdicts = {"FORWARDED": row.count - row.denied} if row.count > row.denied else {}
+        if row.denied:
+            verdicts["DROPPED:POLICY_DENIED"] = row.denied
+        edge.observed = Observed(row.count, row.first_seen, row.last_seen, verdicts)
+        document.edges.append(edge)
+    return document
+
+
+def staged_report(staged: Document, rows: list[ObservedRow]) -> StagedReport:
+    """What the staged document's policies would do to every observed connection, denied ones per workload."""
+    by_key = {row.key: row for row in rows}
+    result = replay_document(staged, None, observed_document(rows))
+    would_deny: dict[str, list[WouldDeny]] = {}
+    for connection in result.connections:
+        if connection.verdict != "denied" or connection.observation.edge_id not in by_key:
+            continue
+        row = by_key[connection.observation.edge_id]
+        observation = connection.observation
+        workload = _workload(row.edge["source"]) or _workload(row.edge["target"]) or connection.src
+        would_deny.setdefault(workload, []).append(
+            WouldDeny(
+                row.key,
+                connection.src,
+                connection.dst,
+                observation.protocol,
+                observation.port,
+                row.count,
+                row.first_seen,
+                row.last_seen,
+                connection.reason,
+                observation.flowed,
+            )
+        )
+    for items in would_deny.values():
+        items.sort(key=lambda item: (item.source, item.target, item.protocol, item.port or 0))
+    return StagedReport(dict(sorted(would_deny.items())), result.count("allowed"), result.count("undecided"))
+
+
+def _workload(node: dict[str, Any]) -> str | None:
+    if node.get("kind") == "workload":
+        return f"{node.get('namespace')}/{node.get('name')}"
+    return None
+
+
+def add_observed_edge(document: Document, row: ObservedRow) -> Document:
+    """The document with this observed connection drawn as an allow edge (its nodes added when missing)."""
+    copy = Document.from_json(document.to_json())
+    nodes = _Nodes(copy)
+    source, target = nodes.add(row.edge["source"]), nodes.add(row.edge["target"])
+    taken = {edge.id for edge in copy.edges}
+    edge_id = safe_id(f"observed-{row.key[:12]}")
+    while edge_id in taken:
+        edge_id = safe_id(f"{edge_id}-{len(taken)}")
+    edge = _edge(source, target, row.edge, edge_id)
+    edge.observed = Observed(row.count, row.first_seen, row.last_seen)
+    copy.edges.append(edge)
+    return copy
+
+
+# ---- drift ------------------------------------------------------------------------------------------------
+
+
+def node_identity(node: dict[str, Any]) -> tuple[Any, ...]:
+    """What a node is for drift: a workload by namespace and name (a hand-drawn node and an imported one
+    match), other nodes by the address, entity or name they stand for."""
+    kind = node.get("kind")
+    if kind == "workload":
+        return ("workload", node.get("namespace"), node.get("name"))
+    if kind == "selector":
+        return ("selector", node.get("namespace"), msgspec.json.encode(node.get("podSelector") or {}, order="sorted"))
+    return (kind, node.get("entity"), node.get("cidr"), node.get("matchName"), node.get("matchPattern"))
+
+
+def _covers(edge: Edge, protocol: str, port: int | None) -> bool:
+    if not edge.ports:
+        return True
+    for drawn in edge.ports:
+        if drawn.protocol not in (protocol, "ANY"):
+            continue
+        if drawn.port is None or port is None or isinstance(drawn.port, str):
+            return True  # all ports, or a named port the log cannot tell apart
+        if drawn.port == port or (drawn.end_port is not None and drawn.port <= port <= drawn.end_port):
+            return True
+    return False
+
+
+@dataclasses.dataclass
+class Drift:
+    new: list[ObservedRow]  # observed, but no enabled edge of the drawing carries it
+    unused: list[Edge]  # enabled edges no observation in the window went over
+
+
+def drift(document: Document, rows: list[ObservedRow]) -> Drift:
+    """The drawing against what was observed: traffic it does not have, and edges nothing used."""
+    identity = {node.id: node_identity(node.to_json()) for node in document.nodes}
+    drawn = [edge for edge in document.edges if not edge.disabled and edge.action == "allow"]
+    by_ends: dict[tuple[Any, Any], list[Edge]] = {}
+    for edge in drawn:
+        by_ends.setdefault((identity.get(edge.source), identity.get(edge.target)), []).append(edge)
+    used: set[str] = set()
+    new = []
+    for row in rows:
+        ends = (node_identity(row.edge["source"]), node_identity(row.edge["target"]))
+        carriers = [edge for edge in by_ends.get(ends, []) if _covers(edge, row.edge["protocol"], row.edge["port"])]
+        if carriers:
+            used.update(edge.id for edge in carriers)
+        elif row.count > row.denied:  # traffic that flowed; a policy drop is not something the drawing lacks
+            new.append(row)
+    new.sort(key=lambda row: (-row.count, row.key))
+    return Drift(new, [edge for edge in drawn if edge.id not in used])
+
+
+def remove_edge(document: Document, edge_id: str) -> Document:
+    copy = Document.from_json(document.to_json())
+    copy.edges = [edge for edge in copy.edges if edge.id != edge_id]
+    return copy
