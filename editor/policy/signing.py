@@ -311,16 +311,18 @@ def manifest_files(directory: Path) -> list[Path]:
 
 
 def sign_directory(directory: Path, key: ec.EllipticCurvePrivateKey, kinds: Iterable[str]) -> list[Path]:
-    """Sign, in place, every manifest file under `directory` whose objects are all of `kinds`."""
+    """Sign, in place, every manifest file under `directory` whose objects are all of `kinds`. Every file is
+    read and signed before any is written, so a file that cannot be read leaves the whole folder as it was."""
     wanted = set(kinds)
-    signed = []
+    signed: dict[Path, str] = {}
     for path in manifest_files(directory):
         data = path.read_bytes()
         objects = _load_yaml_objects(data, str(path))
         if objects and all(obj.get("kind") in wanted for obj in objects):
-            path.write_text(sign_manifest(data, path.name, key), encoding="utf-8")
-            signed.append(path)
-    return signed
+            signed[path] = sign_manifest(data, path.name, key)
+    for path, text in signed.items():
+        path.write_text(text, encoding="utf-8")
+    return list(signed)
 
 
 def verify_directory(directory: Path, key: ec.EllipticCurvePublicKey, kinds: Iterable[str]) -> list[Verdict]:
