@@ -1,12 +1,18 @@
 from django.urls import path, re_path
 
-from editor import analysis_api, api, auth, flows_upload, rule_pages, views
+from editor import analysis_api, api, auth, compare, drawings, exports, flows_upload, rule_pages, views
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{20,64})"
 
 urlpatterns = [
     path("", views.editor, name="editor"),
+    path("d/", drawings.drawing_list, name="drawings"),
+    path("d/compare", compare.compare_revisions, name="compare_revisions"),
     re_path(rf"^d/{SLUG}\.yaml$", views.revision_yaml, name="revision_yaml"),
+    re_path(rf"^d/{SLUG}\.(?P<kind>svg|png)$", exports.revision_picture, name="revision_picture"),
+    re_path(rf"^d/{SLUG}/bundle\.zip$", exports.revision_bundle, name="revision_bundle"),
+    re_path(rf"^d/{SLUG}/compare$", compare.compare_revision, name="compare_revision"),
+    re_path(r"^export/(?P<what>picture\.svg|picture\.png|bundle\.zip)$", exports.posted_export, name="export"),
     re_path(rf"^d/{SLUG}$", views.revision, name="revision"),
     re_path(rf"^d/{SLUG}/edit$", views.edit_revision, name="edit_revision"),
     re_path(rf"^d/{SLUG}/history$", views.history, name="history"),
