@@ -14,7 +14,6 @@ from django.test import Client
 from editor.models import Revision, save_revision
 from editor.policy.cli import main
 
-
 pytestmark = pytest.mark.django_db
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
