@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
@@ -60,6 +61,9 @@ NODE_FILLS: dict[str, tuple[str, str]] = {  # kind -> (fill, border)
     "fqdn": ("#fdf4ff", "#a21caf"),
 }
 NAMESPACE_FILL, NAMESPACE_BORDER, NAMESPACE_INK = "#eef2ff", "#a5b4fc", "#3730a3"
+# Above this many edges the port labels are left out (changed edges keep theirs): at that density they overlap
+# into noise, and they are most of what a rasteriser spends its time on.
+EDGE_LABEL_LIMIT = 300
 # How a plan marks edges that changed between two drawings: a wide translucent halo under the edge.
 CHANGE_COLOURS: dict[str, str] = {"added": "#2563eb", "removed": "#dc2626", "changed": "#d97706"}
 
@@ -270,11 +274,13 @@ def render_svg(
             f'font-weight="600" fill="{NAMESPACE_INK}">{escape(_short(name, 40))}</text></g>'
         )
     nodes = document.node_map()
+    labelled = len(document.edges) <= EDGE_LABEL_LIMIT
     for edge in document.edges:
         source, target = placed.nodes.get(edge.source), placed.nodes.get(edge.target)
         if source is None or target is None:
             continue
-        out.append(_edge_svg(edge, source, target, states.get(edge.id, "allowed"), changes.get(edge.id)))
+        change = changes.get(edge.id)
+        out.append(_edge_svg(edge, source, target, states.get(edge.id, "allowed"), change, labelled or bool(change)))
     for node_id, box in placed.nodes.items():
         node = nodes[node_id]
         fill, border = NODE_FILLS.get(node.kind, (PAPER, LINE))
@@ -293,7 +299,7 @@ def render_svg(
     return "\n".join(out) + "\n"
 
 
-def _edge_svg(edge: Edge, source: Box, target: Box, state: str, change: str | None) -> str:
+def _edge_svg(edge: Edge, source: Box, target: Box, state: str, change: str | None, label: bool) -> str:
     colour = EDGE_COLOURS.get(state, EDGE_COLOURS["allowed"])
     if source is target:  # a self-loop: a small arc on the box's right side
         x, y = source.right, source.y
@@ -321,6 +327,8 @@ def _edge_svg(edge: Edge, source: Box, target: Box, state: str, change: str | No
         + (f' stroke-dasharray="{dash}"' if dash else "")
         + f' marker-end="url(#{marker})"/>'
     )
+    if not label:
+        return "".join(parts) + "</g>"
     text = _edge_label(edge) + (f" ({change})" if change else "")
     approx = 6.2 * len(text) + 6
     parts.append(
@@ -332,8 +340,14 @@ def _edge_svg(edge: Edge, source: Box, target: Box, state: str, change: str | No
     return "".join(parts)
 
 
-def render_png(svg: str, scale: float = 1.0) -> bytes:
-    """The SVG rasterised by CairoSVG (on Debian's libcairo2): the same picture for places that take no SVG."""
+MAX_PNG_SIDE = 4096  # pixels: a 2,000-workload drawing at scale 1 would be a gigabyte of pixels
+
+
+def render_png(svg: str, max_side: int = MAX_PNG_SIDE) -> bytes:
+    """The SVG rasterised by CairoSVG (on Debian's libcairo2), scaled down so that no side exceeds `max_side`."""
     import cairosvg  # imported here: only PNG export needs cairo, and the rest of the core must load without it
 
+    size = re.search(r'<svg [^>]*?width="([0-9.]+)" height="([0-9.]+)"', svg)
+    longest = max(float(size.group(1)), float(size.group(2))) if size else max_side
+    scale = min(1.0, max_side / longest) if longest > 0 else 1.0
     return bytes(cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=scale))

@@ -25,9 +25,10 @@ from .check import Observation, Replayed, add_observed, analyse_document, observ
 from .compile import canonical
 from .document import Document, Edge
 from .importer import import_objects
-from .lint import LintFinding, LintSettings, lint_document, lint_objects
+from .lint import LintFinding, LintSettings, lint_objects
+from .lint.engine import compile_for_lint, inventory_from_document, run_checks
 from .manifests import read_cluster
-from .rating import rate_document, rate_objects
+from .rating import rate_objects, rate_policies
 from .yamlio import KubeObject, dump_yaml_documents
 
 POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
@@ -163,8 +164,11 @@ def _evaluate(side: Side, flows: Document | None) -> _Evaluated:
         document = side.document
         bridge = analyse_document(document, observed=flows)
         policies = {_policy_key(obj): obj for obj in bridge.compiled.objects}
-        findings = lint_document(document)
-        score = rate_document(document).score
+        # Lint and rating read the same compiled policies; the plan needs findings, not their fixes.
+        compiled = compile_for_lint(document)
+        settings, inventory = LintSettings.from_settings(document.settings), inventory_from_document(document)
+        findings = run_checks(compiled.policies, settings, inventory)
+        score = rate_policies(compiled.policies, settings, inventory).score
         return _Evaluated(bridge.analysis, policies, findings, score, list(bridge.analysis.warnings), document)
     cluster = read_cluster(side.objects)
     if flows is not None:
@@ -221,10 +225,6 @@ def _policy_changes(
         lines = difflib.unified_diff(_yaml(before), _yaml(after), f"old/{name}", f"new/{name}")
         changes.append(PolicyChange(kind, name, "".join(lines)))
     return changes
-
-
-def _all_yaml(policies: dict[tuple[str, str, str], dict[str, Any]]) -> list[str]:
-    return dump_yaml_documents([policies[key] for key in sorted(policies)]).splitlines(keepends=True)
 
 
 def _edge_signature(edge: Edge) -> str:
@@ -297,11 +297,8 @@ def make_plan(old: Side, new: Side, flows: Document | None = None) -> Plan:
     old_ids = {f.id for f in before.findings}
     new_ids = {f.id for f in after.findings}
     picture, edge_changes = picture_of_change(before.document, after.document)
-    yaml_diff = "".join(
-        difflib.unified_diff(
-            _all_yaml(before.policies), _all_yaml(after.policies), f"old ({old.label})", f"new ({new.label})"
-        )
-    )
+    # One diff per changed policy (diffing the whole YAML of two large sets is quadratic in difflib).
+    policies = _policy_changes(before.policies, after.policies)
     return Plan(
         old=old,
         new=new,
@@ -313,8 +310,8 @@ def make_plan(old: Side, new: Side, flows: Document | None = None) -> Plan:
         new_findings=[f for f in after.findings if f.id not in old_ids],
         fixed_findings=[f for f in before.findings if f.id not in new_ids],
         rating=(before.score, after.score),
-        policies=_policy_changes(before.policies, after.policies),
-        yaml_diff=yaml_diff,
+        policies=policies,
+        yaml_diff="".join(change.yaml_diff for change in policies),
         picture=picture,
         edge_changes=edge_changes,
         warnings=[*before.warnings, *after.warnings],

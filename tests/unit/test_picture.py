@@ -78,3 +78,12 @@ def test_an_empty_drawing_is_a_small_valid_picture() -> None:
     svg = render_svg(Document())
     assert svg.startswith("<svg") and "<title>Untitled drawing</title>" in svg
     assert render_png(svg).startswith(b"\x89PNG")
+
+
+def test_a_huge_drawing_becomes_a_bounded_png() -> None:
+    import struct
+
+    svg = render_svg(_big(40, 60))
+    png = render_png(svg, max_side=1000)
+    width, height = struct.unpack(">II", png[16:24])
+    assert max(width, height) == 1000

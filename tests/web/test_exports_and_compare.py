@@ -9,7 +9,7 @@ import zipfile
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from editor.models import Revision, save_revision
 from editor.policy.cli import main
@@ -147,3 +147,20 @@ def test_plan_reads_two_permalinks_of_a_running_server(
     assert "### Fenceline plan: `r1 The talk" in out
     assert f"![before]({app_url}/d/{first.slug}.svg)" in out and f"![after]({app_url}/d/{second.slug}.svg)" in out
     assert "TCP 9091" in out
+
+
+@override_settings(FENCELINE_MAX_UPLOAD_BYTES=16 * 1024, DATA_UPLOAD_MAX_MEMORY_SIZE=16 * 1024)
+@pytest.mark.parametrize("path", ["/export/bundle.zip", "/export/picture.svg"])
+def test_a_huge_posted_drawing_is_a_413_with_the_limit(api: Any, talk_doc: dict[str, Any], path: str) -> None:
+    talk_doc["description"] = "x" * 20_000
+    response = api.post_form(path, {"document": json.dumps(talk_doc)})
+    assert response.status_code == 413
+    assert "larger than the limit of" in response.content.decode()
+
+
+def test_a_huge_posted_drawing_to_compare_is_a_413(api: Any, talk_doc: dict[str, Any]) -> None:
+    revision = save_revision(talk_doc)
+    with override_settings(FENCELINE_MAX_UPLOAD_BYTES=16 * 1024, DATA_UPLOAD_MAX_MEMORY_SIZE=16 * 1024):
+        talk_doc["description"] = "x" * 20_000
+        response = api.post_form(f"/d/{revision.slug}/compare", {"document": json.dumps(talk_doc)})
+    assert response.status_code == 413
