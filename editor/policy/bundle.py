@@ -101,9 +101,12 @@ def _codeowners(document: Document, namespaces: list[str], options: BundleOption
 
 def kyverno_policy(namespaces: list[str], cluster_wide: bool, options: BundleOptions) -> dict[str, Any]:
     """The ClusterPolicy that makes Kyverno verify every bundle policy's manifest signature on admission."""
-    resources: list[dict[str, Any]] = [
-        {"resources": {"kinds": ["NetworkPolicy", "CiliumNetworkPolicy"], "namespaces": namespaces}}
-    ]
+    # An empty `namespaces` list would match every namespace, so a bundle without namespaced policies has none.
+    resources: list[dict[str, Any]] = (
+        [{"resources": {"kinds": ["NetworkPolicy", "CiliumNetworkPolicy"], "namespaces": namespaces}}]
+        if namespaces
+        else []
+    )
     if cluster_wide:
         resources.append({"resources": {"kinds": ["CiliumClusterwideNetworkPolicy"]}})
     return {

@@ -250,3 +250,24 @@ def test_malformed_yaml_in_the_bundle_is_a_clear_error(tmp_path: Path, keys: tup
     original = (out / "backend" / "api.yaml").read_text()
     assert main(["sign", str(out), "--key", str(keys[0])]) == 2
     assert (out / "backend" / "api.yaml").read_text() == original  # nothing half-signed
+
+
+def test_a_cluster_wide_policy_goes_to_the_cluster_folder_and_only_its_kind_is_matched() -> None:
+    document = Document.from_json({
+        "schema": "fenceline/v1",
+        "settings": {"dialect": "cilium"},
+        "nodes": [
+            {"id": "all", "kind": "selector", "namespaceSelector": {}, "podSelector": {}, "isolate": {"egress": True}},
+            {"id": "world", "kind": "entity", "entity": "world"},
+        ],
+        "edges": [{"id": "e1", "source": "all", "target": "world", "ports": [{"protocol": "TCP", "port": 443}]}],
+    })  # fmt: skip
+    files = build_bundle(document)
+    (path,) = [p for p in files if p.endswith(".yaml") and "/" in p and not p.startswith("platform/")]
+    assert path.startswith("_cluster/")
+    (policy,) = list(yaml.safe_load_all(files[path]))
+    assert policy["kind"] == "CiliumClusterwideNetworkPolicy" and validate_object(policy, path) == []
+    (kyverno,) = list(yaml.safe_load_all(files["platform/kyverno-clusterpolicy.yaml"]))
+    jsonschema.validate(kyverno, _schema("kyverno.io_clusterpolicies.excerpt.json"))
+    # no namespaced filter: an empty `namespaces` list would match every namespace
+    assert kyverno["spec"]["rules"][0]["match"]["any"] == [{"resources": {"kinds": ["CiliumClusterwideNetworkPolicy"]}}]
