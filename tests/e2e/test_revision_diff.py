@@ -17,6 +17,32 @@ from editor.models import save_revision
 TALK_APP = Path(__file__).resolve().parents[1] / "fixtures" / "documents" / "talk-app.json"
 
 
+def _open_small(browser: Any, app_url: str) -> tuple[Any, Any, Watch, EditorPage]:
+    """A 1024x768 Chromium context (the size a person with a small laptop has), downloads allowed."""
+    context = browser.new_context(base_url=app_url, viewport={"width": 1024, "height": 768}, accept_downloads=True)
+    context.add_init_script(CSP_LISTENER)
+    context.add_init_script(TOUR_DONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    watch = Watch()
+    watch.attach(page)
+    return context, page, watch, EditorPage(page)
+
+
+def _change_port(editor: EditorPage, edge: str, port: str) -> None:
+    """Click the edge, select its first port number and type the new one, as a person does."""
+    page = editor.page
+    editor.click_element(edge)
+    page.wait_for_selector("#inspector .panel-kicker:text('Edge')")
+    with editor.panel_swap():
+        editor.panel_field("port-0-port").click()
+        page.keyboard.press("Control+A")
+        _type(page, port)
+        page.keyboard.press("Enter")
+    page.wait_for_selector("#inspector .panel-saved")
+    editor.wait_compiled()
+
+
 def _type(page: Any, text: str) -> None:
     for key in text:
         page.keyboard.type(key)
@@ -25,27 +51,11 @@ def _type(page: Any, text: str) -> None:
 
 def test_save_two_revisions_compare_them_and_see_the_changed_edge(browser: Any, app_url: str) -> None:
     first = save_revision(json.loads(TALK_APP.read_text()))
-    context = browser.new_context(base_url=app_url, viewport={"width": 1024, "height": 768})
-    context.add_init_script(CSP_LISTENER)
-    context.add_init_script(TOUR_DONE)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    watch = Watch()
-    watch.attach(page)
-    editor = EditorPage(page)
+    context, page, watch, editor = _open_small(browser, app_url)
     try:
         editor.goto(f"/d/{first.slug}/edit")
-        editor.click_element("e:e2")  # web -> api, TCP 9090
-        page.wait_for_selector("#inspector .panel-kicker:text('Edge')")
-        field = editor.panel_field("port-0-port")
-        assert field.input_value() == "9090"
-        with editor.panel_swap():
-            field.click()
-            page.keyboard.press("Control+A")
-            _type(page, "9091")
-            page.keyboard.press("Enter")
-        page.wait_for_selector("#inspector .panel-saved")
-        editor.wait_compiled()
+        _change_port(editor, "e:e2", "9091")  # web -> api, TCP 9090
+        assert editor.panel_field("port-0-port").input_value() == "9091"
         page.click("#save-button")
         page.wait_for_selector("#permalink")
 
@@ -75,25 +85,10 @@ def test_save_two_revisions_compare_them_and_see_the_changed_edge(browser: Any, 
 
 def test_the_export_menu_sends_the_unsaved_drawing(browser: Any, app_url: str, tmp_path: Path) -> None:
     first = save_revision(json.loads(TALK_APP.read_text()))
-    context = browser.new_context(base_url=app_url, viewport={"width": 1024, "height": 768}, accept_downloads=True)
-    context.add_init_script(CSP_LISTENER)
-    context.add_init_script(TOUR_DONE)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    watch = Watch()
-    watch.attach(page)
-    editor = EditorPage(page)
+    context, page, watch, editor = _open_small(browser, app_url)
     try:
         editor.goto(f"/d/{first.slug}/edit")
-        editor.click_element("e:e1")  # ingress -> web, TCP 8080
-        page.wait_for_selector("#inspector .panel-kicker:text('Edge')")
-        with editor.panel_swap():
-            editor.panel_field("port-0-port").click()
-            page.keyboard.press("Control+A")
-            _type(page, "8081")
-            page.keyboard.press("Enter")
-        page.wait_for_selector("#inspector .panel-saved")
-        editor.wait_compiled()
+        _change_port(editor, "e:e1", "8081")  # ingress -> web, TCP 8080
         editor.close_panel()
 
         page.click("#export-menu summary")

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 from ..bundle import SIGNED_KINDS
-from ..signing import SigningError, load_public_key, verify_directory
-from ..yamlio import InputError
-from .sign_cmd import read_key_file
+from ..signing import load_public_key, verify_directory
+from .sign_cmd import read_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        key = load_public_key(read_key_file(args.key), args.key)
-    except SigningError as exc:
-        raise InputError(str(exc), args.key) from None
+    key = read_key(args.key, load_public_key)
     verdicts = verify_directory(Path(args.directory), key, SIGNED_KINDS)
     for verdict in verdicts:
         print(verdict)
