@@ -191,3 +191,16 @@ def test_malformed_yaml_on_one_side_exits_2(tmp_path: Path, capsys: pytest.Captu
     (tmp_path / "bad.yaml").write_text("kind: NetworkPolicy\nmetadata: {name: [unclosed\n")
     code, _, err = run(capsys, "plan", str(tmp_path / "bad.yaml"), str(TALK))
     assert code == 2 and "bad.yaml" in err
+
+
+def test_a_new_error_level_finding_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = _policy_dirs(tmp_path, 15090, 15090)
+    fqdn = FIXTURES / "policies" / "cilium-cilium" / "l3" / "fqdn" / "fqdn.yaml"  # FL014: an error (test_lint_cli)
+    (new / "fqdn.yaml").write_text(fqdn.read_text())
+    code, out, _ = run(capsys, "plan", str(old), str(new), "--format", "json")
+    plan = json.loads(out)
+    assert code == 1 and plan["breaking"] is True and plan["flows"]["breaks"] == []
+    assert "FL014" in {f["rule"] for f in plan["lint"]["new"] if f["severity"] == "error"}
+    assert [p["kind"] for p in plan["policies"]] == ["added"]
+    code, out, _ = run(capsys, "plan", str(new), str(old), "--format", "json")
+    assert code == 0 and "FL014" in {f["rule"] for f in json.loads(out)["lint"]["fixed"]}
