@@ -164,3 +164,11 @@ def test_a_huge_posted_drawing_to_compare_is_a_413(api: Any, talk_doc: dict[str,
         talk_doc["description"] = "x" * 20_000
         response = api.post_form(f"/d/{revision.slug}/compare", {"document": json.dumps(talk_doc)})
     assert response.status_code == 413
+
+
+def test_compare_needs_two_revisions_that_exist(client: Client, talk_doc: dict[str, Any]) -> None:
+    revision = save_revision(talk_doc)
+    assert client.get("/d/compare").status_code == 404
+    assert client.get(f"/d/compare?old={revision.slug}").status_code == 404
+    missing = client.get(f"/d/compare?old={revision.slug}&new={'z' * 30}")
+    assert missing.status_code == 404 and "No saved drawing has this address." in missing.content.decode()
