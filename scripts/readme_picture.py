@@ -20,9 +20,11 @@ TALK_APP = ROOT / "tests" / "fixtures" / "documents" / "talk-app.json"
 
 def main() -> None:
     output = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "talk-app.svg"
-    with serving([json.loads(TALK_APP.read_text())]) as (base, [slug]):
-        with urllib.request.urlopen(f"{base}/d/{slug}.svg", timeout=30) as response:  # loopback only
-            output.write_bytes(response.read())
+    with (
+        serving([json.loads(TALK_APP.read_text())]) as (base, [slug]),
+        urllib.request.urlopen(f"{base}/d/{slug}.svg", timeout=30) as response,  # loopback only
+    ):
+        output.write_bytes(response.read())
     print(f"wrote {output}")
 
 
