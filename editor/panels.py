@@ -307,7 +307,7 @@ def namespace_panel(document: Document, name: str, data: QueryDict | None) -> Pa
     target = changed.namespace(name)
     assert target is not None
     index = changed.namespaces.index(target)
-    changed.namespaces[index] = Namespace(new_name, form.cleaned_data["labels"], target.position)
+    changed.namespaces[index] = Namespace(new_name, form.cleaned_data["labels"], target.position, target.owners)
     for node in changed.nodes:
         if node.namespace == name:
             node.namespace = new_name

@@ -1,12 +1,33 @@
 from django.urls import path, re_path
 
-from editor import analysis_api, api, auth, flows_upload, observation_views, observations_api, rule_pages, views
+from editor import (
+    analysis_api,
+    api,
+    auth,
+    compare,
+    drawings,
+    exports,
+    flows_upload,
+    observation_views,
+    observations_api,
+    rule_pages,
+    views,
+)
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{20,64})"
 
 urlpatterns = [
     path("", views.editor, name="editor"),
+    path("d/", drawings.drawing_list, name="drawings"),
+    path("d/compare", compare.compare_revisions, name="compare_revisions"),
     re_path(rf"^d/{SLUG}\.yaml$", views.revision_yaml, name="revision_yaml"),
+    re_path(rf"^d/{SLUG}\.svg$", exports.revision_picture, {"kind": "svg"}, name="revision_svg"),
+    re_path(rf"^d/{SLUG}\.png$", exports.revision_picture, {"kind": "png"}, name="revision_png"),
+    re_path(rf"^d/{SLUG}/bundle\.zip$", exports.revision_bundle, name="revision_bundle"),
+    re_path(rf"^d/{SLUG}/compare$", compare.compare_revision, name="compare_revision"),
+    path("export/bundle.zip", exports.posted_export, {"what": "bundle.zip"}, name="export_bundle"),
+    path("export/picture.svg", exports.posted_export, {"what": "picture.svg"}, name="export_svg"),
+    path("export/picture.png", exports.posted_export, {"what": "picture.png"}, name="export_png"),
     re_path(rf"^d/{SLUG}$", views.revision, name="revision"),
     re_path(rf"^d/{SLUG}/edit$", views.edit_revision, name="edit_revision"),
     re_path(rf"^d/{SLUG}/history$", views.history, name="history"),

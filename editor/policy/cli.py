@@ -23,6 +23,10 @@ COMMANDS: dict[str, str] = {
     "connlist": "Who may talk to whom under a set of manifests and policies.",
     "lint": "Findings with fixes for policy YAML or a graph document.",
     "rate": "The transparent 0-5 rating of policies.",
+    "plan": "What a policy change does (connections, observed flows, lint, rating) as a merge-request comment.",
+    "bundle": "A graph document to a GitOps bundle: policies, kustomization, CODEOWNERS, Kyverno, Argo CD.",
+    "sign": "Sign the manifests of a directory (kubectl-sigstore annotations, ECDSA P-256 key).",
+    "verify": "Verify the manifest signatures of a directory with a public key.",
     "serve": "Run the web editor.",
 }
 

@@ -73,6 +73,17 @@ _LABELS_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": {"ty
 _ID_CHARS = "A-Za-z0-9_.:/=@+-"
 _ID = re.compile(f"[{_ID_CHARS}]{{1,253}}")
 _ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{_ID.pattern}$"}
+# A code owner as GitHub and GitLab CODEOWNERS files name one: @user, @org/team (GitLab: @group/subgroup) or an
+# e-mail address. Nothing else may reach a CODEOWNERS line (a space or # would change what the line means).
+OWNER_PATTERN = (
+    r"^(@[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*"  # @user, @org/team
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})$"  # an e-mail address
+)
+_OWNERS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "maxLength": 200, "pattern": OWNER_PATTERN},
+    "uniqueItems": True,
+}
 _PORT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -94,6 +105,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
         "schema": {"const": SCHEMA_VERSION},
         "name": {"type": "string", "maxLength": 200},
         "description": {"type": "string", "maxLength": 10000},
+        "platformOwners": _OWNERS_SCHEMA,
         "settings": {
             "type": "object",
             "additionalProperties": False,
@@ -123,6 +135,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "name": {"type": "string", "minLength": 1},
                     "labels": _LABELS_SCHEMA,
+                    "owners": _OWNERS_SCHEMA,
                     "position": {"$ref": "#/$defs/position"},
                 },
             },
@@ -271,12 +284,15 @@ class Namespace:
     name: str
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     position: dict[str, float] | None = None
+    owners: list[str] = dataclasses.field(default_factory=list)  # who reviews its policies (CODEOWNERS)
 
     def __post_init__(self) -> None:
         self.labels = {**self.labels, NAMESPACE_NAME_LABEL: self.name}
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "labels": dict(sorted(self.labels.items()))}
+        if self.owners:
+            data["owners"] = list(self.owners)
         if self.position is not None:
             data["position"] = self.position
         return data
@@ -553,6 +569,8 @@ class Settings:
 class Document:
     name: str = ""
     description: str = ""
+    # Who reviews what concerns every namespace (the platform layer: DNS, cluster-wide rules, the bundle itself).
+    platform_owners: list[str] = dataclasses.field(default_factory=list)
     settings: Settings = dataclasses.field(default_factory=Settings)
     namespaces: list[Namespace] = dataclasses.field(default_factory=list)
     nodes: list[Node] = dataclasses.field(default_factory=list)
@@ -612,6 +630,8 @@ class Document:
             data["name"] = self.name
         if self.description:
             data["description"] = self.description
+        if self.platform_owners:
+            data["platformOwners"] = list(self.platform_owners)
         data["settings"] = self.settings.to_json()
         data["namespaces"] = [ns.to_json() for ns in self.namespaces]
         data["nodes"] = [node.to_json() for node in self.nodes]
@@ -639,9 +659,10 @@ class Document:
         document = cls(
             name=data.get("name", ""),
             description=data.get("description", ""),
+            platform_owners=list(data.get("platformOwners", [])),
             settings=Settings.from_json(data.get("settings", {})),
             namespaces=[
-                Namespace(ns["name"], dict(ns.get("labels", {})), ns.get("position"))
+                Namespace(ns["name"], dict(ns.get("labels", {})), ns.get("position"), list(ns.get("owners", [])))
                 for ns in data.get("namespaces", [])
             ],
             nodes=[Node.from_json(node) for node in data.get("nodes", [])],
