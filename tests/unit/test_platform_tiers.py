@@ -118,7 +118,9 @@ def test_admin_deny_on_one_protocol_and_port_leaves_the_others(tmp_path, capsys)
     - name: deny-dns
       action: Deny
       to: [{{namespaces: {{}}}}]
-      protocols: [{{udp: {{destinationPort: {{number: 53}}}}}}, {{sctp: {{destinationPort: {{range: {{start: 9000, end: 9010}}}}}}}}]
+      protocols:
+      - {{udp: {{destinationPort: {{number: 53}}}}}}
+      - {{sctp: {{destinationPort: {{range: {{start: 9000, end: 9010}}}}}}}}
     """,
     )
     lines = probe(
@@ -384,8 +386,10 @@ def test_v1alpha1_anp_and_banp(tmp_path, capsys) -> None:
       subject: {namespaces: {matchLabels: {team: shop}}}
       ingress:
       - {name: pass-ops, action: Pass, from: [{namespaces: {matchLabels: {team: ops}}}]}
-      - {name: allow-web, action: Allow, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}],
-         ports: [{portNumber: {protocol: TCP, port: 5432}}, {portRange: {protocol: UDP, start: 1000, end: 2000}}]}
+      - name: allow-web
+        action: Allow
+        from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}]
+        ports: [{portNumber: {protocol: TCP, port: 5432}}, {portRange: {protocol: UDP, start: 1000, end: 2000}}]}
     ---
     apiVersion: policy.networking.k8s.io/v1alpha1
     kind: BaselineAdminNetworkPolicy
