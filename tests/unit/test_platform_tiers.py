@@ -389,7 +389,7 @@ def test_v1alpha1_anp_and_banp(tmp_path, capsys) -> None:
       - name: allow-web
         action: Allow
         from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}]
-        ports: [{portNumber: {protocol: TCP, port: 5432}}, {portRange: {protocol: UDP, start: 1000, end: 2000}}]}
+        ports: [{portNumber: {protocol: TCP, port: 5432}}, {portRange: {protocol: UDP, start: 1000, end: 2000}}]
     ---
     apiVersion: policy.networking.k8s.io/v1alpha1
     kind: BaselineAdminNetworkPolicy
