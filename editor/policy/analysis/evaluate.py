@@ -53,6 +53,7 @@ class Analysis:
                 self.policies.append(_read_networkpolicy(policy, self.warnings))
             else:
                 self.policies.extend(_read_cilium(policy, self.warnings))
+        self.policies.extend(self._extra_policies())
         self.universe = _Universe(cluster, self.policies, options)
         matcher = _Matcher(self.universe, cluster)
         for policy in self.policies:
@@ -67,6 +68,13 @@ class Analysis:
         self.connections: dict[tuple[Peer, Peer], ConnectionSet] = {}
         self._workload_peers: dict[tuple[str, str, str], WorkloadPeer] = {}
         self._compute()
+
+    # -- hooks for layers around the NetworkPolicy evaluation (editor.policy.platform.connlist)
+
+    def _extra_policies(self) -> list[_Policy]:
+        """Policies whose peers join the universe (cutting the external ranges, matched to bits) without being
+        NetworkPolicies: give them `applies=False` directions so that `_direction` leaves them out."""
+        return []
 
     # -- evaluation
 

@@ -20,6 +20,8 @@ from ..analysis import Analysis, Options, analyse, diff, format_connlist, format
 from ..check import add_observed, observations_from_document, replay
 from ..flows import read_flow_paths
 from ..manifests import Cluster, read_paths
+from ..platform.connlist import analyse_tiers
+from ..platform.inputs import read_platform_inputs
 from ..yamlio import InputError
 
 
@@ -64,7 +66,12 @@ def _analyse_cluster(cluster: Cluster, options: Options) -> Analysis:
 
 
 def _analyse(paths: list[str], options: Options) -> Analysis:
-    return _analyse_cluster(read_paths(paths), options)
+    inputs = read_platform_inputs(paths)
+    if not inputs.policies:
+        return _analyse_cluster(inputs.cluster, options)
+    analysis = analyse_tiers(inputs, options)  # ClusterNetworkPolicy / ANP / BANP around NetworkPolicy
+    _warn([*inputs.cluster.warnings, *analysis.warnings])
+    return analysis
 
 
 def _replay(args: argparse.Namespace, options: Options) -> int:

@@ -1,0 +1,192 @@
+"""The connectivity list under tiers: the NetworkPolicy analysis (`editor.policy.analysis.Analysis`) with the
+Admin tier in front of it and the Baseline tier behind it, over whole connection sets at once.
+
+Same precedence as `tiers.py` (which answers one probe with attribution), as np-guard/netpol-analyzer computes it
+(`pkg/netpol/eval/internal/k8s/{adminnetpol,baselineadminnetpol}.go`), each direction on its own: the rules of
+the Admin tier, lowest priority first and in order, take the connections they match out of what is still
+undecided (allowing them, denying them, or passing them to the NetworkPolicy tier); what is left, plus what was
+passed, is decided by NetworkPolicy when a NetworkPolicy isolates the pod in that direction, else by the
+Baseline tier's rules in order; what is still left is allowed.
+
+As netpol-analyzer does: `networks` peers match external addresses, not pods, and only IPv4 ones (IPv6 entries
+are ignored); `nodes` peers match nothing (the analysis has no node endpoints). Warnings say so. `fenceline
+probe` (`tiers.py`) has none of these limits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Callable
+
+from ..analysis import ALL_CONNECTIONS, NO_CONNECTIONS, Analysis, ConnectionSet, Options, PolicyRef
+from ..analysis.evaluate import _DirectionState
+from ..analysis.match import _namespace_labels
+from ..analysis.parse import _Direction, _IPPeer, _PodPeer, _Policy, _PortEntry, _Rule
+from ..manifests import PROTOCOLS, Cluster
+from ..selectors import LabelSelector
+from .inputs import PlatformInputs
+from .model import ADMIN, ALLOW, BASELINE, PASS, PlatformPeer, PlatformPolicy, PlatformPort, PlatformRule, PodSet
+from .tiers import ordered
+
+_EVERYONE = LabelSelector((), ())
+
+
+@dataclasses.dataclass
+class _Tiered:
+    """A platform policy and the NetworkPolicy-shaped stand-in whose rules the analysis matches to bits."""
+
+    policy: PlatformPolicy
+    stand_in: _Policy
+    rules: dict[str, list[tuple[PlatformRule, _Rule]]]
+    subjects: int = 0
+
+
+def _block(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[tuple[int, int, int], ...]:
+    return ((network.version, int(network.network_address), int(network.broadcast_address)),)
+
+
+def _peers(peer: PlatformPeer) -> list[_PodPeer | _IPPeer]:
+    if peer.pods is not None:
+        return [_PodPeer(peer.pods.namespaces, peer.pods.pods, "")]
+    return [_IPPeer(_block(n), kubernetes=False) for n in peer.networks if n.version == 4]
+
+
+def _port(entry: PlatformPort) -> _PortEntry:
+    if entry.name is not None:
+        return _PortEntry(PROTOCOLS if entry.protocol is None else (entry.protocol,), entry.name)
+    return _PortEntry((entry.protocol or "TCP",), entry.first, entry.last)
+
+
+def _stand_in(policy: PlatformPolicy) -> _Tiered:
+    rules: dict[str, list[tuple[PlatformRule, _Rule]]] = {}
+    for direction in ("Ingress", "Egress"):
+        rules[direction] = [
+            (
+                rule,
+                _Rule(
+                    rule.index,
+                    direction,
+                    [p for peer in rule.peers for p in _peers(peer)],
+                    None if rule.ports is None else [_port(e) for e in rule.ports],
+                ),
+            )
+            for rule in policy.rules(direction)
+        ]
+    ref = PolicyRef(policy.ref.kind, None, policy.ref.name, policy.ref.where)
+    stand_in = _Policy(
+        ref,
+        None,
+        _EVERYONE,
+        False,
+        _Direction([r for _, r in rules["Ingress"]], isolates=False, applies=False),
+        _Direction([r for _, r in rules["Egress"]], isolates=False, applies=False),
+        frozenset(),
+    )
+    return _Tiered(policy, stand_in, rules)
+
+
+class _TieredState(_DirectionState):
+    """One direction: `effective(cls, peer)` through the tiers, on top of the NetworkPolicy state."""
+
+    def __init__(
+        self,
+        direction: str,
+        middle: _DirectionState,
+        admin: list[_Tiered],
+        baseline: list[_Tiered],
+        ports: Callable[[_Rule, int, int], ConnectionSet],
+    ) -> None:
+        super().__init__()
+        self.direction = direction
+        self.middle = middle
+        # what the analysis' explanations read: the NetworkPolicy tier's own state
+        self.isolated = middle.isolated
+        self.allow = middle.allow
+        self.deny = middle.deny
+        self.admin = admin
+        self.baseline = baseline
+        self.ports = ports
+
+    def _tier(self, tier: list[_Tiered], cls: int, peer: int, undecided: ConnectionSet) -> tuple[ConnectionSet, ...]:
+        allowed = passed = NO_CONNECTIONS
+        for item in tier:
+            if not item.subjects >> cls & 1:
+                continue
+            for rule, stand_in in item.rules[self.direction]:
+                if not undecided:
+                    return allowed, passed, undecided
+                if not stand_in.bits >> peer & 1:
+                    continue
+                conns = self.ports(stand_in, cls, peer) & undecided
+                if rule.verdict == ALLOW:
+                    allowed = allowed | conns
+                elif rule.verdict == PASS:
+                    passed = passed | conns
+                undecided = undecided - conns
+        return allowed, passed, undecided
+
+    def effective(self, cls: int, peer: int) -> ConnectionSet:
+        allowed, passed, undecided = self._tier(self.admin, cls, peer, ALL_CONNECTIONS)
+        undecided = undecided | passed
+        if self.isolated[cls]:
+            return allowed | (undecided & self.middle.effective(cls, peer))
+        base_allowed, _, left = self._tier(self.baseline, cls, peer, undecided)
+        return allowed | base_allowed | left
+
+
+class TieredAnalysis(Analysis):
+    """`Analysis` whose connections go through the Admin, NetworkPolicy and Baseline tiers."""
+
+    def __init__(self, cluster: Cluster, options: Options, platform: list[PlatformPolicy]) -> None:
+        self.tiered = [_stand_in(p) for p in ordered(platform, ADMIN) + ordered(platform, BASELINE)]
+        super().__init__(cluster, options)
+
+    def _extra_policies(self) -> list[_Policy]:
+        for item in self.tiered:
+            for rule in item.policy.ingress + item.policy.egress:
+                where = f"{item.policy.ref.where}: {item.policy.ref} {rule.label}"
+                if any(p.nodes is not None or p.domain_names for p in rule.peers):
+                    self.warnings.append(
+                        f"{where}: `nodes` and `domainNames` peers match nothing in the connectivity list (it has "
+                        "no node or DNS endpoints; `fenceline probe` evaluates `nodes`)"
+                    )
+                if any(n.version == 6 for p in rule.peers for n in p.networks):
+                    self.warnings.append(
+                        f"{where}: IPv6 `networks` are ignored in the connectivity list, as netpol-analyzer does "
+                        "(`fenceline probe` evaluates them)"
+                    )
+        return [item.stand_in for item in self.tiered]
+
+    def _subjects(self, subject: PodSet) -> int:
+        bits = 0
+        for cls in self.universe.classes:
+            labels = _namespace_labels(self.cluster, cls.namespace)
+            if subject.namespaces.matches(labels) and (subject.pods is None or subject.pods.matches(cls.labels)):
+                bits |= 1 << cls.index
+        return bits
+
+    def _direction(self, direction: str) -> _DirectionState:
+        middle = super()._direction(direction)
+        for item in self.tiered:
+            item.subjects = self._subjects(item.policy.subject)
+        admin = [t for t in self.tiered if t.policy.tier == ADMIN]
+        baseline = [t for t in self.tiered if t.policy.tier == BASELINE]
+        n_classes = len(self.universe.classes)
+
+        def ports(rule: _Rule, cls: int, peer: int) -> ConnectionSet:
+            receiver = cls if direction == "Ingress" else (peer if peer < n_classes else None)
+            return self._ports(rule, receiver)[0]
+
+        return _TieredState(direction, middle, admin, baseline, ports)
+
+    def _reachable_classes(self) -> Callable[[int], list[int]]:
+        every = list(range(len(self.universe.classes)))  # an Admin rule may open what NetworkPolicy closes
+        return lambda src: every
+
+
+def analyse_tiers(inputs: PlatformInputs, options: Options | None = None) -> Analysis:
+    """The analysis of the inputs' cluster, through the platform tiers when there are platform policies."""
+    analysis = TieredAnalysis(inputs.cluster, options or Options(), inputs.policies)
+    analysis.warnings[:0] = inputs.warnings
+    return analysis
