@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from editor.policy.cli import main
+from editor.policy.platform.connlist import analyse_tiers
+from editor.policy.platform.inputs import read_platform_inputs
 
 FOLDER = Path(__file__).resolve().parent.parent / "fixtures" / "netpol-analyzer-anp"
 CASES = json.loads((FOLDER / "cases.json").read_text())["cases"]
@@ -47,3 +49,39 @@ def test_nodes_and_ipv6_networks_are_warned_about(capsys: pytest.CaptureFixture[
     assert "`nodes` and `domainNames` peers match nothing" in capsys.readouterr().err
     assert main(["connlist", str(FOLDER / "tests" / "anp_banp_test_multiple_warnings")]) == 0
     assert "IPv6 `networks` are ignored in the connectivity list" in capsys.readouterr().err
+
+
+def _platform_lines(expected: str) -> list[tuple[str, str, str, bool, str]]:
+    """(src, dst, direction, allowed, line) of every AdminNetworkPolicy/BaselineAdminNetworkPolicy reason line of
+    an expected explain output, and of the "system default" line that follows a Pass."""
+    found = []
+    pair = direction = None
+    allowed = False
+    for raw in expected.splitlines():
+        line = raw.strip()
+        if line.startswith("Connections between "):
+            src, _, dst = line.removeprefix("Connections between ").removesuffix(":").partition(" => ")
+            pair = (src, dst)
+        elif line.startswith(("Egress (", "Ingress (")):
+            direction, _, verdict = line.partition(" (")
+            allowed = verdict.startswith("Allowed")
+        elif (
+            pair
+            and direction
+            and (
+                line.startswith(("AdminNetworkPolicy", "BaselineAdminNetworkPolicy"))
+                or line == "the system default (Allow all)"
+            )
+        ):
+            found.append((*pair, direction, allowed, line))
+    return found
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c["options"].get("explain")], ids=lambda c: c["id"])
+def test_tier_attribution_gives_netpol_analyzers_reasons(case: dict) -> None:
+    analysis = analyse_tiers(read_platform_inputs([FOLDER / case["input_dirs"][0]]))
+    lines = _platform_lines((FOLDER / case["expected"]).read_text())
+    assert lines or "anp_and_banp_using_networks_and_nodes" in case["id"]
+    for src, dst, direction, allowed, line in lines:
+        parts = analysis.tier_parts(direction, analysis.peer(src), analysis.peer(dst))
+        assert any(line in part.reasons and part.allowed == allowed for part in parts), (src, dst, direction, line)

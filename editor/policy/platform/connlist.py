@@ -19,14 +19,14 @@ import dataclasses
 import ipaddress
 from collections.abc import Callable
 
-from ..analysis import ALL_CONNECTIONS, NO_CONNECTIONS, Analysis, ConnectionSet, Options, PolicyRef
+from ..analysis import ALL_CONNECTIONS, NO_CONNECTIONS, Analysis, ConnectionSet, Options, Peer, PolicyRef
 from ..analysis.evaluate import _DirectionState
 from ..analysis.match import _namespace_labels
 from ..analysis.parse import _Direction, _IPPeer, _PodPeer, _Policy, _PortEntry, _Rule
 from ..manifests import PROTOCOLS, Cluster
 from ..selectors import LabelSelector
 from .inputs import PlatformInputs
-from .model import ADMIN, ALLOW, BASELINE, PASS, PlatformPeer, PlatformPolicy, PlatformPort, PlatformRule, PodSet
+from .model import ADMIN, ALLOW, BASELINE, DENY, PASS, PlatformPeer, PlatformPolicy, PlatformPort, PlatformRule, PodSet
 from .tiers import ordered
 
 _EVERYONE = LabelSelector((), ())
@@ -86,6 +86,25 @@ def _stand_in(policy: PlatformPolicy) -> _Tiered:
     return _Tiered(policy, stand_in, rules)
 
 
+@dataclasses.dataclass(frozen=True)
+class TierPart:
+    """Connections one direction decides alike, and why, in netpol-analyzer's words (`AdminNetworkPolicy 'x'
+    denies connections by Egress rule y`). `tier` "NetworkPolicy" means the NetworkPolicy explanation of these
+    connections follows `reasons` (which then hold only the Pass rules that led there)."""
+
+    connections: ConnectionSet
+    allowed: bool
+    tier: str  # "Admin", "NetworkPolicy", "Baseline" or "default"
+    reasons: tuple[str, ...]
+
+
+_VERBS = {ALLOW: "allows", DENY: "denies", PASS: "passes"}
+
+
+def _reason(item: _Tiered, rule: PlatformRule) -> str:
+    return f"{item.policy.ref} {_VERBS[rule.verdict]} connections by {rule.label}"
+
+
 class _TieredState(_DirectionState):
     """One direction: `effective(cls, peer)` through the tiers, on top of the NetworkPolicy state."""
 
@@ -125,6 +144,46 @@ class _TieredState(_DirectionState):
                     passed = passed | conns
                 undecided = undecided - conns
         return allowed, passed, undecided
+
+    def _matches(self, tier: list[_Tiered], cls: int, peer: int, undecided: ConnectionSet):
+        """(rule, policy, connections) of each rule that takes connections out of `undecided`, in order."""
+        for item in tier:
+            if not item.subjects >> cls & 1:
+                continue
+            for rule, stand_in in item.rules[self.direction]:
+                if undecided and stand_in.bits >> peer & 1:
+                    conns = self.ports(stand_in, cls, peer) & undecided
+                    if conns:
+                        undecided = undecided - conns
+                        yield rule, item, conns
+
+    def parts(self, cls: int, peer: int) -> list[TierPart]:
+        """The decision of every connection, split by the tier, policy and rule that decided it."""
+        parts: list[TierPart] = []
+        undecided = ALL_CONNECTIONS
+        onwards: list[tuple[ConnectionSet, tuple[str, ...]]] = []
+        for rule, item, conns in self._matches(self.admin, cls, peer, ALL_CONNECTIONS):
+            undecided = undecided - conns
+            if rule.verdict == PASS:
+                onwards.append((conns, (_reason(item, rule),)))
+            else:
+                parts.append(TierPart(conns, rule.verdict == ALLOW, ADMIN, (_reason(item, rule),)))
+        onwards.insert(0, (undecided, ()))
+        for conns, passed in onwards:
+            if not conns:
+                continue
+            if self.isolated[cls]:
+                allowed = conns & self.middle.effective(cls, peer)
+                parts.append(TierPart(allowed, True, "NetworkPolicy", passed))
+                parts.append(TierPart(conns - allowed, False, "NetworkPolicy", passed))
+                continue
+            left = conns
+            for rule, item, taken in self._matches(self.baseline, cls, peer, conns):
+                left = left - taken
+                parts.append(TierPart(taken, rule.verdict == ALLOW, BASELINE, (*passed, _reason(item, rule))))
+            default = ("the system default (Allow all)",) if passed else ()
+            parts.append(TierPart(left, True, "default", (*passed, *default)))
+        return [part for part in parts if part.connections]
 
     def effective(self, cls: int, peer: int) -> ConnectionSet:
         allowed, passed, undecided = self._tier(self.admin, cls, peer, ALL_CONNECTIONS)
@@ -179,6 +238,14 @@ class TieredAnalysis(Analysis):
             return self._ports(rule, receiver)[0]
 
         return _TieredState(direction, middle, admin, baseline, ports)
+
+    def tier_parts(self, direction: str, src: Peer, dst: Peer) -> list[TierPart]:
+        """How `direction` (Egress: of `src`, Ingress: of `dst`, which must be a workload) decides `src` => `dst`."""
+        state = self.egress if direction == "Egress" else self.ingress
+        assert isinstance(state, _TieredState)
+        if direction == "Egress":
+            return state.parts(self._index(src, "Ingress"), self._index(dst, "Egress"))
+        return state.parts(self._index(dst, "Egress"), self._index(src, "Ingress"))
 
     def _reachable_classes(self) -> Callable[[int], list[int]]:
         every = list(range(len(self.universe.classes)))  # an Admin rule may open what NetworkPolicy closes
