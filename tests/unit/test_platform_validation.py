@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from editor.policy.cli import main
 from editor.policy.platform import schema
 from editor.policy.platform.inputs import read_platform_inputs
 from editor.policy.yamlio import InputError
@@ -134,3 +135,15 @@ def test_every_cel_rule_of_the_shipped_crds_has_a_python_check_and_the_files_are
     for api_version, kind in schema.CRD_FILES:
         loaded = schema.schema_for(api_version, kind)
         assert loaded is not None and loaded.rules  # each CRD carries CEL rules, all mapped (else KeyError)
+
+
+def test_fenceline_validate_reports_every_platform_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = CNP.replace('"10.0.0.0/8"', '"10.0.0.0/33"').replace("priority: 5", "priority: -1")
+    (tmp_path / "p.yaml").write_text(bad)
+    assert main(["validate", str(tmp_path / "p.yaml")]) == 1
+    out, err = capsys.readouterr()
+    assert "p.yaml:7: ClusterNetworkPolicy p: spec.priority: Priority value must be between 0-1000" in out
+    assert "p.yaml:14: ClusterNetworkPolicy p: spec.egress[0].to[0].networks[0]: invalid CIDR address" in out
+    assert "1 policy object(s) checked: 2 error(s)" in err
+    (tmp_path / "p.yaml").write_text(CNP)
+    assert main(["validate", str(tmp_path / "p.yaml")]) == 0

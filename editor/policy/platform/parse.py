@@ -7,7 +7,7 @@ reading with an InputError naming the file, the line and the field, as the API s
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Literal
 
 from ..selectors import LabelSelector, SelectorError, parse_selector
 from ..yamlio import InputError, KubeObject
@@ -26,6 +26,7 @@ from .model import (
 )
 from .schema import PLATFORM_KINDS, Path, schema_for, supported_versions
 
+Severity = Literal["error", "warning"]
 _VERDICTS = {"Accept": ALLOW, "Allow": ALLOW, "Deny": DENY, "Pass": PASS}
 _PROTOCOL_KEYS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
 
@@ -100,6 +101,38 @@ def read_platform_policy(item: KubeObject, warnings: list[str]) -> PlatformPolic
         for direction in ("Ingress", "Egress")
     }
     return PlatformPolicy(ref, subject, rules["Ingress"], rules["Egress"])
+
+
+def check_platform_object(obj: dict[str, Any]) -> list[tuple[Severity, Path, str]]:
+    """(severity, path, message) of every problem of a platform object, for `fenceline validate`: all schema and
+    CEL errors (reading stops at the first), the inverted v1alpha1 port ranges, and the lenient readings."""
+    api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
+    schema = schema_for(api_version, kind)
+    if schema is None:
+        versions = " or ".join(supported_versions(kind))
+        return [("error", ("apiVersion",), f"{kind} {api_version} is not supported (use {versions})")]
+    found: list[tuple[Severity, Path, str]] = [("error", p, _in_words(p, m)) for p, m in schema.errors(obj)]
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    for direction, peer_key in (("ingress", "from"), ("egress", "to")):
+        for index, rule in enumerate(spec.get(direction) or ()):
+            if not isinstance(rule, dict):
+                continue
+            for p_index, port in enumerate(rule.get("ports") or ()):
+                path = ("spec", direction, index, "ports", p_index)
+                port_range = port.get("portRange") if isinstance(port, dict) else None
+                start, end = (
+                    (port_range.get("start"), port_range.get("end")) if isinstance(port_range, dict) else (0, 0)
+                )
+                if isinstance(start, int) and isinstance(end, int) and end < start:
+                    found.append(("error", (*path, "portRange", "end"), "port range: end must not be less than start"))
+                number = port.get("portNumber") if isinstance(port, dict) else None
+                if isinstance(number, dict) and "protocol" not in number:
+                    found.append(("warning", (*path, "portNumber"), "protocol is required by the API server"))
+            for p_index, peer in enumerate(rule.get(peer_key) or ()):
+                if isinstance(peer, dict) and isinstance(peer.get("pods"), dict) and "podSelector" not in peer["pods"]:
+                    path = ("spec", direction, index, peer_key, p_index, "pods")
+                    found.append(("warning", path, "podSelector is required by the API server"))
+    return found
 
 
 def _in_words(path: Path, message: str) -> str:
