@@ -147,3 +147,24 @@ def test_fenceline_validate_reports_every_platform_problem(tmp_path: Path, capsy
     assert "1 policy object(s) checked: 2 error(s)" in err
     (tmp_path / "p.yaml").write_text(CNP)
     assert main(["validate", str(tmp_path / "p.yaml")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (CNP.split("spec:")[0], "'spec' is a required property"),
+        (CNP.replace("metadata:\n  name: p", "metadata: x"), "metadata: 'x' is not of type 'object'"),
+        (CNP.replace("name: p", "name: P_Q"), "is not an object name"),
+        (CNP.replace("  - name: r", '  - name: "r\\nallowed x"'), "may not hold control characters"),
+        (CNP.replace("namespaces: {}", "namespaces: {matchLabels: {'bad key!': v}}"), "invalid label key"),
+        (CNP.replace('"10.0.0.0/8"', "5"), "5 is not of type 'string'"),
+        (CNP.replace("priority: 5", "priority: 99999999999999999999999"), "between 0-1000"),
+        (CNP.replace("kind: ClusterNetworkPolicy", "kind: [ClusterNetworkPolicy]"), ""),
+    ],
+)
+def test_hostile_platform_objects_are_refused_clearly(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "p.yaml").write_text(text)
+    if not message:  # not a platform object at all: skipped with a warning by the cluster reader, never a crash
+        assert read_platform_inputs([tmp_path / "p.yaml"]).policies == []
+        return
+    assert message in read(tmp_path, text).message

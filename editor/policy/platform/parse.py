@@ -7,6 +7,7 @@ reading with an InputError naming the file, the line and the field, as the API s
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Literal
 
 from ..selectors import LabelSelector, SelectorError, parse_selector
@@ -27,6 +28,7 @@ from .model import (
 from .schema import PLATFORM_KINDS, Path, schema_for, supported_versions
 
 Severity = Literal["error", "warning"]
+_OBJECT_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _VERDICTS = {"Accept": ALLOW, "Allow": ALLOW, "Deny": DENY, "Pass": PASS}
 _PROTOCOL_KEYS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
 
@@ -81,8 +83,11 @@ def read_platform_policy(item: KubeObject, warnings: list[str]) -> PlatformPolic
         raise reader.error(path, _in_words(path, message))
     metadata = item.obj["metadata"]
     name = metadata.get("name")
-    if not isinstance(name, str) or not name:
-        raise reader.error(("metadata",), "metadata.name is required")
+    if not isinstance(name, str) or not _OBJECT_NAME.fullmatch(name):
+        raise reader.error(
+            ("metadata", "name") if "name" in metadata else ("metadata",),
+            f"metadata.name {name!r} is not an object name (a DNS subdomain: lowercase letters, digits, '-' and '.')",
+        )
     spec = item.obj["spec"]
     if item.kind == "ClusterNetworkPolicy":
         tier, priority = spec["tier"], spec["priority"]
@@ -183,6 +188,9 @@ def _rule(reader: _Reader, raw: dict[str, Any], path: Path, direction: str, inde
             else tuple(_v1alpha1_port(reader, e, (*path, "ports", i)) for i, e in enumerate(raw_ports))
         )
     action = raw["action"]
+    if any(not char.isprintable() for char in raw.get("name") or ""):
+        # names are printed in probe lines and explanations, one per line
+        raise reader.error((*path, "name"), "a rule name may not hold control characters or line breaks")
     return PlatformRule(direction, index, raw.get("name") or "", action, _VERDICTS[action], peers, ports)
 
 
