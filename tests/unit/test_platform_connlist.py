@@ -85,3 +85,29 @@ def test_tier_attribution_gives_netpol_analyzers_reasons(case: dict) -> None:
     for src, dst, direction, allowed, line in lines:
         parts = analysis.tier_parts(direction, analysis.peer(src), analysis.peer(dst))
         assert any(line in part.reasons and part.allowed == allowed for part in parts), (src, dst, direction, line)
+
+
+def test_flow_replay_goes_through_the_tiers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An Admin Deny breaks observed traffic that no NetworkPolicy touches; an Admin Accept keeps traffic that a
+    NetworkPolicy alone would break (network-policy-api `site-src/api-overview.md`: Admin tier first)."""
+    flows = Path(__file__).resolve().parent.parent / "fixtures" / "hubble" / "basic-sample-400-tcp-flows.json"
+    platform = tmp_path / "platform.yaml"
+    platform.write_text(
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: guard}\n"
+        "spec:\n  tier: Admin\n  priority: 1\n  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: "
+        "{app: details}}}}\n  ingress: [{name: no-productpage, action: Deny, from: [{pods: {namespaceSelector: {}, "
+        "podSelector: {matchLabels: {app: productpage}}}}]}]\n"
+    )
+    assert main(["connlist", str(platform), "--flows", str(flows)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "bookinfo/productpage-v1[Deployment] => bookinfo/details-v1[Deployment] : TCP 9080 : DENIED, would break" in out
+    )
+    deny = tmp_path / "deny.yaml"
+    deny.write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: bookinfo}\n"
+        "spec: {podSelector: {matchLabels: {app: details}}, policyTypes: [Ingress]}\n"
+    )
+    platform.write_text(platform.read_text().replace("Deny", "Accept"))
+    assert main(["connlist", str(platform), str(deny), "--flows", str(flows)]) == 0
+    assert "no observed connection would break" in capsys.readouterr().out
