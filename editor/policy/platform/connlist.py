@@ -126,23 +126,37 @@ class _TieredState(_DirectionState):
         self.admin = admin
         self.baseline = baseline
         self.ports = ports
+        self._class_rules: dict[tuple[int, int], tuple[list[tuple[PlatformRule, _Rule]], int]] = {}
+
+    def _rules_of(self, tier: list[_Tiered], cls: int) -> tuple[list[tuple[PlatformRule, _Rule]], int]:
+        """The rules of `tier` that apply to class `cls`, in evaluation order, and the peers any of them matches
+        (cached per class: the connlist asks for every pair)."""
+        key = (id(tier), cls)
+        found = self._class_rules.get(key)
+        if found is None:
+            rules = [pair for item in tier if item.subjects >> cls & 1 for pair in item.rules[self.direction]]
+            bits = 0
+            for _, stand_in in rules:
+                bits |= stand_in.bits
+            found = self._class_rules[key] = (rules, bits)
+        return found
 
     def _tier(self, tier: list[_Tiered], cls: int, peer: int, undecided: ConnectionSet) -> tuple[ConnectionSet, ...]:
         allowed = passed = NO_CONNECTIONS
-        for item in tier:
-            if not item.subjects >> cls & 1:
+        rules, bits = self._rules_of(tier, cls)
+        if not bits >> peer & 1:
+            return allowed, passed, undecided
+        for rule, stand_in in rules:
+            if not undecided:
+                break
+            if not stand_in.bits >> peer & 1:
                 continue
-            for rule, stand_in in item.rules[self.direction]:
-                if not undecided:
-                    return allowed, passed, undecided
-                if not stand_in.bits >> peer & 1:
-                    continue
-                conns = self.ports(stand_in, cls, peer) & undecided
-                if rule.verdict == ALLOW:
-                    allowed = allowed | conns
-                elif rule.verdict == PASS:
-                    passed = passed | conns
-                undecided = undecided - conns
+            conns = self.ports(stand_in, cls, peer) & undecided
+            if rule.verdict == ALLOW:
+                allowed = allowed | conns
+            elif rule.verdict == PASS:
+                passed = passed | conns
+            undecided = undecided - conns
         return allowed, passed, undecided
 
     def _matches(self, tier: list[_Tiered], cls: int, peer: int, undecided: ConnectionSet):
