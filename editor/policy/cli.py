@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "flows": "Hubble flow logs or Inspektor Gadget logs to a graph document.",
     "connlist": "Who may talk to whom under a set of manifests and policies.",
     "probe": "May this pod open this connection? Which tier, policy and rule decide.",
+    "platform": "Platform policies (files and templates) as ClusterNetworkPolicy, ANP/BANP or Cilium CCNP.",
     "lint": "Findings with fixes for policy YAML or a graph document.",
     "rate": "The transparent 0-5 rating of policies.",
     "serve": "Run the web editor.",

@@ -96,7 +96,7 @@ def _prober(tmp_path: Path, objects: list[dict]) -> Prober:
 @pytest.mark.parametrize("target", [emit.to_v1alpha2, emit.to_v1alpha1])
 def test_templates_compile_read_back_and_are_proven_by_probes(tmp_path: Path, target) -> None:
     compiled = target(_policies())
-    assert compiled.notes == []
+    assert compiled.not_expressed == [] and compiled.caveats == []
     prober = _prober(tmp_path, compiled.objects)
     assert len(prober.inputs.policies) == 6
     for probe, (verdict, reason) in zip(PROBES, EXPECTED, strict=True):
@@ -112,7 +112,8 @@ def test_v1alpha1_has_one_baseline_policy_named_default(tmp_path: Path) -> None:
     compiled = emit.to_v1alpha1([other, narrower])
     (banp,) = [o for o in compiled.objects if o["kind"] == "BaselineAdminNetworkPolicy"]
     assert banp["metadata"]["name"] == "default"
-    assert len(compiled.notes) == 1 and "'default'" in compiled.notes[0] and "one subject" in compiled.notes[0]
+    (note,) = compiled.not_expressed
+    assert "'default'" in note and "one subject" in note
 
 
 def test_cilium_expresses_deny_and_default_deny_and_says_what_it_cannot() -> None:
@@ -141,7 +142,41 @@ def test_cilium_expresses_deny_and_default_deny_and_says_what_it_cannot() -> Non
     }
     assert kinds["cluster-dns"]["enableDefaultDeny"] == {"egress": False}
     assert "pass-dns" not in kinds and "baseline-partial" not in kinds
-    text = "\n".join(compiled.notes)
-    assert "'pass-dns' (Admin tier, priority 1) Egress rule pass: Cilium has no Pass" in text
-    assert "'baseline-partial' (Baseline tier, priority 2) Ingress rule from-monitoring: Cilium cannot place" in text
-    assert "Cilium has no priorities" in text
+    assert len(compiled.not_expressed) == 2
+    assert "'pass-dns' (Admin tier, priority 1) Egress rule pass: Cilium has no Pass" in compiled.not_expressed[0]
+    assert (
+        "'baseline-partial' (Baseline tier, priority 2) Ingress rule from-monitoring: Cilium cannot place"
+        in (compiled.not_expressed[1])
+    )
+    assert "Cilium has no priorities" in compiled.caveats[-1]
+    assert any("application deny rule still wins" in c for c in compiled.caveats)
+
+
+def test_fenceline_platform_writes_each_api_and_fails_on_what_it_cannot_express(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from editor.policy.cli import main
+
+    assert main(["platform", "--template", "cluster-dns", "--template", "default-deny", "--api", "v1alpha1"]) == 0
+    objects = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [o["kind"] for o in objects] == ["AdminNetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"]
+    conformance = Path(__file__).resolve().parent.parent / "fixtures" / "clusternetworkpolicy-conformance"
+    source = next((conformance / "cases" / "CNPAdminTierEgressTCP").glob("01-*")) / "objects.yaml"
+    assert main(["platform", str(source), "--api", "cilium"]) == 1
+    out, err = capsys.readouterr()
+    (ccnp,) = yaml.safe_load_all(out)
+    assert [f for f in validate_object(ccnp) if f.is_error] == []
+    assert (
+        "not expressed in cilium: ClusterNetworkPolicy 'egress-tcp' (Admin tier, priority 6) Egress rule "
+        "pass-to-ravenclaw-everything: Cilium has no Pass" in err
+    )
+    assert (
+        "Egress rule deny-to-ravenclaw-everything (Deny) comes after ClusterNetworkPolicy 'egress-tcp' Egress rule "
+        "allow-to-ravenclaw-everything (Accept)" in err
+    )
+    assert main(["platform", str(source)]) == 0
+    (cnp,) = yaml.safe_load_all(capsys.readouterr().out)
+    (tmp_path / "again.yaml").write_text(yaml.safe_dump(cnp))
+    (again,) = read_platform_inputs([tmp_path / "again.yaml"]).policies
+    (original,) = read_platform_inputs([source]).policies
+    assert (again.subject, again.ingress, again.egress) == (original.subject, original.ingress, original.egress)

@@ -1,6 +1,7 @@
 """Platform policies written out: ClusterNetworkPolicy v1alpha2 (the default), AdminNetworkPolicy /
 BaselineAdminNetworkPolicy v1alpha1 (for clusters whose CNI implements only those), or CiliumClusterwideNetworkPolicy
-(the Cilium dialect). What a target cannot express is listed in `Compiled.notes`, never dropped silently.
+(the Cilium dialect). What a target cannot express is listed in `Compiled.not_expressed` (not compiled, never
+dropped silently); what it expresses with a difference worth knowing, in `Compiled.caveats`.
 
 Cilium (1.18, `pkg/policy/api/rule.go`, docs "Deny policies") has no tiers, priorities or rule order: a deny rule
 wins over every allow, and allows add up. So an Admin Deny is a deny rule; an Admin Accept is an allow rule with
@@ -27,7 +28,8 @@ _V1ALPHA2_ACTIONS = {ALLOW: "Accept", DENY: "Deny", PASS: "Pass"}
 @dataclasses.dataclass
 class Compiled:
     objects: list[dict[str, Any]]
-    notes: list[str]  # what the target cannot express, or only partly: one sentence per rule, naming it
+    not_expressed: list[str]  # rules or policies not compiled: one sentence each, naming it and why
+    caveats: list[str] = dataclasses.field(default_factory=list)  # compiled, with a difference in meaning
 
 
 def _selector(selector: LabelSelector) -> dict[str, Any]:
@@ -105,7 +107,12 @@ def to_v1alpha1(policies: list[PlatformPolicy]) -> Compiled:
     """Admin tier policies as ANPs; the Baseline tier as the one BANP `default` when it has one subject."""
     objects: list[dict[str, Any]] = []
     missing: list[str] = []
-    for policy in (p for p in policies if p.tier == ADMIN):
+    for source in (p for p in policies if p.tier == ADMIN):
+        policy = dataclasses.replace(
+            source,
+            ingress=source.ingress,
+            egress=tuple(r for r in source.egress if _v1alpha1_peers(source, r, missing)),
+        )
         spec = {"priority": policy.ref.priority or 0, "subject": _pod_set(policy.subject)}
         objects.append(
             {
@@ -129,6 +136,7 @@ def to_v1alpha1(policies: list[PlatformPolicy]) -> Compiled:
             d: [r for p in kept for r in p.rules(d) if r.verdict != PASS or _note_pass(p, r, missing)]
             for d in ("Ingress", "Egress")
         }
+        rules = {d: [r for r in found if _v1alpha1_peers(baseline[0], r, missing)] for d, found in rules.items()}
         merged = PlatformPolicy(baseline[0].ref, subject, tuple(rules["Ingress"]), tuple(rules["Egress"]))
         objects.append(
             {
@@ -138,11 +146,14 @@ def to_v1alpha1(policies: list[PlatformPolicy]) -> Compiled:
                 "spec": {"subject": _pod_set(subject), **_spec_rules(merged, False)},
             }
         )
-    for policy in policies:
-        for rule in policy.ingress + policy.egress:
-            if any(p.domain_names for p in rule.peers):
-                missing.append(f"{policy.ref} {rule.label}: v1alpha1 has no domainNames peers; rule kept, CRD refuses")
     return Compiled(objects, missing)
+
+
+def _v1alpha1_peers(policy: PlatformPolicy, rule: PlatformRule, missing: list[str]) -> bool:
+    if any(p.domain_names for p in rule.peers):
+        missing.append(f"{policy.ref} {rule.label}: v1alpha1 has no domainNames peers; not compiled")
+        return False
+    return True
 
 
 def _note_pass(policy: PlatformPolicy, rule: PlatformRule, missing: list[str]) -> bool:
@@ -207,9 +218,29 @@ def _everything(rule: PlatformRule) -> bool:
     return rule.ports is None and (every_pod or every_address)
 
 
+def _order_lost(policies: list[PlatformPolicy]) -> list[str]:
+    """Deny rules that come after an Accept or a Pass in the Admin tier: in Cilium the deny wins where they overlap,
+    whatever came first."""
+    found = []
+    admin = sorted((p for p in policies if p.tier == ADMIN), key=lambda p: (p.ref.priority or 0, p.ref.name))
+    for direction in ("Ingress", "Egress"):
+        earlier: list[str] = []
+        for policy in admin:
+            for rule in policy.rules(direction):
+                if rule.verdict == DENY and earlier:
+                    found.append(
+                        f"{policy.ref} {rule.label} (Deny) comes after {', '.join(earlier)}: in Cilium the deny wins "
+                        "where their peers and ports overlap"
+                    )
+                elif rule.verdict != DENY:
+                    earlier.append(f"{policy.ref} {rule.label} ({rule.action})")
+    return found
+
+
 def to_cilium(policies: list[PlatformPolicy]) -> Compiled:
     objects: list[dict[str, Any]] = []
     missing: list[str] = []
+    caveats: list[str] = []
     for policy in sorted(policies, key=lambda p: (p.tier != ADMIN, p.ref.priority or 0, p.ref.name)):
         spec: dict[str, Any] = {"endpointSelector": _endpoints(policy.subject)}
         default_deny: dict[str, bool] = {}
@@ -230,6 +261,9 @@ def to_cilium(policies: list[PlatformPolicy]) -> Compiled:
                             "not a deny of everything would override application policies); not compiled"
                         )
                     continue
+                if rule.verdict == DENY and any(p.domain_names for p in rule.peers):
+                    missing.append(f"{where}: Cilium deny rules cannot name DNS names (toFQDNs); not compiled")
+                    continue
                 body = _cilium_peers(rule, prefix)
                 ports = _cilium_ports(rule)
                 if ports is not None:
@@ -238,9 +272,9 @@ def to_cilium(policies: list[PlatformPolicy]) -> Compiled:
                 spec.setdefault(section, []).append(body)
                 if rule.verdict == ALLOW:
                     default_deny.setdefault(direction, False)
-                    missing.append(f"{where}: in Cilium an application deny rule still wins over this Accept")
+                    caveats.append(f"{where}: in Cilium an application deny rule still wins over this Accept")
                 if any(p.networks for p in rule.peers):
-                    missing.append(f"{where}: Cilium CIDR rules match only addresses outside the cluster, not pods")
+                    caveats.append(f"{where}: Cilium CIDR rules match only addresses outside the cluster, not pods")
         if len(spec) == 1:
             continue  # nothing Cilium can say for this policy; each rule is in `missing`
         if default_deny:
@@ -253,6 +287,7 @@ def to_cilium(policies: list[PlatformPolicy]) -> Compiled:
                 "spec": spec,
             }
         )
+    caveats.extend(_order_lost(policies))
     if any(p.tier == ADMIN for p in policies) and len({p.ref.priority for p in policies if p.tier == ADMIN}) > 1:
-        missing.append("Cilium has no priorities: every deny rule wins over every allow rule, whatever the priority")
-    return Compiled(objects, missing)
+        caveats.append("Cilium has no priorities: every deny rule wins over every allow rule, whatever the priority")
+    return Compiled(objects, missing, caveats)
