@@ -117,7 +117,9 @@ def check_platform_object(obj: dict[str, Any]) -> list[tuple[Severity, Path, str
         versions = " or ".join(supported_versions(kind))
         return [("error", ("apiVersion",), f"{kind} {api_version} is not supported (use {versions})")]
     found: list[tuple[Severity, Path, str]] = [("error", p, _in_words(p, m)) for p, m in schema.errors(obj)]
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if found:
+        return found  # the checks below read the shapes the schema guarantees
+    spec = obj["spec"]
     for direction, peer_key in (("ingress", "from"), ("egress", "to")):
         for index, rule in enumerate(spec.get(direction) or ()):
             if not isinstance(rule, dict):

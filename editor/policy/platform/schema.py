@@ -126,8 +126,15 @@ class _Schema:
             yield tuple(error.absolute_path), _message(error)
         for schema_path, rule, message in self.rules:
             for path, value in _values(obj, schema_path, ()):
-                if not _CEL[rule](value):
+                if not _cel_holds(rule, value):
                     yield path, f"{message} (CRD rule `{rule}`)"
+
+
+def _cel_holds(rule: str, value: Any) -> bool:
+    try:
+        return _CEL[rule](value)
+    except (TypeError, AttributeError, KeyError):
+        return True  # a value of the wrong shape, which the schema has already reported
 
 
 def _values(value: Any, schema_path: tuple[str, ...], at: Path) -> Iterator[tuple[Path, Any]]:
