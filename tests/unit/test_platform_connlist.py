@@ -111,3 +111,21 @@ def test_flow_replay_goes_through_the_tiers(tmp_path: Path, capsys: pytest.Captu
     platform.write_text(platform.read_text().replace("Deny", "Accept"))
     assert main(["connlist", str(platform), str(deny), "--flows", str(flows)]) == 0
     assert "no observed connection would break" in capsys.readouterr().out
+
+
+def test_explain_names_the_tier_policy_and_rule_that_decided(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["connlist", str(FOLDER / "tests" / "anp_demo"), "--explain"]) == 0
+    blocks = {b.splitlines()[0].split(" : ")[0]: b for b in capsys.readouterr().out.split("\n\n")}
+    block = blocks["hufflepuff/cedric-diggory[StatefulSet] => gryffindor/harry-potter[StatefulSet]"]
+    assert (
+        "    AdminNetworkPolicy 'gress-rules-gryffindor' allows connections by Ingress rule "
+        "allow-from-hufflepuff-at-port-80-5353-9003: SCTP 9003,TCP 80,UDP 5353" in block.splitlines()
+    )
+    assert "is not allowed by any Ingress rule" not in block  # the NetworkPolicy never saw these connections
+    block = blocks["gryffindor/harry-potter[StatefulSet] => ravenclaw/luna-lovegood[StatefulSet]"]
+    assert "passes connections by Ingress rule pass-from-gryffindor-everything: UDP 52" in block
+    assert (
+        "NetworkPolicy 'ravenclaw/allow-some-ingress-from-to-ravenclaw' allows connections by Ingress rule #2" in block
+    )
+    summary = blocks[next(k for k in blocks if k.startswith("Allowed by the system default"))]
+    assert "hufflepuff/cedric-diggory[StatefulSet] => slytherin/draco-malfoy[StatefulSet]" not in summary  # BANP

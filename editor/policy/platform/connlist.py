@@ -19,7 +19,17 @@ import dataclasses
 import ipaddress
 from collections.abc import Callable
 
-from ..analysis import ALL_CONNECTIONS, NO_CONNECTIONS, Analysis, ConnectionSet, Options, Peer, PolicyRef
+from ..analysis import (
+    ALL_CONNECTIONS,
+    NO_CONNECTIONS,
+    Analysis,
+    ConnectionSet,
+    DirectionExplanation,
+    Explanation,
+    Options,
+    Peer,
+    PolicyRef,
+)
 from ..analysis.evaluate import _DirectionState
 from ..analysis.match import _namespace_labels
 from ..analysis.parse import _Direction, _IPPeer, _PodPeer, _Policy, _PortEntry, _Rule
@@ -30,6 +40,42 @@ from .model import ADMIN, ALLOW, BASELINE, DENY, PASS, PlatformPeer, PlatformPol
 from .tiers import ordered
 
 _EVERYONE = LabelSelector((), ())
+
+
+@dataclasses.dataclass(frozen=True)
+class TieredExplanation(Explanation):
+    """An explanation whose sides say which tier, policy and rule decided which connections."""
+
+    tiers: tuple[tuple[str, tuple[TierPart, ...]], ...] = ()
+
+    def __str__(self) -> str:
+        lines = [f"{self.src} => {self.dst} : {self.connections}"]
+        decided = dict(self.tiers)
+        for side in (self.egress, self.ingress):
+            if side is not None:
+                lines.extend("  " + line for line in _side_lines(side, decided.get(side.direction, ())))
+        if self.egress is None:
+            lines.append(f"  {self.src} is not a pod: no policy restricts it as a source")
+        if self.ingress is None:
+            lines.append(f"  {self.dst} is not a pod: no policy restricts it as a destination")
+        return "\n".join(lines)
+
+
+def _side_lines(side: DirectionExplanation, parts: tuple[TierPart, ...]) -> list[str]:
+    if side.always or all(p.tier in ("default", "NetworkPolicy") and not p.reasons for p in parts):
+        return side.lines()  # no platform policy has a say: NetworkPolicy's explanation as it is
+    lines = [f"{side.direction} of {side.pod}: {side.allowed}"]
+    for part in parts:
+        verdict = "allowed" if part.allowed else "denied"
+        for reason in part.reasons:
+            lines.append(f"  {reason}: {part.connections}")
+        if part.tier == "NetworkPolicy":
+            lines.append(f"  {verdict} by NetworkPolicy: {part.connections}")
+        elif part.tier == "default" and not part.reasons:
+            lines.append(f"  allowed by the system default (Allow all), no policy decides: {part.connections}")
+    if any(p.tier == "NetworkPolicy" for p in parts):
+        lines.extend(side.lines()[1:])
+    return lines
 
 
 @dataclasses.dataclass
@@ -213,6 +259,7 @@ class TieredAnalysis(Analysis):
 
     def __init__(self, cluster: Cluster, options: Options, platform: list[PlatformPolicy]) -> None:
         self.tiered = [_stand_in(p) for p in ordered(platform, ADMIN) + ordered(platform, BASELINE)]
+        self._refs = {f"'{t.policy.ref.name}'": t.stand_in.ref for t in self.tiered}
         super().__init__(cluster, options)
 
     def _extra_policies(self) -> list[_Policy]:
@@ -252,6 +299,24 @@ class TieredAnalysis(Analysis):
             return self._ports(rule, receiver)[0]
 
         return _TieredState(direction, middle, admin, baseline, ports)
+
+    def explain(self, src: Peer, dst: Peer) -> Explanation:
+        base = super().explain(src, dst)
+        tiers: list[tuple[str, tuple[TierPart, ...]]] = []
+        sides: dict[str, DirectionExplanation | None] = {"Egress": base.egress, "Ingress": base.ingress}
+        for direction, side in sides.items():
+            if side is None or side.always:
+                continue
+            parts = tuple(self.tier_parts(direction, src, dst))
+            tiers.append((direction, parts))
+            refs = {
+                self._refs[r.split(" ", 2)[1]] for p in parts for r in p.reasons if r.split(" ", 2)[1] in self._refs
+            }
+            # platform policies that decided count as selecting, so that the pair is not "open by default"
+            sides[direction] = dataclasses.replace(side, selecting=(*side.selecting, *sorted(refs, key=str)))
+        return TieredExplanation(
+            base.src, base.dst, base.connections, sides["Egress"], sides["Ingress"], tiers=tuple(tiers)
+        )
 
     def tier_parts(self, direction: str, src: Peer, dst: Peer) -> list[TierPart]:
         """How `direction` (Egress: of `src`, Ingress: of `dst`, which must be a workload) decides `src` => `dst`."""
