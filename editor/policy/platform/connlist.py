@@ -142,6 +142,7 @@ class TierPart:
     allowed: bool
     tier: str  # "Admin", "NetworkPolicy", "Baseline" or "default"
     reasons: tuple[str, ...]
+    policies: tuple[PolicyRef, ...] = ()  # the platform policies whose rules the reasons name
 
 
 _VERBS = {ALLOW: "allows", DENY: "denies", PASS: "passes"}
@@ -221,28 +222,30 @@ class _TieredState(_DirectionState):
         """The decision of every connection, split by the tier, policy and rule that decided it."""
         parts: list[TierPart] = []
         undecided = ALL_CONNECTIONS
-        onwards: list[tuple[ConnectionSet, tuple[str, ...]]] = []
+        onwards: list[tuple[ConnectionSet, tuple[str, ...], tuple[PolicyRef, ...]]] = []
         for rule, item, conns in self._matches(self.admin, cls, peer, ALL_CONNECTIONS):
             undecided = undecided - conns
+            reason, ref = (_reason(item, rule),), (item.stand_in.ref,)
             if rule.verdict == PASS:
-                onwards.append((conns, (_reason(item, rule),)))
+                onwards.append((conns, reason, ref))
             else:
-                parts.append(TierPart(conns, rule.verdict == ALLOW, ADMIN, (_reason(item, rule),)))
-        onwards.insert(0, (undecided, ()))
-        for conns, passed in onwards:
+                parts.append(TierPart(conns, rule.verdict == ALLOW, ADMIN, reason, ref))
+        onwards.insert(0, (undecided, (), ()))
+        for conns, passed, by in onwards:
             if not conns:
                 continue
             if self.isolated[cls]:
                 allowed = conns & self.middle.effective(cls, peer)
-                parts.append(TierPart(allowed, True, "NetworkPolicy", passed))
-                parts.append(TierPart(conns - allowed, False, "NetworkPolicy", passed))
+                parts.append(TierPart(allowed, True, "NetworkPolicy", passed, by))
+                parts.append(TierPart(conns - allowed, False, "NetworkPolicy", passed, by))
                 continue
             left = conns
             for rule, item, taken in self._matches(self.baseline, cls, peer, conns):
                 left = left - taken
-                parts.append(TierPart(taken, rule.verdict == ALLOW, BASELINE, (*passed, _reason(item, rule))))
+                reasons = (*passed, _reason(item, rule))
+                parts.append(TierPart(taken, rule.verdict == ALLOW, BASELINE, reasons, (*by, item.stand_in.ref)))
             default = ("the system default (Allow all)",) if passed else ()
-            parts.append(TierPart(left, True, "default", (*passed, *default)))
+            parts.append(TierPart(left, True, "default", (*passed, *default), by))
         return [part for part in parts if part.connections]
 
     def effective(self, cls: int, peer: int) -> ConnectionSet:
@@ -259,7 +262,6 @@ class TieredAnalysis(Analysis):
 
     def __init__(self, cluster: Cluster, options: Options, platform: list[PlatformPolicy]) -> None:
         self.tiered = [_stand_in(p) for p in ordered(platform, ADMIN) + ordered(platform, BASELINE)]
-        self._refs = {f"'{t.policy.ref.name}'": t.stand_in.ref for t in self.tiered}
         super().__init__(cluster, options)
 
     def _extra_policies(self) -> list[_Policy]:
@@ -309,9 +311,7 @@ class TieredAnalysis(Analysis):
                 continue
             parts = tuple(self.tier_parts(direction, src, dst))
             tiers.append((direction, parts))
-            refs = {
-                self._refs[r.split(" ", 2)[1]] for p in parts for r in p.reasons if r.split(" ", 2)[1] in self._refs
-            }
+            refs = {ref for part in parts for ref in part.policies}
             # platform policies that decided count as selecting, so that the pair is not "open by default"
             sides[direction] = dataclasses.replace(side, selecting=(*side.selecting, *sorted(refs, key=str)))
         return TieredExplanation(
