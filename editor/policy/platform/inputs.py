@@ -8,8 +8,8 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..manifests import Cluster, read_cluster
-from ..yamlio import InputError, KubeObject, load_objects, read_sources
+from ..manifests import Cluster, load_paths, read_cluster
+from ..yamlio import InputError, KubeObject
 from .model import BASELINE, PlatformPolicy
 from .parse import is_platform_object, read_platform_policy
 
@@ -31,13 +31,7 @@ class PlatformInputs:
 
 
 def read_platform_inputs(paths: Sequence[str | Path]) -> PlatformInputs:
-    objects: list[KubeObject] = []
-    warnings: list[str] = []
-    for source, data in read_sources(paths):
-        found, problems = load_objects(data, source)
-        warnings.extend(f"{problem.one_line()}; skipped" for problem in problems)
-        objects.extend(found)
-    return split_objects(objects, warnings)
+    return split_objects(*load_paths(paths))
 
 
 def split_objects(objects: Sequence[KubeObject], warnings: list[str]) -> PlatformInputs:

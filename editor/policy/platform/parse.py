@@ -10,6 +10,7 @@ import ipaddress
 import re
 from typing import Any, Literal
 
+from ..analysis.parse import _path_text
 from ..selectors import LabelSelector, SelectorError, parse_selector
 from ..yamlio import InputError, KubeObject
 from .model import (
@@ -36,13 +37,6 @@ _PROTOCOL_KEYS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
 def is_platform_object(item: KubeObject) -> bool:
     api_version = item.obj.get("apiVersion")
     return item.kind in PLATFORM_KINDS and isinstance(api_version, str) and api_version.startswith("policy.networking")
-
-
-def _path_text(path: Path) -> str:
-    text = ""
-    for step in path:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
-    return text
 
 
 class _Reader:
