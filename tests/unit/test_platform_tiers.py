@@ -464,3 +464,33 @@ def test_bad_probe_files_are_refused(tmp_path, capsys, content: str, message: st
     (tmp_path / "p.json").write_text(content)
     assert main(["probe", str(tmp_path / "c.yaml"), "--probes", str(tmp_path / "p.json")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_ingress_over_udp_and_sctp_and_named_ports_on_the_subject(tmp_path, capsys) -> None:
+    policies = cnp(
+        "web-in",
+        "Baseline",
+        4,
+        """
+    subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}
+    ingress:
+    - {name: dns-by-name, action: Accept, from: [{namespaces: {}}], protocols: [{destinationNamedPort: dns}]}
+    - name: sctp-range
+      action: Accept
+      from: [{namespaces: {matchLabels: {team: ops}}}]
+      protocols: [{sctp: {destinationPort: {range: {start: 9000, end: 9100}}}}]
+    - {name: rest, action: Deny, from: [{namespaces: {}}]}
+    """,
+    )
+    lines = probe(
+        tmp_path,
+        capsys,
+        policies,
+        ("shop/db", "shop/web", "UDP", 53),
+        ("shop/db", "shop/web", "SCTP", 53),
+        ("ops/prom", "shop/web", "SCTP", 9050),
+        ("shop/db", "shop/web", "SCTP", 9050),
+        ("ops/prom", "shop/web", "UDP", 9050),
+    )
+    assert verdicts(lines) == ["allowed", "denied", "allowed", "denied", "denied"]
+    assert "Ingress rule dns-by-name (Accept)" in lines[0] and "Ingress rule rest (Deny)" in lines[1]
