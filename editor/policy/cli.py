@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "flows": "Hubble flow logs or Inspektor Gadget logs to a graph document.",
     "push": "Send a flow stream (stdin) to a drawing's observation stream, with reconnects and back-off.",
     "connlist": "Who may talk to whom under a set of manifests and policies.",
+    "probe": "May this pod open this connection? Which tier, policy and rule decide.",
+    "platform": "Platform policies (files and templates) as ClusterNetworkPolicy, ANP/BANP or Cilium CCNP.",
     "lint": "Findings with fixes for policy YAML or a graph document.",
     "rate": "The transparent 0-5 rating of policies.",
     "plan": "What a policy change does (connections, observed flows, lint, rating) as a merge-request comment.",

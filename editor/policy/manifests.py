@@ -480,12 +480,18 @@ def read_cluster(objects: Iterable[KubeObject], warnings: Sequence[str] = ()) ->
     return builder.build()
 
 
-def read_paths(paths: Sequence[str | Path]) -> Cluster:
-    """The cluster model of files and directories (recursively: .yaml, .yml, .json); `-` reads stdin."""
+def load_paths(paths: Sequence[str | Path]) -> tuple[list[KubeObject], list[str]]:
+    """The objects of files and directories (recursively: .yaml, .yml, .json; `-` reads stdin), and a warning for
+    each document that is not an object."""
     objects: list[KubeObject] = []
     warnings: list[str] = []
     for source, data in read_sources(paths):
         found, problems = load_objects(data, source)
         warnings.extend(f"{problem.one_line()}; skipped" for problem in problems)
         objects.extend(found)
-    return read_cluster(objects, warnings)
+    return objects, warnings
+
+
+def read_paths(paths: Sequence[str | Path]) -> Cluster:
+    """The cluster model of files and directories (recursively: .yaml, .yml, .json); `-` reads stdin."""
+    return read_cluster(*load_paths(paths))

@@ -34,6 +34,8 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from . import selectors
+from .platform.parse import check_platform_object
+from .platform.schema import PLATFORM_KINDS
 from .yamlio import KubeObject
 
 Severity = Literal["error", "warning"]
@@ -234,6 +236,10 @@ def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Find
         report.error((), "missing kind: cannot tell what this object is")
         if not isinstance(obj.get("apiVersion"), str):
             report.error((), "missing apiVersion")
+        return report.sorted()
+    if kind_name in PLATFORM_KINDS:  # ClusterNetworkPolicy, ANP, BANP: their CRDs and CEL rules
+        for severity, path, message in check_platform_object(obj):
+            report.add(severity, path, message)
         return report.sorted()
     kind = KINDS.get(kind_name)
     if kind is None:

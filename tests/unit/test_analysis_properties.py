@@ -16,7 +16,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from editor.policy.analysis import PROTOCOLS, Analysis, ConnectionSet, _LabelIndex, analyse, format_connlist
+from editor.policy.analysis import PROTOCOLS, Analysis, ConnectionSet, analyse, format_connlist
+from editor.policy.analysis.match import _LabelIndex
 from editor.policy.manifests import read_cluster
 from editor.policy.selectors import LabelSelector, Requirement
 from editor.policy.yamlio import dump_yaml_documents, load_objects

@@ -14,12 +14,15 @@ connection is followed by its reasons.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from ..analysis import Analysis, Options, analyse, diff, format_connlist, format_diff, format_explanations
 from ..check import add_observed, observations_from_document, replay
 from ..flows import read_flow_paths
-from ..manifests import Cluster, read_paths
+from ..manifests import Cluster
+from ..platform.connlist import analyse_tiers
+from ..platform.inputs import read_platform_inputs
 from ..yamlio import InputError
 
 
@@ -64,7 +67,12 @@ def _analyse_cluster(cluster: Cluster, options: Options) -> Analysis:
 
 
 def _analyse(paths: list[str], options: Options) -> Analysis:
-    return _analyse_cluster(read_paths(paths), options)
+    inputs = read_platform_inputs(paths)
+    if not inputs.policies:
+        return _analyse_cluster(inputs.cluster, options)
+    analysis = analyse_tiers(inputs, options)  # ClusterNetworkPolicy / ANP / BANP around NetworkPolicy
+    _warn([*inputs.cluster.warnings, *analysis.warnings])
+    return analysis
 
 
 def _replay(args: argparse.Namespace, options: Options) -> int:
@@ -73,10 +81,14 @@ def _replay(args: argparse.Namespace, options: Options) -> int:
     flows = read_flow_paths(args.flows)
     for line in flows.summary.lines():
         print(f"fenceline connlist: flows: {line}", file=sys.stderr)
-    cluster = add_observed(read_paths(args.paths), flows.document)
-    result = replay(
-        observations_from_document(flows.document), _analyse_cluster(cluster, options), explain=args.explain
-    )
+    inputs = read_platform_inputs(args.paths)
+    cluster = add_observed(inputs.cluster, flows.document)
+    if inputs.policies:  # the platform tiers decide too (explanations still name NetworkPolicy reasons only)
+        analysis: Analysis = analyse_tiers(dataclasses.replace(inputs, cluster=cluster), options)
+        _warn([*cluster.warnings, *analysis.warnings])
+    else:
+        analysis = _analyse_cluster(cluster, options)
+    result = replay(observations_from_document(flows.document), analysis, explain=args.explain)
     for connection in result.connections:
         print(connection.line())
         for line in connection.explanation:

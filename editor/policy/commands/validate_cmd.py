@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from ..platform.schema import PLATFORM_KINDS
 from ..validate import KINDS, Finding, has_errors, validate_objects
 from ..yamlio import KubeObject, load_objects, read_sources
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
             Finding("error", problem.message, source=problem.source, line=problem.line) for problem in problems
         ]
     findings += validate_objects(objects)
-    checked = sum(1 for item in objects if item.kind in KINDS)
+    checked = sum(1 for item in objects if item.kind in KINDS or item.kind in PLATFORM_KINDS)
     if args.format == "json":
         report = {"checked": checked, "findings": [finding.to_dict() for finding in findings]}
         print(json.dumps(report, indent=2))

@@ -1,0 +1,289 @@
+"""CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy read into the analyser's parsed policies (SEMANTICS.md 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..manifests import PolicyObject
+from ..selectors import LabelSelector, Requirement
+from .connections import MAX_PORT, MIN_PORT, PROTOCOLS
+from .parse import (
+    _IANA_SVC_NAME,
+    _L7_KINDS,
+    _NS_KEY,
+    _NS_LABELS_PREFIX,
+    ENTITIES,
+    PeerSel,
+    PolicyRef,
+    _Direction,
+    _EndpointPeer,
+    _EntityPeerSel,
+    _FqdnSel,
+    _IPPeer,
+    _pod_keys,
+    _Policy,
+    _PolicyReader,
+    _PortEntry,
+    _Rule,
+)
+
+_CILIUM_L3 = {
+    "Ingress": ("fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromRequires", "fromGroups", "fromNodes"),
+    "Egress": (
+        "toEndpoints",
+        "toCIDR",
+        "toCIDRSet",
+        "toEntities",
+        "toFQDNs",
+        "toServices",
+        "toRequires",
+        "toGroups",
+        "toNodes",
+    ),
+}
+_CILIUM_UNSUPPORTED = ("fromRequires", "fromGroups", "fromNodes", "toServices", "toRequires", "toGroups", "toNodes")
+_CILIUM_PROTOCOLS = {"TCP": ("TCP",), "UDP": ("UDP",), "SCTP": ("SCTP",), "ANY": PROTOCOLS}
+
+
+def _normalise_cilium_key(key: str) -> str:
+    """`k8s:app` and `any:app` select the Kubernetes label `app`; other sources (`reserved:host`) stay."""
+    source, colon, rest = key.partition(":")
+    if colon and source in ("k8s", "any"):
+        return rest
+    return key
+
+
+def _normalise_cilium(selector: LabelSelector) -> LabelSelector:
+    return LabelSelector(
+        tuple(sorted((_normalise_cilium_key(k), v) for k, v in selector.match_labels)),
+        tuple(
+            sorted(Requirement(_normalise_cilium_key(r.key), r.operator, r.values) for r in selector.match_expressions)
+        ),
+    )
+
+
+def _read_cilium(policy: PolicyObject, warnings: list[str]) -> list[_Policy]:
+    reader = _PolicyReader(policy, warnings)
+    spec = reader.get(policy.obj, (), "spec", dict)
+    specs = reader.get(policy.obj, (), "specs", list)
+    rules: list[tuple[tuple[str | int, ...], Any, int | None]] = []
+    if spec is not None:
+        rules.append((("spec",), spec, None))
+    for index, rule in enumerate(specs or []):
+        rules.append((("specs", index), rule, index))
+    if not rules:
+        raise reader.error((), "needs spec or specs")
+    result = []
+    for path, rule, spec_index in rules:
+        parsed = _read_cilium_rule(reader, rule, path, spec_index)
+        if parsed is not None:
+            result.append(parsed)
+    return result
+
+
+def _read_cilium_rule(
+    reader: _PolicyReader, rule: Any, path: tuple[str | int, ...], spec_index: int | None
+) -> _Policy | None:
+    policy = reader.policy
+    if not isinstance(rule, dict):
+        raise reader.error(path, "a rule must be a mapping")
+    endpoint_selector = reader.get(rule, path, "endpointSelector", dict)
+    if endpoint_selector is None:
+        if rule.get("nodeSelector") is not None:
+            reader.warn((*path, "nodeSelector"), "host policies (nodeSelector) are not analysed; rule skipped")
+            return None
+        raise reader.error(path, "needs endpointSelector (or nodeSelector)")
+    selector = _normalise_cilium(reader.selector(endpoint_selector, (*path, "endpointSelector"), cilium=True))
+    namespace = policy.namespace
+    if namespace is not None:  # C1: a CNP applies only in its own namespace, whatever the selector says
+        named = dict(selector.match_labels).get(_NS_KEY)
+        if named is not None and named != namespace:
+            reader.warn((*path, "endpointSelector"), f"namespace {named!r} replaced by the policy's {namespace!r}")
+        selector = LabelSelector(
+            tuple((k, v) for k, v in selector.match_labels if k != _NS_KEY), selector.match_expressions
+        )
+    default_deny = reader.get(rule, path, "enableDefaultDeny", dict) or {}
+    directions = {}
+    for label in ("Ingress", "Egress"):
+        key = label.lower()
+        allow = reader.get(rule, path, key, list) or []
+        deny = reader.get(rule, path, f"{key}Deny", list) or []
+        parsed = [
+            _read_cilium_peer_rule(reader, item, (*path, key, i), label, label, namespace, False)
+            for i, item in enumerate(allow)
+        ] + [
+            _read_cilium_peer_rule(reader, item, (*path, f"{key}Deny", i), label, f"{label}Deny", namespace, True)
+            for i, item in enumerate(deny)
+        ]
+        flag = default_deny.get(key)
+        if flag is not None and not isinstance(flag, bool):
+            raise reader.error((*path, "enableDefaultDeny", key), "must be true or false")
+        directions[label] = _Direction(parsed, bool(parsed) and flag is not False, bool(parsed))  # C2, C3
+    ref = PolicyRef(policy.kind, namespace, policy.name, policy.where(), spec_index)
+    keys = selector.label_keys().union(*(_pod_keys(d.rules) for d in directions.values()))
+    return _Policy(ref, namespace, selector, True, directions["Ingress"], directions["Egress"], keys)
+
+
+def _read_cilium_peer_rule(
+    reader: _PolicyReader,
+    rule: Any,
+    path: tuple[str | int, ...],
+    direction: str,
+    label: str,
+    namespace: str | None,
+    deny: bool,
+) -> _Rule:
+    if rule is None:
+        rule = {}
+    if not isinstance(rule, dict):
+        raise reader.error(path, "a rule must be a mapping")
+    present = [key for key in _CILIUM_L3[direction] if rule.get(key) is not None]
+    peers: list[PeerSel] | None = None
+    if present:  # C4: any L3 field, even an empty list, restricts peers to what the fields select
+        peers = []
+        for key in present:
+            peers.extend(_read_cilium_l3(reader, rule, path, key, namespace, deny))
+    elif not rule:
+        reader.warn(
+            path,
+            "an empty rule {} allows everything in current Cilium but nothing in releases before 1.17 "
+            "(ambiguous; write the peers and ports you mean)",
+        )
+    ports, l7 = _read_cilium_ports(reader, rule, path, deny)
+    return _Rule(int(path[-1]) + 1, label, peers, ports, deny, l7)
+
+
+def _read_cilium_l3(
+    reader: _PolicyReader,
+    rule: dict[str, Any],
+    path: tuple[str | int, ...],
+    key: str,
+    namespace: str | None,
+    deny: bool,
+) -> list[PeerSel]:
+    values = reader.get(rule, path, key, list)
+    if key in _CILIUM_UNSUPPORTED or (key == "toFQDNs" and deny):
+        reader.warn((*path, key), "is not modelled by the analyser; it allows nothing here")
+        return []
+    peers: list[PeerSel] = []
+    for index, value in enumerate(values):
+        item_path = (*path, key, index)
+        if key in ("fromEndpoints", "toEndpoints"):
+            if not isinstance(value, dict):
+                raise reader.error(item_path, "an endpoint selector must be a mapping")
+            peers.append(
+                _EndpointPeer(_scope_endpoint_selector(reader.selector(value, item_path, cilium=True), namespace))
+            )
+        elif key in ("fromCIDR", "toCIDR"):
+            network = reader.network(value, item_path)
+            peers.append(
+                _IPPeer(
+                    ((network.version, int(network.network_address), int(network.broadcast_address)),), kubernetes=False
+                )
+            )
+        elif key in ("fromCIDRSet", "toCIDRSet"):
+            if not isinstance(value, dict):
+                raise reader.error(item_path, "a CIDR set must be a mapping with cidr and except")
+            if value.get("cidr") is None:
+                reader.warn(item_path, "cidrGroupRef/cidrSelector are not modelled; this entry allows nothing")
+                continue
+            peers.append(_IPPeer(reader.block(value.get("cidr"), value.get("except"), item_path), kubernetes=False))
+        elif key in ("fromEntities", "toEntities"):
+            if value not in ENTITIES:
+                raise reader.error(item_path, f"unknown entity {value!r} (known: {', '.join(ENTITIES)})")
+            peers.append(_EntityPeerSel(value))
+        else:  # toFQDNs
+            if not isinstance(value, dict) or not (value.get("matchName") or value.get("matchPattern")):
+                raise reader.error(item_path, "needs matchName or matchPattern")
+            name, pattern = value.get("matchName"), value.get("matchPattern")
+            peers.append(
+                _FqdnSel(
+                    str(name).lower().rstrip(".") if name else None,
+                    str(pattern).lower().rstrip(".") if pattern else None,
+                )
+            )
+    return peers
+
+
+def _scope_endpoint_selector(selector: LabelSelector, namespace: str | None) -> LabelSelector:
+    """C5/C6: a peer selector without a namespace (or reserved) key is limited to the policy's namespace
+    (CNP) or to cluster pods in any namespace (CCNP)."""
+    selector = _normalise_cilium(selector)
+    keys = selector.label_keys()
+    if any(k == _NS_KEY or k.startswith(_NS_LABELS_PREFIX) or k.startswith("reserved:") for k in keys):
+        return selector
+    if namespace is not None:
+        return LabelSelector(tuple(sorted((*selector.match_labels, (_NS_KEY, namespace)))), selector.match_expressions)
+    return LabelSelector(
+        selector.match_labels, tuple(sorted((*selector.match_expressions, Requirement(_NS_KEY, "Exists"))))
+    )
+
+
+def _read_cilium_ports(
+    reader: _PolicyReader, rule: dict[str, Any], path: tuple[str | int, ...], deny: bool
+) -> tuple[list[_PortEntry] | None, bool]:
+    to_ports = reader.get(rule, path, "toPorts", list) or []
+    if not to_ports:
+        # A rule with only `icmps` allows ICMP alone: nothing of TCP, UDP or SCTP.
+        return ([] if rule.get("icmps") else None), False
+    entries: list[_PortEntry] = []
+    l7 = False
+    for index, port_rule in enumerate(to_ports):
+        rule_path = (*path, "toPorts", index)
+        if not isinstance(port_rule, dict):
+            raise reader.error(rule_path, "a toPorts entry must be a mapping")
+        rules = reader.get(port_rule, rule_path, "rules", dict) or {}
+        if rules and deny:
+            raise reader.error((*rule_path, "rules"), "deny rules cannot carry L7 rules")
+        # A warning, where an unknown selector field is an error: the analyser allows an L7 rule's port whole,
+        # so the connection list is the same whichever way the API server treats the unknown kind.
+        for kind in rules:
+            if kind not in _L7_KINDS:
+                reader.warn(
+                    (*rule_path, "rules", kind),
+                    f"unknown L7 rule kind {kind!r} (Cilium knows {', '.join(_L7_KINDS)}): the API server rejects "
+                    "this policy, or drops the field when it is applied without validation, and then no L7 rule "
+                    "filters the requests on these ports",
+                )
+        l7 = l7 or any(kind in rules for kind in _L7_KINDS)
+        ports = reader.get(port_rule, rule_path, "ports", list) or []
+        if not ports:
+            entries.append(_PortEntry(PROTOCOLS, None))
+        for p_index, port in enumerate(ports):
+            entry = _read_cilium_port(reader, port, (*rule_path, "ports", p_index))
+            if entry is not None:
+                entries.append(entry)
+    return entries, l7
+
+
+def _read_cilium_port(reader: _PolicyReader, port: Any, path: tuple[str | int, ...]) -> _PortEntry | None:
+    if not isinstance(port, dict):
+        raise reader.error(path, "a port must be a mapping")
+    protocol = port.get("protocol") or "ANY"  # C12: omitted means ANY, unlike NetworkPolicy
+    if protocol not in _CILIUM_PROTOCOLS:
+        if protocol in ("ICMP", "ICMPV6", "VRRP", "IGMP"):
+            reader.warn((*path, "protocol"), f"{protocol} is not modelled (only TCP, UDP and SCTP)")
+            return None
+        raise reader.error((*path, "protocol"), f"unknown protocol {protocol!r} (use TCP, UDP, SCTP or ANY)")
+    value = port.get("port")
+    number: int | str | None
+    if value is None or value in (0, "0", ""):
+        number = None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.isdigit():
+        number = int(value)
+    elif isinstance(value, str) and _IANA_SVC_NAME.fullmatch(value.lower()):
+        number = value.lower()
+    else:
+        raise reader.error((*path, "port"), f"{value!r} is not a port number or a port name")
+    if isinstance(number, int) and not MIN_PORT <= number <= MAX_PORT:
+        raise reader.error((*path, "port"), f"port {number} is not in 0-65535")
+    end = port.get("endPort")
+    if end is not None and (isinstance(end, bool) or not isinstance(end, int)):
+        raise reader.error((*path, "endPort"), "must be a port number")
+    if not isinstance(number, int) or end in (None, 0):
+        end = None  # endPort is ignored for named ports and port 0
+    elif not number <= end <= MAX_PORT:
+        raise reader.error((*path, "endPort"), f"endPort {end} is less than port {number}")
+    return _PortEntry(_CILIUM_PROTOCOLS[protocol], number, end)

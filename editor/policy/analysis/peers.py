@@ -1,0 +1,61 @@
+"""The ends of a connection (workloads, address intervals, Cilium entities, FQDNs) and the analysis options."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkloadPeer:
+    namespace: str
+    name: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}[{self.kind}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalPeer:
+    """An interval of IP addresses outside the cluster (as integers, with the IP version)."""
+
+    version: int
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        make = ipaddress.IPv4Address if self.version == 4 else ipaddress.IPv6Address
+        return f"{make(self.first)}-{make(self.last)}[External]"
+
+
+@dataclasses.dataclass(frozen=True)
+class EntityPeer:
+    """A Cilium entity that is not a pod or an IP range (host, remote-node, kube-apiserver, ...)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name}[Entity]"
+
+
+@dataclasses.dataclass(frozen=True)
+class FqdnPeer:
+    """A `toFQDNs` name or pattern: an external destination whose addresses are not known statically."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name}[FQDN]"
+
+
+Peer = WorkloadPeer | ExternalPeer | EntityPeer | FqdnPeer
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Implementation-defined behaviour (SEMANTICS.md 3.6)."""
+
+    # Whether a NetworkPolicy ipBlock also matches pods whose IP (status.podIP) it contains. Off: the
+    # netpol-analyzer and Cilium behaviour; on: cyclonus, the upstream e2e tests and Calico.
+    ipblock_matches_pods: bool = False

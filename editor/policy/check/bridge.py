@@ -1,0 +1,54 @@
+"""A drawing compiled and its YAML analysed over the drawing's own cluster."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..analysis import (
+    Analysis,
+    Options,
+    WorkloadPeer,
+    analyse,
+)
+from ..compile import CompileResult, compile_document
+from ..document import Document
+from ..manifests import PolicyObject, read_cluster
+from ..yamlio import objects_as_written
+from .cluster import BridgePod, DocumentCluster, document_cluster
+from .observed import add_observed
+
+
+def policy_objects(result: CompileResult) -> list[PolicyObject]:
+    """The compiled policies as the analyser reads them, with lines that point into the compiled YAML."""
+    return read_cluster(objects_as_written(result.objects, f"<compiled {result.dialect} policies>")).policies
+
+
+@dataclasses.dataclass
+class Bridge:
+    """A drawing, its compiled policies and what they allow over the drawing's cluster."""
+
+    document: Document
+    compiled: CompileResult
+    cluster: DocumentCluster
+    analysis: Analysis
+    peers: dict[WorkloadPeer, BridgePod]
+
+    @property
+    def dialect(self) -> str:
+        return self.compiled.dialect
+
+    @property
+    def pods(self) -> list[BridgePod]:
+        return self.cluster.pods
+
+
+def analyse_document(document: Document, dialect: str | None = None, *, observed: Document | None = None) -> Bridge:
+    """Compile `document` and analyse the YAML over its cluster (plus the workloads `observed` flows name)."""
+    compiled = compile_document(document, dialect)
+    bridge_cluster = document_cluster(document, policy_objects(compiled))
+    if observed is not None:
+        bridge_cluster = DocumentCluster(add_observed(bridge_cluster.cluster, observed), bridge_cluster.pods)
+    options = Options(ipblock_matches_pods=document.settings.ipblock_matches_pods)
+    analysis = analyse(bridge_cluster.cluster, options)
+    peers = {analysis.workload_peer(pod.workload): pod for pod in bridge_cluster.pods}
+    return Bridge(document, compiled, bridge_cluster, analysis, peers)
