@@ -18,6 +18,8 @@ document.addEventListener('securitypolicyviolation', (e) => {
 });
 """
 TOUR_DONE = "localStorage.setItem('fenceline.tour.v1', 'done');"
+WIDE = (1400, 900)
+SMALL = (1024, 768)  # the smallest window the editor is made for (issue 10)
 
 
 @dataclasses.dataclass
@@ -54,8 +56,9 @@ class Watch:
 def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[EditorPage, Watch]]]:
     contexts: list[Any] = []
 
-    def open_(path: str = "/", *, tour_done: bool = True) -> tuple[EditorPage, Watch]:
-        context = browser.new_context(base_url=app_url, viewport={"width": 1400, "height": 900})
+    def open_(path: str = "/", *, tour_done: bool = True, viewport: tuple[int, int] = WIDE) -> tuple[EditorPage, Watch]:
+        width, height = viewport
+        context = browser.new_context(base_url=app_url, viewport={"width": width, "height": height})
         contexts.append(context)
         context.add_init_script(CSP_LISTENER)
         if tour_done:

@@ -2,7 +2,7 @@
  *
  * Every change produces a new document (kept for undo/redo), is drawn on the canvas and posted to the server,
  * which compiles it into YAML in the chosen dialect and says how to colour each edge. Forms in the side panel
- * are rendered and applied by the server (htmx); the answer carries the changed document. No policy logic here.
+ * are rendered and applied by the server (inspector.js); the answer carries the changed document. No policy logic here.
  */
 (function () {
   "use strict";
@@ -27,7 +27,6 @@
     compileSeq: 0,
     compiledKey: null,
     lastCompile: null,
-    panelVersion: -1,
     drawMode: false,
     selected: null,
   };
@@ -318,107 +317,67 @@
   }
 
   // ------------------------------------------------------------------------------------------------ panels
-  function openPanel(what, id, extra) {
-    const inspector = $("#inspector");
-    inspector.hidden = false;
-    const values = Object.assign({ id: id || "", dialect: state.dialect }, extra || {});
-    if (readOnly) values.read_only = "1";
-    htmx.ajax("POST", app.dataset.panelUrl + what, { target: "#inspector", swap: "innerHTML", values: values });
+  const inspector = FencelineInspector.create({
+    root: $("#inspector"),
+    url: app.dataset.panelUrl,
+    readOnly: readOnly,
+    maxUploadMib: app.dataset.maxUploadMib,
+    context: () => ({ document: state.doc, dialect: state.dialect, version: state.version }),
+    onDocument: (doc, selectId) => {
+      commit(doc, { fit: false });
+      if (selectId) {
+        state.selected = selectId;
+        cy.elements().unselect();
+        cy.getElementById(selectId).select();
+        if (selectId.startsWith("ns:")) inspector.rekey("namespace", selectId.slice(3));
+      }
+    },
+    onShown: () => announce("panel"),
+    busy: (on) => { app.dataset.inspectorBusy = on ? "1" : "0"; },
+    toast: (text, kind) => toast(text, kind),
+  });
+
+  function openPanel(what, id, extra, opts) {
+    inspector.open(what, id, Object.assign({ dialect: state.dialect }, extra || {}), opts);
   }
 
   function closePanel() {
-    const inspector = $("#inspector");
-    inspector.hidden = true;
-    inspector.replaceChildren();
+    inspector.close();
     state.selected = null;
     cy.elements().unselect();
   }
 
   function refreshPanel() {
-    const inspector = $("#inspector");
-    if (inspector.hidden || !state.selected) return;
+    if ($("#inspector").hidden || !state.selected) return;
     const ele = cy.getElementById(state.selected);
     if (ele.length) openFor(ele); else closePanel();
   }
 
-  function keepVisible(ele) {
-    // The inspector floats over the right of the canvas: keep the selected element in view beside it, by
-    // fitting the whole drawing into the free part when it stays readable there, else by panning.
-    const canvasBox = $("#cy").getBoundingClientRect();
-    const free = $("#inspector").getBoundingClientRect().left - canvasBox.left;
-    const bb = ele.renderedBoundingBox();
-    if (cy.elements().renderedBoundingBox().x2 <= free - 16) return;
-    const all = cy.elements().boundingBox();
-    const pad = 32;
-    const zoom = Math.min((free - 2 * pad) / all.w, (cy.height() - 2 * pad) / all.h, 1.2);
-    if (zoom >= 0.35) {
-      cy.zoom(zoom);
-      cy.pan({ x: pad + (free - 2 * pad - all.w * zoom) / 2 - all.x1 * zoom, y: pad + (cy.height() - 2 * pad - all.h * zoom) / 2 - all.y1 * zoom });
-    } else if (bb.x2 > free - 16 && bb.x2 - bb.x1 < free) {
-      cy.panBy({ x: free - 40 - bb.x2, y: 0 });
-    }
-  }
-
-  function openFor(ele) {
+  function openFor(ele, opts) {
+    // Selecting shows the inspector beside the canvas; it never zooms or pans the drawing.
     state.selected = ele.id();
     const kind = ele.data("kind");
-    if (ele.isEdge()) openPanel("edge", ele.data("docId"));
-    else if (kind === "namespace") openPanel("namespace", ele.data("name"));
-    else openPanel("node", ele.data("docId"));
-    keepVisible(ele);
+    if (ele.isEdge()) openPanel("edge", ele.data("docId"), null, opts);
+    else if (kind === "namespace") openPanel("namespace", ele.data("name"), null, opts);
+    else openPanel("node", ele.data("docId"), null, opts);
   }
 
-  function select(id) {
+  function select(id, opts) {
     const ele = cy.getElementById(id);
     if (!ele.length) return;
     cy.elements().unselect();
     ele.select();
-    openFor(ele);
+    openFor(ele, opts);
   }
 
-  document.body.addEventListener("htmx:configRequest", (evt) => {
-    const path = evt.detail.path || "";
-    if (path.startsWith(app.dataset.panelUrl) && !path.startsWith(app.dataset.panelUrl + "import")) {
-      evt.detail.parameters.document = JSON.stringify(state.doc);
-      evt.detail.parameters.dialect = state.dialect;
-      state.panelVersion = state.version;
-    }
-  });
-
+  // The import dialog is the one htmx form left: its answer carries the imported drawing.
   document.body.addEventListener("htmx:afterSwap", (evt) => {
     const result = $(".panel-result", evt.detail.target);
-    if (result && result.dataset.document) {
-      const isImport = evt.detail.target.id === "dialog-body";
-      if (!isImport && state.panelVersion !== state.version) {
-        toast("The drawing changed meanwhile; that edit was not applied. Try again.", "warn");
-        refreshPanel();
-        return;
-      }
-      const next = JSON.parse(result.dataset.document);
-      commit(next, { fit: isImport });
-      if (result.dataset.select) {
-        state.selected = result.dataset.select;
-        cy.elements().unselect();
-        cy.getElementById(result.dataset.select).select();
-      }
-      if (result.dataset.message && isImport) toast(result.dataset.message);
-    }
-    if (readOnly && evt.detail.target.id === "inspector") {
-      $$("input, select, textarea, button[type=submit]", evt.detail.target).forEach((el) => { el.disabled = true; });
-      $$("[data-action=delete], [data-add]", evt.detail.target).forEach((el) => el.remove());
-    }
+    if (evt.detail.target.id !== "dialog-body" || !result || !result.dataset.document) return;
+    commit(JSON.parse(result.dataset.document), { fit: true });
+    if (result.dataset.message) toast(result.dataset.message);
   });
 
-  // htmx 2 swaps no 4xx answer; the inspector's own problem panel (a stale node id, a drawing the server
-  // refused) says what went wrong far better than a toast, so that one is shown in place.
-  document.body.addEventListener("htmx:beforeSwap", (evt) => {
-    const status = evt.detail.xhr.status;
-    if (status >= 400 && status < 500 && evt.detail.target.id === "inspector" &&
-        evt.detail.xhr.responseText.includes("panel-problems")) {
-      evt.detail.shouldSwap = true;
-      evt.detail.isError = false;
-    }
-  });
   document.body.addEventListener("htmx:responseError", (evt) => {
     const status = evt.detail.xhr.status;
     if (status === 413) toast("Too large: the server accepts up to " + app.dataset.maxUploadMib + " MiB. Nothing was changed.", "error");
@@ -495,17 +454,7 @@
       selectId = "n:" + id;
     }
     commit(doc, { fit: false });
-    select(selectId);
-    focusPanelSoon();
-  }
-
-  function focusPanelSoon() {
-    document.body.addEventListener("htmx:afterSettle", function once(evt) {
-      if (evt.detail.target.id !== "inspector") return;
-      document.body.removeEventListener("htmx:afterSettle", once);
-      const first = $("#inspector input:not([type=hidden]):not([type=checkbox]), #inspector select");
-      if (first) { first.focus(); if (first.select) first.select(); }
-    });
+    select(selectId, { focus: true });
   }
 
   function addEdge(sourceEle, targetEle) {
