@@ -536,6 +536,7 @@
       state.parent = saved.slug;
       app.dataset.parent = saved.slug;
       history.replaceState(null, "", "/d/" + saved.slug + "/edit");
+      showRevision(saved);
       toastLink("Saved revision " + saved.revision + ".", saved.url, "Open the permalink");
       announce("saved", { doc: state.doc });
     } catch (err) {
@@ -543,6 +544,22 @@
     } finally {
       btn.disabled = false;
     }
+  }
+
+  function showRevision(saved) {
+    // Every link and command on the page names the revision just saved, never an older one.
+    $("#revision-badge").hidden = false;
+    $("#revision-link").href = saved.url;
+    $("#revision-number").textContent = String(saved.revision);
+    const latestNote = $("#latest-note");
+    if (latestNote) latestNote.remove();
+    $("#copy-permalink").hidden = false;
+    const historyLink = $("#history-link");
+    historyLink.href = saved.historyUrl;
+    historyLink.hidden = false;
+    $("#apply-url").textContent = saved.yamlUrl;
+    $("#apply-foot").hidden = false;
+    document.title = (saved.name ? saved.name + " \u00b7 " : "") + "r" + saved.revision + " \u00b7 Fenceline";
   }
 
   function conflict(body) {
@@ -605,8 +622,7 @@
   // --------------------------------------------------------------------------------------- yaml actions
   function currentYaml() { return $("#yaml").textContent; }
 
-  async function copyYaml() {
-    const text = currentYaml();
+  async function copyText(text, done) {
     try {
       await navigator.clipboard.writeText(text);
     } catch (err) {
@@ -618,8 +634,10 @@
       document.execCommand("copy");
       area.remove();
     }
-    toast("YAML copied.");
+    toast(done);
   }
+
+  function copyYaml() { copyText(currentYaml(), "YAML copied."); }
 
   function downloadYaml() {
     const blob = new Blob([currentYaml()], { type: "text/yaml" });
@@ -702,6 +720,8 @@
     },
     draw: () => setDrawMode(!state.drawMode),
     copy: copyYaml,
+    "copy-permalink": () => copyText($("#revision-link").href, "Permalink copied."),
+    "copy-command": () => copyText($("#apply-command").textContent, "Command copied."),
     download: downloadYaml,
     "close-panel": closePanel,
     "close-dialog": () => $("#dialog").close(),
