@@ -51,6 +51,8 @@
     hideEdgesOnViewport: false,
   });
   window.fencelineCy = cy; // for tests and the benchmark: read-only inspection of what is drawn
+  // The canvas changes size with the window and the dividers; Cytoscape only watches the window by itself.
+  new ResizeObserver(() => cy.resize()).observe($("#cy"));
 
   const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
     canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent(),
@@ -473,15 +475,46 @@
     const goneNamespaces = new Set(ids.filter((id) => id.startsWith("ns:")).map((id) => id.slice(3)));
     const goneNodes = new Set(ids.filter((id) => id.startsWith("n:")).map((id) => id.slice(2)));
     const goneEdges = new Set(ids.filter((id) => id.startsWith("e:")).map((id) => id.slice(2)));
-    for (const node of doc.nodes || []) if (node.namespace && goneNamespaces.has(node.namespace) && (node.kind === "workload" || node.kind === "selector")) goneNodes.add(node.id);
+    const members = (doc.nodes || []).filter((node) => node.namespace && goneNamespaces.has(node.namespace) && (node.kind === "workload" || node.kind === "selector"));
+    for (const node of members) goneNodes.add(node.id);
     doc.namespaces = (doc.namespaces || []).filter((ns) => !goneNamespaces.has(ns.name));
     doc.nodes = (doc.nodes || []).filter((n) => !goneNodes.has(n.id));
+    const edgesBefore = (doc.edges || []).length;
     doc.edges = (doc.edges || []).filter((e) => !goneEdges.has(e.id) && !goneNodes.has(e.source) && !goneNodes.has(e.target));
-    if (commit(doc, { fit: false })) {
+    const apply = () => {
+      if (!commit(doc, { fit: false })) return;
       closePanel();
       const n = goneNamespaces.size + goneNodes.size + goneEdges.size;
       toast("Deleted " + n + " item" + (n === 1 ? "" : "s") + ". Ctrl+Z brings " + (n === 1 ? "it" : "them") + " back.");
-    }
+    };
+    if (!members.length) { apply(); return; }
+    // A namespace box is easy to hit by accident and takes everything inside with it: ask first, in the page.
+    const names = members.map((node) => G.displayName(node));
+    const edges = edgesBefore - doc.edges.length;
+    const what = [...goneNamespaces].join(", ");
+    confirmInPage(
+      "Delete namespace " + what + " and everything in it?",
+      "It holds " + members.length + " node" + (members.length === 1 ? "" : "s") + " (" + names.join(", ") + ")" +
+        (edges ? " with " + edges + " edge" + (edges === 1 ? "" : "s") : "") + ". Ctrl+Z brings them back.",
+      "Delete " + (members.length + 1) + " items",
+    ).then((yes) => { if (yes) apply(); else $("#cy").focus(); });
+  }
+
+  function confirmInPage(title, text, yesLabel) {
+    const dialog = $("#dialog");
+    const content = $("#confirm-template").content.cloneNode(true);
+    $("#dialog-title", content).textContent = title;
+    $(".confirm-text", content).textContent = text;
+    $("[data-confirm=yes]", content).textContent = yesLabel;
+    $("#dialog-body").replaceChildren(content);
+    return new Promise((resolve) => {
+      let answer = false;
+      $("#dialog [data-confirm=yes]").addEventListener("click", () => { answer = true; dialog.close(); });
+      $("#dialog [data-confirm=no]").addEventListener("click", () => dialog.close());
+      dialog.addEventListener("close", () => resolve(answer), { once: true });
+      if (!dialog.open) dialog.showModal();
+      $("#dialog [data-confirm=no]").focus();
+    });
   }
 
   // --------------------------------------------------------------------------------------- canvas events
