@@ -30,7 +30,8 @@ CONTROLS = """() => {
     for (let p = el.parentElement; p; p = p.parentElement) {
       if (getComputedStyle(p).overflow === 'visible') continue;
       const q = p.getBoundingClientRect();
-      box = {x1: Math.max(box.x1, q.left), y1: Math.max(box.y1, q.top), x2: Math.min(box.x2, q.right), y2: Math.min(box.y2, q.bottom)};
+      box = {x1: Math.max(box.x1, q.left), y1: Math.max(box.y1, q.top),
+             x2: Math.min(box.x2, q.right), y2: Math.min(box.y2, q.bottom)};
     }
     if (box.x2 - box.x1 < 1 || box.y2 - box.y1 < 1 || getComputedStyle(el).visibility === 'hidden') continue;
     el.dataset.probe = String(out.length);
