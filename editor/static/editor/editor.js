@@ -364,6 +364,15 @@
     else openPanel("node", ele.data("docId"), null, opts);
   }
 
+  function mark(id) {
+    // The keyboard's selection: shown on the canvas and ready for Enter, Delete or "c", without opening a panel.
+    const ele = cy.getElementById(id);
+    if (!ele.length) return;
+    cy.elements().unselect();
+    ele.select();
+    state.selected = id;
+  }
+
   function select(id, opts) {
     const ele = cy.getElementById(id);
     if (!ele.length) return;
@@ -459,7 +468,7 @@
     select(selectId, { focus: true });
   }
 
-  function addEdge(sourceEle, targetEle) {
+  function addEdge(sourceEle, targetEle, opts) {
     const doc = clone(state.doc);
     doc.edges = doc.edges || [];
     const id = uniqueId("e", new Set(doc.edges.map((e) => e.id)));
@@ -467,8 +476,33 @@
     const ports = ((target && target.containerPorts) || []).map((p) => ({ protocol: p.protocol || "TCP", port: p.port }));
     doc.edges.push({ id: id, source: sourceEle.data("docId"), target: targetEle.data("docId"), ports: ports });
     commit(doc, { fit: false });
-    select("e:" + id);
+    select("e:" + id, opts);
   }
+
+  // "Connect to..." in a node's panel: the keyboard's way to draw an edge (the list comes from the server).
+  $("#inspector").addEventListener("submit", (evt) => {
+    const form = evt.target;
+    if (form.dataset.local !== "connect") return;
+    evt.preventDefault();
+    const input = $("#connect-target", form);
+    const text = input.value.trim().toLowerCase();
+    const options = $$("#connect-targets option", form);
+    const exact = options.filter((o) => o.value.toLowerCase() === text);
+    const partial = options.filter((o) => text && o.value.toLowerCase().includes(text));
+    const match = exact.length === 1 ? exact[0] : partial.length === 1 ? partial[0] : null;
+    let problem = $(".field-error", form);
+    if (!match) {
+      if (!problem) { problem = document.createElement("p"); problem.className = "field-error"; problem.id = "connect-problem"; input.after(problem); }
+      problem.textContent = partial.length > 1
+        ? partial.length + " nodes match: " + partial.map((o) => o.value).join("; ") + ". Type more of the name."
+        : "No node matches \u201c" + input.value + "\u201d.";
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "connect-problem connect-help");
+      input.focus();
+      return;
+    }
+    addEdge(cy.getElementById("n:" + form.dataset.source), cy.getElementById("n:" + match.dataset.node), { focus: true });
+  });
 
   function removeElements(ids) {
     const doc = clone(state.doc);
@@ -774,7 +808,7 @@
     if (templateEl) {
       $("#templates-menu").open = false;
       state.selected = null;
-      openPanel("template", templateEl.dataset.template, { scope: targetNamespace(null) || "" });
+      openPanel("template", templateEl.dataset.template, { scope: targetNamespace(null) || "" }, { focus: true });
       return;
     }
     const dialectEl = evt.target.closest("[data-dialect]");
@@ -832,6 +866,8 @@
     version: () => state.version,
     commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
     select: select,
+    mark: mark,
+    selected: () => state.selected,
     openPanel: openPanel,
     toast: toast,
     guardSave: (guard) => saveGuards.push(guard), // async (fork) => true to go on saving

@@ -131,10 +131,10 @@
         root.replaceChildren(template.content.cloneNode(true));
         shownKey = job.key;
         remember();
-        if (job.focus) {
-          const first = root.querySelector("input:not([type=hidden]):not([type=checkbox]), select, textarea");
-          if (first) { first.focus(); if (first.select) first.select(); }
-        }
+      }
+      if (job.focus) {
+        const first = root.querySelector(typeof job.focus === "string" ? job.focus : "input:not([type=hidden]):not([type=checkbox]), select, textarea");
+        if (first) { first.focus(); if (first.select) first.select(); }
       }
       finish();
     }
@@ -191,6 +191,7 @@
       if (el.form.dataset.apply === "change") apply(el.form);
     });
     root.addEventListener("submit", (evt) => {
+      if (evt.target.dataset.local !== undefined) return; // handled in the page (e.g. "Connect to...")
       evt.preventDefault();
       const el = document.activeElement;
       if (el && el.name && root.contains(el)) committed.set(el.name, fieldValue(el));
@@ -202,7 +203,7 @@
         const key = what + ":" + (id || "");
         if (key !== sessionKey) { session += 1; sessionKey = key; }
         const values = Object.assign({ id: id || "" }, extra || {});
-        enqueue({ kind: "open", url: options.url + what, values: values, session: session, key: key, focus: Boolean((opts || {}).focus) });
+        enqueue({ kind: "open", url: options.url + what, values: values, session: session, key: key, focus: (opts || {}).focus || false });
       },
       close() {
         session += 1;
