@@ -173,16 +173,35 @@
     if (unplaced.length === simple.length || opts.tidy) {
       runLayout(cy.elements(), true);
     } else {
-      const fixed = simple.difference(unplaced).map((n) => ({ nodeId: n.id(), position: clone(n.position()) }));
-      const center = viewportCenter();
-      unplaced.forEach((n, i) => n.position({ x: center.x + 40 * i, y: center.y + 30 * i }));
-      runLayout(cy.elements(), false, fixed);
+      // Added to a drawing that has its shape: each new node goes into free space near what it connects to.
+      const pending = new Set(unplaced.map((n) => n.id()));
+      const place = FencelinePlacement.create(cy, (n) => !pending.has(n.id()));
+      unplaced.forEach((n) => {
+        const near = neighbourCenter(n, pending);
+        n.position(n.isChild() ? place.spotInNamespace(n.parent(), n.height(), near) : place.freeSpot(near, n.width(), n.height(), n));
+        pending.delete(n.id());
+      });
     }
     writePositions(cy.nodes());
-    if (opts.fit !== false) cy.fit(undefined, 40);
+    if (opts.fit !== false) fitReadable();
   }
 
-  function runLayout(eles, randomize, fixed) {
+  function neighbourCenter(node, pending) {
+    const placed = node.neighborhood("node").filter((n) => !pending.has(n.id()) && !n.isParent());
+    if (!placed.length) return viewportCenter();
+    const sum = placed.reduce((acc, n) => ({ x: acc.x + n.position().x, y: acc.y + n.position().y }), { x: 0, y: 0 });
+    return { x: sum.x / placed.length, y: sum.y / placed.length };
+  }
+
+  function fitReadable() {
+    // Fit the drawing, but never below the zoom at which every label is at least 11 px on screen (nor
+    // above 1.2): a large drawing opens readable at its centre, and F (fit) shows all of it.
+    cy.fit(undefined, 40);
+    const zoom = Math.min(1.2, Math.max(G.READABLE_ZOOM, cy.zoom()));
+    if (zoom !== cy.zoom()) cy.zoom({ level: zoom, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+  }
+
+  function runLayout(eles, randomize) {
     // Past ~1,500 elements the incremental CoSE pass costs seconds; the spectral ("draft") pass alone still
     // keeps namespaces together and gives a readable first picture that people then drag into shape.
     const large = eles.length > 1500;
@@ -193,7 +212,6 @@
       gravity: 0.4, gravityCompound: 1.2, numIter: eles.length > 1500 ? 1200 : 2500, nodeSeparation: 70,
       tilingPaddingVertical: 24, tilingPaddingHorizontal: 24,
     };
-    if (fixed && fixed.length) options.fixedNodeConstraint = fixed;
     try {
       eles.layout(options).run();
     } catch (err) {
@@ -408,20 +426,10 @@
     return null;
   }
 
-  function placeIn(namespace) {
+  function placeIn(namespace, place) {
     const box = namespace && cy.getElementById("ns:" + namespace);
-    if (box && box.length) {
-      const children = box.children();
-      if (children.length) {
-        const bb = children.boundingBox();
-        return { x: Math.round(bb.x2 + 100), y: Math.round((bb.y1 + bb.y2) / 2) };
-      }
-      const p = box.position();
-      return { x: Math.round(p.x), y: Math.round(p.y) };
-    }
-    const c = viewportCenter();
-    const jitter = (cy.nodes().length % 5) * 24;
-    return { x: c.x + jitter, y: c.y + jitter };
+    if (box && box.length) return place.spotInNamespace(box, place.NODE_H, viewportCenter());
+    return place.freeSpot(viewportCenter(), place.NODE_W + 44, place.NODE_H + 68);
   }
 
   function add(kind, explicitNamespace) {
@@ -430,26 +438,25 @@
     doc.namespaces = doc.namespaces || [];
     doc.nodes = doc.nodes || [];
     const taken = nodeIds(doc);
+    const place = FencelinePlacement.create(cy, () => true);
     let selectId;
     if (kind === "namespace") {
       const names = new Set(doc.namespaces.map((ns) => ns.name));
       const name = uniqueId("namespace-", names);
-      const c = viewportCenter();
-      const offset = doc.namespaces.length * 60;
-      doc.namespaces.push({ name: name, labels: { "kubernetes.io/metadata.name": name }, position: { x: c.x + offset, y: c.y + offset } });
+      doc.namespaces.push({ name: name, labels: { "kubernetes.io/metadata.name": name }, position: place.freeSpot(viewportCenter(), 224, 124) });
       selectId = "ns:" + name;
     } else if (kind === "workload" || kind === "selector") {
       let namespace = targetNamespace(explicitNamespace) || (doc.namespaces[0] && doc.namespaces[0].name);
       if (!namespace) {
         namespace = "default";
-        doc.namespaces.push({ name: "default", labels: { "kubernetes.io/metadata.name": "default" }, position: viewportCenter() });
+        doc.namespaces.push({ name: "default", labels: { "kubernetes.io/metadata.name": "default" }, position: place.freeSpot(viewportCenter(), 224, 124) });
       }
       const id = uniqueId(kind === "workload" ? "workload-" : "selector-", taken);
       const node = kind === "workload"
         ? { id: id, kind: "workload", name: id, namespace: namespace, owner: "Deployment", labels: { app: id } }
         : { id: id, kind: "selector", name: "", namespace: namespace, podSelector: {} };
       node.isolate = { ingress: false, egress: false };
-      node.position = placeIn(namespace);
+      node.position = placeIn(namespace, place);
       doc.nodes.push(node);
       selectId = "n:" + id;
     } else {
@@ -460,8 +467,7 @@
       }[kind];
       if (!defaults) return;
       const id = uniqueId(kind + "-", taken);
-      const c = viewportCenter();
-      doc.nodes.push(Object.assign({ id: id, kind: kind, position: { x: c.x + 260, y: c.y + (doc.nodes.length % 6) * 40 } }, defaults));
+      doc.nodes.push(Object.assign({ id: id, kind: kind, position: place.freeSpot(viewportCenter(), place.NODE_W, place.NODE_H) }, defaults));
       selectId = "n:" + id;
     }
     commit(doc, { fit: false });
@@ -885,9 +891,8 @@
   // The first compile goes out before the canvas is drawn: the server works while the browser renders.
   app.dataset.pending = "1";
   compile();
-  render({});
-  cy.fit(undefined, 40);
-  if (cy.zoom() > 1.2) cy.zoom(1.2);
+  render({ fit: false });
+  fitReadable();
   updateButtons();
   if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
   app.dataset.readyMs = String(Math.round(performance.now())); // drawn and fitted, for the benchmark
