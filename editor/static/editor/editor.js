@@ -487,15 +487,24 @@
 
   // "Connect to..." in a node's panel: the keyboard's way to draw an edge (the list comes from the server).
   $("#inspector").addEventListener("submit", (evt) => {
-    const form = evt.target;
-    if (form.dataset.local !== "connect") return;
+    if (evt.target.dataset.local !== "connect") return;
     evt.preventDefault();
+    connect(evt.target, false);
+  });
+  // Picking a suggestion of the list (arrow keys and Enter in Chrome's popup) fills in the whole name: connect.
+  $("#inspector").addEventListener("input", (evt) => {
+    if (evt.target.id === "connect-target") connect(evt.target.form, true);
+  });
+
+  function connect(form, onlyExact) {
+    if (form.dataset.done) return;
     const input = $("#connect-target", form);
     const text = input.value.trim().toLowerCase();
     const options = $$("#connect-targets option", form);
     const exact = options.filter((o) => o.value.toLowerCase() === text);
     const partial = options.filter((o) => text && o.value.toLowerCase().includes(text));
-    const match = exact.length === 1 ? exact[0] : partial.length === 1 ? partial[0] : null;
+    const match = exact.length === 1 ? exact[0] : partial.length === 1 && !onlyExact ? partial[0] : null;
+    if (!match && onlyExact) return;
     let problem = $(".field-error", form);
     if (!match) {
       if (!problem) { problem = document.createElement("p"); problem.className = "field-error"; problem.id = "connect-problem"; input.after(problem); }
@@ -507,8 +516,9 @@
       input.focus();
       return;
     }
+    form.dataset.done = "1";
     addEdge(cy.getElementById("n:" + form.dataset.source), cy.getElementById("n:" + match.dataset.node), { focus: true });
-  });
+  }
 
   function removeElements(ids) {
     const doc = clone(state.doc);

@@ -3,7 +3,7 @@
  * The canvas draws pixels, so the page keeps an offscreen list that mirrors it (every namespace, node and edge
  * with a spoken name) and points the focused canvas at the current item (aria-activedescendant), announcing it
  * in a live region. With the canvas focused: Tab / Shift+Tab and the arrow keys move through the drawing
- * (Tab leaves it after the last item, so the keyboard is never trapped), Home and End go to the ends, Enter
+ * (Tab leaves it after the last item, so the keyboard is never trapped; the arrows go round), Home and End go to the ends, Enter
  * opens the inspector, C opens it at "Connect to..." to draw an edge. Moving never zooms; it pans only when
  * the item is out of sight.
  */
@@ -101,7 +101,8 @@
     else if (evt.key === "Home") next = 0;
     else if (evt.key === "End") next = order.length - 1;
     if (next !== null) {
-      if (next < 0 || next >= order.length) return; // Tab past either end leaves the drawing
+      if (evt.key === "Tab" && (next < 0 || next >= order.length)) return; // Tab past either end leaves the drawing
+      next = (next + order.length) % order.length; // the arrow keys go round
       evt.preventDefault();
       evt.stopPropagation();
       moveTo(order[next]);
