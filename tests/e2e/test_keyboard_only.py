@@ -92,6 +92,12 @@ def test_the_talks_application_is_built_saved_and_reopened_by_keyboard_only(open
     assert spoken == "Workload web in namespace frontend, Deployment; 0 outgoing edges, 0 incoming edges"
     assert page.get_attribute(f"#{active}", "aria-selected") == "true"
 
+    person.press("Enter")  # opens the inspector on it, ready to type
+    editor.wait_focus_in_panel("name")
+    assert page.locator("#inspector .panel-title").inner_text() == "web"
+    person.press("Escape")
+    assert focused(page, "#cy")
+    arrow_to(page, person, "Workload web in namespace frontend")
     person.press("c")  # "Connect to..." in the inspector
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'connect-target'")
     person.type("api")
@@ -101,6 +107,9 @@ def test_the_talks_application_is_built_saved_and_reopened_by_keyboard_only(open
     assert editor.panel_field("port-0-port").input_value() == "9090"  # the target's named port
     person.press("Escape")
 
+    page.locator("#cy").focus()
+    person.press("End", "Tab")  # Tab past the last item leaves the drawing: the keyboard is never trapped
+    assert not focused(page, "#cy")
     use_template(editor, person, "dns")
     use_template(editor, person, "ingress-controller", scope_keys="frontend")
 
