@@ -131,3 +131,37 @@ def test_the_dividers_resize_the_panels_by_mouse_and_keyboard_and_are_remembered
     page.wait_for_selector("#inspector .panel-kicker:text-is('Edge')")
     assert abs(page.locator("#inspector").bounding_box()["height"] - split) <= 2
     watch.assert_clean(page)
+
+
+def test_long_lists_of_problems_and_findings_leave_the_yaml_its_room(open_editor):
+    # Twelve domain edges in the native dialect (twelve problems) and ten egress-locked workloads without DNS
+    # (ten findings) above the YAML, as after reading a day of flow logs.
+    document = copy.deepcopy(TALK_APP)
+    for i in range(12):
+        document["nodes"].append({"id": f"site{i}", "kind": "fqdn", "matchName": f"svc{i}.example.com"})
+        document["edges"].append(
+            {"id": f"out{i}", "source": "api", "target": f"site{i}", "ports": [{"protocol": "TCP", "port": 443}]}
+        )
+    for i in range(10):
+        document["nodes"].append(
+            {
+                "id": f"job{i}",
+                "kind": "workload",
+                "name": f"job{i}",
+                "namespace": "backend",
+                "labels": {"app": f"job{i}"},
+                "isolate": {"ingress": False, "egress": True},
+            }
+        )
+    revision = save_revision(document)
+    editor, watch = open_editor(f"/d/{revision.slug}/edit", viewport=SMALL)
+    page = editor.page
+    page.wait_for_selector("#findings-list .finding")
+    assert page.locator("#issues .issue").count() >= 12 and page.locator("#findings-list .finding").count() >= 10
+    assert page.locator("#yaml").bounding_box()["height"] >= 200
+    editor.click_element("n:site0")
+    page.wait_for_selector("#inspector .panel-kicker:text-is('Fqdn')")
+    editor.wait_idle()
+    assert page.locator("#yaml").bounding_box()["height"] >= 120
+    assert_nothing_covers_a_control(page)
+    watch.assert_clean(page)
