@@ -155,6 +155,19 @@ def _container_port(row: dict[str, Any]) -> ContainerPort | None:
     return ContainerPort(row["port"], row.get("name") or None, row.get("protocol") or "TCP")
 
 
+def _connect_targets(document: Document, source: Node) -> list[tuple[str, str]]:
+    """(node id, what a person reads) for every node that `source` could get an edge to: the choices of the
+    panel's "Connect to..." field, which draws an edge from the keyboard."""
+    drawn = {edge.target for edge in document.edges_from(source.id)}
+    targets = []
+    for node in document.nodes:
+        if node.id == source.id or node.id in drawn:
+            continue
+        where = f" in {node.namespace}" if node.namespace else ""
+        targets.append((node.id, f"{node.display_name()} ({node.kind}{where})"))
+    return sorted(targets, key=lambda target: target[1].lower())
+
+
 def node_panel(document: Document, node_id: str, data: QueryDict | None) -> Panel:
     try:
         node = document.node(node_id)
@@ -183,6 +196,7 @@ def node_panel(document: Document, node_id: str, data: QueryDict | None) -> Pane
             "lock_fields": locks,
             "edges_out": len(document.edges_from(node.id)),
             "edges_in": len(document.edges_to(node.id)),
+            "targets": _connect_targets(document, node),
         },
     )
     if data is None or not form.is_valid() or (node.kind == "workload" and not ports.is_valid()):

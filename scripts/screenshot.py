@@ -24,12 +24,12 @@ CHROMIUM = "/usr/bin/chromium"
 TALK_APP = ROOT / "tests" / "fixtures" / "documents" / "talk-app.json"
 
 
-# The editor fits the drawing to the whole canvas; the inspector then covers its right part. For the picture,
-# the drawing is fitted to what stays visible left of the inspector, above the zoom buttons.
-FIT_BESIDE_INSPECTOR = """() => {
+# The editor opens at a zoom where every label is readable, which for this drawing is more than the canvas
+# shows; for the picture, the whole drawing is fitted into the canvas (as the Fit button does), above the zoom
+# buttons.
+FIT_CANVAS = """() => {
     const canvas = document.getElementById('cy').getBoundingClientRect();
-    const inspector = document.getElementById('inspector').getBoundingClientRect();
-    const pad = 40, width = inspector.left - canvas.left - 2 * pad, height = canvas.height - 2 * pad - 40;
+    const pad = 32, width = canvas.width - 2 * pad, height = canvas.height - 2 * pad - 40;
     const box = fencelineCy.elements().boundingBox();
     const zoom = Math.min(width / box.w, height / box.h, 2);
     fencelineCy.viewport({zoom, pan: {
@@ -70,11 +70,12 @@ def main() -> int:
         page.wait_for_selector("#app[data-ready='1']")
         page.click("[data-dialect=cilium]")
         page.wait_for_function("() => document.getElementById('app').dataset.pending === '0'")
+        page.evaluate(FIT_CANVAS)
         box = page.locator("#cy").bounding_box()
         point = page.evaluate("fencelineCy.getElementById('e:e2').renderedMidpoint()")
         page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
         page.wait_for_selector("#inspector .panel-kicker:text('Edge')")
-        page.evaluate(FIT_BESIDE_INSPECTOR)
+        page.evaluate(FIT_CANVAS)
         page.wait_for_timeout(300)
         output.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(output))

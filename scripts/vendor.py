@@ -22,8 +22,9 @@ FILES = {
     "cytoscape-fcose/cytoscape-fcose.js": "cytoscape-fcose.js",
     "lodash/lodash.min.js": "lodash.min.js",
     "cytoscape-edgehandles/cytoscape-edgehandles.js": "cytoscape-edgehandles.js",
+    "idiomorph/dist/idiomorph.min.js": "idiomorph.min.js",
 }
-LICENSES = ["cytoscape", "layout-base", "cose-base", "cytoscape-fcose", "lodash", "cytoscape-edgehandles"]
+LICENSES = ["cytoscape", "layout-base", "cose-base", "cytoscape-fcose", "lodash", "cytoscape-edgehandles", "idiomorph"]
 
 
 def main() -> int:

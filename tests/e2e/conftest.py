@@ -22,6 +22,8 @@ document.addEventListener('securitypolicyviolation', (e) => {
 });
 """
 TOUR_DONE = "localStorage.setItem('fenceline.tour.v1', 'done');"
+WIDE = (1400, 900)
+SMALL = (1024, 768)  # the smallest window the editor is made for (issue 10)
 
 
 @dataclasses.dataclass
@@ -66,11 +68,17 @@ def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[Edit
     watched: list[tuple[Any, Watch]] = []
 
     def open_(
-        path: str = "/", *, tour_done: bool = True, editor_page: bool = True, size: tuple[int, int] = (1400, 900)
+        path: str = "/",
+        *,
+        tour_done: bool = True,
+        editor_page: bool = True,
+        viewport: tuple[int, int] = WIDE,
+        size: tuple[int, int] | None = None,
     ) -> tuple[EditorPage, Watch]:
-        """`path` in a fresh browser context; `editor_page=False` for a page that is not the editor (no waiting
-        for the drawing)."""
-        context = browser.new_context(base_url=app_url, viewport={"width": size[0], "height": size[1]})
+        """`path` in a fresh browser context of `viewport` (or `size`, the same); `editor_page=False` for a page
+        that is not the editor (no waiting for the drawing)."""
+        width, height = size or viewport
+        context = browser.new_context(base_url=app_url, viewport={"width": width, "height": height})
         contexts.append(context)
         context.add_init_script(CSP_LISTENER)
         if tour_done:

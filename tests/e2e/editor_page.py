@@ -4,10 +4,44 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
+
+
+class Person:
+    """Types as a person does: one key at a time, 30-150 ms apart, Tab between fields as fast as any other key.
+    The rhythm is seeded so that a failure replays the same way."""
+
+    def __init__(self, page: Any, seed: int = 10) -> None:
+        self.page = page
+        self.rng = random.Random(seed)
+
+    def pause(self) -> None:
+        self.page.wait_for_timeout(self.rng.randint(30, 150))
+
+    def type(self, text: str) -> None:
+        for char in text:
+            self.page.keyboard.type(char)
+            self.pause()
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            self.page.keyboard.press(key)
+            self.pause()
+
+
+def slow_network(page: Any, latency_ms: int = 250) -> None:
+    """Chromium's own network throttling: every request takes `latency_ms` longer, as from a server across a
+    VPN or under load, so answers arrive while the person is already typing the next field."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
 
 
 class EditorPage:
@@ -28,7 +62,30 @@ class EditorPage:
             " return app.dataset.pending === '0' && app.dataset.isolation !== 'checking'; }"
         )
 
+    def wait_idle(self) -> None:
+        """Until every inspector request has been answered and applied, and the YAML is the drawing's."""
+        self.page.wait_for_timeout(200)  # a change event's request may be about to leave
+        self.page.wait_for_function(
+            "() => { const app = document.getElementById('app');"
+            " return app.dataset.inspectorBusy !== '1' && app.dataset.pending === '0'; }"
+        )
+
     # --- the inspector -------------------------------------------------------------------------------------
+
+    def wait_focus_in_panel(self, name: str) -> None:
+        """Until the keyboard focus is in the inspector's field `name`, which is when a person starts typing."""
+        self.page.wait_for_function(
+            "(name) => { const el = document.activeElement;"
+            " return el && el.name === name && el.closest('#inspector') !== null; }",
+            arg=name,
+        )
+
+    def doc(self) -> dict[str, Any]:
+        return self.page.evaluate("window.FencelineEditor.doc()")
+
+    def doc_node(self, name: str) -> dict[str, Any]:
+        [node] = [n for n in self.doc()["nodes"] if n.get("name") == name]
+        return node
 
     def panel_field(self, name: str) -> Any:
         return self.page.locator(f"#inspector [name='{name}']")
@@ -54,14 +111,10 @@ class EditorPage:
 
     @contextlib.contextmanager
     def panel_swap(self) -> Iterator[None]:
-        """Until the server's answer has replaced the panel (not merely arrived), so the next field typed into
-        is the new one."""
-        self.page.evaluate("document.querySelectorAll('#inspector form').forEach(f => { f.dataset.stale = '1'; })")
+        """Until the server has answered every inspector request the action started (they leave at once, in
+        order), so the next field typed into shows the answer."""
         yield
-        self.page.wait_for_function(
-            "() => { const f = document.querySelector('#inspector form');"
-            " return f && !f.dataset.stale && !f.classList.contains('htmx-request'); }"
-        )
+        self.page.wait_for_function("() => document.getElementById('app').dataset.inspectorBusy === '0'")
 
     # --- adding things -------------------------------------------------------------------------------------
 

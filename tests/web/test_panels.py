@@ -34,6 +34,15 @@ def test_it_shows_a_workload_with_its_locks_labels_and_ports(api, talk_doc):
     assert changed(response) is None
 
 
+def test_it_offers_every_other_node_not_yet_connected_to_connect_to(api, talk_doc):
+    page = post(api, "node", talk_doc, id="web").content.decode()
+    offered = re.findall(r'<option value="([^"]*)" data-node="([^"]*)">', page.split('id="connect-targets"', 1)[1])
+    # web already reaches api and dns; the ingress controller is the one node left (and never web itself).
+    assert [(html.unescape(label), node) for label, node in offered] == [
+        ("ingress controller (selector in ingress-nginx)", "ingress")
+    ]
+
+
 def test_it_applies_a_workload_change(api, talk_doc):
     fields = {
         "id": "web",

@@ -2,7 +2,7 @@
  *
  * Every change produces a new document (kept for undo/redo), is drawn on the canvas and posted to the server,
  * which compiles it into YAML in the chosen dialect and says how to colour each edge. Forms in the side panel
- * are rendered and applied by the server (htmx); the answer carries the changed document. No policy logic here.
+ * are rendered and applied by the server (inspector.js); the answer carries the changed document. No policy logic here.
  */
 (function () {
   "use strict";
@@ -26,7 +26,6 @@
     compileSeq: 0,
     compiledKey: null,
     lastCompile: null,
-    panelVersion: -1,
     drawMode: false,
     selected: null,
   };
@@ -52,6 +51,8 @@
     hideEdgesOnViewport: false,
   });
   window.fencelineCy = cy; // for tests and the benchmark: read-only inspection of what is drawn
+  // The canvas changes size with the window and the dividers; Cytoscape only watches the window by itself.
+  new ResizeObserver(() => cy.resize()).observe($("#cy"));
 
   const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
     canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent(),
@@ -241,16 +242,35 @@
     if (unplaced.length === simple.length || opts.tidy) {
       runLayout(cy.elements(), true);
     } else {
-      const fixed = simple.difference(unplaced).map((n) => ({ nodeId: n.id(), position: clone(n.position()) }));
-      const center = viewportCenter();
-      unplaced.forEach((n, i) => n.position({ x: center.x + 40 * i, y: center.y + 30 * i }));
-      runLayout(cy.elements(), false, fixed);
+      // Added to a drawing that has its shape: each new node goes into free space near what it connects to.
+      const pending = new Set(unplaced.map((n) => n.id()));
+      const place = FencelinePlacement.create(cy, (n) => !pending.has(n.id()));
+      unplaced.forEach((n) => {
+        const near = neighbourCenter(n, pending);
+        n.position(n.isChild() ? place.spotInNamespace(n.parent(), n.height(), near) : place.freeSpot(near, n.width(), n.height(), n));
+        pending.delete(n.id());
+      });
     }
     writePositions(cy.nodes());
-    if (opts.fit !== false) cy.fit(undefined, 40);
+    if (opts.fit !== false) fitReadable();
   }
 
-  function runLayout(eles, randomize, fixed) {
+  function neighbourCenter(node, pending) {
+    const placed = node.neighborhood("node").filter((n) => !pending.has(n.id()) && !n.isParent());
+    if (!placed.length) return viewportCenter();
+    const sum = placed.reduce((acc, n) => ({ x: acc.x + n.position().x, y: acc.y + n.position().y }), { x: 0, y: 0 });
+    return { x: sum.x / placed.length, y: sum.y / placed.length };
+  }
+
+  function fitReadable() {
+    // Fit the drawing, but never below the zoom at which every label is at least 11 px on screen (nor
+    // above 1.2): a large drawing opens readable at its centre, and F (fit) shows all of it.
+    cy.fit(undefined, 40);
+    const zoom = Math.min(1.2, Math.max(G.READABLE_ZOOM, cy.zoom()));
+    if (zoom !== cy.zoom()) cy.zoom({ level: zoom, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+  }
+
+  function runLayout(eles, randomize) {
     // Past ~1,500 elements the incremental CoSE pass costs seconds; the spectral ("draft") pass alone still
     // keeps namespaces together and gives a readable first picture that people then drag into shape.
     const large = eles.length > 1500;
@@ -261,7 +281,6 @@
       gravity: 0.4, gravityCompound: 1.2, numIter: eles.length > 1500 ? 1200 : 2500, nodeSeparation: 70,
       tilingPaddingVertical: 24, tilingPaddingHorizontal: 24,
     };
-    if (fixed && fixed.length) options.fixedNodeConstraint = fixed;
     try {
       eles.layout(options).run();
     } catch (err) {
@@ -354,7 +373,8 @@
         const ele = cy.getElementById("n:" + node.id);
         const effective = (result.isolation || {})[node.id];
         if (!ele.length || !effective) continue;
-        ele.data("label", G.nodeLabel(node, effective));
+        const label = G.nodeLabel(node, effective);
+        ele.data({ label: label, height: G.nodeHeight(label) });
         ele.toggleClass("isolated", effective.ingress || effective.egress);
       }
       for (const issue of result.issues || []) {
@@ -403,114 +423,85 @@
   }
 
   // ------------------------------------------------------------------------------------------------ panels
-  function openPanel(what, id, extra) {
-    const inspector = $("#inspector");
-    inspector.hidden = false;
-    const values = Object.assign({ id: id || "", dialect: dialectOf(state.doc) }, extra || {});
-    if (readOnly) values.read_only = "1";
-    htmx.ajax("POST", app.dataset.panelUrl + what, { target: "#inspector", swap: "innerHTML", values: values });
+  const inspector = FencelineInspector.create({
+    root: $("#inspector"),
+    url: app.dataset.panelUrl,
+    readOnly: readOnly,
+    maxUploadMib: app.dataset.maxUploadMib,
+    context: () => ({ document: state.doc, dialect: dialectOf(state.doc), version: state.version }),
+    onDocument: (doc, selectId, url) => {
+      const selectIt = () => {
+        if (!selectId) return;
+        state.selected = selectId;
+        cy.elements().unselect();
+        cy.getElementById(selectId).select();
+        if (selectId.startsWith("ns:")) inspector.rekey("namespace", selectId.slice(3));
+      };
+      // A template may isolate workloads: the person is asked first (see commitGuarded).
+      if (url.startsWith(app.dataset.panelUrl + "template")) {
+        commitGuarded(doc, { fit: false }).then((applied) => { if (applied) selectIt(); });
+      } else {
+        commit(doc, { fit: false });
+        selectIt();
+      }
+    },
+    onShown: () => announce("panel"),
+    busy: (on) => { app.dataset.inspectorBusy = on ? "1" : "0"; },
+    toast: (text, kind) => toast(text, kind),
+  });
+
+  function openPanel(what, id, extra, opts) {
+    inspector.open(what, id, Object.assign({ dialect: dialectOf(state.doc) }, extra || {}), opts);
   }
 
   function closePanel() {
-    const inspector = $("#inspector");
-    inspector.hidden = true;
-    inspector.replaceChildren();
+    inspector.close();
     state.selected = null;
     cy.elements().unselect();
   }
 
   function refreshPanel() {
-    const inspector = $("#inspector");
-    if (inspector.hidden || !state.selected) return;
+    if ($("#inspector").hidden || !state.selected) return;
     const ele = cy.getElementById(state.selected);
     if (ele.length) openFor(ele); else closePanel();
   }
 
-  function keepVisible(ele) {
-    // The inspector floats over the right of the canvas: keep the selected element in view beside it, by
-    // fitting the whole drawing into the free part when it stays readable there, else by panning.
-    const canvasBox = $("#cy").getBoundingClientRect();
-    const free = $("#inspector").getBoundingClientRect().left - canvasBox.left;
-    const bb = ele.renderedBoundingBox();
-    if (cy.elements().renderedBoundingBox().x2 <= free - 16) return;
-    const all = cy.elements().boundingBox();
-    const pad = 32;
-    const zoom = Math.min((free - 2 * pad) / all.w, (cy.height() - 2 * pad) / all.h, 1.2);
-    if (zoom >= 0.35) {
-      cy.zoom(zoom);
-      cy.pan({ x: pad + (free - 2 * pad - all.w * zoom) / 2 - all.x1 * zoom, y: pad + (cy.height() - 2 * pad - all.h * zoom) / 2 - all.y1 * zoom });
-    } else if (bb.x2 > free - 16 && bb.x2 - bb.x1 < free) {
-      cy.panBy({ x: free - 40 - bb.x2, y: 0 });
-    }
-  }
-
-  function openFor(ele) {
+  function openFor(ele, opts) {
+    // Selecting shows the inspector beside the canvas; it never zooms or pans the drawing.
     state.selected = ele.id();
     const kind = ele.data("kind");
-    if (ele.isEdge()) openPanel("edge", ele.data("docId"));
-    else if (kind === "namespace") openPanel("namespace", ele.data("name"));
-    else openPanel("node", ele.data("docId"));
-    keepVisible(ele);
+    if (ele.isEdge()) openPanel("edge", ele.data("docId"), null, opts);
+    else if (kind === "namespace") openPanel("namespace", ele.data("name"), null, opts);
+    else openPanel("node", ele.data("docId"), null, opts);
   }
 
-  function select(id) {
+  function mark(id) {
+    // The keyboard's selection: shown on the canvas and ready for Enter, Delete or "c", without opening a panel.
     const ele = cy.getElementById(id);
     if (!ele.length) return;
     cy.elements().unselect();
     ele.select();
-    openFor(ele);
+    state.selected = id;
   }
 
-  document.body.addEventListener("htmx:configRequest", (evt) => {
-    const path = evt.detail.path || "";
-    if (path.startsWith(app.dataset.panelUrl) && !path.startsWith(app.dataset.panelUrl + "import")) {
-      evt.detail.parameters.document = JSON.stringify(state.doc);
-      evt.detail.parameters.dialect = dialectOf(state.doc);
-      state.panelVersion = state.version;
-    }
-  });
+  function select(id, opts) {
+    const ele = cy.getElementById(id);
+    if (!ele.length) return;
+    cy.elements().unselect();
+    ele.select();
+    openFor(ele, opts);
+  }
 
+  // The import dialog is the one htmx form left: its answer carries the imported drawing.
   document.body.addEventListener("htmx:afterSwap", (evt) => {
     const result = $(".panel-result", evt.detail.target);
-    if (result && result.dataset.document) {
-      const isImport = evt.detail.target.id === "dialog-body";
-      if (!isImport && state.panelVersion !== state.version) {
-        toast("The drawing changed meanwhile; that edit was not applied. Try again.", "warn");
-        refreshPanel();
-        return;
-      }
-      const next = JSON.parse(result.dataset.document);
-      const path = (evt.detail.pathInfo && evt.detail.pathInfo.requestPath) || "";
-      const guarded = isImport || path.startsWith(app.dataset.panelUrl + "template");
-      const select = result.dataset.select, message = result.dataset.message;
-      const done = (applied) => {
-        if (!applied) return;
-        if (select) {
-          state.selected = select;
-          cy.elements().unselect();
-          cy.getElementById(select).select();
-        }
-        if (message && isImport) toast(message);
-      };
-      if (guarded) commitGuarded(next, { fit: isImport }).then(done);
-      else done(commit(next, { fit: isImport }) || true);
-    }
-    if (readOnly && evt.detail.target.id === "inspector") {
-      $$("input, select, textarea, button[type=submit]", evt.detail.target).forEach((el) => { el.disabled = true; });
-      $$("[data-action=delete], [data-add]", evt.detail.target).forEach((el) => el.remove());
-    }
+    if (evt.detail.target.id !== "dialog-body" || !result || !result.dataset.document) return;
+    const message = result.dataset.message;
+    commitGuarded(JSON.parse(result.dataset.document), { fit: true }).then((applied) => {
+      if (applied && message) toast(message);
+    });
   });
 
-  // htmx 2 swaps no 4xx answer; the inspector's own problem panel (a stale node id, a drawing the server
-  // refused) says what went wrong far better than a toast, so that one is shown in place.
-  document.body.addEventListener("htmx:beforeSwap", (evt) => {
-    const status = evt.detail.xhr.status;
-    if (status >= 400 && status < 500 && evt.detail.target.id === "inspector" &&
-        evt.detail.xhr.responseText.includes("panel-problems")) {
-      evt.detail.shouldSwap = true;
-      evt.detail.isError = false;
-    }
-  });
   document.body.addEventListener("htmx:responseError", (evt) => {
     const status = evt.detail.xhr.status;
     if (status === 413) toast("Too large: the server accepts up to " + app.dataset.maxUploadMib + " MiB. Nothing was changed.", "error");
@@ -530,20 +521,10 @@
     return null;
   }
 
-  function placeIn(namespace) {
+  function placeIn(namespace, place) {
     const box = namespace && cy.getElementById("ns:" + namespace);
-    if (box && box.length) {
-      const children = box.children();
-      if (children.length) {
-        const bb = children.boundingBox();
-        return { x: Math.round(bb.x2 + 100), y: Math.round((bb.y1 + bb.y2) / 2) };
-      }
-      const p = box.position();
-      return { x: Math.round(p.x), y: Math.round(p.y) };
-    }
-    const c = viewportCenter();
-    const jitter = (cy.nodes().length % 5) * 24;
-    return { x: c.x + jitter, y: c.y + jitter };
+    if (box && box.length) return place.spotInNamespace(box, place.NODE_H, viewportCenter());
+    return place.freeSpot(viewportCenter(), place.NODE_W + 44, place.NODE_H + 68);
   }
 
   function add(kind, explicitNamespace) {
@@ -552,26 +533,25 @@
     doc.namespaces = doc.namespaces || [];
     doc.nodes = doc.nodes || [];
     const taken = nodeIds(doc);
+    const place = FencelinePlacement.create(cy, () => true);
     let selectId;
     if (kind === "namespace") {
       const names = new Set(doc.namespaces.map((ns) => ns.name));
       const name = uniqueId("namespace-", names);
-      const c = viewportCenter();
-      const offset = doc.namespaces.length * 60;
-      doc.namespaces.push({ name: name, labels: { "kubernetes.io/metadata.name": name }, position: { x: c.x + offset, y: c.y + offset } });
+      doc.namespaces.push({ name: name, labels: { "kubernetes.io/metadata.name": name }, position: place.freeSpot(viewportCenter(), 224, 124) });
       selectId = "ns:" + name;
     } else if (kind === "workload" || kind === "selector") {
       let namespace = targetNamespace(explicitNamespace) || (doc.namespaces[0] && doc.namespaces[0].name);
       if (!namespace) {
         namespace = "default";
-        doc.namespaces.push({ name: "default", labels: { "kubernetes.io/metadata.name": "default" }, position: viewportCenter() });
+        doc.namespaces.push({ name: "default", labels: { "kubernetes.io/metadata.name": "default" }, position: place.freeSpot(viewportCenter(), 224, 124) });
       }
       const id = uniqueId(kind === "workload" ? "workload-" : "selector-", taken);
       const node = kind === "workload"
         ? { id: id, kind: "workload", name: id, namespace: namespace, owner: "Deployment", labels: { app: id } }
         : { id: id, kind: "selector", name: "", namespace: namespace, podSelector: {} };
       node.isolate = { ingress: false, egress: false };
-      node.position = placeIn(namespace);
+      node.position = placeIn(namespace, place);
       doc.nodes.push(node);
       selectId = "n:" + id;
     } else {
@@ -582,32 +562,56 @@
       }[kind];
       if (!defaults) return;
       const id = uniqueId(kind + "-", taken);
-      const c = viewportCenter();
-      doc.nodes.push(Object.assign({ id: id, kind: kind, position: { x: c.x + 260, y: c.y + (doc.nodes.length % 6) * 40 } }, defaults));
+      doc.nodes.push(Object.assign({ id: id, kind: kind, position: place.freeSpot(viewportCenter(), place.NODE_W, place.NODE_H) }, defaults));
       selectId = "n:" + id;
     }
     commit(doc, { fit: false });
-    select(selectId);
-    focusPanelSoon();
+    select(selectId, { focus: true });
   }
 
-  function focusPanelSoon() {
-    document.body.addEventListener("htmx:afterSettle", function once(evt) {
-      if (evt.detail.target.id !== "inspector") return;
-      document.body.removeEventListener("htmx:afterSettle", once);
-      const first = $("#inspector input:not([type=hidden]):not([type=checkbox]), #inspector select");
-      if (first) { first.focus(); if (first.select) first.select(); }
-    });
-  }
-
-  function addEdge(sourceEle, targetEle) {
+  function addEdge(sourceEle, targetEle, opts) {
     const doc = clone(state.doc);
     doc.edges = doc.edges || [];
     const id = uniqueId("e", new Set(doc.edges.map((e) => e.id)));
     const target = doc.nodes.find((n) => n.id === targetEle.data("docId"));
     const ports = ((target && target.containerPorts) || []).map((p) => ({ protocol: p.protocol || "TCP", port: p.port }));
     doc.edges.push({ id: id, source: sourceEle.data("docId"), target: targetEle.data("docId"), ports: ports });
-    commitGuarded(doc, { fit: false }).then((applied) => { if (applied) select("e:" + id); });
+    commitGuarded(doc, { fit: false }).then((applied) => { if (applied) select("e:" + id, opts); });
+  }
+
+  // "Connect to..." in a node's panel: the keyboard's way to draw an edge (the list comes from the server).
+  $("#inspector").addEventListener("submit", (evt) => {
+    if (evt.target.dataset.local !== "connect") return;
+    evt.preventDefault();
+    connect(evt.target, false);
+  });
+  // Picking a suggestion of the list (arrow keys and Enter in Chrome's popup) fills in the whole name: connect.
+  $("#inspector").addEventListener("input", (evt) => {
+    if (evt.target.id === "connect-target") connect(evt.target.form, true);
+  });
+
+  function connect(form, onlyExact) {
+    if (form.dataset.done) return;
+    const input = $("#connect-target", form);
+    const text = input.value.trim().toLowerCase();
+    const options = $$("#connect-targets option", form);
+    const exact = options.filter((o) => o.value.toLowerCase() === text);
+    const partial = options.filter((o) => text && o.value.toLowerCase().includes(text));
+    const match = exact.length === 1 ? exact[0] : partial.length === 1 && !onlyExact ? partial[0] : null;
+    if (!match && onlyExact) return;
+    let problem = $(".field-error", form);
+    if (!match) {
+      if (!problem) { problem = document.createElement("p"); problem.className = "field-error"; problem.id = "connect-problem"; input.after(problem); }
+      problem.textContent = partial.length > 1
+        ? partial.length + " nodes match: " + partial.map((o) => o.value).join("; ") + ". Type more of the name."
+        : "No node matches \u201c" + input.value + "\u201d.";
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "connect-problem connect-help");
+      input.focus();
+      return;
+    }
+    form.dataset.done = "1";
+    addEdge(cy.getElementById("n:" + form.dataset.source), cy.getElementById("n:" + match.dataset.node), { focus: true });
   }
 
   function removeElements(ids) {
@@ -615,15 +619,46 @@
     const goneNamespaces = new Set(ids.filter((id) => id.startsWith("ns:")).map((id) => id.slice(3)));
     const goneNodes = new Set(ids.filter((id) => id.startsWith("n:")).map((id) => id.slice(2)));
     const goneEdges = new Set(ids.filter((id) => id.startsWith("e:")).map((id) => id.slice(2)));
-    for (const node of doc.nodes || []) if (node.namespace && goneNamespaces.has(node.namespace) && (node.kind === "workload" || node.kind === "selector")) goneNodes.add(node.id);
+    const members = (doc.nodes || []).filter((node) => node.namespace && goneNamespaces.has(node.namespace) && (node.kind === "workload" || node.kind === "selector"));
+    for (const node of members) goneNodes.add(node.id);
     doc.namespaces = (doc.namespaces || []).filter((ns) => !goneNamespaces.has(ns.name));
     doc.nodes = (doc.nodes || []).filter((n) => !goneNodes.has(n.id));
+    const edgesBefore = (doc.edges || []).length;
     doc.edges = (doc.edges || []).filter((e) => !goneEdges.has(e.id) && !goneNodes.has(e.source) && !goneNodes.has(e.target));
-    if (commit(doc, { fit: false })) {
+    const apply = () => {
+      if (!commit(doc, { fit: false })) return;
       closePanel();
       const n = goneNamespaces.size + goneNodes.size + goneEdges.size;
       toast("Deleted " + n + " item" + (n === 1 ? "" : "s") + ". Ctrl+Z brings " + (n === 1 ? "it" : "them") + " back.");
-    }
+    };
+    if (!members.length) { apply(); return; }
+    // A namespace box is easy to hit by accident and takes everything inside with it: ask first, in the page.
+    const names = members.map((node) => G.displayName(node));
+    const edges = edgesBefore - doc.edges.length;
+    const what = [...goneNamespaces].join(", ");
+    confirmInPage(
+      "Delete namespace " + what + " and everything in it?",
+      "It holds " + members.length + " node" + (members.length === 1 ? "" : "s") + " (" + names.join(", ") + ")" +
+        (edges ? " with " + edges + " edge" + (edges === 1 ? "" : "s") : "") + ". Ctrl+Z brings them back.",
+      "Delete " + (members.length + 1) + " items",
+    ).then((yes) => { if (yes) apply(); else $("#cy").focus(); });
+  }
+
+  function confirmInPage(title, text, yesLabel) {
+    const dialog = $("#dialog");
+    const content = $("#confirm-template").content.cloneNode(true);
+    $("#dialog-title", content).textContent = title;
+    $(".confirm-text", content).textContent = text;
+    $("[data-confirm=yes]", content).textContent = yesLabel;
+    $("#dialog-body").replaceChildren(content);
+    return new Promise((resolve) => {
+      let answer = false;
+      $("#dialog [data-confirm=yes]").addEventListener("click", () => { answer = true; dialog.close(); });
+      $("#dialog [data-confirm=no]").addEventListener("click", () => dialog.close());
+      dialog.addEventListener("close", () => resolve(answer), { once: true });
+      if (!dialog.open) dialog.showModal();
+      $("#dialog [data-confirm=no]").focus();
+    });
   }
 
   // --------------------------------------------------------------------------------------- canvas events
@@ -678,6 +713,7 @@
       state.parent = saved.slug;
       app.dataset.parent = saved.slug;
       history.replaceState(null, "", "/d/" + saved.slug + "/edit");
+      showRevision(saved);
       toastLink("Saved revision " + saved.revision + ".", saved.url, "Open the permalink");
       announce("saved", { doc: state.doc });
     } catch (err) {
@@ -685,6 +721,22 @@
     } finally {
       btn.disabled = false;
     }
+  }
+
+  function showRevision(saved) {
+    // Every link and command on the page names the revision just saved, never an older one.
+    $("#revision-badge").hidden = false;
+    $("#revision-link").href = saved.url;
+    $("#revision-number").textContent = String(saved.revision);
+    const latestNote = $("#latest-note");
+    if (latestNote) latestNote.remove();
+    $("#copy-permalink").hidden = false;
+    const historyLink = $("#history-link");
+    historyLink.href = saved.historyUrl;
+    historyLink.hidden = false;
+    $("#apply-url").textContent = saved.yamlUrl;
+    $("#apply-foot").hidden = false;
+    document.title = (saved.name ? saved.name + " \u00b7 " : "") + "r" + saved.revision + " \u00b7 Fenceline";
   }
 
   function conflict(body) {
@@ -748,8 +800,7 @@
   // Copy and Download carry the compiler's problems as comments on top, as the permalink's .yaml does.
   function currentYaml() { return state.lastCompile ? state.lastCompile.annotated : $("#yaml").textContent; }
 
-  async function copyYaml() {
-    const text = currentYaml();
+  async function copyText(text, done) {
     try {
       await navigator.clipboard.writeText(text);
     } catch (err) {
@@ -761,8 +812,10 @@
       document.execCommand("copy");
       area.remove();
     }
-    toast("YAML copied.");
+    toast(done);
   }
+
+  function copyYaml() { copyText(currentYaml(), "YAML copied."); }
 
   function downloadYaml() {
     const blob = new Blob([currentYaml()], { type: "text/yaml" });
@@ -851,6 +904,8 @@
     },
     draw: () => setDrawMode(!state.drawMode),
     copy: copyYaml,
+    "copy-permalink": () => copyText($("#revision-link").href, "Permalink copied."),
+    "copy-command": () => copyText($("#apply-command").textContent, "Command copied."),
     download: downloadYaml,
     "close-panel": closePanel,
     "close-dialog": () => $("#dialog").close(),
@@ -870,7 +925,7 @@
     if (templateEl) {
       $("#templates-menu").open = false;
       state.selected = null;
-      openPanel("template", templateEl.dataset.template, { scope: targetNamespace(null) || "" });
+      openPanel("template", templateEl.dataset.template, { scope: targetNamespace(null) || "" }, { focus: true });
       return;
     }
     const dialectEl = evt.target.closest("[data-dialect]");
@@ -929,6 +984,8 @@
     commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
     commitGuarded: (doc, opts) => commitGuarded(doc, Object.assign({ fit: false }, opts)),
     select: select,
+    mark: mark,
+    selected: () => state.selected,
     openPanel: openPanel,
     toast: toast,
     guardSave: (guard) => saveGuards.push(guard), // async (fork) => true to go on saving
@@ -941,9 +998,8 @@
   // The first compile goes out before the canvas is drawn: the server works while the browser renders.
   app.dataset.pending = "1";
   compile();
-  render({});
-  cy.fit(undefined, 40);
-  if (cy.zoom() > 1.2) cy.zoom(1.2);
+  render({ fit: false });
+  fitReadable();
   updateButtons();
   if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
   app.dataset.readyMs = String(Math.round(performance.now())); // drawn and fitted, for the benchmark

@@ -34,7 +34,8 @@
           return ns ? "namespaces " + ns : "all namespaces";
         }
         return "selector";
-      case "cidr": return node.name ? node.cidr : "IP range";
+      // A name that already says the CIDR (imports name ipBlocks after it) is not repeated below it.
+      case "cidr": return node.name && node.cidr && !String(node.name).includes(node.cidr) ? node.cidr : "IP range";
       case "entity": return "Cilium entity";
       case "fqdn": return node.matchPattern ? "domain pattern" : "domain";
       default: return node.kind;
@@ -56,7 +57,15 @@
     const lines = [displayName(node), subtitle(node)];
     const isolation = isolationText(node, effective);
     if (isolation) lines.push("\u2298 " + isolation);
-    return lines.join("\n");
+    return lines.filter((line, i) => i === 0 || line !== lines[0]).join("\n");
+  }
+
+  // The box grows with its label, so that no text spills out of it: about 7.5 px per character at 13 px in
+  // a 140 px wide text block, 17 px per line.
+  const TEXT_WIDTH = 140, CHAR_WIDTH = 7.5, LINE_HEIGHT = 17;
+  function nodeHeight(label) {
+    const lines = label.split("\n").reduce((sum, line) => sum + Math.max(1, Math.ceil((line.length * CHAR_WIDTH) / TEXT_WIDTH)), 0);
+    return Math.max(52, lines * LINE_HEIGHT + 14);
   }
 
   function portsLabel(edge) {
@@ -95,7 +104,8 @@
       els.push(el);
     }
     for (const node of doc.nodes || []) {
-      const data = { id: "n:" + node.id, docId: node.id, kind: node.kind, label: nodeLabel(node) };
+      const label = nodeLabel(node);
+      const data = { id: "n:" + node.id, docId: node.id, kind: node.kind, label: label, height: nodeHeight(label) };
       if (POD_KINDS.has(node.kind) && node.namespace && namespaces.has(node.namespace)) data.parent = "ns:" + node.namespace;
       const el = { group: "nodes", data: data, classes: nodeClasses(node) };
       if (node.position) el.position = { x: node.position.x, y: node.position.y };
@@ -122,11 +132,13 @@
     return [
       { selector: "node", style: {
         "font-family": FONT, "font-size": 13, "color": COLORS.ink,
-        "text-wrap": "wrap", "text-max-width": 150, "text-valign": "center", "text-halign": "center",
+        "text-wrap": "wrap", "text-max-width": 140, "text-valign": "center", "text-halign": "center",
         "shape": "round-rectangle", "width": 160, "height": 52, "background-color": COLORS.paper,
+        "text-overflow-wrap": "anywhere",
         "border-width": 1.5, "border-color": COLORS.line, "min-zoomed-font-size": 6,
       } },
       { selector: "node[label], edge[label]", style: { "label": "data(label)" } },
+      { selector: "node[height]", style: { "height": "data(height)" } },
       { selector: "node.selector", style: { "border-style": "dashed", "background-color": "#f8fafc" } },
       { selector: "node.external", style: { "background-color": "#fefce8", "border-color": "#ca8a04", "shape": "round-tag", "width": 150 } },
       { selector: "node.entity", style: { "shape": "round-hexagon", "background-color": "#f0f9ff", "border-color": "#0284c7" } },
@@ -143,7 +155,7 @@
       { selector: "edge", style: {
         "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.1, "width": 2,
         "line-color": COLORS.allowed, "target-arrow-color": COLORS.allowed,
-        "font-family": FONT, "font-size": 11, "color": COLORS.ink,
+        "font-family": FONT, "font-size": 12, "color": COLORS.ink,
         "text-background-color": COLORS.paper, "text-background-opacity": 0.9, "text-background-padding": 2,
         "text-background-shape": "round-rectangle", "min-zoomed-font-size": 6, "text-rotation": "autorotate",
       } },
@@ -161,5 +173,11 @@
     ];
   }
 
-  window.FencelineGraph = { elements: elements, style: style, displayName: displayName, portsLabel: portsLabel, nodeLabel: nodeLabel };
+  // The smallest font on the canvas is 12 px: at this zoom or more every label is at least 11 px on screen.
+  const READABLE_ZOOM = 11 / 12;
+
+  window.FencelineGraph = {
+    elements: elements, style: style, displayName: displayName, portsLabel: portsLabel, nodeLabel: nodeLabel,
+    nodeHeight: nodeHeight, READABLE_ZOOM: READABLE_ZOOM,
+  };
 })();
