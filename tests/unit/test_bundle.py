@@ -58,6 +58,13 @@ def _schema(name: str) -> dict:
 # Derived from the projects' CRDs (crds/README.md says how); strict like `kubectl apply --validate=strict`.
 KYVERNO_SCHEMA = jsonschema.Draft202012Validator(_schema("kyverno.io_clusterpolicy_v1.json"))
 ARGOCD_SCHEMA = jsonschema.Draft202012Validator(_schema("argoproj.io_application_v1alpha1.json"))
+# SchemaStore's kustomization.json, draft-04, strict at the top level.
+KUSTOMIZATION_SCHEMA = jsonschema.Draft4Validator(_schema("schemastore_kustomization.json"))
+SCHEMAS = {
+    "platform/kyverno-clusterpolicy.yaml": KYVERNO_SCHEMA,
+    "platform/argocd-application.yaml": ARGOCD_SCHEMA,
+    "kustomization.yaml": KUSTOMIZATION_SCHEMA,
+}
 
 
 def test_every_file_of_the_bundle_is_valid(keys: tuple[Path, Path]) -> None:
@@ -77,7 +84,7 @@ def test_every_file_of_the_bundle_is_valid(keys: tuple[Path, Path]) -> None:
         assert validate_object(policy, path) == []  # the upstream NetworkPolicy schema and the semantic rules
         assert path.startswith(policy["metadata"]["namespace"] + "/")
     kustomization = yaml.safe_load(files["kustomization.yaml"])
-    jsonschema.validate(kustomization, _schema("kustomization.excerpt.json"))
+    KUSTOMIZATION_SCHEMA.validate(kustomization)
     assert kustomization["resources"] == ["backend/api.yaml", "frontend/web.yaml"]
     (kyverno,) = list(yaml.safe_load_all(files["platform/kyverno-clusterpolicy.yaml"]))
     KYVERNO_SCHEMA.validate(kyverno)
@@ -119,14 +126,15 @@ def _parent(data: dict, dotted: str) -> tuple[dict, str]:
         ("platform/argocd-application.yaml", "spec.destination", None, None, "'destination' is a required property"),
         ("platform/argocd-application.yaml", "spec.syncPolicy.automated.selfHeal", "selfHeel", None,
          "'selfHeel' was unexpected"),
+        ("kustomization.yaml", "resources", "resource", None, "'resource' was unexpected"),
     ],
 )  # fmt: skip
 def test_the_crd_schemas_refuse_what_the_cluster_would(
     file: str, dotted: str, new_name: str | None, value: str | None, message: str
 ) -> None:
     """The schemas bite: a misspelt field, a wrong enum value or a missing required field fails."""
-    (data,) = list(yaml.safe_load_all(build_bundle(_document())[file]))
-    schema = KYVERNO_SCHEMA if "kyverno" in file else ARGOCD_SCHEMA
+    data = yaml.safe_load(build_bundle(_document())[file])
+    schema = SCHEMAS[file]
     assert list(schema.iter_errors(data)) == []
     parent, key = _parent(data, dotted)
     old = parent.pop(key)
