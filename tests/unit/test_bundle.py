@@ -55,6 +55,18 @@ def _schema(name: str) -> dict:
     return json.loads((CRDS / name).read_text())
 
 
+# Derived from the projects' CRDs (crds/README.md says how); strict like `kubectl apply --validate=strict`.
+KYVERNO_SCHEMA = jsonschema.Draft202012Validator(_schema("kyverno.io_clusterpolicy_v1.json"))
+ARGOCD_SCHEMA = jsonschema.Draft202012Validator(_schema("argoproj.io_application_v1alpha1.json"))
+# SchemaStore's kustomization.json, draft-04, strict at the top level.
+KUSTOMIZATION_SCHEMA = jsonschema.Draft4Validator(_schema("schemastore_kustomization.json"))
+SCHEMAS = {
+    "platform/kyverno-clusterpolicy.yaml": KYVERNO_SCHEMA,
+    "platform/argocd-application.yaml": ARGOCD_SCHEMA,
+    "kustomization.yaml": KUSTOMIZATION_SCHEMA,
+}
+
+
 def test_every_file_of_the_bundle_is_valid(keys: tuple[Path, Path]) -> None:
     options = BundleOptions(public_key=keys[1].read_text().strip(), repo_path="clusters/prod/policies")
     files = build_bundle(_document(), options)
@@ -72,15 +84,15 @@ def test_every_file_of_the_bundle_is_valid(keys: tuple[Path, Path]) -> None:
         assert validate_object(policy, path) == []  # the upstream NetworkPolicy schema and the semantic rules
         assert path.startswith(policy["metadata"]["namespace"] + "/")
     kustomization = yaml.safe_load(files["kustomization.yaml"])
-    jsonschema.validate(kustomization, _schema("kustomization.excerpt.json"))
+    KUSTOMIZATION_SCHEMA.validate(kustomization)
     assert kustomization["resources"] == ["backend/api.yaml", "frontend/web.yaml"]
     (kyverno,) = list(yaml.safe_load_all(files["platform/kyverno-clusterpolicy.yaml"]))
-    jsonschema.validate(kyverno, _schema("kyverno.io_clusterpolicies.excerpt.json"))
+    KYVERNO_SCHEMA.validate(kyverno)
     manifests = kyverno["spec"]["rules"][0]["validate"]["manifests"]
     assert manifests["attestors"][0]["entries"][0]["keys"]["publicKeys"] == keys[1].read_text().strip()
     assert kyverno["spec"]["rules"][0]["match"]["any"][0]["resources"]["namespaces"] == ["backend", "frontend"]
     (application,) = list(yaml.safe_load_all(files["platform/argocd-application.yaml"]))
-    jsonschema.validate(application, _schema("argoproj.io_applications.excerpt.json"))
+    ARGOCD_SCHEMA.validate(application)
     assert application["spec"]["source"]["path"] == "clusters/prod/policies"
     owners = [line for line in files["CODEOWNERS"].splitlines() if line and not line.startswith("#")]
     assert owners == [
@@ -94,6 +106,49 @@ def test_every_file_of_the_bundle_is_valid(keys: tuple[Path, Path]) -> None:
         pattern, *names = line.split(" ")
         assert pattern.startswith("/") and names and all(re.match(OWNER_PATTERN, name) for name in names)
     assert "kubectl apply -f platform/" in files["README.md"]
+
+
+def _parent(data: dict, dotted: str) -> tuple[dict, str]:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        data = data[int(key)] if isinstance(data, list) else data[key]
+    return data, last
+
+
+@pytest.mark.parametrize(
+    ("file", "dotted", "new_name", "value", "message"),
+    [
+        ("platform/kyverno-clusterpolicy.yaml", "spec.rules.0.validate.manifests.ignoreFields", "ignoreField", None,
+         "'ignoreField' was unexpected"),
+        ("platform/kyverno-clusterpolicy.yaml", "spec.rules.0.validate.manifests.attestors.0.entries.0.keys.publicKeys",
+         "publicKey", None, "'publicKey' was unexpected"),
+        ("platform/kyverno-clusterpolicy.yaml", "spec.validationFailureAction", None, "Block", "'Block' is not one of"),
+        ("platform/argocd-application.yaml", "spec.destination", None, None, "'destination' is a required property"),
+        ("platform/argocd-application.yaml", "spec.syncPolicy.automated.selfHeal", "selfHeel", None,
+         "'selfHeel' was unexpected"),
+        ("kustomization.yaml", "resources", "resource", None, "'resource' was unexpected"),
+    ],
+)  # fmt: skip
+def test_the_crd_schemas_refuse_what_the_cluster_would(
+    file: str, dotted: str, new_name: str | None, value: str | None, message: str
+) -> None:
+    """The schemas bite: a misspelt field, a wrong enum value or a missing required field fails."""
+    data = yaml.safe_load(build_bundle(_document())[file])
+    schema = SCHEMAS[file]
+    assert list(schema.iter_errors(data)) == []
+    parent, key = _parent(data, dotted)
+    old = parent.pop(key)
+    if new_name is not None:
+        parent[new_name] = old
+    elif value is not None:
+        parent[key] = value
+    errors = list(schema.iter_errors(data))
+    assert errors
+    assert message in _messages(errors)  # `anyOf [object, null]` keeps the precise error in its context
+
+
+def _messages(errors: list[jsonschema.ValidationError]) -> str:
+    return "\n".join(error.message + "\n" + _messages(error.context or []) for error in errors)
 
 
 def test_the_zip_holds_the_same_files() -> None:
@@ -268,6 +323,6 @@ def test_a_cluster_wide_policy_goes_to_the_cluster_folder_and_only_its_kind_is_m
     (policy,) = list(yaml.safe_load_all(files[path]))
     assert policy["kind"] == "CiliumClusterwideNetworkPolicy" and validate_object(policy, path) == []
     (kyverno,) = list(yaml.safe_load_all(files["platform/kyverno-clusterpolicy.yaml"]))
-    jsonschema.validate(kyverno, _schema("kyverno.io_clusterpolicies.excerpt.json"))
+    KYVERNO_SCHEMA.validate(kyverno)
     # no namespaced filter: an empty `namespaces` list would match every namespace
     assert kyverno["spec"]["rules"][0]["match"]["any"] == [{"resources": {"kinds": ["CiliumClusterwideNetworkPolicy"]}}]
