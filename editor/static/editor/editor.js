@@ -438,7 +438,7 @@
         if (selectId.startsWith("ns:")) inspector.rekey("namespace", selectId.slice(3));
       };
       // A template may isolate workloads: the person is asked first (see commitGuarded).
-      if (url.startsWith(app.dataset.panelUrl + "template")) {
+      if (new URL(url, location.href).pathname.startsWith(app.dataset.panelUrl + "template")) {
         commitGuarded(doc, { fit: false }).then((applied) => { if (applied) selectIt(); });
       } else {
         commit(doc, { fit: false });
