@@ -17,7 +17,10 @@ Policies (NetworkPolicy, CiliumNetworkPolicy with `spec` and/or `specs`, CiliumC
   have no effect in Kubernetes: they become disabled edges, with a warning.
 * Every rule x peer becomes an edge enforced on the subject's side; an edge that both ends enforce (the same
   source, target, ports and L7 rules from an ingress and an egress rule) is one edge with both sides.
-  A missing or empty `from`/`to` (NetworkPolicy) or a Cilium rule without peer fields is the entity `all`.
+  A missing or empty `from`/`to` (NetworkPolicy) or a Cilium rule without peer fields but with `toPorts` is the
+  entity `all`. A Cilium rule with neither peers nor ports (`- {}`) is Cilium's default deny (C4): the lock
+  without an edge. A `toPorts` entry without ports allows nothing and is dropped. A Cilium policy the API server
+  refuses (unknown L7 kind, entity world-ipv4/-ipv6, a rule with four empty sections, C4a) is not imported.
 * Peers: podSelector / namespaceSelector / both (a namespaceSelector that is exactly
   `kubernetes.io/metadata.name: X` is the namespace X); ipBlock -> cidr node. Cilium endpoint selectors lose
   their `k8s:`/`any:` prefixes; `io.kubernetes.pod.namespace` gives the namespace, `io.cilium.k8s.namespace.
@@ -47,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from . import manifests, validate
+from .admission import cilium_refusal
 from .cilium import NAMESPACE_LABEL_PREFIX
 from .compile import canonical, dns_slug, selector_of
 from .document import ENTITIES, NAMESPACE_NAME_LABEL, PROTOCOLS, ContainerPort, Document, Edge, Node, Port, safe_id
@@ -496,8 +500,12 @@ _CILIUM_IGNORED = {
     "authentication": "authentication (mutual auth) is not represented; ignored",
     "auth": "auth (old spelling of authentication) is not represented; ignored",
 }
-_CILIUM_SECTIONS = (("ingress", "ingress", "allow"), ("ingressDeny", "ingress", "deny"))
-_CILIUM_SECTIONS += (("egress", "egress", "allow"), ("egressDeny", "egress", "deny"))
+_CILIUM_SECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("ingress", "ingress", "allow"),
+    ("ingressDeny", "ingress", "deny"),
+    ("egress", "egress", "allow"),
+    ("egressDeny", "egress", "deny"),
+)
 
 
 def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[_Policy]:
@@ -517,6 +525,19 @@ def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[
         result = _read_cilium_rule(policy, path, rule, report)
         if result is not None:
             results.append(result)
+    # Node peers are imported as written although an agent without --enable-node-selector-labels refuses them;
+    # the compiler says that they need the flag.
+    refused = cilium_refusal(policy.obj, node_selector_labels=True)
+    if refused is not None:
+        report(
+            refused[0],
+            f"{refused[1]}: the policy never takes effect (SEMANTICS C4a); its subjects are imported without a lock "
+            "and its rules as disabled edges",
+        )
+        for result in results:
+            result.isolate_ingress = result.isolate_egress = False
+            for imported_rule in result.rules:
+                imported_rule.disabled = True
     return results
 
 
@@ -571,13 +592,7 @@ def _read_cilium_entry(
     result: _Policy,
     report: Report,
 ) -> None:
-    if item is None or item == {}:
-        report(
-            path,
-            "an empty rule `{}` matches everything in current Cilium (nothing in releases up to 1.16, SEMANTICS C4); "
-            "imported as matching everything (the entity all). If it was meant as default-deny, delete that edge: "
-            "the lock stays",
-        )
+    if item is None:
         item = {}
     if not isinstance(item, dict):
         report(path, "a rule must be a mapping; rule not imported")
@@ -614,6 +629,14 @@ def _read_cilium_entry(
             report((*path, key), message)
     if has_peer_field and not peers:
         report(path, "no peer of this rule could be imported; rule not imported")
+        return
+    if not has_peer_field and not item.get("toPorts") and not item.get("icmps"):
+        # C4, pkg/policy/api/ingress.go GetSourceEndpointSelectorsWithRequirements: no peer and no ports
+        report(
+            path,
+            f"a rule without peers or ports selects nothing: Cilium's default deny (it isolates the {direction} of "
+            "the selected pods and allows nothing, SEMANTICS C4); imported as a lock with no edge",
+        )
         return
     port_rules = _cilium_port_rules(item.get("toPorts"), (*path, "toPorts"), action, report)
     icmps = _icmps(item.get("icmps"), (*path, "icmps"), report)
@@ -748,6 +771,10 @@ def _cilium_port_rules(
         for key in ("listener", "originatingTLS", "terminatingTLS"):
             if entry.get(key) is not None:
                 report((*entry_path, key), f"{key} is not represented; ignored")
+        if not entry.get("ports"):
+            # C4, pkg/policy/rule.go: one L4 filter per listed port, so an entry without ports allows nothing
+            report(entry_path, "a toPorts entry without ports allows nothing (SEMANTICS C4); not imported")
+            continue
         ports = _ports(entry.get("ports"), (*entry_path, "ports"), report, _cilium_port, "toPorts entry")
         l7 = entry.get("rules")
         names = entry.get("serverNames") or []

@@ -129,25 +129,23 @@ def validate_label_key(key: str) -> str | None:
             )
     if not name:
         return f"invalid label key {key!r}: name part must not be empty"
-    if len(name) > 63:
-        return f"invalid label key {key!r}: name part must be no more than 63 characters"
-    if not _NAME.fullmatch(name):
-        return (
-            f"invalid label key {key!r}: name part must consist of alphanumeric characters, '-', '_' or '.', "
-            "and must start and end with an alphanumeric character"
-        )
-    return None
+    return _name_problem(f"invalid label key {key!r}: name part", name)
 
 
 def validate_label_value(value: str) -> str | None:
     """Why `value` is not a valid label value (empty, or <= 63 chars of [A-Za-z0-9._-] with alphanumeric ends)."""
     if value == "":
         return None
-    if len(value) > 63:
-        return f"invalid label value {value!r}: must be no more than 63 characters"
-    if not _NAME.fullmatch(value):
+    return _name_problem(f"invalid label value {value!r}:", value)
+
+
+def _name_problem(what: str, text: str) -> str | None:
+    """Why `text` is not a label name part or value (<= 63 chars of [A-Za-z0-9._-], alphanumeric ends)."""
+    if len(text) > 63:
+        return f"{what} must be no more than 63 characters"
+    if not _NAME.fullmatch(text):
         return (
-            f"invalid label value {value!r}: must consist of alphanumeric characters, '-', '_' or '.', "
+            f"{what} must consist of alphanumeric characters, '-', '_' or '.', "
             "and must start and end with an alphanumeric character"
         )
     return None

@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 
-from ..validate import KINDS, Finding, has_errors, validate_objects
+from ..kinds import KINDS
+from ..validate import Finding, has_errors, validate_objects
 from ..yamlio import KubeObject, load_objects, read_sources
 
 
