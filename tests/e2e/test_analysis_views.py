@@ -166,3 +166,20 @@ def test_flow_logs_are_uploaded_merged_and_replayed_before_saving(open_editor):
     editor.page.wait_for_selector("#toast:has-text('Saved revision 2')")
     assert Revision.objects.count() == 2
     watch.assert_clean(editor.page)
+
+
+def test_the_flows_note_about_l7_rules_follows_the_dialect_s_capabilities(open_editor):
+    """The browser asks the server's dialect registry whether the chosen dialect has L7 rules (never its name)."""
+    editor, watch = open_editor("/")
+    notes = editor.page.locator("#flows-notes")
+    for dialect, expected in (("native", True), ("cilium", False)):
+        editor.set_dialect(dialect)
+        editor.page.click("#flows-button")
+        editor.page.set_input_files("#flows-files", str(HUBBLE_HTTP))
+        editor.page.click("#flows-read")
+        editor.page.locator("#flows-summary").wait_for()
+        said = notes.is_visible() and "only the Cilium dialect expresses" in notes.inner_text()
+        assert said is expected, dialect
+        editor.page.keyboard.press("Escape")
+        editor.page.locator("#dialog").wait_for(state="hidden")
+    watch.assert_clean(editor.page)

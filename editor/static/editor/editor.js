@@ -32,6 +32,7 @@
     selected: null,
   };
   state.dialect = (state.doc.settings && state.doc.settings.dialect) || "native";
+  const dialects = JSON.parse(app.dataset.dialects || "{}");
 
   // ------------------------------------------------------------------------------------------------ canvas
   // The UMD bundles register themselves when they find the global cytoscape; register only what is missing.
@@ -827,6 +828,10 @@
     readOnly: readOnly,
     doc: () => state.doc,
     dialect: () => state.dialect,
+    // What the chosen dialect can express (the server's dialect registry): ask this, never the dialect's name.
+    can: (capability) => ((dialects[state.dialect] || {}).capabilities || []).includes(capability),
+    dialectsWith: (capability) =>
+      Object.values(dialects).filter((d) => d.capabilities.includes(capability)).map((d) => d.label),
     version: () => state.version,
     commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
     select: select,

@@ -160,8 +160,9 @@
     if (summary.eventsLost) notes.push(summary.eventsLost + " events were lost (" + summary.lostRecords + " lost_events records): the log is incomplete, so traffic may be missing.");
     for (const [reason, count] of Object.entries(summary.ignored)) notes.push("Left out " + count + ": " + reason + ".");
     for (const warning of summary.warnings) notes.push(warning);
-    if (E.dialect() !== "cilium" && (result.document.edges || []).some((edge) => edge.l7)) {
-      notes.push("These flows carry HTTP or DNS rules, which only the Cilium dialect expresses: switch the YAML to Cilium, or those edges do not compile.");
+    if (!E.can("l7") && (result.document.edges || []).some((edge) => edge.l7)) {
+      const able = E.dialectsWith("l7").join(" or ");
+      notes.push("These flows carry HTTP or DNS rules, which only the " + able + " dialect expresses: switch the YAML to " + able + ", or those edges do not compile.");
     }
     if (notes.length) {
       $("#flows-notes").hidden = false;
