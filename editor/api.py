@@ -8,7 +8,6 @@ fetch it from GET /api/csrf (which also sets the csrftoken cookie) and send it b
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import math
@@ -28,12 +27,11 @@ from django.urls import reverse
 from editor import auth, panels
 from editor.middleware import too_large_response
 from editor.models import Revision, StaleParentError, save_revision
-from editor.policy.compile import DIALECTS, compile_document
+from editor.policy.compile import DIALECTS
 from editor.policy.document import Document, DocumentError
-from editor.policy.edge_states import edge_states
 from editor.policy.importer import import_text
-from editor.policy.validate import validate_object
-from editor.policy.yamlio import InputError, Limits, decode, dump_yaml_documents
+from editor.policy.service import compile_answer
+from editor.policy.yamlio import InputError, Limits, decode
 
 logger = logging.getLogger(__name__)
 
@@ -198,37 +196,9 @@ def dialect_of(value: Any, document: Document) -> str:
     return str(dialect)
 
 
-@functools.lru_cache(maxsize=8192)
-def _object_yaml(key: str) -> str:
-    return dump_yaml_documents([json.loads(key)])
-
-
-@functools.lru_cache(maxsize=8192)
-def _object_findings(key: str) -> tuple[dict[str, str], ...]:
-    findings = validate_object(json.loads(key), "compiled")
-    return tuple({"severity": finding.severity, "message": str(finding)} for finding in findings)
-
-
 def compiled(document: Document, dialect: str) -> dict[str, Any]:
-    """The compile answer: YAML, objects, issues (compiler and schema validation), explanations, edge colours.
-
-    An edit changes one or two policies of a drawing, so the YAML text and the validation findings are kept
-    per emitted object (keyed by its exact JSON, key order included): the answer is the same as rendering and
-    validating everything again, and the editor's round trip does not grow with the untouched policies.
-    """
-    result = compile_document(document, dialect)
-    keys = [json.dumps(obj, separators=(",", ":"), ensure_ascii=False) for obj in result.objects]
-    data: dict[str, Any] = {
-        "dialect": result.dialect,
-        "yaml": "".join(_object_yaml(key) for key in keys),
-        "objects": result.objects,
-        "issues": [issue.to_json() for issue in result.issues],
-        "explanations": [explanation.to_json() for explanation in result.explanations],
-    }
-    data["issues"].extend(dict(finding) for key in keys for finding in _object_findings(key))
-    data["edgeStates"] = edge_states(document, result)
-    data["ok"] = not any(issue["severity"] == "error" for issue in data["issues"])
-    return data
+    """The compile answer (editor.policy.service), shared with `fenceline render`."""
+    return compile_answer(document, dialect)
 
 
 @endpoint("GET")
