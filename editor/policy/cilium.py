@@ -260,7 +260,7 @@ def _numbered_ports(context: Context, edge: Edge, peer: Node) -> tuple[list[Port
     pod: so the compiler writes that number. A name no pod of the peer defines matches nothing and is left out
     (with a warning); a name the peer's pods map to several numbers cannot be written and is an error.
     """
-    receivers = [node for node in context.document.nodes if node.kind == "workload" and _covers(context, peer, node)]
+    named = _peer_named_ports(context, peer)
     numbered: list[Port] = []
     for port in edge.ports:
         if not isinstance(port.port, str):
@@ -269,14 +269,7 @@ def _numbered_ports(context: Context, edge: Edge, peer: Node) -> tuple[list[Port
         protocols = PROTOCOL_ORDER[:3] if port.protocol == "ANY" else (port.protocol,)
         resolved = False
         for protocol in protocols:
-            numbers = sorted(
-                {
-                    c.port
-                    for node in receivers
-                    for c in node.container_ports
-                    if c.name == port.port and c.protocol == protocol
-                }
-            )
+            numbers = sorted(named.get((port.port, protocol), ()))
             if len(numbers) > 1:
                 listed = " and ".join(map(str, numbers))
                 return [], (
@@ -294,6 +287,37 @@ def _numbered_ports(context: Context, edge: Edge, peer: Node) -> tuple[list[Port
                 edge_id=edge.id,
             )
     return numbered, None
+
+
+def _peer_named_ports(context: Context, peer: Node) -> dict[tuple[str, str], set[int]]:
+    """(port name, protocol) -> the numbers the workloads a peer covers give it; computed once per peer node."""
+    cache: dict[str, dict[tuple[str, str], set[int]]] = context.cache.setdefault("named_ports", {})
+    if peer.id not in cache:
+        if peer.kind == "entity" and peer.entity in ("all", "cluster"):
+            candidates = [node for node in context.document.nodes if node.kind == "workload"]
+        elif peer.is_pod_set:
+            by_namespace: dict[str | None, list[Node]] | None = context.cache.get("workloads_by_namespace")
+            if by_namespace is None:
+                by_namespace = {}
+                for node in context.document.nodes:
+                    if node.kind == "workload":
+                        by_namespace.setdefault(node.namespace, []).append(node)
+                context.cache["workloads_by_namespace"] = by_namespace
+            if peer.namespace is not None:  # one namespace: its workloads that the pod selector matches
+                pods = selector_of(peer.selector())
+                same = by_namespace.get(peer.namespace, [])
+                candidates = [node for node in same if pods is not None and pods.matches(node.labels)]
+            else:
+                candidates = [n for found in by_namespace.values() for n in found if _covers(context, peer, n)]
+        else:
+            candidates = []  # addresses, FQDNs and nodes have no container ports
+        found: dict[tuple[str, str], set[int]] = {}
+        for node in candidates:
+            for container in node.container_ports:
+                if container.name:
+                    found.setdefault((container.name, container.protocol), set()).add(container.port)
+        cache[peer.id] = found
+    return cache[peer.id]
 
 
 def _problem(context: Context, subject: Node, edge: Edge, peer: Node, section: str) -> str | None:

@@ -170,6 +170,7 @@ class Context:
         self.issues: list[CompileIssue] = []
         self._seen: set[CompileIssue] = set()
         self._selector_problems: dict[tuple[str, bool], str | None] = {}
+        self.cache: dict[str, Any] = {}  # per-compile memo of a dialect compiler (e.g. named ports per peer)
 
     def error(self, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
         self._add(CompileIssue("error", message, node_id, edge_id))
