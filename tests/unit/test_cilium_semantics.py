@@ -189,22 +189,12 @@ def test_notin_on_the_namespace_key_matches_non_pod_identities_unless_exists_sta
     # cilium/cilium pkg/policy/selectorcache.go: only `=`/In on io.kubernetes.pod.namespace narrow to pods;
     # reserved and CIDR identities carry no namespace label, and NotIn matches an absent label
     not_in = "{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [kube-system]}"
-    alone = run(
-        cnp(
-            f"endpointSelector: {{matchLabels: {{app: web}}}}\n"
-            f"egress: [{{toEndpoints: [{{matchExpressions: [{not_in}]}}]}}]"
-        )
-    )
+    exists = "{key: k8s:io.kubernetes.pod.namespace, operator: Exists}"
+    head = "endpointSelector: {matchLabels: {app: web}}\negress: [{toEndpoints: [{matchExpressions: "
+    alone, both = (run(cnp(head + expressions + "}]}]")) for expressions in (f"[{not_in}]", f"[{not_in}, {exists}]"))
     assert conns(alone, "shop/web[Pod]", "backend/api[Pod]") == "All Connections"
     assert conns(alone, "shop/web[Pod]", WORLD) == "All Connections"
     assert conns(alone, "shop/web[Pod]", "host[Entity]") == "All Connections"
-    exists = "{key: k8s:io.kubernetes.pod.namespace, operator: Exists}"
-    both = run(
-        cnp(
-            f"endpointSelector: {{matchLabels: {{app: web}}}}\n"
-            f"egress: [{{toEndpoints: [{{matchExpressions: [{not_in}, {exists}]}}]}}]"
-        )
-    )
     assert conns(both, "shop/web[Pod]", "backend/api[Pod]") == "All Connections"
     assert conns(both, "shop/web[Pod]", WORLD) == "No Connections"
 
