@@ -34,6 +34,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from . import selectors
+from .admission import SECTIONS
 from .kinds import CILIUM_KINDS, KINDS, PolicyKind
 from .yamlio import KubeObject
 
@@ -680,6 +681,14 @@ def _check_cilium(obj: dict[str, Any], kind: PolicyKind, report: _Report) -> Non
     for path, rule in rules:
         for key in ("endpointSelector", "nodeSelector"):
             _check_selector(rule.get(key), (*path, key), report, cilium=True)
+        # the schema's anyOf asks for the keys; since 1.17 the agent also refuses them all empty (admission.py)
+        written = [section for section in SECTIONS if section in rule]
+        if written and not any(rule.get(section) for section in SECTIONS):
+            report.error(
+                (*path, written[0]),
+                "every one of ingress, ingressDeny, egress, egressDeny is empty: Cilium 1.17+ refuses the policy "
+                "(a default deny is `- {}`)",
+            )
         host = rule.get("nodeSelector") is not None
         for section, ingress in (("ingress", True), ("ingressDeny", True), ("egress", False), ("egressDeny", False)):
             for i, item in _items(rule.get(section)):
