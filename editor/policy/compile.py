@@ -36,7 +36,6 @@ from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
 from .selectors import LabelSelector, SelectorError, parse_selector
 from .yamlio import dump_yaml_documents
 
-Dialect = Literal["native", "cilium"]
 DIALECTS: tuple[str, ...] = NAMES
 Severity = Literal["error", "warning"]
 

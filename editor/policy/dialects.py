@@ -37,6 +37,7 @@ CAPABILITIES: tuple[str, ...] = (
 class Dialect:
     name: str
     label: str  # as people read it
+    title: str  # what it writes, for a choice list
     module: str  # the module under editor.policy with `compile_subjects(context, subjects) -> list[Draft]`
     kinds: tuple[str, ...]  # the policy kinds it writes (kinds.py)
     capabilities: frozenset[str]
@@ -60,11 +61,12 @@ class Dialect:
 REGISTRY: dict[str, Dialect] = {
     dialect.name: dialect
     for dialect in (
-        Dialect("native", "Native", "native", ("NetworkPolicy",), frozenset()),
+        Dialect("native", "Native", "Kubernetes NetworkPolicy", "native", ("NetworkPolicy",), frozenset()),
         # NetworkPolicy too: the default-deny companion of a namespaced subject without rules (cilium.py)
         Dialect(
             "cilium",
             "Cilium",
+            "CiliumNetworkPolicy",
             "cilium",
             ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "NetworkPolicy"),
             frozenset(CAPABILITIES),
