@@ -316,3 +316,15 @@ def test_lint_flags_fqdn_names_that_no_dns_rule_lets_through() -> None:
     """
     findings = [f for f in lint_objects([o.obj for o in load_objects(cnp(spec), "p.yaml")[0]]) if f.rule == "FL025"]
     assert [f.path for f in findings] == ["spec.egress[1].toFQDNs[1]"]
+
+
+def test_the_importer_says_that_a_lone_namespace_notin_reached_beyond_pods() -> None:
+    # cilium/cilium pkg/policy/selectorcache.go (see above): the drawing keeps the pods and says what it leaves out
+    spec = (
+        "endpointSelector: {matchLabels: {app: web}}\n"
+        "egress: [{toEndpoints: [{matchExpressions: "
+        "[{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [kube-system]}]}]}]"
+    )
+    result = import_text(cnp(spec), "p.yaml")
+    assert len(result.document.edges) == 1
+    assert any("also matches world, host and CIDR identities" in w for w in result.warnings)

@@ -271,6 +271,14 @@ def _cilium_endpoints(raw: Any, path: _Path, namespace: str | None, report: Repo
     namespace_requirements = [
         dataclasses.replace(r, key=_namespace_label(r.key)) for r in requirements if _is_namespace_key(r.key)
     ]
+    negative_only = all(r.operator in ("NotIn", "DoesNotExist") for r in namespace_requirements)
+    if not subject and namespace_requirements and not namespace_labels and negative_only:
+        report(
+            path,
+            "a namespace term with only NotIn/DoesNotExist also matches world, host and CIDR identities, which "
+            "have no namespace label (SEMANTICS C10b); imported as pods only, so the document allows less: "
+            "write those peers as their own edges if they are meant",
+        )
     if subject and namespace is not None:
         named = namespace_labels.pop(NAMESPACE_NAME_LABEL, namespace)
         on_name = [r for r in namespace_requirements if r.key == NAMESPACE_NAME_LABEL]
