@@ -328,3 +328,11 @@ def test_the_importer_says_that_a_lone_namespace_notin_reached_beyond_pods() -> 
     result = import_text(cnp(spec), "p.yaml")
     assert len(result.document.edges) == 1
     assert any("also matches world, host and CIDR identities" in w for w in result.warnings)
+
+
+def test_the_importer_says_how_cilium_resolves_an_egress_named_port() -> None:
+    # cilium/cilium pkg/types/portmap.go: egress names are looked up among every pod of the cluster
+    spec = "endpointSelector: {matchLabels: {app: web}}\negress: [{toPorts: [{ports: [{port: http, protocol: TCP}]}]}]"
+    result = import_text(cnp(spec), "p.yaml")
+    assert [p.port for e in result.document.edges for p in e.ports] == ["http"]
+    assert any("egress named port http: Cilium looks the name up among every pod" in w for w in result.warnings)

@@ -189,6 +189,14 @@ def _read_cilium_entry(
     icmps = _icmps(item.get("icmps"), (*path, "icmps"), report)
     if port_rules is None or icmps is None:
         return
+    named = sorted({str(p.port) for ports, _, _ in port_rules for p in ports if isinstance(p.port, str)})
+    if direction == "egress" and named:
+        report(
+            (*path, "toPorts"),
+            f"egress named port {', '.join(named)}: Cilium looks the name up among every pod of the cluster and "
+            "skips it when pods give it different numbers (SEMANTICS C10a); the document resolves it on the peer's "
+            "pods and renders that number",
+        )
     for peer in peers or [entity_node("all")]:
         for ports, l7, server_names in port_rules:
             result.rules.append(_Rule(direction, peer, ports, [], l7, server_names, action))
