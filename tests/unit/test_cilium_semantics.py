@@ -336,3 +336,17 @@ def test_the_importer_says_how_cilium_resolves_an_egress_named_port() -> None:
     result = import_text(cnp(spec), "p.yaml")
     assert [p.port for e in result.document.edges for p in e.ports] == ["http"]
     assert any("egress named port http: Cilium looks the name up among every pod" in w for w in result.warnings)
+
+
+def test_the_cilium_compiler_refuses_an_egress_name_the_peer_s_pods_number_differently() -> None:
+    # cilium/cilium pkg/types/portmap.go (ErrDuplicateNamedPorts): no single number can stand for the name
+    nodes = [
+        _workload("web", "shop", 8080),
+        {**_workload("api", "backend", 9090), "labels": {"tier": "back"}},
+        {**_workload("admin", "backend", 9443), "labels": {"tier": "back"}},
+        {"id": "back", "kind": "selector", "namespace": "backend", "podSelector": {"matchLabels": {"tier": "back"}}},
+    ]
+    edge = {"id": "e", "source": "web", "target": "back", "ports": [{"protocol": "TCP", "port": "http"}]}
+    result = compile_document(_document(nodes, [edge]), "cilium")
+    (error,) = result.errors
+    assert error.edge_id == "e" and "which is 9090 and 9443 on different pods" in error.message
