@@ -13,7 +13,7 @@ setup:
 	bash scripts/setup.sh
 
 lint: setup
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy --strict editor/policy
 
 bench: setup
 	bash scripts/bench.sh

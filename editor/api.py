@@ -8,7 +8,6 @@ fetch it from GET /api/csrf (which also sets the csrftoken cookie) and send it b
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import math
@@ -28,14 +27,13 @@ from django.urls import reverse
 from editor import auth, panels
 from editor.middleware import too_large_response
 from editor.models import Revision, StaleParentError, save_revision
-from editor.policy.compile import DIALECTS, compile_document
-from editor.policy.dialect_fit import adopt_dialect, missing_features
+from editor.policy.compile import DIALECTS
+from editor.policy.dialect_fit import adopt_dialect, fitting_dialect, missing_features
 from editor.policy.document import Document, DocumentError
-from editor.policy.edge_states import edge_states
 from editor.policy.importer import import_text
 from editor.policy.isolation import isolation
-from editor.policy.validate import validate_object
-from editor.policy.yamlio import InputError, Limits, decode, dump_yaml_documents
+from editor.policy.service import compile_answer
+from editor.policy.yamlio import InputError, Limits, decode
 
 logger = logging.getLogger(__name__)
 
@@ -200,40 +198,16 @@ def dialect_of(value: Any, document: Document) -> str:
     return str(dialect)
 
 
-@functools.lru_cache(maxsize=8192)
-def _object_yaml(key: str) -> str:
-    return dump_yaml_documents([json.loads(key)])
-
-
-@functools.lru_cache(maxsize=8192)
-def _object_findings(key: str) -> tuple[dict[str, str], ...]:
-    findings = validate_object(json.loads(key), "compiled")
-    return tuple({"severity": finding.severity, "message": str(finding)} for finding in findings)
-
-
 def compiled(document: Document, dialect: str) -> dict[str, Any]:
-    """The compile answer: YAML, objects, issues (compiler and schema validation), explanations, edge colours.
-
-    An edit changes one or two policies of a drawing, so the YAML text and the validation findings are kept
-    per emitted object (keyed by its exact JSON, key order included): the answer is the same as rendering and
-    validating everything again, and the editor's round trip does not grow with the untouched policies.
-    """
-    result = compile_document(document, dialect)
-    keys = [json.dumps(obj, separators=(",", ":"), ensure_ascii=False) for obj in result.objects]
-    data: dict[str, Any] = {
-        "dialect": result.dialect,
-        "yaml": "".join(_object_yaml(key) for key in keys),
-        "objects": result.objects,
-        "issues": [issue.to_json() for issue in result.issues],
-        "explanations": [explanation.to_json() for explanation in result.explanations],
-    }
-    data["issues"].extend(dict(finding) for key in keys for finding in _object_findings(key))
-    data["edgeStates"] = edge_states(document, result)
-    data["ok"] = not any(issue["severity"] == "error" for issue in data["issues"])
+    """The compile answer (editor.policy.service, shared with `fenceline render`), with what the editor adds:
+    the features the dialect lacks, each subject's isolation per direction, and the YAML with its problems as
+    comments (what Copy and Download give)."""
+    data = compile_answer(document, dialect)
     data["needs"] = missing_features(document, dialect)
+    data["switchTo"] = fitting_dialect(document, dialect)
     data["isolation"] = {node_id: {"ingress": i, "egress": e} for node_id, (i, e) in isolation(document).items()}
     named = f" {document.name!r}" if document.name else ""
-    data["annotated"] = annotated_yaml(f"# Fenceline drawing{named} ({result.dialect})", data)
+    data["annotated"] = annotated_yaml(f"# Fenceline drawing{named} ({data['dialect']})", data)
     return data
 
 

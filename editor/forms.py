@@ -12,13 +12,14 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from editor.policy.dialects import REGISTRY
 from editor.policy.document import ENTITIES, port_name_error
 from editor.policy.selectors import validate_label_key, validate_label_value
 
 PROTOCOL_CHOICES = [("TCP", "TCP"), ("UDP", "UDP"), ("SCTP", "SCTP"), ("ANY", "any")]
 OWNER_CHOICES = [(kind, kind) for kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")]
 HTTP_METHODS = ["", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-DIALECT_CHOICES = [("native", "Kubernetes NetworkPolicy"), ("cilium", "CiliumNetworkPolicy")]
+DIALECT_CHOICES = [(name, dialect.title) for name, dialect in REGISTRY.items()]
 NAME_MAX = 253
 
 

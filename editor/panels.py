@@ -18,6 +18,7 @@ from django.http import QueryDict
 from editor import forms
 from editor.policy import templates
 from editor.policy.compile import RuleExplanation, compile_document
+from editor.policy.dialects import dialect as dialect_named
 from editor.policy.document import ContainerPort, Document, DocumentError, Edge, Namespace, Node, Port
 
 
@@ -277,13 +278,14 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
             "ports": ports,
             "http": http,
             "dns": dns,
-            "cilium": dialect == "cilium",
+            "l7": dialect_named(dialect).has("l7"),
+            "deny": dialect_named(dialect).has("deny"),
             "source_enforceable": source is not None and source.is_subject,
             "target_enforceable": target is not None and target.is_subject,
             "explanations": _explanations(document, edge_id, dialect) if data is None else [],
         },
     )
-    shown = (form, ports, http, dns) if dialect == "cilium" else (form, ports)
+    shown = (form, ports, http, dns) if dialect_named(dialect).has("l7") else (form, ports)
     if data is None or not all(f.is_valid() for f in shown):
         return panel
     changed = copy.deepcopy(document)
@@ -294,7 +296,7 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
     new.disabled = values["disabled"]
     new.note = values["note"] or None
     new.ports = [Port(row["protocol"], row["port"], row["end_port"]) for row in _formset_rows(ports)]
-    if dialect == "cilium":
+    if dialect_named(dialect).has("l7"):
         _apply_l7(new, _formset_rows(http), _formset_rows(dns))
     return _finish(panel, changed, "Updated the edge.", lambda new: edge_panel(new, edge_id, None, dialect))
 
@@ -429,7 +431,14 @@ def template_panel(document: Document, name: str, data: QueryDict | None, dialec
         form = template.form(initial=initial, namespaces=namespaces)
     panel = Panel(
         "editor/panels/template.html",
-        {"template": template, "name": name, "form": form, "dialect": dialect, "no_namespaces": not namespaces},
+        {
+            "template": template,
+            "name": name,
+            "form": form,
+            "dialect": dialect,
+            "entities": dialect_named(dialect).has("entities"),
+            "no_namespaces": not namespaces,
+        },
     )
     if data is None or not form.is_valid():
         return panel

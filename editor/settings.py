@@ -16,10 +16,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def envbool(name: str, default: bool) -> bool:
-    value = os.getenv(name)
-    if value is None or value == "":
+    """A strict boolean: a typo (`DEBUG=ture`) stops start-up instead of silently meaning false."""
+    value = (os.getenv(name) or "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value == "":
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    raise ImproperlyConfigured(
+        f"{name}={os.getenv(name)!r} is not a boolean: use true or false (also 1/0, yes/no, on/off)"
+    )
 
 
 def envint(name: str, default: int) -> int:

@@ -22,6 +22,7 @@ from editor import api, forms, panels
 from editor.middleware import too_large_response
 from editor.models import Revision
 from editor.policy.compile import DIALECTS
+from editor.policy.dialects import REGISTRY, capabilities_table
 from editor.policy.document import Document
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ def _editor(
         "read_only": read_only,
         "templates": panels.TEMPLATES,
         "dialects": DIALECTS,
+        "dialect_capabilities": json.dumps(capabilities_table(), separators=(",", ":")),
+        "dialect_list": list(REGISTRY.values()),
     }
     if revision is not None:
         context["latest"] = revision.document.latest_revision()

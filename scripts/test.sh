@@ -15,6 +15,8 @@ run_pytest() {
 
 echo "== ruff"
 .venv/bin/ruff check . && .venv/bin/ruff format --check . >/dev/null
+echo "== mypy (strict on the core)"
+.venv/bin/mypy --strict editor/policy
 echo "== migrations are up to date"
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
 echo "== tests on SQLite"

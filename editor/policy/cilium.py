@@ -17,7 +17,9 @@ fields, so each rule has one peer field; peers with the same field and the same 
 Ports: `toPorts: [{ports: [{port: "8080", protocol}], rules, serverNames}]` with the protocol always explicit
 (Cilium's default is ANY, Kubernetes' TCP); an edge without ports has no `toPorts` (all ports); ICMP goes to a
 separate rule `icmps: [{fields: [...]}]` (Cilium refuses icmps beside toPorts). Deny edges -> `ingressDeny` /
-`egressDeny` (no L7, no FQDNs). An empty rule `- {}` is never emitted (its meaning changed between releases, C4).
+`egressDeny` (no L7, no FQDNs). Egress named ports are written as the number they have on the peer's pods, because
+Cilium resolves them cluster-wide (C10a); a namespace `NotIn` gets `Exists` beside it (C10b); node peers come with
+a warning that they need the agent flag `--enable-node-selector-labels` (C4a).
 
 `toFQDNs` learns addresses only from DNS answers seen by Cilium's DNS proxy (C10), so a subject with an FQDN edge
 must have (itself, or through a subject that covers its pods) an enabled egress edge to the cluster DNS
@@ -25,9 +27,8 @@ must have (itself, or through a subject that covers its pods) an enabled egress 
 L7 rules, its port-53 entries get `rules: {dns: [{matchPattern: "*"}]}` (or an extra port-53 ANY entry is added
 when the edge has no port 53 entry).
 
-A subject isolated in a direction without any rule there cannot say so in Cilium without an empty rule, so it
-gets a companion NetworkPolicy (`podSelector` + `policyTypes`), which Cilium turns into an unambiguous
-default-deny (C4); a cluster-wide or hosts subject in that state is an error.
+A namespaced subject isolated in a direction without any rule there gets a companion NetworkPolicy (`podSelector`
++ `policyTypes`); a cluster-wide or hosts subject gets Cilium's own default deny, the empty rule `- {}` (C4).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import dataclasses
 from typing import Any
 
 from . import native
+from .admission import L7_KINDS
 from .compile import (
     Context,
     Draft,
@@ -54,7 +56,6 @@ KIND = "CiliumNetworkPolicy"
 CLUSTERWIDE_KIND = "CiliumClusterwideNetworkPolicy"
 NAMESPACE_KEY = "k8s:io.kubernetes.pod.namespace"
 NAMESPACE_LABEL_PREFIX = "io.cilium.k8s.namespace.labels."
-L7_KINDS = ("http", "kafka", "dns", "l7proto", "l7")
 MAX_PORTS = 40  # per toPorts entry (CRD maxItems)
 PROTOCOL_ORDER = ("TCP", "UDP", "SCTP", "ANY")
 SECTIONS = ("ingress", "ingressDeny", "egress", "egressDeny")
@@ -125,6 +126,13 @@ def _policies(context: Context, subject: Subject, dns_edges: set[str]) -> list[D
         if rules:
             spec[section] = [rule for rule, _, _ in rules]
             rule_drafts.extend(RuleDraft(section, i, ids, text) for i, (_, ids, text) in enumerate(rules))
+    if node.kind == "hosts" or node.namespace_selector is not None:
+        # No companion NetworkPolicy can select these subjects: Cilium's own default deny `- {}` isolates the
+        # direction and allows nothing (C4, examples/policies/l3/egress-default-deny).
+        for direction, isolated in (("ingress", subject.isolate_ingress), ("egress", subject.isolate_egress)):
+            if isolated and not spec.get(direction) and not spec.get(f"{direction}Deny"):
+                spec[direction] = [{}]
+                rule_drafts.append(RuleDraft(direction, 0, (), f"default deny: no {direction} allowed"))
     if len(spec) > 1:
         kind = CLUSTERWIDE_KIND if clusterwide else KIND
         namespace = None if clusterwide else node.namespace
@@ -143,15 +151,6 @@ def _policies(context: Context, subject: Subject, dns_edges: set[str]) -> list[D
 
 def _companion(context: Context, node: Node, directions: list[str]) -> Draft | None:
     """The NetworkPolicy that isolates `node` in `directions` where it has no Cilium rule (C4)."""
-    words = " and ".join(d.lower() for d in directions)
-    if node.kind == "hosts" or node.namespace_selector is not None:
-        context.error(
-            f"{context.describe(node)} is isolated for {words} but has no {words} edge: Cilium can only say "
-            "'deny all' for a cluster-wide or host subject with an empty rule, whose meaning differs between "
-            "releases; draw the edges it needs, or lock namespaced subjects instead",
-            node_id=node.id,
-        )
-        return None
     problem = context.selector_problem(node, cilium=False)
     if problem:
         context.error(f"no default-deny NetworkPolicy for {context.describe(node)}: {problem}", node_id=node.id)
@@ -194,7 +193,25 @@ def _parts(context: Context, subject: Node, edge: Edge, peer: Node, section: str
             edge_id=edge.id,
         )
         return []
+    if section.startswith("egress") and any(isinstance(port.port, str) for port in edge.ports):
+        numbered, problem = _numbered_ports(context, edge, peer)
+        if problem:
+            context.error(
+                f"{context.describe_edge(edge)} {problem}; not compiled into the policy of {context.describe(subject)}",
+                edge_id=edge.id,
+            )
+            return []
+        if not numbered and not edge.icmps:
+            return []  # every named port matches nothing here: the edge allows nothing
+        edge = dataclasses.replace(edge, ports=numbered)
     field, value = _peer(peer)
+    if field == "Nodes":
+        context.warning(
+            f"{context.describe_edge(edge)} is written as {'from' if section.startswith('ingress') else 'to'}Nodes: "
+            "the Cilium agent refuses the whole policy unless it runs with --enable-node-selector-labels (off by "
+            "default; SEMANTICS C4a)",
+            edge_id=edge.id,
+        )
     name = context.describe(peer)
     parts: list[_Part] = []
 
@@ -233,6 +250,74 @@ def _parts(context: Context, subject: Node, edge: Edge, peer: Node, section: str
         fields = sorted(({**icmp} for icmp in edge.icmps), key=lambda f: (f.get("family", ""), str(f["type"])))
         add(icmps=fields, text="ICMP " + ", ".join(f"{f.get('family', 'IPv4')} type {f['type']}" for f in fields))
     return parts
+
+
+def _numbered_ports(context: Context, edge: Edge, peer: Node) -> tuple[list[Port], str | None]:
+    """An egress edge's ports with each named port replaced by its number on the peer's pods (C10a).
+
+    Cilium resolves an egress `port: <name>` against every pod of the cluster and skips a name that pods map to
+    different numbers (cilium/cilium `pkg/types/portmap.go`), while the drawing means the number on the receiving
+    pod: so the compiler writes that number. A name no pod of the peer defines matches nothing and is left out
+    (with a warning); a name the peer's pods map to several numbers cannot be written and is an error.
+    """
+    named = _peer_named_ports(context, peer)
+    numbered: list[Port] = []
+    for port in edge.ports:
+        if not isinstance(port.port, str):
+            numbered.append(port)
+            continue
+        protocols = PROTOCOL_ORDER[:3] if port.protocol == "ANY" else (port.protocol,)
+        resolved = False
+        for protocol in protocols:
+            numbers = sorted(named.get((port.port, protocol), ()))
+            if len(numbers) > 1:
+                listed = " and ".join(map(str, numbers))
+                return [], (
+                    f"uses the named port {port.port!r}, which is {listed} on different pods of "
+                    f"{context.describe(peer)}: Cilium resolves egress named ports cluster-wide and skips a name "
+                    "with two numbers; give the port numbers as separate edges"
+                )
+            if numbers:
+                numbered.append(Port(protocol, numbers[0]))
+                resolved = True
+        if not resolved:
+            context.warning(
+                f"{context.describe_edge(edge)}: the named port {port.port!r} is defined on no pod of "
+                f"{context.describe(peer)}, so it matches nothing there; left out",
+                edge_id=edge.id,
+            )
+    return numbered, None
+
+
+def _peer_named_ports(context: Context, peer: Node) -> dict[tuple[str, str], set[int]]:
+    """(port name, protocol) -> the numbers the workloads a peer covers give it; computed once per peer node."""
+    cache: dict[str, dict[tuple[str, str], set[int]]] = context.cache.setdefault("named_ports", {})
+    if peer.id not in cache:
+        if peer.kind == "entity" and peer.entity in ("all", "cluster"):
+            candidates = [node for node in context.document.nodes if node.kind == "workload"]
+        elif peer.is_pod_set:
+            by_namespace: dict[str | None, list[Node]] | None = context.cache.get("workloads_by_namespace")
+            if by_namespace is None:
+                by_namespace = {}
+                for node in context.document.nodes:
+                    if node.kind == "workload":
+                        by_namespace.setdefault(node.namespace, []).append(node)
+                context.cache["workloads_by_namespace"] = by_namespace
+            if peer.namespace is not None:  # one namespace: its workloads that the pod selector matches
+                pods = selector_of(peer.selector())
+                same = by_namespace.get(peer.namespace, [])
+                candidates = [node for node in same if pods is not None and pods.matches(node.labels)]
+            else:
+                candidates = [n for found in by_namespace.values() for n in found if _covers(context, peer, n)]
+        else:
+            candidates = []  # addresses, FQDNs and nodes have no container ports
+        found: dict[tuple[str, str], set[int]] = {}
+        for node in candidates:
+            for container in node.container_ports:
+                if container.name:
+                    found.setdefault((container.name, container.protocol), set()).add(container.port)
+        cache[peer.id] = found
+    return cache[peer.id]
 
 
 def _problem(context: Context, subject: Node, edge: Edge, peer: Node, section: str) -> str | None:
@@ -316,8 +401,11 @@ def endpoint_selector(node: Node) -> dict[str, Any]:
         labels.update(namespace_labels)
         expressions.extend(namespace_expressions)
         reserved = any(key.startswith(("reserved:", "reserved.")) for key in labels)
-        if not namespace_labels and not namespace_expressions and not reserved:
-            # `{}` = every namespace: say so, or a CNP would read it as "this namespace" (C5).
+        positive = namespace_labels or any(e["operator"] in ("In", "Exists") for e in namespace_expressions)
+        if not positive and not reserved:
+            # `{}` = every namespace: say so, or a CNP would read it as "this namespace" (C5). Beside only
+            # NotIn/DoesNotExist terms it keeps the peer to pods: world, host and CIDR identities have no
+            # namespace label and pass a lone `NotIn` (C10b, pkg/policy/selectorcache.go).
             expressions.append({"key": NAMESPACE_KEY, "operator": "Exists"})
     return _sorted_selector({"matchLabels": labels, "matchExpressions": expressions})
 

@@ -30,12 +30,13 @@ from typing import Any, Literal
 
 import msgspec
 
+from .dialects import NAMES
+from .dialects import dialect as dialect_named
 from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
 from .selectors import LabelSelector, SelectorError, parse_selector
 from .yamlio import dump_yaml_documents
 
-Dialect = Literal["native", "cilium"]
-DIALECTS: tuple[str, ...] = ("native", "cilium")
+DIALECTS: tuple[str, ...] = NAMES
 Severity = Literal["error", "warning"]
 
 
@@ -168,6 +169,7 @@ class Context:
         self.issues: list[CompileIssue] = []
         self._seen: set[CompileIssue] = set()
         self._selector_problems: dict[tuple[str, bool], str | None] = {}
+        self.cache: dict[str, Any] = {}  # per-compile memo of a dialect compiler (e.g. named ports per peer)
 
     def error(self, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
         self._add(CompileIssue("error", message, node_id, edge_id))
@@ -332,14 +334,10 @@ def canonical(value: Any) -> str:
 
 def compile_document(document: Document, dialect: str | None = None) -> CompileResult:
     """Compile `document` to policy objects in `dialect` (default: the document's `settings.dialect`)."""
-    from . import cilium, native  # the dialect modules import this one for Context/Draft
-
     chosen = dialect or document.settings.dialect
-    if chosen not in DIALECTS:
-        raise ValueError(f"unknown dialect {chosen!r}; use one of {', '.join(DIALECTS)}")
+    compiler = dialect_named(chosen).compiler()  # ValueError for an unknown dialect
     context = Context(document)
     subjects = plan(document, context)
-    compiler = native.compile_subjects if chosen == "native" else cilium.compile_subjects
     drafts = compiler(context, subjects)
     objects: list[dict[str, Any]] = []
     object_nodes: list[str] = []

@@ -3,57 +3,89 @@
 A NetworkPolicy filters pods, namespaces, IP blocks and ports only. A drawing read from Hubble flows or from
 CiliumNetworkPolicies often holds more (L7 rules, entities such as `world`, DNS names, deny rules, node
 policies); compiled as NetworkPolicy those edges are left out. The editor shows the drawing in its own dialect,
-so content like that switches the drawing to Cilium (`adopt_dialect`) or the editor asks (`missing_features`).
-The conditions follow what native.py refuses to write (`_expressible` and the hosts / namespaceSelector subjects).
+so content like that switches the drawing to a dialect that writes it (`adopt_dialect`) or the editor asks
+(`missing_features`). Which dialect can write what is the dialect registry's (dialects.py); the conditions follow
+what native.py refuses to write (`_expressible` and the hosts / namespaceSelector subjects).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from .document import Document
+from .dialects import REGISTRY, dialect
+from .document import Document, Edge, Node
 
-CILIUM = "cilium"
-NATIVE = "native"
+# What each capability is called on screen (dialects.CAPABILITIES names).
+WORDS = {
+    "deny": "deny rules",
+    "l7": "HTTP or DNS rules",
+    "icmp": "ICMP rules",
+    "server_names": "TLS server names",
+    "fqdn": "DNS names (toFQDNs)",
+    "node_peers": "node (host) peers",
+    "entities": "Cilium entities (world, cluster, ...)",
+}
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def missing_features(document: Document, dialect: str | None = None) -> list[str]:
-    """What `document` uses that `dialect` (default: the document's own) cannot write, in words, e.g.
-    `HTTP or DNS rules on 3 edges`; empty when the dialect writes all of it."""
-    if (dialect or document.settings.dialect) != NATIVE:
-        return []
+def _edge_needs(edge: Edge, ends: list[Node]) -> list[str]:
+    """The capabilities one edge needs beyond ports between pods, namespaces and IP blocks."""
+    kinds = {node.kind for node in ends}
+    needs = []
+    if edge.action == "deny":
+        needs.append("deny")
+    if edge.l7:
+        needs.append("l7")
+    if edge.icmps:
+        needs.append("icmp")
+    if edge.server_names:
+        needs.append("server_names")
+    if "fqdn" in kinds:
+        needs.append("fqdn")
+    if "hosts" in kinds:
+        needs.append("node_peers")
+    if any(node.kind == "entity" and node.entity != "all" for node in ends):
+        needs.append("entities")
+    return needs
+
+
+def needed_capabilities(document: Document) -> Counter[str]:
+    """How many enabled edges need each capability."""
     nodes = document.node_map()
     found: Counter[str] = Counter()
     for edge in document.edges:
-        if edge.disabled:
-            continue
-        ends = [nodes[end] for end in (edge.source, edge.target) if end in nodes]
-        kinds = {node.kind for node in ends}
-        if edge.action == "deny":
-            found["deny rules"] += 1
-        if edge.l7:
-            found["HTTP or DNS rules"] += 1
-        if edge.icmps:
-            found["ICMP rules"] += 1
-        if edge.server_names:
-            found["TLS server names"] += 1
-        if "fqdn" in kinds:
-            found["DNS names (toFQDNs)"] += 1
-        if "hosts" in kinds:
-            found["node (host) peers"] += 1
-        if any(node.kind == "entity" and node.entity != "all" for node in ends):
-            found["Cilium entities (world, cluster, ...)"] += 1
-    return [f"{feature} on {_plural(count, 'edge')}" for feature, count in found.items()]
+        if not edge.disabled:
+            found.update(_edge_needs(edge, [nodes[end] for end in (edge.source, edge.target) if end in nodes]))
+    return found
+
+
+def missing_features(document: Document, dialect_name: str | None = None) -> list[str]:
+    """What `document` uses that `dialect_name` (default: the document's own) cannot write, in words, e.g.
+    `HTTP or DNS rules on 3 edges`; empty when the dialect writes all of it."""
+    found = needed_capabilities(document)
+    lacking = dialect(dialect_name or document.settings.dialect).missing(found)
+    return [f"{WORDS[name]} on {_plural(found[name], 'edge')}" for name in lacking]
+
+
+def fitting_dialect(document: Document, dialect_name: str | None = None) -> str | None:
+    """The first registered dialect that writes everything `document` uses, when `dialect_name` (default: the
+    document's own) does not."""
+    found = needed_capabilities(document)
+    if not dialect(dialect_name or document.settings.dialect).missing(found):
+        return None
+    return next((d.name for d in REGISTRY.values() if not d.missing(found)), None)
 
 
 def adopt_dialect(document: Document) -> str | None:
-    """Switch `document` to Cilium when its content needs it; the sentence saying so, or None (unchanged)."""
+    """Switch `document` to a dialect that writes all its content when its own cannot; the sentence saying so,
+    or None (unchanged)."""
     missing = missing_features(document)
-    if not missing:
+    target = fitting_dialect(document)
+    if target is None:
         return None
-    document.settings.dialect = CILIUM
-    return f"The drawing now uses Cilium: it has {', '.join(missing)}, which a NetworkPolicy cannot express."
+    former = dialect(document.settings.dialect).title
+    document.settings.dialect = target
+    return f"The drawing now uses {REGISTRY[target].label}: it has {', '.join(missing)}, which {former} cannot express."

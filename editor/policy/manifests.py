@@ -22,8 +22,9 @@ import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+from .kinds import CLUSTER_SCOPED, KINDS
 from .selectors import validate_label_key, validate_label_value
 from .yamlio import InputError, KubeObject, load_objects, read_sources
 
@@ -41,11 +42,7 @@ WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
-POLICY_KINDS: dict[str, tuple[str, ...]] = {
-    "NetworkPolicy": ("networking.k8s.io", "extensions"),
-    "CiliumNetworkPolicy": ("cilium.io",),
-    "CiliumClusterwideNetworkPolicy": ("cilium.io",),
-}
+POLICY_KINDS: dict[str, tuple[str, ...]] = {name: kind.groups for name, kind in KINDS.items()}
 _WORKLOAD_GROUPS = ("apps", "extensions", "batch", "")
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")  # a Kubernetes kind is a Go type name
 # Pods and their controllers are named by DNS subdomains (the API server refuses any other name); a workload
@@ -268,7 +265,7 @@ def _container_ports(
     return tuple(ports)
 
 
-def _is_port(value: Any) -> bool:
+def _is_port(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
 
 
@@ -314,19 +311,23 @@ def _controller_owner(item: KubeObject, warnings: list[str]) -> tuple[str, str] 
     return None
 
 
-def _is_object_name(name: Any) -> bool:
+def _is_object_name(name: Any) -> TypeGuard[str]:
     return isinstance(name, str) and bool(_OBJECT_NAME.fullmatch(name))
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _replicas(item: KubeObject, kind: str) -> int:
-    spec = item.obj.get("spec") if isinstance(item.obj.get("spec"), dict) else {}
+    spec = _mapping(item.obj.get("spec"))
     field = "parallelism" if kind == "Job" else "replicas"
     value = spec.get(field) if kind not in ("DaemonSet", "CronJob") else None
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 1
 
 
 def _service(item: KubeObject, warnings: list[str]) -> Service:
-    spec = item.obj.get("spec") if isinstance(item.obj.get("spec"), dict) else {}
+    spec = _mapping(item.obj.get("spec"))
     selector = spec.get("selector")
     if selector is not None and not isinstance(selector, dict):
         where = f"{item.source}:{item.line_of(('spec', 'selector'))}"
@@ -379,7 +380,7 @@ class _Builder:
         elif kind == "Service" and group in (None, ""):
             self.services.append(_service(item, self.warnings))
         elif kind in POLICY_KINDS and (group is None or group in POLICY_KINDS[kind]):
-            namespace = None if kind == "CiliumClusterwideNetworkPolicy" else _namespace(item)
+            namespace = None if kind in CLUSTER_SCOPED else _namespace(item)
             self.policies.append(PolicyObject(kind, namespace, _name(item, kind), item))
         elif not kind:
             self.warnings.append(f"{item.where()}: not a Kubernetes object (no kind); skipped")

@@ -81,8 +81,7 @@ CRITERIA: tuple[Criterion, ...] = (
         "Directions stated explicitly",
         1,
         "policy",
-        "Write policyTypes out and keep rules only for the listed directions; in Cilium, no `- {}` rules and "
-        "no empty sections.",
+        "Write policyTypes out and keep rules only for the listed directions; in Cilium, no empty sections.",
     ),
     Criterion(
         "explicit-protocols",
@@ -298,7 +297,8 @@ def _dns(ctx: LintContext, policy: PolicyView) -> CriterionResult:
         named = [p for p in rule.ports or [] if p.port is not None and p.allows("UDP", port, ("dns",))]
         anywhere = rule.peers is None or any(world_peer(p) for p in rule.peers)
         outside = anywhere or any(
-            p.kind in ("cidr", "fqdn") or (p.kind == "entity" and p.entity not in CLUSTER_ENTITIES) for p in rule.peers
+            p.kind in ("cidr", "fqdn") or (p.kind == "entity" and p.entity not in CLUSTER_ENTITIES)
+            for p in rule.peers or []
         )
         # Port 53 to the whole internet, or port 53 named explicitly towards something outside the cluster.
         if (anywhere and (rule.ports is None or named)) or (named and outside):
@@ -326,14 +326,7 @@ def _dns(ctx: LintContext, policy: PolicyView) -> CriterionResult:
 def _directions(policy: PolicyView, findings: list[LintFinding]) -> CriterionResult:
     ids = {finding.rule for finding in findings}
     if policy.cilium:
-        empty = [format_path(r.path) for r in policy.rules if r.raw == {}]
-        if empty:
-            return _result(
-                "explicit-directions",
-                "fail",
-                f"`- {{}}` rule(s), read differently by Cilium releases: {', '.join(empty)}",
-                empty,
-            )
+        # `- {}` is Cilium's explicit default deny (C4), so it states its direction and costs nothing here
         hollow = [
             d for d in ("ingress", "egress", "ingressDeny", "egressDeny") if d in policy.spec and not policy.spec[d]
         ]

@@ -129,41 +129,33 @@ def validate_label_key(key: str) -> str | None:
             )
     if not name:
         return f"invalid label key {key!r}: name part must not be empty"
-    if len(name) > 63:
-        return f"invalid label key {key!r}: name part must be no more than 63 characters"
-    if not _NAME.fullmatch(name):
-        return (
-            f"invalid label key {key!r}: name part must consist of alphanumeric characters, '-', '_' or '.', "
-            "and must start and end with an alphanumeric character"
-        )
-    return None
+    return _name_problem(f"invalid label key {key!r}: name part", name)
 
 
 def validate_label_value(value: str) -> str | None:
     """Why `value` is not a valid label value (empty, or <= 63 chars of [A-Za-z0-9._-] with alphanumeric ends)."""
     if value == "":
         return None
-    if len(value) > 63:
-        return f"invalid label value {value!r}: must be no more than 63 characters"
-    if not _NAME.fullmatch(value):
-        return (
-            f"invalid label value {value!r}: must consist of alphanumeric characters, '-', '_' or '.', "
-            "and must start and end with an alphanumeric character"
-        )
+    return _name_problem(f"invalid label value {value!r}:", value)
+
+
+_LABEL_CHARS = "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+_DNS_CHARS = "lower-case letters, digits or '-', and must start and end with a letter or digit"
+
+
+def _name_problem(what: str, text: str, pattern: re.Pattern[str] = _NAME, chars: str = _LABEL_CHARS) -> str | None:
+    """Why `text` is not at most 63 characters matching `pattern` (described as `chars`), or None."""
+    if len(text) > 63:
+        return f"{what} must be no more than 63 characters"
+    if not pattern.fullmatch(text):
+        return f"{what} must consist of {chars}"
     return None
 
 
 def validate_namespace_name(name: str) -> str | None:
     """Why `name` is not a valid namespace name (an RFC 1123 label: <= 63 chars of [a-z0-9-], alphanumeric
     ends), or None."""
-    if len(name) > 63:
-        return f"invalid namespace name {name!r}: must be no more than 63 characters"
-    if not _DNS_LABEL.fullmatch(name):
-        return (
-            f"invalid namespace name {name!r}: must consist of lower-case letters, digits or '-', "
-            "and must start and end with a letter or digit"
-        )
-    return None
+    return _name_problem(f"invalid namespace name {name!r}:", name, _DNS_LABEL, _DNS_CHARS)
 
 
 def _check_key(key: Any, where: str, path: tuple[str | int, ...], source_prefixes: bool) -> str:

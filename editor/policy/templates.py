@@ -16,6 +16,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Callable
 
+from .dialects import dialect as dialect_named
 from .document import Document, Edge, Node, Port
 from .pod_sets import find_pod_set
 
@@ -178,7 +179,7 @@ def allow_kube_apiserver(document: Document, namespace: str | None, dialect: str
     policy sees the packet; the CIDR is remembered in the document settings for next time.
     """
     document = copy.deepcopy(document)
-    if dialect == "cilium":
+    if dialect_named(dialect).has("entities"):
         target = _find_or_add(
             document,
             "kube-apiserver",

@@ -14,7 +14,7 @@ came from a file, the line. The API:
 * `validate_object(obj, where)` - the same for one decoded object (no lines); a non-policy kind is a warning.
 * `schema_errors(obj, where)` - only the upstream schema's verdict (compilers assert their output has none).
 * `Finding` (severity, message, path, source, line, document, kind, namespace, name; `str()`, `to_dict()`),
-  `has_errors(findings)`, `format_path(path_tuple)`, `KINDS` (kind -> apiVersion, schema, namespaced).
+  `has_errors(findings)`, `format_path(path_tuple)`; the kinds come from kinds.py.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from . import selectors
+from .admission import SECTIONS
+from .kinds import CILIUM_KINDS, KINDS, PolicyKind
 from .platform.parse import check_platform_object
 from .platform.schema import PLATFORM_KINDS
 from .yamlio import KubeObject
@@ -76,24 +78,6 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-
-@dataclasses.dataclass(frozen=True)
-class _Kind:
-    api_version: str
-    schema: str  # file name under schemas/
-    namespaced: bool
-
-
-KINDS: dict[str, _Kind] = {
-    "NetworkPolicy": _Kind(
-        "networking.k8s.io/v1", "networkpolicy-networking-v1.standalone-strict.k8s-v1.37.0.json", True
-    ),
-    "CiliumNetworkPolicy": _Kind("cilium.io/v2", "datreeio-cilium.io-ciliumnetworkpolicy_v2.json", True),
-    "CiliumClusterwideNetworkPolicy": _Kind(
-        "cilium.io/v2", "datreeio-cilium.io-ciliumclusterwidenetworkpolicy_v2.json", False
-    ),
-}
-CILIUM_KINDS = frozenset({"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"})
 
 # The datreeio root is not strict (SEMANTICS / corpus schemas README), so unknown top-level keys are ours to flag.
 _ROOT_KEYS = ("apiVersion", "kind", "metadata", "spec", "specs", "status")
@@ -143,11 +127,10 @@ class _Report:
     def __init__(
         self, obj: dict[str, Any], source: str, document: int | None, line_of: Callable[[Path], int] | None
     ) -> None:
-        meta = obj.get("metadata")
-        meta = meta if isinstance(meta, dict) else {}
-        self.kind = obj.get("kind") if isinstance(obj.get("kind"), str) else ""
-        self.namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else ""
-        self.name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+        meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+        self.kind: str = obj["kind"] if isinstance(obj.get("kind"), str) else ""
+        self.namespace: str = meta["namespace"] if isinstance(meta.get("namespace"), str) else ""
+        self.name: str = meta["name"] if isinstance(meta.get("name"), str) else ""
         self.source = source
         self.document = document
         self.line_of = line_of
@@ -263,7 +246,7 @@ def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Find
 # Root, metadata and the schema
 
 
-def _check_root(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+def _check_root(obj: dict[str, Any], kind: PolicyKind, report: _Report) -> None:
     api_version = obj.get("apiVersion")
     if api_version is None:
         typo = next((k for k in obj if isinstance(k, str) and k.lower() == "apiversion" and k != "apiVersion"), None)
@@ -286,7 +269,7 @@ def _check_root(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
             report.warning((key,), _unknown_key_message((), str(key), list(_ROOT_KEYS)) + "; the API server drops it")
 
 
-def _check_metadata(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+def _check_metadata(obj: dict[str, Any], kind: PolicyKind, report: _Report) -> None:
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         if meta is None and report.kind not in CILIUM_KINDS:  # the Cilium schema requires metadata itself
@@ -322,7 +305,7 @@ def _dns_subdomain_problem(name: str) -> str | None:
     return "must consist of lower-case letters, digits, '-' and '.', and start and end with a letter or digit"
 
 
-def _check_schema(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+def _check_schema(obj: dict[str, Any], kind: PolicyKind, report: _Report) -> None:
     if "status" in obj and report.kind not in CILIUM_KINDS:
         obj = _without_status(obj, report)
     errors = list(_validator(kind.schema).iter_errors(obj))
@@ -482,7 +465,7 @@ def _items(value: Any) -> list[tuple[int, Any]]:
     return list(enumerate(value)) if isinstance(value, list) else []
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -694,7 +677,7 @@ _L7_KINDS = ("http", "kafka", "dns", "l7proto")
 _MAX_PORTS = 40
 
 
-def _check_cilium(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
+def _check_cilium(obj: dict[str, Any], kind: PolicyKind, report: _Report) -> None:
     rules: list[tuple[Path, dict[str, Any]]] = []
     if isinstance(obj.get("spec"), dict):
         rules.append((("spec",), obj["spec"]))
@@ -704,6 +687,14 @@ def _check_cilium(obj: dict[str, Any], kind: _Kind, report: _Report) -> None:
     for path, rule in rules:
         for key in ("endpointSelector", "nodeSelector"):
             _check_selector(rule.get(key), (*path, key), report, cilium=True)
+        # the schema's anyOf asks for the keys; since 1.17 the agent also refuses them all empty (admission.py)
+        written = [section for section in SECTIONS if section in rule]
+        if written and not any(rule.get(section) for section in SECTIONS):
+            report.error(
+                (*path, written[0]),
+                "every one of ingress, ingressDeny, egress, egressDeny is empty: Cilium 1.17+ refuses the policy "
+                "(a default deny is `- {}`)",
+            )
         host = rule.get("nodeSelector") is not None
         for section, ingress in (("ingress", True), ("ingressDeny", True), ("egress", False), ("egressDeny", False)):
             for i, item in _items(rule.get(section)):
@@ -748,7 +739,7 @@ def _check_cilium_rule(rule: dict[str, Any], path: Path, report: _Report, *, ing
 
 
 def _check_cilium_port_rule(rule: dict[str, Any], path: Path, report: _Report, *, ingress: bool, host: bool) -> None:
-    l7 = rule.get("rules") if isinstance(rule.get("rules"), dict) else {}
+    l7: dict[str, Any] = rule["rules"] if isinstance(rule.get("rules"), dict) else {}
     l7_kinds = [kind for kind in _L7_KINDS if l7.get(kind) is not None]
     dns = bool(l7.get("dns"))
     if dns and ingress:
@@ -759,7 +750,7 @@ def _check_cilium_port_rule(rule: dict[str, Any], path: Path, report: _Report, *
         report.error((*path, "rules", "l7"), "l7 rules need l7proto")
     if rule.get("serverNames") and l7_kinds and rule.get("terminatingTLS") is None:
         report.error((*path, "serverNames"), "serverNames together with L7 rules need terminatingTLS")
-    ports = rule.get("ports") if isinstance(rule.get("ports"), list) else []
+    ports: list[Any] = rule["ports"] if isinstance(rule.get("ports"), list) else []
     if len(ports) > _MAX_PORTS:
         report.error((*path, "ports"), f"at most {_MAX_PORTS} ports in one toPorts entry, found {len(ports)}")
     if dns and not ports:

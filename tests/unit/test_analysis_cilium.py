@@ -198,9 +198,8 @@ def test_an_empty_peer_list_selects_nothing_but_an_absent_one_everything() -> No
     absent = run(db_ingress({"toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]}))
     assert conns(absent, "shop/web", "shop/db") == "TCP 5432"
     assert conns(absent, "other/client", "shop/db") == "TCP 5432"
-    wildcard = run(db_ingress({}))
-    assert conns(wildcard, "other/client", "shop/db") == "All Connections"
-    assert any("an empty rule {} allows everything in current Cilium but nothing" in w for w in wildcard.warnings)
+    empty_rule = run(db_ingress({}))  # C4: Cilium's default deny, see test_cilium_semantics.py
+    assert conns(empty_rule, "other/client", "shop/db") == "No Connections"
     icmp_only = run(db_ingress({"fromEntities": ["all"], "icmps": [{"fields": [{"type": 8}]}]}))
     assert conns(icmp_only, "other/client", "shop/db") == "No Connections"
 
@@ -337,14 +336,15 @@ def test_l7_rules_are_reported_as_filtered() -> None:
     assert "(L7 rules filter requests on these ports)" in explanation
 
 
-def test_an_unknown_l7_rule_kind_is_a_warning_and_filters_nothing() -> None:
+def test_an_unknown_l7_rule_kind_makes_the_policy_absent() -> None:
+    # C4a: the CRD's `rules` is a oneOf of the known kinds, so the API server refuses `HTTP` (upper case)
     rules = {"HTTP": [{"method": "GET"}]}
     analysis = run(db_ingress({"toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}], "rules": rules}]}))
-    assert conns(analysis, "shop/web", "shop/db") == "TCP 5432"
-    assert "L7 rules filter" not in str(analysis.explain(analysis.peer("shop/web"), analysis.peer("shop/db")))
+    assert conns(analysis, "shop/web", "shop/db") == "All Connections"
     (warning,) = analysis.warnings
     assert warning.startswith("c.yaml:")
-    assert "spec.ingress[0].toPorts[0].rules.HTTP: unknown L7 rule kind 'HTTP'" in warning
+    assert "spec.ingress[0].toPorts[0].rules.HTTP: the API server refuses the unknown L7 rule kind 'HTTP'" in warning
+    assert "analysed as absent" in warning
 
 
 def test_specs_lists_are_separate_rules() -> None:

@@ -122,14 +122,14 @@ def test_each_rule_has_one_peer_field_and_peers_sharing_a_field_and_ports_share_
         {"id": "all", "kind": "entity", "entity": "all"},
     ]
     edges = [{"source": "web", "target": target} for target in ("one", "ten", "world", "host")]
-    edges.append({"source": "web", "target": "all", "ports": [{"protocol": "UDP", "port": "dns"}, {"protocol": "TCP"}]})
+    edges.append({"source": "web", "target": "all", "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP"}]})
     egress = policy(compiled(doc(nodes, edges)), "web")["spec"]["egress"]
     assert egress == [
         {"toCIDR": ["20.1.1.1/32"]},
         {"toCIDRSet": [{"cidr": "10.0.0.0/8", "except": ["10.96.0.0/12"]}]},
         {
             "toEntities": ["all"],
-            "toPorts": [{"ports": [{"port": "0", "protocol": "TCP"}, {"port": "dns", "protocol": "UDP"}]}],
+            "toPorts": [{"ports": [{"port": "0", "protocol": "TCP"}, {"port": "53", "protocol": "UDP"}]}],
         },
         {"toEntities": ["host", "world"]},
     ]
@@ -383,11 +383,15 @@ def test_isolation_without_rules_is_a_companion_network_policy_never_an_empty_ru
     assert result.objects[1]["spec"] == {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}
 
 
-def test_a_cluster_wide_subject_isolated_without_rules_is_an_error() -> None:
+def test_a_cluster_wide_subject_isolated_without_rules_gets_cilium_s_default_deny() -> None:
+    # SEMANTICS C4: `- {}` isolates and allows nothing (cilium/cilium examples/policies/l3/egress-default-deny)
     anywhere = {"id": "a", "kind": "selector", "namespaceSelector": {}, "podSelector": {}, "isolate": {"egress": True}}
-    result = compile_document(doc([anywhere]), "cilium")
-    assert result.objects == []
-    assert [e.node_id for e in result.errors] == ["a"] and "isolated for egress" in result.errors[0].message
+    result = compiled(doc([anywhere]))
+    assert result.errors == []
+    (policy_object,) = result.objects
+    assert policy_object["kind"] == "CiliumClusterwideNetworkPolicy"
+    assert policy_object["spec"]["egress"] == [{}]
+    assert "ingress" not in policy_object["spec"]
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,9 @@ def assert_well_formed(result: CompileResult) -> None:
         assert all(f.message == NODE_SELECTOR_FLAG for f in findings), findings
         for section in ("ingress", "egress", "ingressDeny", "egressDeny"):
             rules = obj["spec"].get(section, [])
-            assert {} not in rules or obj["kind"] == "NetworkPolicy", "an empty rule in a Cilium policy"
+            # SEMANTICS C4: `- {}` is Cilium's default deny, and only a subject no NetworkPolicy can select needs it
+            if obj["kind"] != "NetworkPolicy" and {} in rules:
+                assert rules == [{}] and obj["kind"] == "CiliumClusterwideNetworkPolicy", obj
             explained = {
                 x.index for x in result.explanations if (x.kind, x.namespace, x.name, x.direction) == (*key, section)
             }
@@ -44,7 +46,10 @@ def test_any_document_compiles_to_schema_valid_policies_with_every_rule_explaine
     result = compile_document(document, dialect)
     assert_well_formed(result)
     edge_ids = {edge.id for edge in document.edges}
-    assert all(set(x.edge_ids) <= edge_ids and x.edge_ids for x in result.explanations)
+    # every rule comes from edges, except Cilium's default deny `- {}` of a locked cluster-wide subject (C4)
+    assert all(
+        set(x.edge_ids) <= edge_ids and (x.edge_ids or x.text.startswith("default deny")) for x in result.explanations
+    )
 
 
 @EXAMPLES

@@ -24,7 +24,8 @@ def test_a_cilium_http_policy_needs_cilium_and_is_switched_to_it():
     assert native_errors  # what the list says is what the native compiler refuses
     note = adopt_dialect(document)
     assert note == (
-        "The drawing now uses Cilium: it has HTTP or DNS rules on 1 edge, which a NetworkPolicy cannot express."
+        "The drawing now uses Cilium: it has HTTP or DNS rules on 1 edge, "
+        "which Kubernetes NetworkPolicy cannot express."
     )
     assert document.settings.dialect == "cilium"
     assert not compile_document(document).errors

@@ -376,7 +376,6 @@ def test_cilium_ports_rules_icmps_and_deny() -> None:
         ("{fromRequires: [{matchLabels: {a: b}}]}", "fromRequires"),
         ("{fromEndpoints: [{matchLabels: {app: x}, role: y}]}", "unknown selector key 'role'"),
         ("{fromCIDRSet: [{cidrGroupRef: g}]}", "CIDR groups are not represented"),
-        ("{fromEntities: [world-ipv4]}", "'world-ipv4' is not represented"),
         ("{toPorts: [{ports: [{port: '70000'}]}]}", "not between 0 and 65535"),
     ],
 )
@@ -396,7 +395,9 @@ def test_cilium_rules_that_cannot_be_represented_are_dropped_never_widened(rule:
     assert result.document.nodes[0].isolate.ingress  # the section still isolates
 
 
-def test_an_empty_cilium_rule_is_imported_as_allow_all_with_a_warning_about_its_history() -> None:
+def test_an_empty_cilium_rule_is_imported_as_the_default_deny_it_is() -> None:
+    # SEMANTICS C4; cilium/cilium pkg/policy/api/ingress.go (GetSourceEndpointSelectorsWithRequirements gives no
+    # selector for `{}`) and examples/policies/l3/egress-default-deny/egress-default-deny.yaml (`egress: [{}]`)
     result = imported(
         """
         apiVersion: cilium.io/v2
@@ -405,8 +406,9 @@ def test_an_empty_cilium_rule_is_imported_as_allow_all_with_a_warning_about_its_
         spec: {endpointSelector: {}, ingress: [{}]}
         """
     )
-    assert [(e.source, e.ports) for e in result.document.edges] == [("entity:all", [])]
-    assert any("an empty rule `{}`" in w and "1.16" in w for w in result.warnings)
+    assert result.document.edges == []
+    assert result.document.nodes[0].isolate.ingress
+    assert any("Cilium's default deny" in w and "imported as a lock with no edge" in w for w in result.warnings)
 
 
 def test_a_dns_server_named_by_cilium_dns_rules_becomes_the_documents_dns_setting() -> None:

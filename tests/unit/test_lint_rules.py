@@ -225,6 +225,54 @@ CASES: dict[str, list[tuple[str, str]]] = {
             CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{fromEntities: [all]}]\n",
         )
     ],
+    # FL023: SEMANTICS C4a, cilium/cilium pkg/policy/api/rule_validation.go and the CRD's L7 oneOf
+    "FL023": [
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n"
+            "    - toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {HTTP: [{method: GET}]}}]\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n"
+            "    - toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET}]}}]\n",
+        ),
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress: [{toEntities: [world-ipv4]}]\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress: [{toEntities: [world]}]\n",
+        ),
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress: []\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{}]\n",
+        ),
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  ingress: [{fromNodes: [{matchLabels: {role: worker}}]}]\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{fromEntities: [remote-node]}]\n",
+        ),
+    ],
+    # FL024: SEMANTICS C10c, cilium/cilium pkg/labelsfilter/filter.go defaultLabelPrefixCfg
+    "FL024": [
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {statefulset.kubernetes.io/pod-name: web-0}}\n"
+            "  ingress: [{fromEndpoints: [{matchLabels: {app: web}}]}]\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  ingress: [{fromEndpoints: [{matchLabels: {app: web}}]}]\n",
+        ),
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  ingress: [{fromEndpoints: [{matchLabels: {k8s:pod-template-hash: 5d8f}}]}]\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  ingress: [{fromEndpoints: [{matchLabels: {app.kubernetes.io/name: web}}]}]\n",
+        ),
+    ],
+    # FL025: SEMANTICS C10, cilium/cilium examples/policies/l3/fqdn/fqdn.yaml (DNS rules gate what toFQDNs learns)
+    "FL025": [
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress:\n"
+            "    - toFQDNs: [{matchName: api.example.com}]\n      toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n"
+            + CILIUM_DNS_RULE.replace('matchPattern: "*"', 'matchPattern: "*.example.org"'),
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress:\n"
+            "    - toFQDNs: [{matchName: api.example.com}]\n      toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n"
+            + CILIUM_DNS_RULE.replace('matchPattern: "*"', 'matchPattern: "*.example.com"'),
+        )
+    ],
     "FL016": [
         (
             CNP + "spec:\n  endpointSelector: {}\n  ingress:\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from editor.policy.analysis import analyse, format_connlist
@@ -27,7 +27,12 @@ PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 
 def prove(document: Document, dialect: str) -> list[str]:
     bridge = analyse_document(document, dialect)
-    assert bridge.compiled.ok, [str(issue) for issue in bridge.compiled.errors]
+    errors = [str(issue) for issue in bridge.compiled.errors]
+    # SEMANTICS C10a: an egress name that the peer's pods give two numbers has no Cilium spelling, and the compiler
+    # refuses it (test_cilium_semantics.py); such drawings are left out of the proof, every other one must compile
+    if any("Cilium resolves egress named ports cluster-wide" in error for error in errors):
+        assume(False)
+    assert bridge.compiled.ok, errors
     return [str(m) for m in mismatches(bridge, Intent(document, bridge.pods))]
 
 
@@ -122,7 +127,9 @@ def test_a_compiler_that_drops_a_port_is_caught(dialect: str) -> None:
     bridge = analyse_document(document, dialect)
     objects = copy.deepcopy(bridge.compiled.objects)
     web = next(o for o in objects if o["metadata"]["name"] == "web" and "egress" in o["spec"])
-    web["spec"]["egress"] = [rule for rule in web["spec"]["egress"] if "http" not in str(rule)]
+    # the api's http port: a name in NetworkPolicy, its number 9090 in Cilium egress (C10a)
+    rules = web["spec"]["egress"]
+    web["spec"]["egress"] = [rule for rule in rules if "http" not in str(rule) and "'9090'" not in str(rule)]
     sabotaged = _with_objects(bridge.compiled, objects)
     cluster = document_cluster(document, policy_objects(sabotaged)).cluster
     bridge.analysis = analyse(cluster)

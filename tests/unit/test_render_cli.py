@@ -136,3 +136,36 @@ def test_hostile_label_values_are_kept_as_data_and_refused_by_label_syntax(
         code, yaml_text, err = run(["render", str(tmp_path / "doc.json"), "--dialect", dialect], capsys)
         assert code == 1 and "invalid label value" in err
         assert "<img" not in yaml_text
+
+
+def test_render_reports_the_schema_checks_of_what_it_emits_as_the_api_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fenceline render` and the JSON API give one answer (editor.policy.service): the validator's findings on
+    the emitted objects are part of it, here its warning that a node peer needs an agent flag."""
+    from editor.policy.document import Document
+    from editor.policy.service import compile_answer
+
+    data = {
+        "schema": "fenceline/v1",
+        "settings": {"dialect": "cilium"},
+        "namespaces": [{"name": "shop"}],
+        "nodes": [
+            {"id": "web", "kind": "workload", "name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            {"id": "workers", "kind": "hosts", "nodeSelector": {"matchLabels": {"role": "worker"}}},
+        ],
+        "edges": [{"id": "e1", "source": "workers", "target": "web", "enforce": ["target"]}],
+    }
+    (tmp_path / "doc.json").write_text(json.dumps(data))
+    code, yaml_text, err = run(["render", str(tmp_path / "doc.json")], capsys)
+    assert code == 0 and "fromNodes" in yaml_text
+    api = compile_answer(Document.from_json(data), "cilium")
+    assert (
+        [line for line in err.splitlines() if "works only when the agent runs with" in line]
+        == [
+            f"{i['severity']}: {i['message']}"
+            for i in api["issues"]
+            if "works only when the agent runs with" in i["message"]
+        ]
+        != []
+    )

@@ -756,3 +756,18 @@ def test_status_of_a_kubectl_export_is_a_warning_and_only_a_mapping() -> None:
     assert "must be a mapping" in _only(_check(exported.replace("status: {}", "status: done"))).message
     typo = _check(exported.replace("podSelector", "podselector"))
     assert [f.severity for f in typo] == ["error", "warning"] and "unknown key 'podselector'" in typo[0].message
+
+
+def test_a_cilium_rule_with_every_section_empty_is_an_error() -> None:
+    # SEMANTICS C4a: cilium/cilium pkg/policy/api/rule_validation.go refuses it since 1.17 (the CRD's anyOf only
+    # asks for one of the keys); `- {}` is the default deny that says what was meant
+    obj = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "p", "namespace": "shop"},
+        "spec": {"endpointSelector": {}, "ingress": [], "egressDeny": []},
+    }
+    (finding,) = validate_object(obj)
+    assert finding.is_error and finding.path == "spec.ingress" and "Cilium 1.17+ refuses the policy" in finding.message
+    obj["spec"]["ingress"] = [{}]
+    assert validate_object(obj) == []

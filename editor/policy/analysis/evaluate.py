@@ -52,14 +52,16 @@ class Analysis:
             if policy.kind == "NetworkPolicy":
                 self.policies.append(_read_networkpolicy(policy, self.warnings))
             else:
-                self.policies.extend(_read_cilium(policy, self.warnings))
+                self.policies.extend(
+                    _read_cilium(policy, self.warnings, node_selector_labels=options.node_selector_labels)
+                )
         self.policies.extend(self._extra_policies())
         self.universe = _Universe(cluster, self.policies, options)
         matcher = _Matcher(self.universe, cluster)
-        for policy in self.policies:
-            policy.subjects = matcher.subjects(policy)
+        for parsed in self.policies:
+            parsed.subjects = matcher.subjects(parsed)
             for direction in ("Ingress", "Egress"):
-                for rule in getattr(policy, direction.lower()).rules:
+                for rule in getattr(parsed, direction.lower()).rules:
                     rule.bits = matcher.rule(rule, direction)
         self._port_cache: dict[tuple[int, int], tuple[ConnectionSet, list[str]]] = {}
         self.ingress = self._direction("Ingress")
@@ -79,13 +81,13 @@ class Analysis:
     # -- evaluation
 
     def _ports(self, rule: _Rule, receiver: int | None) -> tuple[ConnectionSet, list[str]]:
-        if rule.ports is None or all(not isinstance(e.port, str) for e in rule.ports):
+        if rule.ports is None or rule.cluster_named_ports or all(not isinstance(e.port, str) for e in rule.ports):
             receiver = None
         key = (id(rule), -1 if receiver is None else receiver)
         found = self._port_cache.get(key)
         if found is None:
             cls = self.universe.classes[receiver] if receiver is not None else None
-            found = _resolve_ports(rule.ports, cls)
+            found = _resolve_ports(rule.ports, cls, self.universe.named_ports if rule.cluster_named_ports else None)
             self._port_cache[key] = found
         return found
 
@@ -131,6 +133,9 @@ class Analysis:
                     if not named:
                         continue
                     where = f"{policy.ref.where}: {policy.ref} {rule.label} rule #{rule.index}: named port"
+                    if rule.cluster_named_ports:
+                        self._warn_cluster_named_ports(where, rule)
+                        continue
                     if direction == "Egress" and rule.bits & non_pods:
                         self.warnings.append(
                             f"{where} {', '.join(named)} cannot apply to IP, entity or FQDN destinations"
@@ -148,6 +153,20 @@ class Analysis:
                         self.warnings.append(
                             f"{where} {', '.join(missing)} is not a container port of any pod it applies to"
                         )
+
+    def _warn_cluster_named_ports(self, where: str, rule: _Rule) -> None:
+        """C10a: a Cilium egress rule's named port is looked up among every pod of the cluster."""
+        for entry in rule.ports or ():
+            if not isinstance(entry.port, str):
+                continue
+            numbers = sorted({n for p in entry.protocols for n in self.universe.named_ports.get((entry.port, p), ())})
+            if not numbers:
+                self.warnings.append(f"{where} {entry.port} is not a container port of any pod in the cluster")
+            elif any(len(self.universe.named_ports.get((entry.port, p), ())) > 1 for p in entry.protocols):
+                self.warnings.append(
+                    f"{where} {entry.port} is {' and '.join(map(str, numbers))} on different pods: Cilium resolves "
+                    "egress named ports cluster-wide and skips a name with two numbers (cilium#30003); use the number"
+                )
 
     def _class_pair(self, src: int, dst: int) -> ConnectionSet:
         return self.egress.effective(src, dst) & self.ingress.effective(dst, src)
@@ -177,20 +196,20 @@ class Analysis:
                     for dst_peer in rows_of.get(dst, ()):
                         if dst_peer is not src_peer:
                             self.connections[(src_peer, dst_peer)] = conns
-        sources = [(a, i) for found in u.src_atoms.values() for a, i in found]
-        sources += [(u.peers[i], i) for i in u.entities.values()]
-        for peer, index in sources:
+        sources: list[tuple[Peer, int]] = [(a, i) for found in u.src_atoms.values() for a, i in found]
+        sources += [(u.peer_at(i), i) for i in u.entities.values()]
+        for outside, index in sources:
             for dst_peer, dst in rows:
                 conns = self._from_outside(index, dst)
                 if conns:
-                    self.connections[(peer, dst_peer)] = conns  # type: ignore[index]
-        targets = [(a, i) for found in u.dst_atoms.values() for a, i in found]
-        targets += [(u.peers[i], i) for i in (*u.entities.values(), *u.fqdns.values())]
+                    self.connections[(outside, dst_peer)] = conns
+        targets: list[tuple[Peer, int]] = [(a, i) for found in u.dst_atoms.values() for a, i in found]
+        targets += [(u.peer_at(i), i) for i in (*u.entities.values(), *u.fqdns.values())]
         for src_peer, src in rows:
-            for peer, index in targets:
+            for outside, index in targets:
                 conns = self.egress.effective(src, index)
                 if conns:
-                    self.connections[(src_peer, peer)] = conns  # type: ignore[index]
+                    self.connections[(src_peer, outside)] = conns
 
     def _reachable_classes(self) -> Callable[[int], list[int]]:
         """The classes a class may have connections to, ascending: those its isolated egress allows, or, when
@@ -378,7 +397,13 @@ class Analysis:
                 conns, unresolved = self._ports(rule, receiver)
                 matches.append(
                     RuleMatch(
-                        policy.ref, f"{rule.label} rule #{rule.index}", conns, rule.deny, rule.l7, tuple(unresolved)
+                        policy.ref,
+                        f"{rule.label} rule #{rule.index}",
+                        conns,
+                        rule.deny,
+                        rule.l7,
+                        tuple(unresolved),
+                        rule.cluster_named_ports,
                     )
                 )
         return DirectionExplanation(

@@ -19,6 +19,7 @@ class RuleMatch:
     deny: bool = False
     l7: bool = False
     unresolved_ports: tuple[str, ...] = ()
+    cluster_named_ports: bool = False  # names resolve over every pod of the cluster (Cilium egress, C10a)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +55,9 @@ class DirectionExplanation:
             text = f"  {match.policy} {verb} connections by {match.rule}: {match.connections}"
             if match.l7:
                 text += " (L7 rules filter requests on these ports)"
-            if match.unresolved_ports:
+            if match.unresolved_ports and match.cluster_named_ports:
+                text += f" (named port {', '.join(match.unresolved_ports)}: no single number among the cluster's pods)"
+            elif match.unresolved_ports:
                 text += f" (named port {', '.join(match.unresolved_ports)} not defined on the receiving pod)"
             lines.append(text)
         for policy in self.isolating:

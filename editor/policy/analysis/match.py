@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..labelsfilter import in_identity
 from ..manifests import NAMESPACE_NAME_LABEL, Cluster, ContainerPort, Pod, Workload
 from ..selectors import LabelSelector
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, ConnectionSet
@@ -41,15 +42,32 @@ class _PodClass:
     identity: dict[str, str]  # Cilium identity labels
     ips: tuple[str, ...]
     workloads: list[Workload]
+    host_network: bool = False
 
 
-def _identity(namespace: str, labels: Mapping[str, str], ns_labels: Mapping[str, str], account: str) -> dict[str, str]:
-    identity = dict(labels)
-    identity[_NS_KEY] = namespace
+# The identity of a hostNetwork pod: it is no Cilium endpoint and carries its node's identity, `host` seen from
+# its own node and `remote-node` from the others (C10c); which node is not known here, so it is both.
+_HOST_IDENTITY = {"reserved:host": "", "reserved:remote-node": ""}
+
+
+def _identity(pod: Pod, ns_labels: Mapping[str, str]) -> dict[str, str]:
+    """A pod's Cilium identity labels: its labels that Cilium's label filter keeps (C10c), its namespace and
+    the namespace's labels, service account and cluster."""
+    if pod.host_network:
+        return dict(_HOST_IDENTITY)
+    identity = {key: value for key, value in pod.labels.items() if in_identity(key)}
+    identity[_NS_KEY] = pod.namespace
     identity.update({_NS_LABELS_PREFIX + k: v for k, v in ns_labels.items()})
-    identity["io.cilium.k8s.policy.serviceaccount"] = account
+    identity["io.cilium.k8s.policy.serviceaccount"] = pod.service_account
     identity["io.cilium.k8s.policy.cluster"] = "default"
     return identity
+
+
+def _non_pod_identity(name: str) -> dict[str, str]:
+    """The labels of a reserved identity (an entity; `world-ipv4`/`world-ipv6` for an address interval)."""
+    if name.startswith("world-"):
+        return {"reserved:world": "", f"reserved:{name}": ""}
+    return {f"reserved:{name}": ""}
 
 
 def _cut_points(blocks: Iterable[Block]) -> dict[int, list[ExternalPeer]]:
@@ -109,11 +127,14 @@ class _Universe:
             pods = workload.pods or [Pod(workload.namespace, workload.name, workload.labels, workload.ports)]
             for pod in pods:
                 membership = tuple(b for b in pod_blocks if any(_ip_in_block(ip, b) for ip in pod.ips))
-                key = (pod.namespace, tuple(sorted(pod.labels.items())), pod.ports, pod.service_account, membership)
+                labels = tuple(sorted(pod.labels.items()))
+                key = (pod.namespace, labels, pod.ports, pod.service_account, membership, pod.host_network)
                 cls = by_key.get(key)
                 if cls is None:
-                    identity = _identity(pod.namespace, pod.labels, ns_labels, pod.service_account)
-                    cls = _PodClass(len(self.classes), pod.namespace, pod.labels, pod.ports, identity, pod.ips, [])
+                    identity = _identity(pod, ns_labels)
+                    cls = _PodClass(
+                        len(self.classes), pod.namespace, pod.labels, pod.ports, identity, pod.ips, [], pod.host_network
+                    )
                     by_key[key] = cls
                     self.classes.append(cls)
                     self.class_pods.append([])
@@ -136,18 +157,25 @@ class _Universe:
         self.src_atoms = self._add_atoms(_cut_points(in_blocks))
         self.dst_atoms = self._add_atoms(_cut_points(out_blocks))
         entity_names = {s.name for r, _ in rules for s in r.peers or () if isinstance(s, _EntityPeerSel)}
+        # An endpoint selector names the entities whose reserved identity it matches: `reserved:host`, or
+        # `io.kubernetes.pod.namespace NotIn [...]` without `Exists`, which every non-pod identity passes (C10b)
+        endpoint_selectors = {s.selector for r, _ in rules for s in r.peers or () if isinstance(s, _EndpointPeer)}
         entity_names |= {
-            k.removeprefix("reserved:")
-            for r, _ in rules
-            for s in r.peers or ()
-            if isinstance(s, _EndpointPeer)
-            for k in s.selector.label_keys()
-            if k.startswith("reserved:")
+            name
+            for name in ENTITY_PEERS
+            if any(selector.matches(_non_pod_identity(name)) for selector in endpoint_selectors)
         }
         self.entities = {name: self._add(EntityPeer(name)) for name in ENTITY_PEERS if name in entity_names}
         fqdns = sorted({s.name or s.pattern or "" for r, _ in rules for s in r.peers or () if isinstance(s, _FqdnSel)})
         self.fqdns = {name: self._add(FqdnPeer(name)) for name in fqdns}
         class_bits = (1 << len(self.classes)) - 1
+        self.host_network_bits = sum(1 << cls.index for cls in self.classes if cls.host_network)
+        # (port name, protocol) -> the numbers Cilium endpoints give it, for Cilium egress rules (C10a)
+        self.named_ports: dict[tuple[str, str], set[int]] = {}
+        for cls in self.classes:
+            for port in cls.ports if not cls.host_network else ():
+                if port.name:
+                    self.named_ports.setdefault((port.name, port.protocol), set()).add(port.port)
         entity_bits = sum(1 << i for i in self.entities.values())
         self.all_src = class_bits | self._bits(self.src_atoms) | entity_bits
         self.all_dst = class_bits | self._bits(self.dst_atoms) | entity_bits | sum(1 << i for i in self.fqdns.values())
@@ -159,6 +187,12 @@ class _Universe:
         return any(
             isinstance(s, _IPPeer) and s.kubernetes and s.block == block for r, _ in rules for s in r.peers or ()
         )
+
+    def peer_at(self, index: int) -> Peer:
+        """The peer numbered `index` past the pod classes (an interval, entity or FQDN)."""
+        peer = self.peers[index]
+        assert peer is not None, index
+        return peer
 
     def _add(self, peer: Peer) -> int:
         self.peers.append(peer)
@@ -258,6 +292,8 @@ class _Matcher:
 
     def subjects(self, policy: _Policy) -> int:
         scope = self.u.class_bits if policy.namespace is None else self.ns_classes.get(policy.namespace, 0)
+        if policy.on_identity:  # a hostNetwork pod is no Cilium endpoint: only host policies apply to it
+            scope &= ~self.u.host_network_bits
         return (self.identities if policy.on_identity else self.labels).select(policy.selector, scope)
 
     def rule(self, rule: _Rule, direction: str) -> int:
@@ -304,15 +340,18 @@ class _Matcher:
                 bits |= sum(1 << i for i in u.fqdns.values())
             return bits
         if isinstance(selector, _EndpointPeer):
+            # A selector matches the identities whose labels it matches: pods', and the reserved identities of
+            # entities and of addresses outside the cluster, which have no namespace label (C10b)
             endpoint = selector.selector
             bits = self.identities.select(endpoint, u.class_bits)
-            if any(k.startswith("reserved:") for k in endpoint.label_keys()):
-                for name, index in u.entities.items():
-                    if endpoint.matches({f"reserved:{name}": ""}):
-                        bits |= 1 << index
-                for version, found in atoms.items():
-                    if endpoint.matches({"reserved:world": "", f"reserved:world-ipv{version}": ""}):
-                        bits |= sum(1 << i for _, i in found)
+            for name, index in u.entities.items():
+                if endpoint.matches(_non_pod_identity(name)):
+                    bits |= 1 << index
+            for version, found in atoms.items():
+                if endpoint.matches(_non_pod_identity(f"world-ipv{version}")):
+                    bits |= sum(1 << i for _, i in found)
+                    if direction == "Egress":
+                        bits |= sum(1 << i for i in u.fqdns.values())
             return bits
         if isinstance(selector, _EntityPeerSel):
             return self._entity(selector.name, atoms)
@@ -329,13 +368,20 @@ class _Matcher:
         if name == "all":
             return u.class_bits | entity_bits | fqdn_bits | sum(1 << i for found in atoms.values() for _, i in found)
         if name in u.entities:
-            return 1 << u.entities[name]
+            hosts = u.host_network_bits if name in ("host", "remote-node") else 0
+            return 1 << u.entities[name] | hosts
         return 0
 
 
-def _resolve_ports(entries: list[_PortEntry] | None, receiver: _PodClass | None) -> tuple[ConnectionSet, list[str]]:
+def _resolve_ports(
+    entries: list[_PortEntry] | None,
+    receiver: _PodClass | None,
+    cluster: Mapping[tuple[str, str], set[int]] | None = None,
+) -> tuple[ConnectionSet, list[str]]:
     """The connections a rule's port list allows towards `receiver` (None: not a pod), and the named ports
-    that did not resolve there."""
+    that did not resolve there. With `cluster` ((name, protocol) -> numbers over every pod), a named port
+    resolves cluster-wide instead, as Cilium does on egress, and a name with two numbers matches nothing (C10a,
+    cilium/cilium `pkg/types/portmap.go` GetNamedPort: ErrDuplicateNamedPorts)."""
     if entries is None:
         return ALL_CONNECTIONS, []
     result = NO_CONNECTIONS
@@ -345,6 +391,16 @@ def _resolve_ports(entries: list[_PortEntry] | None, receiver: _PodClass | None)
             result = result | ConnectionSet.of(entry.protocols)
         elif isinstance(entry.port, int):
             result = result | ConnectionSet.of(entry.protocols, entry.port, entry.end or entry.port)
+        elif cluster is not None:
+            found = False
+            for protocol in entry.protocols:
+                numbers = cluster.get((entry.port, protocol), set())
+                if len(numbers) == 1:
+                    (number,) = numbers
+                    result = result | ConnectionSet.of((protocol,), number, number)
+                    found = True
+            if not found:
+                unresolved.append(entry.port)
         else:
             found = False
             for port in receiver.ports if receiver is not None else ():

@@ -94,6 +94,8 @@ class _Rule:
     deny: bool = False
     l7: bool = False
     bits: int = 0  # matched peer indices, filled in when compiled against the cluster
+    # Cilium egress: a named port resolves against every pod of the cluster, not the receiving one (C10a)
+    cluster_named_ports: bool = False
 
 
 @dataclasses.dataclass
@@ -122,8 +124,6 @@ class _Policy:
 
 _SELECTOR_FIELDS = ("matchLabels", "matchExpressions")
 _REQUIREMENT_FIELDS = ("key", "operator", "values")
-# The L7 rule kinds of Cilium's L7Rules (pkg/policy/api/l4.go); the analyser allows their port either way.
-_L7_KINDS = ("http", "kafka", "dns", "l7proto", "l7")
 
 
 def _unknown_field(key: Any, what: str, known: tuple[str, ...]) -> str:
@@ -160,7 +160,9 @@ class _PolicyReader:
         line = self.policy.source.line_of(path)
         self.warnings.append(f"{self.policy.source.source}:{line}: {self.policy}: {field}: {message}")
 
-    def get(self, obj: dict[str, Any], path: tuple[str | int, ...], key: str, kind: type[dict] | type[list]) -> Any:
+    def get(
+        self, obj: dict[str, Any], path: tuple[str | int, ...], key: str, kind: type[dict[str, Any]] | type[list[Any]]
+    ) -> Any:
         """`obj[key]` if absent/null or of the expected type; an error naming the field otherwise."""
         value = obj.get(key)
         if value is not None and not isinstance(value, kind):
@@ -194,7 +196,9 @@ class _PolicyReader:
     def block(self, cidr: Any, excepts: Any, path: tuple[str | int, ...]) -> Block:
         """The addresses of `cidr` minus every `except` entry (each a strict subset, V2)."""
         network = self.network(cidr, (*path, "cidr"))
-        intervals = [(network.version, int(network.network_address), int(network.broadcast_address))]
+        intervals: list[tuple[int, int, int]] = [
+            (network.version, int(network.network_address), int(network.broadcast_address))
+        ]
         if excepts is not None and not isinstance(excepts, list):
             raise self.error((*path, "except"), "must be a list of CIDRs")
         for index, text in enumerate(excepts or []):

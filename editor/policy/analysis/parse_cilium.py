@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..admission import L7_KINDS, cilium_refusal
 from ..manifests import PolicyObject
 from ..selectors import LabelSelector, Requirement
 from .connections import MAX_PORT, MIN_PORT, PROTOCOLS
 from .parse import (
     _IANA_SVC_NAME,
-    _L7_KINDS,
     _NS_KEY,
     _NS_LABELS_PREFIX,
     ENTITIES,
@@ -62,7 +62,8 @@ def _normalise_cilium(selector: LabelSelector) -> LabelSelector:
     )
 
 
-def _read_cilium(policy: PolicyObject, warnings: list[str]) -> list[_Policy]:
+def _read_cilium(policy: PolicyObject, warnings: list[str], *, node_selector_labels: bool = False) -> list[_Policy]:
+    """The rules of a Cilium policy; none, with a warning saying why, when Cilium refuses the whole object."""
     reader = _PolicyReader(policy, warnings)
     spec = reader.get(policy.obj, (), "spec", dict)
     specs = reader.get(policy.obj, (), "specs", list)
@@ -74,10 +75,18 @@ def _read_cilium(policy: PolicyObject, warnings: list[str]) -> list[_Policy]:
     if not rules:
         raise reader.error((), "needs spec or specs")
     result = []
+    own_warnings: list[str] = []
+    reader.warnings = own_warnings
     for path, rule, spec_index in rules:
         parsed = _read_cilium_rule(reader, rule, path, spec_index)
         if parsed is not None:
             result.append(parsed)
+    reader.warnings = warnings
+    refused = cilium_refusal(policy.obj, node_selector_labels=node_selector_labels)
+    if refused is not None:
+        reader.warn(refused[0], f"{refused[1]}; the policy does not exist in the cluster, analysed as absent")
+        return []
+    warnings.extend(own_warnings)
     return result
 
 
@@ -89,10 +98,10 @@ def _read_cilium_rule(
         raise reader.error(path, "a rule must be a mapping")
     endpoint_selector = reader.get(rule, path, "endpointSelector", dict)
     if endpoint_selector is None:
-        if rule.get("nodeSelector") is not None:
-            reader.warn((*path, "nodeSelector"), "host policies (nodeSelector) are not analysed; rule skipped")
-            return None
-        raise reader.error(path, "needs endpointSelector (or nodeSelector)")
+        if rule.get("nodeSelector") is None:
+            raise reader.error(path, "needs endpointSelector (or nodeSelector)")
+        reader.warn((*path, "nodeSelector"), "host policies (nodeSelector) are not analysed; rule skipped")
+        return None
     selector = _normalise_cilium(reader.selector(endpoint_selector, (*path, "endpointSelector"), cilium=True))
     namespace = policy.namespace
     if namespace is not None:  # C1: a CNP applies only in its own namespace, whatever the selector says
@@ -115,6 +124,8 @@ def _read_cilium_rule(
             _read_cilium_peer_rule(reader, item, (*path, f"{key}Deny", i), label, f"{label}Deny", namespace, True)
             for i, item in enumerate(deny)
         ]
+        for parsed_rule in parsed:
+            parsed_rule.cluster_named_ports = label == "Egress"
         flag = default_deny.get(key)
         if flag is not None and not isinstance(flag, bool):
             raise reader.error((*path, "enableDefaultDeny", key), "must be true or false")
@@ -143,12 +154,11 @@ def _read_cilium_peer_rule(
         peers = []
         for key in present:
             peers.extend(_read_cilium_l3(reader, rule, path, key, namespace, deny))
-    elif not rule:
-        reader.warn(
-            path,
-            "an empty rule {} allows everything in current Cilium but nothing in releases before 1.17 "
-            "(ambiguous; write the peers and ports you mean)",
-        )
+    elif not rule.get("toPorts") and not rule.get("icmps"):
+        # C4: without L3 fields a rule is an L3 wildcard only on its ports (pkg/policy/rule.go); with neither,
+        # as in Cilium's default deny `- {}`, it selects no peer (pkg/policy/api/ingress.go
+        # GetSourceEndpointSelectorsWithRequirements returns no selector) and allows nothing.
+        peers = []
     ports, l7 = _read_cilium_ports(reader, rule, path, deny)
     return _Rule(int(path[-1]) + 1, label, peers, ports, deny, l7)
 
@@ -235,20 +245,10 @@ def _read_cilium_ports(
         rules = reader.get(port_rule, rule_path, "rules", dict) or {}
         if rules and deny:
             raise reader.error((*rule_path, "rules"), "deny rules cannot carry L7 rules")
-        # A warning, where an unknown selector field is an error: the analyser allows an L7 rule's port whole,
-        # so the connection list is the same whichever way the API server treats the unknown kind.
-        for kind in rules:
-            if kind not in _L7_KINDS:
-                reader.warn(
-                    (*rule_path, "rules", kind),
-                    f"unknown L7 rule kind {kind!r} (Cilium knows {', '.join(_L7_KINDS)}): the API server rejects "
-                    "this policy, or drops the field when it is applied without validation, and then no L7 rule "
-                    "filters the requests on these ports",
-                )
-        l7 = l7 or any(kind in rules for kind in _L7_KINDS)
+        l7 = l7 or any(kind in rules for kind in L7_KINDS)
+        # C4: an entry without ports allows nothing, even with L7 rules: pkg/policy/rule.go makes one L4 filter
+        # per listed port and none for an entry that lists none.
         ports = reader.get(port_rule, rule_path, "ports", list) or []
-        if not ports:
-            entries.append(_PortEntry(PROTOCOLS, None))
         for p_index, port in enumerate(ports):
             entry = _read_cilium_port(reader, port, (*rule_path, "ports", p_index))
             if entry is not None:

@@ -59,3 +59,6 @@ class Options:
     # Whether a NetworkPolicy ipBlock also matches pods whose IP (status.podIP) it contains. Off: the
     # netpol-analyzer and Cilium behaviour; on: cyclonus, the upstream e2e tests and Calico.
     ipblock_matches_pods: bool = False
+    # Whether the Cilium agent runs with --enable-node-selector-labels (off by default): without it a policy
+    # with fromNodes/toNodes is refused (C4a) and analysed as absent.
+    node_selector_labels: bool = False

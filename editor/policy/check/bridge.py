@@ -48,7 +48,8 @@ def analyse_document(document: Document, dialect: str | None = None, *, observed
     bridge_cluster = document_cluster(document, policy_objects(compiled))
     if observed is not None:
         bridge_cluster = DocumentCluster(add_observed(bridge_cluster.cluster, observed), bridge_cluster.pods)
-    options = Options(ipblock_matches_pods=document.settings.ipblock_matches_pods)
+    # The compiler warns that node peers need the agent flag; the drawing's cluster is one that has it.
+    options = Options(ipblock_matches_pods=document.settings.ipblock_matches_pods, node_selector_labels=True)
     analysis = analyse(bridge_cluster.cluster, options)
     peers = {analysis.workload_peer(pod.workload): pod for pod in bridge_cluster.pods}
     return Bridge(document, compiled, bridge_cluster, analysis, peers)

@@ -50,14 +50,16 @@ def _block(node: Node) -> list[tuple[int, int, int]]:
         network = ipaddress.ip_network(node.cidr or "", strict=False)
     except ValueError:
         return []
-    pieces = [(network.version, int(network.network_address), int(network.broadcast_address))]
+    pieces: list[tuple[int, int, int]] = [
+        (network.version, int(network.network_address), int(network.broadcast_address))
+    ]
     for text in node.except_:
         try:
             hole = ipaddress.ip_network(text, strict=False)
         except ValueError:
             continue
         lo, hi = int(hole.network_address), int(hole.broadcast_address)
-        cut = []
+        cut: list[tuple[int, int, int]] = []
         for version, first, last in pieces:
             if version != hole.version or hi < first or lo > last:
                 cut.append((version, first, last))
@@ -114,9 +116,9 @@ class Intent:
                 continue
             for direction, locked in (("egress", node.isolate.egress), ("ingress", node.isolate.ingress)):
                 if locked:
-                    for pod in self.pod_set(node):
-                        self.isolated[direction][pod] = True
-                        self.locks[direction][pod].append(node.id)
+                    for index in self.pod_set(node):
+                        self.isolated[direction][index] = True
+                        self.locks[direction][index].append(node.id)
         self.edges = sorted((edge for edge in document.edges if not edge.disabled), key=lambda e: e.id)
         for edge in self.edges:
             source, target = self.nodes[edge.source], self.nodes[edge.target]
@@ -126,9 +128,9 @@ class Intent:
             ):
                 if side in edge.enforce and subject.is_subject:
                     rule = SideRule(edge, peer, self.pod_set(peer))
-                    for pod in self.pod_set(subject):
-                        self.isolated[direction][pod] = True
-                        self.rules[direction][pod].append(rule)
+                    for index in self.pod_set(subject):
+                        self.isolated[direction][index] = True
+                        self.rules[direction][index].append(rule)
         # Allow edges by the pair of nodes they join, for `drawn`.
         self._joining: dict[tuple[str, str], list[Edge]] = {}
         for edge in self.edges:

@@ -35,9 +35,8 @@ class Endpoint:
         if node.kind in ("workload", "selector"):
             name = node.name or node.id
             return cls(node.kind, name, node.namespace, node.owner, node.id, node.selector(), node.namespace_selector)
-        name = node.cidr if node.kind == "cidr" else node.entity if node.kind == "entity" else None
-        name = name or node.match_name or node.match_pattern or node.id
-        return cls(node.kind, name, None, None, node.id)
+        written = node.cidr if node.kind == "cidr" else node.entity if node.kind == "entity" else None
+        return cls(node.kind, written or node.match_name or node.match_pattern or node.id, None, None, node.id)
 
     def __str__(self) -> str:
         if self.kind == "workload":

@@ -17,7 +17,7 @@ from ..analysis import (
     WorkloadPeer,
 )
 from .bridge import Bridge
-from .intent import End, Intent
+from .intent import End, Intent, edge_connections
 
 
 def peer_end(pod_index: dict[WorkloadPeer, int], peer: Peer) -> End:
@@ -93,11 +93,11 @@ def mismatches(bridge: Bridge, intent: Intent) -> list[Mismatch]:
                         compare(pod, label, index[pod], end, analysis.connection(pod, peer))
     named: dict[tuple[str, str], Peer] = {("entity", name): peer for name, peer in analysis.entities().items()}
     named.update({("fqdn", peer.name): peer for peer in analysis.fqdns()})
-    for end, peer in sorted(named.items()):
+    for end, other in sorted(named.items()):
         for pod in pods:
             if end[0] == "entity":
-                compare(peer, pod, end, index[pod], analysis.connection(peer, pod))
-            compare(pod, peer, index[pod], end, analysis.connection(pod, peer))
+                compare(other, pod, end, index[pod], analysis.connection(other, pod))
+            compare(pod, other, index[pod], end, analysis.connection(pod, other))
     for end, node_id in sorted(_enforced_named_ends(intent)):
         if end not in named:
             found.append(Mismatch(f"node {node_id}", str(end[1]), NO_CONNECTIONS, ALL_CONNECTIONS))
@@ -105,12 +105,15 @@ def mismatches(bridge: Bridge, intent: Intent) -> list[Mismatch]:
 
 
 def _enforced_named_ends(intent: Intent) -> set[tuple[tuple[str, str], str]]:
-    """Entity peers and FQDNs that an enforced edge names (the YAML must name them too)."""
+    """Entity peers and FQDNs that an enforced edge allowing something there names (the YAML must name them too;
+    an edge whose only ports are named ones allows nothing towards them, and the compiler may leave it out)."""
     ends: set[tuple[tuple[str, str], str]] = set()
     for pod in range(len(intent.pods)):
         for direction in ("egress", "ingress"):
             for rule in intent.rules[direction][pod]:
                 peer = rule.peer
+                if not edge_connections(rule.edge, None):
+                    continue
                 if peer.kind == "entity" and peer.entity in ENTITY_PEERS:
                     ends.add((("entity", peer.entity), peer.id))
                 elif peer.kind == "fqdn" and direction == "egress":

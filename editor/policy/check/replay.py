@@ -149,7 +149,9 @@ class _Replayer:
                 return [self.entities[endpoint.name]], ""
             return [], f"no policy names the entity {endpoint.name!r}, so the analysis has no place for it"
         if endpoint.kind == "fqdn" and not as_source:
-            named = [p for p in self.fqdns if p.name == endpoint.name or fqdn_matches(p.name, endpoint.name)]
+            named: list[Peer] = [
+                p for p in self.fqdns if p.name == endpoint.name or fqdn_matches(p.name, endpoint.name)
+            ]
             if named:
                 return named, ""
             # A name no toFQDNs rule mentions is some address of the world.

@@ -250,9 +250,9 @@ class _Checker:
 
     def edge_pairs(self, edge: Edge, sources: list[Peer], destinations: list[Peer]) -> Iterator[tuple[Peer, Peer]]:
         source, target = self.nodes[edge.source], self.nodes[edge.target]
-        src_peers = [self.pod_peers[i] for i in sorted(self.intent.pod_set(source))]
+        src_peers: list[Peer] = [self.pod_peers[i] for i in sorted(self.intent.pod_set(source))]
         src_peers += [p for p in sources if not isinstance(p, WorkloadPeer) and self.intent.covers(source, self.end(p))]
-        dst_peers = [self.pod_peers[i] for i in sorted(self.intent.pod_set(target))]
+        dst_peers: list[Peer] = [self.pod_peers[i] for i in sorted(self.intent.pod_set(target))]
         dst_peers += [
             p for p in destinations if not isinstance(p, WorkloadPeer) and self.intent.covers(target, self.end(p))
         ]
@@ -264,7 +264,7 @@ class _Checker:
     def flagged(self, sources: list[Peer], destinations: list[Peer]) -> list[EdgeFinding]:
         findings = []
         for edge in self.intent.edges:
-            pairs = []
+            pairs: list[PairFinding] = []
             for src, dst in self.edge_pairs(edge, sources, destinations):
                 src_end, dst_end = self.end(src), self.end(dst)
                 drawn = edge_connections(edge, self.intent.receiver(dst_end))

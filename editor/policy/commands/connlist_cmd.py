@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let ipBlock CIDRs match pod IPs too (cyclonus/Calico behaviour; default: external IPs only)",
     )
+    parser.add_argument(
+        "--node-selector-labels",
+        action="store_true",
+        help="the Cilium agent runs with --enable-node-selector-labels (default: off, and a Cilium policy with "
+        "fromNodes/toNodes is refused and analysed as absent)",
+    )
 
 
 def _warn(warnings: list[str]) -> None:
@@ -98,7 +104,7 @@ def _replay(args: argparse.Namespace, options: Options) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = Options(ipblock_matches_pods=args.ipblock_matches_pods)
+    options = Options(ipblock_matches_pods=args.ipblock_matches_pods, node_selector_labels=args.node_selector_labels)
     if args.flows:
         return _replay(args, options)
     analysis = _analyse(args.paths, options)

@@ -1,8 +1,10 @@
 """`fenceline render DOC [--dialect native|cilium]`: a graph document to policy YAML on stdout.
 
-Compile issues go to stderr, one per line; the exit code is 1 when any of them is an error (something the
-document asks for that the dialect cannot express), 2 when DOC is not a valid document (one line naming the
-file, the line when known, and the field path, e.g. `doc.json:14: edges[3].ports[0].endPort: ...`).
+Compile issues and the upstream schemas' verdict on every emitted object (editor.policy.service, the same answer
+the API gives) go to stderr, one per line; the exit code is 1 when any of them is an error (something the
+document asks for that the dialect cannot express, or an object the schema refuses), 2 when DOC is not a
+valid document (one line naming the file, the line when known, and the field path, e.g.
+`doc.json:14: edges[3].ports[0].endPort: ...`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import re
 import sys
 from pathlib import Path
 
-from ..compile import DIALECTS, compile_document
+from ..compile import DIALECTS
 from ..document import Document, DocumentError
+from ..service import compile_answer
 from ..yamlio import InputError, LoadedDocument, load_documents
 
 
@@ -52,9 +55,10 @@ def _line_of(document: LoadedDocument, path_text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = compile_document(read_document(args.document), args.dialect)
-    for issue in result.issues:
-        where = " ".join(f"[{k} {v}]" for k, v in (("node", issue.node_id), ("edge", issue.edge_id)) if v)
-        print(f"{issue}{' ' + where if where else ''}", file=sys.stderr)
-    sys.stdout.write(result.yaml)
-    return 1 if result.errors else 0
+    document = read_document(args.document)
+    answer = compile_answer(document, args.dialect or document.settings.dialect)
+    for issue in answer["issues"]:
+        where = " ".join(f"[{k} {issue[k + 'Id']}]" for k in ("node", "edge") if issue.get(k + "Id"))
+        print(f"{issue['severity']}: {issue['message']}{' ' + where if where else ''}", file=sys.stderr)
+    sys.stdout.write(answer["yaml"])
+    return 0 if answer["ok"] else 1

@@ -10,8 +10,9 @@ import argparse
 import json
 import sys
 
+from ..kinds import KINDS
 from ..platform.schema import PLATFORM_KINDS
-from ..validate import KINDS, Finding, has_errors, validate_objects
+from ..validate import Finding, has_errors, validate_objects
 from ..yamlio import KubeObject, load_objects, read_sources
 
 

@@ -1,21 +1,42 @@
-"""Cilium-only traps: the empty rule whose meaning changed, and namespace labels in a namespaced policy (C4, C7)."""
+"""Cilium-only traps: the default-deny rule `- {}`, policies Cilium refuses, labels missing from identities and
+namespace labels in a namespaced policy (SEMANTICS.md C4, C4a, C7, C10c)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from ..admission import cilium_refusal
+from ..kinds import CILIUM_KINDS
+from ..labelsfilter import in_identity
 from .context import LintContext, check
-from .model import Fix, LintFinding, rule
-from .policyview import CILIUM_NAMESPACE_LABELS, get_at
+from .model import LintFinding, rule
+from .policyview import CILIUM_NAMESPACE_LABELS
 
 EMPTY_RULE = rule(
     "FL015",
     "cilium-empty-rule",
+    "info",
+    "A `- {}` rule in a Cilium policy: Cilium's default deny",
+    "A rule without peers or ports selects nothing: it isolates its direction for the selected pods and allows "
+    "nothing. This is Cilium's own default-deny idiom (examples/policies/l3/egress-default-deny).",
+)
+REFUSED = rule(
+    "FL023",
+    "cilium-refused-policy",
+    "error",
+    "A Cilium policy that the API server or the agent refuses",
+    "An unknown L7 rule kind (`rules: {HTTP: ...}`), the entity world-ipv4/world-ipv6, a rule with all four "
+    "sections empty (Cilium 1.17+) or node peers without --enable-node-selector-labels: the whole policy never "
+    "takes effect.",
+)
+FILTERED_LABEL = rule(
+    "FL024",
+    "cilium-selector-on-filtered-label",
     "warning",
-    "A `- {}` rule in a Cilium policy",
-    'Older Cilium read an empty rule as "allow nothing" (old docs use `ingress: [{}]` for default deny); '
-    "current Cilium reads it as an L3/L4 wildcard that allows everything. Say which one is meant.",
+    "A Cilium selector on a label that Cilium leaves out of identities",
+    "Cilium drops labels such as pod-template-hash, statefulset.kubernetes.io/pod-name and most kubernetes.io/* "
+    "from security identities, so a selector requiring one of them matches no pod.",
 )
 NAMESPACE_LABELS = rule(
     "FL020",
@@ -34,25 +55,53 @@ def empty_rules(ctx: LintContext) -> Iterator[LintFinding]:
         if not policy.cilium:
             continue
         for rule_view in policy.rules:
-            if rule_view.raw != {}:
+            if rule_view.raw not in ({}, None):
                 continue
-            key = "fromEntities" if rule_view.direction == "ingress" else "toEntities"
-            verb = "denies" if rule_view.deny else "allows"
+            what = "denies nothing" if rule_view.deny else "allows nothing"
             yield policy.finding(
                 EMPTY_RULE.id,
                 rule_view.path,
-                f"`- {{}}` {verb} everything in current Cilium but nothing in older releases; write "
-                f"`{key}: [all]` for everything, or use a NetworkPolicy with policyTypes for a default deny",
+                f"`- {{}}` is Cilium's default deny: it isolates the {rule_view.direction} of the selected pods and "
+                f"{what} (pkg/policy/api/{rule_view.direction}.go selects no peer for it)",
                 EMPTY_RULE.severity,
-                [_entities_fix(rule_view.path, key)],
             )
 
 
-def _entities_fix(path: tuple[str | int, ...], key: str) -> Fix:
-    def transform(obj: dict[str, Any]) -> None:
-        get_at(obj, path[:-1])[path[-1]] = {key: ["all"]}
+@check
+def refused_policies(ctx: LintContext) -> Iterator[LintFinding]:
+    seen: set[int] = set()
+    for policy in ctx.policies:
+        if not policy.cilium or id(policy.obj) in seen:
+            continue
+        seen.add(id(policy.obj))  # one finding per object, not one per rule of its `specs`
+        refused = cilium_refusal(policy.obj)
+        if refused is not None:
+            path, why = refused
+            yield policy.finding(REFUSED.id, path, f"{why}: Cilium refuses the whole policy", REFUSED.severity)
 
-    return Fix("explicit-all", f"`{key}: [all]` (today's meaning, explicit)", "object", transform)
+
+@check
+def filtered_labels(ctx: LintContext) -> Iterator[LintFinding]:
+    for policy in ctx.policies:
+        if policy.kind not in CILIUM_KINDS:
+            continue
+        selectors = [((*policy.base, "endpointSelector"), policy.spec.get("endpointSelector"))]
+        selectors += [(peer.path, peer.raw) for r in policy.rules for peer in r.peers or [] if peer.kind == "pods"]
+        for path, selector in selectors:
+            # keys the selector needs present (NotIn/DoesNotExist also match a missing label)
+            dropped = [k for k in _keys(selector, ("In", "Exists")) if not in_identity(_bare(k))]
+            if dropped:
+                yield policy.finding(
+                    FILTERED_LABEL.id,
+                    path,
+                    f"requires the label `{dropped[0]}`, which Cilium leaves out of security identities "
+                    "(pkg/labelsfilter/filter.go): it selects no pod; select by a label the pods keep",
+                    FILTERED_LABEL.severity,
+                )
+
+
+def _bare(key: str) -> str:
+    return key.removeprefix("k8s:").removeprefix("any:")
 
 
 @check
@@ -77,13 +126,16 @@ def namespace_labels(ctx: LintContext) -> Iterator[LintFinding]:
                     )
 
 
-def _keys(selector: Any) -> list[str]:
+def _keys(selector: Any, operators: tuple[str, ...] | None = None) -> list[str]:
+    """The label keys of a selector: its matchLabels and its expressions (those with `operators`, if given)."""
     if not isinstance(selector, dict):
         return []
     keys = [k for k in selector.get("matchLabels") or {} if isinstance(k, str)]
     keys += [
         e["key"]
         for e in selector.get("matchExpressions") or []
-        if isinstance(e, dict) and isinstance(e.get("key"), str)
+        if isinstance(e, dict)
+        and isinstance(e.get("key"), str)
+        and (operators is None or e.get("operator") in operators)
     ]
     return keys

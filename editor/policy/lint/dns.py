@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..analysis import fqdn_matches
 from .context import LintContext, check
-from .model import Fix, LintFinding, LintSettings, format_path, rule
+from .model import Fix, LintFinding, LintSettings, Path, format_path, rule
 from .policyview import CILIUM_NAMESPACE_KEY, NAMESPACE_NAME_LABEL, PolicyView, RuleView, get_at
 
 NO_DNS = rule(
@@ -29,6 +30,15 @@ FQDN_NO_PROXY = rule(
     "toFQDNs without a DNS rule that the DNS proxy sees",
     "Cilium resolves toFQDNs names only from DNS answers that pass its DNS proxy, which needs an egress rule "
     "to the cluster DNS with `rules: {dns: ...}`; without it the FQDN rule allows nothing.",
+)
+
+FQDN_NOT_RESOLVED = rule(
+    "FL025",
+    "fqdn-not-passed-by-dns-rule",
+    "error",
+    "toFQDNs names that no DNS rule lets through",
+    "Cilium learns an FQDN's addresses only from DNS answers its proxy allows: a toFQDNs name that no "
+    "`rules.dns` matchName/matchPattern covers never resolves, so the rule allows nothing.",
 )
 
 
@@ -96,7 +106,7 @@ def _has_dns_proxy(ctx: LintContext, policy: PolicyView) -> bool:
 
 def _proxies_dns(rule_view: RuleView) -> bool:
     raw = rule_view.raw if isinstance(rule_view.raw, dict) else {}
-    entries = raw.get("toPorts") if isinstance(raw.get("toPorts"), list) else []
+    entries: list[Any] = raw["toPorts"] if isinstance(raw.get("toPorts"), list) else []
     return any(isinstance(e, dict) and isinstance(e.get("rules"), dict) and e["rules"].get("dns") for e in entries)
 
 
@@ -148,3 +158,51 @@ def fqdn_without_dns_proxy(ctx: LintContext) -> Iterator[LintFinding]:
             policy, ctx.settings, proxy=True, title=f"Add a DNS rule with the DNS proxy to {_dns_target(ctx.settings)}"
         )
         yield policy.finding(FQDN_NO_PROXY.id, fqdn_rules[0].path, message, FQDN_NO_PROXY.severity, [fix])
+
+
+def _dns_patterns(policy: PolicyView) -> list[str]:
+    """The names and patterns of the `rules.dns` entries of a policy's egress rules (what its DNS proxy passes)."""
+    patterns: list[str] = []
+    for rule_view in policy.rules_of("egress"):
+        raw = rule_view.raw if isinstance(rule_view.raw, dict) else {}
+        entries: list[Any] = raw["toPorts"] if isinstance(raw.get("toPorts"), list) else []
+        for entry in entries:
+            rules = entry.get("rules") if isinstance(entry, dict) else None
+            dns = rules.get("dns") if isinstance(rules, dict) else None
+            for item in dns if isinstance(dns, list) else []:
+                if isinstance(item, dict):
+                    patterns += [str(v) for k, v in item.items() if k in ("matchName", "matchPattern") and v]
+    return patterns
+
+
+def _fqdn_names(rule_view: RuleView) -> list[tuple[Path, str]]:
+    return [
+        (peer.path, str(value))
+        for peer in rule_view.peers or []
+        if peer.kind == "fqdn" and isinstance(peer.raw, dict)
+        for key, value in peer.raw.items()
+        if key in ("matchName", "matchPattern") and value
+    ]
+
+
+@check
+def fqdn_not_resolved(ctx: LintContext) -> Iterator[LintFinding]:
+    for policy in ctx.policies:
+        if not policy.cilium:
+            continue
+        names = [found for r in policy.rules_of("egress") for found in _fqdn_names(r)]
+        if not names or not ctx.holds_for_pods(policy, lambda other: _has_dns_proxy(ctx, other))[0]:
+            continue  # FL014 covers a missing DNS proxy rule
+        for path, name in names:
+
+            def passes(other: PolicyView, name: str = name) -> bool:
+                return _has_dns_proxy(ctx, other) and any(fqdn_matches(p, name) for p in _dns_patterns(other))
+
+            if not ctx.holds_for_pods(policy, passes)[0]:
+                yield policy.finding(
+                    FQDN_NOT_RESOLVED.id,
+                    path,
+                    f"{name!r} is let through by no DNS rule (`rules.dns` matchName/matchPattern) of the DNS proxy: "
+                    "Cilium never sees its DNS answers, so this FQDN rule allows nothing",
+                    FQDN_NOT_RESOLVED.severity,
+                )

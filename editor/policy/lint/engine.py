@@ -12,14 +12,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..compile import CompileResult, compile_document
+from ..dialects import dialect
 from ..document import Document, Edge, Node, Port
+from ..kinds import POLICY_KINDS
 from ..manifests import Cluster, read_cluster
 from ..pod_sets import find_pod_set
 from ..yamlio import KubeObject, LoadedDocument
 from . import cidrs, cilium, dns, exposure, peers, policytypes, ports, shadowing  # noqa: F401  (rule registration)
 from .context import CHECKS, LintContext
 from .model import Fix, Inventory, KnownWorkload, LintFinding, LintSettings
-from .policyview import POLICY_KINDS, PolicyView, read_policies
+from .policyview import PolicyView, read_policies
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -133,7 +135,7 @@ def compile_for_lint(document: Document) -> CompiledPolicies:
     return CompiledPolicies(result, policies, rule_edges)
 
 
-def _subject_nodes(document: Document, view: PolicyView, rule_edges: dict) -> list[str]:
+def _subject_nodes(document: Document, view: PolicyView, rule_edges: dict[Any, Any]) -> list[str]:
     """The node a compiled policy was made for: the target of its ingress edges, the source of its egress ones;
     for a policy without rules (a bare isolation lock), the subject node with the same namespace and selector."""
     edges = {edge.id: edge for edge in document.edges}
@@ -217,7 +219,7 @@ def _document_fixes(document: Document, finding: LintFinding, settings: LintSett
 def _dns_edges(subjects: list[str], settings: LintSettings) -> Any:
     def transform(doc: Document) -> None:
         dns_node = _dns_node(doc, settings)
-        protocols = ["ANY"] if doc.settings.dialect == "cilium" else ["UDP", "TCP"]
+        protocols = ["ANY"] if dialect(doc.settings.dialect).has("dns_protocol_any") else ["UDP", "TCP"]
         for subject in subjects:
             doc.edges.append(
                 Edge(

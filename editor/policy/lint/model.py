@@ -98,7 +98,7 @@ class Fix:
         else:
             if not isinstance(value, dict):
                 raise TypeError(f"fix {self.id} changes a policy object (a mapping), not {type(value).__name__}")
-            fixed = copy.deepcopy(value)
+            fixed = copy.deepcopy(value)  # type: ignore[assignment]
         self.transform(fixed)  # type: ignore[arg-type]
         return fixed
 

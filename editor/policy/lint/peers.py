@@ -252,7 +252,7 @@ def handmade_namespace_label(ctx: LintContext) -> Iterator[LintFinding]:
                 selector, prefix, proper = peer.raw, CILIUM_NAMESPACE_LABELS, f"k8s:{CILIUM_NAMESPACE_KEY}"
                 path = peer.path
             else:
-                selector, prefix, proper = peer.raw.get("namespaceSelector"), "", NAMESPACE_NAME_LABEL
+                selector, prefix, proper = peer.raw.get("namespaceSelector") or {}, "", NAMESPACE_NAME_LABEL
                 path = (*peer.path, "namespaceSelector")
             key = _handmade_key(selector, prefix)
             if key is None:
@@ -321,7 +321,7 @@ def _only_selector(peer: Peer) -> str | None:
         return None
     key = next(iter(peer.raw))
     if key in ("namespaceSelector", "podSelector") and peer.raw[key]:
-        return key
+        return str(key)
     return None
 
 

@@ -17,6 +17,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from ..kinds import CILIUM_KINDS, CLUSTER_SCOPED, POLICY_KINDS
 from ..selectors import EVERYTHING, LabelSelector, Requirement, SelectorError, parse_selector
 from ..yamlio import KubeObject
 from .model import Fix, IPNetwork, LintFinding, Path, Severity, format_path
@@ -25,8 +26,6 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 CILIUM_NAMESPACE_KEY = "io.kubernetes.pod.namespace"
 CILIUM_NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels."
 CILIUM_SERVICE_ACCOUNT_KEY = "io.cilium.k8s.policy.serviceaccount"
-CILIUM_KINDS = ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
-POLICY_KINDS = ("NetworkPolicy", *CILIUM_KINDS)
 DIRECTIONS = ("ingress", "egress")
 # Cilium rule keys that name peers (layer 3), by direction; a rule with none of them is an L3 wildcard (C4).
 CILIUM_PEER_KEYS = {
@@ -115,11 +114,14 @@ class Peer:
 CLUSTER_ENTITIES = ("cluster", "host", "remote-node", "init", "health", "unmanaged", "ingress")
 
 
-def _cidr_covers(wide: IPNetwork, wide_excepts: tuple[IPNetwork, ...], net: IPNetwork, excepts: tuple) -> bool:
+def _cidr_covers(
+    wide: IPNetwork, wide_excepts: tuple[IPNetwork, ...], net: IPNetwork, excepts: tuple[IPNetwork, ...]
+) -> bool:
     if wide.version != net.version or not net.subnet_of(wide):  # type: ignore[arg-type]
         return False
     for hole in wide_excepts:
-        if hole.overlaps(net) and not any(hole.subnet_of(own) for own in excepts if own.version == hole.version):
+        inside = any(hole.subnet_of(own) for own in excepts if own.version == hole.version)  # type: ignore[arg-type]
+        if hole.overlaps(net) and not inside:
             return False
     return True
 
@@ -205,7 +207,7 @@ class RuleView:
         effect (proxying, DNS visibility for toFQDNs) even when a wider L4 rule allows the same peers.
         """
         if self.l7 or self.icmp or other.l7 or other.icmp:
-            return self.raw == other.raw
+            return bool(self.raw == other.raw)
         return self.peers_cover(other) and self.ports_cover(other)
 
 
@@ -292,10 +294,10 @@ def read_policies(item: KubeObject | dict[str, Any]) -> list[PolicyView]:
     if not isinstance(obj, dict) or obj.get("kind") not in POLICY_KINDS:
         return []
     kind = str(obj["kind"])
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    name = metadata.get("name") if isinstance(metadata.get("name"), str) else "<unnamed>"
+    metadata: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+    name: str = metadata["name"] if isinstance(metadata.get("name"), str) else "<unnamed>"
     namespace: str | None = None
-    if kind != "CiliumClusterwideNetworkPolicy":
+    if kind not in CLUSTER_SCOPED:
         written = metadata.get("namespace")
         namespace = written if isinstance(written, str) and written else "default"
     specs: list[tuple[Path, Any]] = []
@@ -357,7 +359,9 @@ def effective_policy_types(spec: dict[str, Any]) -> list[str]:
     return ["Ingress", "Egress"] if _list(spec.get("egress")) else ["Ingress"]
 
 
-def _read_native(kind: str, namespace: str, name: str, obj: dict, base: Path, spec: dict) -> PolicyView:
+def _read_native(
+    kind: str, namespace: str, name: str, obj: dict[str, Any], base: Path, spec: dict[str, Any]
+) -> PolicyView:
     pods = _selector(spec.get("podSelector"))
     subject = PodScope(namespace_scope(namespace), pods, namespace) if pods is not None else None
     written_types = spec.get("policyTypes")
@@ -483,7 +487,9 @@ def cilium_isolates(spec: dict[str, Any], direction: str) -> bool:
     return bool(_list(spec.get(direction)) or _list(spec.get(f"{direction}Deny")))
 
 
-def _read_cilium(kind: str, namespace: str | None, name: str, obj: dict, base: Path, spec: dict) -> PolicyView:
+def _read_cilium(
+    kind: str, namespace: str | None, name: str, obj: dict[str, Any], base: Path, spec: dict[str, Any]
+) -> PolicyView:
     subject: PodScope | None = None
     if "endpointSelector" in spec:
         subject = endpoint_scope(spec.get("endpointSelector"), namespace)
@@ -517,18 +523,19 @@ def _cilium_rule(direction: str, deny: bool, index: int, path: Path, raw: Any, n
         if not isinstance(entry, dict):
             continue
         l7 = l7 or bool(entry.get("rules")) or bool(entry.get("serverNames"))
+        # C4: an entry without ports allows nothing (pkg/policy/rule.go makes one L4 filter per listed port)
         written = _list(entry.get("ports"))
         ports += [_port((*path, port_key, i, "ports", j), port, "ANY") for j, port in enumerate(written)]
-        if not written:
-            ports.append(PortSpec((*path, port_key, i), None, None, None, "ANY"))
+    # C4: no peer field is an L3 wildcard only beside toPorts or icmps; `- {}` selects nothing (default deny)
+    wildcard = bool(_list(rule.get(port_key)) or rule.get("icmps"))
     return RuleView(
         direction,
         deny,
         index,
         path,
         raw,
-        peers if has_peer_field else None,
-        ports or None,
+        peers if has_peer_field or not wildcard else None,
+        ports if _list(rule.get(port_key)) else None,
         l7=l7,
         icmp=bool(rule.get("icmps")),
     )

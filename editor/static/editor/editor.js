@@ -31,6 +31,7 @@
   };
   // The dialect is the drawing's own (settings.dialect): what is shown, compiled, checked and saved is one thing.
   const dialectOf = (doc) => (doc.settings && doc.settings.dialect) || "native";
+  const dialects = JSON.parse(app.dataset.dialects || "{}");
 
   // ------------------------------------------------------------------------------------------------ canvas
   // The UMD bundles register themselves when they find the global cytoscape; register only what is missing.
@@ -347,7 +348,7 @@
     state.lastCompile = answer.body;
     const result = answer.body;
     $("#yaml").textContent = result.yaml || emptyYaml();
-    showIssues(result.issues, result.needs);
+    showIssues(result.issues, result.needs, result.switchTo);
     applyStates();
     const errors = result.issues.filter((i) => i.severity === "error").length;
     const count = result.objects.length;
@@ -386,15 +387,17 @@
     announce("rendered");
   }
 
-  function showIssues(issues, needs) {
+  function showIssues(issues, needs, switchTo) {
     const list = $("#issues");
     list.replaceChildren();
-    if (needs && needs.length && !readOnly) {
-      // The server found content this dialect cannot write: ask, rather than leave those edges out silently.
+    if (needs && needs.length && switchTo && !readOnly) {
+      // The server found content this dialect cannot write, and a dialect that can: ask, rather than leave those
+      // edges out silently.
+      const label = dialects[switchTo].label;
       const item = make("li", "issue issue-dialect");
-      const button = make("button", "button small primary", "Switch to Cilium");
-      button.dataset.dialect = "cilium";
-      item.append(make("span", null, "This drawing has " + needs.join(", ") + ": only Cilium can express it. "), button);
+      const button = make("button", "button small primary", "Switch to " + label);
+      button.dataset.dialect = switchTo;
+      item.append(make("span", null, "This drawing has " + needs.join(", ") + ": only " + label + " can express it. "), button);
       list.append(item);
     }
     for (const issue of issues || []) {
@@ -835,7 +838,7 @@
     next.settings = Object.assign({}, next.settings, { dialect: dialect });
     commit(next);
     refreshPanel();
-    toast("The drawing now uses " + (dialect === "cilium" ? "Cilium" : "Native") + ". Ctrl+Z switches back.");
+    toast("The drawing now uses " + dialects[dialect].label + ". Ctrl+Z switches back.");
   }
 
   function showDialect() {

@@ -1,0 +1,57 @@
+"""House rules that the code itself must keep (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from editor.settings import envbool
+
+# Imports every module of the core, then fails if any of them pulled in Django.
+_IMPORT_CORE = """
+import importlib, pkgutil, sys
+import editor.policy
+for module in pkgutil.walk_packages(editor.policy.__path__, "editor.policy."):
+    importlib.import_module(module.name)
+loaded = sorted(name for name in sys.modules if name == "django" or name.startswith("django."))
+assert not loaded, loaded
+print(len([m for m in sys.modules if m.startswith("editor.policy")]))
+"""
+
+
+def test_importing_the_core_loads_no_django() -> None:
+    done = subprocess.run([sys.executable, "-c", _IMPORT_CORE], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 50  # every module was imported, not just the package
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", True),
+        (" TRUE ", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("false", False),
+        ("0", False),
+        ("No", False),
+        ("off", False),
+        ("", None),
+    ],
+)
+def test_boolean_settings_read_the_usual_spellings(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: bool | None
+) -> None:
+    monkeypatch.setenv("FENCELINE_TEST_BOOL", text)
+    assert envbool("FENCELINE_TEST_BOOL", default=True) is (True if expected is None else expected)
+
+
+@pytest.mark.parametrize("typo", ["ture", "flase", "2", "y e s", "enabled"])
+def test_a_typo_in_a_boolean_setting_stops_start_up(monkeypatch: pytest.MonkeyPatch, typo: str) -> None:
+    monkeypatch.setenv("DEBUG", typo)
+    with pytest.raises(ImproperlyConfigured, match=f"DEBUG='{typo}' is not a boolean"):
+        envbool("DEBUG", default=False)
