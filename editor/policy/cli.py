@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "validate": "Check policy YAML against the upstream schemas and the semantic rules.",
     "flows": "Hubble flow logs or Inspektor Gadget logs to a graph document.",
     "connlist": "Who may talk to whom under a set of manifests and policies.",
+    "diff": "What changes in who may talk to whom from one set of manifests and policies to another.",
     "lint": "Findings with fixes for policy YAML or a graph document.",
     "rate": "The transparent 0-5 rating of policies.",
     "serve": "Run the web editor.",

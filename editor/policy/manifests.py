@@ -47,6 +47,9 @@ POLICY_KINDS: dict[str, tuple[str, ...]] = {
     "CiliumClusterwideNetworkPolicy": ("cilium.io",),
 }
 _WORKLOAD_GROUPS = ("apps", "extensions", "batch", "")
+# Objects that expose workloads to traffic from outside through an ingress controller (netpol-analyzer's
+# `{ingress-controller}` peer): kind -> API groups.
+EXPOSING_KINDS = {"Ingress": ("networking.k8s.io", "extensions"), "Route": ("route.openshift.io",)}
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")  # a Kubernetes kind is a Go type name
 # Pods and their controllers are named by DNS subdomains (the API server refuses any other name); a workload
 # name is part of graph node ids and connlist lines, so one that is not is skipped.
@@ -148,6 +151,7 @@ class Cluster:
     services: list[Service]
     policies: list[PolicyObject]
     warnings: list[str]
+    exposing: list[KubeObject] = dataclasses.field(default_factory=list)  # Ingress and Route objects, as read
 
     @property
     def pods(self) -> list[Pod]:
@@ -365,6 +369,7 @@ class _Builder:
         self.workloads: dict[tuple[str, str, str], Workload] = {}
         self.services: list[Service] = []
         self.policies: list[PolicyObject] = []
+        self.exposing: list[KubeObject] = []
         self.warnings: list[str] = []
 
     def add(self, item: KubeObject) -> None:
@@ -381,8 +386,10 @@ class _Builder:
         elif kind in POLICY_KINDS and (group is None or group in POLICY_KINDS[kind]):
             namespace = None if kind == "CiliumClusterwideNetworkPolicy" else _namespace(item)
             self.policies.append(PolicyObject(kind, namespace, _name(item, kind), item))
+        elif kind in EXPOSING_KINDS and (group is None or group in EXPOSING_KINDS[kind]):
+            self.exposing.append(item)
         elif not kind:
-            self.warnings.append(f"{item.where()}: not a Kubernetes object (no kind); skipped")
+            self.warnings.append(f"{item.where()}: Object 'Kind' is missing in it: not a Kubernetes object; skipped")
         else:
             api = f" ({item.obj.get('apiVersion')})" if group else ""
             self.warnings.append(f"{item.where()}: kind {kind}{api} is not used by the analysis; skipped")
@@ -468,6 +475,7 @@ class _Builder:
             self.services,
             self.policies,
             self.warnings,
+            self.exposing,
         )
 
 
@@ -480,12 +488,15 @@ def read_cluster(objects: Iterable[KubeObject], warnings: Sequence[str] = ()) ->
     return builder.build()
 
 
-def read_paths(paths: Sequence[str | Path]) -> Cluster:
-    """The cluster model of files and directories (recursively: .yaml, .yml, .json); `-` reads stdin."""
+def read_paths(paths: Sequence[str | Path], *, keep_before_syntax_error: bool = False) -> Cluster:
+    """The cluster model of files and directories (recursively: .yaml, .yml, .json); `-` reads stdin.
+
+    `keep_before_syntax_error`: a file with a YAML syntax error contributes the documents before the error (with
+    a warning) instead of failing the whole read, as netpol-analyzer reads directories."""
     objects: list[KubeObject] = []
     warnings: list[str] = []
     for source, data in read_sources(paths):
-        found, problems = load_objects(data, source)
+        found, problems = load_objects(data, source, keep_before_error=keep_before_syntax_error)
         warnings.extend(f"{problem.one_line()}; skipped" for problem in problems)
         objects.extend(found)
     return read_cluster(objects, warnings)

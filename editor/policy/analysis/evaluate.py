@@ -9,6 +9,7 @@ from ..manifests import Cluster, Workload
 from ..yamlio import InputError
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, ConnectionSet
 from .explain import DirectionExplanation, Explanation, RuleMatch
+from .ingress import ExposedBy, add_controller_connections
 from .match import _Matcher, _resolve_ports, _Universe
 from .parse import PolicyRef, _Policy, _read_networkpolicy, _Rule
 from .parse_cilium import _read_cilium
@@ -43,8 +44,9 @@ class Analysis:
             if key in seen:
                 name = f"{policy.namespace}/{policy.name}" if policy.namespace else policy.name
                 raise InputError(
-                    f'{policy.kind} "{name}" already exists: it is defined twice (first at {seen[key]}); '
-                    "object names must be unique per kind and namespace",
+                    # netpol-analyzer's wording, so that both tools' errors can be matched
+                    f'{policy.kind} "{name}" is already exists. Only one object of a given kind can have a given '
+                    f"name at a time. It is defined twice, first at {seen[key]}",
                     policy.source.source,
                     policy.source.line,
                 )
@@ -67,6 +69,8 @@ class Analysis:
         self.connections: dict[tuple[Peer, Peer], ConnectionSet] = {}
         self._workload_peers: dict[tuple[str, str, str], WorkloadPeer] = {}
         self._compute()
+        self.exposed_by: dict[WorkloadPeer, list[ExposedBy]] = {}
+        add_controller_connections(self)
 
     # -- evaluation
 
@@ -245,17 +249,19 @@ class Analysis:
                 has_b = (
                     f"has label `{label}={b.labels[label]}`" if label in b.labels else f"does not have label `{label}`"
                 )
-                detail = f': Pod "{namespace}/{pod_a}" {has_a}, and Pod "{namespace}/{pod_b}" {has_b}'
+                detail = f'Pod "{namespace}/{pod_a}" {has_a}, and Pod "{namespace}/{pod_b}" {has_b}'
                 if user:
-                    detail += f", while {user} selects by `{label}`"
+                    detail += f"; {user} selects by `{label}`"
                 break
         else:
-            detail = f': Pods "{namespace}/{pod_a}" and "{namespace}/{pod_b}" differ in their container ports or IPs'
+            detail = f'Pods "{namespace}/{pod_a}" and "{namespace}/{pod_b}" differ in their container ports or IPs'
         source, _, line = workload.where.rpartition(":")
+        # The last sentence is netpol-analyzer's message, word for word, so that both tools' errors match.
         return InputError(
-            f"Found Pods of the same owner workload `{namespace}/{name}` and with differences in their labels "
-            f"(or ports) that the policies select differently{detail}. The connectivity list has one line per "
-            "workload, so it cannot show these pods apart; give each set of pods its own owner or align the labels",
+            f"{detail}. The connectivity list has one line per workload, so it cannot show these pods apart; give "
+            "each set of pods its own owner or align the labels. Found Pods of the same owner workload "
+            f"`{namespace}/{name}` and with differences in their labels, while a network policy contains selectors "
+            "impacted by this gap.",
             source,
             int(line),
         )

@@ -49,9 +49,6 @@ class FqdnPeer:
         return f"{self.name}[FQDN]"
 
 
-Peer = WorkloadPeer | ExternalPeer | EntityPeer | FqdnPeer
-
-
 @dataclasses.dataclass(frozen=True)
 class Options:
     """Implementation-defined behaviour (SEMANTICS.md 3.6)."""
@@ -59,3 +56,16 @@ class Options:
     # Whether a NetworkPolicy ipBlock also matches pods whose IP (status.podIP) it contains. Off: the
     # netpol-analyzer and Cilium behaviour; on: cyclonus, the upstream e2e tests and Calico.
     ipblock_matches_pods: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class IngressControllerPeer:
+    """The ingress controller (or OpenShift router) that Ingress and Route objects let in, as netpol-analyzer
+    names it; NetworkPolicy rules see it as a pod with no labels in a namespace with no labels."""
+
+    def __str__(self) -> str:
+        return "{ingress-controller}"
+
+
+INGRESS_CONTROLLER = IngressControllerPeer()
+Peer = WorkloadPeer | ExternalPeer | EntityPeer | FqdnPeer | IngressControllerPeer

@@ -1,0 +1,217 @@
+"""netpol-analyzer's `--explain` output: for every pair, which policies and rules allow or deny which connections.
+
+The connection space of a pair is cut into the pieces on which every reason is the same; pieces with the same
+verdict and the same reasons are printed together, allowed ones first (pkg/explanation in np-guard/
+netpol-analyzer). Each side (the source's egress, the destination's ingress) is either open by the system
+default (no policy selects the pod) or decided by its selecting policies: the rules that admit the other end on
+these ports, or, when none does, why each selecting policy does not. Pairs that no policy has a say in are listed
+at the end, under "All Connections due to the system default (Allow all)".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from .connections import MAX_PORT, MIN_PORT, PROTOCOLS, ConnectionSet
+from .evaluate import Analysis
+from .explain import DirectionExplanation
+from .focus import Focus
+from .ingress import admits_controller
+from .peers import INGRESS_CONTROLLER, Peer, WorkloadPeer
+
+_RULER = "-" * 160
+_DEFAULT = "due to the system default (Allow all)"
+Atom = tuple[str, int, int]  # protocol, first port, last port
+Reasons = tuple[bool, str, tuple[str, ...]]  # allowed?, side header, reason lines
+
+
+def conns_text(conns: ConnectionSet) -> str:
+    """`TCP, UDP, SCTP`, `TCP:[9080]`, `TCP:[1-79,81-65535], UDP`: the explain output's connection sets."""
+    parts = []
+    for protocol, intervals in conns.items():
+        if intervals == ((MIN_PORT, MAX_PORT),):
+            parts.append(protocol)
+        else:
+            parts.append(f"{protocol}:[{','.join(str(lo) if lo == hi else f'{lo}-{hi}' for lo, hi in intervals)}]")
+    return ", ".join(parts)
+
+
+def _banner(text: str) -> list[str]:
+    line = f"# {text} #"
+    return ["#" * len(line), line, "#" * len(line)]
+
+
+def _atoms(sets: list[ConnectionSet], within: ConnectionSet) -> list[Atom]:
+    """The pieces of `within` on which each of `sets` is either all in or all out."""
+    atoms: list[Atom] = []
+    for index, protocol in enumerate(PROTOCOLS):
+        cuts = {MIN_PORT, MAX_PORT + 1}
+        for conns in (*sets, within):
+            for lo, hi in conns.ranges[index]:
+                cuts.update((lo, hi + 1))
+        points = sorted(cuts)
+        for lo, nxt in itertools.pairwise(points):
+            if within.allows(protocol, lo):
+                atoms.append((protocol, lo, nxt - 1))
+    return atoms
+
+
+def _side(side: DirectionExplanation | None, atom: Atom, default_label: str) -> Reasons:
+    protocol, port, _ = atom
+    if side is None or (not side.selecting and not side.always):
+        return True, f"{default_label} (Allowed) {_DEFAULT}", ()
+    label = side.direction
+    if side.always:
+        return True, f"{label} (Allowed) {_DEFAULT}", ()
+    allowing = [m for m in side.matches if not m.deny and m.connections.allows(protocol, port)]
+    if side.allowed.allows(protocol, port):
+        lines = tuple(f"{m.policy} allows connections by {m.rule}" for m in allowing)
+        return True, f"{label} (Allowed)", lines
+    lines_list = []
+    for policy in side.isolating:
+        rules = [m for m in side.matches if m.policy == policy and not m.deny]
+        if rules:
+            lines_list += [
+                f"{policy} selects {side.pod}, and {m.rule} selects {side.other}, but the protocols and ports do not "
+                "match"
+                for m in rules
+            ]
+        else:
+            suffix = "" if policy in side.with_rules else " (no rules defined)"
+            lines_list.append(
+                f"{policy} selects {side.pod}, but {side.other} is not allowed by any {label} rule{suffix}"
+            )
+    lines_list += [
+        f"{m.policy} denies connections by {m.rule}"
+        for m in side.matches
+        if m.deny and m.connections.allows(protocol, port)
+    ]
+    return False, f"{label} (Denied)", tuple(lines_list)
+
+
+def _controller_side(analysis: Analysis, dst: WorkloadPeer, atom: Atom) -> Reasons:
+    """The ingress side of `{ingress-controller} => dst`: the Ingress/Route objects, then the pod's policies."""
+    protocol, port, _ = atom
+    routes = analysis.exposed_by.get(dst, [])
+    routed = [r for r in routes if r.connections.allows(protocol, port)]
+    cls = analysis.universe.workload_classes[(dst.namespace, dst.kind, dst.name)][0]
+    lines: list[str] = []
+    policy_allows = not analysis.ingress.isolated[cls]
+    policy_lines: list[str] = []
+    for policy in analysis.policies:
+        if not (policy.subjects >> cls & 1 and policy.ingress.applies):
+            continue
+        rules = [r for r in policy.ingress.rules if admits_controller(r)]
+        allowing = [r for r in rules if analysis._ports(r, cls)[0].allows(protocol, port)]
+        if allowing:
+            policy_allows = True
+            policy_lines += [f"{policy.ref} allows connections by Ingress rule #{r.index}" for r in allowing]
+        elif rules:
+            policy_lines += [
+                f"{policy.ref} selects {dst}, and Ingress rule #{r.index} selects {INGRESS_CONTROLLER}, but the "
+                "protocols and ports do not match"
+                for r in rules
+            ]
+        elif policy.ingress.isolates:
+            suffix = "" if any(not r.deny for r in policy.ingress.rules) else " (no rules defined)"
+            policy_lines.append(
+                f"{policy.ref} selects {dst}, but {INGRESS_CONTROLLER} is not allowed by any Ingress rule{suffix}"
+            )
+    if routed and policy_allows:
+        lines = [f"{r.ref} allows ingress connections through service {r.service}" for r in routed]
+        lines += [line for line in policy_lines if " allows connections by " in line]
+        return True, "Ingress (Allowed)", tuple(sorted(lines))
+    lines = [
+        f"{r.ref} allows ingress to service {r.service}, but the protocols and ports do not match"
+        for r in routes
+        if r not in routed
+    ]
+    if not policy_allows:
+        lines += policy_lines
+    return False, "Ingress (Denied)", tuple(sorted(lines))
+
+
+def _groups(
+    atoms: list[Atom], reasons: Iterator[tuple[Reasons, Reasons]]
+) -> list[tuple[bool, ConnectionSet, Reasons, Reasons]]:
+    grouped: dict[tuple[Reasons, Reasons], ConnectionSet] = {}
+    for (protocol, lo, hi), (egress, ingress) in zip(atoms, reasons, strict=True):
+        key = (egress, ingress)
+        grouped[key] = grouped.get(key, ConnectionSet()) | ConnectionSet.of([protocol], lo, hi)
+    return [(e[0] and i[0], conns, e, i) for (e, i), conns in grouped.items()]
+
+
+def _pair_block(
+    groups: list[tuple[bool, ConnectionSet, Reasons, Reasons]], only: str | None, src: Peer, dst: Peer
+) -> list[str]:
+    lines = [_RULER, f"Connections between {src} => {dst}:", ""]
+    shown = False
+    for verdict, title, word in ((True, "Allowed connections:", "Allowed"), (False, "Denied connections:", "Denied")):
+        if only == ("deny" if verdict else "allow"):
+            continue
+        chosen = sorted((g for g in groups if g[0] == verdict), key=lambda g: _first(g[1]))
+        if not chosen:
+            continue
+        shown = True
+        lines.append(title)
+        for _, conns, egress, ingress in chosen:
+            if verdict and not egress[2] and not ingress[2] and _DEFAULT in egress[1] and _DEFAULT in ingress[1]:
+                lines += [f"\t{word} {conns_text(conns)} {_DEFAULT}", ""]
+                continue
+            lines.append(f"\t{word} {conns_text(conns)} due to the following policies and rules:")
+            for header, reasons in ((egress[1], egress[2]), (ingress[1], ingress[2])):
+                lines.append(f"\t\t{header}")
+                lines += [f"\t\t\t{reason}" for reason in reasons]
+            lines.append("")
+    return lines if shown else []
+
+
+def _first(conns: ConnectionSet) -> tuple[int, int]:
+    for index, intervals in enumerate(conns.ranges):
+        if intervals:
+            return index, intervals[0][0]
+    return len(PROTOCOLS), 0
+
+
+def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | None = None) -> str:
+    """The whole `--explain` report (`only`: "allow" or "deny" for `--explain-only`)."""
+    focus = focus or Focus()
+    within = ConnectionSet.of([focus.conn.protocol], focus.conn.port, focus.conn.port) if focus.conn else None
+    everything = within or ConnectionSet.of(PROTOCOLS)
+    workloads: list[Peer] = list(analysis._workload_peers.values())
+    sources = workloads + list(analysis.external_sources())
+    targets = workloads + list(analysis.external_destinations())
+    blocks: list[str] = []
+    default_open: list[str] = []
+    for src in sorted(sources, key=str):
+        for dst in sorted(targets, key=str):
+            if src == dst or not (isinstance(src, WorkloadPeer) or isinstance(dst, WorkloadPeer)):
+                continue
+            if not focus.keeps(src, dst):
+                continue
+            explanation = analysis.explain(src, dst)
+            sides = [s for s in (explanation.egress, explanation.ingress) if s is not None]
+            if within is None and all(not s.selecting and not s.always for s in sides):
+                default_open.append(f"{src} => {dst}")
+                continue
+            sets = [m.connections for s in sides for m in s.matches] + [s.allowed for s in sides]
+            atoms = _atoms(sets, everything)
+            reasons = (
+                (_side(explanation.egress, a, "Egress"), _side(explanation.ingress, a, "Ingress")) for a in atoms
+            )
+            blocks += _pair_block(_groups(atoms, reasons), only, src, dst)
+    for dst in sorted(analysis.exposed_by, key=str):
+        if not focus.keeps(INGRESS_CONTROLLER, dst):
+            continue
+        sets = [r.connections for r in analysis.exposed_by[dst]] + [analysis.connection(INGRESS_CONTROLLER, dst)]
+        cls = analysis.universe.workload_classes[(dst.namespace, dst.kind, dst.name)][0]
+        sets += [analysis._ports(r, cls)[0] for p in analysis.policies for r in p.ingress.rules]
+        atoms = _atoms(sets, everything)
+        egress: Reasons = (True, f"Egress (Allowed) {_DEFAULT}", ())
+        reasons = ((egress, _controller_side(analysis, dst, a)) for a in atoms)
+        blocks += _pair_block(_groups(atoms, reasons), only, INGRESS_CONTROLLER, dst)
+    lines = ["", *_banner("Specific connections and their reasons"), *blocks] if blocks else []
+    if default_open and only != "deny":
+        lines += ["", *_banner("All Connections due to the system default (Allow all)"), *default_open]
+    return "\n".join(lines)
