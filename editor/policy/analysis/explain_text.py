@@ -68,6 +68,12 @@ def _side(side: DirectionExplanation | None, atom: Atom, default_label: str) -> 
     if side.allowed.allows(protocol, port):
         lines = tuple(f"{m.policy} allows connections by {m.rule}" for m in allowing)
         return True, f"{label} (Allowed)", lines
+    denying = [m for m in side.matches if m.deny and m.connections.allows(protocol, port)]
+    if denying:
+        # Cilium: a deny rule wins over every allow rule (SEMANTICS.md section 4)
+        lines = [f"{m.policy} denies connections by {m.rule}" for m in denying]
+        lines += [f"{m.policy} allows connections by {m.rule}, but the deny rule wins" for m in allowing]
+        return False, f"{label} (Denied)", tuple(lines)
     lines_list = []
     for policy in side.isolating:
         rules = [m for m in side.matches if m.policy == policy and not m.deny]
@@ -82,11 +88,6 @@ def _side(side: DirectionExplanation | None, atom: Atom, default_label: str) -> 
             lines_list.append(
                 f"{policy} selects {side.pod}, but {side.other} is not allowed by any {label} rule{suffix}"
             )
-    lines_list += [
-        f"{m.policy} denies connections by {m.rule}"
-        for m in side.matches
-        if m.deny and m.connections.allows(protocol, port)
-    ]
     return False, f"{label} (Denied)", tuple(lines_list)
 
 
@@ -215,3 +216,25 @@ def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | N
     if default_open and only != "deny":
         lines += ["", *_banner("All Connections due to the system default (Allow all)"), *default_open]
     return "\n".join(lines)
+
+
+def attribution(analysis: Analysis, src: Peer, dst: Peer, protocol: str, port: int) -> list[str]:
+    """Why one connection (`protocol` `port` from `src` to `dst`) is allowed or denied, per direction, in the
+    words of `--explain`: the policy and rule that allowed it, or the policies that isolate a side and that no
+    rule of theirs admits it (or the deny rule that won)."""
+    atom: Atom = (protocol, port, port)
+    conns = ConnectionSet.of([protocol], port, port)
+    if src == INGRESS_CONTROLLER and isinstance(dst, WorkloadPeer):
+        egress: Reasons = (True, f"Egress (Allowed) {_DEFAULT}", ())
+        ingress = _controller_side(analysis, dst, atom)
+    else:
+        explanation = analysis.explain(src, dst)
+        egress, ingress = _side(explanation.egress, atom, "Egress"), _side(explanation.ingress, atom, "Ingress")
+    word = "Allowed" if egress[0] and ingress[0] else "Denied"
+    if word == "Allowed" and not egress[2] and not ingress[2] and _DEFAULT in egress[1] and _DEFAULT in ingress[1]:
+        return [f"{word} {conns_text(conns)} {_DEFAULT}"]
+    lines = [f"{word} {conns_text(conns)} due to the following policies and rules:"]
+    for header, reasons in ((egress[1], egress[2]), (ingress[1], ingress[2])):
+        lines.append(f"\t{header}")
+        lines += [f"\t\t{reason}" for reason in reasons]
+    return lines
