@@ -353,16 +353,27 @@ class Analysis:
         return Explanation(src, dst, self.connection(src, dst), egress, ingress)
 
     def _explain_side(
-        self, direction: str, cls: int, other: int, pod: Peer, other_peer: Peer, other_is_pod: bool
+        self,
+        direction: str,
+        cls: int,
+        other: int,
+        pod: Peer,
+        other_peer: Peer,
+        other_is_pod: bool,
+        other_index: int | None = None,
+        selecting: list[_Policy] | None = None,
     ) -> DirectionExplanation:
+        """One side's reasons; `other_index` (the other end's universe index) and `selecting` (the policies that
+        select `cls` for `direction`) spare working them out again for each of many pairs."""
         state = self.ingress if direction == "Ingress" else self.egress
         if direction == "Ingress":
-            other = self._index(other_peer, "Ingress")
+            other = other_index if other_index is not None else self._index(other_peer, "Ingress")
         if direction == "Ingress" and other == self.universe.entities.get("host"):
             always = "traffic from the pod's own node is always allowed"
             return DirectionExplanation(direction, pod, other_peer, ALL_CONNECTIONS, False, (), (), (), always=always)
         bit = 1 << cls
-        selecting = [p for p in self.policies if p.subjects & bit and getattr(p, direction.lower()).applies]
+        if selecting is None:
+            selecting = [p for p in self.policies if p.subjects & bit and getattr(p, direction.lower()).applies]
         matches: list[RuleMatch] = []
         with_rules: list[PolicyRef] = []
         for policy in selecting:

@@ -14,10 +14,11 @@ import itertools
 from collections.abc import Iterator
 
 from .connections import MAX_PORT, MIN_PORT, PROTOCOLS, ConnectionSet
-from .evaluate import Analysis
+from .evaluate import Analysis, _bit_indices
 from .explain import DirectionExplanation
 from .focus import Focus
 from .ingress import admits_controller
+from .parse import _Policy, _Rule
 from .peers import INGRESS_CONTROLLER, Peer, WorkloadPeer
 
 _RULER = "-" * 160
@@ -175,42 +176,152 @@ def _first(conns: ConnectionSet) -> tuple[int, int]:
     return len(PROTOCOLS), 0
 
 
+class _Placeholder:
+    """Stands for a peer's name in a cached text, replaced when the text is printed for a pair."""
+
+    def __init__(self, mark: str) -> None:
+        self.mark = mark
+
+    def __str__(self) -> str:
+        return self.mark
+
+
+_SRC, _DST = _Placeholder("\x01"), _Placeholder("\x02")
+_SideKey = tuple[object, ...] | None
+
+
+class _Explainer:
+    """The explain report at scale: a side's reasons depend only on the pod class, the direction and which of its
+    selecting policies' rules match the other end (and, for named ports towards a pod, that pod's class), so
+    they are worked out once per such key, with placeholders for the names, and each pair's block once per pair
+    of side keys; 5,000 pods and their external ranges make hundreds of thousands of pairs."""
+
+    def __init__(self, analysis: Analysis, within: ConnectionSet, only: str | None) -> None:
+        self.analysis = analysis
+        self.within = within
+        self.only = only
+        self.n_classes = len(analysis.universe.classes)
+        self.host = analysis.universe.entities.get("host")
+        self.selecting: dict[tuple[str, int], tuple[list[_Policy], dict[int, tuple[_Rule, ...]]]] = {}
+        self.sides: dict[_SideKey, DirectionExplanation | None] = {}
+        self.blocks: dict[tuple[_SideKey, _SideKey], str | None] = {}
+        self.partitions: dict[tuple[_SideKey, str], list[tuple[ConnectionSet, Reasons]]] = {}
+
+    def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], dict[int, tuple[_Rule, ...]]]:
+        """The policies selecting `cls` for `direction`, and per other end the rules of theirs that match it."""
+        key = (direction, cls)
+        found = self.selecting.get(key)
+        if found is None:
+            policies = [
+                p for p in self.analysis.policies if p.subjects >> cls & 1 and getattr(p, direction.lower()).applies
+            ]
+            matched: dict[int, list[_Rule]] = {}
+            for policy in policies:
+                for rule in getattr(policy, direction.lower()).rules:
+                    for other in _bit_indices(rule.bits):
+                        matched.setdefault(other, []).append(rule)
+            found = (policies, {other: tuple(rules) for other, rules in matched.items()})
+            self.selecting[key] = found
+        return found
+
+    def side_key(self, direction: str, cls: int, other: int) -> _SideKey:
+        if direction == "Ingress" and other == self.host:
+            return ("always",)
+        selecting, matched_by_other = self._selecting(direction, cls)
+        if not selecting:
+            return None
+        matched = matched_by_other.get(other, ())
+        named = (
+            direction == "Egress"
+            and other < self.n_classes
+            and any(isinstance(e.port, str) for rule in matched for e in rule.ports or ())
+        )
+        key = (direction, cls, tuple(id(r) for r in matched), other if named else None)
+        if key not in self.sides:
+            pod, peer = (_SRC, _DST) if direction == "Egress" else (_DST, _SRC)
+            self.sides[key] = self.analysis._explain_side(
+                direction,
+                cls,
+                other,
+                pod,  # type: ignore[arg-type]
+                peer,  # type: ignore[arg-type]
+                other < self.n_classes,
+                other_index=other,
+                selecting=selecting,
+            )
+        return key
+
+    def partition(self, key: _SideKey, direction: str) -> list[tuple[ConnectionSet, Reasons]]:
+        """A side's connection space cut into the pieces with the same reasons, once per side key."""
+        found = self.partitions.get((key, direction))
+        if found is None:
+            side = self.sides.get(key) if key is not None else None
+            if key == ("always",):
+                side = DirectionExplanation(
+                    "Ingress", _DST, _SRC, ConnectionSet.of(PROTOCOLS), False, (), (), (), always="own node"
+                )
+            sets = [m.connections for m in side.matches] + [side.allowed] if side is not None else []
+            grouped: dict[Reasons, ConnectionSet] = {}
+            for atom in _atoms(sets, self.within):
+                reasons = _side(side, atom, direction)
+                grouped[reasons] = grouped.get(reasons, ConnectionSet()) | ConnectionSet.of([atom[0]], atom[1], atom[2])
+            found = [(conns, reasons) for reasons, conns in grouped.items()]
+            self.partitions[(key, direction)] = found
+        return found
+
+    def block(self, egress: _SideKey, ingress: _SideKey) -> str | None:
+        key = (egress, ingress)
+        if key not in self.blocks:
+            groups = []
+            for e_conns, e_reasons in self.partition(egress, "Egress"):
+                for i_conns, i_reasons in self.partition(ingress, "Ingress"):
+                    conns = e_conns & i_conns
+                    if conns:
+                        groups.append((e_reasons[0] and i_reasons[0], conns, e_reasons, i_reasons))
+            lines = _pair_block(groups, self.only, _SRC, _DST)  # type: ignore[arg-type]
+            self.blocks[key] = "\n".join(lines) if lines else None
+        return self.blocks[key]
+
+
 def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | None = None) -> str:
     """The whole `--explain` report (`only`: "allow" or "deny" for `--explain-only`)."""
     focus = focus or Focus()
     within = ConnectionSet.of([focus.conn.protocol], focus.conn.port, focus.conn.port) if focus.conn else None
-    everything = within or ConnectionSet.of(PROTOCOLS)
+    explainer = _Explainer(analysis, within or ConnectionSet.of(PROTOCOLS), only)
     workloads: list[Peer] = list(analysis._workload_peers.values())
-    sources = workloads + list(analysis.external_sources())
-    targets = workloads + list(analysis.external_destinations())
+    sources = sorted(
+        ((str(p), p, analysis._index(p, "Ingress")) for p in workloads + analysis.external_sources()),
+        key=lambda t: t[0],
+    )
+    targets = sorted(
+        ((str(p), p, analysis._index(p, "Egress")) for p in workloads + analysis.external_destinations()),
+        key=lambda t: t[0],
+    )
     blocks: list[str] = []
     default_open: list[str] = []
-    for src in sorted(sources, key=str):
-        for dst in sorted(targets, key=str):
-            if src == dst or not (isinstance(src, WorkloadPeer) or isinstance(dst, WorkloadPeer)):
+    for src_text, src, src_index in sources:
+        src_is_pod = isinstance(src, WorkloadPeer)
+        for dst_text, dst, dst_index in targets:
+            dst_is_pod = isinstance(dst, WorkloadPeer)
+            if src is dst or not (src_is_pod or dst_is_pod) or not focus.keeps(src, dst):
                 continue
-            if not focus.keeps(src, dst):
+            egress = explainer.side_key("Egress", src_index, dst_index) if src_is_pod else None
+            ingress = explainer.side_key("Ingress", dst_index, src_index) if dst_is_pod else None
+            if within is None and egress is None and ingress is None:
+                default_open.append(f"{src_text} => {dst_text}")
                 continue
-            explanation = analysis.explain(src, dst)
-            sides = [s for s in (explanation.egress, explanation.ingress) if s is not None]
-            if within is None and all(not s.selecting and not s.always for s in sides):
-                default_open.append(f"{src} => {dst}")
-                continue
-            sets = [m.connections for s in sides for m in s.matches] + [s.allowed for s in sides]
-            atoms = _atoms(sets, everything)
-            reasons = (
-                (_side(explanation.egress, a, "Egress"), _side(explanation.ingress, a, "Ingress")) for a in atoms
-            )
-            blocks += _pair_block(_groups(atoms, reasons), only, src, dst)
+            text = explainer.block(egress, ingress)
+            if text is not None:
+                blocks.append(text.replace("\x01", src_text).replace("\x02", dst_text))
     for dst in sorted(analysis.exposed_by, key=str):
         if not focus.keeps(INGRESS_CONTROLLER, dst):
             continue
         sets = [r.connections for r in analysis.exposed_by[dst]] + [analysis.connection(INGRESS_CONTROLLER, dst)]
         cls = analysis.universe.workload_classes[(dst.namespace, dst.kind, dst.name)][0]
         sets += [analysis._ports(r, cls)[0] for p in analysis.policies for r in p.ingress.rules]
-        atoms = _atoms(sets, everything)
-        egress: Reasons = (True, f"Egress (Allowed) {_DEFAULT}", ())
-        reasons = ((egress, _controller_side(analysis, dst, a)) for a in atoms)
+        atoms = _atoms(sets, explainer.within)
+        controller_egress: Reasons = (True, f"Egress (Allowed) {_DEFAULT}", ())
+        reasons = ((controller_egress, _controller_side(analysis, dst, a)) for a in atoms)
         blocks += _pair_block(_groups(atoms, reasons), only, INGRESS_CONTROLLER, dst)
     lines = ["", *_banner("Specific connections and their reasons"), *blocks] if blocks else []
     if default_open and only != "deny":
