@@ -349,3 +349,21 @@ def attribution(analysis: Analysis, src: Peer, dst: Peer, protocol: str, port: i
         lines.append(f"\t{header}")
         lines += [f"\t\t{reason}" for reason in reasons]
     return lines
+
+
+def explain_pair(analysis: Analysis, src: Peer, dst: Peer) -> list[str]:
+    """The `--explain` block of one pair, from "Connections between ..." on: what is allowed and denied, and why."""
+    explainer = _Explainer(analysis, ConnectionSet.of(PROTOCOLS), None)
+    if src == INGRESS_CONTROLLER and isinstance(dst, WorkloadPeer):
+        cls = analysis.universe.workload_classes[(dst.namespace, dst.kind, dst.name)][0]
+        sets = [r.connections for r in analysis.exposed_by.get(dst, [])]
+        sets += [analysis._ports(r, cls)[0] for p in analysis.policies for r in p.ingress.rules]
+        atoms = _atoms(sets, explainer.within)
+        controller_egress: Reasons = (True, f"Egress (Allowed) {_DEFAULT}", ())
+        reasons = ((controller_egress, _controller_side(analysis, dst, a)) for a in atoms)
+        return _pair_block(_groups(atoms, reasons), None, src, dst)[1:]
+    src_index, dst_index = analysis._index(src, "Ingress"), analysis._index(dst, "Egress")
+    egress = explainer.side_key("Egress", src_index, dst_index) if isinstance(src, WorkloadPeer) else None
+    ingress = explainer.side_key("Ingress", dst_index, src_index) if isinstance(dst, WorkloadPeer) else None
+    text = explainer.block(egress, ingress) or ""
+    return text.replace("\x01", str(src)).replace("\x02", str(dst)).splitlines()[1:]

@@ -69,6 +69,7 @@ class Replayed:
             "verdict": self.verdict,
             "breaks": self.breaks,
             "reason": self.reason,
+            "explanation": list(self.explanation),
         }
 
 
@@ -262,8 +263,11 @@ def replay(observations: Iterable[Observation], analysis: Analysis, *, explain: 
     return ReplayResult(judged)
 
 
-def replay_document(document: Document, dialect: str | None = None, observed: Document | None = None) -> ReplayResult:
+def replay_document(
+    document: Document, dialect: str | None = None, observed: Document | None = None, *, explain: bool = False
+) -> ReplayResult:
     """Before saving: which observed connections (of `observed`, default the document's own observed edges) the
-    document's compiled policies would deny."""
+    document's compiled policies would deny; with `explain`, each with its attribution."""
     bridge = analyse_document(document, dialect, observed=observed)
-    return replay(observations_from_document(observed if observed is not None else document), bridge.analysis)
+    observations = observations_from_document(observed if observed is not None else document)
+    return replay(observations, bridge.analysis, explain=explain)
