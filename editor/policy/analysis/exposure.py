@@ -47,7 +47,12 @@ class ExposureReport:
 
 
 def _selector_text(selector: LabelSelector) -> str:
-    parts = [f"{k}={v}" for k, v in selector.match_labels] + [str(r) for r in selector.match_expressions]
+    """`{app=x,{Key:env,Operator:Exists,Values:[],}}`: labels, then expressions as netpol-analyzer prints them
+    (Go's struct format of a LabelSelectorRequirement)."""
+    parts = [f"{k}={v}" for k, v in selector.match_labels]
+    parts += [
+        f"{{Key:{r.key},Operator:{r.operator},Values:[{' '.join(r.values)}],}}" for r in selector.match_expressions
+    ]
     return "{" + ",".join(parts) + "}"
 
 
