@@ -202,15 +202,15 @@ class _Explainer:
         self.only = only
         self.n_classes = len(analysis.universe.classes)
         self.host = analysis.universe.entities.get("host")
-        self.selecting: dict[tuple[str, int], tuple[list[_Policy], dict[int, tuple[_Rule, ...]]]] = {}
+        self.selecting: dict[tuple[str, int], tuple[list[_Policy], dict[int, _SideKey], _SideKey]] = {}
         self.sides: dict[_SideKey, DirectionExplanation | None] = {}
         self.blocks: dict[tuple[_SideKey, _SideKey], str | None] = {}
         self.partitions: dict[tuple[_SideKey, str], list[tuple[ConnectionSet, Reasons]]] = {}
 
-    def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], dict[int, tuple[_Rule, ...]]]:
-        """The policies selecting `cls` for `direction`, and per other end the rules of theirs that match it."""
-        key = (direction, cls)
-        found = self.selecting.get(key)
+    def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], dict[int, _SideKey], _SideKey]:
+        """The policies selecting `cls` for `direction`, the side key of each other end some rule of theirs
+        matches, and the key of every other end (none of their rules matches it)."""
+        found = self.selecting.get((direction, cls))
         if found is None:
             policies = [
                 p for p in self.analysis.policies if p.subjects >> cls & 1 and getattr(p, direction.lower()).applies
@@ -220,23 +220,25 @@ class _Explainer:
                 for rule in getattr(policy, direction.lower()).rules:
                     for other in _bit_indices(rule.bits):
                         matched.setdefault(other, []).append(rule)
-            found = (policies, {other: tuple(rules) for other, rules in matched.items()})
-            self.selecting[key] = found
+            keys: dict[int, _SideKey] = {}
+            for other, rules in matched.items():
+                named = (
+                    direction == "Egress"
+                    and other < self.n_classes
+                    and any(isinstance(e.port, str) for rule in rules for e in rule.ports or ())
+                )
+                keys[other] = (direction, cls, tuple(id(r) for r in rules), other if named else None)
+            found = (policies, keys, (direction, cls, (), None))
+            self.selecting[(direction, cls)] = found
         return found
 
     def side_key(self, direction: str, cls: int, other: int) -> _SideKey:
         if direction == "Ingress" and other == self.host:
             return ("always",)
-        selecting, matched_by_other = self._selecting(direction, cls)
+        selecting, keys, default = self._selecting(direction, cls)
         if not selecting:
             return None
-        matched = matched_by_other.get(other, ())
-        named = (
-            direction == "Egress"
-            and other < self.n_classes
-            and any(isinstance(e.port, str) for rule in matched for e in rule.ports or ())
-        )
-        key = (direction, cls, tuple(id(r) for r in matched), other if named else None)
+        key = keys.get(other, default)
         if key not in self.sides:
             pod, peer = (_SRC, _DST) if direction == "Egress" else (_DST, _SRC)
             self.sides[key] = self.analysis._explain_side(
@@ -299,11 +301,12 @@ def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | N
     )
     blocks: list[str] = []
     default_open: list[str] = []
+    focused = focus.active
     for src_text, src, src_index in sources:
         src_is_pod = isinstance(src, WorkloadPeer)
         for dst_text, dst, dst_index in targets:
             dst_is_pod = isinstance(dst, WorkloadPeer)
-            if src is dst or not (src_is_pod or dst_is_pod) or not focus.keeps(src, dst):
+            if src is dst or not (src_is_pod or dst_is_pod) or (focused and not focus.keeps(src, dst)):
                 continue
             egress = explainer.side_key("Egress", src_index, dst_index) if src_is_pod else None
             ingress = explainer.side_key("Ingress", dst_index, src_index) if dst_is_pod else None
