@@ -102,3 +102,23 @@ def test_connlist_diff_stays_an_alias_with_library_labels(capsys: pytest.Capture
 def test_bad_focus_conn_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["connlist", str(ROOT / "tests" / "k8s_ingress_test"), "--focus-conn", "tcp-70000"]) == 2
     assert "tcp-70000" in capsys.readouterr().err
+
+
+def test_a_file_with_a_syntax_error_keeps_its_earlier_documents_with_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["connlist", str(ROOT / "tests" / "document_with_syntax_error")]) == 0
+    out, err = capsys.readouterr()
+    assert "default/checkoutservice[Deployment]" in out
+    assert "document_with_syntax_error.yaml:225: invalid YAML" in err and "skipped" in err
+
+
+def test_diff_names_need_two_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = (str(ROOT / "tests" / d) for d in ("k8s_ingress_test", "k8s_ingress_test_new"))
+    assert main(["diff", old, new, "--names", "only-one"]) == 2
+    assert "--names needs two labels" in capsys.readouterr().err
+
+
+def test_explain_only_needs_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["connlist", str(ROOT / "tests" / "k8s_ingress_test"), "--explain-only", "allow"]) == 2
+    assert "--explain-only needs --explain" in capsys.readouterr().err

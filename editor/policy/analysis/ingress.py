@@ -45,26 +45,35 @@ class _Backend:
     port: int | str | None  # None: every port of the service
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _backends(item: KubeObject) -> Iterator[_Backend]:
-    spec = item.obj.get("spec") if isinstance(item.obj.get("spec"), dict) else {}
+    """The services an Ingress or Route routes to; malformed parts (the API server would refuse them) route
+    nowhere."""
+    spec = _dict(item.obj.get("spec"))
     if item.obj.get("kind") == "Route":
-        port_spec = spec.get("port") if isinstance(spec.get("port"), dict) else {}
-        port = port_spec.get("targetPort")
-        for target in [spec.get("to"), *(spec.get("alternateBackends") or [])]:
-            if isinstance(target, dict) and target.get("kind", "Service") == "Service" and target.get("name"):
-                yield _Backend(str(target["name"]), port if isinstance(port, int | str) else None)
+        port = _dict(spec.get("port")).get("targetPort")
+        for target in [spec.get("to"), *_list(spec.get("alternateBackends"))]:
+            target = _dict(target)
+            if target.get("kind", "Service") == "Service" and isinstance(target.get("name"), str):
+                yield _Backend(target["name"], port if isinstance(port, int | str) else None)
         return
     backends: list[Any] = [spec.get("defaultBackend")]
-    for rule in spec.get("rules") or []:
-        http = rule.get("http") if isinstance(rule, dict) else None
-        for path in (http or {}).get("paths") or [] if isinstance(http, dict) else []:
-            backends.append(path.get("backend") if isinstance(path, dict) else None)
+    for rule in _list(spec.get("rules")):
+        backends += [_dict(path).get("backend") for path in _list(_dict(_dict(rule).get("http")).get("paths"))]
     for backend in backends:
-        service = backend.get("service") if isinstance(backend, dict) else None
-        if isinstance(service, dict) and service.get("name"):
-            port = service.get("port") if isinstance(service.get("port"), dict) else {}
+        service = _dict(_dict(backend).get("service"))
+        if isinstance(service.get("name"), str):
+            port = _dict(service.get("port"))
             number, name = port.get("number"), port.get("name")
-            yield _Backend(str(service["name"]), number if isinstance(number, int) else name or None)
+            wanted = number if isinstance(number, int) else name if isinstance(name, str) and name else None
+            yield _Backend(service["name"], wanted)
 
 
 def _port_matches(wanted: int | str | None, port: ServicePort) -> bool:
@@ -102,7 +111,7 @@ def exposed_by(analysis: Analysis) -> dict[WorkloadPeer, list[ExposedBy]]:
     result: dict[WorkloadPeer, list[ExposedBy]] = {}
     for item in cluster.exposing:
         kind = str(item.obj.get("kind"))
-        metadata = item.obj.get("metadata") if isinstance(item.obj.get("metadata"), dict) else {}
+        metadata = _dict(item.obj.get("metadata"))
         namespace, name = str(metadata.get("namespace") or "default"), str(metadata.get("name") or "")
         for backend in _backends(item):
             service = services.get((namespace, backend.service))
