@@ -50,6 +50,8 @@ _WORKLOAD_GROUPS = ("apps", "extensions", "batch", "")
 # Objects that expose workloads to traffic from outside through an ingress controller (netpol-analyzer's
 # `{ingress-controller}` peer): kind -> API groups.
 EXPOSING_KINDS = {"Ingress": ("networking.k8s.io", "extensions"), "Route": ("route.openshift.io",)}
+# Cluster-scoped policies around the NetworkPolicy layer (evaluated by analysis.admin).
+ADMIN_POLICY_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")  # a Kubernetes kind is a Go type name
 # Pods and their controllers are named by DNS subdomains (the API server refuses any other name); a workload
 # name is part of graph node ids and connlist lines, so one that is not is skipped.
@@ -152,6 +154,7 @@ class Cluster:
     policies: list[PolicyObject]
     warnings: list[str]
     exposing: list[KubeObject] = dataclasses.field(default_factory=list)  # Ingress and Route objects, as read
+    admin_policies: list[PolicyObject] = dataclasses.field(default_factory=list)  # (Baseline)AdminNetworkPolicy
 
     @property
     def pods(self) -> list[Pod]:
@@ -370,6 +373,7 @@ class _Builder:
         self.services: list[Service] = []
         self.policies: list[PolicyObject] = []
         self.exposing: list[KubeObject] = []
+        self.admin_policies: list[PolicyObject] = []
         self.warnings: list[str] = []
 
     def add(self, item: KubeObject) -> None:
@@ -388,6 +392,8 @@ class _Builder:
             self.policies.append(PolicyObject(kind, namespace, _name(item, kind), item))
         elif kind in EXPOSING_KINDS and (group is None or group in EXPOSING_KINDS[kind]):
             self.exposing.append(item)
+        elif kind in ADMIN_POLICY_KINDS and group in (None, "policy.networking.k8s.io"):
+            self.admin_policies.append(PolicyObject(kind, None, _name(item, kind), item))
         elif not kind:
             self.warnings.append(f"{item.where()}: Object 'Kind' is missing in it: not a Kubernetes object; skipped")
         else:
@@ -476,6 +482,7 @@ class _Builder:
             self.policies,
             self.warnings,
             self.exposing,
+            self.admin_policies,
         )
 
 

@@ -3,8 +3,9 @@
 Every case of the lists connlist, explain, exposure, focus, diff and invalid of tests/fixtures/netpol-analyzer-more
 (upstream commit e54a3343; see its README) runs through the command line with the options upstream used, and the
 output is compared as upstream compares it (pkg/internal/testutils.cleanStr: every \\n and \\r deleted from both
-texts). Invalid inputs must fail with an error containing upstream's expected substring. Cases with
-AdminNetworkPolicy/BaselineAdminNetworkPolicy objects are skipped until issue 15 implements them.
+texts). Invalid inputs must fail with an error containing upstream's expected substring. AdminNetworkPolicy and
+BaselineAdminNetworkPolicy are evaluated (analysis/admin.py); their explain and exposure wording is not done yet
+(issue 15), so those few cases are skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from editor.policy.cli import main
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "netpol-analyzer-more"
 CASES = json.loads((ROOT / "cases.json").read_text())
-LISTS = ("connlist", "explain", "exposure", "focus", "diff", "invalid")
+LISTS = ("connlist", "anp", "explain", "exposure", "focus", "diff", "invalid")
 
 
 def _cases() -> list[Any]:
@@ -30,9 +31,10 @@ def _cases() -> list[Any]:
             if case["id"] in seen or case["options"].get("multiple_networks"):
                 continue
             seen.add(case["id"])
-            marks = [pytest.mark.skip(reason="issue 15: AdminNetworkPolicy/BaselineAdminNetworkPolicy")] * bool(
-                case.get("anp")
-            )
+            options = case["options"]
+            admin_words = case.get("anp") and (options.get("explain") or options.get("exposure"))
+            reason = "issue 15: the explain and exposure wording of AdminNetworkPolicy/BaselineAdminNetworkPolicy"
+            marks = [pytest.mark.skip(reason=reason)] * bool(admin_words)
             params.append(pytest.param(case, id=case["id"], marks=marks))
     return params
 

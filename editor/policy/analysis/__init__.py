@@ -29,8 +29,9 @@ The package, one concept a module: `connections` (ConnectionSet), `peers` (the e
 `parse` (policies read and validated; NetworkPolicy), `parse_cilium` (Cilium policies), `match` (pod classes and
 rule peers as bitsets), `explain` (explanation records), `evaluate` (`Analysis`, `analyse`), `format` (output
 formats, diff), `ingress` (Ingress/Route objects and the `{ingress-controller}` peer), `focus` (netpol-analyzer's
-focus options), `exposure` (what each workload is open to whatever pods exist) and `explain_text`
-(netpol-analyzer's `--explain` report).
+focus options), `exposure` (what each workload is open to whatever pods exist), `explain_text`
+(netpol-analyzer's `--explain` report) and `admin` (AdminNetworkPolicy and BaselineAdminNetworkPolicy, the layers
+before and after NetworkPolicy).
 """
 
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, PROTOCOLS, ConnectionSet, Intervals

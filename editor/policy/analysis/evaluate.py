@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 from ..manifests import Cluster, Workload
 from ..yamlio import InputError
+from .admin import AdminState, admin_shadow, read_admins
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, ConnectionSet
 from .explain import DirectionExplanation, Explanation, RuleMatch
 from .ingress import ExposedBy, add_controller_connections
@@ -55,16 +56,25 @@ class Analysis:
                 self.policies.append(_read_networkpolicy(policy, self.warnings))
             else:
                 self.policies.extend(_read_cilium(policy, self.warnings))
-        self.universe = _Universe(cluster, self.policies, options)
+        self.admin_policies = read_admins(cluster.admin_policies, self.warnings)
+        self.universe = _Universe(cluster, self.policies + [admin_shadow(a) for a in self.admin_policies], options)
         matcher = _Matcher(self.universe, cluster)
         for policy in self.policies:
             policy.subjects = matcher.subjects(policy)
             for direction in ("Ingress", "Egress"):
                 for rule in getattr(policy, direction.lower()).rules:
                     rule.bits = matcher.rule(rule, direction)
+        for admin in self.admin_policies:
+            admin.subjects = matcher.peer(admin.subject, "Ingress") & self.universe.class_bits
+            for direction in ("Ingress", "Egress"):
+                for admin_rule in admin.rules(direction):
+                    admin_rule.rule.bits = matcher.rule(admin_rule.rule, direction)
         self._port_cache: dict[tuple[int, int], tuple[ConnectionSet, list[str]]] = {}
-        self.ingress = self._direction("Ingress")
-        self.egress = self._direction("Egress")
+        self.ingress: _DirectionState | AdminState = self._direction("Ingress")
+        self.egress: _DirectionState | AdminState = self._direction("Egress")
+        if self.admin_policies:
+            self.ingress = AdminState(self, self.ingress, "Ingress")  # type: ignore[arg-type]
+            self.egress = AdminState(self, self.egress, "Egress")  # type: ignore[arg-type]
         self._warn_named_ports()
         self.connections: dict[tuple[Peer, Peer], ConnectionSet] = {}
         self._workload_peers: dict[tuple[str, str, str], WorkloadPeer] = {}
@@ -193,6 +203,8 @@ class Analysis:
         its egress is open, those whose ingress is open or allows it. Every other pair is denied on one side,
         so the pods x pods loop (250,000 pairs for 500 workloads) looks only at pairs a rule connects."""
         n_classes = len(self.universe.classes)
+        if self.admin_policies:  # admin rules may allow what every NetworkPolicy denies: look at every pair
+            return lambda src: list(range(n_classes))
         open_ingress = {c for c in range(n_classes) if not self.ingress.isolated[c]}
         admitted_by: list[set[int]] = [set() for _ in range(n_classes)]
         for dst in range(n_classes):
