@@ -1,12 +1,14 @@
 """Exposure: what each workload is open to regardless of which pods exist, as netpol-analyzer's `--exposure`.
 
-A workload no policy selects for a direction is open to the entire cluster ("not protected"); the external address
-ranges it is open to (or may reach) are listed as in the connectivity list. Otherwise each allow rule whose peers
-are a selector rather than known pods stands for a representative peer: `entire-cluster` (every namespace and every
-pod, or a rule without peers), `[namespace with {k=v}]/[all pods]`, `ns/[all pods]`, `ns/[pod with {k=v}]`... A pod
-selector naming labels in a known namespace where such pods exist is about those pods (the connectivity list shows
-them), not an exposure; representatives whose connections `entire-cluster` already covers are not repeated. Follows
-np-guard/netpol-analyzer pkg/netpol/connlist (exposure analysis) and its txt output.
+A workload no policy (NetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy) selects for a direction is
+open to the entire cluster ("not protected"); the external address ranges it is open to (or may reach) are listed
+as in the connectivity list, for a workload with some other exposure in that direction. Otherwise each rule whose
+peers are a selector rather than known pods stands for a representative peer, evaluated through the layers (admin
+rules, NetworkPolicies, baseline): `entire-cluster` (every namespace and every pod, or a rule without peers),
+`[namespace with {k=v}]/[all pods]`, `ns/[all pods]`, `ns/[pod with {k=v}]`... A pod selector naming labels in a
+known namespace where such pods exist is about those pods (the connectivity list shows them), not an exposure;
+representatives whose connections `entire-cluster` already covers are not repeated. Follows np-guard/netpol-
+analyzer pkg/netpol/connlist (exposure analysis) and its txt output.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from ..selectors import LabelSelector
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, ConnectionSet
 from .evaluate import Analysis
 from .focus import Focus
-from .parse import _PodPeer, _Rule
+from .parse import _IPPeer, _PodPeer, _Rule
 from .peers import ExternalPeer, Peer, WorkloadPeer
 
 ENTIRE_CLUSTER = "entire-cluster"
+_ALL_IPV4 = ((4, 0, 2**32 - 1),)
 ALL_EXTERNAL = "0.0.0.0-255.255.255.255[External]"
 
 
@@ -31,12 +34,21 @@ class Exposure:
     direction: str  # "Ingress" or "Egress"
     peer: str  # ENTIRE_CLUSTER, ALL_EXTERNAL or a representative such as "ns/[pod with {app=x}]"
     connections: ConnectionSet
+    named_ports: tuple[str, ...] = ()  # allowed named ports an unknown peer pod may or may not define
+
+    @property
+    def connections_text(self) -> str:
+        """The connections as netpol-analyzer prints them; a named port has no protocol (` local-port`)."""
+        if not self.named_ports:
+            return str(self.connections)
+        named = " " + ",".join(self.named_ports)
+        return f"{self.connections},{named}" if self.connections else named
 
     def describe(self) -> str:
         """In words, for people: "open to the whole cluster on TCP 8080"."""
         whom = {ENTIRE_CLUSTER: "the whole cluster", ALL_EXTERNAL: "the internet"}.get(self.peer, self.peer)
         towards = "open to" if self.direction == "Ingress" else "may connect to"
-        conns = "" if self.connections.is_all else f" on {self.connections}"
+        conns = "" if self.connections.is_all else f" on {self.connections_text.strip()}"
         return f"{towards} {whom}{conns}"
 
 
@@ -56,8 +68,8 @@ def _selector_text(selector: LabelSelector) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def _representative(analysis: Analysis, peer: _PodPeer) -> str | None:
-    """The representative a pod peer stands for; None when it is about pods the input holds."""
+def _peer_text(peer: _PodPeer) -> str:
+    """The representative a pod peer stands for: `entire-cluster`, `ns/[all pods]`, `[namespace with {..}]/..`."""
     namespace: str | None = peer.policy_namespace
     if peer.namespaces is not None:
         labels = dict(peer.namespaces.match_labels)
@@ -70,24 +82,96 @@ def _representative(analysis: Analysis, peer: _PodPeer) -> str | None:
     all_pods = peer.pods is None or peer.pods.is_empty
     if namespace is None and all_pods:
         return ENTIRE_CLUSTER
-    if namespace is not None and not namespace.startswith("[") and not all_pods and peer.pods is not None:
-        pods = peer.pods
-        if any(w.namespace == namespace and pods.matches(w.labels) for w in analysis.cluster.workloads):
-            return None
     pod_text = "[all pods]" if all_pods else f"[pod with {_selector_text(peer.pods)}]"  # type: ignore[arg-type]
     return f"{namespace if namespace is not None else '[all namespaces]'}/{pod_text}"
 
 
-def _rule_exposures(analysis: Analysis, rule: _Rule, conns: ConnectionSet) -> dict[str, ConnectionSet]:
+def _about_known_pods(analysis: Analysis, peer: _PodPeer, text: str) -> bool:
+    """A pod selector naming labels in one known namespace where such pods exist is about those pods."""
+    namespace = text.split("/", 1)[0]
+    if namespace.startswith("[") or peer.pods is None or peer.pods.is_empty:
+        return False
+    pods = peer.pods
+    return any(w.namespace == namespace and pods.matches(w.labels) for w in analysis.cluster.workloads)
+
+
+@dataclasses.dataclass
+class _Layers:
+    """What decides one direction of a pod class, layer by layer (netpol-analyzer's evaluation order)."""
+
+    admin: list[tuple[str, _Rule]]  # (Allow/Deny/Pass, rule) by priority, then rule order
+    isolated: bool  # a NetworkPolicy selects the pod for this direction
+    policy_rules: list[_Rule]  # the allow rules of those NetworkPolicies
+    baseline: list[tuple[str, _Rule]]
+    protected: bool
+
+
+def _layers(analysis: Analysis, cls: int, direction: str) -> _Layers:
+    admin = [
+        (rule.action, rule.rule)
+        for a in analysis.admin_policies
+        if a.priority is not None and a.subjects >> cls & 1
+        for rule in a.rules(direction)
+    ]
+    baseline = [
+        (rule.action, rule.rule)
+        for a in analysis.admin_policies
+        if a.priority is None and a.subjects >> cls & 1
+        for rule in a.rules(direction)
+    ]
+    selecting = [p for p in analysis.policies if p.subjects >> cls & 1 and getattr(p, direction.lower()).applies]
+    rules = [r for p in selecting for r in getattr(p, direction.lower()).rules if not r.deny]
+    isolated = any(getattr(p, direction.lower()).isolates for p in selecting)
+    return _Layers(admin, isolated, rules, baseline, bool(selecting or admin or baseline))
+
+
+def _matches(rule: _Rule, text: str) -> bool:
+    """Whether a rule's peers include a representative: the same selector, one matching every pod, or (for
+    `entire-cluster`, whose pods may have any address) an admin `networks` peer holding every IPv4 address."""
     if rule.peers is None:
-        return {ENTIRE_CLUSTER: conns}
-    found: dict[str, ConnectionSet] = {}
-    for peer in rule.peers:
-        if isinstance(peer, _PodPeer):
-            text = _representative(analysis, peer)
-            if text is not None:
-                found[text] = found.get(text, NO_CONNECTIONS) | conns
-    return found
+        return True
+    return any(
+        (isinstance(p, _PodPeer) and _peer_text(p) in (ENTIRE_CLUSTER, text))
+        or (isinstance(p, _IPPeer) and text == ENTIRE_CLUSTER and p.block == _ALL_IPV4)
+        for p in rule.peers
+    )
+
+
+def _evaluate(
+    analysis: Analysis, layers: _Layers, cls: int, direction: str, text: str
+) -> tuple[ConnectionSet, tuple[str, ...]]:
+    """What the layers allow towards (or from) a representative peer, and the named ports they allow it that
+    cannot be resolved on an unknown pod: admin rules by priority, then the NetworkPolicies if one isolates the
+    pod, else the baseline rules and what they leave (allowed by default)."""
+    receiver = cls if direction == "Ingress" else None
+    undecided, allowed, named = ALL_CONNECTIONS, NO_CONNECTIONS, []
+    denied = NO_CONNECTIONS
+    for action, rule in layers.admin:
+        if _matches(rule, text):
+            conns, unresolved = analysis._ports(rule, receiver)
+            if action == "Allow":
+                allowed = allowed | (conns & undecided)
+                named += unresolved
+            elif action == "Deny":
+                denied = denied | (conns & undecided)
+            undecided = undecided - conns
+    passed = ALL_CONNECTIONS - allowed - denied
+    if layers.isolated:
+        for rule in layers.policy_rules:
+            if _matches(rule, text):
+                conns, unresolved = analysis._ports(rule, receiver)
+                allowed = allowed | (conns & passed)
+                named += unresolved
+    else:
+        for action, rule in layers.baseline:
+            if _matches(rule, text):
+                conns, unresolved = analysis._ports(rule, receiver)
+                if action == "Allow":
+                    allowed = allowed | (conns & passed)
+                    named += unresolved
+                passed = passed - conns
+        allowed = allowed | passed  # no NetworkPolicy and no baseline rule: allowed by default
+    return allowed, tuple(sorted(set(named)))
 
 
 def exposure(analysis: Analysis, focus: Focus | None = None) -> ExposureReport:
@@ -108,28 +192,33 @@ def exposure(analysis: Analysis, focus: Focus | None = None) -> ExposureReport:
         for direction in ("Egress", "Ingress"):
             if not focus.keeps_side(workload, direction):
                 continue
-            selecting = [
-                p for p in analysis.policies if p.subjects >> cls & 1 and getattr(p, direction.lower()).applies
-            ]
-            found: dict[str, ConnectionSet] = {}
-            if not selecting:
+            layers = _layers(analysis, cls, direction)
+            found: dict[str, tuple[ConnectionSet, tuple[str, ...]]] = {}
+            if not layers.protected:
                 unprotected.append((workload, direction))
-                found = {ENTIRE_CLUSTER: ALL_CONNECTIONS}
-            for policy in selecting:
-                for rule in getattr(policy, direction.lower()).rules:
-                    if rule.deny:
-                        continue
-                    conns = analysis._ports(rule, cls if direction == "Ingress" else None)[0]
-                    if conns:
-                        for text, more in _rule_exposures(analysis, rule, conns).items():
-                            found[text] = found.get(text, NO_CONNECTIONS) | more
-            cluster_wide = found.get(ENTIRE_CLUSTER, NO_CONNECTIONS)
-            for text, conns in found.items():
-                if text != ENTIRE_CLUSTER and not conns - cluster_wide:
+                found[ENTIRE_CLUSTER] = (ALL_CONNECTIONS, ())
+            else:
+                rules = [r for _, r in layers.admin] + layers.policy_rules + [r for _, r in layers.baseline]
+                texts = {ENTIRE_CLUSTER}
+                for rule in rules:
+                    for peer in rule.peers or ():
+                        if isinstance(peer, _PodPeer):
+                            text = _peer_text(peer)
+                            if not _about_known_pods(analysis, peer, text):
+                                texts.add(text)
+                for text in sorted(texts):
+                    conns, named = _evaluate(analysis, layers, cls, direction, text)
+                    if conns or named:
+                        found[text] = (conns, named)
+            cluster_wide = found.get(ENTIRE_CLUSTER, (NO_CONNECTIONS, ()))
+            for text, (conns, named) in found.items():
+                if text != ENTIRE_CLUSTER and not conns - cluster_wide[0] and set(named) <= set(cluster_wide[1]):
                     continue
                 if focus.conn is not None and not focus.conn.within(conns):
                     continue
-                exposures.append(Exposure(workload, direction, text, conns))
+                exposures.append(Exposure(workload, direction, text, conns, named))
+            if not found:
+                continue  # a workload open to nothing beyond known pods shows no exposure, not even external
             for outside, conns in external.get((workload, direction), {}).items():
                 if focus.conn is None or focus.conn.within(conns):
                     exposures.append(Exposure(workload, direction, str(outside), conns))
@@ -151,7 +240,7 @@ def format_exposure(report: ExposureReport, focus: Focus | None = None) -> str:
             lines.append("")
         lines.append(f"{direction} Exposure:")
         for entry in section:
-            suffix = "" if conn else f" : {entry.connections}"
+            suffix = "" if conn else f" : {entry.connections_text}"
             lines.append(f"{str(entry.workload).ljust(width)} \t{arrow} \t{entry.peer}{suffix}")
     if report.unprotected and not conn:
         lines += ["", "Workloads not protected by network policies:"]
