@@ -18,7 +18,7 @@ from .evaluate import Analysis, _bit_indices
 from .explain import DirectionExplanation
 from .focus import Focus
 from .ingress import admits_controller
-from .parse import _Policy, _Rule
+from .parse import PolicyRef, _Policy, _Rule
 from .peers import INGRESS_CONTROLLER, Peer, WorkloadPeer
 
 _RULER = "-" * 160
@@ -58,7 +58,44 @@ def _atoms(sets: list[ConnectionSet], within: ConnectionSet) -> list[Atom]:
     return atoms
 
 
-def _side(side: DirectionExplanation | None, atom: Atom, default_label: str) -> Reasons:
+AdminMatch = tuple[PolicyRef, str, str, str, ConnectionSet]  # policy, action, rule name, direction, what it decided
+_VERBS = {"Allow": "allows", "Deny": "denies", "Pass": "passes"}
+
+
+def _side(
+    side: DirectionExplanation | None, atom: Atom, default_label: str, admin: tuple[AdminMatch, ...] = ()
+) -> Reasons:
+    """One side's verdict and reasons at one port: the admin rule that decided it (a Pass goes on), then the
+    NetworkPolicies if one selects the pod, else the baseline rule, else the system default."""
+    if admin:
+        return _admin_side(side, atom, default_label, admin)
+    return _policy_side(side, atom, default_label)
+
+
+def _admin_side(side: DirectionExplanation | None, atom: Atom, label: str, admin: tuple[AdminMatch, ...]) -> Reasons:
+    protocol, port, _ = atom
+    passed: tuple[str, ...] = ()
+    for ref, action, name, direction, conns in admin:
+        if ref.kind != "AdminNetworkPolicy" or not conns.allows(protocol, port):
+            continue
+        line = f"{ref} {_VERBS[action]} connections by {direction} rule {name}"
+        if action == "Pass":
+            passed = (line,)
+            break
+        return action == "Allow", f"{label} ({'Allowed' if action == 'Allow' else 'Denied'})", (line,)
+    if side is not None and (side.selecting or side.always):
+        verdict, header, lines = _policy_side(side, atom, label)
+        return verdict, header, passed + lines
+    for ref, action, name, direction, conns in admin:
+        if ref.kind == "BaselineAdminNetworkPolicy" and conns.allows(protocol, port):
+            line = f"{ref} {_VERBS[action]} connections by {direction} rule {name}"
+            return action == "Allow", f"{label} ({'Allowed' if action == 'Allow' else 'Denied'})", (*passed, line)
+    if passed:  # passed on, and neither a NetworkPolicy nor the baseline says anything
+        return True, f"{label} (Allowed)", (*passed, "the system default (Allow all)")
+    return True, f"{label} (Allowed) {_DEFAULT}", ()
+
+
+def _policy_side(side: DirectionExplanation | None, atom: Atom, default_label: str) -> Reasons:
     protocol, port, _ = atom
     if side is None or (not side.selecting and not side.always):
         return True, f"{default_label} (Allowed) {_DEFAULT}", ()
@@ -206,6 +243,7 @@ class _Explainer:
         self.sides: dict[_SideKey, DirectionExplanation | None] = {}
         self.blocks: dict[tuple[_SideKey, _SideKey], str | None] = {}
         self.partitions: dict[tuple[_SideKey, str], list[tuple[ConnectionSet, Reasons]]] = {}
+        self.admin: dict[_SideKey, tuple[AdminMatch, ...]] = {}
 
     def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], dict[int, _SideKey], _SideKey]:
         """The policies selecting `cls` for `direction`, the side key of each other end some rule of theirs
@@ -236,9 +274,17 @@ class _Explainer:
         if direction == "Ingress" and other == self.host:
             return ("always",)
         selecting, keys, default = self._selecting(direction, cls)
-        if not selecting:
+        admin: tuple[AdminMatch, ...] = ()
+        if self.analysis.admin_policies:
+            state = self.analysis.ingress if direction == "Ingress" else self.analysis.egress
+            decision = state.decide(cls, other)  # type: ignore[union-attr]
+            admin = tuple((a.ref, r.action, r.name, r.rule.label, c) for a, r, c in decision.matches)
+        if not selecting and not admin:
             return None
         key = keys.get(other, default)
+        if admin:
+            key = (*key, admin)  # type: ignore[misc]
+            self.admin[key] = admin
         if key not in self.sides:
             pod, peer = (_SRC, _DST) if direction == "Egress" else (_DST, _SRC)
             self.sides[key] = self.analysis._explain_side(
@@ -263,9 +309,11 @@ class _Explainer:
                     "Ingress", _DST, _SRC, ConnectionSet.of(PROTOCOLS), False, (), (), (), always="own node"
                 )
             sets = [m.connections for m in side.matches] + [side.allowed] if side is not None else []
+            admin = self.admin.get(key, ())
+            sets += [match[-1] for match in admin]
             grouped: dict[Reasons, ConnectionSet] = {}
             for atom in _atoms(sets, self.within):
-                reasons = _side(side, atom, direction)
+                reasons = _side(side, atom, direction, admin)
                 grouped[reasons] = grouped.get(reasons, ConnectionSet()) | ConnectionSet.of([atom[0]], atom[1], atom[2])
             found = [(conns, reasons) for reasons, conns in grouped.items()]
             self.partitions[(key, direction)] = found
