@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from editor.policy.analysis import analyse
+from editor.policy.analysis.explain_text import attribution
 from editor.policy.check import add_observed, observations_from_document, replay
 from editor.policy.cli import main
 from editor.policy.flows import read_flow_paths
@@ -120,3 +121,20 @@ def test_connlist_flows_explain_prints_the_attribution_of_every_connection(
         "    \tIngress (Allowed)",
         "    \t\tNetworkPolicy 'bookinfo/details-from-productpage' allows connections by Ingress rule #1",
     ]
+
+
+def test_an_admin_network_policy_rule_is_named_per_port() -> None:
+    # np-guard/netpol-analyzer tests/anp_demo: gryffindor's egress admin rules decide before any NetworkPolicy
+    demo = Path(__file__).resolve().parent.parent / "fixtures" / "netpol-analyzer-more" / "tests" / "anp_demo"
+    analysis = analyse(read_paths([demo]))
+    harry, cedric = analysis.peer("gryffindor/harry-potter"), analysis.peer("hufflepuff/cedric-diggory")
+    assert attribution(analysis, harry, cedric, "UDP", 5353)[:3] == [
+        "Allowed UDP:[5353] due to the following policies and rules:",
+        "\tEgress (Allowed)",
+        "\t\tAdminNetworkPolicy 'gress-rules-gryffindor' allows connections by Egress rule "
+        "allow-to-hufflepuff-at-ports-8080-5353",
+    ]
+    assert attribution(analysis, harry, cedric, "UDP", 53)[2] == (
+        "\t\tAdminNetworkPolicy 'gress-rules-gryffindor' denies connections by Egress rule "
+        "deny-to-hufflepuff-everything-else"
+    )

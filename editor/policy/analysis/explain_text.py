@@ -390,8 +390,18 @@ def attribution(analysis: Analysis, src: Peer, dst: Peer, protocol: str, port: i
         egress: Reasons = (True, f"Egress (Allowed) {_DEFAULT}", ())
         ingress = _controller_side(analysis, dst, atom)
     else:
-        explanation = analysis.explain(src, dst)
-        egress, ingress = _side(explanation.egress, atom, "Egress"), _side(explanation.ingress, atom, "Ingress")
+        explainer = _Explainer(analysis, conns, None)
+        src_index, dst_index = analysis._index(src, "Ingress"), analysis._index(dst, "Egress")
+        keys = (
+            explainer.side_key("Egress", src_index, dst_index) if isinstance(src, WorkloadPeer) else None,
+            explainer.side_key("Ingress", dst_index, src_index) if isinstance(dst, WorkloadPeer) else None,
+        )
+        egress, ingress = (
+            _named(
+                _side(explainer.sides.get(key) if key else None, atom, label, explainer.admin.get(key, ())), src, dst
+            )
+            for key, label in zip(keys, ("Egress", "Ingress"), strict=True)
+        )
     word = "Allowed" if egress[0] and ingress[0] else "Denied"
     if word == "Allowed" and not egress[2] and not ingress[2] and _DEFAULT in egress[1] and _DEFAULT in ingress[1]:
         return [f"{word} {conns_text(conns)} {_DEFAULT}"]
@@ -400,6 +410,12 @@ def attribution(analysis: Analysis, src: Peer, dst: Peer, protocol: str, port: i
         lines.append(f"\t{header}")
         lines += [f"\t\t{reason}" for reason in reasons]
     return lines
+
+
+def _named(reasons: Reasons, src: Peer, dst: Peer) -> Reasons:
+    """Reasons worked out with placeholders, with the peers' names put in."""
+    verdict, header, lines = reasons
+    return verdict, header, tuple(line.replace("\x01", str(src)).replace("\x02", str(dst)) for line in lines)
 
 
 def explain_pair(analysis: Analysis, src: Peer, dst: Peer) -> list[str]:
