@@ -96,7 +96,9 @@ def _analyse_cluster(cluster: Cluster, options: Options) -> Analysis:
 
 def _analyse(paths: list[str], options: Options) -> Analysis:
     cluster = read_paths(paths, keep_before_syntax_error=True)
-    if not cluster.workloads and not cluster.policies and not cluster.exposing and cluster.warnings:
+    read = [*cluster.workloads, *cluster.policies, *cluster.exposing, *cluster.admin_policies, *cluster.services]
+    read += [ns for ns in cluster.namespaces.values() if ns.where is not None]
+    if not read and cluster.warnings:
         # nothing could be read: the reason is in the first warning (netpol-analyzer fails the same way)
         raise InputError(f"no Kubernetes resources to analyse: {cluster.warnings[0]}", " ".join(paths))
     return _analyse_cluster(cluster, options)
