@@ -9,7 +9,8 @@ matchExpressions), egress to DNS and to external CIDRs with excepts, named ports
 handful of CiliumNetworkPolicies with entities, deny rules and ANY ports. The time measured is the whole
 command: reading the YAML, building the model, analysing and formatting; the analysis alone is printed too,
 because reading 5,000 Pod objects is mostly YAML parsing. Then the time of each netpol-analyzer corpus case in
-tests/fixtures. Best of REPEAT runs (the machine is shared).
+tests/fixtures. Best of REPEAT runs (the machine is shared). Then, on the deployments form, analyse + `--explain`
+and analyse + `--exposure` against analyse + the plain list (issue 14; target <= 2x).
 
     .venv/bin/python bench/bench_connlist.py
 """
@@ -27,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from editor.policy.analysis import analyse, format_connlist  # noqa: E402
+from editor.policy.analysis.explain_text import format_explain  # noqa: E402
+from editor.policy.analysis.exposure import exposure, format_exposure  # noqa: E402
 from editor.policy.manifests import read_paths  # noqa: E402
 from editor.policy.yamlio import dump_yaml_documents  # noqa: E402
 
@@ -34,6 +37,7 @@ DATA = ROOT / "bench" / "data" / "connlist"
 CORPUS = ROOT / "tests" / "fixtures" / "netpol-analyzer"
 NAMESPACES, WORKLOADS, PODS_PER_WORKLOAD, POLICIES = 20, 200, 25, 500
 TARGET_SECONDS = 5.0
+OUTPUT_FACTOR = 2.0  # --explain and --exposure may cost at most twice the plain list (issue 14)
 REPEAT = 3
 
 
@@ -230,6 +234,26 @@ def _time(path: Path) -> tuple[float, float, int]:
     return best_total, best_analysis, lines
 
 
+def _time_outputs(path: Path) -> dict[str, float]:
+    """Seconds for analyse + each output (plain connlist, --explain, --exposure) on one read cluster, best of
+    REPEAT: what explain and exposure add on top of the plain list."""
+    cluster = read_paths([path])
+    outputs = {
+        "connlist": lambda a: format_connlist(a),
+        "explain": lambda a: format_explain(a),
+        "exposure": lambda a: format_exposure(exposure(a)),
+    }
+    best = {}
+    for name, output in outputs.items():
+        times = []
+        for _ in range(REPEAT):
+            start = time.perf_counter()
+            output(analyse(cluster))
+            times.append(time.perf_counter() - start)
+        best[name] = min(times)
+    return best
+
+
 def main() -> None:
     data = generate()
     for form in ("pods", "deployments"):
@@ -242,6 +266,16 @@ def main() -> None:
             f"connlist {total:.2f} s (read {total - analysis:.2f} s, analyse+format {analysis:.2f} s), {lines} lines; "
             f"target <= {TARGET_SECONDS:.0f} s: {verdict}"
         )
+    for form in ("deployments",):
+        best = _time_outputs(data / form)
+        base = best["connlist"]
+        for name in ("explain", "exposure"):
+            ratio = best[name] / base
+            verdict = "OK" if ratio <= OUTPUT_FACTOR else "OVER TARGET"
+            print(
+                f"{form}: analyse + --{name} {best[name]:.2f} s vs analyse + plain connlist {base:.2f} s = "
+                f"{ratio:.1f}x; target <= {OUTPUT_FACTOR:.0f}x: {verdict}"
+            )
     cases = json.loads((CORPUS / "cases.json").read_text())["connlist"]
     print(f"netpol-analyzer corpus cases (whole connlist, best of {REPEAT}):")
     for case in cases:

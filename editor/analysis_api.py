@@ -10,8 +10,10 @@ Every endpoint takes the drawing like /api/compile does (the document itself, or
   applied (only fixes whose target is the drawing; the others change YAML the drawing would overwrite).
 * POST /api/check -> the Check view (`check_document(...).to_json()`) plus `"replay"`: every observed connection
   (edges with `observed`, of the drawing and of the optional `"observed"` document, e.g. the last saved
-  revision) judged against the drawing's policies, or null when there are none. `"only": "replay"` skips the
-  matrix (the editor asks that before saving).
+  revision) judged against the drawing's policies, each with its attribution (`explanation`: the policy and rule
+  that allowed it, or why each side denies it, as `connlist --explain` words it), or null when there are none.
+  `"only": "replay"` skips the matrix (the editor asks that before saving). `"exposure"`: per workload, what it is
+  open to whatever pods exist (`connlist --exposure`), in words.
 * POST /api/check/cell with `"src"` and `"dst"` (peer names from the matrix) -> the reasons for one cell.
 """
 
@@ -161,7 +163,7 @@ def replay_json(document: Document, observed: Document | None) -> dict[str, Any]
         return None
     judged: dict[tuple[str, str, str, int | None], Any] = {}
     for source in sources:
-        for connection in replay_document(document, observed=source).connections:
+        for connection in replay_document(document, observed=source, explain=True).connections:
             key = (connection.src, connection.dst, connection.observation.protocol, connection.observation.port)
             judged.setdefault(key, connection)
     order = sorted(judged.items(), key=lambda item: (*item[0][:3], item[0][3] or 0))

@@ -17,6 +17,7 @@ from django.http import QueryDict
 
 from editor import forms
 from editor.policy import templates
+from editor.policy.check import Replayed, replay_document
 from editor.policy.compile import RuleExplanation, compile_document
 from editor.policy.dialects import dialect as dialect_named
 from editor.policy.document import ContainerPort, Document, DocumentError, Edge, Namespace, Node, Port
@@ -256,6 +257,13 @@ def _explanations(document: Document, edge_id: str, dialect: str) -> list[RuleEx
     return [e for e in compile_document(document, dialect).explanations if edge_id in e.edge_ids]
 
 
+def _attribution(document: Document, edge_id: str, dialect: str) -> list[Replayed]:
+    """The observed connections of this edge, each judged against the drawing's policies with its attribution
+    (which policy and rule allowed it, or why each side denies it: `connlist --flows --explain`'s words)."""
+    result = replay_document(document, dialect, explain=True)
+    return [c for c in result.connections if c.observation.edge_id == edge_id]
+
+
 def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect: str) -> Panel:
     edge = next((e for e in document.edges if e.id == edge_id), None)
     if edge is None:
@@ -283,6 +291,7 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
             "source_enforceable": source is not None and source.is_subject,
             "target_enforceable": target is not None and target.is_subject,
             "explanations": _explanations(document, edge_id, dialect) if data is None else [],
+            "attribution": _attribution(document, edge_id, dialect) if data is None and edge.observed else [],
         },
     )
     shown = (form, ports, http, dns) if dialect_named(dialect).has("l7") else (form, ports)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "flows": "Hubble flow logs or Inspektor Gadget logs to a graph document.",
     "push": "Send a flow stream (stdin) to a drawing's observation stream, with reconnects and back-off.",
     "connlist": "Who may talk to whom under a set of manifests and policies.",
+    "diff": "What changes in who may talk to whom from one set of manifests and policies to another.",
     "probe": "May this pod open this connection? Which tier, policy and rule decide.",
     "platform": "Platform policies (files and templates) as ClusterNetworkPolicy, ANP/BANP or Cilium CCNP.",
     "lint": "Findings with fixes for policy YAML or a graph document.",

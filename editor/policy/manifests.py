@@ -44,6 +44,11 @@ WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 POLICY_KINDS: dict[str, tuple[str, ...]] = {name: kind.groups for name, kind in KINDS.items()}
 _WORKLOAD_GROUPS = ("apps", "extensions", "batch", "")
+# Objects that expose workloads to traffic from outside through an ingress controller (netpol-analyzer's
+# `{ingress-controller}` peer): kind -> API groups.
+EXPOSING_KINDS = {"Ingress": ("networking.k8s.io", "extensions"), "Route": ("route.openshift.io",)}
+# Cluster-scoped policies around the NetworkPolicy layer (evaluated by analysis.admin).
+ADMIN_POLICY_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy")
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")  # a Kubernetes kind is a Go type name
 # Pods and their controllers are named by DNS subdomains (the API server refuses any other name); a workload
 # name is part of graph node ids and connlist lines, so one that is not is skipped.
@@ -145,6 +150,8 @@ class Cluster:
     services: list[Service]
     policies: list[PolicyObject]
     warnings: list[str]
+    exposing: list[KubeObject] = dataclasses.field(default_factory=list)  # Ingress and Route objects, as read
+    admin_policies: list[PolicyObject] = dataclasses.field(default_factory=list)  # (Baseline)AdminNetworkPolicy
 
     @property
     def pods(self) -> list[Pod]:
@@ -366,6 +373,8 @@ class _Builder:
         self.workloads: dict[tuple[str, str, str], Workload] = {}
         self.services: list[Service] = []
         self.policies: list[PolicyObject] = []
+        self.exposing: list[KubeObject] = []
+        self.admin_policies: list[PolicyObject] = []
         self.warnings: list[str] = []
 
     def add(self, item: KubeObject) -> None:
@@ -382,8 +391,12 @@ class _Builder:
         elif kind in POLICY_KINDS and (group is None or group in POLICY_KINDS[kind]):
             namespace = None if kind in CLUSTER_SCOPED else _namespace(item)
             self.policies.append(PolicyObject(kind, namespace, _name(item, kind), item))
+        elif kind in EXPOSING_KINDS and (group is None or group in EXPOSING_KINDS[kind]):
+            self.exposing.append(item)
+        elif kind in ADMIN_POLICY_KINDS and group in (None, "policy.networking.k8s.io"):
+            self.admin_policies.append(PolicyObject(kind, None, _name(item, kind), item))
         elif not kind:
-            self.warnings.append(f"{item.where()}: not a Kubernetes object (no kind); skipped")
+            self.warnings.append(f"{item.where()}: Object 'Kind' is missing in it: not a Kubernetes object; skipped")
         else:
             api = f" ({item.obj.get('apiVersion')})" if group else ""
             self.warnings.append(f"{item.where()}: kind {kind}{api} is not used by the analysis; skipped")
@@ -469,6 +482,8 @@ class _Builder:
             self.services,
             self.policies,
             self.warnings,
+            self.exposing,
+            self.admin_policies,
         )
 
 
@@ -481,18 +496,23 @@ def read_cluster(objects: Iterable[KubeObject], warnings: Sequence[str] = ()) ->
     return builder.build()
 
 
-def load_paths(paths: Sequence[str | Path]) -> tuple[list[KubeObject], list[str]]:
+def load_paths(
+    paths: Sequence[str | Path], *, keep_before_syntax_error: bool = False
+) -> tuple[list[KubeObject], list[str]]:
     """The objects of files and directories (recursively: .yaml, .yml, .json; `-` reads stdin), and a warning for
-    each document that is not an object."""
+    each document that is not an object.
+
+    `keep_before_syntax_error`: a file with a YAML syntax error contributes the documents before the error (with
+    a warning) instead of failing the whole read, as netpol-analyzer reads directories."""
     objects: list[KubeObject] = []
     warnings: list[str] = []
     for source, data in read_sources(paths):
-        found, problems = load_objects(data, source)
+        found, problems = load_objects(data, source, keep_before_error=keep_before_syntax_error)
         warnings.extend(f"{problem.one_line()}; skipped" for problem in problems)
         objects.extend(found)
     return objects, warnings
 
 
-def read_paths(paths: Sequence[str | Path]) -> Cluster:
+def read_paths(paths: Sequence[str | Path], *, keep_before_syntax_error: bool = False) -> Cluster:
     """The cluster model of files and directories (recursively: .yaml, .yml, .json); `-` reads stdin."""
-    return read_cluster(*load_paths(paths))
+    return read_cluster(*load_paths(paths, keep_before_syntax_error=keep_before_syntax_error))

@@ -67,10 +67,15 @@ class _NodeTrees:
     def tree(self, index: int) -> yaml.Node | None:
         if self._trees is None:
             loader = _Loader(self._text)
+            trees: list[yaml.Node] = []
             try:
-                self._trees = list(iter(loader.get_node, None)) if loader.check_node() else []
+                while loader.check_node():
+                    trees.append(loader.get_node())
+            except yaml.YAMLError:
+                pass  # a syntax error further on (`before_error`): the documents before it have their trees
             finally:
                 loader.dispose()
+            self._trees = trees
         return self._trees[index] if index < len(self._trees) else None
 
 
@@ -183,8 +188,16 @@ def _check_duplicate_keys(node: yaml.MappingNode, source: str) -> None:
             seen.add(key_node.value)
 
 
-def load_documents(data: bytes | str, source: str = "<input>", limits: Limits = DEFAULT_LIMITS) -> list[LoadedDocument]:
-    """Every document of a YAML (or JSON) stream. Empty documents are dropped. Raises InputError."""
+def load_documents(
+    data: bytes | str,
+    source: str = "<input>",
+    limits: Limits = DEFAULT_LIMITS,
+    before_error: list[InputError] | None = None,
+) -> list[LoadedDocument]:
+    """Every document of a YAML (or JSON) stream. Empty documents are dropped. Raises InputError.
+
+    With `before_error` (a list), a YAML syntax error ends the stream instead: the documents read before it are
+    returned and the error is appended to the list, as netpol-analyzer reads a file with a broken document."""
     text = decode(data, source, limits)
     loader = _Loader(text)
     trees = _NodeTrees(text)
@@ -206,7 +219,10 @@ def load_documents(data: bytes | str, source: str = "<input>", limits: Limits = 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", source, mark.line + 1 if mark else None) from None
+        error = InputError(f"invalid YAML: {problem}", source, mark.line + 1 if mark else None)
+        if before_error is None:
+            raise error from None
+        before_error.append(error)
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", source) from None
     except RecursionError:
@@ -280,12 +296,14 @@ def _flatten(value: Any, document: LoadedDocument, path: tuple[str | int, ...]) 
 
 
 def load_objects(
-    data: bytes | str, source: str = "<input>", limits: Limits = DEFAULT_LIMITS
+    data: bytes | str, source: str = "<input>", limits: Limits = DEFAULT_LIMITS, *, keep_before_error: bool = False
 ) -> tuple[list[KubeObject], list[InputError]]:
-    """Objects of a YAML/JSON input and the per-document problems (non-object documents)."""
+    """Objects of a YAML/JSON input and the per-document problems (non-object documents; with
+    `keep_before_error`, also a syntax error, after which the rest of the input is not read)."""
     objects: list[KubeObject] = []
     problems: list[InputError] = []
-    for item in iter_objects(load_documents(data, source, limits)):
+    documents = load_documents(data, source, limits, problems if keep_before_error else None)
+    for item in iter_objects(documents):
         (problems if isinstance(item, InputError) else objects).append(item)
     return objects, problems
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from editor.models import Revision, save_revision
+from editor.policy.flows import read_flows
 
 pytestmark = pytest.mark.e2e
 
@@ -165,4 +166,45 @@ def test_flow_logs_are_uploaded_merged_and_replayed_before_saving(open_editor):
     editor.page.click("[data-replay=save]")
     editor.page.wait_for_selector("#toast:has-text('Saved revision 2')")
     assert Revision.objects.count() == 2
+    watch.assert_clean(editor.page)
+
+
+def test_the_check_tab_shows_what_each_workload_is_open_to(open_editor):
+    revision = save_revision(ONE_SIDED)
+    editor, watch = open_editor(f"/d/{revision.slug}/edit")
+    editor.page.set_viewport_size({"width": 1024, "height": 768})
+    wait_analysed(editor, "lint")
+    editor.page.focus("#tab-check")
+    editor.page.keyboard.press("Enter")
+    wait_analysed(editor, "check")
+
+    exposure = editor.page.locator("#check-exposure")
+    exposure.scroll_into_view_if_needed()
+    web = exposure.locator(".exposure-item", has_text=f"frontend/{HOSTILE}[Workload]")
+    # web's ingress is selected by no policy: anything may reach it, from inside the cluster or outside
+    assert web.locator(".exposure-ingress").all_inner_texts() == [
+        "open to the internet (no policy selects it)",
+        "open to the whole cluster (no policy selects it)",
+    ]
+    api = exposure.locator(".exposure-item", has_text="backend/api[Workload]")
+    assert "may connect to the internet (no policy selects it)" in api.inner_text()
+    assert api.locator(".exposure-ingress").count() == 0  # locked: only what its rules name may reach it
+    assert editor.page.locator("img[src=x]").count() == 0
+    watch.assert_clean(editor.page)
+
+
+def test_an_observed_edge_shows_which_rule_allowed_its_traffic(open_editor):
+    with HUBBLE_HTTP.open("rb") as stream:
+        observed = read_flows([(HUBBLE_HTTP.name, stream)]).document.to_json()
+    revision = save_revision(observed)
+    editor, watch = open_editor(f"/d/{revision.slug}/edit")
+    editor.page.set_viewport_size({"width": 1024, "height": 768})
+    editor.wait_compiled()
+    editor.click_element("e:e2")  # prometheus -> kube-dns on TCP 10054, seen once
+    panel = editor.page.locator(".attribution")
+    panel.wait_for()
+    text = panel.inner_text()
+    assert "istio-system/prometheus[Deployment] \u2192 kube-system/kube-dns[Deployment] : TCP 10054: allowed" in text
+    assert "Allowed TCP:[10054] due to the following policies and rules:" in text
+    assert "allows connections by Egress rule #" in text  # prometheus' egress is locked: the rule that lets it out
     watch.assert_clean(editor.page)

@@ -217,7 +217,7 @@ def test_edges_that_are_not_in_effect_are_flagged_with_the_reason(dialect: str) 
         (c, (f"{c} is isolated for egress (by edges e2, e6) {not_on_source}",)),
     ]
     assert result.flagged[0].summary.startswith("edge e1 is not in effect: ")
-    assert result.flagged[0].pairs[0].explanation[0] == f"{a} => {b} : No Connections"
+    assert result.flagged[0].pairs[0].explanation[0] == f"Connections between {a} => {b}:"
     assert result.mismatches == []
     if dialect == "native":  # NetworkPolicy cannot deny: the deny edge is flagged as not compiled
         assert set(found) == {"e1", "e2", "e4", "e5", "e6"}
@@ -326,15 +326,32 @@ def test_the_json_is_serialisable_and_does_not_depend_on_the_order_of_the_drawin
 
 
 def test_explain_gives_the_analysers_reasons_for_a_cell() -> None:
+    # netpol-analyzer's --explain wording (pkg/explanation), port range by port range
     lines = check_document(shop(), "native").explain("shop/c[Deployment]", "shop/b[Deployment]")
-    assert lines == [
-        "shop/c[Deployment] => shop/b[Deployment] : TCP 80",
-        "  Egress of shop/c[Deployment]: TCP 80-90",
-        "    NetworkPolicy 'shop/c' allows connections by Egress rule #1: TCP 80-90",
-        "  Ingress of shop/b[Deployment]: TCP 80,443",
-        "    NetworkPolicy 'shop/b' allows connections by Ingress rule #1: TCP 80",
-        "    NetworkPolicy 'shop/b' allows connections by Ingress rule #2: TCP 443",
+    assert lines[:8] == [
+        "Connections between shop/c[Deployment] => shop/b[Deployment]:",
+        "",
+        "Allowed connections:",
+        "\tAllowed TCP:[80] due to the following policies and rules:",
+        "\t\tEgress (Allowed)",
+        "\t\t\tNetworkPolicy 'shop/c' allows connections by Egress rule #1",
+        "\t\tIngress (Allowed)",
+        "\t\t\tNetworkPolicy 'shop/b' allows connections by Ingress rule #1",
     ]
+    denied = "\n".join(lines[lines.index("Denied connections:") :])
+    assert "\tDenied TCP:[443] due to the following policies and rules:" in denied
+    assert "NetworkPolicy 'shop/b' allows connections by Ingress rule #2" in denied
+
+
+def test_the_check_view_gives_each_workloads_exposure_in_words() -> None:
+    exposure = {item["workload"]: item["exposures"] for item in check_document(shop(), "native").to_json()["exposure"]}
+    assert [e["text"] for e in exposure["shop/a[Deployment]"] if e["direction"] == "ingress"] == [
+        "open to the internet",
+        "open to the whole cluster",
+    ]
+    assert {"direction": "ingress", "peer": "shop/[all pods]", "connections": "TCP 443"}.items() <= next(
+        e for e in exposure["shop/b[Deployment]"] if e["direction"] == "ingress"
+    ).items()
 
 
 def test_a_drawing_of_selectors_only_shows_their_traffic_through_stand_ins() -> None:

@@ -112,3 +112,20 @@ def test_a_peer_naming_a_namespace_by_its_name_label_lands_in_that_namespace() -
     [peer] = [n for n in document.nodes if n.kind == "selector"]
     assert (peer.namespace, peer.namespace_selector, peer.pod_selector) == ("hello-world", None, {})
     assert {n.name for n in document.nodes if n.kind == "workload"} == {"workload-a", "workload-b"}
+
+
+def test_ingress_route_and_admin_policies_are_read_but_not_drawn() -> None:
+    text = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: front, namespace: shop}
+spec: {defaultBackend: {service: {name: web, port: {number: 80}}}}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec: {subject: {namespaces: {}}}
+"""
+    result = import_text(text, "mixed.yaml")
+    assert "mixed.yaml:1: kind Ingress is not drawn; skipped" in result.warnings
+    assert "mixed.yaml:6: kind BaselineAdminNetworkPolicy is not drawn; skipped" in result.warnings

@@ -272,7 +272,7 @@ def test_read_paths_walks_directories_and_skips_non_kubernetes_json(tmp_path: Pa
     (tmp_path / "list.json").write_text('[{"kind": "Pod", "metadata": {"name": "q"}}, "text"]')
     cluster = read_paths([tmp_path])
     assert sorted(str(w) for w in cluster.workloads) == ["default/p[Pod]", "default/q[Pod]"]
-    assert any("package.json:1: not a Kubernetes object (no kind)" in w for w in cluster.warnings)
+    assert any("package.json:1: Object 'Kind' is missing in it: not a Kubernetes object" in w for w in cluster.warnings)
     assert any("list.json:1: expected a Kubernetes object, found str; skipped" in w for w in cluster.warnings)
 
 

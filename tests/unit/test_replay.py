@@ -93,7 +93,8 @@ def test_policy_files_without_workloads_get_them_from_the_flows() -> None:
         "denied by the egress of default/xwing[Pod]"
     )
     assert not connection.breaks
-    assert connection.explanation[0] == "default/xwing[Pod] => default/deathstar[Deployment] : No Connections"
+    assert connection.explanation[0] == "Denied TCP:[80] due to the following policies and rules:"
+    assert connection.explanation[1] == "\tEgress (Denied)"
     assert result.summary() == (
         "no observed connection would break; 1 observed: 0 allowed, 0 would break, 1 denied as when observed, "
         "0 undecided"
@@ -286,11 +287,8 @@ def test_connlist_flows_exits_1_when_observed_traffic_would_break(
         "bookinfo/productpage-v1[Deployment] => bookinfo/details-v1[Deployment] : TCP 9080 : DENIED, would break "
         "(82 flows) - denied by the ingress of bookinfo/details-v1[Deployment]"
     )
-    assert (
-        lines[index + 1]
-        == "    bookinfo/productpage-v1[Deployment] => bookinfo/details-v1[Deployment] : No Connections"
-    )
-    assert "    NetworkPolicy 'bookinfo/deny' selects bookinfo/details-v1[Deployment]" in lines[index + 4]
+    assert lines[index + 1] == "    Denied TCP:[9080] due to the following policies and rules:"
+    assert lines[index + 4].startswith("    \t\tNetworkPolicy 'bookinfo/deny' selects bookinfo/details-v1[Deployment]")
     assert lines[-1].startswith("this change would break 1 observed connection (82 flows); 10 observed: 9 allowed")
 
 

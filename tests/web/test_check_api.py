@@ -96,6 +96,24 @@ def test_replay_judges_the_observed_edges(api):
         "e2",
     )
     assert replay["flows"] == 1
+    # attributed in --explain's words: prometheus' egress is isolated and no rule admits kube-dns on that port
+    assert broken["explanation"][0] == "Denied TCP:[10054] due to the following policies and rules:"
+    assert broken["explanation"][1] == "\tEgress (Denied)"
+    assert "selects kube-system/kube-dns[Deployment], but the protocols and ports do not match" in "\n".join(
+        broken["explanation"]
+    )
+    [kept] = [c for c in replay["connections"] if c["verdict"] == "allowed"][:1]
+    assert kept["explanation"][0].startswith("Allowed TCP:[")
+    assert any("allows connections by Egress rule #" in line for line in kept["explanation"])
+
+
+def test_the_check_view_lists_each_workloads_exposure(api, talk_doc):
+    body = api.post_json("/api/check", talk_doc).json()
+    exposure = {item["workload"]: item["exposures"] for item in body["exposure"]}
+    assert exposure["frontend/web[Deployment]"] == []  # locked both ways, its rules name drawn pods only
+    controller = exposure["ingress-nginx/ingress controller[Selector]"]
+    assert {e["text"] for e in controller} >= {"open to the internet", "open to the whole cluster"}
+    assert all(set(e) == {"direction", "peer", "connections", "text", "protected"} for e in controller)
 
 
 def test_replay_counts_an_observed_edge_deleted_since_the_last_save(api):

@@ -27,8 +27,11 @@ use, separately for sources (ingress rules) and destinations (egress rules), as 
 
 The package, one concept a module: `connections` (ConnectionSet), `peers` (the ends of a connection, Options),
 `parse` (policies read and validated; NetworkPolicy), `parse_cilium` (Cilium policies), `match` (pod classes and
-rule peers as bitsets), `explain` (explanation records), `evaluate` (`Analysis`, `analyse`) and `format` (output
-formats, diff).
+rule peers as bitsets), `explain` (explanation records), `evaluate` (`Analysis`, `analyse`), `format` (output
+formats, diff), `ingress` (Ingress/Route objects and the `{ingress-controller}` peer), `focus` (netpol-analyzer's
+focus options), `exposure` (what each workload is open to whatever pods exist), `explain_text`
+(netpol-analyzer's `--explain` report) and `admin` (AdminNetworkPolicy and BaselineAdminNetworkPolicy, the layers
+before and after NetworkPolicy).
 """
 
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, PROTOCOLS, ConnectionSet, Intervals

@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 
 from ..manifests import Cluster, Workload
 from ..yamlio import InputError
+from .admin import AdminState, admin_shadow, read_admins
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, ConnectionSet
 from .explain import DirectionExplanation, Explanation, RuleMatch
+from .ingress import ExposedBy, add_controller_connections
 from .match import _Matcher, _resolve_ports, _Universe
 from .parse import PolicyRef, _Policy, _read_networkpolicy, _Rule
 from .parse_cilium import _read_cilium
@@ -43,8 +45,9 @@ class Analysis:
             if key in seen:
                 name = f"{policy.namespace}/{policy.name}" if policy.namespace else policy.name
                 raise InputError(
-                    f'{policy.kind} "{name}" already exists: it is defined twice (first at {seen[key]}); '
-                    "object names must be unique per kind and namespace",
+                    # netpol-analyzer's wording, so that both tools' errors can be matched
+                    f'{policy.kind} "{name}" is already exists. Only one object of a given kind can have a given '
+                    f"name at a time. It is defined twice, first at {seen[key]}",
                     policy.source.source,
                     policy.source.line,
                 )
@@ -56,20 +59,31 @@ class Analysis:
                     _read_cilium(policy, self.warnings, node_selector_labels=options.node_selector_labels)
                 )
         self.policies.extend(self._extra_policies())
-        self.universe = _Universe(cluster, self.policies, options)
+        self.admin_policies = read_admins(cluster.admin_policies, self.warnings)
+        self.universe = _Universe(cluster, self.policies + [admin_shadow(a) for a in self.admin_policies], options)
         matcher = _Matcher(self.universe, cluster)
         for parsed in self.policies:
             parsed.subjects = matcher.subjects(parsed)
             for direction in ("Ingress", "Egress"):
                 for rule in getattr(parsed, direction.lower()).rules:
                     rule.bits = matcher.rule(rule, direction)
+        for admin in self.admin_policies:
+            admin.subjects = matcher.peer(admin.subject, "Ingress") & self.universe.class_bits
+            for direction in ("Ingress", "Egress"):
+                for admin_rule in admin.rules(direction):
+                    admin_rule.rule.bits = matcher.rule(admin_rule.rule, direction)
         self._port_cache: dict[tuple[int, int], tuple[ConnectionSet, list[str]]] = {}
-        self.ingress = self._direction("Ingress")
-        self.egress = self._direction("Egress")
+        self.ingress: _DirectionState | AdminState = self._direction("Ingress")
+        self.egress: _DirectionState | AdminState = self._direction("Egress")
+        if self.admin_policies:
+            self.ingress = AdminState(self, self.ingress, "Ingress")  # type: ignore[arg-type]
+            self.egress = AdminState(self, self.egress, "Egress")  # type: ignore[arg-type]
         self._warn_named_ports()
         self.connections: dict[tuple[Peer, Peer], ConnectionSet] = {}
         self._workload_peers: dict[tuple[str, str, str], WorkloadPeer] = {}
         self._compute()
+        self.exposed_by: dict[WorkloadPeer, list[ExposedBy]] = {}
+        add_controller_connections(self)
 
     # -- hooks for layers around the NetworkPolicy evaluation (editor.policy.platform.connlist)
 
@@ -216,6 +230,8 @@ class Analysis:
         its egress is open, those whose ingress is open or allows it. Every other pair is denied on one side,
         so the pods x pods loop (250,000 pairs for 500 workloads) looks only at pairs a rule connects."""
         n_classes = len(self.universe.classes)
+        if self.admin_policies:  # admin rules may allow what every NetworkPolicy denies: look at every pair
+            return lambda src: list(range(n_classes))
         open_ingress = {c for c in range(n_classes) if not self.ingress.isolated[c]}
         admitted_by: list[set[int]] = [set() for _ in range(n_classes)]
         for dst in range(n_classes):
@@ -272,17 +288,19 @@ class Analysis:
                 has_b = (
                     f"has label `{label}={b.labels[label]}`" if label in b.labels else f"does not have label `{label}`"
                 )
-                detail = f': Pod "{namespace}/{pod_a}" {has_a}, and Pod "{namespace}/{pod_b}" {has_b}'
+                detail = f'Pod "{namespace}/{pod_a}" {has_a}, and Pod "{namespace}/{pod_b}" {has_b}'
                 if user:
-                    detail += f", while {user} selects by `{label}`"
+                    detail += f"; {user} selects by `{label}`"
                 break
         else:
-            detail = f': Pods "{namespace}/{pod_a}" and "{namespace}/{pod_b}" differ in their container ports or IPs'
+            detail = f'Pods "{namespace}/{pod_a}" and "{namespace}/{pod_b}" differ in their container ports or IPs'
         source, _, line = workload.where.rpartition(":")
+        # The last sentence is netpol-analyzer's message, word for word, so that both tools' errors match.
         return InputError(
-            f"Found Pods of the same owner workload `{namespace}/{name}` and with differences in their labels "
-            f"(or ports) that the policies select differently{detail}. The connectivity list has one line per "
-            "workload, so it cannot show these pods apart; give each set of pods its own owner or align the labels",
+            f"{detail}. The connectivity list has one line per workload, so it cannot show these pods apart; give "
+            "each set of pods its own owner or align the labels. Found Pods of the same owner workload "
+            f"`{namespace}/{name}` and with differences in their labels, while a network policy contains selectors "
+            "impacted by this gap.",
             source,
             int(line),
         )
@@ -374,16 +392,27 @@ class Analysis:
         return Explanation(src, dst, self.connection(src, dst), egress, ingress)
 
     def _explain_side(
-        self, direction: str, cls: int, other: int, pod: Peer, other_peer: Peer, other_is_pod: bool
+        self,
+        direction: str,
+        cls: int,
+        other: int,
+        pod: Peer,
+        other_peer: Peer,
+        other_is_pod: bool,
+        other_index: int | None = None,
+        selecting: list[_Policy] | None = None,
     ) -> DirectionExplanation:
+        """One side's reasons; `other_index` (the other end's universe index) and `selecting` (the policies that
+        select `cls` for `direction`) spare working them out again for each of many pairs."""
         state = self.ingress if direction == "Ingress" else self.egress
         if direction == "Ingress":
-            other = self._index(other_peer, "Ingress")
+            other = other_index if other_index is not None else self._index(other_peer, "Ingress")
         if direction == "Ingress" and other == self.universe.entities.get("host"):
             always = "traffic from the pod's own node is always allowed"
             return DirectionExplanation(direction, pod, other_peer, ALL_CONNECTIONS, False, (), (), (), always=always)
         bit = 1 << cls
-        selecting = [p for p in self.policies if p.subjects & bit and getattr(p, direction.lower()).applies]
+        if selecting is None:
+            selecting = [p for p in self.policies if p.subjects & bit and getattr(p, direction.lower()).applies]
         matches: list[RuleMatch] = []
         with_rules: list[PolicyRef] = []
         for policy in selecting:

@@ -8,13 +8,22 @@ from typing import Any
 
 from .connections import NO_CONNECTIONS, ConnectionSet
 from .evaluate import Analysis
+from .focus import Focus
 from .match import _cut_points
-from .peers import EntityPeer, ExternalPeer, FqdnPeer, Peer, WorkloadPeer
+from .peers import INGRESS_CONTROLLER, EntityPeer, ExternalPeer, FqdnPeer, Peer, WorkloadPeer
 
 
-def format_connlist(analysis: Analysis) -> str:
-    """netpol-analyzer's txt format: `src => dst : conns`, sorted by source then destination text."""
-    lines = sorted((str(src), str(dst), str(conns)) for (src, dst), conns in analysis.connections.items())
+def format_connlist(analysis: Analysis, focus: Focus | None = None) -> str:
+    """netpol-analyzer's txt format: `src => dst : conns`, sorted by source then destination text; with a focus
+    connection, a header naming it and the pairs that allow it."""
+    focus = focus or Focus()
+    lines = sorted(
+        (str(src), str(dst), str(conns))
+        for (src, dst), conns in analysis.connections.items()
+        if focus.keeps(src, dst, conns)
+    )
+    if focus.conn is not None:
+        return "\n".join([f"Permitted connections on {focus.conn}:", *(f"{src} => {dst}" for src, dst, _ in lines)])
     return "\n".join(f"{src} => {dst} : {conns}" for src, dst, conns in lines)
 
 
@@ -56,8 +65,13 @@ class DiffEntry:
     info: str = ""  # e.g. "workload ns/x[Deployment] added"
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, names: tuple[str, str] = ("ref1", "ref2")) -> str:
+        """netpol-analyzer's txt line; `names` label the two inputs (its library: ref1/ref2, its CLI: dir1/dir2)."""
         text = (
-            f"diff-type: {self.kind}, source: {self.src}, destination: {self.dst}, ref1: {self.ref1}, ref2: {self.ref2}"
+            f"diff-type: {self.kind}, source: {self.src}, destination: {self.dst}, "
+            f"{names[0]}: {self.ref1}, {names[1]}: {self.ref2}"
         )
         return f"{text}, workloads-diff-info: {self.info}" if self.info else text
 
@@ -134,10 +148,20 @@ def diff(a: Analysis, b: Analysis) -> list[DiffEntry]:
                 else:
                     add(name, other, conns(a, workloads_a, wa, pa), conns(b, workloads_b, wb, pb))
     order = {"changed": 0, "added": 1, "removed": 2}
-    return sorted(entries, key=lambda e: (order[e.kind], e.src, e.dst))
+    # The ingress controller's connections come after all the others, as a group of their own (netpol-analyzer
+    # lists them separately).
+    result = sorted(entries, key=lambda e: (order[e.kind], e.src, e.dst))
+    before = len(entries)
+    controller = str(INGRESS_CONTROLLER)
+    for name in names:
+        wa, wb = workloads_a.get(name), workloads_b.get(name)
+        ref1 = a.connection(INGRESS_CONTROLLER, wa) if wa else NO_CONNECTIONS
+        ref2 = b.connection(INGRESS_CONTROLLER, wb) if wb else NO_CONNECTIONS
+        add(controller, name, ref1, ref2)
+    return result + sorted(entries[before:], key=lambda e: (order[e.kind], e.src, e.dst))
 
 
-def format_diff(entries: list[DiffEntry]) -> str:
+def format_diff(entries: list[DiffEntry], names: tuple[str, str] = ("ref1", "ref2")) -> str:
     if not entries:
         return "No connections diff"
-    return "Connectivity diff:\n" + "\n".join(str(entry) for entry in entries)
+    return "Connectivity diff:\n" + "\n".join(entry.text(names) for entry in entries)

@@ -351,7 +351,10 @@ def _read_np_port(reader: _PolicyReader, entry: Any, path: tuple[str | int, ...]
         if not port <= end <= MAX_PORT:
             raise reader.error(
                 (*path, "endPort"),
-                f"endPort {end} is less than port {port}: port range {port}-{end} is illegal; start and end values "
-                "of the port range should be in {1-65535} and end may not be less than start",
+                # the quoted part is netpol-analyzer's message (sic), so that both tools' errors match
+                f"port range {port}-{end} is illegal: endPort {end} "
+                + (f"is less than port {port}" if end < port else f"is more than {MAX_PORT}")
+                + f' (netpol-analyzer: "port range {port}-{end} is legal; start and end values of the port range '
+                'should be in {1-65535} and end may not be less than start")',
             )
     return _PortEntry((protocol,), port, end)

@@ -49,9 +49,6 @@ class FqdnPeer:
         return f"{self.name}[FQDN]"
 
 
-Peer = WorkloadPeer | ExternalPeer | EntityPeer | FqdnPeer
-
-
 @dataclasses.dataclass(frozen=True)
 class Options:
     """Implementation-defined behaviour (SEMANTICS.md 3.6)."""
@@ -62,3 +59,16 @@ class Options:
     # Whether the Cilium agent runs with --enable-node-selector-labels (off by default): without it a policy
     # with fromNodes/toNodes is refused (C4a) and analysed as absent.
     node_selector_labels: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class IngressControllerPeer:
+    """The ingress controller (or OpenShift router) that Ingress and Route objects let in, as netpol-analyzer
+    names it; NetworkPolicy rules see it as a pod with no labels in a namespace with no labels."""
+
+    def __str__(self) -> str:
+        return "{ingress-controller}"
+
+
+INGRESS_CONTROLLER = IngressControllerPeer()
+Peer = WorkloadPeer | ExternalPeer | EntityPeer | FqdnPeer | IngressControllerPeer

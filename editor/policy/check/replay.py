@@ -16,6 +16,7 @@ from ..analysis import (
     WorkloadPeer,
     fqdn_matches,
 )
+from ..analysis.explain_text import attribution
 from ..document import Document
 from ..manifests import Workload
 from .bridge import analyse_document
@@ -68,6 +69,7 @@ class Replayed:
             "verdict": self.verdict,
             "breaks": self.breaks,
             "reason": self.reason,
+            "explanation": list(self.explanation),
         }
 
 
@@ -186,6 +188,14 @@ class _Replayer:
         ingress = explanation.ingress.allowed if explanation.ingress is not None else ALL_CONNECTIONS
         return egress & ingress
 
+    def attribution(self, src: Peer, dst: Peer, observation: Observation) -> list[str]:
+        """The `--explain` wording for this one connection (any port of it when the observation has none)."""
+        if observation.port is not None:
+            return attribution(self.analysis, src, dst, observation.protocol, observation.port)
+        conns = self.connection(src, dst)
+        ranges = dict(conns.items()).get(observation.protocol)
+        return attribution(self.analysis, src, dst, observation.protocol, ranges[0][0] if ranges else 1)
+
     def judge(self, observation: Observation) -> Replayed:
         sources, why_source = self.peers(observation.source, True)
         targets, why_target = self.peers(observation.target, False)
@@ -216,13 +226,14 @@ class _Replayer:
                     if (observation.port is not None)
                     else bool(conns)
                 )
+        src, dst = next(iter(verdicts))
+        lines = tuple(self.attribution(src, dst, observation)) if self.explain else ()
         if all(verdicts.values()):
-            return Replayed(observation, "allowed", src_text, dst_text)
+            return Replayed(observation, "allowed", src_text, dst_text, explanation=lines)
         if any(verdicts.values()):
             return Replayed(
                 observation, "undecided", src_text, dst_text, "allowed for some of its pods or addresses only"
             )
-        src, dst = next(iter(verdicts))
         explanation = self.analysis.explain(src, dst)
         sides = [
             f"{side.direction.lower()} of {side.pod}"
@@ -230,7 +241,6 @@ class _Replayer:
             if side is not None and not side.allowed.allows(observation.protocol, observation.port or 0)
         ]
         reason = "denied by the " + " and the ".join(sides) if sides else ""
-        lines = tuple(str(explanation).splitlines()) if self.explain else ()
         return Replayed(observation, "denied", src_text, dst_text, reason, lines)
 
 
@@ -246,7 +256,8 @@ def replay(observations: Iterable[Observation], analysis: Analysis, *, explain: 
     """Mark every observed connection allowed, denied or undecided under the analysed policies.
 
     The analysis must know the observed workloads: build its cluster with `add_observed` (or analyse a
-    document that holds them). With `explain`, denied connections carry the analyser's explanation.
+    document that holds them). With `explain`, every allowed or denied connection carries its attribution:
+    which policy and rule allowed it, or why each side denies it, in the words of `connlist --explain`.
     """
     replayer = _Replayer(analysis, explain)
     judged = [replayer.judge(observation) for observation in observations]
@@ -254,8 +265,11 @@ def replay(observations: Iterable[Observation], analysis: Analysis, *, explain: 
     return ReplayResult(judged)
 
 
-def replay_document(document: Document, dialect: str | None = None, observed: Document | None = None) -> ReplayResult:
+def replay_document(
+    document: Document, dialect: str | None = None, observed: Document | None = None, *, explain: bool = False
+) -> ReplayResult:
     """Before saving: which observed connections (of `observed`, default the document's own observed edges) the
-    document's compiled policies would deny."""
+    document's compiled policies would deny; with `explain`, each with its attribution."""
     bridge = analyse_document(document, dialect, observed=observed)
-    return replay(observations_from_document(observed if observed is not None else document), bridge.analysis)
+    observations = observations_from_document(observed if observed is not None else document)
+    return replay(observations, bridge.analysis, explain=explain)

@@ -17,6 +17,8 @@ from ..analysis import (
     Peer,
     WorkloadPeer,
 )
+from ..analysis.explain_text import explain_pair
+from ..analysis.exposure import exposure
 from ..document import Document, Edge
 from .bridge import Bridge, analyse_document
 from .intent import End, Intent, edge_connections
@@ -143,7 +145,7 @@ class CheckResult:
     def explain(self, src: str, dst: str) -> list[str]:
         """The analyser's reasons for one cell: which policies and rules allow or deny what."""
         analysis = self.bridge.analysis
-        return str(analysis.explain(analysis.peer(src), analysis.peer(dst))).splitlines()
+        return explain_pair(analysis, analysis.peer(src), analysis.peer(dst))
 
     def cell_json(self, src: str, dst: str) -> dict[str, Any]:
         """One cell for the hover: what is allowed, the analyser's explanation, and for each pod end whether it
@@ -195,9 +197,34 @@ class CheckResult:
                 for m in self.mismatches
             ],
         }
+        data["exposure"] = self.exposure_json()
         if timings:
             data["timings"] = dict(self.timings)
         return data
+
+    def exposure_json(self) -> list[dict[str, Any]]:
+        """Per workload (all of them, an empty list when it is open to nothing but the pods its rules name), what it
+        is open to (and may reach) whatever pods exist, as `connlist --exposure` finds it, in words: "open to the
+        whole cluster on TCP 8080", "open to the internet"."""
+        report = exposure(self.bridge.analysis)
+        unprotected = set(report.unprotected)
+        found: dict[str, dict[str, Any]] = {
+            peer.name: {"workload": peer.name, "exposures": []}
+            for peer in self.peers
+            if peer.kind in ("workload", "selector")
+        }
+        for entry in report.exposures:
+            item = found.setdefault(str(entry.workload), {"workload": str(entry.workload), "exposures": []})
+            item["exposures"].append(
+                {
+                    "direction": entry.direction.lower(),
+                    "peer": entry.peer,
+                    "connections": str(entry.connections),
+                    "text": entry.describe(),
+                    "protected": (entry.workload, entry.direction) not in unprotected,
+                }
+            )
+        return list(found.values())
 
 
 _KIND_ORDER = {"workload": 0, "selector": 0, "external": 1, "entity": 2, "fqdn": 3}
@@ -274,7 +301,7 @@ class _Checker:
                 if problem or self.unresolved_ports(edge, dst_end):
                     explanation: tuple[str, ...] = ()
                     if len(pairs) < EXPLAINED_PAIRS:
-                        explanation = tuple(str(self.analysis.explain(src, dst)).splitlines())
+                        explanation = tuple(explain_pair(self.analysis, src, dst))
                     pairs.append(PairFinding(str(src), str(dst), drawn, allowed, tuple(reasons), explanation))
             errors = self.issues_by_edge.get(edge.id, [])
             if pairs or errors:

@@ -1,7 +1,11 @@
 """`fenceline connlist PATH...`: the permitted connections in np-guard/netpol-analyzer's txt format.
 
-`--explain` adds the reasons (which policy and rule allowed or denied what), `--diff OTHER...` lists what
-changes from PATH (ref1) to OTHER (ref2). Warnings (skipped objects, rules that cannot apply) go to stderr.
+The options and outputs are np-guard/netpol-analyzer's `list` command's, byte for byte in its txt format:
+`--explain` (with `--explain-only allow|deny`) gives the reasons (which policy and rule allowed or denied what),
+`--exposure` what each workload is open to whatever pods exist, `--focusworkload`, `--focusworkload-peer`,
+`--focus-direction` and `--focus-conn` narrow the question. `--diff OTHER...` lists what changes from PATH (ref1)
+to OTHER (ref2), like `fenceline diff`. Warnings (skipped objects, rules that cannot apply) go to stderr. A file
+with a YAML syntax error contributes the documents before the error, with a warning, as upstream reads it.
 
 `--flows FILE...` replays observed traffic (Hubble or Gadget logs, as `fenceline flows` reads them) against the
 policies of PATH: each observed connection is printed with allowed, DENIED (would break: it flowed when
@@ -17,13 +21,17 @@ import argparse
 import dataclasses
 import sys
 
-from ..analysis import Analysis, Options, analyse, diff, format_connlist, format_diff, format_explanations
+from ..analysis import Analysis, Options, analyse, diff, format_connlist, format_diff
+from ..analysis.explain_text import format_explain
+from ..analysis.exposure import exposure, format_exposure
+from ..analysis.focus import Focus, FocusConn
 from ..check import add_observed, observations_from_document, replay
 from ..flows import read_flow_paths
-from ..manifests import Cluster
+from ..manifests import Cluster, load_paths, read_cluster
 from ..platform.connlist import analyse_tiers
-from ..platform.inputs import read_platform_inputs
-from ..yamlio import InputError
+from ..platform.inputs import split_objects
+from ..platform.parse import is_platform_object
+from ..yamlio import InputError, KubeObject
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +49,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OTHER_PATH",
         help="list connections added, removed or changed from PATH (ref1) to OTHER_PATH (ref2)",
     )
+    parser.add_argument(
+        "--explain-only",
+        choices=("allow", "deny"),
+        help="with --explain: only the allowed, or only the denied, connections and their reasons",
+    )
+    parser.add_argument(
+        "--exposure", action="store_true", help="what each workload is open to, whatever pods exist (exposure analysis)"
+    )
+    parser.add_argument(
+        "--focusworkload",
+        metavar="NAMES",
+        help="comma-separated workloads (name or ns/name): only connections with one of them at one end",
+    )
+    parser.add_argument(
+        "--focusworkload-peer",
+        metavar="NAMES",
+        help="with --focusworkload: only connections whose other end is one of these workloads",
+    )
+    parser.add_argument(
+        "--focus-direction",
+        choices=("ingress", "egress"),
+        help="with --focusworkload: only the focus workloads' ingress or egress",
+    )
+    parser.add_argument("--focus-conn", metavar="PROTOCOL-PORT", help="only connections allowing this, e.g. tcp-8080")
     parser.add_argument(
         "--flows",
         nargs="+",
@@ -72,13 +104,40 @@ def _analyse_cluster(cluster: Cluster, options: Options) -> Analysis:
     return analysis
 
 
+def _has_cluster_network_policies(objects: list[KubeObject]) -> bool:
+    """ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) is analysed by the platform tiers around the
+    NetworkPolicy evaluation (editor.policy.platform); AdminNetworkPolicy and BaselineAdminNetworkPolicy
+    (v1alpha1) by the analyser itself (analysis.admin), in netpol-analyzer's words."""
+    return any(item.kind == "ClusterNetworkPolicy" and is_platform_object(item) for item in objects)
+
+
 def _analyse(paths: list[str], options: Options) -> Analysis:
-    inputs = read_platform_inputs(paths)
-    if not inputs.policies:
-        return _analyse_cluster(inputs.cluster, options)
-    analysis = analyse_tiers(inputs, options)  # ClusterNetworkPolicy / ANP / BANP around NetworkPolicy
-    _warn([*inputs.cluster.warnings, *analysis.warnings])
-    return analysis
+    objects, warnings = load_paths(paths, keep_before_syntax_error=True)
+    if _has_cluster_network_policies(objects):
+        inputs = split_objects(objects, warnings)
+        tiered = analyse_tiers(inputs, options)
+        _warn([*inputs.cluster.warnings, *tiered.warnings])
+        return tiered
+    cluster = read_cluster(objects, warnings)
+    read = [*cluster.workloads, *cluster.policies, *cluster.exposing, *cluster.admin_policies, *cluster.services]
+    read += [ns for ns in cluster.namespaces.values() if ns.where is not None]
+    if not read and cluster.warnings:
+        # nothing could be read: the reason is in the first warning (netpol-analyzer fails the same way)
+        raise InputError(f"no Kubernetes resources to analyse: {cluster.warnings[0]}", " ".join(paths))
+    return _analyse_cluster(cluster, options)
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(name.strip() for name in (text or "").split(",") if name.strip())
+
+
+def focus_of(args: argparse.Namespace) -> Focus:
+    return Focus(
+        _names(args.focusworkload),
+        _names(args.focusworkload_peer),
+        args.focus_direction,
+        FocusConn.parse(args.focus_conn) if args.focus_conn else None,
+    )
 
 
 def _replay(args: argparse.Namespace, options: Options) -> int:
@@ -87,13 +146,15 @@ def _replay(args: argparse.Namespace, options: Options) -> int:
     flows = read_flow_paths(args.flows)
     for line in flows.summary.lines():
         print(f"fenceline connlist: flows: {line}", file=sys.stderr)
-    inputs = read_platform_inputs(args.paths)
-    cluster = add_observed(inputs.cluster, flows.document)
-    if inputs.policies:  # the platform tiers decide too (explanations still name NetworkPolicy reasons only)
-        analysis: Analysis = analyse_tiers(dataclasses.replace(inputs, cluster=cluster), options)
+    objects, warnings = load_paths(args.paths)
+    analysis: Analysis
+    if _has_cluster_network_policies(objects):  # the v1alpha2 tiers decide too
+        inputs = split_objects(objects, warnings)
+        cluster = add_observed(inputs.cluster, flows.document)
+        analysis = analyse_tiers(dataclasses.replace(inputs, cluster=cluster), options)
         _warn([*cluster.warnings, *analysis.warnings])
     else:
-        analysis = _analyse_cluster(cluster, options)
+        analysis = _analyse_cluster(add_observed(read_cluster(objects, warnings), flows.document), options)
     result = replay(observations_from_document(flows.document), analysis, explain=args.explain)
     for connection in result.connections:
         print(connection.line())
@@ -107,13 +168,19 @@ def run(args: argparse.Namespace) -> int:
     options = Options(ipblock_matches_pods=args.ipblock_matches_pods, node_selector_labels=args.node_selector_labels)
     if args.flows:
         return _replay(args, options)
+    focus = focus_of(args)
+    if args.explain_only and not args.explain:
+        raise InputError("--explain-only needs --explain", "connlist")
     analysis = _analyse(args.paths, options)
     if args.diff:
         text = format_diff(diff(analysis, _analyse(args.diff, options)))
-    elif args.explain:
-        text = format_explanations(analysis)
     else:
-        text = format_connlist(analysis)
+        parts = [
+            format_explain(analysis, focus, args.explain_only) if args.explain else format_connlist(analysis, focus)
+        ]
+        if args.exposure:
+            parts.append(format_exposure(exposure(analysis, focus), focus))
+        text = "\n\n".join(part for part in parts if part)
     if text:
         print(text)
     return 0

@@ -39,6 +39,9 @@ def workload_node_id(namespace: str, kind: str, name: str) -> str:
 
 def _import_cluster(cluster: manifests.Cluster, into: Document | None) -> ImportResult:
     warnings = list(cluster.warnings)
+    # read for the analysis (the ingress controller peer, the admin layers), but a drawing has no place for them
+    warnings += [f"{item.where()}: kind {item.kind} is not drawn; skipped" for item in cluster.exposing]
+    warnings += [f"{policy.where()}: kind {policy.kind} is not drawn; skipped" for policy in cluster.admin_policies]
     warnings.extend(_finding_text(f) for f in validate.validate_objects([p.source for p in cluster.policies]))
     last = {(p.kind, p.namespace, p.name): p for p in cluster.policies}
     policies: list[_Policy] = []

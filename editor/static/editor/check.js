@@ -68,6 +68,7 @@
       m.src + " \u2192 " + m.dst + ": the YAML allows " + m.allowed + ", the drawing means " + m.intended)));
     showMatrix(result);
     showUndrawn(result);
+    showExposure(result);
     showReplay(result.replay);
     markFlagged();
   }
@@ -112,6 +113,24 @@
     }
   }
 
+  function showExposure(result) {
+    const list = $("#check-exposure");
+    list.replaceChildren();
+    for (const entry of result.exposure || []) {
+      const item = h("li", "check-item exposure-item");
+      item.dataset.workload = entry.workload;
+      item.append(h("p", "check-pair", entry.workload));
+      const open = entry.exposures.filter((e) => e.direction === "ingress");
+      const reach = entry.exposures.filter((e) => e.direction === "egress");
+      if (!entry.exposures.length) item.append(h("p", "check-reason", "Open to nothing but the pods its rules name."));
+      for (const exposure of [...open, ...reach]) {
+        item.append(h("p", "check-reason exposure-" + exposure.direction, exposure.text + (exposure.protected ? "" : " (no policy selects it)")));
+      }
+      list.append(item);
+    }
+    if (!list.children.length) list.append(h("li", "help", "No workloads."));
+  }
+
   function showReplay(replay) {
     const box = $("#check-replay");
     box.hidden = !replay;
@@ -128,6 +147,7 @@
     const verdict = connection.breaks ? "would break" : connection.verdict === "denied" ? "denied, as when observed" : connection.verdict;
     item.append(h("p", "check-pair", connection.src + " \u2192 " + connection.dst + " : " + connection.protocol + port + " (" + flows + "): " + verdict));
     if (connection.reason) item.append(h("p", "check-reason", Fenceline.sentence(connection.reason)));
+    if (connection.explanation && connection.explanation.length) item.append(h("pre", "cell-explanation", connection.explanation.join("\n")));
     return item;
   }
 
