@@ -2,8 +2,8 @@
 np-guard/netpol-analyzer (the `anp` list of its test data, tests/fixtures/netpol-analyzer-anp/README.md).
 
 Compared as upstream compares (`pkg/internal/testutils.cleanStr`: every \\n and \\r deleted). The cases with
-options whose output formats live elsewhere (explain, exposure, focus: analysis/format.py) are skipped with the
-reason, not hidden.
+explain, exposure and focus options run in test_netpol_analyzer_more.py (analysis.admin); here the platform tiers'
+own attribution (`TieredAnalysis.tier_parts`, used for ClusterNetworkPolicy v1alpha2) is held to the same reasons.
 """
 
 from __future__ import annotations
@@ -19,10 +19,6 @@ from editor.policy.platform.inputs import read_platform_inputs
 
 FOLDER = Path(__file__).resolve().parent.parent / "fixtures" / "netpol-analyzer-anp"
 CASES = json.loads((FOLDER / "cases.json").read_text())["cases"]
-_NOT_HERE = (
-    "netpol-analyzer's explain/exposure/focus output format is not on this branch (it is the analyser parity work "
-    "in analysis/format.py); the tier evaluation it needs is `editor.policy.platform.connlist`"
-)
 
 
 def _clean(text: str) -> str:
@@ -33,7 +29,7 @@ def _clean(text: str) -> str:
 def test_anp_case(case: dict, capsys: pytest.CaptureFixture[str]) -> None:
     options = {k: v for k, v in case["options"].items() if k != "output_format"}
     if options:
-        pytest.skip(f"options {sorted(options)}: {_NOT_HERE}")
+        pytest.skip(f"options {sorted(options)}: run by test_netpol_analyzer_more.py")
     assert main(["connlist", str(FOLDER / case["input_dirs"][0])]) == 0
     expected = (FOLDER / case["expected"]).read_text()
     assert _clean(capsys.readouterr().out) == _clean(expected)
@@ -46,9 +42,9 @@ def test_the_list_is_complete() -> None:
 
 def test_nodes_and_ipv6_networks_are_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["connlist", str(FOLDER / "tests" / "anp_and_banp_using_networks_and_nodes_test")]) == 0
-    assert "`nodes` and `domainNames` peers match nothing" in capsys.readouterr().err
+    assert "nodes are not modelled (no Node objects): the peer matches nothing" in capsys.readouterr().err
     assert main(["connlist", str(FOLDER / "tests" / "anp_banp_test_multiple_warnings")]) == 0
-    assert "IPv6 `networks` are ignored in the connectivity list" in capsys.readouterr().err
+    assert "IPv6 network ff06::/3 is not analysed; ignored" in capsys.readouterr().err
 
 
 def _platform_lines(expected: str) -> list[tuple[str, str, str, bool, str]]:
@@ -112,20 +108,3 @@ def test_flow_replay_goes_through_the_tiers(tmp_path: Path, capsys: pytest.Captu
     assert main(["connlist", str(platform), str(deny), "--flows", str(flows)]) == 0
     assert "no observed connection would break" in capsys.readouterr().out
 
-
-def test_explain_names_the_tier_policy_and_rule_that_decided(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["connlist", str(FOLDER / "tests" / "anp_demo"), "--explain"]) == 0
-    blocks = {b.splitlines()[0].split(" : ")[0]: b for b in capsys.readouterr().out.split("\n\n")}
-    block = blocks["hufflepuff/cedric-diggory[StatefulSet] => gryffindor/harry-potter[StatefulSet]"]
-    assert (
-        "    AdminNetworkPolicy 'gress-rules-gryffindor' allows connections by Ingress rule "
-        "allow-from-hufflepuff-at-port-80-5353-9003: SCTP 9003,TCP 80,UDP 5353" in block.splitlines()
-    )
-    assert "is not allowed by any Ingress rule" not in block  # the NetworkPolicy never saw these connections
-    block = blocks["gryffindor/harry-potter[StatefulSet] => ravenclaw/luna-lovegood[StatefulSet]"]
-    assert "passes connections by Ingress rule pass-from-gryffindor-everything: UDP 52" in block
-    assert (
-        "NetworkPolicy 'ravenclaw/allow-some-ingress-from-to-ravenclaw' allows connections by Ingress rule #2" in block
-    )
-    summary = blocks[next(k for k in blocks if k.startswith("Allowed by the system default"))]
-    assert "hufflepuff/cedric-diggory[StatefulSet] => slytherin/draco-malfoy[StatefulSet]" not in summary  # BANP
