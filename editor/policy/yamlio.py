@@ -127,6 +127,46 @@ def decode(data: bytes | str, source: str, limits: Limits = DEFAULT_LIMITS) -> s
     return text.removeprefix("\ufeff")
 
 
+def check_json_value(value: Any, source: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse a parsed JSON value that is nested deeper than the limit or holds text no store or YAML reader can
+    take: a lone surrogate (JSON can escape one, `"\\ud800"`, but it is no Unicode scalar value, so UTF-8 and
+    PostgreSQL refuse it) or a NUL. The message names the path of the first such value. Iterative, so a value
+    nested as deep as the parser allows is refused, not a RecursionError."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, path, source)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth >= limits.max_depth:
+            raise InputError(f"{path or 'the value'} is nested deeper than {limits.max_depth} levels", source)
+        if isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
+            continue
+        for key, child in item.items():
+            child_path = f"{path}.{key}" if path else str(key)
+            _check_text(key, child_path, source, "the key of ")
+            stack.append((child, child_path, depth + 1))
+
+
+def _check_text(text: str, path: str, source: str, what: str = "") -> None:
+    where = f"{what}{path or 'the value'}"
+    if "\x00" in text:
+        raise InputError(f"{where}: text holds a NUL character (\\u0000), which no field accepts", source)
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"{where}: text holds a lone surrogate (\\u{ord(text[exc.start]):04x}), which is not a Unicode "
+            "character; send text as valid Unicode",
+            source,
+        ) from None
+
+
 def _measure(root: yaml.Node, source: str, limits: Limits) -> None:
     """Refuse documents that are too deep, use too many aliases, or expand to too many nodes.
 
@@ -331,14 +371,39 @@ def _pyyaml_dump(obj: Any) -> str:
     )
 
 
+# Plain scalars that some YAML reader takes for something other than a string. PyYAML quotes what its own YAML 1.1
+# resolver reads as non-string, but kubectl reads YAML with sigs.k8s.io/yaml (go-yaml), which also takes `1e3`,
+# `0o17`, `0b101` or `1_000` for numbers, and YAML 1.2 readers differ again. Rather than follow each reader's
+# rules, a string is quoted whenever any of them could read it as a number (every notation starts with a digit,
+# a sign or a dot: 1e3, 0x1F, 1:20, .5, -.inf, +12), a timestamp (starts with a digit), a boolean of any
+# spelling or case (y, n, yes, no, on, off, true, false), null (null, ~, empty) or the merge and value keys.
+_NOT_STRINGS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "", "<<", "="})
+_NUMBER_START = frozenset("0123456789")
+_SIGNS = frozenset("+-.")
+
+
+def could_read_as_non_string(text: str) -> bool:
+    """True when some YAML 1.1 or 1.2 reader could read `text`, written plain, as other than this string."""
+    if text.lower() in _NOT_STRINGS or text[0] in _NUMBER_START:
+        return True
+    return text[0] in _SIGNS and len(text) > 1 and (text[1] in _NUMBER_START or text[1] in ".iInN")
+
+
 class _Dumper(yaml.SafeDumper):
-    """SafeDumper that never emits anchors/aliases and indents list items under their key."""
+    """SafeDumper that never emits anchors/aliases, indents list items under their key and quotes every string
+    that a YAML reader could take for another type."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        return self.represent_scalar(_STR_TAG, data, style="'" if could_read_as_non_string(data) else None)
+
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+
+_Dumper.add_representer(str, _Dumper.represent_str)
 
 
 class _NeedsPyYAML(Exception):
@@ -360,7 +425,9 @@ def _string(text: str, key: bool) -> str:
     analysis = _ANALYSER.analyze_scalar(text)
     if analysis.multiline or not analysis.allow_single_quoted or (key and (analysis.empty or len(text) >= 128)):
         raise _NeedsPyYAML  # PyYAML writes these as complex keys ("? ...") or double-quoted scalars
-    implicit = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+    implicit = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG and not could_read_as_non_string(
+        text
+    )
     rendered = text if implicit and analysis.allow_block_plain else "'" + text.replace("'", "''") + "'"
     if len(_scalars) > 100_000:
         _scalars.clear()

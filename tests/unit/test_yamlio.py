@@ -135,7 +135,7 @@ def test_it_dumps_stable_block_yaml_without_aliases():
     shared = {"app": "web"}
     text = dump_yaml_documents([{"kind": "A", "x": shared, "y": shared}, {"kind": "B", "items": [1, 2]}])
     assert "&" not in text and "*" not in text
-    assert text == "---\nkind: A\nx:\n  app: web\ny:\n  app: web\n---\nkind: B\nitems:\n  - 1\n  - 2\n"
+    assert text == "---\nkind: A\nx:\n  app: web\n'y':\n  app: web\n---\nkind: B\nitems:\n  - 1\n  - 2\n"
     assert [d.value for d in load_documents(text, "again.yaml")] == [
         {"kind": "A", "x": shared, "y": shared},
         {"kind": "B", "items": [1, 2]},
