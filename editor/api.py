@@ -7,14 +7,12 @@ fetch it from GET /api/csrf (which also sets the csrftoken cookie) and send it b
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import logging
 import math
-import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -33,7 +31,8 @@ from editor.policy.document import Document, DocumentError
 from editor.policy.edge_states import edge_states
 from editor.policy.importer import import_text
 from editor.policy.validate import validate_object
-from editor.policy.yamlio import InputError, Limits, decode, dump_yaml_documents
+from editor.policy.yamlio import InputError, Limits, check_json_value, decode, dump_yaml_documents
+from editor.timelimit import TimeLimitExceeded, time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -91,21 +90,39 @@ def limits() -> Limits:
 
 
 def load_json(data: bytes | str, source: str) -> Any:
-    """JSON text to a value, with the size, encoding and nesting checks every input gets."""
+    """JSON text to a value, with the checks every input gets: size, encoding, nesting depth, duplicate keys
+    (refused, as the YAML loader and kubectl refuse them) and text that is valid Unicode without NUL characters."""
     try:
         text = decode(data, source, limits())
         value = json.loads(
-            text, parse_constant=_not_finite(source), parse_float=_finite_float(source), parse_int=_int_of(source)
+            text,
+            parse_constant=_not_finite(source),
+            parse_float=_finite_float(source),
+            parse_int=_int_of(source),
+            object_pairs_hook=_unique_keys(source),
         )
+        check_json_value(value, source, limits())
     except InputError as exc:
         raise ApiError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ApiError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:
         raise ApiError(f"{source}: JSON nested too deeply") from None
-    if "\\u0000" in text:
-        _refuse_nul(value, source)
     return value
+
+
+def _unique_keys(source: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """An object whose key appears twice is refused: which value counts differs between readers."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = dict(pairs)
+        if len(value) != len(pairs):
+            seen: set[str] = set()
+            duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+            raise ApiError(f"{source}: duplicate key {duplicate!r} in a JSON object; each key may appear once")
+        return value
+
+    return build
 
 
 def _not_finite(source: str) -> Callable[[str], float]:
@@ -137,19 +154,6 @@ def _int_of(source: str) -> Callable[[str], int]:
             raise ApiError(f"{source}: an integer of {len(literal.lstrip('-')):,} digits is too large") from None
 
     return parse
-
-
-def _refuse_nul(value: Any, path: str) -> None:
-    """No text may hold a NUL (\\u0000): PostgreSQL cannot store it, and no Kubernetes field allows it."""
-    if isinstance(value, str) and "\x00" in value:
-        raise ApiError(f"{path}: text holds a NUL character (\\u0000), which no field accepts")
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_nul(item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_nul(key, path)
-            _refuse_nul(item, f"{path}.{key}")
 
 
 def check_size(value: Any, what: str = "the drawing") -> None:
@@ -198,15 +202,53 @@ def dialect_of(value: Any, document: Document) -> str:
     return str(dialect)
 
 
-@functools.lru_cache(maxsize=8192)
+class SizedCache:
+    """A least-recently-used cache bounded by the characters it holds (keys and values), not by its count: one
+    entry can be a large policy, so a count alone would not bound the worker's memory."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self._entries: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[str], Any], size: Callable[[Any], int]) -> Any:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found[0]
+        value = make(key)
+        cost = len(key) + size(value)
+        if cost > self.max_chars:
+            return value
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = (value, cost)
+                self.chars += cost
+            while self.chars > self.max_chars:
+                _, (_, freed) = self._entries.popitem(last=False)
+                self.chars -= freed
+        return value
+
+
+# Per-object YAML and validation findings of the policies compiled lately: 16 Mi characters each at most.
+CACHE_CHARS = 16 * 1024 * 1024
+_yaml_cache = SizedCache(CACHE_CHARS)
+_findings_cache = SizedCache(CACHE_CHARS)
+
+
 def _object_yaml(key: str) -> str:
-    return dump_yaml_documents([json.loads(key)])
+    return _yaml_cache.get(key, lambda text: dump_yaml_documents([json.loads(text)]), len)  # type: ignore[no-any-return]
 
 
-@functools.lru_cache(maxsize=8192)
-def _object_findings(key: str) -> tuple[dict[str, str], ...]:
+def _findings_of(key: str) -> tuple[dict[str, str], ...]:
     findings = validate_object(json.loads(key), "compiled")
     return tuple({"severity": finding.severity, "message": str(finding)} for finding in findings)
+
+
+def _object_findings(key: str) -> tuple[dict[str, str], ...]:
+    return _findings_cache.get(key, _findings_of, lambda found: sum(len(f["message"]) + 16 for f in found))  # type: ignore[no-any-return]
 
 
 def compiled(document: Document, dialect: str) -> dict[str, Any]:
@@ -214,13 +256,26 @@ def compiled(document: Document, dialect: str) -> dict[str, Any]:
 
     An edit changes one or two policies of a drawing, so the YAML text and the validation findings are kept
     per emitted object (keyed by its exact JSON, key order included): the answer is the same as rendering and
-    validating everything again, and the editor's round trip does not grow with the untouched policies.
+    validating everything again, and the editor's round trip does not grow with the untouched policies. The YAML
+    stops at the response limit (413), so no drawing makes the server build an answer it would not send.
     """
     result = compile_document(document, dialect)
     keys = [json.dumps(obj, separators=(",", ":"), ensure_ascii=False) for obj in result.objects]
+    limit = settings.FENCELINE_MAX_RESPONSE_BYTES
+    parts, size = [], sum(map(len, keys))
+    for key in keys:
+        parts.append(_object_yaml(key))
+        size += len(parts[-1])
+        if size > limit:
+            raise ApiError(
+                f"the policies of this drawing are more than the limit of {limit / (1024 * 1024):.1f} MiB as YAML "
+                "and JSON on this server",
+                ["the limit is the setting FENCELINE_MAX_RESPONSE_BYTES"],
+                status=413,
+            )
     data: dict[str, Any] = {
         "dialect": result.dialect,
-        "yaml": "".join(_object_yaml(key) for key in keys),
+        "yaml": "".join(parts),
         "objects": result.objects,
         "issues": [issue.to_json() for issue in result.issues],
         "explanations": [explanation.to_json() for explanation in result.explanations],
@@ -242,41 +297,6 @@ def compile_view(request: HttpRequest) -> JsonResponse:
     document = document_from(raw)
     dialect = dialect_of(request.GET.get("dialect") or options.get("dialect"), document)
     return JsonResponse(compiled(document, dialect))
-
-
-class TimeLimitExceeded(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after `seconds` of wall time (SIGALRM).
-
-    Gunicorn's sync workers and the test client run requests in the main thread, where a timer signal can be
-    used; a threaded development server cannot, and there the block runs unbounded.
-    """
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
-        yield
-        return
-
-    armed = True
-
-    def expire(signum: int, frame: Any) -> None:
-        if armed:
-            raise TimeLimitExceeded
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        # An alarm that arrives while we are leaving must neither escape nor skip the clean-up (which would leave
-        # this handler installed and let a late alarm raise somewhere else): disarm first, restore in any case.
-        try:
-            armed = False
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
 
 
 def import_document(data: bytes | str, source: str) -> dict[str, Any]:

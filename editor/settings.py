@@ -50,8 +50,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "editor.middleware.ReleaseMemoryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "editor.middleware.SecurityHeadersMiddleware",
+    "editor.middleware.ResponseSizeLimitMiddleware",
     "editor.middleware.RequestSizeLimitMiddleware",
     "editor.middleware.MethodNotAllowedPageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "editor.auth.SignInRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "editor.middleware.TimeLimitMiddleware",  # last: its alarm covers the view, see its docstring
 ]
 
 ROOT_URLCONF = "editor.urls"
@@ -130,6 +133,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 # A drawing of 5,000 workloads takes seconds to compile; these keep one request from occupying a worker for long.
 FENCELINE_MAX_NODES = envint("FENCELINE_MAX_NODES", 2000)
 FENCELINE_MAX_EDGES = envint("FENCELINE_MAX_EDGES", 10000)
+# Every answer is at most this large (413 beyond); the largest drawing the limits above allow answers far less.
+FENCELINE_MAX_RESPONSE_BYTES = envint("FENCELINE_MAX_RESPONSE_BYTES", 32 * 1024 * 1024)
 FENCELINE_TIME_LIMIT_SECONDS = float(os.getenv("FENCELINE_TIME_LIMIT_SECONDS") or 20)
 
 # --- sign-in (optional); editor.auth reads these on every request -------------------------------------------

@@ -82,6 +82,39 @@ _PORT_SCHEMA: dict[str, Any] = {
     },
 }
 
+# Free-form fields (an edge's Cilium L7 rules, settings.extra) are bounded like everything else: their depth keeps
+# every walk over a drawing (deepcopy, the YAML writer, json) far from the recursion limit and keeps the emitted
+# YAML, which indents each level, linear in the input; their widths and string lengths bound what one field can
+# make the compiler repeat. The deepest upstream L7 rule (rules.http[].headerMatches[].secret.name) has 6 levels.
+FREE_FORM_MAX_DEPTH = 8
+FREE_FORM_MAX_ITEMS = 1000
+FREE_FORM_MAX_PROPERTIES = 100
+FREE_FORM_MAX_STRING = 8192
+FREE_FORM_MAX_KEY = 253
+_TOO_DEEP = "too deep"
+_SCALAR_TYPES = ["string", "number", "boolean", "null"]
+
+
+def _free_form_defs() -> dict[str, Any]:
+    """`freeForm<N>`: any JSON value at most N containers deep, with bounded widths and strings."""
+    defs: dict[str, Any] = {
+        "freeForm0": {"title": _TOO_DEEP, "type": _SCALAR_TYPES, "maxLength": FREE_FORM_MAX_STRING},
+    }
+    for depth in range(1, FREE_FORM_MAX_DEPTH + 1):
+        defs[f"freeForm{depth}"] = {
+            "type": [*_SCALAR_TYPES, "object", "array"],
+            "maxLength": FREE_FORM_MAX_STRING,
+            "maxItems": FREE_FORM_MAX_ITEMS,
+            "maxProperties": FREE_FORM_MAX_PROPERTIES,
+            "propertyNames": {"maxLength": FREE_FORM_MAX_KEY},
+            "items": {"$ref": f"#/$defs/freeForm{depth - 1}"},
+            "additionalProperties": {"$ref": f"#/$defs/freeForm{depth - 1}"},
+        }
+    return defs
+
+
+_FREE_FORM_OBJECT: dict[str, Any] = {"allOf": [{"type": "object"}, {"$ref": f"#/$defs/freeForm{FREE_FORM_MAX_DEPTH}"}]}
+
 DOCUMENT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://fenceline.invalid/schemas/fenceline-v1.json",
@@ -110,7 +143,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "ipblockMatchesPods": {"type": "boolean"},
-                "extra": {"type": "object"},
+                "extra": _FREE_FORM_OBJECT,
             },
         },
         "namespaces": {
@@ -130,6 +163,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
         "edges": {"type": "array", "items": {"$ref": "#/$defs/edge"}},
     },
     "$defs": {
+        **_free_form_defs(),
         "position": {
             "type": "object",
             "additionalProperties": False,
@@ -199,7 +233,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                         },
                     },
                 },
-                "l7": {"type": "object"},
+                "l7": _FREE_FORM_OBJECT,
                 "serverNames": {"type": "array", "items": {"type": "string"}},
                 "enforce": {"type": "array", "items": {"enum": list(SIDES)}, "uniqueItems": True},
                 "action": {"enum": ["allow", "deny"]},
@@ -676,6 +710,11 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "type" and error.schema.get("title") == _TOO_DEEP:
+        return (
+            f"nested deeper than {FREE_FORM_MAX_DEPTH} levels; a free-form field (l7, extra) holds at most "
+            f"{FREE_FORM_MAX_DEPTH} levels of objects and lists"
+        )
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field")
     if error.validator == "required":

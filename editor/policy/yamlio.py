@@ -152,7 +152,8 @@ def check_json_value(value: Any, source: str, limits: Limits = DEFAULT_LIMITS) -
 
 
 def _check_text(text: str, path: str, source: str, what: str = "") -> None:
-    where = f"{what}{path or 'the value'}"
+    # The path itself may hold the offending key: written with escapes, so that the message is valid text.
+    where = f"{what}{path or 'the value'}".encode("utf-8", "backslashreplace").decode("utf-8")
     if "\x00" in text:
         raise InputError(f"{where}: text holds a NUL character (\\u0000), which no field accepts", source)
     if text.isascii():

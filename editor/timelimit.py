@@ -1,0 +1,65 @@
+"""The per-request time limit (FENCELINE_TIME_LIMIT_SECONDS): SIGALRM interrupts whatever the request is doing.
+
+Applied to every request by editor.middleware.TimeLimitMiddleware (pages such as /d/<slug>.yaml compile too) and
+again around imports and API views, which answer with their own messages; an inner limit inside an outer one
+keeps the outer deadline, so the alarm of one request is armed once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+class TimeLimitExceeded(Exception):
+    pass
+
+
+_armed_here = threading.local()
+
+
+def arm(seconds: float) -> Callable[[], None] | None:
+    """Start the alarm; returns the function that stops it, or None when no alarm was started (not the main
+    thread, no limit, or one is running already: an inner limit keeps the outer deadline)."""
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0 or getattr(_armed_here, "on", False):
+        return None
+    armed = True
+
+    def expire(signum: int, frame: Any) -> None:
+        if armed:
+            raise TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    _armed_here.on = True
+
+    def disarm() -> None:
+        nonlocal armed
+        # An alarm that arrives while we are leaving must neither escape nor skip the clean-up (which would leave
+        # this handler installed and let a late alarm raise somewhere else): disarm first, restore in any case.
+        try:
+            armed = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            _armed_here.on = False
+
+    return disarm
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds` of wall time (SIGALRM).
+
+    Gunicorn's sync workers and the test client run requests in the main thread, where a timer signal can be
+    used; a threaded development server cannot, and there the block runs unbounded.
+    """
+    disarm = arm(seconds)
+    try:
+        yield
+    finally:
+        if disarm is not None:
+            disarm()
