@@ -22,6 +22,7 @@ import fastjsonschema
 import jsonschema
 
 from .selectors import validate_namespace_name
+from .yamlio import InputError, Limits, check_json_value
 
 SCHEMA_VERSION = "fenceline/v1"
 
@@ -702,8 +703,18 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
         return [
             ("schema", f"unsupported document version {data.get('schema')!r}; this Fenceline reads {SCHEMA_VERSION}")
         ]
+    try:
+        found = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    except RecursionError:
+        # jsonschema writes the value it refuses into its message, and repr() of a value nested hundreds of levels
+        # (a drawing stored before the free-form bound) recurses too deep: name where it is too deep instead.
+        try:
+            check_json_value(data, "document", Limits(max_depth=FREE_FORM_MAX_DEPTH + 4))
+        except InputError as exc:
+            return [("", exc.message)]
+        raise
     errors = []
-    for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    for error in found:
         best = jsonschema.exceptions.best_match([error])
         errors.append((format_path(best.absolute_path), _schema_message(best)))
     return errors
