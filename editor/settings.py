@@ -35,7 +35,9 @@ DEBUG = envbool("DEBUG", False)
 
 # Without DEBUG there is no fallback: Django refuses to sign anything with an empty key, and editor.wsgi /
 # editor.asgi refuse to start (see editor/checks.py), so a forgotten key is loud, not silently shared.
-SECRET_KEY = os.getenv("SECRET_KEY", "") or ("django-insecure-development-only-key" if DEBUG else "")
+SECRET_KEY = os.getenv("SECRET_KEY", "") or (
+    "django-insecure-development-only-key-never-use-it-in-production" if DEBUG else ""
+)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")

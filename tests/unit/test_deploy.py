@@ -359,7 +359,7 @@ def test_the_image_start_command_serves_and_its_health_check_passes(tmp_path):
         "GUNICORN_CMD_ARGS": arguments,
         "WEB_CONCURRENCY": dockerfile_env("WEB_CONCURRENCY"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'fenceline.sqlite3'}",
-        "SECRET_KEY": "test-" + "k" * 40,
+        "SECRET_KEY": "test-" + "k" * 50,
         "DEBUG": "",
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
