@@ -12,12 +12,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import io
 import logging
 import os
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
@@ -69,19 +71,43 @@ def too_large_response(request: HttpRequest, size: int | None = None) -> HttpRes
 
 
 class RequestSizeLimitMiddleware:
-    """Refuse an oversized body from its Content-Length, before a byte of it is read."""
+    """Refuse an oversized body from its Content-Length, before a byte of it is read.
+
+    A chunked body has no Content-Length, and Django would read it as empty. Where the server has decoded the
+    chunks and marks the end of the input (gunicorn sets `wsgi.input_terminated`) it is read here up to the limit
+    (413 beyond) and handed on with its length; elsewhere (e.g. the development server) it is refused with 411.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.FENCELINE_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get(
+            "CONTENT_LENGTH"
+        ):
+            refused = self._read_chunked(request, limit)
+            if refused is not None:
+                return refused
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.FENCELINE_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD:
+        if length > limit:
             return too_large_response(request, length)
         return self.get_response(request)
+
+    @staticmethod
+    def _read_chunked(request: HttpRequest, limit: int) -> HttpResponse | None:
+        if not request.META.get("wsgi.input_terminated"):
+            message = "A chunked request body cannot be read here: send it with a Content-Length header."
+            return _error(request, 411, "Length required", message, ["Transfer-Encoding: chunked"])
+        data = request.META["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            return too_large_response(request)
+        request.META["CONTENT_LENGTH"] = str(len(data))
+        request._stream = LimitedStream(io.BytesIO(data), len(data))  # type: ignore[attr-defined]
+        return None
 
 
 class MethodNotAllowedPageMiddleware:

@@ -8,6 +8,7 @@ surrogate was a 500 on PostgreSQL, duplicate keys were silently merged, and `/d/
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -173,3 +174,36 @@ def test_the_yaml_cache_is_bounded_by_characters(api):
         assert cache.chars <= 50_000
     assert cache.chars > 0
     assert api_module._yaml_cache.max_chars == api_module.CACHE_CHARS
+
+
+# --- chunked bodies -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/import", "/api/compile", "/csp-report"])
+def test_a_chunked_body_the_server_cannot_measure_is_a_411_not_an_empty_body(api, url):
+    # The development server (wsgiref) passes the chunks undecoded and without an end: refuse, do not guess.
+    response = api.post(
+        url, b"", content_type="application/json", headers={"X-CSRFToken": api.token},
+        CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked",
+    )  # fmt: skip
+    assert response.status_code == 411, response.content[:300]
+    assert b"Content-Length" in response.content
+
+
+def test_a_chunked_body_the_server_decoded_is_read_up_to_the_limit(api, talk_doc, settings):
+    # As gunicorn hands it on: the chunks decoded into a stream that ends, no Content-Length (the real server is
+    # tested in test_server_bounds.py).
+    body = json.dumps(talk_doc).encode()
+
+    def chunked(data: bytes) -> dict[str, Any]:
+        return {
+            "CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True,
+            "wsgi.input": io.BytesIO(data), "content_type": "application/json", "headers": {"X-CSRFToken": api.token},
+        }  # fmt: skip
+
+    response = api.post("/api/compile", body, content_type="application/json", headers={"X-CSRFToken": api.token})
+    read = api.generic("POST", "/api/compile", b"", **chunked(body))
+    assert read.status_code == 200 and read.json() == response.json()
+    settings.FENCELINE_MAX_UPLOAD_BYTES = 100
+    too_large = api.generic("POST", "/api/compile", b"", **chunked(body * 100))
+    assert too_large.status_code == 413

@@ -130,3 +130,23 @@ def test_the_widest_drawing_within_the_bounds_answers_within_the_response_limit(
     grown_mib = (peak_kib(worker) - idle_peak) / 1024
     assert grown_mib < MEMORY_PER_REQUEST_MIB, f"{grown_mib:.0f} MiB for a {len(body) / MIB:.1f} MiB body"
     assert (worker.memory_info().rss - idle_rss) / MIB < RETURNED_MIB
+
+
+def test_chunked_bodies_are_read_up_to_the_limit_by_gunicorn(server):
+    import http.client
+
+    base, _, _, _ = server
+    headers = csrf(base)
+    host, port = base.removeprefix("http://").split(":")
+    body = json.dumps({"document": json.loads(TALK_APP.read_text())}).encode()
+    answers = []
+    for payload in (body, b" " * (11 * MIB) + body):
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        chunks = (payload[i : i + 65536] for i in range(0, len(payload), 65536))
+        connection.request("POST", "/api/compile", body=chunks, headers={**headers, "Host": "localhost"},
+                           encode_chunked=True)  # fmt: skip
+        response = connection.getresponse()
+        answers.append((response.status, response.read()))
+        connection.close()
+    assert answers[0][0] == 200 and json.loads(answers[0][1])["ok"] is not None
+    assert answers[1][0] == 413 and b"larger than the limit" in answers[1][1]

@@ -31,8 +31,10 @@ def test_it_refuses_to_serve_with_a_short_secret_key():
     for entry in ("import editor.wsgi", "import editor.asgi"):
         refused = run(entry, {"SECRET_KEY": "s" * 49})
         assert refused.returncode == 1
-        assert refused.stderr.strip().splitlines()[-1].startswith(
-            "django.core.exceptions.ImproperlyConfigured: SECRET_KEY is shorter than 50 characters"
+        assert (
+            refused.stderr.strip()
+            .splitlines()[-1]
+            .startswith("django.core.exceptions.ImproperlyConfigured: SECRET_KEY is shorter than 50 characters")
         )
     check = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
