@@ -7,6 +7,7 @@ and DATABASE_URL. DEBUG is off unless the environment turns it on.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "editor.apps.EditorConfig",
 ]
 
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "editor.auth.SignInRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
     "editor.middleware.TimeLimitMiddleware",  # last: its alarm covers the view, see its docstring
 ]
 
@@ -156,7 +159,23 @@ _remote_user = os.getenv("FENCELINE_REMOTE_USER_HEADER", "").strip() or "REMOTE_
 FENCELINE_REMOTE_USER_HEADER = (
     "HTTP_" + _remote_user.upper().replace("-", "_") if "-" in _remote_user else _remote_user.upper()
 )
-AUTHENTICATION_BACKENDS = ["editor.auth.AccountsBackend", "editor.auth.ProxyUserBackend"]
+# django-axes counts failed sign-ins in the database (shared by every worker and replica) and refuses a user name
+# from an address after FENCELINE_SIGN_IN_FAILURES failures for FENCELINE_SIGN_IN_LOCKOUT_MINUTES; its backend
+# must come first so that a locked-out attempt never reaches the password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "editor.auth.AccountsBackend",
+    "editor.auth.ProxyUserBackend",
+]
+AXES_FAILURE_LIMIT = envint("FENCELINE_SIGN_IN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("FENCELINE_SIGN_IN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # by name alone, anyone could lock a colleague out
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "editor.auth.locked_out"
+AXES_CLIENT_IP_CALLABLE = "editor.auth.client_ip"
+AXES_VERBOSE = False
+# Proxies in front of Fenceline that append the client's address to X-Forwarded-For (the compose file's nginx: 1).
+FENCELINE_TRUSTED_PROXIES = envint("FENCELINE_TRUSTED_PROXIES", 0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = LOGOUT_REDIRECT_URL = "editor"
 AUTH_PASSWORD_VALIDATORS = [
