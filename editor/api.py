@@ -17,6 +17,8 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
@@ -25,7 +27,7 @@ from django.urls import reverse
 
 from editor import auth, panels
 from editor.middleware import too_large_response
-from editor.models import Revision, StaleParentError, save_revision
+from editor.models import NotAnEditorError, Revision, StaleParentError, save_revision
 from editor.policy.compile import DIALECTS, compile_document
 from editor.policy.document import Document, DocumentError
 from editor.policy.edge_states import edge_states
@@ -396,8 +398,16 @@ def save_view(request: HttpRequest) -> JsonResponse:
     parent = revision_or_404(parent_slug) if parent_slug else None
     try:
         revision = save_revision(
-            document.to_json(), parent, fork=bool(options.get("fork")), author=auth.author_of(request)
+            document.to_json(),
+            parent,
+            fork=bool(options.get("fork")),
+            author=auth.author_of(request),
+            user=auth.saving_user(request),
         )
+    except NotAnEditorError as exc:
+        owner = exc.document.owner.get_username() if exc.document.owner else None
+        details = ['send the same request with "fork": true to save your own copy']
+        return JsonResponse({"error": str(exc), "details": details, "fork": True, "owner": owner}, status=403)
     except StaleParentError as exc:
         latest = revision_json(request, exc.latest, with_document=False)
         return JsonResponse(
@@ -412,7 +422,47 @@ def load_view(request: HttpRequest, slug: str) -> JsonResponse:
     data = revision_json(request, revision)
     latest = revision.document.latest_revision()
     data["latest"] = latest.slug if latest else revision.slug
+    data.update(ownership_json(request, revision.document))
     return JsonResponse(data)
+
+
+def ownership_json(request: HttpRequest, document: Any) -> dict[str, Any]:
+    user = auth.saving_user(request)
+    return {
+        "owner": document.owner.get_username() if document.owner else None,
+        "editors": sorted(person.get_username() for person in document.editors.all()),
+        "editorGroups": sorted(group.name for group in document.editor_groups.all()),
+        "mayAddRevisions": user is None or document.may_add_revisions(user),
+    }
+
+
+@endpoint("POST")
+def editors_view(request: HttpRequest, slug: str) -> JsonResponse:
+    """The owner names who else may add revisions: `{"users": [names], "groups": [names]}` replaces both lists."""
+    document = revision_or_404(slug).document
+    user = auth.saving_user(request)
+    if user is None:
+        raise ApiError("this server has no sign-in: anyone may add revisions to any drawing", status=404)
+    if not user.is_authenticated or not (user.pk == document.owner_id or user.is_superuser):
+        owner = document.owner.get_username() if document.owner else "nobody (it was saved without signing in)"
+        raise ApiError(f"only the owner of this drawing may name its editors; its owner is {owner}", status=403)
+    options = load_json(request.body, "request body")
+    names = {}
+    for field in ("users", "groups"):
+        value = options.get(field, []) if isinstance(options, dict) else None
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise ApiError(f"{field} must be a list of names")
+        names[field] = set(value)
+    users = list(get_user_model().objects.filter(username__in=names["users"]))
+    groups = list(Group.objects.filter(name__in=names["groups"]))
+    unknown = sorted(names["users"] - {u.get_username() for u in users}) + sorted(
+        names["groups"] - {g.name for g in groups}
+    )
+    if unknown:
+        raise ApiError("no such user or group on this server", unknown)
+    document.editors.set(users)
+    document.editor_groups.set(groups)
+    return JsonResponse(ownership_json(request, document))
 
 
 @endpoint("GET")

@@ -49,6 +49,12 @@ def author_of(request: HttpRequest) -> str:
     return request.user.get_username()
 
 
+def saving_user(request: HttpRequest) -> Any:
+    """Who saves, for ownership: the request's user (possibly anonymous) when sign-in is on, None when it is off
+    (then drawings have no owner and anyone may continue any of them, as before ownership existed)."""
+    return None if mode() == NONE else request.user
+
+
 # --- backends -----------------------------------------------------------------------------------------------
 
 
