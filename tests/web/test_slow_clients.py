@@ -8,6 +8,7 @@ on gunicorn alone, the others that nginx buffers those bodies and the server sta
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -83,10 +84,8 @@ class SlowClients:
     def _dribble(self) -> None:
         while not self.stop.wait(0.5):
             for sock in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.sendall(b" ")
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.stop.set()
