@@ -415,6 +415,9 @@ _ANALYSER = yaml.emitter.Emitter(None, allow_unicode=True)
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _scalars: dict[tuple[str, bool], str] = {}
+# Bounded by the characters it holds, not by count: a free-form string may be 8 KiB long.
+_SCALAR_CACHE_CHARS = 4 * 1024 * 1024
+_scalar_chars = 0
 
 
 def _string(text: str, key: bool) -> str:
@@ -430,9 +433,12 @@ def _string(text: str, key: bool) -> str:
         text
     )
     rendered = text if implicit and analysis.allow_block_plain else "'" + text.replace("'", "''") + "'"
-    if len(_scalars) > 100_000:
+    global _scalar_chars
+    if _scalar_chars > _SCALAR_CACHE_CHARS:
         _scalars.clear()
+        _scalar_chars = 0
     _scalars[(text, key)] = rendered
+    _scalar_chars += len(text) + len(rendered)
     return rendered
 
 
