@@ -19,6 +19,7 @@ class TimeLimitExceeded(Exception):
 
 
 _armed_here = threading.local()
+REPEAT_SECONDS = 0.25
 
 
 def arm(seconds: float) -> Callable[[], None] | None:
@@ -30,6 +31,9 @@ def arm(seconds: float) -> Callable[[], None] | None:
 
     def expire(signum: int, frame: Any) -> None:
         if armed:
+            # The exception can land in code that swallows it (a weakref finaliser run by the garbage collector):
+            # ring again shortly, until the request is over and the alarm is disarmed.
+            signal.setitimer(signal.ITIMER_REAL, REPEAT_SECONDS)
             raise TimeLimitExceeded
 
     previous = signal.signal(signal.SIGALRM, expire)
