@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -127,11 +128,66 @@ def decode(data: bytes | str, source: str, limits: Limits = DEFAULT_LIMITS) -> s
     return text.removeprefix("\ufeff")
 
 
-def check_json_value(value: Any, source: str, limits: Limits = DEFAULT_LIMITS) -> None:
+# In JSON text a NUL or a surrogate can only be written as an escape (\u0000, \ud800-\udfff): without one, no
+# string of the parsed value needs looking at.
+_SUSPICIOUS_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def check_json_value(value: Any, source: str, limits: Limits = DEFAULT_LIMITS, text: str | None = None) -> int:
     """Refuse a parsed JSON value that is nested deeper than the limit or holds text no store or YAML reader can
     take: a lone surrogate (JSON can escape one, `"\\ud800"`, but it is no Unicode scalar value, so UTF-8 and
     PostgreSQL refuse it) or a NUL. The message names the path of the first such value. Iterative, so a value
-    nested as deep as the parser allows is refused, not a RecursionError."""
+    nested as deep as the parser allows is refused, not a RecursionError. With the JSON `text` it was parsed from,
+    strings are only looked at when the text has an escape that could be one of those. Returns the number of
+    object keys in the value."""
+    strings = text is None or _SUSPICIOUS_ESCAPE.search(text) is not None
+    keys = _containers_fine(value, strings, limits.max_depth)
+    if keys < 0:
+        _locate_problem(value, source, limits)
+    return keys
+
+
+def _containers_fine(value: Any, strings: bool, max_depth: int) -> int:
+    """The fast pass: containers only (and strings when asked), no paths; the number of object keys, or -1 at the
+    first problem."""
+    if type(value) is not dict and type(value) is not list:
+        return -1 if strings and type(value) is str and not _plain(value) else 0
+    keys = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth >= max_depth:
+            return -1
+        if type(item) is dict:
+            if strings and not all(_plain(key) for key in item):
+                return -1
+            keys += len(item)
+            children = item.values()
+        else:
+            children = item
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif strings and kind is str and not _plain(child):
+                return -1
+    return keys
+
+
+def _plain(text: str) -> bool:
+    return "\x00" not in text and (text.isascii() or _encodable(text))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _locate_problem(value: Any, source: str, limits: Limits) -> None:
+    """The slow pass: every value with its path, raising InputError for the first problem."""
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
         item, path, depth = stack.pop()
@@ -143,9 +199,9 @@ def check_json_value(value: Any, source: str, limits: Limits = DEFAULT_LIMITS) -
         if depth >= limits.max_depth:
             raise InputError(f"{path or 'the value'} is nested deeper than {limits.max_depth} levels", source)
         if isinstance(item, list):
-            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in reversed(list(enumerate(item))))
             continue
-        for key, child in item.items():
+        for key, child in reversed(list(item.items())):
             child_path = f"{path}.{key}" if path else str(key)
             _check_text(key, child_path, source, "the key of ")
             stack.append((child, child_path, depth + 1))

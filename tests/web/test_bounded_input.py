@@ -207,3 +207,17 @@ def test_a_chunked_body_the_server_decoded_is_read_up_to_the_limit(api, talk_doc
     settings.FENCELINE_MAX_UPLOAD_BYTES = 100
     too_large = api.generic("POST", "/api/compile", b"", **chunked(body * 100))
     assert too_large.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"document": {"schema": "fenceline/v1", "name" : "a", "name": "b"}}',  # a space before the colon
+        '{"document": {"schema": "fenceline/v1", "description": "x\\":y", "name": "a", "name": "b"}}',
+        '{"document": {"schema": "fenceline/v1", "settings": {"extra": {"k": 1, "k": 2}}}}',
+    ],
+)
+def test_duplicate_keys_are_found_however_the_json_is_written(api, body):
+    response = post_raw(api, "/api/compile", body)
+    assert response.status_code == 400
+    assert "duplicate key" in response.json()["error"]
