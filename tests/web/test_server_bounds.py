@@ -122,11 +122,12 @@ def test_the_widest_drawing_within_the_bounds_answers_within_the_response_limit(
     idle_rss, idle_peak = worker.memory_info().rss, peak_kib(worker)
     document = deep_l7_document(6, 1)  # l7 -> http -> [ -> 6 levels = 8, the bound
     edge = document["edges"][0]
-    document["edges"] = [{**edge, "id": f"e{i}", "ports": [{"protocol": "TCP", "port": 1 + i}]} for i in range(9000)]
+    edges = 1500  # FENCELINE_MAX_EDGES
+    document["edges"] = [{**edge, "id": f"e{i}", "ports": [{"protocol": "TCP", "port": 1 + i}]} for i in range(edges)]
     body = json.dumps({"document": document}).encode()
     status, answer = send("POST", base + "/api/compile", body, headers)
     assert len(answer) <= 32 * MIB
-    assert status in (200, 413, 503), answer[:300]
+    assert status == 200, answer[:300]
     grown_mib = (peak_kib(worker) - idle_peak) / 1024
     assert grown_mib < MEMORY_PER_REQUEST_MIB, f"{grown_mib:.0f} MiB for a {len(body) / MIB:.1f} MiB body"
     assert (worker.memory_info().rss - idle_rss) / MIB < RETURNED_MIB
