@@ -30,11 +30,16 @@ def arm(seconds: float) -> Callable[[], None] | None:
     armed = True
 
     def expire(signum: int, frame: Any) -> None:
-        if armed:
-            # The exception can land in code that swallows it (a weakref finaliser run by the garbage collector):
-            # ring again shortly, until the request is over and the alarm is disarmed.
-            signal.setitimer(signal.ITIMER_REAL, REPEAT_SECONDS)
-            raise TimeLimitExceeded
+        if not armed:
+            return
+        if _in_finaliser(frame):
+            # Python swallows an exception raised in a finaliser (and reports it as "ignored"): try again as soon
+            # as the garbage collector is done with it.
+            signal.setitimer(signal.ITIMER_REAL, 0.005)
+            return
+        # Ring again shortly in case the exception still lands somewhere that swallows it.
+        signal.setitimer(signal.ITIMER_REAL, REPEAT_SECONDS)
+        raise TimeLimitExceeded
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -52,6 +57,18 @@ def arm(seconds: float) -> Callable[[], None] | None:
             _armed_here.on = False
 
     return disarm
+
+
+def _in_finaliser(frame: Any) -> bool:
+    """Whether the interrupted code runs inside a weakref finaliser or a __del__ method (a few frames up)."""
+    for _ in range(8):
+        if frame is None:
+            return False
+        code = frame.f_code
+        if code.co_name == "__del__" or (code.co_name == "__call__" and code.co_filename.endswith("weakref.py")):
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextlib.contextmanager

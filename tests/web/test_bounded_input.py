@@ -221,3 +221,29 @@ def test_duplicate_keys_are_found_however_the_json_is_written(api, body):
     response = post_raw(api, "/api/compile", body)
     assert response.status_code == 400
     assert "duplicate key" in response.json()["error"]
+
+
+def test_the_time_limit_is_not_swallowed_by_a_finaliser_it_interrupts():
+    # An exception raised inside a weakref finaliser is "ignored" by Python (and would fail this test as an
+    # unraisable exception): the alarm waits for the finaliser to end, then stops the block.
+    import time
+    import weakref
+
+    from editor.timelimit import TimeLimitExceeded, time_limit
+
+    class Thing:
+        pass
+
+    def slow_cleanup() -> None:
+        deadline = time.perf_counter() + 0.2
+        while time.perf_counter() < deadline:
+            pass
+
+    thing = Thing()
+    weakref.finalize(thing, slow_cleanup)
+    finished_cleanup = False
+    with pytest.raises(TimeLimitExceeded), time_limit(0.02):
+        del thing  # runs slow_cleanup, during which the alarm rings
+        finished_cleanup = True
+        time.sleep(5)
+    assert finished_cleanup
