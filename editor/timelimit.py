@@ -8,6 +8,7 @@ keeps the outer deadline, so the alarm of one request is armed once.
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -32,15 +33,16 @@ def arm(seconds: float) -> Callable[[], None] | None:
     def expire(signum: int, frame: Any) -> None:
         if not armed:
             return
-        if _in_finaliser(frame):
-            # Python swallows an exception raised in a finaliser (and reports it as "ignored"): try again as soon
-            # as the garbage collector is done with it.
+        if _collecting or _in_finaliser(frame):
+            # Python swallows an exception raised in a finaliser or a garbage collector callback (and reports it
+            # as "ignored"): try again as soon as the collector is done.
             signal.setitimer(signal.ITIMER_REAL, 0.005)
             return
         # Ring again shortly in case the exception still lands somewhere that swallows it.
         signal.setitimer(signal.ITIMER_REAL, REPEAT_SECONDS)
         raise TimeLimitExceeded
 
+    _watch_the_collector()
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     _armed_here.on = True
@@ -59,13 +61,42 @@ def arm(seconds: float) -> Callable[[], None] | None:
     return disarm
 
 
+_collecting = False
+
+
+def _gc_starts(phase: str, info: dict[str, int]) -> None:
+    global _collecting
+    if phase == "start":
+        _collecting = True
+
+
+def _gc_stops(phase: str, info: dict[str, int]) -> None:
+    global _collecting
+    if phase == "stop":
+        _collecting = False
+
+
+def _watch_the_collector() -> None:
+    """Keep `_collecting` true from the first garbage collector callback to the last, whoever added others."""
+    for callback in (_gc_starts, _gc_stops):
+        if callback in gc.callbacks:
+            gc.callbacks.remove(callback)
+    gc.callbacks.insert(0, _gc_starts)
+    gc.callbacks.append(_gc_stops)
+
+
 def _in_finaliser(frame: Any) -> bool:
-    """Whether the interrupted code runs inside a weakref finaliser or a __del__ method (a few frames up)."""
+    """Whether the interrupted code runs inside a weakref finaliser, a __del__ method or our own garbage collector
+    callbacks (a few frames up)."""
     for _ in range(8):
         if frame is None:
             return False
         code = frame.f_code
-        if code.co_name == "__del__" or (code.co_name == "__call__" and code.co_filename.endswith("weakref.py")):
+        if (
+            code.co_name == "__del__"
+            or (code.co_name == "__call__" and code.co_filename.endswith("weakref.py"))
+            or code in (_gc_starts.__code__, _gc_stops.__code__)
+        ):
             return True
         frame = frame.f_back
     return False

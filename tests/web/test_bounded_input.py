@@ -247,3 +247,26 @@ def test_the_time_limit_is_not_swallowed_by_a_finaliser_it_interrupts():
         finished_cleanup = True
         time.sleep(5)
     assert finished_cleanup
+
+
+def test_the_time_limit_is_not_swallowed_by_a_garbage_collector_callback():
+    import gc
+    import time
+
+    from editor.timelimit import TimeLimitExceeded, time_limit
+
+    def slow_callback(phase: str, info: dict[str, int]) -> None:
+        deadline = time.perf_counter() + 0.2
+        while phase == "start" and time.perf_counter() < deadline:
+            pass
+
+    gc.callbacks.append(slow_callback)
+    collected = False
+    try:
+        with pytest.raises(TimeLimitExceeded), time_limit(0.02):
+            gc.collect()
+            collected = True
+            time.sleep(5)
+    finally:
+        gc.callbacks.remove(slow_callback)
+    assert collected
