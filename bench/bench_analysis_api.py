@@ -44,6 +44,9 @@ def main() -> int:
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "editor.settings")
     os.environ.setdefault("DEBUG", "1")
+    # The drawing is larger than the default limits (bench/bench_limits.py).
+    os.environ.setdefault("FENCELINE_MAX_NODES", "1000")
+    os.environ.setdefault("FENCELINE_MAX_EDGES", "5000")
     import django
 
     django.setup()

@@ -7,17 +7,17 @@ fetch it from GET /api/csrf (which also sets the csrftoken cookie) and send it b
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
-import signal
-import threading
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
@@ -26,14 +26,15 @@ from django.urls import reverse
 
 from editor import auth, panels
 from editor.middleware import too_large_response
-from editor.models import Revision, StaleParentError, save_revision
+from editor.models import NotAnEditorError, Revision, StaleParentError, save_revision
 from editor.policy.compile import DIALECTS
 from editor.policy.dialect_fit import adopt_dialect, fitting_dialect, missing_features
 from editor.policy.document import Document, DocumentError
 from editor.policy.importer import import_text
 from editor.policy.isolation import isolation
-from editor.policy.service import compile_answer
-from editor.policy.yamlio import InputError, Limits, decode
+from editor.policy.service import AnswerTooLarge, compile_answer
+from editor.policy.yamlio import InputError, Limits, check_json_value, decode
+from editor.timelimit import TimeLimitExceeded, time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -91,21 +92,47 @@ def limits() -> Limits:
 
 
 def load_json(data: bytes | str, source: str) -> Any:
-    """JSON text to a value, with the size, encoding and nesting checks every input gets."""
+    """JSON text to a value, with the checks every input gets: size, encoding, nesting depth, duplicate keys
+    (refused, as the YAML loader and kubectl refuse them) and text that is valid Unicode without NUL characters."""
     try:
         text = decode(data, source, limits())
         value = json.loads(
             text, parse_constant=_not_finite(source), parse_float=_finite_float(source), parse_int=_int_of(source)
         )
+        keys = check_json_value(value, source, limits(), text)
+        if not _no_duplicate_keys(text, keys):
+            json.loads(text, object_pairs_hook=_unique_keys(source))  # finds and names the duplicate
     except InputError as exc:
         raise ApiError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ApiError(f"{source}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:
         raise ApiError(f"{source}: JSON nested too deeply") from None
-    if "\\u0000" in text:
-        _refuse_nul(value, source)
     return value
+
+
+_SPACE_BEFORE_COLON = re.compile(r'"\s+:')
+
+
+def _no_duplicate_keys(text: str, keys: int) -> bool:
+    """True when the text certainly has no object with a repeated key, judged without a second parse: every key
+    is written `"...":`, so when the text has no space before a colon, as many `":` as keys parsed means none was
+    lost to a duplicate (a `":` inside a string only adds to the count, which then asks for the slow check)."""
+    return _SPACE_BEFORE_COLON.search(text) is None and text.count('":') == keys
+
+
+def _unique_keys(source: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """An object whose key appears twice is refused: which value counts differs between readers."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = dict(pairs)
+        if len(value) != len(pairs):
+            seen: set[str] = set()
+            duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+            raise ApiError(f"{source}: duplicate key {duplicate!r} in a JSON object; each key may appear once")
+        return value
+
+    return build
 
 
 def _not_finite(source: str) -> Callable[[str], float]:
@@ -137,19 +164,6 @@ def _int_of(source: str) -> Callable[[str], int]:
             raise ApiError(f"{source}: an integer of {len(literal.lstrip('-')):,} digits is too large") from None
 
     return parse
-
-
-def _refuse_nul(value: Any, path: str) -> None:
-    """No text may hold a NUL (\\u0000): PostgreSQL cannot store it, and no Kubernetes field allows it."""
-    if isinstance(value, str) and "\x00" in value:
-        raise ApiError(f"{path}: text holds a NUL character (\\u0000), which no field accepts")
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_nul(item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_nul(key, path)
-            _refuse_nul(item, f"{path}.{key}")
 
 
 def check_size(value: Any, what: str = "the drawing") -> None:
@@ -201,8 +215,17 @@ def dialect_of(value: Any, document: Document) -> str:
 def compiled(document: Document, dialect: str) -> dict[str, Any]:
     """The compile answer (editor.policy.service, shared with `fenceline render`), with what the editor adds:
     the features the dialect lacks, each subject's isolation per direction, and the YAML with its problems as
-    comments (what Copy and Download give)."""
-    data = compile_answer(document, dialect)
+    comments (what Copy and Download give). The YAML stops at the response limit (413)."""
+    limit = settings.FENCELINE_MAX_RESPONSE_BYTES
+    try:
+        data = compile_answer(document, dialect, limit)
+    except AnswerTooLarge:
+        raise ApiError(
+            f"the policies of this drawing are more than the limit of {limit / (1024 * 1024):.1f} MiB as YAML "
+            "and JSON on this server",
+            ["the limit is the setting FENCELINE_MAX_RESPONSE_BYTES"],
+            status=413,
+        ) from None
     data["needs"] = missing_features(document, dialect)
     data["switchTo"] = fitting_dialect(document, dialect)
     data["isolation"] = {node_id: {"ingress": i, "egress": e} for node_id, (i, e) in isolation(document).items()}
@@ -231,41 +254,6 @@ def compile_view(request: HttpRequest) -> JsonResponse:
     document = document_from(raw)
     dialect = dialect_of(request.GET.get("dialect") or options.get("dialect"), document)
     return JsonResponse(compiled(document, dialect))
-
-
-class TimeLimitExceeded(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after `seconds` of wall time (SIGALRM).
-
-    Gunicorn's sync workers and the test client run requests in the main thread, where a timer signal can be
-    used; a threaded development server cannot, and there the block runs unbounded.
-    """
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
-        yield
-        return
-
-    armed = True
-
-    def expire(signum: int, frame: Any) -> None:
-        if armed:
-            raise TimeLimitExceeded
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        # An alarm that arrives while we are leaving must neither escape nor skip the clean-up (which would leave
-        # this handler installed and let a late alarm raise somewhere else): disarm first, restore in any case.
-        try:
-            armed = False
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
 
 
 def import_document(data: bytes | str, source: str) -> dict[str, Any]:
@@ -366,8 +354,16 @@ def save_view(request: HttpRequest) -> JsonResponse:
     parent = revision_or_404(parent_slug) if parent_slug else None
     try:
         revision = save_revision(
-            document.to_json(), parent, fork=bool(options.get("fork")), author=auth.author_of(request)
+            document.to_json(),
+            parent,
+            fork=bool(options.get("fork")),
+            author=auth.author_of(request),
+            user=auth.saving_user(request),
         )
+    except NotAnEditorError as exc:
+        owner = exc.document.owner.get_username() if exc.document.owner else None
+        details = ['send the same request with "fork": true to save your own copy']
+        return JsonResponse({"error": str(exc), "details": details, "fork": True, "owner": owner}, status=403)
     except StaleParentError as exc:
         latest = revision_json(request, exc.latest, with_document=False)
         return JsonResponse(
@@ -382,7 +378,47 @@ def load_view(request: HttpRequest, slug: str) -> JsonResponse:
     data = revision_json(request, revision)
     latest = revision.document.latest_revision()
     data["latest"] = latest.slug if latest else revision.slug
+    data.update(ownership_json(request, revision.document))
     return JsonResponse(data)
+
+
+def ownership_json(request: HttpRequest, document: Any) -> dict[str, Any]:
+    user = auth.saving_user(request)
+    return {
+        "owner": document.owner.get_username() if document.owner else None,
+        "editors": sorted(person.get_username() for person in document.editors.all()),
+        "editorGroups": sorted(group.name for group in document.editor_groups.all()),
+        "mayAddRevisions": user is None or document.may_add_revisions(user),
+    }
+
+
+@endpoint("POST")
+def editors_view(request: HttpRequest, slug: str) -> JsonResponse:
+    """The owner names who else may add revisions: `{"users": [names], "groups": [names]}` replaces both lists."""
+    document = revision_or_404(slug).document
+    user = auth.saving_user(request)
+    if user is None:
+        raise ApiError("this server has no sign-in: anyone may add revisions to any drawing", status=404)
+    if not user.is_authenticated or not (user.pk == document.owner_id or user.is_superuser):
+        owner = document.owner.get_username() if document.owner else "nobody (it was saved without signing in)"
+        raise ApiError(f"only the owner of this drawing may name its editors; its owner is {owner}", status=403)
+    options = load_json(request.body, "request body")
+    names = {}
+    for field in ("users", "groups"):
+        value = options.get(field, []) if isinstance(options, dict) else None
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise ApiError(f"{field} must be a list of names")
+        names[field] = set(value)
+    users = list(get_user_model().objects.filter(username__in=names["users"]))
+    groups = list(Group.objects.filter(name__in=names["groups"]))
+    unknown = sorted(names["users"] - {u.get_username() for u in users}) + sorted(
+        names["groups"] - {g.name for g in groups}
+    )
+    if unknown:
+        raise ApiError("no such user or group on this server", unknown)
+    document.editors.set(users)
+    document.editor_groups.set(groups)
+    return JsonResponse(ownership_json(request, document))
 
 
 @endpoint("GET")

@@ -50,6 +50,12 @@ def author_of(request: HttpRequest) -> str:
     return request.user.get_username()
 
 
+def saving_user(request: HttpRequest) -> Any:
+    """Who saves, for ownership: the request's user (possibly anonymous) when sign-in is on, None when it is off
+    (then drawings have no owner and anyone may continue any of them, as before ownership existed)."""
+    return None if mode() == NONE else request.user
+
+
 # --- backends -----------------------------------------------------------------------------------------------
 
 
@@ -167,6 +173,29 @@ def login(request: HttpRequest) -> HttpResponse:
     if mode() != ACCOUNTS:
         raise Http404("This server has no accounts: anyone can save drawings.")
     return _login(request)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address sign-in failures are counted for: the peer, or the address the trusted proxies in front of
+    Fenceline put in X-Forwarded-For (each appends the address it was talked to from; earlier entries are the
+    client's own word and not trusted)."""
+    hops = int(settings.FENCELINE_TRUSTED_PROXIES)
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if hops > 0 and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict[str, Any] | None) -> HttpResponse:
+    """django-axes' answer once a user name failed too often from one address: 429 with when to try again."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = (
+        f"Too many failed sign-ins for this user name from your address: signing in is refused for {minutes} "
+        "minutes. Ask whoever runs Fenceline here to reset your password if you have forgotten it."
+    )
+    page = render(request, "error.html", {"title": "Too many attempts", "message": message}, status=429)
+    page["Retry-After"] = str(minutes * 60)
+    return page
 
 
 def logout(request: HttpRequest) -> HttpResponse:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 from typing import Any, NoReturn
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db import models, transaction
 
 
@@ -24,12 +26,34 @@ class ImmutableRevisionError(Exception):
 
 
 class Document(models.Model):
+    """A drawing and its revisions. With sign-in on, whoever saved its first revision owns it; only the owner and
+    the editors (people, or members of groups) add revisions, everybody else who can see it may fork it."""
+
     name = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # SET_NULL: a deleted account leaves its drawings open to anyone who may save, as drawings made without sign-in.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_documents"
+    )
+    editors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="editable_documents")
+    editor_groups = models.ManyToManyField(Group, blank=True, related_name="editable_documents")
 
     def __str__(self) -> str:
         return self.name or "Untitled"
+
+    def may_add_revisions(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        """Whether `user` may continue this drawing (a drawing without an owner is open, as without sign-in)."""
+        if self.owner_id is None:
+            return True
+        if not user.is_authenticated:
+            return False
+        if user.pk == self.owner_id or getattr(user, "is_superuser", False):
+            return True
+        return (
+            self.editors.filter(pk=user.pk).exists()
+            or self.editor_groups.filter(pk__in=user.groups.values("pk")).exists()  # type: ignore[attr-defined]
+        )
 
     def latest_revision(self) -> Revision | None:
         return self.revisions.order_by("-number").first()
@@ -75,6 +99,18 @@ class Revision(models.Model):
         return str(self.data.get("name") or "Untitled")
 
 
+class NotAnEditorError(Exception):
+    """The user may view and fork this drawing, but not add revisions to it."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        owner = document.owner.get_username() if document.owner else "its owner"
+        super().__init__(
+            f"only {owner} and the editors they named may add revisions to this drawing; save your drawing as a fork "
+            "(your own copy, which remembers where it came from)"
+        )
+
+
 class StaleParentError(Exception):
     """The revision a save starts from is no longer the latest of its document: someone else saved meanwhile."""
 
@@ -90,21 +126,31 @@ class StaleParentError(Exception):
 
 
 def save_revision(
-    data: dict[str, Any], parent: Revision | None = None, *, fork: bool = False, author: str = ""
+    data: dict[str, Any],
+    parent: Revision | None = None,
+    *,
+    fork: bool = False,
+    author: str = "",
+    user: AbstractBaseUser | None = None,
 ) -> Revision:
     """Store `data` (a valid document) as a new immutable revision.
 
     Without a parent (or with `fork`) it starts a new document; a fork remembers the revision it came from.
     Otherwise it continues the parent's document, which must not have moved on since the parent: the document
     row is locked (SELECT ... FOR UPDATE) so that of two concurrent saves from the same parent exactly one wins
-    and the other gets StaleParentError. `author` is the signed-in user's name ("" when nobody is).
+    and the other gets StaleParentError. `author` is the signed-in user's name ("" when nobody is). `user` is
+    who saves when sign-in is on (None when it is off): a new document becomes theirs, and continuing one needs
+    `may_add_revisions` (NotAnEditorError otherwise).
     """
     name = str(data.get("name") or "")[:200]
     with transaction.atomic():
         if parent is None or fork:
-            document = Document.objects.create(name=name)
+            owner = user if user is not None and user.is_authenticated else None
+            document = Document.objects.create(name=name, owner=owner)
             return Revision.objects.create(document=document, number=1, parent=parent, data=data, author=author)
         document = Document.objects.select_for_update().get(pk=parent.document_id)
+        if user is not None and not document.may_add_revisions(user):
+            raise NotAnEditorError(document)
         latest = document.latest_revision()
         assert latest is not None  # a parent revision belongs to this document
         if latest.pk != parent.pk:

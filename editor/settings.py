@@ -7,6 +7,7 @@ and DATABASE_URL. DEBUG is off unless the environment turns it on.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -42,7 +43,9 @@ DEBUG = envbool("DEBUG", False)
 
 # Without DEBUG there is no fallback: Django refuses to sign anything with an empty key, and editor.wsgi /
 # editor.asgi refuse to start (see editor/checks.py), so a forgotten key is loud, not silently shared.
-SECRET_KEY = os.getenv("SECRET_KEY", "") or ("django-insecure-development-only-key" if DEBUG else "")
+SECRET_KEY = os.getenv("SECRET_KEY", "") or (
+    "django-insecure-development-only-key-never-use-it-in-production" if DEBUG else ""
+)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
@@ -53,12 +56,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "editor.apps.EditorConfig",
 ]
 
 MIDDLEWARE = [
+    "editor.middleware.ReleaseMemoryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "editor.middleware.SecurityHeadersMiddleware",
+    "editor.middleware.ResponseSizeLimitMiddleware",
     "editor.middleware.RequestSizeLimitMiddleware",
     "editor.middleware.MethodNotAllowedPageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -71,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "editor.middleware.DatabaseUnavailablePageMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "editor.middleware.TimeLimitMiddleware",  # last: its alarm covers the view, see its docstring
 ]
 
 ROOT_URLCONF = "editor.urls"
@@ -135,9 +143,12 @@ FENCELINE_MAX_UPLOAD_BYTES = envint("FENCELINE_MAX_UPLOAD_BYTES", 10 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = FENCELINE_MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
-# A drawing of 5,000 workloads takes seconds to compile; these keep one request from occupying a worker for long.
-FENCELINE_MAX_NODES = envint("FENCELINE_MAX_NODES", 2000)
-FENCELINE_MAX_EDGES = envint("FENCELINE_MAX_EDGES", 10000)
+# The largest drawing bench/bench_limits.py measures within its targets on a 2-core machine (compile <= 1.5 s,
+# lint <= 3 s, check <= 5 s of CPU): at 2,000 / 10,000 compiling alone took 7.6 s and linting over 20 s.
+FENCELINE_MAX_NODES = envint("FENCELINE_MAX_NODES", 300)
+FENCELINE_MAX_EDGES = envint("FENCELINE_MAX_EDGES", 1500)
+# Every answer is at most this large (413 beyond); the largest drawing the limits above allow answers far less.
+FENCELINE_MAX_RESPONSE_BYTES = envint("FENCELINE_MAX_RESPONSE_BYTES", 32 * 1024 * 1024)
 FENCELINE_TIME_LIMIT_SECONDS = float(os.getenv("FENCELINE_TIME_LIMIT_SECONDS") or 20)
 # Observation streams (POST /api/observations/<stream>): rows older than this many days are dropped.
 FENCELINE_OBSERVATION_RETENTION_DAYS = envint("FENCELINE_OBSERVATION_RETENTION_DAYS", 90)
@@ -163,7 +174,23 @@ _remote_user = os.getenv("FENCELINE_REMOTE_USER_HEADER", "").strip() or "REMOTE_
 FENCELINE_REMOTE_USER_HEADER = (
     "HTTP_" + _remote_user.upper().replace("-", "_") if "-" in _remote_user else _remote_user.upper()
 )
-AUTHENTICATION_BACKENDS = ["editor.auth.AccountsBackend", "editor.auth.ProxyUserBackend"]
+# django-axes counts failed sign-ins in the database (shared by every worker and replica) and refuses a user name
+# from an address after FENCELINE_SIGN_IN_FAILURES failures for FENCELINE_SIGN_IN_LOCKOUT_MINUTES; its backend
+# must come first so that a locked-out attempt never reaches the password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "editor.auth.AccountsBackend",
+    "editor.auth.ProxyUserBackend",
+]
+AXES_FAILURE_LIMIT = envint("FENCELINE_SIGN_IN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("FENCELINE_SIGN_IN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # by name alone, anyone could lock a colleague out
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "editor.auth.locked_out"
+AXES_CLIENT_IP_CALLABLE = "editor.auth.client_ip"
+AXES_VERBOSE = False
+# Proxies in front of Fenceline that append the client's address to X-Forwarded-For (the compose file's nginx: 1).
+FENCELINE_TRUSTED_PROXIES = envint("FENCELINE_TRUSTED_PROXIES", 0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = LOGOUT_REDIRECT_URL = "editor"
 AUTH_PASSWORD_VALIDATORS = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -19,11 +20,12 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.middleware import HtmxDetails
 
 from editor import api, forms, panels
-from editor.middleware import too_large_response
+from editor.middleware import time_limit_response, too_large_response
 from editor.models import Revision
 from editor.policy.compile import DIALECTS
 from editor.policy.dialects import REGISTRY, capabilities_table
-from editor.policy.document import Document
+from editor.policy.document import Document, DocumentError
+from editor.timelimit import TimeLimitExceeded
 
 log = logging.getLogger(__name__)
 CSP_REPORT_MAX_BYTES = 16 * 1024
@@ -99,19 +101,27 @@ def history(request: HttpRequest, slug: str) -> HttpResponse:
 def revision_yaml(request: HttpRequest, slug: str) -> HttpResponse:
     """The policies of a revision as YAML that `curl ... | kubectl apply -f -` can use."""
     found = _revision(slug)
-    document = Document.from_json(found.data)
+    try:
+        document = Document.from_json(found.data)
+    except DocumentError as exc:
+        # Saved before this server's bounds (e.g. on free-form fields) were what they are now: say so, serve nothing.
+        return _yaml_problem(f"this revision is not a drawing this server compiles any more: {exc}", 409)
     dialect = request.GET.get("dialect") or document.settings.dialect
     if dialect not in DIALECTS:
-        return HttpResponse(
-            f"# unknown dialect {dialect!r}; use ?dialect=native or ?dialect=cilium\n",
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
-    result = api.compiled(document, dialect)
+        return _yaml_problem(f"unknown dialect {dialect!r}; use ?dialect=native or ?dialect=cilium", 400)
+    try:
+        result = api.compiled(document, dialect)
+    except api.ApiError as exc:
+        return _yaml_problem(exc.message, exc.status)
     body = api.annotated_yaml(f"# Fenceline drawing {found.name!r}, revision {found.number} ({dialect})", result)
     response = HttpResponse(body, content_type="text/yaml; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="fenceline-{found.slug[:8]}-{dialect}.yaml"'
     return response
+
+
+def _yaml_problem(message: str, status: int) -> HttpResponse:
+    text = "# " + " ".join(message.splitlines()) + "\n"
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
 
 
 # --- inspector partials (htmx) ------------------------------------------------------------------------------
@@ -264,6 +274,8 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if isinstance(sys.exc_info()[1], TimeLimitExceeded):
+        return time_limit_response(request)
     if request.path.startswith("/api/"):
         return api.error_response("internal error; the details are in the server log", status=500)
     context = {"title": "Something went wrong", "message": "The details are in the server log."}

@@ -50,15 +50,23 @@ def wait_healthy(url: str, process: subprocess.Popen[Any] | None = None, timeout
 
 
 @contextlib.contextmanager
-def serving(documents: list[dict[str, Any]], *, workers: int = 1) -> Iterator[tuple[str, list[str]]]:
-    """(base URL, slugs of `documents` saved in order) while gunicorn serves a fresh database."""
+def serving(
+    documents: list[dict[str, Any]],
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    gunicorn_args: tuple[str, ...] = (),
+) -> Iterator[tuple[str, list[str]]]:
+    """(base URL, slugs of `documents` saved in order) while gunicorn serves a fresh database; `env` adds settings
+    and `gunicorn_args` options (e.g. `--pid FILE` for callers that watch the workers)."""
     workdir = Path(tempfile.mkdtemp(prefix="fenceline-app-"))
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
-        "SECRET_KEY": "loopback-only-not-secret",
+        "SECRET_KEY": "loopback-only-not-secret-but-as-long-as-a-real-one-must-be",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     python = sys.executable
     try:
@@ -75,7 +83,7 @@ def serving(documents: list[dict[str, Any]], *, workers: int = 1) -> Iterator[tu
         slugs = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.split()
         port = free_port()
         gunicorn = [python, "-m", "gunicorn", "editor.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-        server = subprocess.Popen([*gunicorn, "--log-level", "warning"], cwd=ROOT, env=env)
+        server = subprocess.Popen([*gunicorn, "--log-level", "warning", *gunicorn_args], cwd=ROOT, env=env)
         try:
             base = f"http://127.0.0.1:{port}"
             wait_healthy(base, server)

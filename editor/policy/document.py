@@ -23,6 +23,7 @@ import jsonschema
 import msgspec
 
 from .selectors import validate_namespace_name
+from .yamlio import InputError, Limits, check_json_value
 
 SCHEMA_VERSION = "fenceline/v1"
 
@@ -94,6 +95,39 @@ _PORT_SCHEMA: dict[str, Any] = {
     },
 }
 
+# Free-form fields (an edge's Cilium L7 rules, settings.extra) are bounded like everything else: their depth keeps
+# every walk over a drawing (deepcopy, the YAML writer, json) far from the recursion limit and keeps the emitted
+# YAML, which indents each level, linear in the input; their widths and string lengths bound what one field can
+# make the compiler repeat. The deepest upstream L7 rule (rules.http[].headerMatches[].secret.name) has 6 levels.
+FREE_FORM_MAX_DEPTH = 8
+FREE_FORM_MAX_ITEMS = 1000
+FREE_FORM_MAX_PROPERTIES = 100
+FREE_FORM_MAX_STRING = 8192
+FREE_FORM_MAX_KEY = 253
+_TOO_DEEP = "too deep"
+_SCALAR_TYPES = ["string", "number", "boolean", "null"]
+
+
+def _free_form_defs() -> dict[str, Any]:
+    """`freeForm<N>`: any JSON value at most N containers deep, with bounded widths and strings."""
+    defs: dict[str, Any] = {
+        "freeForm0": {"title": _TOO_DEEP, "type": _SCALAR_TYPES, "maxLength": FREE_FORM_MAX_STRING},
+    }
+    for depth in range(1, FREE_FORM_MAX_DEPTH + 1):
+        defs[f"freeForm{depth}"] = {
+            "type": [*_SCALAR_TYPES, "object", "array"],
+            "maxLength": FREE_FORM_MAX_STRING,
+            "maxItems": FREE_FORM_MAX_ITEMS,
+            "maxProperties": FREE_FORM_MAX_PROPERTIES,
+            "propertyNames": {"maxLength": FREE_FORM_MAX_KEY},
+            "items": {"$ref": f"#/$defs/freeForm{depth - 1}"},
+            "additionalProperties": {"$ref": f"#/$defs/freeForm{depth - 1}"},
+        }
+    return defs
+
+
+_FREE_FORM_OBJECT: dict[str, Any] = {"allOf": [{"type": "object"}, {"$ref": f"#/$defs/freeForm{FREE_FORM_MAX_DEPTH}"}]}
+
 DOCUMENT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://fenceline.invalid/schemas/fenceline-v1.json",
@@ -123,7 +157,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "ipblockMatchesPods": {"type": "boolean"},
-                "extra": {"type": "object"},
+                "extra": _FREE_FORM_OBJECT,
             },
         },
         "namespaces": {
@@ -144,6 +178,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
         "edges": {"type": "array", "items": {"$ref": "#/$defs/edge"}},
     },
     "$defs": {
+        **_free_form_defs(),
         "position": {
             "type": "object",
             "additionalProperties": False,
@@ -213,7 +248,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                         },
                     },
                 },
-                "l7": {"type": "object"},
+                "l7": _FREE_FORM_OBJECT,
                 "serverNames": {"type": "array", "items": {"type": "string"}},
                 "enforce": {"type": "array", "items": {"enum": list(SIDES)}, "uniqueItems": True},
                 "action": {"enum": ["allow", "deny"]},
@@ -698,14 +733,29 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
         return [
             ("schema", f"unsupported document version {data.get('schema')!r}; this Fenceline reads {SCHEMA_VERSION}")
         ]
+    try:
+        found = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    except RecursionError:
+        # jsonschema writes the value it refuses into its message, and repr() of a value nested hundreds of levels
+        # (a drawing stored before the free-form bound) recurses too deep: name where it is too deep instead.
+        try:
+            check_json_value(data, "document", Limits(max_depth=FREE_FORM_MAX_DEPTH + 4))
+        except InputError as exc:
+            return [("", exc.message)]
+        raise
     errors = []
-    for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    for error in found:
         best = jsonschema.exceptions.best_match([error])
         errors.append((format_path(best.absolute_path), _schema_message(best)))
     return errors
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "type" and error.schema.get("title") == _TOO_DEEP:
+        return (
+            f"nested deeper than {FREE_FORM_MAX_DEPTH} levels; a free-form field (l7, extra) holds at most "
+            f"{FREE_FORM_MAX_DEPTH} levels of objects and lists"
+        )
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field")
     if error.validator == "required":

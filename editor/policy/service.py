@@ -3,14 +3,17 @@
 `compile_answer(document, dialect)` is the compile result with every emitted object validated against the
 upstream schemas, so `fenceline render` and the API report the same issues for the same drawing. The YAML text
 and the validation findings are kept per emitted object (keyed by its exact JSON, key order included): an edit
-changes one or two policies of a drawing, so the editor's round trip does not grow with the untouched ones.
+changes one or two policies of a drawing, so the editor's round trip does not grow with the untouched ones. Both
+caches are bounded by the characters they hold.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from .compile import compile_document
 from .document import Document
@@ -18,29 +21,82 @@ from .edge_states import edge_states
 from .validate import validate_object
 from .yamlio import dump_yaml_documents
 
+V = TypeVar("V")
 
-@functools.lru_cache(maxsize=8192)
-def _object_yaml(key: str) -> str:
+
+class SizedCache(Generic[V]):
+    """A least-recently-used cache bounded by the characters it holds (keys and values), not by its count: one
+    entry can be a large policy, so a count alone would not bound the worker's memory."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self._entries: OrderedDict[str, tuple[V, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[str], V], size: Callable[[V], int]) -> V:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found[0]
+        value = make(key)
+        cost = len(key) + size(value)
+        if cost > self.max_chars:
+            return value
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = (value, cost)
+                self.chars += cost
+            while self.chars > self.max_chars:
+                _, (_, freed) = self._entries.popitem(last=False)
+                self.chars -= freed
+        return value
+
+
+# Per-object YAML and validation findings of the policies compiled lately: 16 Mi characters each at most.
+CACHE_CHARS = 16 * 1024 * 1024
+_yaml_cache: SizedCache[str] = SizedCache(CACHE_CHARS)
+_findings_cache: SizedCache[tuple[tuple[str, str], ...]] = SizedCache(CACHE_CHARS)
+
+
+def _yaml_of(key: str) -> str:
     return dump_yaml_documents([json.loads(key)])
 
 
-@functools.lru_cache(maxsize=8192)
-def _object_findings(key: str) -> tuple[tuple[str, str], ...]:
-    findings = validate_object(json.loads(key), "compiled")
-    return tuple((finding.severity, str(finding)) for finding in findings)
+def _findings_of(key: str) -> tuple[tuple[str, str], ...]:
+    return tuple((finding.severity, str(finding)) for finding in validate_object(json.loads(key), "compiled"))
 
 
-def compile_answer(document: Document, dialect: str) -> dict[str, Any]:
-    """YAML, objects, issues (compiler and schema validation), explanations, edge colours and `ok`."""
+class AnswerTooLarge(Exception):
+    """The compiled policies are larger than the caller's bound (what the answer may hold)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the policies of this drawing are more than {limit} bytes as YAML and JSON")
+        self.limit = limit
+
+
+def compile_answer(document: Document, dialect: str, max_bytes: int | None = None) -> dict[str, Any]:
+    """YAML, objects, issues (compiler and schema validation), explanations, edge colours and `ok`.
+
+    The YAML stops growing at `max_bytes` (with the objects' JSON counted too): AnswerTooLarge, so no drawing
+    makes the server build an answer it would not send."""
     result = compile_document(document, dialect)
     keys = [json.dumps(obj, separators=(",", ":"), ensure_ascii=False) for obj in result.objects]
+    parts: list[str] = []
+    size = sum(map(len, keys))
+    for key in keys:
+        parts.append(_yaml_cache.get(key, _yaml_of, len))
+        size += len(parts[-1])
+        if max_bytes is not None and size > max_bytes:
+            raise AnswerTooLarge(max_bytes)
     issues = [issue.to_json() for issue in result.issues]
-    issues += [
-        {"severity": severity, "message": message} for key in keys for severity, message in _object_findings(key)
-    ]
+    for key in keys:
+        found = _findings_cache.get(key, _findings_of, lambda pairs: sum(len(message) + 16 for _, message in pairs))
+        issues += [{"severity": severity, "message": message} for severity, message in found]
     return {
         "dialect": result.dialect,
-        "yaml": "".join(_object_yaml(key) for key in keys),
+        "yaml": "".join(parts),
         "objects": result.objects,
         "issues": issues,
         "explanations": [explanation.to_json() for explanation in result.explanations],

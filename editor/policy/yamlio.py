@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -130,6 +131,102 @@ def decode(data: bytes | str, source: str, limits: Limits = DEFAULT_LIMITS) -> s
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise InputError("binary data (NUL byte) where YAML or JSON text was expected", source, line)
     return text.removeprefix("\ufeff")
+
+
+# In JSON text a NUL or a surrogate can only be written as an escape (\u0000, \ud800-\udfff): without one, no
+# string of the parsed value needs looking at.
+_SUSPICIOUS_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def check_json_value(value: Any, source: str, limits: Limits = DEFAULT_LIMITS, text: str | None = None) -> int:
+    """Refuse a parsed JSON value that is nested deeper than the limit or holds text no store or YAML reader can
+    take: a lone surrogate (JSON can escape one, `"\\ud800"`, but it is no Unicode scalar value, so UTF-8 and
+    PostgreSQL refuse it) or a NUL. The message names the path of the first such value. Iterative, so a value
+    nested as deep as the parser allows is refused, not a RecursionError. With the JSON `text` it was parsed from,
+    strings are only looked at when the text has an escape that could be one of those. Returns the number of
+    object keys in the value."""
+    strings = text is None or _SUSPICIOUS_ESCAPE.search(text) is not None
+    keys = _containers_fine(value, strings, limits.max_depth)
+    if keys < 0:
+        _locate_problem(value, source, limits)
+    return keys
+
+
+def _containers_fine(value: Any, strings: bool, max_depth: int) -> int:
+    """The fast pass: containers only (and strings when asked), no paths; the number of object keys, or -1 at the
+    first problem."""
+    if type(value) is not dict and type(value) is not list:
+        return -1 if strings and type(value) is str and not _plain(value) else 0
+    keys = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth >= max_depth:
+            return -1
+        if type(item) is dict:
+            if strings and not all(_plain(key) for key in item):
+                return -1
+            keys += len(item)
+            children = item.values()
+        else:
+            children = item
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif strings and kind is str and not _plain(child):
+                return -1
+    return keys
+
+
+def _plain(text: str) -> bool:
+    return "\x00" not in text and (text.isascii() or _encodable(text))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _locate_problem(value: Any, source: str, limits: Limits) -> None:
+    """The slow pass: every value with its path, raising InputError for the first problem."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, path, source)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth >= limits.max_depth:
+            raise InputError(f"{path or 'the value'} is nested deeper than {limits.max_depth} levels", source)
+        if isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in reversed(list(enumerate(item))))
+            continue
+        for key, child in reversed(list(item.items())):
+            child_path = f"{path}.{key}" if path else str(key)
+            _check_text(key, child_path, source, "the key of ")
+            stack.append((child, child_path, depth + 1))
+
+
+def _check_text(text: str, path: str, source: str, what: str = "") -> None:
+    # The path itself may hold the offending key: written with escapes, so that the message is valid text.
+    where = f"{what}{path or 'the value'}".encode("utf-8", "backslashreplace").decode("utf-8")
+    if "\x00" in text:
+        raise InputError(f"{where}: text holds a NUL character (\\u0000), which no field accepts", source)
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"{where}: text holds a lone surrogate (\\u{ord(text[exc.start]):04x}), which is not a Unicode "
+            "character; send text as valid Unicode",
+            source,
+        ) from None
 
 
 def _measure(root: yaml.Node, source: str, limits: Limits) -> None:
@@ -349,14 +446,39 @@ def _pyyaml_dump(obj: Any) -> str:
     )
 
 
+# Plain scalars that some YAML reader takes for something other than a string. PyYAML quotes what its own YAML 1.1
+# resolver reads as non-string, but kubectl reads YAML with sigs.k8s.io/yaml (go-yaml), which also takes `1e3`,
+# `0o17`, `0b101` or `1_000` for numbers, and YAML 1.2 readers differ again. Rather than follow each reader's
+# rules, a string is quoted whenever any of them could read it as a number (every notation starts with a digit,
+# a sign or a dot: 1e3, 0x1F, 1:20, .5, -.inf, +12), a timestamp (starts with a digit), a boolean of any
+# spelling or case (y, n, yes, no, on, off, true, false), null (null, ~, empty) or the merge and value keys.
+_NOT_STRINGS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "", "<<", "="})
+_NUMBER_START = frozenset("0123456789")
+_SIGNS = frozenset("+-.")
+
+
+def could_read_as_non_string(text: str) -> bool:
+    """True when some YAML 1.1 or 1.2 reader could read `text`, written plain, as other than this string."""
+    if text.lower() in _NOT_STRINGS or text[0] in _NUMBER_START:
+        return True
+    return text[0] in _SIGNS and len(text) > 1 and (text[1] in _NUMBER_START or text[1] in ".iInN")
+
+
 class _Dumper(yaml.SafeDumper):
-    """SafeDumper that never emits anchors/aliases and indents list items under their key."""
+    """SafeDumper that never emits anchors/aliases, indents list items under their key and quotes every string
+    that a YAML reader could take for another type."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        return self.represent_scalar(_STR_TAG, data, style="'" if could_read_as_non_string(data) else None)
+
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+
+_Dumper.add_representer(str, _Dumper.represent_str)
 
 
 class _NeedsPyYAML(Exception):
@@ -367,6 +489,9 @@ _ANALYSER = yaml.emitter.Emitter(None, allow_unicode=True)
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _scalars: dict[tuple[str, bool], str] = {}
+# Bounded by the characters it holds, not by count: a free-form string may be 8 KiB long.
+_SCALAR_CACHE_CHARS = 4 * 1024 * 1024
+_scalar_chars = 0
 
 
 def _string(text: str, key: bool) -> str:
@@ -378,11 +503,16 @@ def _string(text: str, key: bool) -> str:
     analysis = _ANALYSER.analyze_scalar(text)
     if analysis.multiline or not analysis.allow_single_quoted or (key and (analysis.empty or len(text) >= 128)):
         raise _NeedsPyYAML  # PyYAML writes these as complex keys ("? ...") or double-quoted scalars
-    implicit = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+    implicit = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG and not could_read_as_non_string(
+        text
+    )
     rendered = text if implicit and analysis.allow_block_plain else "'" + text.replace("'", "''") + "'"
-    if len(_scalars) > 100_000:
+    global _scalar_chars
+    if _scalar_chars > _SCALAR_CACHE_CHARS:
         _scalars.clear()
+        _scalar_chars = 0
     _scalars[(text, key)] = rendered
+    _scalar_chars += len(text) + len(rendered)
     return rendered
 
 

@@ -261,8 +261,24 @@ def test_compose_has_web_and_a_health_checked_postgres_with_a_named_volume():
     assert web["environment"]["DATABASE_URL"].startswith("postgres://fenceline:${POSTGRES_PASSWORD")
     assert web["environment"]["DATABASE_URL"].endswith("@db:5432/fenceline")
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
-    assert all(port.startswith("127.0.0.1:") for port in web["ports"])
+    assert "ports" not in web  # reached through the buffering proxy only
     assert web["read_only"] is True and web["cap_drop"] == ["ALL"]
+
+
+def test_compose_puts_a_health_checked_buffering_nginx_in_front():
+    [compose] = objects(ROOT / "docker-compose.yml")
+    proxy = compose["services"]["proxy"]
+    assert proxy["build"] == "deploy/nginx"
+    assert proxy["depends_on"] == {"web": {"condition": "service_healthy"}}
+    assert "/nginx-health" in " ".join(proxy["healthcheck"]["test"])
+    assert all(port.startswith("127.0.0.1:") and port.endswith(":8080") for port in proxy["ports"])
+    assert proxy["read_only"] is True and proxy["cap_drop"] == ["ALL"]
+    assert compose["services"]["web"]["environment"]["FENCELINE_TRUSTED_PROXIES"] == "1"
+    dockerfile = (ROOT / "deploy" / "nginx" / "Dockerfile").read_text()
+    assert "FROM debian:bookworm-slim" in dockerfile and "nginx-light" in dockerfile and "USER www-data" in dockerfile
+    config = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    for directive in ("proxy_request_buffering on;", "client_body_timeout 10s;", "server web:8000;", "listen 8080;"):
+        assert directive in config
 
 
 def test_env_example_names_every_variable_compose_reads_and_only_settings_that_exist():
@@ -288,6 +304,7 @@ def compose_command() -> list[str] | None:
 @pytest.mark.skipif(compose_command() is None, reason="neither `docker compose` nor docker-compose is installed")
 def test_docker_compose_config_passes_with_the_example_env_filled_in(tmp_path):
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    shutil.copytree(ROOT / "deploy" / "nginx", tmp_path / "deploy" / "nginx")  # the proxy's build context
     filled = {**env_example(), "SECRET_KEY": "a" * 50, "POSTGRES_PASSWORD": "secret123"}
     (tmp_path / ".env").write_text("".join(f"{key}={value}\n" for key, value in filled.items()))
     command = [*compose_command(), "config"]  # type: ignore[misc]
@@ -359,7 +376,7 @@ def test_the_image_start_command_serves_and_its_health_check_passes(tmp_path):
         "GUNICORN_CMD_ARGS": arguments,
         "WEB_CONCURRENCY": dockerfile_env("WEB_CONCURRENCY"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'fenceline.sqlite3'}",
-        "SECRET_KEY": "test-" + "k" * 40,
+        "SECRET_KEY": "test-" + "k" * 50,
         "DEBUG": "",
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)

@@ -135,7 +135,7 @@ def test_it_dumps_stable_block_yaml_without_aliases():
     shared = {"app": "web"}
     text = dump_yaml_documents([{"kind": "A", "x": shared, "y": shared}, {"kind": "B", "items": [1, 2]}])
     assert "&" not in text and "*" not in text
-    assert text == "---\nkind: A\nx:\n  app: web\ny:\n  app: web\n---\nkind: B\nitems:\n  - 1\n  - 2\n"
+    assert text == "---\nkind: A\nx:\n  app: web\n'y':\n  app: web\n---\nkind: B\nitems:\n  - 1\n  - 2\n"
     assert [d.value for d in load_documents(text, "again.yaml")] == [
         {"kind": "A", "x": shared, "y": shared},
         {"kind": "B", "items": [1, 2]},
@@ -253,3 +253,11 @@ def test_objects_as_written_know_their_lines_in_the_dumped_yaml_without_parsing_
 def test_it_refuses_an_integer_too_long_to_convert():
     with pytest.raises(InputError, match="a value cannot be read"):
         load_documents("containerPort: " + "9" * 5000 + "\n", "long.yaml")
+
+
+def test_the_scalar_cache_is_bounded_by_characters():
+    from editor.policy import yamlio
+
+    for i in range(3000):
+        dump_yaml_documents([{"k": f"{i}-" + "x" * 4000}])
+        assert yamlio._scalar_chars <= yamlio._SCALAR_CACHE_CHARS + 2 * 4100

@@ -22,6 +22,7 @@ from tests.unit.test_fuzz_parsers import (
     document_seeds,
     manifests,
     mutated,
+    paths,
     policies,
     scalars,
     spliced_text,
@@ -182,3 +183,90 @@ def test_a_multipart_form_to_a_json_endpoint_is_a_400_not_a_500(api, talk_doc, u
     response = api.post_form(url, {"document": SimpleUploadedFile("drawing.json", json.dumps(talk_doc).encode())})
     assert response.status_code == 400, response.content[:300]
     assert "Content-Type: application/json, not as a multipart form" in response.json()["error"]
+
+
+# --- deep and wide values (issue 12) ----------------------------------------------------------------------------
+# Values nested up to a thousand levels (chains of objects and lists, as deep as a JSON parser goes) and wide ones
+# (thousands of items), put into the free-form fields and anywhere else in a valid drawing: every answer is a
+# 4xx or a success, and none is larger than the documented bound (FENCELINE_MAX_RESPONSE_BYTES).
+
+
+PLACEHOLDER = "\u2603fenceline-deep-value\u2603"
+
+
+@st.composite
+def chains(draw: st.DrawFn) -> str:
+    """JSON text of a value nested 0 to 1,200 levels (objects and lists), written without recursion."""
+    opening, closing = [], []
+    for _ in range(draw(st.integers(0, 1200))):
+        if draw(st.booleans()):
+            key = draw(st.sampled_from(("d", "http", "rules", "")))
+            opening.append("{" + json.dumps(key) + ":")
+            closing.append("}")
+        else:
+            opening.append("[")
+            closing.append("]")
+    return "".join(opening) + json.dumps(draw(wild_scalars)) + "".join(reversed(closing))
+
+
+wide_values = st.one_of(
+    st.lists(wild_scalars, min_size=100, max_size=3000),
+    st.dictionaries(st.text(max_size=300), wild_scalars, min_size=50, max_size=300),
+    st.text(min_size=1000, max_size=20000),
+    wild_values,
+).map(json.dumps)
+deep_or_wide = st.one_of(
+    chains(), wide_values, st.lists(chains(), min_size=2, max_size=5).map(lambda t: f"[{','.join(t)}]")
+)
+
+
+@st.composite
+def bodies_with_deep_values(draw: st.DrawFn, dialect: str, envelope: bool = True) -> str:
+    """A JSON envelope of a valid drawing with a deep or wide value in a free-form field or anywhere else."""
+    document = json.loads(json.dumps(draw(document_seeds)))
+    document.setdefault("settings", {})
+    where = draw(st.sampled_from(("l7", "extra", "anywhere")))
+    if where == "extra":
+        document["settings"]["extra"] = {"k": PLACEHOLDER}
+    elif where == "l7" and document.get("edges"):
+        document["edges"][draw(st.integers(0, len(document["edges"]) - 1))]["l7"] = {"http": PLACEHOLDER}
+    else:
+        path = draw(st.sampled_from([path for path in paths(document) if path]))
+        parent = document
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = PLACEHOLDER
+    sent = (
+        {"document": document, "dialect": dialect, "params": {"scope": "default"}, "fix": "x"} if envelope else document
+    )
+    return json.dumps(sent).replace(json.dumps(PLACEHOLDER), draw(deep_or_wide), 1)
+
+
+@FUZZ
+@given(
+    url=st.sampled_from(
+        ["/api/compile", "/api/documents", "/api/lint", "/api/check", "/api/templates/dns", "/api/lint/fix"]
+    ),
+    body=st.sampled_from(("native", "cilium")).flatmap(bodies_with_deep_values),
+)
+def test_deep_and_wide_values_get_a_bounded_answer_never_a_500(api, url, body):
+    from django.conf import settings as django_settings
+
+    response = api.post(url, body, content_type="application/json", headers={"X-CSRFToken": api.token})
+    assert_json_answer(response)
+    assert len(response.content) <= django_settings.FENCELINE_MAX_RESPONSE_BYTES
+    if response.status_code == 201:
+        slug = response.json()["slug"]
+        for page in (f"/d/{slug}.yaml", f"/d/{slug}", f"/api/documents/{slug}"):
+            served = api.get(page)
+            assert served.status_code < 500 and len(served.content) <= django_settings.FENCELINE_MAX_RESPONSE_BYTES
+
+
+@FUZZ
+@given(
+    what=st.sampled_from(("node", "edge", "namespace", "settings", "template")),
+    document=bodies_with_deep_values("cilium", envelope=False),
+)
+def test_the_inspector_answers_deep_and_wide_drawings_with_html(api, what, document):
+    response = api.post_form(f"/panel/{what}", {"document": document, "id": "dns", "_apply": "1"})
+    assert_html_answer(response)

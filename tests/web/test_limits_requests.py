@@ -150,16 +150,3 @@ def test_the_api_refuses_json_nested_beyond_recursion(api, url):
 def test_the_inspector_refuses_json_nested_beyond_recursion(api):
     response = api.post_form("/panel/node", {"document": "[" * 100_000, "id": "web"})
     assert_page(response, 400, "nested too deeply")
-
-
-def test_a_deep_but_parseable_value_in_free_form_fields_is_stored_and_served(api, client, talk_doc):
-    deep: object = "bottom"
-    for _ in range(400):
-        deep = {"d": deep}
-    talk_doc["settings"]["extra"] = {"deep": deep}
-    saved = api.post_json("/api/documents", {"document": talk_doc})
-    assert saved.status_code == 201
-    slug = saved.json()["slug"]
-    assert client.get(f"/d/{slug}").status_code == 200
-    assert client.get(f"/d/{slug}.yaml").status_code == 200
-    assert api.get(f"/api/documents/{slug}").json()["document"]["settings"]["extra"] == {"deep": deep}

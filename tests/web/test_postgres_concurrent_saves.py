@@ -201,7 +201,7 @@ def sqlite_server(tmp_path: Path) -> Iterator[Server]:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'fenceline.sqlite3'}",
-        "SECRET_KEY": "test-" + "s" * 40,
+        "SECRET_KEY": "test-" + "s" * 50,
         "DEBUG": "",
         "GUNICORN_CMD_ARGS": "--no-control-socket",
     }

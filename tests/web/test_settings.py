@@ -27,6 +27,25 @@ def test_it_refuses_to_serve_without_a_secret_key():
     assert run("import editor.asgi", {"DEBUG": "1"}).returncode == 0  # a development key, for DEBUG only
 
 
+def test_it_refuses_to_serve_with_a_short_secret_key():
+    for entry in ("import editor.wsgi", "import editor.asgi"):
+        refused = run(entry, {"SECRET_KEY": "s" * 49})
+        assert refused.returncode == 1
+        assert (
+            refused.stderr.strip()
+            .splitlines()[-1]
+            .startswith("django.core.exceptions.ImproperlyConfigured: SECRET_KEY is shorter than 50 characters")
+        )
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        cwd=ROOT,
+        env={**os.environ, "SECRET_KEY": "short"},
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 1 and "fenceline.E002" in check.stderr
+
+
 def settings_in(env: dict[str, str]) -> str:
     code = (
         "import json; from editor import settings as s; "

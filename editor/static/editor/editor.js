@@ -710,6 +710,7 @@
       for (const guard of unguarded ? [] : saveGuards) if (!(await guard(Boolean(fork)))) return;
       const answer = await Fenceline.postJSON(app.dataset.saveUrl, { document: state.doc, parent: state.parent, fork: Boolean(fork) });
       if (answer.status === 409) { conflict(answer.body); return; }
+      if (answer.status === 403 && answer.body && answer.body.fork) { notAnEditor(answer.body); return; }
       if (!answer.ok) { toast("Not saved: " + answer.body.error, "error"); return; }
       const saved = answer.body;
       clearDraft();
@@ -743,6 +744,19 @@
   }
 
   function conflict(body) {
+    offerFork("Someone saved this drawing meanwhile", body.error,
+      "Your drawing is still here, unchanged. Save it as a separate copy (a fork), or open the latest revision in a new tab to compare.",
+      body.latest ? body.latest.url : null);
+  }
+
+  // With sign-in on, only the owner and the editors add revisions; everyone else keeps their work as a fork.
+  function notAnEditor(body) {
+    offerFork("This drawing is not yours to change", body.error,
+      "Your drawing is still here, unchanged. Save it as your own copy (a fork): it remembers the drawing it came from.",
+      null);
+  }
+
+  function offerFork(title, error, advice, latestUrl) {
     const dialog = $("#dialog");
     const bodyEl = $("#dialog-body");
     bodyEl.replaceChildren();
@@ -751,11 +765,11 @@
     const h = document.createElement("h2");
     h.className = "panel-title";
     h.id = "dialog-title";
-    h.textContent = "Someone saved this drawing meanwhile";
+    h.textContent = title;
     const p = document.createElement("p");
-    p.textContent = body.error;
+    p.textContent = error;
     const p2 = document.createElement("p");
-    p2.textContent = "Your drawing is still here, unchanged. Save it as a separate copy (a fork), or open the latest revision in a new tab to compare.";
+    p2.textContent = advice;
     const actions = document.createElement("div");
     actions.className = "panel-actions";
     const forkBtn = document.createElement("button");
@@ -766,7 +780,7 @@
     const latest = document.createElement("a");
     latest.className = "button";
     latest.textContent = "Open the latest revision";
-    latest.href = body.latest ? body.latest.url : "#";
+    latest.href = latestUrl || "#";
     latest.target = "_blank";
     latest.rel = "noopener";
     const cancel = document.createElement("button");
@@ -774,7 +788,7 @@
     cancel.className = "button";
     cancel.textContent = "Cancel";
     cancel.addEventListener("click", () => dialog.close());
-    actions.append(forkBtn, latest, cancel);
+    actions.append(...(latestUrl ? [forkBtn, latest, cancel] : [forkBtn, cancel]));
     wrap.append(h, p, p2, actions);
     bodyEl.append(wrap);
     if (!dialog.open) dialog.showModal();

@@ -9,7 +9,7 @@ import editor.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("editor", "0002_revision_author"),
+        ("editor", "0003_ownership"),
     ]
 
     operations = [
