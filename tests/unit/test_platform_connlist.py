@@ -107,4 +107,3 @@ def test_flow_replay_goes_through_the_tiers(tmp_path: Path, capsys: pytest.Captu
     platform.write_text(platform.read_text().replace("Deny", "Accept"))
     assert main(["connlist", str(platform), str(deny), "--flows", str(flows)]) == 0
     assert "no observed connection would break" in capsys.readouterr().out
-
