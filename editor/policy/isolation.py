@@ -101,9 +101,10 @@ def traffic_lost(before: Document, after: Document, dialect: str | None = None) 
         if entry.kind == "added" or entry.info or not lost:
             continue
         src, dst = node_of.get(entry.src), node_of.get(entry.dst)
-        if (src, "egress") in fresh:
+        direction: Direction
+        if src is not None and (src, "egress") in fresh:
             subject, direction, other = src, "egress", entry.dst
-        elif (dst, "ingress") in fresh:
+        elif dst is not None and (dst, "ingress") in fresh:
             subject, direction, other = dst, "ingress", entry.src
         else:
             continue

@@ -26,6 +26,7 @@ from typing import Any, TypeGuard
 
 from .kinds import CLUSTER_SCOPED, KINDS
 from .selectors import validate_label_key, validate_label_value
+from .shapes import mapping
 from .yamlio import InputError, KubeObject, load_objects, read_sources
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -322,19 +323,15 @@ def _is_object_name(name: Any) -> TypeGuard[str]:
     return isinstance(name, str) and bool(_OBJECT_NAME.fullmatch(name))
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _replicas(item: KubeObject, kind: str) -> int:
-    spec = _mapping(item.obj.get("spec"))
+    spec = mapping(item.obj.get("spec"))
     field = "parallelism" if kind == "Job" else "replicas"
     value = spec.get(field) if kind not in ("DaemonSet", "CronJob") else None
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 1
 
 
 def _service(item: KubeObject, warnings: list[str]) -> Service:
-    spec = _mapping(item.obj.get("spec"))
+    spec = mapping(item.obj.get("spec"))
     selector = spec.get("selector")
     if selector is not None and not isinstance(selector, dict):
         where = f"{item.source}:{item.line_of(('spec', 'selector'))}"

@@ -34,7 +34,8 @@ def display_peer(text: str) -> str:
             first, last = ipaddress.ip_address(found["first"]), ipaddress.ip_address(found["last"])
         except ValueError:
             return text
-        if first.version == last.version and first <= last:
+        # Compared as integers: addresses of two families do not compare, so the family is checked first.
+        if first.version == last.version and int(first) <= int(last):
             return address_range(first, last)
         return text
     tagged = _TAGGED.match(text)

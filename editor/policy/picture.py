@@ -149,9 +149,9 @@ def _packed_layout(document: Document) -> Layout:
             outside.append(node)
     # Each namespace: a near-square grid of its pods, sized before packing.
     grids: dict[str, tuple[float, float, int]] = {}
-    for name, nodes in members.items():
-        columns = max(1, math.ceil(math.sqrt(len(nodes))))
-        rows = max(1, math.ceil(len(nodes) / columns))
+    for name, pods in members.items():
+        columns = max(1, math.ceil(math.sqrt(len(pods))))
+        rows = max(1, math.ceil(len(pods) / columns))
         width = max(NS_MIN_W, columns * NODE_W + (columns - 1) * GAP / 2 + 2 * NS_PAD)
         height = max(NS_MIN_H, rows * NODE_H + (rows - 1) * GAP / 2 + 2 * NS_PAD + NS_LABEL)
         grids[name] = (width, height, columns)

@@ -29,6 +29,7 @@ from .lint import LintFinding, LintSettings, lint_objects
 from .lint.engine import compile_for_lint, inventory_from_document, run_checks
 from .manifests import read_cluster
 from .rating import rate_objects, rate_policies
+from .shapes import mapping
 from .yamlio import KubeObject, dump_yaml_documents
 
 POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
@@ -155,7 +156,7 @@ class Plan:
 
 
 def _policy_key(obj: dict[str, Any]) -> tuple[str, str, str]:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = mapping(obj.get("metadata"))
     return (str(obj.get("kind", "")), str(metadata.get("namespace", "") or ""), str(metadata.get("name", "")))
 
 
@@ -189,7 +190,9 @@ def _flow_changes(
     observations: Sequence[Observation], old: Analysis, new: Analysis
 ) -> tuple[list[FlowChange], list[FlowChange], list[FlowChange]]:
     before = {id(r.observation): r for r in replay(observations, old).connections}
-    breaks, fixes, still = [], [], []
+    breaks: list[FlowChange] = []
+    fixes: list[FlowChange] = []
+    still: list[FlowChange] = []
     for judged in replay(observations, new).connections:
         earlier = before[id(judged.observation)]
         change = _flow_change(earlier, judged)

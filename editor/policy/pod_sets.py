@@ -8,6 +8,8 @@ nodes, and the check would then report drawn traffic as "nobody drew it".
 
 from __future__ import annotations
 
+from typing import Any
+
 from .document import NAMESPACE_NAME_LABEL, Document, Node
 from .selectors import SelectorError, parse_selector
 
@@ -17,7 +19,7 @@ def _namespace_labels(document: Document, namespace: str) -> dict[str, str]:
     return dict(found.labels) if found is not None else {NAMESPACE_NAME_LABEL: namespace}
 
 
-def _matches(raw: dict | None, labels: dict[str, str]) -> bool | None:
+def _matches(raw: dict[str, Any] | None, labels: dict[str, str]) -> bool | None:
     """Whether the selector matches `labels`; None for an empty or unreadable selector."""
     try:
         selector = parse_selector(raw or {})

@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .shapes import mapping
 from .yamlio import InputError, dump_yaml_documents, load_documents
 
 MESSAGE_ANNOTATION = "cosign.sigstore.dev/message"
@@ -189,7 +190,7 @@ def normalised(obj: dict[str, Any], extra_annotations: Iterable[str] = ARGOCD_AN
 
 
 def _identity(obj: dict[str, Any]) -> tuple[str, str, str, str]:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = mapping(obj.get("metadata"))
     return (
         str(obj.get("apiVersion", "")),
         str(obj.get("kind", "")),

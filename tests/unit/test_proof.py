@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from editor.policy.analysis import analyse, format_connlist
-from editor.policy.check import Intent, analyse_document, document_cluster, mismatches, policy_objects
+from editor.policy.analysis import FqdnPeer, analyse, format_connlist
+from editor.policy.analysis.peers import INGRESS_CONTROLLER
+from editor.policy.check import Intent, analyse_document, document_cluster, mismatches, peer_end, policy_objects
 from editor.policy.compile import DIALECTS
 from editor.policy.document import Document
 from tests.strategies import documents
@@ -187,3 +188,11 @@ def test_the_dns_visibility_rule_does_not_widen_the_dns_edge() -> None:
         }
     )
     assert prove(document, "cilium") == []
+
+
+def test_the_ingress_controller_is_an_end_of_its_own() -> None:
+    # An Ingress or Route object adds netpol-analyzer's ingress controller as a peer; before it had an end of
+    # its own, peer_end read a `.name` it does not have (found by mypy --strict).
+    controller = peer_end({}, INGRESS_CONTROLLER)
+    assert controller == ("ingress-controller",)
+    assert controller != peer_end({}, FqdnPeer("ingress-controller"))

@@ -119,7 +119,7 @@ def _port(reader: _PolicyReader, value: Any, path: tuple[str | int, ...]) -> _Po
             f'port range {start}-{end} is illegal (netpol-analyzer: "port range {start}-{end} is legal; start and '
             'end values of the port range should be in {1-65535} and end may not be less than start")',
         )
-    return _PortEntry((protocol,), start, end)  # type: ignore[arg-type]
+    return _PortEntry((protocol,), start, end)
 
 
 def _rules(reader: _PolicyReader, spec: dict[str, Any], label: str, kind: str) -> list[AdminRule]:
@@ -144,14 +144,15 @@ def _rules(reader: _PolicyReader, spec: dict[str, Any], label: str, kind: str) -
         if ports_raw is not None and not isinstance(ports_raw, list):
             raise reader.error((*path, "ports"), "must be a list")
         ports = [_port(reader, port, (*path, "ports", i)) for i, port in enumerate(ports_raw or [])]
-        name = value.get("name") if isinstance(value.get("name"), str) else str(index)
+        raw_name = value.get("name")
+        name = raw_name if isinstance(raw_name, str) else str(index)
         rules.append(AdminRule(name, action, _Rule(index + 1, label, peers, ports or None)))
     return rules
 
 
 def read_admin(policy: PolicyObject, warnings: list[str]) -> AdminPolicy:
     reader = _PolicyReader(policy, warnings)
-    spec = reader.get(policy.obj, (), "spec", dict) or {}
+    spec: dict[str, Any] = reader.get(policy.obj, (), "spec", dict) or {}
     priority = None
     if policy.kind == "AdminNetworkPolicy":
         priority = spec.get("priority")
@@ -161,7 +162,7 @@ def read_admin(policy: PolicyObject, warnings: list[str]) -> AdminPolicy:
                 f'Invalid Priority Value: {priority} in Admin Network Policy: "{policy.name}"; Priority value must '
                 "be between 0-1000",
             )
-    subject_raw = spec.get("subject")
+    subject_raw: Any = spec.get("subject")  # unchecked YAML: _one_of checks that it is a mapping
     field = _one_of(reader, subject_raw, ("spec", "subject"), ("namespaces", "pods"), "subject")
     if field == "namespaces":
         subject = _PodPeer(reader.selector(subject_raw["namespaces"], ("spec", "subject", "namespaces")), None, "")

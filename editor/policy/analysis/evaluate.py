@@ -76,8 +76,8 @@ class Analysis:
         self.ingress: _DirectionState | AdminState = self._direction("Ingress")
         self.egress: _DirectionState | AdminState = self._direction("Egress")
         if self.admin_policies:
-            self.ingress = AdminState(self, self.ingress, "Ingress")  # type: ignore[arg-type]
-            self.egress = AdminState(self, self.egress, "Egress")  # type: ignore[arg-type]
+            self.ingress = AdminState(self, self.ingress, "Ingress")
+            self.egress = AdminState(self, self.egress, "Egress")
         self._warn_named_ports()
         self.connections: dict[tuple[Peer, Peer], ConnectionSet] = {}
         self._workload_peers: dict[tuple[str, str, str], WorkloadPeer] = {}

@@ -109,9 +109,9 @@ def _policy_side(side: DirectionExplanation | None, atom: Atom, default_label: s
     denying = [m for m in side.matches if m.deny and m.connections.allows(protocol, port)]
     if denying:
         # Cilium: a deny rule wins over every allow rule (SEMANTICS.md section 4)
-        lines = [f"{m.policy} denies connections by {m.rule}" for m in denying]
-        lines += [f"{m.policy} allows connections by {m.rule}, but the deny rule wins" for m in allowing]
-        return False, f"{label} (Denied)", tuple(lines)
+        denied = [f"{m.policy} denies connections by {m.rule}" for m in denying]
+        denied += [f"{m.policy} allows connections by {m.rule}, but the deny rule wins" for m in allowing]
+        return False, f"{label} (Denied)", tuple(denied)
     lines_list = []
     for policy in side.isolating:
         rules = [m for m in side.matches if m.policy == policy and not m.deny]
@@ -306,7 +306,15 @@ class _Explainer:
             side = self.sides.get(key) if key is not None else None
             if key == ("always",):
                 side = DirectionExplanation(
-                    "Ingress", _DST, _SRC, ConnectionSet.of(PROTOCOLS), False, (), (), (), always="own node"
+                    "Ingress",
+                    _DST,  # type: ignore[arg-type]  # placeholders for the names, as in the cached sides above
+                    _SRC,  # type: ignore[arg-type]
+                    ConnectionSet.of(PROTOCOLS),
+                    False,
+                    (),
+                    (),
+                    (),
+                    always="own node",
                 )
             sets = [m.connections for m in side.matches] + [side.allowed] if side is not None else []
             admin = self.admin.get(key, ())

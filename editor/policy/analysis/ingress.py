@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..manifests import Service, ServicePort, Workload
+from ..shapes import mapping
 from ..yamlio import KubeObject
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, ConnectionSet
 from .parse import _PodPeer, _Rule
@@ -49,28 +50,24 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _backends(item: KubeObject) -> Iterator[_Backend]:
     """The services an Ingress or Route routes to; malformed parts (the API server would refuse them) route
     nowhere."""
-    spec = _dict(item.obj.get("spec"))
+    spec = mapping(item.obj.get("spec"))
     if item.obj.get("kind") == "Route":
-        port = _dict(spec.get("port")).get("targetPort")
+        port = mapping(spec.get("port")).get("targetPort")
         for target in [spec.get("to"), *_list(spec.get("alternateBackends"))]:
-            target = _dict(target)
+            target = mapping(target)
             if target.get("kind", "Service") == "Service" and isinstance(target.get("name"), str):
                 yield _Backend(target["name"], port if isinstance(port, int | str) else None)
         return
     backends: list[Any] = [spec.get("defaultBackend")]
     for rule in _list(spec.get("rules")):
-        backends += [_dict(path).get("backend") for path in _list(_dict(_dict(rule).get("http")).get("paths"))]
+        backends += [mapping(path).get("backend") for path in _list(mapping(mapping(rule).get("http")).get("paths"))]
     for backend in backends:
-        service = _dict(_dict(backend).get("service"))
+        service = mapping(mapping(backend).get("service"))
         if isinstance(service.get("name"), str):
-            port = _dict(service.get("port"))
+            port = mapping(service.get("port"))
             number, name = port.get("number"), port.get("name")
             wanted = number if isinstance(number, int) else name if isinstance(name, str) and name else None
             yield _Backend(service["name"], wanted)
@@ -111,7 +108,7 @@ def exposed_by(analysis: Analysis) -> dict[WorkloadPeer, list[ExposedBy]]:
     result: dict[WorkloadPeer, list[ExposedBy]] = {}
     for item in cluster.exposing:
         kind = str(item.obj.get("kind"))
-        metadata = _dict(item.obj.get("metadata"))
+        metadata = mapping(item.obj.get("metadata"))
         namespace, name = str(metadata.get("namespace") or "default"), str(metadata.get("name") or "")
         for backend in _backends(item):
             service = services.get((namespace, backend.service))

@@ -13,6 +13,7 @@ from ..analysis import (
     ConnectionSet,
     EntityPeer,
     ExternalPeer,
+    FqdnPeer,
     Peer,
     WorkloadPeer,
 )
@@ -27,7 +28,9 @@ def peer_end(pod_index: dict[WorkloadPeer, int], peer: Peer) -> End:
         return ("ip", peer.version, peer.first)
     if isinstance(peer, EntityPeer):
         return ("entity", peer.name)
-    return ("fqdn", peer.name)
+    if isinstance(peer, FqdnPeer):
+        return ("fqdn", peer.name)
+    return ("ingress-controller",)  # no drawn workload: an Ingress or Route object lets it in
 
 
 def _pod_index(bridge: Bridge) -> dict[WorkloadPeer, int]:

@@ -32,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--names needs two labels separated by a comma, not {args.names!r}", "diff")
     options = Options(ipblock_matches_pods=args.ipblock_matches_pods)
     old, new = (_analyse([path], options) for path in args.paths)
-    print(format_diff(diff(old, new), names))  # type: ignore[arg-type]
+    print(format_diff(diff(old, new), names))
     return 0

@@ -16,6 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from ..document import Document, DocumentError
 from ..flows import read_flow_paths
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--svg", metavar="FILE", help="also write the picture of NEW with the changes marked")
 
 
-def _fetch(url: str) -> dict:
+def _fetch(url: str) -> dict[str, Any]:
     match = PERMALINK.match(url)
     if match is None:
         raise InputError("not a Fenceline permalink (expected https://host/d/<slug>)", url)

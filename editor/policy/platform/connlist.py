@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..analysis import (
     ALL_CONNECTIONS,
@@ -206,7 +206,9 @@ class _TieredState(_DirectionState):
             undecided = undecided - conns
         return allowed, passed, undecided
 
-    def _matches(self, tier: list[_Tiered], cls: int, peer: int, undecided: ConnectionSet):
+    def _matches(
+        self, tier: list[_Tiered], cls: int, peer: int, undecided: ConnectionSet
+    ) -> Iterator[tuple[PlatformRule, _Tiered, ConnectionSet]]:
         """(rule, policy, connections) of each rule that takes connections out of `undecided`, in order."""
         for item in tier:
             if not item.subjects >> cls & 1:

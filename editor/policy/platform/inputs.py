@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..manifests import Cluster, load_paths, read_cluster
+from ..shapes import mapping
 from ..yamlio import InputError, KubeObject
 from .model import BASELINE, PlatformPolicy
 from .parse import is_platform_object, read_platform_policy
@@ -67,8 +68,8 @@ def split_objects(objects: Sequence[KubeObject], warnings: list[str]) -> Platfor
             nodes[node.name] = node
         else:
             if item.kind == "Pod" and isinstance(item.obj.get("spec"), dict):
-                metadata = item.obj.get("metadata") if isinstance(item.obj.get("metadata"), dict) else {}
-                node_name = item.obj["spec"].get("nodeName")
+                metadata = mapping(item.obj.get("metadata"))
+                node_name = mapping(item.obj["spec"]).get("nodeName")
                 if isinstance(node_name, str) and isinstance(metadata.get("name"), str):
                     pod_nodes[(metadata.get("namespace") or "default", metadata["name"])] = node_name
             rest.append(item)
@@ -78,12 +79,12 @@ def split_objects(objects: Sequence[KubeObject], warnings: list[str]) -> Platfor
 
 
 def _node(item: KubeObject) -> Node:
-    metadata = item.obj.get("metadata") if isinstance(item.obj.get("metadata"), dict) else {}
+    metadata = mapping(item.obj.get("metadata"))
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
         raise InputError("Node has no metadata.name", item.source, item.line)
-    labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
-    status = item.obj.get("status") if isinstance(item.obj.get("status"), dict) else {}
+    labels = mapping(metadata.get("labels"))
+    status = mapping(item.obj.get("status"))
     ips = tuple(
         a["address"]
         for a in status.get("addresses") or ()

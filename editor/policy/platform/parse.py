@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from ..analysis.parse import _path_text
 from ..selectors import LabelSelector, SelectorError, parse_selector
+from ..shapes import mapping
 from ..yamlio import InputError, KubeObject
 from .model import (
     ADMIN,
@@ -43,7 +44,7 @@ class _Reader:
     def __init__(self, item: KubeObject, warnings: list[str]) -> None:
         self.item = item
         self.warnings = warnings
-        name = (item.obj.get("metadata") or {}).get("name") if isinstance(item.obj.get("metadata"), dict) else None
+        name = mapping(item.obj.get("metadata")).get("name")
         self.title = f"{item.kind} {name}" if isinstance(name, str) else item.kind
 
     def error(self, path: Path, message: str) -> InputError:
@@ -131,8 +132,8 @@ def check_platform_object(obj: dict[str, Any]) -> list[tuple[Severity, Path, str
                     found.append(("warning", (*path, "portNumber"), "protocol is required by the API server"))
             for p_index, peer in enumerate(rule.get(peer_key) or ()):
                 if isinstance(peer, dict) and isinstance(peer.get("pods"), dict) and "podSelector" not in peer["pods"]:
-                    path = ("spec", direction, index, peer_key, p_index, "pods")
-                    found.append(("warning", path, "podSelector is required by the API server"))
+                    pods_path = ("spec", direction, index, peer_key, p_index, "pods")
+                    found.append(("warning", pods_path, "podSelector is required by the API server"))
     return found
 
 

@@ -153,9 +153,10 @@ def _values(value: Any, schema_path: tuple[str, ...], at: Path) -> Iterator[tupl
 def _message(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{error.message} (unknown field: the API server refuses it)"
+    message = str(error.message)  # jsonschema ships no type information
     if error.validator in ("minProperties", "maxProperties") and error.validator_value == 1:
-        return "exactly one field must be set: " + error.message
-    return error.message
+        return "exactly one field must be set: " + message
+    return message
 
 
 @functools.cache

@@ -52,7 +52,14 @@ def _policy(name: str, tier: str, priority: int, subject: PodSet, *rules: Platfo
     )
 
 
-def _rule(direction: str, index: int, name: str, verdict: str, peer: PlatformPeer, ports=None) -> PlatformRule:
+def _rule(
+    direction: str,
+    index: int,
+    name: str,
+    verdict: str,
+    peer: PlatformPeer,
+    ports: tuple[PlatformPort, ...] | None = None,
+) -> PlatformRule:
     action = {ALLOW: "Accept", DENY: "Deny"}[verdict]
     return PlatformRule(direction, index, name, action, verdict, (peer,), ports)
 
