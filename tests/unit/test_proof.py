@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from editor.policy.analysis import FqdnPeer, analyse, format_connlist
@@ -21,7 +21,7 @@ from editor.policy.analysis.peers import INGRESS_CONTROLLER
 from editor.policy.check import Intent, analyse_document, document_cluster, mismatches, peer_end, policy_objects
 from editor.policy.compile import DIALECTS
 from editor.policy.document import Document
-from tests.strategies import documents
+from tests.strategies import assume_cilium_spells_named_ports, documents
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -29,10 +29,7 @@ PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 def prove(document: Document, dialect: str) -> list[str]:
     bridge = analyse_document(document, dialect)
     errors = [str(issue) for issue in bridge.compiled.errors]
-    # SEMANTICS C10a: an egress name that the peer's pods give two numbers has no Cilium spelling, and the compiler
-    # refuses it (test_cilium_semantics.py); such drawings are left out of the proof, every other one must compile
-    if any("Cilium resolves egress named ports cluster-wide" in error for error in errors):
-        assume(False)
+    assume_cilium_spells_named_ports(errors)
     assert bridge.compiled.ok, errors
     return [str(m) for m in mismatches(bridge, Intent(document, bridge.pods))]
 
