@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from ..document import Document, Edge, Isolation, Node, Observed, Port, safe_id
+from ..document import SUBJECT_KINDS, Document, Edge, Isolation, Node, Observed, Port, safe_id
 from ..selectors import validate_namespace_name
 from . import gadget, hubble
 from .model import NORMAL_TIME_LENGTH, FlowOptions, FlowSummary, normalize_time
@@ -92,7 +92,8 @@ class EdgeStats:
         self.first = ""
         self.last = ""
         self.verdicts: dict[str, int] = {}
-        self.requests: set[tuple[str, ...]] = set()  # L7 requests: ("http", method, path), ("dns", name), ...
+        # L7 requests: ("http", method, path), ("dns", name), ...; shared and empty until an entry brings some
+        self.requests: frozenset[tuple[str, ...]] = _NO_REQUESTS
         self.origin = 0  # HUBBLE | GADGET
 
     def add(self, verdict: str, count: int, first: str, last: str) -> None:
@@ -113,6 +114,7 @@ class EdgeStats:
 
 
 HUBBLE, GADGET = 1, 2
+_NO_REQUESTS: frozenset[tuple[str, ...]] = frozenset()
 
 
 @dataclasses.dataclass
@@ -440,7 +442,7 @@ class Aggregator:
                 stats = merged[merged_key] = EdgeStats()
             stats.add(VERDICTS[verdict], count, first, last)
             if key in requests:
-                stats.requests |= requests[key]
+                stats.requests = stats.requests.union(requests[key])
         self._lock(nodes, merged)
         edges = _EdgeTable(document, nodes)
         for (source, target, protocol, port), stats in sorted(merged.items()):
@@ -532,25 +534,34 @@ class Aggregator:
 
     def _lock(self, nodes: _NodeTable, merged: dict[tuple[str, str, str, int], EdgeStats]) -> None:
         """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
-        locks: dict[str, Isolation] = {}
+        # Per node, not per edge: a graph of bare pods has as many nodes as edges.
+        egress: set[str] = set()
+        ingress: set[str] = set()
         monitored = {node_id for key in self.monitored if (node_id := self._node_of_pod(nodes, key))}
-        for node_id in monitored:
-            locks[node_id] = Isolation(ingress=True, egress=True)
         namespaces = self.options.namespaces
+        lockable: dict[str, bool] = {}
         for (source, target, _, _), stats in merged.items():
             if not stats.origin & HUBBLE:
                 continue
-            for node_id, direction in ((source, "egress"), (target, "ingress")):
+            for node_id, direction in ((source, egress), (target, ingress)):
+                locked = lockable.get(node_id)
+                if locked is None:
+                    node = nodes.node(node_id)
+                    locked = lockable[node_id] = (
+                        node.kind == "workload"
+                        and nodes.labels_known.get(node_id, False)
+                        and not (namespaces and node.namespace not in namespaces)
+                    )
+                if locked:
+                    direction.add(node_id)
+        created = nodes.created
+        for node_id in monitored | egress | ingress:
+            if node_id in created:
                 node = nodes.node(node_id)
-                if node.kind != "workload" or not nodes.labels_known.get(node_id, False):
-                    continue
-                if namespaces and node.namespace not in namespaces:
-                    continue
-                setattr(locks.setdefault(node_id, Isolation()), direction, True)
-        for node_id, lock in locks.items():
-            if node_id in nodes.created:
-                node = nodes.node(node_id)
-                node.isolate = Isolation(node.isolate.ingress or lock.ingress, node.isolate.egress or lock.egress)
+                node.isolate = Isolation(
+                    node.isolate.ingress or node_id in monitored or node_id in ingress,
+                    node.isolate.egress or node_id in monitored or node_id in egress,
+                )
 
     def _node_of_pod(self, nodes: _NodeTable, key: Key) -> str | None:
         info = self.pod_info[key]
@@ -757,10 +768,12 @@ class _EdgeTable:
                     self._existing.setdefault((edge.source, edge.target, protocol, icmp["type"]), []).append(edge)
 
     def _new_id(self) -> str:
-        while f"e{self._next}" in self._ids:
+        edge_id = f"e{self._next}"
+        while edge_id in self._ids:
             self._next += 1
-        self._ids.add(f"e{self._next}")
-        return f"e{self._next}"
+            edge_id = f"e{self._next}"
+        self._ids.add(edge_id)
+        return edge_id
 
     def add(
         self, source: str, target: str, protocol: str, port: int, stats: EdgeStats, l7: dict[str, Any] | None
@@ -778,14 +791,11 @@ class _EdgeTable:
         # enabled edge is enforced on, and a peer (kube-dns, a service of another team) must not be locked
         # to the few clients a log happened to show.
         source_node, target_node = self.nodes.node(source), self.nodes.node(target)
-        enforce = [
-            side
-            for side, node, locked in (
-                ("source", source_node, source_node.isolate.egress),
-                ("target", target_node, target_node.isolate.ingress),
-            )
-            if node.is_subject and locked
-        ]
+        enforce = []
+        if source_node.isolate.egress and source_node.kind in SUBJECT_KINDS:
+            enforce.append("source")
+        if target_node.isolate.ingress and target_node.kind in SUBJECT_KINDS:
+            enforce.append("target")
         dns_ingress = bool(l7 and "dns" in l7 and "target" in enforce)
         if dns_ingress:
             enforce.remove("target")
@@ -807,11 +817,11 @@ class _EdgeTable:
     def _new_edge(
         self, source: str, target: str, protocol: str, port: int, enforce: list[str], observed: Observed
     ) -> Edge:
-        edge = Edge(id=self._new_id(), source=source, target=target, enforce=enforce, observed=observed)
         if protocol.startswith("ICMP"):
-            edge.icmps = [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
+            ports, icmps = [], [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
         else:
-            edge.ports = [Port(protocol, port)]
+            ports, icmps = [Port(protocol, port)], []
+        edge = Edge(self._new_id(), source, target, ports, icmps, enforce=enforce, observed=observed)
         self.document.edges.append(edge)
         return edge
 
