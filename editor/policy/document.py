@@ -16,6 +16,7 @@ import hashlib
 import ipaddress
 import json
 import re
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import fastjsonschema
@@ -229,7 +230,7 @@ _VALIDATOR = jsonschema.Draft202012Validator(DOCUMENT_SCHEMA)
 _FAST_VALIDATE = fastjsonschema.compile({**DOCUMENT_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"})
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Port:
     """One port condition: protocol plus a number, a named container port, or all ports (port None)."""
 
@@ -283,7 +284,7 @@ class Namespace:
         return data
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Isolation:
     """The default-deny locks of a subject: when set, only drawn edges are allowed in that direction."""
 
@@ -291,7 +292,7 @@ class Isolation:
     egress: bool = False
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Node:
     """A node of the graph. Which fields matter depends on `kind`:
 
@@ -420,7 +421,7 @@ class Node:
         )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Observed:
     """What flow logs showed for an edge."""
 
@@ -444,7 +445,7 @@ class Observed:
         return cls(data.get("count", 0), data.get("firstSeen"), data.get("lastSeen"), dict(data.get("verdicts", {})))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Edge:
     """`source` may open connections to `target` on `ports` (empty = all ports and protocols).
 
@@ -620,6 +621,13 @@ class Document:
     # --- (de)serialisation ---------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
+        data = self._head_json()
+        data["nodes"] = [node.to_json() for node in self.nodes]
+        data["edges"] = [edge.to_json() for edge in self.edges]
+        return data
+
+    def _head_json(self) -> dict[str, Any]:
+        """to_json() up to the nodes and edges, which come last."""
         data: dict[str, Any] = {"schema": SCHEMA_VERSION}
         if self.name:
             data["name"] = self.name
@@ -627,8 +635,6 @@ class Document:
             data["description"] = self.description
         data["settings"] = self.settings.to_json()
         data["namespaces"] = [ns.to_json() for ns in self.namespaces]
-        data["nodes"] = [node.to_json() for node in self.nodes]
-        data["edges"] = [edge.to_json() for edge in self.edges]
         return data
 
     def dumps(self, indent: int | None = 2) -> str:
@@ -638,10 +644,31 @@ class Document:
 
     def dump_bytes(self, indent: int = 2) -> bytes:
         """dumps() as UTF-8, for writing a large document without holding it twice more as text."""
+        return b"".join(self.dump_chunks(indent))
+
+    def dump_chunks(self, indent: int = 2, batch: int = 1000) -> Iterator[bytes]:
+        """dump_bytes() in pieces, `batch` nodes or edges at a time, so that a graph of 100,000 nodes is never
+        held whole as JSON values or text."""
         # The standard library's encoder drops to pure Python when indenting (half the time of a large flow
-        # import went there); msgspec writes the same text, byte for byte, in C.
-        with paused_gc():  # to_json() makes a few containers per node and edge, all alive until encoded
-            return msgspec.json.format(msgspec.json.encode(self.to_json()), indent=indent) + b"\n"
+        # import went there); msgspec writes the same text, byte for byte, in C. A batch of items is
+        # formatted as a top-level array and moved two levels in: JSON strings hold no raw newline, so every
+        # newline in the text is one the formatter put there.
+        encode, format_ = msgspec.json.encode, msgspec.json.format
+        yield format_(encode(self._head_json()), indent=indent)[:-2]  # without the closing "\n}"
+        pad, inner = b" " * indent, b"\n" + b" " * indent
+        values: list[Node] | list[Edge]
+        for key, values in ((b'"nodes"', self.nodes), (b'"edges"', self.edges)):
+            if not values:
+                yield b",\n" + pad + key + b": []"
+                continue
+            yield b",\n" + pad + key + b": ["
+            for first in range(0, len(values), batch):
+                with paused_gc():  # to_json() makes a few containers per item, all alive until encoded
+                    items = [item.to_json() for item in values[first : first + batch]]
+                    text = format_(encode(items), indent=indent)
+                yield (b"," if first else b"") + text[1:-2].replace(b"\n", inner)
+            yield inner + b"]"
+        yield b"\n}\n"
 
     @classmethod
     def from_json(cls, data: Any) -> Document:

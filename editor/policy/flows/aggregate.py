@@ -414,7 +414,10 @@ class Aggregator:
     # ---- the document ---------------------------------------------------------------------------------
 
     def build(self, into: Document | None) -> Document:
-        """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added)."""
+        """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added).
+
+        This consumes the aggregator: what it read is let go of as soon as the graph no longer needs it, so
+        that the reading tables and the document it becomes are not all held at once."""
         document = into if into is not None else Document(name="Observed traffic")
         outside = [key[0] in _OUTSIDE for key in self.endpoints]
         kept: list[tuple[int, int, int, int, int, list[Any], int]] = []
@@ -425,11 +428,14 @@ class Aggregator:
                 self.ignored["between two ends outside the pod network"] += entry[0]
             else:
                 kept.append((src, dst, verdict, protocol, port, entry, key))
+        self.edges = {}
         if into is None and any(edge[2] for edge in kept):
             document.settings.dialect = "cilium"
         nodes = _NodeTable(document)
         node_of = self._resolve(nodes, {self.endpoints[edge[i]] for edge in kept for i in (0, 1)})
         node_ids = [node_of.get(key) for key in self.endpoints]
+        del node_of
+        self._forget_endpoints()
         merged: dict[tuple[str, str, str, int], EdgeStats] = {}
         requests = self.requests
         for src, dst, verdict, protocol, port, (count, first, last), key in kept:
@@ -443,13 +449,21 @@ class Aggregator:
             stats.add(VERDICTS[verdict], count, first, last)
             if key in requests:
                 stats.requests = stats.requests.union(requests[key])
+        del kept, node_ids
+        self.requests = {}
         self._lock(nodes, merged)
-        edges = _EdgeTable(document, nodes)
-        for (source, target, protocol, port), stats in sorted(merged.items()):
-            edges.add(source, target, protocol, port, stats, self._l7_rules(source, target, port, stats))
         summary = self.summary
-        summary.flows_read += self.flows_read
         summary.flows_used += sum(stats.count for stats in merged.values())
+        summary.edges = len(merged)
+        summary.denied_edges = sum(1 for stats in merged.values() if stats.denied)
+        # In order of (source, target, protocol, port), popped from the end so each is let go once it is an edge.
+        ordered = sorted(merged.items(), reverse=True)
+        del merged
+        edges = _EdgeTable(document, nodes)
+        while ordered:
+            (source, target, protocol, port), stats = ordered.pop()
+            edges.add(source, target, protocol, port, stats, self._l7_rules(source, target, port, stats))
+        summary.flows_read += self.flows_read
         summary.replies += self.replies
         for reason, count in self.ignored.items():
             summary.ignored[reason] = summary.ignored.get(reason, 0) + count
@@ -458,9 +472,18 @@ class Aggregator:
         )
         summary.workloads = sum(1 for node_id in nodes.touched if nodes.node(node_id).kind == "workload")
         summary.nodes = len(nodes.touched)
-        summary.edges = len(merged)
-        summary.denied_edges = sum(1 for stats in merged.values() if stats.denied)
         return document
+
+    def _forget_endpoints(self) -> None:
+        """Let go of the endpoint tables once every endpoint has its node (Gadget pod details stay: the locks
+        of monitored pods need them)."""
+        self.endpoints = []
+        self._endpoint_ids = {}
+        self._pods = {}
+        self._pod_ids = {}
+        self.workload_pods = {}
+        self._identities = {}
+        self._label_sets = {}
 
     def _resolve(self, nodes: _NodeTable, used: set[Key]) -> dict[Key, str]:
         """Endpoint key -> node id for the `used` keys, creating the nodes."""
@@ -778,7 +801,8 @@ class _EdgeTable:
     def add(
         self, source: str, target: str, protocol: str, port: int, stats: EdgeStats, l7: dict[str, Any] | None
     ) -> None:
-        observed = Observed(stats.count, stats.first or None, stats.last or None, dict(stats.verdicts))
+        # The stats are not used again: their verdicts become the edge's.
+        observed = Observed(stats.count, stats.first or None, stats.last or None, stats.verdicts)
         existing = self._existing.get((source, target, protocol, port))
         if existing:
             for edge in existing:
