@@ -12,19 +12,22 @@ of the offending value, e.g. `edges[3].ports[0].endPort`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import ipaddress
 import json
 import re
-from collections.abc import Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal
 
 import fastjsonschema
-import jsonschema
 import msgspec
 
 from .gcpause import paused_gc
 from .selectors import validate_namespace_name
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_VERSION = "fenceline/v1"
 
@@ -223,11 +226,27 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
     },
 }
 
-_VALIDATOR = jsonschema.Draft202012Validator(DOCUMENT_SCHEMA)
-# The same schema compiled to Python code: about seven times faster on the valid documents the editor posts
-# on every change. It stops at the first error, so an invalid document is re-checked by jsonschema for the
-# full list with readable paths. The schema uses nothing that differs between draft 7 and 2020-12.
-_FAST_VALIDATE = fastjsonschema.compile({**DOCUMENT_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"})
+
+# Both validators are made on first use: importing jsonschema and compiling the schema cost a command that
+# only writes documents (`fenceline flows`) a third of a second.
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(DOCUMENT_SCHEMA)
+
+
+@functools.cache
+def _fast_validator() -> Callable[[Any], Any]:
+    # The same schema compiled to Python code: about seven times faster on the valid documents the editor
+    # posts on every change. It stops at the first error, so an invalid document is re-checked by jsonschema
+    # for the full list with readable paths. The schema uses nothing that differs between draft 7 and 2020-12.
+    return fastjsonschema.compile({**DOCUMENT_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"})
+
+
+def fast_validate(data: Any) -> None:
+    """Raise fastjsonschema.JsonSchemaValueException at the first way `data` is not a valid document."""
+    _fast_validator()(data)
 
 
 @dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
@@ -674,7 +693,7 @@ class Document:
     def from_json(cls, data: Any) -> Document:
         """Validate and build a document. Raises DocumentError listing every problem with its path."""
         try:
-            _FAST_VALIDATE(data)
+            fast_validate(data)
         except fastjsonschema.JsonSchemaValueException:
             raise DocumentError(schema_errors(data) or [("", "not a valid Fenceline document")]) from None
         document = cls(
@@ -719,7 +738,9 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
             ("schema", f"unsupported document version {data.get('schema')!r}; this Fenceline reads {SCHEMA_VERSION}")
         ]
     errors = []
-    for error in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    import jsonschema
+
+    for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         best = jsonschema.exceptions.best_match([error])
         errors.append((format_path(best.absolute_path), _schema_message(best)))
     return errors
