@@ -117,7 +117,7 @@ HUBBLE, GADGET = 1, 2
 _NO_REQUESTS: frozenset[tuple[str, ...]] = frozenset()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class PodInfo:
     namespace: str
     name: str
@@ -125,6 +125,7 @@ class PodInfo:
     owner: str | None = None
     owner_kind: str | None = None
     namespace_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    guess: tuple[str, str | None] | None = None  # workload_of(name, labels), once made
 
 
 class Aggregator:
@@ -146,6 +147,7 @@ class Aggregator:
         self.pod_info: dict[Key, PodInfo] = {}  # Gadget pods and identity groups
         self._identities: dict[int, Key | None] = {}
         self._label_sets: dict[bytes, Key | None] = {}
+        self._valid_namespaces: dict[str, bool] = {}  # namespace name -> whether a graph can hold it
         self.world_names: dict[str, str] = {}  # address -> DNS name, from destination_names and DNS answers
         self.monitored: set[Key] = set()  # pods the Gadget advisor watched
         self.services: dict[Key, str] = {}  # service key -> first service name seen
@@ -325,7 +327,10 @@ class Aggregator:
         labels = hubble.decode_labels(endpoint.labels)
         pod_labels, namespace_labels, labelled_namespace = hubble.split_labels(labels)
         namespace = endpoint.namespace or labelled_namespace
-        if validate_namespace_name(namespace):  # a graph holds no node outside a valid namespace
+        valid = self._valid_namespaces.get(namespace)
+        if valid is None:
+            valid = self._valid_namespaces[namespace] = not validate_namespace_name(namespace)
+        if not valid:  # a graph holds no node outside a valid namespace
             where = f"namespace {namespace!r}"
             self.warnings[f"pod {endpoint.pod_name!r} is in no valid namespace ({where}); its flows were left out"] += 1
             return None
@@ -338,7 +343,11 @@ class Aggregator:
             owner.kind if owner else None,
             namespace_labels,
         )
-        key = ("workload", namespace, info.owner or workload_of(info.name, pod_labels)[0])
+        if info.owner:
+            key = ("workload", namespace, info.owner)
+        else:
+            info.guess = workload_of(info.name, pod_labels)
+            key = ("workload", namespace, info.guess[0])
         self.workload_pods.setdefault(key, []).append(info)
         return key
 
@@ -664,7 +673,7 @@ def _owner_kind(name: str, infos: list[PodInfo]) -> str | None:
         if info.owner_kind:
             return info.owner_kind
     for info in infos:
-        guessed, kind = workload_of(info.name, info.labels or {})
+        guessed, kind = info.guess or workload_of(info.name, info.labels or {})
         if info.name and guessed == name:
             return kind
     return None
@@ -689,6 +698,7 @@ class _NodeTable:
         self.created: set[str] = set()
         self.touched: set[str] = set()
         self.labels_known: dict[str, bool] = {}
+        self._namespaces: set[str] = set()  # namespaces the document is known to have
 
     def node(self, node_id: str) -> Node:
         return self._by_id[node_id]
@@ -697,17 +707,19 @@ class _NodeTable:
         return self._by_meaning.get(("workload", namespace, name))
 
     def _add(self, node: Node) -> str:
-        existing = self._by_meaning.get(_meaning(node))
+        meaning = _meaning(node)
+        existing = self._by_meaning.get(meaning)
         if existing is None and node.id in self._by_id:
-            existing = node.id if _meaning(self._by_id[node.id]) == _meaning(node) else None
+            existing = node.id if _meaning(self._by_id[node.id]) == meaning else None
             if existing is None:
                 node.id = safe_id(f"{node.id}+{len(self._by_id)}")
+                meaning = _meaning(node)
         if existing is not None:
             self.touched.add(existing)
             return existing
         self.document.nodes.append(node)
         self._by_id[node.id] = node
-        self._by_meaning[_meaning(node)] = node.id
+        self._by_meaning[meaning] = node.id
         self.created.add(node.id)
         self.touched.add(node.id)
         return node.id
@@ -720,7 +732,8 @@ class _NodeTable:
         owner_kind: str | None,
         ns_labels: dict[str, str],
     ) -> str:
-        self.document.ensure_namespace(namespace, ns_labels)
+        if ns_labels or namespace not in self._namespaces:  # else ensure_namespace would change nothing
+            self._namespaces.add(self.document.ensure_namespace(namespace, ns_labels).name)
         node = Node(id=safe_id(f"{namespace}/{name}"), kind="workload", name=name, namespace=namespace)
         node.owner = owner_kind
         node.labels = dict(labels or {})
