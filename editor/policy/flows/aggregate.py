@@ -516,6 +516,7 @@ class Aggregator:
         # Pods known by name make the workloads; pods known only by identity (on another node, no pod
         # name) join the workload whose labels they carry, else make one named after their labels.
         labelled: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        by_labels = any(key[0] in ("group", "svc") for key in used)  # whether `labelled` is ever read
         groups: list[tuple[Key, PodInfo]] = []
         for (namespace, name), members in sorted(workloads.items()):
             infos = infos_of[(namespace, name)]
@@ -526,7 +527,7 @@ class Aggregator:
             node_id = nodes.workload(namespace, name, labels, _owner_kind(name, infos), _namespace_labels(infos))
             for key in members:
                 node_of[key] = node_id
-            if labels:
+            if labels and by_labels:
                 labelled.setdefault((namespace, tuple(sorted(labels.items()))), node_id)
         for key, info in groups:
             labels = selector_labels(info.labels or {})
@@ -785,7 +786,9 @@ def _meaning(node: Node) -> tuple[Any, ...]:
 
 
 class _EdgeTable:
-    """The document's edges, matched by (source, target, single port) so that a re-import adds counts."""
+    """The document's edges, matched by (source, target, single port) so that a re-import adds counts.
+
+    Only the edges the document had are matched: `add` is called once per (source, target, protocol, port)."""
 
     def __init__(self, document: Document, nodes: _NodeTable) -> None:
         self.document = document
@@ -841,7 +844,6 @@ class _EdgeTable:
         if stats.denied:
             edge.disabled = True
             edge.note = "Observed only as denied by today's policies; enable it to allow this traffic."
-        self._existing[(source, target, protocol, port)] = [edge]
         if dns_ingress:
             # Cilium applies DNS rules on egress only, so the DNS server's side admits the traffic at L4 in
             # an edge of its own.
@@ -849,7 +851,6 @@ class _EdgeTable:
             twin = self._new_edge(source, target, protocol, port, ["target"], twin_observed)
             twin.disabled = edge.disabled
             twin.note = f"The DNS server's side of edge {edge.id} (Cilium applies DNS rules on egress only)."
-            self._existing[(source, target, protocol, port)].append(twin)
 
     def _new_edge(
         self, source: str, target: str, protocol: str, port: int, enforce: list[str], observed: Observed
