@@ -110,7 +110,7 @@ class EdgeStats:
     @property
     def denied(self) -> bool:
         """Seen only as policy denials (never allowed): the edge is shown, disabled."""
-        return bool(self.verdicts) and all(verdict in DENIED_VERDICTS for verdict in self.verdicts)
+        return bool(self.verdicts) and self.verdicts.keys() <= DENIED_VERDICTS
 
 
 HUBBLE, GADGET = 1, 2
