@@ -12,18 +12,23 @@ of the offending value, e.g. `edges[3].ports[0].endPort`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import ipaddress
 import json
 import re
-from typing import Any, Literal
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal
 
 import fastjsonschema
-import jsonschema
 import msgspec
 
+from .gcpause import paused_gc
 from .selectors import validate_namespace_name
 from .yamlio import InputError, Limits, check_json_value
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_VERSION = "fenceline/v1"
 
@@ -269,14 +274,30 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
     },
 }
 
-_VALIDATOR = jsonschema.Draft202012Validator(DOCUMENT_SCHEMA)
-# The same schema compiled to Python code: about seven times faster on the valid documents the editor posts
-# on every change. It stops at the first error, so an invalid document is re-checked by jsonschema for the
-# full list with readable paths. The schema uses nothing that differs between draft 7 and 2020-12.
-_FAST_VALIDATE = fastjsonschema.compile({**DOCUMENT_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"})
+
+# Both validators are made on first use: importing jsonschema and compiling the schema cost a command that
+# only writes documents (`fenceline flows`) a third of a second.
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(DOCUMENT_SCHEMA)
 
 
-@dataclasses.dataclass
+@functools.cache
+def _fast_validator() -> Callable[[Any], Any]:
+    # The same schema compiled to Python code: about seven times faster on the valid documents the editor
+    # posts on every change. It stops at the first error, so an invalid document is re-checked by jsonschema
+    # for the full list with readable paths. The schema uses nothing that differs between draft 7 and 2020-12.
+    return fastjsonschema.compile({**DOCUMENT_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"})
+
+
+def fast_validate(data: Any) -> None:
+    """Raise fastjsonschema.JsonSchemaValueException at the first way `data` is not a valid document."""
+    _fast_validator()(data)
+
+
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Port:
     """One port condition: protocol plus a number, a named container port, or all ports (port None)."""
 
@@ -333,7 +354,7 @@ class Namespace:
         return data
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Isolation:
     """The default-deny locks of a subject: when set, only drawn edges are allowed in that direction."""
 
@@ -341,7 +362,7 @@ class Isolation:
     egress: bool = False
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Node:
     """A node of the graph. Which fields matter depends on `kind`:
 
@@ -408,27 +429,39 @@ class Node:
         return self.id
 
     def to_json(self) -> dict[str, Any]:
+        # Field by field rather than through a table of optional fields: a flow import writes 100,000 nodes.
         data: dict[str, Any] = {"id": self.id, "kind": self.kind}
-        optional = {
-            "name": self.name or None,
-            "namespace": self.namespace,
-            "owner": self.owner,
-            "labels": dict(sorted(self.labels.items())) if self.labels else None,
-            "containerPorts": [p.to_json() for p in self.container_ports] or None,
-            "podSelector": self.pod_selector,
-            "namespaceSelector": self.namespace_selector,
-            "nodeSelector": self.node_selector,
-            "cidr": self.cidr,
-            "except": list(self.except_) or None,
-            "entity": self.entity,
-            "matchName": self.match_name,
-            "matchPattern": self.match_pattern,
-            "policyName": self.policy_name,
-            "position": self.position,
-            "note": self.note,
-        }
-        data.update({k: v for k, v in optional.items() if v is not None})
-        if self.is_subject:
+        if self.name:
+            data["name"] = self.name
+        if self.namespace is not None:
+            data["namespace"] = self.namespace
+        if self.owner is not None:
+            data["owner"] = self.owner
+        if self.labels:
+            data["labels"] = dict(sorted(self.labels.items()))
+        if self.container_ports:
+            data["containerPorts"] = [p.to_json() for p in self.container_ports]
+        for key, value in (
+            ("podSelector", self.pod_selector),
+            ("namespaceSelector", self.namespace_selector),
+            ("nodeSelector", self.node_selector),
+            ("cidr", self.cidr),
+        ):
+            if value is not None:
+                data[key] = value
+        if self.except_:
+            data["except"] = list(self.except_)
+        for key, value in (
+            ("entity", self.entity),
+            ("matchName", self.match_name),
+            ("matchPattern", self.match_pattern),
+            ("policyName", self.policy_name),
+            ("position", self.position),
+            ("note", self.note),
+        ):
+            if value is not None:
+                data[key] = value
+        if self.kind in SUBJECT_KINDS:
             data["isolate"] = {"ingress": self.isolate.ingress, "egress": self.isolate.egress}
         return data
 
@@ -458,7 +491,7 @@ class Node:
         )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Observed:
     """What flow logs showed for an edge."""
 
@@ -482,7 +515,7 @@ class Observed:
         return cls(data.get("count", 0), data.get("firstSeen"), data.get("lastSeen"), dict(data.get("verdicts", {})))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Edge:
     """`source` may open connections to `target` on `ports` (empty = all ports and protocols).
 
@@ -660,6 +693,13 @@ class Document:
     # --- (de)serialisation ---------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
+        data = self._head_json()
+        data["nodes"] = [node.to_json() for node in self.nodes]
+        data["edges"] = [edge.to_json() for edge in self.edges]
+        return data
+
+    def _head_json(self) -> dict[str, Any]:
+        """to_json() up to the nodes and edges, which come last."""
         data: dict[str, Any] = {"schema": SCHEMA_VERSION}
         if self.name:
             data["name"] = self.name
@@ -669,8 +709,6 @@ class Document:
             data["platformOwners"] = list(self.platform_owners)
         data["settings"] = self.settings.to_json()
         data["namespaces"] = [ns.to_json() for ns in self.namespaces]
-        data["nodes"] = [node.to_json() for node in self.nodes]
-        data["edges"] = [edge.to_json() for edge in self.edges]
         return data
 
     def dumps(self, indent: int | None = 2) -> str:
@@ -680,15 +718,37 @@ class Document:
 
     def dump_bytes(self, indent: int = 2) -> bytes:
         """dumps() as UTF-8, for writing a large document without holding it twice more as text."""
+        return b"".join(self.dump_chunks(indent))
+
+    def dump_chunks(self, indent: int = 2, batch: int = 1000) -> Iterator[bytes]:
+        """dump_bytes() in pieces, `batch` nodes or edges at a time, so that a graph of 100,000 nodes is never
+        held whole as JSON values or text."""
         # The standard library's encoder drops to pure Python when indenting (half the time of a large flow
-        # import went there); msgspec writes the same text, byte for byte, in C.
-        return msgspec.json.format(msgspec.json.encode(self.to_json()), indent=indent) + b"\n"
+        # import went there); msgspec writes the same text, byte for byte, in C. A batch of items is
+        # formatted as a top-level array and moved two levels in: JSON strings hold no raw newline, so every
+        # newline in the text is one the formatter put there.
+        encode, format_ = msgspec.json.encode, msgspec.json.format
+        yield format_(encode(self._head_json()), indent=indent)[:-2]  # without the closing "\n}"
+        pad, inner = b" " * indent, b"\n" + b" " * indent
+        values: list[Node] | list[Edge]
+        for key, values in ((b'"nodes"', self.nodes), (b'"edges"', self.edges)):
+            if not values:
+                yield b",\n" + pad + key + b": []"
+                continue
+            yield b",\n" + pad + key + b": ["
+            for first in range(0, len(values), batch):
+                with paused_gc():  # to_json() makes a few containers per item, all alive until encoded
+                    items = [item.to_json() for item in values[first : first + batch]]
+                    text = format_(encode(items), indent=indent)
+                yield (b"," if first else b"") + text[1:-2].replace(b"\n", inner)
+            yield inner + b"]"
+        yield b"\n}\n"
 
     @classmethod
     def from_json(cls, data: Any) -> Document:
         """Validate and build a document. Raises DocumentError listing every problem with its path."""
         try:
-            _FAST_VALIDATE(data)
+            fast_validate(data)
         except fastjsonschema.JsonSchemaValueException:
             raise DocumentError(schema_errors(data) or [("", "not a valid Fenceline document")]) from None
         document = cls(
@@ -733,8 +793,10 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
         return [
             ("schema", f"unsupported document version {data.get('schema')!r}; this Fenceline reads {SCHEMA_VERSION}")
         ]
+    import jsonschema  # only when a document is refused: its import and schema compile cost a start-up
+
     try:
-        found = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        found = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     except RecursionError:
         # jsonschema writes the value it refuses into its message, and repr() of a value nested hundreds of levels
         # (a drawing stored before the free-form bound) recurses too deep: name where it is too deep instead.

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from editor.policy.document import _FAST_VALIDATE, Document, DocumentError, schema_errors
+from editor.policy.document import Document, DocumentError, fast_validate, schema_errors
 from tests.strategies import documents
 
 JSON_VALUES = st.recursive(
@@ -22,7 +22,7 @@ JSON_VALUES = st.recursive(
 
 def fast_accepts(value: object) -> bool:
     try:
-        _FAST_VALIDATE(value)
+        fast_validate(value)
     except fastjsonschema.JsonSchemaValueException:
         return False
     return True

@@ -11,6 +11,7 @@ import pytest
 
 from editor.policy.cli import main
 from editor.policy.document import Document
+from editor.policy.flows import read_flows
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 HTTP = str(FIXTURES / "hubble" / "basic-sample-5-http-flows.json")
@@ -92,3 +93,45 @@ def test_a_file_with_nothing_readable_still_gives_a_document(
     assert json.loads(out)["nodes"] == []
     assert "fenceline flows: 2 lines skipped, first ones:" in err.splitlines()
     assert f"fenceline flows:   {junk}:1: not valid JSON" in err
+
+
+GOLDEN = FIXTURES / "flows-golden"
+
+
+@pytest.mark.parametrize(
+    ("log", "golden"),
+    [
+        (GOLDEN / "synthetic-bare-pods-40.jsonl", "synthetic-bare-pods-40.golden.json"),
+        (Path(HTTP), "basic-sample-5-http-flows.golden.json"),
+    ],
+)
+def test_output_is_byte_for_byte_what_it_was(capsys: pytest.CaptureFixture[str], log: Path, golden: str) -> None:
+    """The speed-ups of the import and the batched writer change no byte of the document (golden files made
+    before them: tests/fixtures/flows-golden/README.md)."""
+    code, out, _ = run(capsys, str(log))
+    assert code == 0
+    assert out == (GOLDEN / golden).read_text()
+
+
+def test_bare_pods_each_make_a_locked_node() -> None:
+    """The bench's `pods` shape in small: no two pods share a workload, every pod that sends is locked for
+    egress, every edge is numbered in (source, target, protocol, port) order."""
+    document = Document.loads((GOLDEN / "synthetic-bare-pods-40.golden.json").read_bytes())
+    assert len(document.nodes) == 40
+    assert all(node.kind == "workload" and node.owner == "Pod" for node in document.nodes)
+    assert all(node.isolate.egress for node in document.nodes)
+    keys = [(edge.source, edge.target, edge.ports[0].protocol, edge.ports[0].port) for edge in document.edges]
+    assert keys == sorted(keys)
+    assert [edge.id for edge in document.edges] == [f"e{number}" for number in range(1, len(keys) + 1)]
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+def test_batched_writing_is_the_standard_librarys_indented_json(batch: int) -> None:
+    """dump_chunks moves formatted batches of items two levels in: the result must be exactly what
+    json.dumps(indent=2) writes for the whole document, with nodes and edges or with none."""
+    with open(HTTP, "rb") as handle:
+        full = read_flows([(HTTP, handle)]).document
+    for document in (full, Document(name="empty")):
+        expected = json.dumps(document.to_json(), indent=2, ensure_ascii=False) + "\n"
+        assert b"".join(document.dump_chunks(batch=batch)).decode() == expected
+        assert document.dump_bytes() == expected.encode()

@@ -12,6 +12,7 @@ import sys
 
 from ..document import Document, DocumentError
 from ..flows import VERDICT_NAMES, FlowOptions, read_flow_paths
+from ..gcpause import paused_gc
 from ..yamlio import InputError
 
 
@@ -78,11 +79,18 @@ def _load_document(path: str) -> Document:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Everything this command makes lives until it writes the document, then the process ends: a collection
+    # after the import (when read_flows would turn the collector back on) would only walk the whole graph.
+    with paused_gc():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     options = _options(args)
     into = _load_document(args.into) if args.into else None
     result = read_flow_paths(args.files, options, into=into)
     for line in result.summary.lines():
         print(f"fenceline flows: {line}", file=sys.stderr)
     sys.stdout.flush()
-    sys.stdout.buffer.write(result.document.dump_bytes())
+    sys.stdout.buffer.writelines(result.document.dump_chunks())
     return 0

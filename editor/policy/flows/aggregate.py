@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from ..document import Document, Edge, Isolation, Node, Observed, Port, safe_id
+from ..document import SUBJECT_KINDS, Document, Edge, Isolation, Node, Observed, Port, safe_id
 from ..selectors import validate_namespace_name
 from . import gadget, hubble
 from .model import NORMAL_TIME_LENGTH, FlowOptions, FlowSummary, normalize_time
@@ -92,7 +92,8 @@ class EdgeStats:
         self.first = ""
         self.last = ""
         self.verdicts: dict[str, int] = {}
-        self.requests: set[tuple[str, ...]] = set()  # L7 requests: ("http", method, path), ("dns", name), ...
+        # L7 requests: ("http", method, path), ("dns", name), ...; shared and empty until an entry brings some
+        self.requests: frozenset[tuple[str, ...]] = _NO_REQUESTS
         self.origin = 0  # HUBBLE | GADGET
 
     def add(self, verdict: str, count: int, first: str, last: str) -> None:
@@ -109,13 +110,14 @@ class EdgeStats:
     @property
     def denied(self) -> bool:
         """Seen only as policy denials (never allowed): the edge is shown, disabled."""
-        return bool(self.verdicts) and all(verdict in DENIED_VERDICTS for verdict in self.verdicts)
+        return bool(self.verdicts) and self.verdicts.keys() <= DENIED_VERDICTS
 
 
 HUBBLE, GADGET = 1, 2
+_NO_REQUESTS: frozenset[tuple[str, ...]] = frozenset()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class PodInfo:
     namespace: str
     name: str
@@ -123,6 +125,7 @@ class PodInfo:
     owner: str | None = None
     owner_kind: str | None = None
     namespace_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    guess: tuple[str, str | None] | None = None  # workload_of(name, labels), once made
 
 
 class Aggregator:
@@ -144,6 +147,7 @@ class Aggregator:
         self.pod_info: dict[Key, PodInfo] = {}  # Gadget pods and identity groups
         self._identities: dict[int, Key | None] = {}
         self._label_sets: dict[bytes, Key | None] = {}
+        self._valid_namespaces: dict[str, bool] = {}  # namespace name -> whether a graph can hold it
         self.world_names: dict[str, str] = {}  # address -> DNS name, from destination_names and DNS answers
         self.monitored: set[Key] = set()  # pods the Gadget advisor watched
         self.services: dict[Key, str] = {}  # service key -> first service name seen
@@ -323,7 +327,10 @@ class Aggregator:
         labels = hubble.decode_labels(endpoint.labels)
         pod_labels, namespace_labels, labelled_namespace = hubble.split_labels(labels)
         namespace = endpoint.namespace or labelled_namespace
-        if validate_namespace_name(namespace):  # a graph holds no node outside a valid namespace
+        valid = self._valid_namespaces.get(namespace)
+        if valid is None:
+            valid = self._valid_namespaces[namespace] = not validate_namespace_name(namespace)
+        if not valid:  # a graph holds no node outside a valid namespace
             where = f"namespace {namespace!r}"
             self.warnings[f"pod {endpoint.pod_name!r} is in no valid namespace ({where}); its flows were left out"] += 1
             return None
@@ -336,7 +343,11 @@ class Aggregator:
             owner.kind if owner else None,
             namespace_labels,
         )
-        key = ("workload", namespace, info.owner or workload_of(info.name, pod_labels)[0])
+        if info.owner:
+            key = ("workload", namespace, info.owner)
+        else:
+            info.guess = workload_of(info.name, pod_labels)
+            key = ("workload", namespace, info.guess[0])
         self.workload_pods.setdefault(key, []).append(info)
         return key
 
@@ -412,7 +423,10 @@ class Aggregator:
     # ---- the document ---------------------------------------------------------------------------------
 
     def build(self, into: Document | None) -> Document:
-        """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added)."""
+        """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added).
+
+        This consumes the aggregator: what it read is let go of as soon as the graph no longer needs it, so
+        that the reading tables and the document it becomes are not all held at once."""
         document = into if into is not None else Document(name="Observed traffic")
         outside = [key[0] in _OUTSIDE for key in self.endpoints]
         kept: list[tuple[int, int, int, int, int, list[Any], int]] = []
@@ -423,11 +437,14 @@ class Aggregator:
                 self.ignored["between two ends outside the pod network"] += entry[0]
             else:
                 kept.append((src, dst, verdict, protocol, port, entry, key))
+        self.edges = {}
         if into is None and any(edge[2] for edge in kept):
             document.settings.dialect = "cilium"
         nodes = _NodeTable(document)
         node_of = self._resolve(nodes, {self.endpoints[edge[i]] for edge in kept for i in (0, 1)})
         node_ids = [node_of.get(key) for key in self.endpoints]
+        del node_of
+        self._forget_endpoints()
         merged: dict[tuple[str, str, str, int], EdgeStats] = {}
         requests = self.requests
         for src, dst, verdict, protocol, port, (count, first, last), key in kept:
@@ -440,14 +457,22 @@ class Aggregator:
                 stats = merged[merged_key] = EdgeStats()
             stats.add(VERDICTS[verdict], count, first, last)
             if key in requests:
-                stats.requests |= requests[key]
+                stats.requests = stats.requests.union(requests[key])
+        del kept, node_ids
+        self.requests = {}
         self._lock(nodes, merged)
-        edges = _EdgeTable(document, nodes)
-        for (source, target, protocol, port), stats in sorted(merged.items()):
-            edges.add(source, target, protocol, port, stats, self._l7_rules(source, target, port, stats))
         summary = self.summary
-        summary.flows_read += self.flows_read
         summary.flows_used += sum(stats.count for stats in merged.values())
+        summary.edges = len(merged)
+        summary.denied_edges = sum(1 for stats in merged.values() if stats.denied)
+        # In order of (source, target, protocol, port), popped from the end so each is let go once it is an edge.
+        ordered = sorted(merged.items(), reverse=True)
+        del merged
+        edges = _EdgeTable(document, nodes)
+        while ordered:
+            (source, target, protocol, port), stats = ordered.pop()
+            edges.add(source, target, protocol, port, stats, self._l7_rules(source, target, port, stats))
+        summary.flows_read += self.flows_read
         summary.replies += self.replies
         for reason, count in self.ignored.items():
             summary.ignored[reason] = summary.ignored.get(reason, 0) + count
@@ -456,9 +481,18 @@ class Aggregator:
         )
         summary.workloads = sum(1 for node_id in nodes.touched if nodes.node(node_id).kind == "workload")
         summary.nodes = len(nodes.touched)
-        summary.edges = len(merged)
-        summary.denied_edges = sum(1 for stats in merged.values() if stats.denied)
         return document
+
+    def _forget_endpoints(self) -> None:
+        """Let go of the endpoint tables once every endpoint has its node (Gadget pod details stay: the locks
+        of monitored pods need them)."""
+        self.endpoints = []
+        self._endpoint_ids = {}
+        self._pods = {}
+        self._pod_ids = {}
+        self.workload_pods = {}
+        self._identities = {}
+        self._label_sets = {}
 
     def _resolve(self, nodes: _NodeTable, used: set[Key]) -> dict[Key, str]:
         """Endpoint key -> node id for the `used` keys, creating the nodes."""
@@ -482,6 +516,7 @@ class Aggregator:
         # Pods known by name make the workloads; pods known only by identity (on another node, no pod
         # name) join the workload whose labels they carry, else make one named after their labels.
         labelled: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        by_labels = any(key[0] in ("group", "svc") for key in used)  # whether `labelled` is ever read
         groups: list[tuple[Key, PodInfo]] = []
         for (namespace, name), members in sorted(workloads.items()):
             infos = infos_of[(namespace, name)]
@@ -492,7 +527,7 @@ class Aggregator:
             node_id = nodes.workload(namespace, name, labels, _owner_kind(name, infos), _namespace_labels(infos))
             for key in members:
                 node_of[key] = node_id
-            if labels:
+            if labels and by_labels:
                 labelled.setdefault((namespace, tuple(sorted(labels.items()))), node_id)
         for key, info in groups:
             labels = selector_labels(info.labels or {})
@@ -532,25 +567,34 @@ class Aggregator:
 
     def _lock(self, nodes: _NodeTable, merged: dict[tuple[str, str, str, int], EdgeStats]) -> None:
         """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
-        locks: dict[str, Isolation] = {}
+        # Per node, not per edge: a graph of bare pods has as many nodes as edges.
+        egress: set[str] = set()
+        ingress: set[str] = set()
         monitored = {node_id for key in self.monitored if (node_id := self._node_of_pod(nodes, key))}
-        for node_id in monitored:
-            locks[node_id] = Isolation(ingress=True, egress=True)
         namespaces = self.options.namespaces
+        lockable: dict[str, bool] = {}
         for (source, target, _, _), stats in merged.items():
             if not stats.origin & HUBBLE:
                 continue
-            for node_id, direction in ((source, "egress"), (target, "ingress")):
+            for node_id, direction in ((source, egress), (target, ingress)):
+                locked = lockable.get(node_id)
+                if locked is None:
+                    node = nodes.node(node_id)
+                    locked = lockable[node_id] = (
+                        node.kind == "workload"
+                        and nodes.labels_known.get(node_id, False)
+                        and not (namespaces and node.namespace not in namespaces)
+                    )
+                if locked:
+                    direction.add(node_id)
+        created = nodes.created
+        for node_id in monitored | egress | ingress:
+            if node_id in created:
                 node = nodes.node(node_id)
-                if node.kind != "workload" or not nodes.labels_known.get(node_id, False):
-                    continue
-                if namespaces and node.namespace not in namespaces:
-                    continue
-                setattr(locks.setdefault(node_id, Isolation()), direction, True)
-        for node_id, lock in locks.items():
-            if node_id in nodes.created:
-                node = nodes.node(node_id)
-                node.isolate = Isolation(node.isolate.ingress or lock.ingress, node.isolate.egress or lock.egress)
+                node.isolate = Isolation(
+                    node.isolate.ingress or node_id in monitored or node_id in ingress,
+                    node.isolate.egress or node_id in monitored or node_id in egress,
+                )
 
     def _node_of_pod(self, nodes: _NodeTable, key: Key) -> str | None:
         info = self.pod_info[key]
@@ -630,7 +674,7 @@ def _owner_kind(name: str, infos: list[PodInfo]) -> str | None:
         if info.owner_kind:
             return info.owner_kind
     for info in infos:
-        guessed, kind = workload_of(info.name, info.labels or {})
+        guessed, kind = info.guess or workload_of(info.name, info.labels or {})
         if info.name and guessed == name:
             return kind
     return None
@@ -655,6 +699,7 @@ class _NodeTable:
         self.created: set[str] = set()
         self.touched: set[str] = set()
         self.labels_known: dict[str, bool] = {}
+        self._namespaces: set[str] = set()  # namespaces the document is known to have
 
     def node(self, node_id: str) -> Node:
         return self._by_id[node_id]
@@ -663,17 +708,19 @@ class _NodeTable:
         return self._by_meaning.get(("workload", namespace, name))
 
     def _add(self, node: Node) -> str:
-        existing = self._by_meaning.get(_meaning(node))
+        meaning = _meaning(node)
+        existing = self._by_meaning.get(meaning)
         if existing is None and node.id in self._by_id:
-            existing = node.id if _meaning(self._by_id[node.id]) == _meaning(node) else None
+            existing = node.id if _meaning(self._by_id[node.id]) == meaning else None
             if existing is None:
                 node.id = safe_id(f"{node.id}+{len(self._by_id)}")
+                meaning = _meaning(node)
         if existing is not None:
             self.touched.add(existing)
             return existing
         self.document.nodes.append(node)
         self._by_id[node.id] = node
-        self._by_meaning[_meaning(node)] = node.id
+        self._by_meaning[meaning] = node.id
         self.created.add(node.id)
         self.touched.add(node.id)
         return node.id
@@ -686,7 +733,8 @@ class _NodeTable:
         owner_kind: str | None,
         ns_labels: dict[str, str],
     ) -> str:
-        self.document.ensure_namespace(namespace, ns_labels)
+        if ns_labels or namespace not in self._namespaces:  # else ensure_namespace would change nothing
+            self._namespaces.add(self.document.ensure_namespace(namespace, ns_labels).name)
         node = Node(id=safe_id(f"{namespace}/{name}"), kind="workload", name=name, namespace=namespace)
         node.owner = owner_kind
         node.labels = dict(labels or {})
@@ -738,7 +786,9 @@ def _meaning(node: Node) -> tuple[Any, ...]:
 
 
 class _EdgeTable:
-    """The document's edges, matched by (source, target, single port) so that a re-import adds counts."""
+    """The document's edges, matched by (source, target, single port) so that a re-import adds counts.
+
+    Only the edges the document had are matched: `add` is called once per (source, target, protocol, port)."""
 
     def __init__(self, document: Document, nodes: _NodeTable) -> None:
         self.document = document
@@ -757,15 +807,18 @@ class _EdgeTable:
                     self._existing.setdefault((edge.source, edge.target, protocol, icmp["type"]), []).append(edge)
 
     def _new_id(self) -> str:
-        while f"e{self._next}" in self._ids:
+        edge_id = f"e{self._next}"
+        while edge_id in self._ids:
             self._next += 1
-        self._ids.add(f"e{self._next}")
-        return f"e{self._next}"
+            edge_id = f"e{self._next}"
+        self._ids.add(edge_id)
+        return edge_id
 
     def add(
         self, source: str, target: str, protocol: str, port: int, stats: EdgeStats, l7: dict[str, Any] | None
     ) -> None:
-        observed = Observed(stats.count, stats.first or None, stats.last or None, dict(stats.verdicts))
+        # The stats are not used again: their verdicts become the edge's.
+        observed = Observed(stats.count, stats.first or None, stats.last or None, stats.verdicts)
         existing = self._existing.get((source, target, protocol, port))
         if existing:
             for edge in existing:
@@ -778,14 +831,11 @@ class _EdgeTable:
         # enabled edge is enforced on, and a peer (kube-dns, a service of another team) must not be locked
         # to the few clients a log happened to show.
         source_node, target_node = self.nodes.node(source), self.nodes.node(target)
-        enforce = [
-            side
-            for side, node, locked in (
-                ("source", source_node, source_node.isolate.egress),
-                ("target", target_node, target_node.isolate.ingress),
-            )
-            if node.is_subject and locked
-        ]
+        enforce = []
+        if source_node.isolate.egress and source_node.kind in SUBJECT_KINDS:
+            enforce.append("source")
+        if target_node.isolate.ingress and target_node.kind in SUBJECT_KINDS:
+            enforce.append("target")
         dns_ingress = bool(l7 and "dns" in l7 and "target" in enforce)
         if dns_ingress:
             enforce.remove("target")
@@ -794,7 +844,6 @@ class _EdgeTable:
         if stats.denied:
             edge.disabled = True
             edge.note = "Observed only as denied by today's policies; enable it to allow this traffic."
-        self._existing[(source, target, protocol, port)] = [edge]
         if dns_ingress:
             # Cilium applies DNS rules on egress only, so the DNS server's side admits the traffic at L4 in
             # an edge of its own.
@@ -802,16 +851,15 @@ class _EdgeTable:
             twin = self._new_edge(source, target, protocol, port, ["target"], twin_observed)
             twin.disabled = edge.disabled
             twin.note = f"The DNS server's side of edge {edge.id} (Cilium applies DNS rules on egress only)."
-            self._existing[(source, target, protocol, port)].append(twin)
 
     def _new_edge(
         self, source: str, target: str, protocol: str, port: int, enforce: list[str], observed: Observed
     ) -> Edge:
-        edge = Edge(id=self._new_id(), source=source, target=target, enforce=enforce, observed=observed)
         if protocol.startswith("ICMP"):
-            edge.icmps = [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
+            ports, icmps = [], [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
         else:
-            edge.ports = [Port(protocol, port)]
+            ports, icmps = [Port(protocol, port)], []
+        edge = Edge(self._new_id(), source, target, ports, icmps, enforce=enforce, observed=observed)
         self.document.edges.append(edge)
         return edge
 

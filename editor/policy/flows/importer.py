@@ -20,6 +20,7 @@ from typing import BinaryIO
 import msgspec
 
 from ..document import Document
+from ..gcpause import paused_gc
 from ..yamlio import MIB, InputError
 from . import gadget, hubble
 from .aggregate import Aggregator
@@ -66,18 +67,20 @@ def read_flows(
         if progress is not None:
             progress(done, total)
 
-    for name, stream in pairs:
-        report = FileReport(name)
-        summary.files.append(report)
-        container = open_container(stream, name, on_bytes, options.max_bytes)
-        report.compression, report.layout = container.compression, container.layout
-        reader = _FileReader(name, aggregator, report, summary)
-        for first_line, lines in container.batches:
-            if stop is not None and stop():
-                raise ReadStopped(name)
-            reader.feed(first_line, lines)
-        report.bytes_read = done - sum(other.bytes_read for other in summary.files[:-1])
-    document = aggregator.build(into)
+    # What the aggregator holds (endpoints, edges, then nodes) stays alive until the end: see paused_gc.
+    with paused_gc():
+        for name, stream in pairs:
+            report = FileReport(name)
+            summary.files.append(report)
+            container = open_container(stream, name, on_bytes, options.max_bytes)
+            report.compression, report.layout = container.compression, container.layout
+            reader = _FileReader(name, aggregator, report, summary)
+            for first_line, lines in container.batches:
+                if stop is not None and stop():
+                    raise ReadStopped(name)
+                reader.feed(first_line, lines)
+            report.bytes_read = done - sum(other.bytes_read for other in summary.files[:-1])
+        document = aggregator.build(into)
     if progress is not None:
         progress(done, total or done)
     return FlowImport(document, summary)
