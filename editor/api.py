@@ -226,6 +226,7 @@ def compiled(document: Document, dialect: str) -> dict[str, Any]:
         "objects": result.objects,
         "issues": [issue.to_json() for issue in result.issues],
         "explanations": [explanation.to_json() for explanation in result.explanations],
+        "objectNodes": list(result.object_nodes),  # the YAML beside the canvas follows the selection
     }
     data["issues"].extend(dict(finding) for key in keys for finding in _object_findings(key))
     data["edgeStates"] = edge_states(document, result)
