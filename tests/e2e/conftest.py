@@ -66,7 +66,12 @@ def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[Edit
     watched: list[tuple[Any, Watch]] = []
 
     def open_(
-        path: str = "/", *, tour_done: bool = True, editor_page: bool = True, size: tuple[int, int] = (1400, 900)
+        path: str = "/",
+        *,
+        tour_done: bool = True,
+        editor_page: bool = True,
+        size: tuple[int, int] = (1400, 900),
+        timeout: int = 15_000,
     ) -> tuple[EditorPage, Watch]:
         """`path` in a fresh browser context; `editor_page=False` for a page that is not the editor (no waiting
         for the drawing)."""
@@ -76,7 +81,7 @@ def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[Edit
         if tour_done:
             context.add_init_script(TOUR_DONE)
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(timeout)
         watch = Watch()
         watch.attach(page)
         watched.append((page, watch))

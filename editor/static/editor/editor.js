@@ -13,6 +13,7 @@
   const $ = (selector, root) => (root || document).querySelector(selector);
   const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
   const G = window.FencelineGraph;
+  const View = window.FencelineView; // collapse.js: what of a large drawing is shown (issue 13)
   const readOnly = app.dataset.readOnly === "1";
   const UNDO_LIMIT = 200;
   const COMPILE_DELAY_MS = 200;
@@ -54,7 +55,8 @@
   window.fencelineCy = cy; // for tests and the benchmark: read-only inspection of what is drawn
 
   const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
-    canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent(),
+    canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent() &&
+      !source.data("collapsed") && !target.data("collapsed"),
     edgeParams: () => ({ data: {} }),
     hoverDelay: 120,
     snap: false,
@@ -187,7 +189,7 @@
 
   // ------------------------------------------------------------------------------------------------ render
   function render(opts) {
-    const desired = G.elements(state.doc);
+    const desired = View.transform(G.elements(state.doc), state.doc);
     const wanted = new Map(desired.map((el) => [el.data.id, el]));
     cy.batch(() => {
       cy.elements().forEach((ele) => {
@@ -218,7 +220,8 @@
       if (toAdd.length) cy.add(nodesToAdd.concat(toAdd.filter((el) => el.group === "edges")));
     });
     applyStates();
-    placeUnplaced(opts);
+    if (!View.placesAll()) placeUnplaced(opts);
+    else if (opts.fit) cy.fit(undefined, 40);
     $("#doc-name").textContent = state.doc.name || "Untitled drawing";
     $("#empty-state").hidden = Boolean((state.doc.namespaces || []).length || (state.doc.nodes || []).length);
   }
@@ -632,6 +635,7 @@
   });
   cy.on("tap", "node, edge", (evt) => {
     if (evt.target.hasClass("eh-ghost") || evt.target.hasClass("eh-preview")) return;
+    if (View.tap(evt.target)) return;
     openFor(evt.target);
   });
 
@@ -924,6 +928,8 @@
     cy: cy,
     readOnly: readOnly,
     doc: () => state.doc,
+    lastCompile: () => state.lastCompile,
+    render: () => render({ fit: false }),
     dialect: () => dialectOf(state.doc),
     version: () => state.version,
     commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
@@ -944,6 +950,7 @@
   render({});
   cy.fit(undefined, 40);
   if (cy.zoom() > 1.2) cy.zoom(1.2);
+  View.opened(cy);
   updateButtons();
   if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
   app.dataset.readyMs = String(Math.round(performance.now())); // drawn and fitted, for the benchmark
