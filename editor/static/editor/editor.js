@@ -209,9 +209,11 @@
         } else if (existing.data("source") !== el.data.source || existing.data("target") !== el.data.target) {
           existing.move({ source: el.data.source, target: el.data.target });
         }
-        existing.data(el.data);
+        // Setting data or classes makes Cytoscape restyle the element: on thousands of them, only when they differ.
+        if (Object.keys(el.data).some((key) => existing.data(key) !== el.data[key])) existing.data(el.data);
         const keep = ["has-error", "allowed", "one-sided", "denied", "disabled", "deny", "error"].filter((c) => existing.hasClass(c));
-        existing.classes(el.classes + " " + keep.join(" "));
+        const classes = el.classes.split(" ").concat(keep);
+        if (classes.length !== existing.classes().length || classes.some((c) => !existing.hasClass(c))) existing.classes(classes.join(" "));
       }
       // Parents first, so that children can be added into them.
       toAdd.sort((a, b) => (a.group === b.group ? 0 : a.group === "nodes" ? -1 : 1));
