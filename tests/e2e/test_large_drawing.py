@@ -118,3 +118,15 @@ def test_a_whole_cluster_can_be_found_focused_and_followed(open_editor):
     editor.wait_compiled()
     assert page.evaluate("fencelineCy.nodes('.collapsed').map(n => n.data('name'))").count("team-03") == 0
     assert page.evaluate("fencelineCy.nodes('.collapsed').length") == 39
+
+    # Saving gives the drawing a new address; what is open stays open.
+    page.keyboard.press("Control+s")
+    page.wait_for_selector("#permalink")
+    page.locator("#cy").click(position={"x": 5, "y": 300})
+    page.keyboard.press("/")
+    page.keyboard.type("team-05", delay=40)
+    page.keyboard.press("Enter")
+    assert sorted(set(page.evaluate("fencelineCy.nodes('[parent]').map(n => n.data('parent'))"))) == [
+        "ns:team-03",
+        "ns:team-05",
+    ]

@@ -43,7 +43,9 @@
   function load(doc) {
     const key = storageKey();
     if (view.key === key) return;
+    const resaved = view.key !== null; // the drawing was saved under a new address: what is open stays open
     view.key = key;
+    if (resaved) { store(); return; }
     view.expanded = new Set();
     let saved = null;
     try { saved = JSON.parse(localStorage.getItem(key) || "null"); } catch (err) { saved = null; }
