@@ -950,7 +950,8 @@
   app.dataset.pending = "1";
   compile();
   render({});
-  cy.fit(undefined, 40);
+  // Nodes alone bound a drawing as well; a large one's aggregate edge labels would cost seconds to measure here.
+  cy.fit(View.isLarge() ? cy.nodes() : undefined, 40);
   if (cy.zoom() > 1.2) cy.zoom(1.2);
   View.opened(cy);
   updateButtons();
