@@ -59,6 +59,8 @@ def one_load(browser: Any, url: str) -> dict[str, float]:
     focus = page.evaluate(TIMED, "document.getElementById('focus-button').click()") / 1000
     assert page.evaluate("FencelineView.focus().id") == f"{UNIQUE[0]}.{UNIQUE[1]}"
     figures["search"] = jump + focus
+    # Leave no analysis running on the server when the page goes: gunicorn is stopped at the end.
+    page.wait_for_function("() => document.getElementById('app').dataset.lintPending !== '1'")
     context.close()
     return figures
 
