@@ -100,6 +100,7 @@ def compile_answer(document: Document, dialect: str, max_bytes: int | None = Non
         "objects": result.objects,
         "issues": issues,
         "explanations": [explanation.to_json() for explanation in result.explanations],
+        "objectNodes": list(result.object_nodes),  # the YAML beside the canvas follows the selection
         "edgeStates": edge_states(document, result),
         "ok": not any(issue["severity"] == "error" for issue in issues),
     }

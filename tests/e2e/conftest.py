@@ -74,6 +74,7 @@ def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[Edit
         editor_page: bool = True,
         viewport: tuple[int, int] = WIDE,
         size: tuple[int, int] | None = None,
+        timeout: int = 15_000,
     ) -> tuple[EditorPage, Watch]:
         """`path` in a fresh browser context of `viewport` (or `size`, the same); `editor_page=False` for a page
         that is not the editor (no waiting for the drawing)."""
@@ -84,7 +85,7 @@ def open_editor(browser: Any, app_url: str) -> Iterator[Callable[..., tuple[Edit
         if tour_done:
             context.add_init_script(TOUR_DONE)
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(timeout)
         watch = Watch()
         watch.attach(page)
         watched.append((page, watch))

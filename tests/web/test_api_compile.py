@@ -23,6 +23,9 @@ def test_it_compiles_the_talk_document_in_both_dialects(api, talk_doc):
         assert {obj["kind"] for obj in yaml.safe_load_all(body["yaml"])} == {kind}
         assert set(body["edgeStates"]) == {"e1", "e2", "e3", "e4"}
         assert all(e["edgeIds"] for e in body["explanations"])
+        # Which subject each YAML document is for, in order: the YAML beside the canvas follows the selection.
+        assert body["objectNodes"] == expected.object_nodes and len(body["objectNodes"]) == len(body["objects"])
+        assert body["yaml"].count("---\n") == len(body["objects"])
 
 
 def test_it_accepts_the_bare_document_and_a_dialect_in_the_query(api, talk_doc):

@@ -157,8 +157,13 @@
     $("#check-filter-label").hidden = result.peers.length <= MATRIX_LIMIT;
     const words = filter.value.trim().toLowerCase();
     const visible = (index) => !words || label(result.peers[index].name).toLowerCase().includes(words);
-    const rows = result.sources.map((peer, i) => [peer, i]).filter(([peer]) => visible(peer));
-    const columns = result.destinations.map((peer, j) => [peer, j]).filter(([peer]) => visible(peer));
+    // "Peers of X": X is the peer the filter names (exactly, else the first it matches); its row and its column
+    // come first, against everyone, and the cells between two other peers stay empty.
+    const names = result.peers.map((peer) => label(peer.name).toLowerCase());
+    const focus = $("#check-peers-of").checked && words ? (names.includes(words) ? names.indexOf(words) : names.findIndex((n) => n.includes(words))) : -1;
+    const first = (list) => list.filter(([peer]) => peer === focus).concat(list.filter(([peer]) => peer !== focus));
+    const rows = focus >= 0 ? first(result.sources.map((peer, i) => [peer, i])) : result.sources.map((peer, i) => [peer, i]).filter(([peer]) => visible(peer));
+    const columns = focus >= 0 ? first(result.destinations.map((peer, j) => [peer, j])) : result.destinations.map((peer, j) => [peer, j]).filter(([peer]) => visible(peer));
     const shownRows = rows.slice(0, MATRIX_LIMIT);
     const shownColumns = columns.slice(0, MATRIX_LIMIT);
     const hidden = rows.length - shownRows.length + columns.length - shownColumns.length;
@@ -189,6 +194,7 @@
       row.append(th);
       for (const [destination, j] of shownColumns) {
         const index = result.matrix[i][j];
+        if (focus >= 0 && source !== focus && destination !== focus) { row.append(h("td", "matrix-other")); continue; }
         if (index === null) { row.append(h("td", "matrix-self", "\u2014")); continue; }
         const connections = result.connections[index];
         const [symbol, words] = STATUS[connections.status];
@@ -247,6 +253,7 @@
   $("#check-matrix").addEventListener("focusin", (evt) => cellEvent(evt, 0));
   $("#check-matrix").addEventListener("click", (evt) => cellEvent(evt, 0));
   $("#check-filter").addEventListener("input", () => { if (check.result) showMatrix(check.result); });
+  $("#check-peers-of").addEventListener("change", () => { if (check.result) showMatrix(check.result); });
 
   // -------------------------------------------------------------------------------------- canvas marks
   function markFlagged() {

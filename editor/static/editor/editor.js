@@ -13,6 +13,7 @@
   const $ = (selector, root) => (root || document).querySelector(selector);
   const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
   const G = window.FencelineGraph;
+  const View = window.FencelineView; // collapse.js: what of a large drawing is shown (issue 13)
   const readOnly = app.dataset.readOnly === "1";
   const UNDO_LIMIT = 200;
   const COMPILE_DELAY_MS = 200;
@@ -56,7 +57,8 @@
   new ResizeObserver(() => cy.resize()).observe($("#cy"));
 
   const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
-    canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent(),
+    canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent() &&
+      !source.data("collapsed") && !target.data("collapsed"),
     edgeParams: () => ({ data: {} }),
     hoverDelay: 120,
     snap: false,
@@ -189,7 +191,7 @@
 
   // ------------------------------------------------------------------------------------------------ render
   function render(opts) {
-    const desired = G.elements(state.doc);
+    const desired = View.transform(G.elements(state.doc), state.doc);
     const wanted = new Map(desired.map((el) => [el.data.id, el]));
     cy.batch(() => {
       cy.elements().forEach((ele) => {
@@ -209,9 +211,11 @@
         } else if (existing.data("source") !== el.data.source || existing.data("target") !== el.data.target) {
           existing.move({ source: el.data.source, target: el.data.target });
         }
-        existing.data(el.data);
+        // Setting data or classes makes Cytoscape restyle the element: on thousands of them, only when they differ.
+        if (Object.keys(el.data).some((key) => existing.data(key) !== el.data[key])) existing.data(el.data);
         const keep = ["has-error", "allowed", "one-sided", "denied", "disabled", "deny", "error"].filter((c) => existing.hasClass(c));
-        existing.classes(el.classes + " " + keep.join(" "));
+        const classes = el.classes.split(" ").concat(keep);
+        if (classes.length !== existing.classes().length || classes.some((c) => !existing.hasClass(c))) existing.classes(classes.join(" "));
       }
       // Parents first, so that children can be added into them.
       toAdd.sort((a, b) => (a.group === b.group ? 0 : a.group === "nodes" ? -1 : 1));
@@ -220,7 +224,8 @@
       if (toAdd.length) cy.add(nodesToAdd.concat(toAdd.filter((el) => el.group === "edges")));
     });
     applyStates();
-    placeUnplaced(opts);
+    if (!View.placesAll()) placeUnplaced(opts);
+    else if (opts.fit) cy.fit(undefined, 40);
     $("#doc-name").textContent = state.doc.name || "Untitled drawing";
     $("#empty-state").hidden = Boolean((state.doc.namespaces || []).length || (state.doc.nodes || []).length);
   }
@@ -670,6 +675,7 @@
   });
   cy.on("tap", "node, edge", (evt) => {
     if (evt.target.hasClass("eh-ghost") || evt.target.hasClass("eh-preview")) return;
+    if (View.tap(evt.target)) return;
     openFor(evt.target);
   });
 
@@ -996,6 +1002,8 @@
     cy: cy,
     readOnly: readOnly,
     doc: () => state.doc,
+    lastCompile: () => state.lastCompile,
+    render: () => render({ fit: false }),
     dialect: () => dialectOf(state.doc),
     version: () => state.version,
     commit: (doc, opts) => commit(doc, Object.assign({ fit: false }, opts)),
@@ -1016,7 +1024,14 @@
   app.dataset.pending = "1";
   compile();
   render({ fit: false });
-  fitReadable();
+  if (View.isLarge()) {
+    // Nodes alone bound a drawing as well; a large one's aggregate edge labels would cost seconds to measure here.
+    cy.fit(cy.nodes(), 40);
+    if (cy.zoom() > 1.2) cy.zoom(1.2);
+  } else {
+    fitReadable();
+  }
+  View.opened(cy);
   updateButtons();
   if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
   app.dataset.readyMs = String(Math.round(performance.now())); // drawn and fitted, for the benchmark
