@@ -441,7 +441,9 @@ class Aggregator:
         if into is None and any(edge[2] for edge in kept):
             document.settings.dialect = "cilium"
         nodes = _NodeTable(document)
-        node_of = self._resolve(nodes, {self.endpoints[edge[i]] for edge in kept for i in (0, 1)})
+        # In the order the flows came (a dict, not a set): the nodes of entities and addresses are made in that
+        # order, so the document is the same on every run, whatever the string hash seed.
+        node_of = self._resolve(nodes, dict.fromkeys(self.endpoints[edge[i]] for edge in kept for i in (0, 1)))
         node_ids = [node_of.get(key) for key in self.endpoints]
         del node_of
         self._forget_endpoints()
@@ -494,7 +496,7 @@ class Aggregator:
         self._identities = {}
         self._label_sets = {}
 
-    def _resolve(self, nodes: _NodeTable, used: set[Key]) -> dict[Key, str]:
+    def _resolve(self, nodes: _NodeTable, used: dict[Key, None]) -> dict[Key, str]:
         """Endpoint key -> node id for the `used` keys, creating the nodes."""
         node_of: dict[Key, str] = {}
         workloads: dict[tuple[str, str], list[Key]] = {}
