@@ -150,6 +150,21 @@ class EditorPage:
         self.page.click("#dialog [data-isolation=apply]")
         return losses
 
+    def accept_isolation_by_keyboard(self, person: Person, then: str) -> list[str]:
+        """The same from the keyboard, until `then` shows: when the change asks first, "Apply anyway" has the
+        focus and Enter applies it. The question may come up while the person is still typing (the connect field
+        draws the edge as soon as its text names one node), so whichever shows first is answered."""
+        self.page.locator("#dialog .isolation-form").or_(self.page.locator(then)).first.wait_for()
+        # A template's panel says it is saved before the page asks the server about it.
+        self.page.wait_for_function("() => document.getElementById('app').dataset.isolation !== 'checking'")
+        losses: list[str] = []
+        if self.page.locator("#dialog .isolation-form").is_visible():
+            losses = self.page.locator("#dialog .isolation-list li").all_inner_texts()
+            assert self.page.evaluate("document.activeElement.dataset.isolation") == "apply"
+            person.press("Enter")
+        self.page.wait_for_selector(then)
+        return losses
+
     # --- the canvas ----------------------------------------------------------------------------------------
 
     def node_point(self, element_id: str) -> tuple[float, float]:

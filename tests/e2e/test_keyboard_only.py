@@ -68,7 +68,7 @@ def use_template(editor: EditorPage, person: Person, template: str, scope_keys: 
     person.type(scope_keys)
     tab_to(page, person, "#inspector button[type=submit]")
     person.press("Enter")
-    page.wait_for_selector("#inspector .panel-saved")
+    editor.accept_isolation_by_keyboard(person, then="#inspector .panel-saved")
     editor.wait_idle()
     person.press("Escape")
 
@@ -102,7 +102,7 @@ def test_the_talks_application_is_built_saved_and_reopened_by_keyboard_only(open
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'connect-target'")
     person.type("api")
     person.press("Enter")
-    page.wait_for_selector("#inspector .panel-kicker:text-is('Edge')")
+    editor.accept_isolation_by_keyboard(person, then="#inspector .panel-kicker:text-is('Edge')")
     editor.wait_idle()
     assert editor.panel_field("port-0-port").input_value() == "9090"  # the target's named port
     person.press("Escape")

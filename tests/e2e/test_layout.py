@@ -95,7 +95,7 @@ def test_new_nodes_go_to_free_space_and_leave_room_for_edges(open_editor):
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'connect-target'")
     person.type("ledger")
     person.press("Enter")
-    page.wait_for_selector("#inspector .panel-kicker:text-is('Edge')")
+    editor.accept_isolation_by_keyboard(person, then="#inspector .panel-kicker:text-is('Edge')")
     editor.page.click("#inspector [name='port-0-port']")
     person.type("8443")
     person.press("Tab")

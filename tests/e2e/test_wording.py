@@ -21,6 +21,8 @@ def test_the_editor_says_things_plainly(open_editor):
     page = editor.page
 
     page.click("#tab-rating")
+    assert page.inner_text("#rating-total") == "\u2014"  # before the first analysis as after it
+    wait_analysed(editor, "lint")
     assert page.inner_text("#rating-total") == "\u2014"
     assert "No rating yet: the drawing is empty." in page.inner_text("#rating-view")
     page.click("#tab-yaml")

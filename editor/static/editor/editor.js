@@ -344,9 +344,19 @@
     }
     if (!answer.ok && answer.body.error) {
       state.lastCompile = null;
-      showIssues([{ severity: "error", message: answer.body.error }].concat((answer.body.details || []).map((d) => ({ severity: "error", message: d }))));
-      $("#yaml").textContent = "# The drawing is not valid; see the problems above.";
-      setStatus("Invalid drawing", "error");
+      const details = answer.body.details || [];
+      if (answer.status === 413) {
+        // Nothing is wrong with the drawing: it is larger than this server takes. One problem says which limit
+        // and the setting that raises it (the server's details), so whoever runs the server can act on it.
+        showIssues([{ severity: "error", message: [answer.body.error].concat(details).join(": ") + "." }]);
+        $("#yaml").textContent = "# Not compiled: the drawing is over this server's limits; see the problem above.\n" +
+          details.map((d) => "# " + Fenceline.sentence(d) + ".\n").join("");
+        setStatus("Over this server's limits", "error");
+      } else {
+        showIssues([{ severity: "error", message: answer.body.error }].concat(details.map((d) => ({ severity: "error", message: d }))));
+        $("#yaml").textContent = "# The drawing is not valid; see the problems above.";
+        setStatus("Invalid drawing", "error");
+      }
       if (app.dataset.pending === "0") announce("compiled", { ok: false });
       return;
     }

@@ -49,7 +49,7 @@
     return ranked.slice(0, MAX_RESULTS).map((r) => r[1]);
   }
 
-  function installSearch(cy, wrap) {
+  function installSearch(cy, top) {
     const box = make("div", { class: "canvas-search", role: "search" });
     const input = make("input", {
       type: "search", id: "canvas-search", role: "combobox", "aria-expanded": "false", "aria-controls": "search-results",
@@ -59,7 +59,7 @@
     const list = make("ul", { id: "search-results", role: "listbox", "aria-label": "Matches", class: "search-results" });
     list.hidden = true;
     box.append(input, list);
-    wrap.append(box);
+    top.prepend(box);
     let results = [], active = -1;
 
     function show() {
@@ -145,7 +145,7 @@
     const exit = make("button", { type: "button", class: "button small", id: "focus-exit" }, "Show all (Esc)");
     bar.append(title, hops, direction, exit);
     tools.append(button);
-    tools.parentNode.append(bar);
+    document.getElementById("canvas-top").querySelector(".canvas-search").after(bar); // between search and legend
     let before = null;
 
     const selectedNode = () => cy.nodes(":selected").filter((n) => n.data("docId")).first();
@@ -231,11 +231,10 @@
 
   View.onOpen((cy) => {
     const wrap = document.querySelector(".canvas-wrap");
-    wrap.classList.add("find-tools"); // app.css keeps the inspector clear of the search box and these tools
     // A row of its own above the view tools: at 1024 px beside the legend there is no room for more buttons.
     const tools = make("div", { class: "canvas-tools large-tools", role: "toolbar", "aria-label": "Find and focus" });
     wrap.append(tools);
-    installSearch(cy, wrap);
+    installSearch(cy, document.getElementById("canvas-top"));
     installFocus(cy, tools);
     installExpand(cy, tools);
     installYamlFollow(cy);
