@@ -109,7 +109,10 @@ def page_timings(browser: Any, url: str) -> tuple[float, float]:
     page.wait_for_function("() => document.getElementById('app').dataset.firstCompileMs", timeout=120_000)
     drawn = float(page.get_attribute("#app", "data-ready-ms"))
     compiled = float(page.get_attribute("#app", "data-first-compile-ms"))
-    assert page.evaluate("fencelineCy.edges().length") == EDGES
+    # A drawing this large opens with its namespaces collapsed (collapse.js): an aggregate edge stands for `count`
+    # edges, and edges inside one collapsed namespace are drawn when it is opened.
+    drawn_edges = page.evaluate("fencelineCy.edges().reduce((n, e) => n + (e.data('count') || 1), 0)")
+    assert 0 < drawn_edges <= EDGES
     context.close()
     return drawn / 1000, compiled / 1000
 

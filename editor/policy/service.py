@@ -15,6 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from .compile import compile_document
 from .document import Document
 from .edge_states import edge_states
@@ -22,6 +24,7 @@ from .validate import validate_object
 from .yamlio import dump_yaml_documents
 
 V = TypeVar("V")
+_KEY_ENCODER = msgspec.json.Encoder()
 
 
 class SizedCache(Generic[V]):
@@ -82,7 +85,8 @@ def compile_answer(document: Document, dialect: str, max_bytes: int | None = Non
     The YAML stops growing at `max_bytes` (with the objects' JSON counted too): AnswerTooLarge, so no drawing
     makes the server build an answer it would not send."""
     result = compile_document(document, dialect)
-    keys = [json.dumps(obj, separators=(",", ":"), ensure_ascii=False) for obj in result.objects]
+    # Exact JSON, key order included (msgspec keeps insertion order; several times faster than json.dumps)
+    keys = [_KEY_ENCODER.encode(obj).decode() for obj in result.objects]
     parts: list[str] = []
     size = sum(map(len, keys))
     for key in keys:
