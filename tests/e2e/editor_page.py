@@ -10,6 +10,18 @@ from typing import Any
 
 import yaml
 
+# The talk's application as the canvas draws it: each node's first label line -> its parent (a namespace box).
+TALK_APP_PARENTS = {
+    "frontend": None,
+    "backend": None,
+    "ingress-nginx": None,
+    "kube-system": None,
+    "web": "ns:frontend",
+    "api": "ns:backend",
+    "ingress controller": "ns:ingress-nginx",
+    "cluster DNS": "ns:kube-system",
+}
+
 
 class Person:
     """Types as a person does: one key at a time, 30-150 ms apart, Tab between fields as fast as any other key.

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from editor_page import TALK_APP_PARENTS
 
 pytestmark = pytest.mark.e2e
 
@@ -47,16 +48,7 @@ def test_it_builds_the_talks_application_and_shares_it_by_permalink(open_editor)
 
     graph = editor.graph()
     labels = {label.split("\n")[0]: parent for _, label, parent in graph["nodes"]}
-    assert labels == {
-        "frontend": None,
-        "backend": None,
-        "ingress-nginx": None,
-        "kube-system": None,
-        "web": "ns:frontend",
-        "api": "ns:backend",
-        "ingress controller": "ns:ingress-nginx",
-        "cluster DNS": "ns:kube-system",
-    }
+    assert labels == TALK_APP_PARENTS
     assert all(states == ["allowed"] for *_, states in graph["edges"])
 
     native = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in editor.policies()}

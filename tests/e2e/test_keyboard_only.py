@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import SMALL
-from editor_page import EditorPage, Person
+from editor_page import TALK_APP_PARENTS, EditorPage, Person
 
 pytestmark = pytest.mark.e2e
 
@@ -115,16 +115,7 @@ def test_the_talks_application_is_built_saved_and_reopened_by_keyboard_only(open
 
     graph = editor.graph()
     labels = {label.split("\n")[0]: parent for _, label, parent in graph["nodes"]}
-    assert labels == {
-        "frontend": None,
-        "backend": None,
-        "ingress-nginx": None,
-        "kube-system": None,
-        "web": "ns:frontend",
-        "api": "ns:backend",
-        "ingress controller": "ns:ingress-nginx",
-        "cluster DNS": "ns:kube-system",
-    }
+    assert labels == TALK_APP_PARENTS
     assert len(graph["edges"]) == 4 and all(states == ["allowed"] for *_, states in graph["edges"])
     policies = {(p["metadata"]["namespace"], p["metadata"]["name"]): p["spec"] for p in editor.policies()}
     assert set(policies) == {("frontend", "web"), ("backend", "api")}
