@@ -13,7 +13,8 @@ from django import forms
 from django.conf import settings
 
 from editor.policy.dialects import REGISTRY
-from editor.policy.document import ENTITIES, port_name_error
+from editor.policy.document import port_name_error
+from editor.policy.document_schema import ENTITIES
 from editor.policy.selectors import validate_label_key, validate_label_value
 
 PROTOCOL_CHOICES = [("TCP", "TCP"), ("UDP", "UDP"), ("SCTP", "SCTP"), ("ANY", "any")]

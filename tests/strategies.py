@@ -21,7 +21,8 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from editor.policy.document import ENTITIES, Document
+from editor.policy.document import Document
+from editor.policy.document_schema import ENTITIES
 
 NAMESPACES = ("default", "prod", "team-a", "kube-system")
 LABEL_KEYS = ("app", "tier", "team", "app.kubernetes.io/name", "env")

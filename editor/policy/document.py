@@ -4,44 +4,32 @@ A document says which traffic is intended: nodes are sets of pods (workloads, se
 pod network (CIDR ranges, Cilium entities, FQDNs); an edge `source -> target` means "source may open
 connections to target" on its ports. YAML is always derived from a document (see native.py, cilium.py).
 
-The JSON form is versioned (`"schema": "fenceline/v1"`) and validated by DOCUMENT_SCHEMA plus the reference
-checks a schema cannot make (ids unique, edges point at nodes, namespaces exist). Every error names the path
-of the offending value, e.g. `edges[3].ports[0].endPort`.
+The JSON form is versioned (`"schema": "fenceline/v1"`) and validated by DOCUMENT_SCHEMA (document_schema.py) plus
+the reference checks a schema cannot make (ids unique, edges point at nodes, namespaces exist). Every error names
+the path of the offending value, e.g. `edges[3].ports[0].endPort`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import fastjsonschema
 import msgspec
 
+from .document_schema import ID_CHARS, ID_PATTERN, SCHEMA_VERSION, SIDES, fast_validate, schema_errors
 from .gcpause import paused_gc
 from .selectors import validate_namespace_name
-from .yamlio import InputError, Limits, check_json_value
-
-if TYPE_CHECKING:
-    import jsonschema
-
-SCHEMA_VERSION = "fenceline/v1"
 
 NodeKind = Literal["workload", "selector", "hosts", "cidr", "entity", "fqdn"]
 SUBJECT_KINDS = ("workload", "selector", "hosts")  # nodes that can carry a policy (pods or nodes)
 POD_KINDS = ("workload", "selector")
 EXTERNAL_KINDS = ("cidr", "entity", "fqdn")
-PROTOCOLS = ("TCP", "UDP", "SCTP", "ANY")
-ENTITIES = (
-    "all", "world", "cluster", "host", "init", "ingress", "unmanaged", "remote-node", "health", "none",
-    "kube-apiserver",
-)  # fmt: skip
-SIDES = ("source", "target")
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
@@ -53,248 +41,6 @@ class DocumentError(ValueError):
         first_path, first_message = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         super().__init__(f"{first_path or 'document'}: {first_message}{more}")
-
-
-_LABEL_SELECTOR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "matchExpressions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["key", "operator"],
-                "properties": {
-                    "key": {"type": "string", "minLength": 1},
-                    "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
-                    "values": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        },
-    },
-}
-_LABELS_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
-_ID_CHARS = "A-Za-z0-9_.:/=@+-"
-_ID = re.compile(f"[{_ID_CHARS}]{{1,253}}")
-_ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{_ID.pattern}$"}
-# A code owner as GitHub and GitLab CODEOWNERS files name one: @user, @org/team (GitLab: @group/subgroup) or an
-# e-mail address. Nothing else may reach a CODEOWNERS line (a space or # would change what the line means).
-OWNER_PATTERN = (
-    r"^(@[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*"  # @user, @org/team
-    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})$"  # an e-mail address
-)
-_OWNERS_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "items": {"type": "string", "maxLength": 200, "pattern": OWNER_PATTERN},
-    "uniqueItems": True,
-}
-_PORT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "protocol": {"enum": list(PROTOCOLS)},
-        "port": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 65535}, {"type": "string", "minLength": 1}]},
-        "endPort": {"type": "integer", "minimum": 1, "maximum": 65535},
-    },
-}
-
-# Free-form fields (an edge's Cilium L7 rules, settings.extra) are bounded like everything else: their depth keeps
-# every walk over a drawing (deepcopy, the YAML writer, json) far from the recursion limit and keeps the emitted
-# YAML, which indents each level, linear in the input; their widths and string lengths bound what one field can
-# make the compiler repeat. The deepest upstream L7 rule (rules.http[].headerMatches[].secret.name) has 6 levels.
-FREE_FORM_MAX_DEPTH = 8
-FREE_FORM_MAX_ITEMS = 1000
-FREE_FORM_MAX_PROPERTIES = 100
-FREE_FORM_MAX_STRING = 8192
-FREE_FORM_MAX_KEY = 253
-_TOO_DEEP = "too deep"
-_SCALAR_TYPES = ["string", "number", "boolean", "null"]
-
-
-def _free_form_defs() -> dict[str, Any]:
-    """`freeForm<N>`: any JSON value at most N containers deep, with bounded widths and strings."""
-    defs: dict[str, Any] = {
-        "freeForm0": {"title": _TOO_DEEP, "type": _SCALAR_TYPES, "maxLength": FREE_FORM_MAX_STRING},
-    }
-    for depth in range(1, FREE_FORM_MAX_DEPTH + 1):
-        defs[f"freeForm{depth}"] = {
-            "type": [*_SCALAR_TYPES, "object", "array"],
-            "maxLength": FREE_FORM_MAX_STRING,
-            "maxItems": FREE_FORM_MAX_ITEMS,
-            "maxProperties": FREE_FORM_MAX_PROPERTIES,
-            "propertyNames": {"maxLength": FREE_FORM_MAX_KEY},
-            "items": {"$ref": f"#/$defs/freeForm{depth - 1}"},
-            "additionalProperties": {"$ref": f"#/$defs/freeForm{depth - 1}"},
-        }
-    return defs
-
-
-_FREE_FORM_OBJECT: dict[str, Any] = {"allOf": [{"type": "object"}, {"$ref": f"#/$defs/freeForm{FREE_FORM_MAX_DEPTH}"}]}
-
-DOCUMENT_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://fenceline.invalid/schemas/fenceline-v1.json",
-    "title": "Fenceline graph document",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["schema"],
-    "properties": {
-        "schema": {"const": SCHEMA_VERSION},
-        "name": {"type": "string", "maxLength": 200},
-        "description": {"type": "string", "maxLength": 10000},
-        "platformOwners": _OWNERS_SCHEMA,
-        "settings": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "dialect": {"enum": ["native", "cilium"]},
-                "podCIDRs": {"type": "array", "items": {"type": "string"}},
-                "serviceCIDRs": {"type": "array", "items": {"type": "string"}},
-                "dns": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "namespace": {"type": "string"},
-                        "podLabels": _LABELS_SCHEMA,
-                        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                    },
-                },
-                "ipblockMatchesPods": {"type": "boolean"},
-                "extra": _FREE_FORM_OBJECT,
-            },
-        },
-        "namespaces": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1},
-                    "labels": _LABELS_SCHEMA,
-                    "owners": _OWNERS_SCHEMA,
-                    "position": {"$ref": "#/$defs/position"},
-                },
-            },
-        },
-        "nodes": {"type": "array", "items": {"$ref": "#/$defs/node"}},
-        "edges": {"type": "array", "items": {"$ref": "#/$defs/edge"}},
-    },
-    "$defs": {
-        **_free_form_defs(),
-        "position": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["x", "y"],
-            "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
-        },
-        "node": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["id", "kind"],
-            "properties": {
-                "id": _ID_SCHEMA,
-                "kind": {"enum": ["workload", "selector", "hosts", "cidr", "entity", "fqdn"]},
-                "name": {"type": "string"},
-                "namespace": {"type": "string"},
-                "owner": {"type": "string"},
-                "labels": _LABELS_SCHEMA,
-                "containerPorts": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["port"],
-                        "properties": {
-                            "name": {"type": "string"},
-                            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                            "protocol": {"enum": ["TCP", "UDP", "SCTP"]},
-                        },
-                    },
-                },
-                "podSelector": _LABEL_SELECTOR_SCHEMA,
-                "namespaceSelector": _LABEL_SELECTOR_SCHEMA,
-                "nodeSelector": _LABEL_SELECTOR_SCHEMA,
-                "cidr": {"type": "string"},
-                "except": {"type": "array", "items": {"type": "string"}},
-                "entity": {"enum": list(ENTITIES)},
-                "matchName": {"type": "string"},
-                "matchPattern": {"type": "string"},
-                "isolate": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"ingress": {"type": "boolean"}, "egress": {"type": "boolean"}},
-                },
-                "policyName": {"type": "string"},
-                "position": {"$ref": "#/$defs/position"},
-                "note": {"type": "string"},
-            },
-        },
-        "edge": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["id", "source", "target"],
-            "properties": {
-                "id": _ID_SCHEMA,
-                "source": _ID_SCHEMA,
-                "target": _ID_SCHEMA,
-                "ports": {"type": "array", "items": _PORT_SCHEMA},
-                "icmps": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["type"],
-                        "properties": {
-                            "family": {"enum": ["IPv4", "IPv6"]},
-                            "type": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 255}, {"type": "string"}]},
-                        },
-                    },
-                },
-                "l7": _FREE_FORM_OBJECT,
-                "serverNames": {"type": "array", "items": {"type": "string"}},
-                "enforce": {"type": "array", "items": {"enum": list(SIDES)}, "uniqueItems": True},
-                "action": {"enum": ["allow", "deny"]},
-                "disabled": {"type": "boolean"},
-                "observed": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "count": {"type": "integer", "minimum": 0},
-                        "firstSeen": {"type": "string"},
-                        "lastSeen": {"type": "string"},
-                        "verdicts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-                    },
-                },
-                "note": {"type": "string"},
-            },
-        },
-    },
-}
-
-
-# Both validators are made on first use: importing jsonschema and compiling the schema cost a command that
-# only writes documents (`fenceline flows`) a third of a second.
-@functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(DOCUMENT_SCHEMA)
-
-
-@functools.cache
-def _fast_validator() -> Callable[[Any], Any]:
-    # The same schema compiled to Python code: about seven times faster on the valid documents the editor
-    # posts on every change. It stops at the first error, so an invalid document is re-checked by jsonschema
-    # for the full list with readable paths. The schema uses nothing that differs between draft 7 and 2020-12.
-    return fastjsonschema.compile({**DOCUMENT_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"})
-
-
-def fast_validate(data: Any) -> None:
-    """Raise fastjsonschema.JsonSchemaValueException at the first way `data` is not a valid document."""
-    _fast_validator()(data)
 
 
 @dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
@@ -779,56 +525,6 @@ class Document:
         return cls.from_json(data)
 
 
-def format_path(path: Any) -> str:
-    """`['edges', 3, 'ports', 0, 'endPort']` -> `edges[3].ports[0].endPort`."""
-    text = ""
-    for step in path:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
-    return text
-
-
-def schema_errors(data: Any) -> list[tuple[str, str]]:
-    """JSON Schema errors of a document as (path, message), the most specific error of each branch."""
-    if isinstance(data, dict) and data.get("schema") not in (None, SCHEMA_VERSION):
-        return [
-            ("schema", f"unsupported document version {data.get('schema')!r}; this Fenceline reads {SCHEMA_VERSION}")
-        ]
-    import jsonschema  # only when a document is refused: its import and schema compile cost a start-up
-
-    try:
-        found = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    except RecursionError:
-        # jsonschema writes the value it refuses into its message, and repr() of a value nested hundreds of levels
-        # (a drawing stored before the free-form bound) recurses too deep: name where it is too deep instead.
-        try:
-            check_json_value(data, "document", Limits(max_depth=FREE_FORM_MAX_DEPTH + 4))
-        except InputError as exc:
-            return [("", exc.message)]
-        raise
-    errors = []
-    for error in found:
-        best = jsonschema.exceptions.best_match([error])
-        errors.append((format_path(best.absolute_path), _schema_message(best)))
-    return errors
-
-
-def _schema_message(error: jsonschema.ValidationError) -> str:
-    if error.validator == "type" and error.schema.get("title") == _TOO_DEEP:
-        return (
-            f"nested deeper than {FREE_FORM_MAX_DEPTH} levels; a free-form field (l7, extra) holds at most "
-            f"{FREE_FORM_MAX_DEPTH} levels of objects and lists"
-        )
-    if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown field")
-    if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
-    if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    if error.validator == "const":
-        return f"must be {error.validator_value!r}"
-    return error.message
-
-
 _PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -858,10 +554,10 @@ def port_name_error(name: str) -> str | None:
 def safe_id(text: str) -> str:
     """A valid node id for `text` (names from imported YAML or logs can hold any character): itself when it is
     one, else a readable form plus a short hash, so two texts never share an id."""
-    if _ID.fullmatch(text):
+    if ID_PATTERN.fullmatch(text):
         return text
     digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:8]
-    return re.sub(f"[^{_ID_CHARS}]", "_", text)[:240] + "+" + digest
+    return re.sub(f"[^{ID_CHARS}]", "_", text)[:240] + "+" + digest
 
 
 def reference_errors(document: Document) -> list[tuple[str, str]]:

@@ -20,7 +20,8 @@ import yaml
 
 from editor.policy.bundle import BundleError, BundleOptions, build_bundle, zip_bundle
 from editor.policy.cli import main
-from editor.policy.document import OWNER_PATTERN, Document, DocumentError
+from editor.policy.document import Document, DocumentError
+from editor.policy.document_schema import OWNER_PATTERN
 from editor.policy.signing import MESSAGE_ANNOTATION, SIGNATURE_ANNOTATION, blob_of, untar_gz
 from editor.policy.validate import validate_object
 

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from editor.policy.document import DOCUMENT_SCHEMA, SCHEMA_VERSION, Document, DocumentError, Edge, Node, safe_id
+from editor.policy.document import Document, DocumentError, Edge, Node, safe_id
+from editor.policy.document_schema import DOCUMENT_SCHEMA, SCHEMA_VERSION
 from tests.strategies import documents
 
 VALID: dict[str, Any] = {

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from editor.policy.document import Document, DocumentError, fast_validate, schema_errors
+from editor.policy.document import Document, DocumentError
+from editor.policy.document_schema import fast_validate, schema_errors
 from tests.strategies import documents
 
 JSON_VALUES = st.recursive(

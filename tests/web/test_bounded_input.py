@@ -17,7 +17,7 @@ from django.test import override_settings
 
 from editor.models import save_revision
 from editor.policy import service
-from editor.policy.document import FREE_FORM_MAX_DEPTH
+from editor.policy.document_schema import FREE_FORM_MAX_DEPTH
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 
-from ..document import SCHEMA_VERSION, Document, DocumentError
+from ..document import Document, DocumentError
+from ..document_schema import SCHEMA_VERSION
 from ..lint import LintFinding, LintSettings, lint_document, lint_objects
 from ..lint.sarif import to_sarif
 from ..yamlio import InputError, KubeObject, iter_objects, load_documents, read_sources

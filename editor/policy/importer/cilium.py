@@ -8,8 +8,9 @@ from typing import Any
 from .. import manifests
 from ..admission import cilium_refusal
 from ..cilium import NAMESPACE_LABEL_PREFIX
-from ..document import ENTITIES, NAMESPACE_NAME_LABEL, PROTOCOLS, Node, Port
+from ..document import NAMESPACE_NAME_LABEL, Node, Port
 from ..document import port_name_error as document_port_name_error
+from ..document_schema import ENTITIES, PROTOCOLS
 from ..selectors import Requirement
 from .common import (
     _POD_NAMESPACE,

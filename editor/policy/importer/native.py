@@ -7,8 +7,9 @@ from typing import Any
 
 from .. import manifests
 from ..compile import canonical
-from ..document import PROTOCOLS, Node, Port
+from ..document import Node, Port
 from ..document import port_name_error as document_port_name_error
+from ..document_schema import PROTOCOLS
 from .common import (
     Report,
     _cidr_peer,
