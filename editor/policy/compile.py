@@ -33,6 +33,7 @@ import msgspec
 from .dialects import NAMES
 from .dialects import dialect as dialect_named
 from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
+from .layers import has_platform
 from .selectors import LabelSelector, SelectorError, parse_selector
 from .yamlio import dump_yaml_documents
 
@@ -236,7 +237,7 @@ def plan(document: Document, context: Context) -> list[Subject]:
         if node.is_subject and (node.isolate.ingress or node.isolate.egress):
             subjects[node.id] = Subject(node)
     for edge in sorted(document.edges, key=lambda e: e.id):
-        if edge.disabled:
+        if edge.disabled or edge.layer != "application":  # platform rules: platform/from_drawing.py
             continue
         source, target = context.nodes[edge.source], context.nodes[edge.target]
         enforced = False
@@ -354,4 +355,11 @@ def compile_document(document: Document, dialect: str | None = None) -> CompileR
             )
             for rule in draft.rules
         )
+    if has_platform(document):  # the platform layers, after the application's policies
+        from .platform.from_drawing import compile_layers  # it builds on this module
+
+        layers = compile_layers(document, chosen, context)
+        objects.extend(layers.compiled.objects)
+        object_nodes.extend(layers.object_nodes)
+        explanations.extend(layers.explanations)
     return CompileResult(chosen, objects, context.issues, explanations, object_nodes)

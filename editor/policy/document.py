@@ -22,8 +22,9 @@ from typing import Any, Literal
 import fastjsonschema
 import msgspec
 
-from .document_schema import ID_CHARS, ID_PATTERN, SCHEMA_VERSION, SIDES, fast_validate, schema_errors
+from .document_schema import APPLICATION, ID_CHARS, ID_PATTERN, SCHEMA_VERSION, SIDES, fast_validate, schema_errors
 from .gcpause import paused_gc
+from .layers import layer_errors
 from .selectors import validate_namespace_name
 
 NodeKind = Literal["workload", "selector", "hosts", "cidr", "entity", "fqdn"]
@@ -142,6 +143,7 @@ class Node:
     policy_name: str | None = None
     position: dict[str, float] | None = None
     note: str | None = None
+    layer: str = APPLICATION  # who drew it (layers.py): the application team, or the platform's admin/baseline tier
 
     @property
     def is_subject(self) -> bool:
@@ -209,6 +211,8 @@ class Node:
                 data[key] = value
         if self.kind in SUBJECT_KINDS:
             data["isolate"] = {"ingress": self.isolate.ingress, "egress": self.isolate.egress}
+        if self.layer != APPLICATION:
+            data["layer"] = self.layer
         return data
 
     @classmethod
@@ -234,6 +238,7 @@ class Node:
             policy_name=data.get("policyName"),
             position=data.get("position"),
             note=data.get("note"),
+            layer=data.get("layer", APPLICATION),
         )
 
 
@@ -269,6 +274,8 @@ class Edge:
     ingress rule of the target). Drawn edges between two pod sets default to both; an edge to or from an
     external node can only be enforced on its pod side. `action: deny` is a Cilium deny rule. A `disabled`
     edge is shown but compiles to nothing (e.g. observed traffic that today's policies deny, not yet accepted).
+    An edge of the `admin` or `baseline` layer is a platform rule instead (layers.py): `action` allow (Accept),
+    deny or pass (admin only), a `priority` and optionally the rule's `name`.
     """
 
     id: str
@@ -283,6 +290,9 @@ class Edge:
     disabled: bool = False
     observed: Observed | None = None
     note: str | None = None
+    layer: str = APPLICATION
+    priority: int | None = None  # platform layers only; None: 100 (layers.DEFAULT_PRIORITY)
+    name: str | None = None  # a platform rule's name; None: the edge id, "": no name
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -306,6 +316,12 @@ class Edge:
             data["observed"] = self.observed.to_json()
         if self.note:
             data["note"] = self.note
+        if self.layer != APPLICATION:
+            data["layer"] = self.layer
+        if self.priority is not None:
+            data["priority"] = self.priority
+        if self.name is not None:
+            data["name"] = self.name
         return data
 
     @classmethod
@@ -324,6 +340,9 @@ class Edge:
             disabled=bool(data.get("disabled", False)),
             observed=Observed.from_json(observed) if observed is not None else None,
             note=data.get("note"),
+            layer=data.get("layer", APPLICATION),
+            priority=data.get("priority"),
+            name=data.get("name"),
         )
 
 
@@ -344,6 +363,7 @@ class Settings:
     dns: DnsSettings = dataclasses.field(default_factory=DnsSettings)
     ipblock_matches_pods: bool = False
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    platform_api: str = "v1alpha2"  # the platform layers as ClusterNetworkPolicy, or v1alpha1 ANP/BANP
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -357,6 +377,8 @@ class Settings:
             },
             "ipblockMatchesPods": self.ipblock_matches_pods,
         }
+        if self.platform_api != "v1alpha2":
+            data["platformApi"] = self.platform_api
         if self.extra:
             data["extra"] = self.extra
         return data
@@ -376,6 +398,7 @@ class Settings:
             ),
             ipblock_matches_pods=bool(data.get("ipblockMatchesPods", False)),
             extra=dict(data.get("extra", {})),
+            platform_api=data.get("platformApi", defaults.platform_api),
         )
 
 
@@ -594,6 +617,7 @@ def reference_errors(document: Document) -> list[tuple[str, str]]:
         if message:
             key = "podCIDRs" if j < len(document.settings.pod_cidrs) else "serviceCIDRs"
             errors.append((f"settings.{key}", message))
+    errors.extend(layer_errors(document))
     return errors
 
 

@@ -26,6 +26,10 @@ ENTITIES = (
     "kube-apiserver",
 )  # fmt: skip
 SIDES = ("source", "target")
+# Who owns a node or an edge (layers.py): the application team, or the platform team's Admin or Baseline tier.
+APPLICATION, ADMIN_LAYER, BASELINE_LAYER = "application", "admin", "baseline"
+LAYERS = (APPLICATION, ADMIN_LAYER, BASELINE_LAYER)
+PLATFORM_APIS = ("v1alpha2", "v1alpha1")  # ClusterNetworkPolicy, or AdminNetworkPolicy/BaselineAdminNetworkPolicy
 
 _LABEL_SELECTOR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -134,6 +138,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "ipblockMatchesPods": {"type": "boolean"},
+                "platformApi": {"enum": list(PLATFORM_APIS)},
                 "extra": _FREE_FORM_OBJECT,
             },
         },
@@ -200,6 +205,7 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                     "properties": {"ingress": {"type": "boolean"}, "egress": {"type": "boolean"}},
                 },
                 "policyName": {"type": "string"},
+                "layer": {"enum": list(LAYERS)},
                 "position": {"$ref": "#/$defs/position"},
                 "note": {"type": "string"},
             },
@@ -228,7 +234,10 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                 "l7": _FREE_FORM_OBJECT,
                 "serverNames": {"type": "array", "items": {"type": "string"}},
                 "enforce": {"type": "array", "items": {"enum": list(SIDES)}, "uniqueItems": True},
-                "action": {"enum": ["allow", "deny"]},
+                "action": {"enum": ["allow", "deny", "pass"]},
+                "layer": {"enum": list(LAYERS)},
+                "priority": {"type": "integer"},  # its range is checked with the layer (layers.py)
+                "name": {"type": "string", "maxLength": 100},  # a platform rule's name (default: the edge id)
                 "disabled": {"type": "boolean"},
                 "observed": {
                     "type": "object",
