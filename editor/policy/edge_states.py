@@ -7,7 +7,10 @@ An edge is drawn as:
 * `denied`    - it is drawn as observed traffic (from flow logs) that today's policies drop, and not yet accepted
                 into the drawing (disabled);
 * `disabled`  - drawn but switched off, so it compiles to nothing;
-* `deny`      - a Cilium deny rule;
+* `deny`      - a Cilium deny rule, or a platform rule (admin/baseline layer) that denies;
+* `pass`      - a platform rule that hands its connections to NetworkPolicy (admin layer);
+* `overridden` - an application edge whose traffic a platform rule decides against (platform/overrides.py,
+                 which adds these with their reasons);
 * `error`     - the compiler could not express it in the chosen dialect.
 """
 
@@ -33,8 +36,10 @@ def edge_states(document: Document, result: CompileResult) -> dict[str, str]:
             states[edge.id] = "denied" if _observed_denied(edge) else "disabled"
         elif edge.id in failed:
             states[edge.id] = "error"
-        elif edge.action == "deny":
-            states[edge.id] = "deny"
+        elif edge.action in ("deny", "pass"):
+            states[edge.id] = edge.action
+        elif edge.layer != "application":
+            states[edge.id] = "allowed"  # a platform Accept: no NetworkPolicy isolation bears on it
         else:
             source, target = subjects.get(edge.source), subjects.get(edge.target)
             blocked_at_source = source is not None and source.isolate_egress and "source" not in edge.enforce

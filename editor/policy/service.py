@@ -20,6 +20,7 @@ import msgspec
 from .compile import compile_document
 from .document import Document
 from .edge_states import edge_states
+from .layers import has_platform
 from .validate import validate_object
 from .yamlio import dump_yaml_documents
 
@@ -98,6 +99,13 @@ def compile_answer(document: Document, dialect: str, max_bytes: int | None = Non
     for key in keys:
         found = _findings_cache.get(key, _findings_of, lambda pairs: sum(len(message) + 16 for _, message in pairs))
         issues += [{"severity": severity, "message": message} for severity, message in found]
+    states = edge_states(document, result)
+    reasons: dict[str, str] = {}
+    if has_platform(document):  # application edges a platform rule overrides
+        from .platform.overrides import overridden_edges  # it analyses; loaded only for drawings with platform layers
+
+        reasons = overridden_edges(document, result)
+        states.update({edge_id: "overridden" for edge_id in reasons if states.get(edge_id) == "allowed"})
     return {
         "dialect": result.dialect,
         "yaml": "".join(parts),
@@ -105,6 +113,7 @@ def compile_answer(document: Document, dialect: str, max_bytes: int | None = Non
         "issues": issues,
         "explanations": [explanation.to_json() for explanation in result.explanations],
         "objectNodes": list(result.object_nodes),  # the YAML beside the canvas follows the selection
-        "edgeStates": edge_states(document, result),
+        "edgeStates": states,
+        "edgeReasons": reasons,  # edge id -> why it is not in effect (a platform rule decides against it)
         "ok": not any(issue["severity"] == "error" for issue in issues),
     }
