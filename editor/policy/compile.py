@@ -98,6 +98,7 @@ class CompileResult:
     issues: list[CompileIssue]
     explanations: list[RuleExplanation]
     object_nodes: list[str] = dataclasses.field(default_factory=list)
+    platform_objects: int = 0  # how many of the last objects are the platform layers' (layers.py)
 
     @property
     def errors(self) -> list[CompileIssue]:
@@ -355,6 +356,7 @@ def compile_document(document: Document, dialect: str | None = None) -> CompileR
             )
             for rule in draft.rules
         )
+    platform = 0
     if has_platform(document):  # the platform layers, after the application's policies
         from .platform.from_drawing import compile_layers  # it builds on this module
 
@@ -362,4 +364,5 @@ def compile_document(document: Document, dialect: str | None = None) -> CompileR
         objects.extend(layers.compiled.objects)
         object_nodes.extend(layers.object_nodes)
         explanations.extend(layers.explanations)
-    return CompileResult(chosen, objects, context.issues, explanations, object_nodes)
+        platform = len(layers.compiled.objects)
+    return CompileResult(chosen, objects, context.issues, explanations, object_nodes, platform)

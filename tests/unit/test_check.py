@@ -379,6 +379,8 @@ def test_a_cell_for_the_hover_names_the_edges_and_locks_of_both_sides() -> None:
         "connections": "TCP 80",
         "status": "partial",
         "explanation": result.explain("shop/c[Deployment]", "shop/b[Deployment]"),
+        "tier": "application",
+        "tierReason": "partly allowed by the application layer's policies: TCP 80",
         "egress": {"isolated": True, "lockedOn": [], "allowedBy": ["e2"], "deniedBy": []},
         "ingress": {"isolated": True, "lockedOn": ["b"], "allowedBy": ["e3", "e5"], "deniedBy": []},
     }

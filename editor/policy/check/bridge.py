@@ -15,6 +15,7 @@ from ..document import Document
 from ..manifests import PolicyObject, read_cluster
 from ..yamlio import objects_as_written
 from .cluster import BridgePod, DocumentCluster, document_cluster
+from .layers import layered_analyses
 from .observed import add_observed
 
 
@@ -30,8 +31,16 @@ class Bridge:
     document: Document
     compiled: CompileResult
     cluster: DocumentCluster
-    analysis: Analysis
+    analysis: Analysis  # through the platform tiers when the drawing has platform layers (check/layers.py)
     peers: dict[WorkloadPeer, BridgePod]
+    application: Analysis | None = None  # the application layer's policies alone, when `analysis` has more
+
+    def application_only(self) -> Bridge:
+        """This bridge with the application layer's analysis: what the drawing's application edges are proved by."""
+        if self.application is None:
+            return self
+        peers = {self.application.workload_peer(pod.workload): pod for pod in self.cluster.pods}
+        return dataclasses.replace(self, analysis=self.application, peers=peers, application=None)
 
     @property
     def dialect(self) -> str:
@@ -50,6 +59,10 @@ def analyse_document(document: Document, dialect: str | None = None, *, observed
         bridge_cluster = DocumentCluster(add_observed(bridge_cluster.cluster, observed), bridge_cluster.pods)
     # The compiler warns that node peers need the agent flag; the drawing's cluster is one that has it.
     options = Options(ipblock_matches_pods=document.settings.ipblock_matches_pods, node_selector_labels=True)
-    analysis = analyse(bridge_cluster.cluster, options)
+    application = None
+    if compiled.platform_objects:
+        analysis, application = layered_analyses(compiled, bridge_cluster.cluster, options)
+    else:
+        analysis = analyse(bridge_cluster.cluster, options)
     peers = {analysis.workload_peer(pod.workload): pod for pod in bridge_cluster.pods}
-    return Bridge(document, compiled, bridge_cluster, analysis, peers)
+    return Bridge(document, compiled, bridge_cluster, analysis, peers, application)

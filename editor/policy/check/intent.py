@@ -119,7 +119,9 @@ class Intent:
                     for index in self.pod_set(node):
                         self.isolated[direction][index] = True
                         self.locks[direction][index].append(node.id)
-        self.edges = sorted((edge for edge in document.edges if not edge.disabled), key=lambda e: e.id)
+        # the application layer's edges; the platform layers' rules are the tiers around them (check/layers.py)
+        drawn = (edge for edge in document.edges if not edge.disabled and edge.layer == "application")
+        self.edges = sorted(drawn, key=lambda e: e.id)
         for edge in self.edges:
             source, target = self.nodes[edge.source], self.nodes[edge.target]
             for side, direction, subject, peer in (

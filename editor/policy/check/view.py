@@ -22,7 +22,8 @@ from ..analysis.exposure import exposure
 from ..document import Document, Edge
 from .bridge import Bridge, analyse_document
 from .intent import End, Intent, edge_connections
-from .proof import Mismatch, _pod_index, peer_end
+from .layers import UNEXPLAINED, CellTier, CellTiers
+from .proof import Mismatch, _pod_index, mismatches, peer_end
 
 
 def status_of(connections: ConnectionSet) -> str:
@@ -133,6 +134,7 @@ class CheckResult:
     bridge: Bridge
     intent: Intent
     timings: dict[str, float]
+    tiers: list[list[CellTier | None]] = dataclasses.field(default_factory=list)  # [row][column], as `matrix`
 
     @property
     def ok(self) -> bool:
@@ -163,6 +165,10 @@ class CheckResult:
             "status": status_of(connections),
             "explanation": self.explain(src, dst),
         }
+        names = [peer.name for peer in self.peers]
+        decided = self.tiers[self.sources.index(names.index(src))][self.destinations.index(names.index(dst))]
+        if decided is not None:
+            data["tier"], data["tierReason"] = decided.tier, decided.reason
         for direction, pod, other in (("egress", src_end, dst_end), ("ingress", dst_end, src_end)):
             if isinstance(pod, int):
                 rules = [r for r in self.intent.rules[direction][pod] if self.intent.covers(r.peer, other)]
@@ -176,9 +182,15 @@ class CheckResult:
 
     def to_json(self, *, timings: bool = False) -> dict[str, Any]:
         """JSON for the editor. The matrix is given as indices into `connections` (each with its status)."""
-        index: dict[ConnectionSet, int] = {}
+        # a cell is (its connections, the tier that decided them): cells alike share one entry
+        index: dict[tuple[ConnectionSet, CellTier | None], int] = {}
+        tiers = self.tiers or [[None] * len(row) for row in self.matrix]
         rows = [
-            [None if conns is None else index.setdefault(conns, len(index)) for conns in row] for row in self.matrix
+            [
+                None if conns is None else index.setdefault((conns, tier), len(index))
+                for conns, tier in zip(row, tier_row, strict=True)
+            ]
+            for row, tier_row in zip(self.matrix, tiers, strict=True)
         ]
         data: dict[str, Any] = {
             "dialect": self.dialect,
@@ -188,7 +200,7 @@ class CheckResult:
             "peers": [peer.to_json() for peer in self.peers],
             "sources": self.sources,
             "destinations": self.destinations,
-            "connections": [{"text": str(conns), "status": status_of(conns)} for conns in index],
+            "connections": [_cell_json(conns, tier) for conns, tier in index],
             "matrix": rows,
             "flaggedEdges": [finding.to_json() for finding in self.flagged],
             "undrawn": [entry.to_json() for entry in self.undrawn],
@@ -227,13 +239,21 @@ class CheckResult:
         return list(found.values())
 
 
+def _cell_json(connections: ConnectionSet, tier: CellTier | None) -> dict[str, Any]:
+    data = {"text": str(connections), "status": status_of(connections)}
+    if tier is not None:
+        data["tier"], data["tierReason"] = tier.tier, tier.reason
+    return data
+
+
 _KIND_ORDER = {"workload": 0, "selector": 0, "external": 1, "entity": 2, "fqdn": 3}
 
 
 class _Checker:
-    def __init__(self, bridge: Bridge, intent: Intent) -> None:
+    def __init__(self, bridge: Bridge, intent: Intent, cell_tiers: CellTiers | None = None) -> None:
         self.bridge = bridge
         self.intent = intent
+        self.cell_tiers = cell_tiers  # with platform layers: the tier that overrides an edge is its reason
         self.analysis = bridge.analysis
         self.index = _pod_index(bridge)
         self.nodes = intent.nodes
@@ -298,6 +318,8 @@ class _Checker:
                 allowed = self.analysis.connection(src, dst)
                 problem = (drawn & allowed) if edge.action == "deny" else (drawn - allowed)
                 reasons = self.reasons(edge, src_end, dst_end, drawn, allowed)
+                if problem and self.cell_tiers is not None:
+                    reasons = self.cell_tiers.flag(src, dst, src_end, dst_end, allowed, reasons)
                 if problem or self.unresolved_ports(edge, dst_end):
                     explanation: tuple[str, ...] = ()
                     if len(pairs) < EXPLAINED_PAIRS:
@@ -365,7 +387,7 @@ class _Checker:
                     f"{side}{also}: enforce it on the {side} too"
                 )
         if drawn - allowed and not reasons:
-            reasons.append("the compiled policies do not allow it although the drawing does (see mismatches)")
+            reasons.append(UNEXPLAINED)
         return reasons
 
     def analysis_name(self, end: End) -> str:
@@ -439,7 +461,8 @@ def check_document(document: Document, dialect: str | None = None) -> CheckResul
     timings["compile_and_analyse"] = time.perf_counter() - start
     start = time.perf_counter()
     intent = Intent(document, bridge.pods)
-    checker = _Checker(bridge, intent)
+    cell_tiers = CellTiers(bridge.analysis, intent, bridge.compiled.platform_objects > 0)
+    checker = _Checker(bridge, intent, cell_tiers if bridge.compiled.platform_objects else None)
     peers, ordered, rows, columns = checker.peers()
     # The analysis' connections placed by position once, so that no cell hashes its peers again.
     row_of = {ordered[row]: i for i, row in enumerate(rows)}
@@ -456,11 +479,16 @@ def check_document(document: Document, dialect: str | None = None) -> CheckResul
     sources = [ordered[i] for i in rows]
     destinations = [ordered[i] for i in columns]
     ends = [checker.end(dst) for dst in destinations]
+    tiers: list[list[CellTier | None]] = []
     for src, row in zip(sources, matrix, strict=True):
         src_end = checker.end(src)
+        tiers.append([])
         for dst, dst_end, allowed in zip(destinations, ends, row, strict=True):
-            if allowed is not None and allowed != (intended := intent.between(src_end, dst_end)):
-                found.append(Mismatch(str(src), str(dst), allowed, intended))
+            tiers[-1].append(None if allowed is None else cell_tiers.cell(src, dst, src_end, dst_end, allowed))
+            if bridge.application is None and allowed is not None and allowed != intent.between(src_end, dst_end):
+                found.append(Mismatch(str(src), str(dst), allowed, intent.between(src_end, dst_end)))
+    if bridge.application is not None:
+        found = mismatches(bridge.application_only(), intent)  # the application edges, proved without the tiers
     timings["matrix"] = time.perf_counter() - start
     start = time.perf_counter()
     flagged = checker.flagged(sources, destinations)
@@ -468,4 +496,6 @@ def check_document(document: Document, dialect: str | None = None) -> CheckResul
     start = time.perf_counter()
     undrawn = checker.undrawn(sources, destinations, matrix)
     timings["undrawn"] = time.perf_counter() - start
-    return CheckResult(bridge.dialect, peers, rows, columns, matrix, flagged, undrawn, found, bridge, intent, timings)
+    return CheckResult(
+        bridge.dialect, peers, rows, columns, matrix, flagged, undrawn, found, bridge, intent, timings, tiers
+    )

@@ -52,7 +52,12 @@ def compiled_policies(document: Document, result: CompileResult) -> list[Platfor
             ref = dataclasses.replace(item.policy.ref, kind="CiliumClusterwideNetworkPolicy")
             found.append(_denies_only(item.policy, ref))
         return found
-    objects = [obj for obj in result.objects if str(obj.get("apiVersion", "")).startswith("policy.networking.k8s.io/")]
+    return read_back(result)
+
+
+def read_back(result: CompileResult) -> list[PlatformPolicy]:
+    """The platform policies of the native dialect's objects (ClusterNetworkPolicy, ANP, BANP) as the model."""
+    objects = result.objects[len(result.objects) - result.platform_objects :]
     warnings: list[str] = []
     return [
         read_platform_policy(item, warnings)

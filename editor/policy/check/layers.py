@@ -1,0 +1,110 @@
+"""The Check view of a drawing with platform layers: the analysis through the tiers, and which tier decided each cell.
+
+With platform layers (layers.py) the compiled YAML is analysed as the cluster would run it: in the native dialect
+through the tiers (`platform.connlist.TieredAnalysis`: Admin, then NetworkPolicy, then Baseline, then allow) with
+the platform policies read back from the emitted ClusterNetworkPolicy / ANP / BANP objects; in the Cilium dialect
+the CCNPs are Cilium policies like the others (a deny wins over every allow). The application layer's own analysis
+(without the platform objects) is kept apart: it is what the drawing's application edges are proved against.
+
+Every cell of the matrix says which tier decided it (`tier`: admin, application, baseline or default) and why:
+the tier of the connections the cell denies when it denies some, else of those it allows, the highest tier first
+(Admin before NetworkPolicy before Baseline before the default), in `--explain`'s words ("ClusterNetworkPolicy 'x'
+denies connections by Egress rule y").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..analysis import Analysis, ConnectionSet, Options, Peer, WorkloadPeer, analyse
+from ..compile import CompileResult
+from ..manifests import Cluster
+from ..platform.connlist import TieredAnalysis, TierPart
+from ..platform.overrides import read_back
+from .intent import End, Intent
+
+UNEXPLAINED = "the compiled policies do not allow it although the drawing does (see mismatches)"
+TIER_NAMES = {"Admin": "admin", "NetworkPolicy": "application", "Baseline": "baseline", "default": "default"}
+_PRECEDENCE = ("Admin", "NetworkPolicy", "Baseline", "default")
+
+
+def layered_analyses(compiled: CompileResult, cluster: Cluster, options: Options) -> tuple[Analysis, Analysis]:
+    """(the analysis with the platform layers, the application layer's alone) of the compiled objects."""
+    platform = compiled.objects[len(compiled.objects) - compiled.platform_objects :]
+    names = {(obj["kind"], obj["metadata"]["name"]) for obj in platform}
+    own = [p for p in cluster.policies if not (p.namespace is None and (p.kind, p.name) in names)]
+    application = analyse(dataclasses.replace(cluster, policies=own), options)
+    if compiled.dialect == "cilium":
+        return analyse(cluster, options), application  # the CCNPs are in `cluster.policies`
+    return TieredAnalysis(dataclasses.replace(cluster, policies=own), options, read_back(compiled)), application
+
+
+@dataclasses.dataclass(frozen=True)
+class CellTier:
+    tier: str  # admin, application, baseline or default
+    reason: str
+
+
+def _part_text(part: TierPart) -> str:
+    if part.reasons:
+        return "; ".join(f"{reason}: {part.connections}" for reason in part.reasons)
+    if part.tier == "NetworkPolicy":
+        return f"{'allowed' if part.allowed else 'denied'} by NetworkPolicy: {part.connections}"
+    return f"no policy decides (allowed by default): {part.connections}"
+
+
+class CellTiers:
+    """Which tier decided each cell (see the module docstring)."""
+
+    def __init__(self, analysis: Analysis, intent: Intent, platform: bool) -> None:
+        self.analysis = analysis
+        self.intent = intent
+        self.platform = platform  # the drawing has platform layers (the Cilium dialect's analysis is not tiered)
+
+    def cell(self, src: Peer, dst: Peer, src_end: End, dst_end: End, connections: ConnectionSet) -> CellTier:
+        if isinstance(self.analysis, TieredAnalysis):
+            return self._tiered(src, dst)
+        return self._plain(src_end, dst_end, connections)
+
+    def _tiered(self, src: Peer, dst: Peer) -> CellTier:
+        assert isinstance(self.analysis, TieredAnalysis)
+        parts: list[TierPart] = []
+        if isinstance(src, WorkloadPeer):
+            parts += self.analysis.tier_parts("Egress", src, dst)
+        if isinstance(dst, WorkloadPeer):
+            parts += self.analysis.tier_parts("Ingress", src, dst)
+        denying = [p for p in parts if not p.allowed]
+        chosen = denying or parts
+        if not chosen:
+            return CellTier("default", "no policy decides (allowed by default)")
+        best = min(_PRECEDENCE.index(p.tier) for p in chosen)
+        deciding = [p for p in chosen if _PRECEDENCE.index(p.tier) == best]
+        return CellTier(TIER_NAMES[_PRECEDENCE[best]], "; ".join(dict.fromkeys(_part_text(p) for p in deciding)))
+
+    def _plain(self, src: End, dst: End, connections: ConnectionSet) -> CellTier:
+        intent = self.intent
+        isolated = (isinstance(src, int) and intent.isolated["egress"][src]) or (
+            isinstance(dst, int) and intent.isolated["ingress"][dst]
+        )
+        intended = intent.between(src, dst) if isinstance(src, int) or isinstance(dst, int) else connections
+        if self.platform and connections != intended:
+            # Cilium: a CCNP of the platform layers made the difference; a Baseline default deny only bears on a
+            # side the application leaves open, an Admin deny on any
+            tier = "admin" if isolated or connections - intended else "baseline"
+            what, changed = ("allows", connections - intended) if connections - intended else ("denies", intended)
+            if what == "denies":
+                changed = intended - connections
+            return CellTier(tier, f"a CiliumClusterwideNetworkPolicy of the {tier} layer {what} {changed}")
+        if isolated or not connections.is_all:
+            status = "allowed" if connections.is_all else ("partly allowed" if connections else "denied")
+            return CellTier("application", f"{status} by the application layer's policies: {connections}")
+        return CellTier("default", "no policy isolates either end (allowed by default)")
+
+    def flag(
+        self, src: Peer, dst: Peer, src_end: End, dst_end: End, allowed: ConnectionSet, reasons: list[str]
+    ) -> list[str]:
+        """A flagged edge's reasons, led by the platform tier that decided against it (when one did)."""
+        decided = self.cell(src, dst, src_end, dst_end, allowed)
+        if decided.tier not in ("admin", "baseline"):
+            return reasons
+        return [f"decided by the {decided.tier} tier: {decided.reason}", *(r for r in reasons if r != UNEXPLAINED)]
