@@ -9,6 +9,8 @@ from .. import manifests, validate
 from ..compile import canonical, dns_slug, selector_of
 from ..document import ContainerPort, Document, Edge, Node, safe_id
 from ..document import port_name_error as document_port_name_error
+from ..platform.inputs import PlatformInputs, split_objects
+from ..platform.to_drawing import draw_policies
 from ..selectors import validate_namespace_name
 from ..yamlio import KubeObject, load_objects
 from .cilium import _read_cilium_policy
@@ -18,7 +20,7 @@ from .native import _read_network_policy
 
 def import_paths(paths: Sequence[str | Path], into: Document | None = None) -> ImportResult:
     """Import files and directories (recursively .yaml/.yml/.json); `-` reads stdin."""
-    return _import_cluster(manifests.read_paths(paths), into)
+    return _import_layers(split_objects(*manifests.load_paths(paths)), into)
 
 
 def import_text(data: bytes | str, source: str = "<input>", into: Document | None = None) -> ImportResult:
@@ -30,7 +32,19 @@ def import_objects(
     objects: Sequence[KubeObject], into: Document | None = None, warnings: Sequence[str] = ()
 ) -> ImportResult:
     """Import already loaded objects into `into` (changed in place) or a new document."""
-    return _import_cluster(manifests.read_cluster(objects, warnings), into)
+    return _import_layers(split_objects(objects, list(warnings)), into)
+
+
+def _import_layers(inputs: PlatformInputs, into: Document | None) -> ImportResult:
+    """The application's policies and manifests, then the platform policies (ClusterNetworkPolicy, ANP, BANP:
+    validated against their CRDs and CEL rules, an invalid one an InputError) as the admin and baseline layers."""
+    result = _import_cluster(inputs.cluster, into)
+    if inputs.policies:
+        drawn = draw_policies(result.document, inputs.policies)
+        result.warnings.extend([*inputs.warnings, *drawn.warnings])
+        if into is None and all(p.ref.kind != "ClusterNetworkPolicy" for p in inputs.policies):
+            result.document.settings.platform_api = "v1alpha1"  # written back as it came
+    return result
 
 
 def workload_node_id(namespace: str, kind: str, name: str) -> str:

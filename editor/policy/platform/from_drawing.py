@@ -48,7 +48,7 @@ _ACTIONS = {ALLOW: "Accept", DENY: "Deny", PASS: "Pass"}
 _RULE_NAME_LIMIT = 100  # the CRDs' maxLength of a rule name
 
 
-class _Refused(Exception):
+class _Refused(ValueError):
     """A node or edge that no platform rule can express; the message says why."""
 
 
@@ -178,7 +178,7 @@ def drawn_policies(document: Document, context: Context) -> list[DrawnPolicy]:
             group = groups.setdefault(key, _Group(edge.layer, subject, priority_of(edge)))
             rules = group.rules[direction]
             head = (_rule_name(edge), edge.action, ports)
-            if rules and rules[-1][:3] == head and head[0]:
+            if rules and rules[-1][:3] == head:  # the same rule drawn to another peer
                 rules[-1][3].append(peer)
                 rules[-1][4].append(edge.id)
             else:
