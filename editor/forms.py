@@ -287,6 +287,19 @@ class MeshForm(TemplateForm):
     labels = LabelsField(initial="app=istiod", label="Control plane pod labels")
 
 
+class PlatformTemplateForm(forms.Form):
+    """A platform template (admin/baseline layer): it concerns every namespace, so it has no scope."""
+
+    def __init__(self, *args: Any, namespaces: list[str], **kwargs: Any) -> None:
+        del namespaces
+        super().__init__(*args, **kwargs)
+
+
+class PlatformMonitoringForm(PlatformTemplateForm):
+    monitoring_namespace = forms.CharField(max_length=63, initial="monitoring", label="Monitoring namespace")
+    labels = LabelsField(initial="app.kubernetes.io/name=prometheus", label="Monitoring pod labels")
+
+
 class ImportForm(forms.Form):
     text = forms.CharField(
         required=False, strip=False, widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"})

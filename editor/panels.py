@@ -21,6 +21,8 @@ from editor.policy.check import Replayed, replay_document
 from editor.policy.compile import RuleExplanation, compile_document
 from editor.policy.dialects import dialect as dialect_named
 from editor.policy.document import ContainerPort, Document, DocumentError, Edge, Namespace, Node, Port
+from editor.policy.platform import layer_templates
+from editor.policy.platform import templates as platform_templates
 
 
 class PanelNotFound(LookupError):
@@ -422,6 +424,31 @@ TEMPLATES: dict[str, Template] = {
         "Sidecars may fetch configuration and certificates from istiod (TCP 15012).",
         forms.MeshForm,
         lambda d, v, _: templates.allow_mesh_control_plane(d, _scope(v), v["mesh_namespace"].strip(), v["labels"]),
+    ),
+    # the platform team's (admin and baseline layers): editor/policy/platform/layer_templates.py
+    "platform-dns": Template(
+        platform_templates.TEMPLATES["cluster-dns"][0],
+        layer_templates.DESCRIPTIONS["cluster-dns"],
+        forms.PlatformTemplateForm,
+        lambda d, _v, _: layer_templates.cluster_dns(d),
+    ),
+    "platform-no-metadata": Template(
+        platform_templates.TEMPLATES["no-metadata-service"][0],
+        layer_templates.DESCRIPTIONS["no-metadata-service"],
+        forms.PlatformTemplateForm,
+        lambda d, _v, _: layer_templates.no_metadata_service(d),
+    ),
+    "platform-default-deny": Template(
+        platform_templates.TEMPLATES["default-deny"][0],
+        layer_templates.DESCRIPTIONS["default-deny"],
+        forms.PlatformTemplateForm,
+        lambda d, _v, _: layer_templates.default_deny(d),
+    ),
+    "platform-monitoring": Template(
+        platform_templates.TEMPLATES["monitoring"][0],
+        layer_templates.DESCRIPTIONS["monitoring"],
+        forms.PlatformMonitoringForm,
+        lambda d, v, _: layer_templates.monitoring(d, v["monitoring_namespace"].strip(), v["labels"]),
     ),
 }
 

@@ -2,7 +2,8 @@
 (from_drawing.py is the other way), for the importer and the platform templates.
 
 A policy's subject is a platform-layer node carrying the policy's name (`policyName`), reused when a node of that
-layer already stands for the same pods under that name; each rule x peer is an edge in rule order, enforced on the
+layer already stands for the same pods under that name (or a peer node added by the same call takes the name);
+each rule x peer is an edge in rule order, enforced on the
 subject's side ("source" for an egress rule), with the rule's action, the policy's priority and the rule's name
 (the edge id when it is free, else `name`). A peer reuses any node that stands for exactly it (an application
 workload too); otherwise it is a new node of the layer: `namespaces` a selector node without podSelector, `pods` a
@@ -90,6 +91,10 @@ class _Drawer:
     def subject(self, policy: PlatformPolicy, layer: str) -> Node:
         for node in self.document.nodes:
             if node.layer == layer and node.policy_name == policy.ref.name and _same_pods(node, policy.subject):
+                return node
+        for node in self.result.nodes:  # a peer this drawing added (the DNS pods of the DNS template's first half)
+            if node.layer == layer and node.policy_name is None and _same_pods(node, policy.subject):
+                node.policy_name = policy.ref.name
                 return node
         node = _pod_set_node(policy.subject, layer, self.document)
         node.policy_name = policy.ref.name
