@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from typing import Any
 
 from ..compile import Context, RuleExplanation, describe_ports, dns_slug
@@ -288,7 +289,7 @@ def _culprit(drawn: list[DrawnPolicy], message: str) -> tuple[str | None, str | 
             continue
         for (direction, index), edge_ids in item.rule_edges.items():
             rule = item.policy.rules(direction)[index - 1]
-            if f"{rule.label} " in message or message.endswith(rule.label):
+            if re.search(re.escape(rule.label) + r"(?=[\s:(]|$)", message):
                 return item.node_id, edge_ids[0]
         return item.node_id, None
     return None, None
