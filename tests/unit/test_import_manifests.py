@@ -114,7 +114,7 @@ def test_a_peer_naming_a_namespace_by_its_name_label_lands_in_that_namespace() -
     assert {n.name for n in document.nodes if n.kind == "workload"} == {"workload-a", "workload-b"}
 
 
-def test_ingress_route_and_admin_policies_are_read_but_not_drawn() -> None:
+def test_ingress_is_read_but_not_drawn_and_a_platform_policy_without_rules_draws_nothing() -> None:
     text = """\
 apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -128,4 +128,7 @@ spec: {subject: {namespaces: {}}}
 """
     result = import_text(text, "mixed.yaml")
     assert "mixed.yaml:1: kind Ingress is not drawn; skipped" in result.warnings
-    assert "mixed.yaml:6: kind BaselineAdminNetworkPolicy is not drawn; skipped" in result.warnings
+    # platform policies are drawn as the admin and baseline layers (tests/unit/test_layers.py); this one has no rule
+    assert (
+        "mixed.yaml:6: BaselineAdminNetworkPolicy 'default' has no rules: nothing to draw; skipped" in result.warnings
+    )

@@ -141,3 +141,23 @@ def test_it_refuses_binary_input_cleanly(api, data):
     )
     assert response.status_code == 400
     assert response.json()["error"].startswith("blob:1:")
+
+
+def test_platform_policies_are_imported_as_platform_layers(api):
+    text = """
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: no-metadata}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {}}
+  egress:
+    - {name: metadata, action: Deny, to: [{networks: [169.254.169.254/32]}]}
+"""
+    headers = {"X-CSRFToken": api.token}
+    body = api.post("/api/import", text, content_type="application/yaml", headers=headers).json()
+    edges = body["document"]["edges"]
+    assert [(e["id"], e["layer"], e["action"], e["priority"]) for e in edges] == [("metadata", "admin", "deny", 10)]
+    bad = api.post("/api/import", text.replace("/32", ""), content_type="application/yaml", headers=headers)
+    assert bad.status_code == 400 and "CIDR" in bad.json()["error"]

@@ -35,6 +35,8 @@ def test_the_matrix_says_who_may_talk_to_whom(api, talk_doc):
     assert cell(body, "frontend/web[Deployment]", "backend/api[Deployment]") == {
         "text": "TCP 9090",
         "status": "partial",
+        "tier": "application",
+        "tierReason": "partly allowed by the application layer's policies: TCP 9090",
     }
     assert cell(body, "backend/api[Deployment]", "frontend/web[Deployment]")["status"] == "denied"
     everywhere = "0.0.0.0-255.255.255.255[External]"

@@ -123,3 +123,31 @@ def test_it_answers_404_for_an_unknown_template(api, talk_doc):
     response = apply(api, "coffee", talk_doc)
     assert response.status_code == 404
     assert response.json()["error"] == "there is no template 'coffee'"
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "edges"),
+    [
+        ("platform-dns", {}, {("admin", "allow", 20), ("admin", "allow", 21)}),
+        ("platform-no-metadata", {}, {("admin", "deny", 10)}),
+        ("platform-default-deny", {}, {("baseline", "deny", 1000)}),
+        (
+            "platform-monitoring",
+            {"monitoring_namespace": "obs", "labels": "app=vm"},
+            {("admin", "allow", 30), ("admin", "allow", 31)},
+        ),
+    ],
+)
+def test_platform_templates_add_platform_layer_rules(api, talk_doc, name, params, edges):
+    response = apply(api, name, talk_doc, **params)
+    assert response.status_code == 200, response.json()
+    assert response.json()["message"].startswith("Added ")
+    document = Document.from_json(response.json()["document"])
+    added = [e for e in document.edges if e.layer != "application"]
+    assert {(e.layer, e.action, e.priority) for e in added} == edges
+    compiled = compile_document(document, "native")
+    assert {o["kind"] for o in compiled.objects[len(compiled.objects) - compiled.platform_objects :]} == {
+        "ClusterNetworkPolicy"
+    }
+    if name == "platform-monitoring":
+        assert any(n.namespace == "obs" and n.pod_selector == {"matchLabels": {"app": "vm"}} for n in document.nodes)
