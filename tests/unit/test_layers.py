@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from editor.policy.check import check_document
+from editor.policy.check import check_document, replay_document
 from editor.policy.compile import compile_document
 from editor.policy.document import Document, DocumentError
 from editor.policy.importer import import_paths, import_text
@@ -404,3 +404,16 @@ def test_an_imported_drawing_compiles_the_platform_layers_unchanged_when_edited(
     edited = copy.deepcopy(document)
     edited.nodes[0].position = {"x": 1.0, "y": 2.0}
     assert _platform_yaml(edited) == before
+
+
+def test_flow_replay_names_the_tier_that_decides_an_observed_connection() -> None:
+    observed = {**APP_EDGE, "observed": {"count": 3, "verdicts": {"FORWARDED": 3}}}
+    (judged,) = replay_document(drawing([observed, ADMIN_DENY]), "native").connections
+    assert (judged.verdict, judged.breaks) == ("denied", True)
+    assert judged.to_json()["tier"] == "admin"
+    assert (
+        judged.to_json()["tierReason"]
+        == "ClusterNetworkPolicy 'api' denies connections by Ingress rule no-api: TCP 8080"
+    )
+    (plain,) = replay_document(drawing([observed]), "native").connections
+    assert plain.verdict == "allowed" and "tier" not in plain.to_json()

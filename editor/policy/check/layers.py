@@ -20,7 +20,7 @@ from ..analysis import Analysis, ConnectionSet, Options, Peer, WorkloadPeer, ana
 from ..compile import CompileResult
 from ..manifests import Cluster
 from ..platform.connlist import TieredAnalysis, TierPart
-from ..platform.overrides import read_back
+from ..platform.from_drawing import read_back
 from .intent import End, Intent
 
 UNEXPLAINED = "the compiled policies do not allow it although the drawing does (see mismatches)"
@@ -53,6 +53,38 @@ def _part_text(part: TierPart) -> str:
     return f"no policy decides (allowed by default): {part.connections}"
 
 
+def _parts(analysis: TieredAnalysis, src: Peer, dst: Peer) -> list[TierPart]:
+    parts: list[TierPart] = []
+    if isinstance(src, WorkloadPeer):
+        parts += analysis.tier_parts("Egress", src, dst)
+    if isinstance(dst, WorkloadPeer):
+        parts += analysis.tier_parts("Ingress", src, dst)
+    return parts
+
+
+def _deciding(parts: list[TierPart]) -> CellTier:
+    """The tier of what is denied when something is, else of what is allowed; the highest tier first."""
+    chosen = [p for p in parts if not p.allowed] or parts
+    if not chosen:
+        return CellTier("default", "no policy decides (allowed by default)")
+    best = min(_PRECEDENCE.index(p.tier) for p in chosen)
+    deciding = [p for p in chosen if _PRECEDENCE.index(p.tier) == best]
+    return CellTier(TIER_NAMES[_PRECEDENCE[best]], "; ".join(dict.fromkeys(_part_text(p) for p in deciding)))
+
+
+def connection_tier(analysis: Analysis, src: Peer, dst: Peer, protocol: str, port: int | None) -> CellTier | None:
+    """Which tier decided one connection (flow replay; any port of `protocol` when `port` is None), or None when
+    the analysis has no platform tiers."""
+    if not isinstance(analysis, TieredAnalysis):
+        return None
+    parts = [
+        p
+        for p in _parts(analysis, src, dst)
+        if (p.connections.allows(protocol, port) if port is not None else dict(p.connections.items()).get(protocol))
+    ]
+    return _deciding(parts)
+
+
 class CellTiers:
     """Which tier decided each cell (see the module docstring)."""
 
@@ -68,18 +100,7 @@ class CellTiers:
 
     def _tiered(self, src: Peer, dst: Peer) -> CellTier:
         assert isinstance(self.analysis, TieredAnalysis)
-        parts: list[TierPart] = []
-        if isinstance(src, WorkloadPeer):
-            parts += self.analysis.tier_parts("Egress", src, dst)
-        if isinstance(dst, WorkloadPeer):
-            parts += self.analysis.tier_parts("Ingress", src, dst)
-        denying = [p for p in parts if not p.allowed]
-        chosen = denying or parts
-        if not chosen:
-            return CellTier("default", "no policy decides (allowed by default)")
-        best = min(_PRECEDENCE.index(p.tier) for p in chosen)
-        deciding = [p for p in chosen if _PRECEDENCE.index(p.tier) == best]
-        return CellTier(TIER_NAMES[_PRECEDENCE[best]], "; ".join(dict.fromkeys(_part_text(p) for p in deciding)))
+        return _deciding(_parts(self.analysis, src, dst))
 
     def _plain(self, src: End, dst: End, connections: ConnectionSet) -> CellTier:
         intent = self.intent

@@ -21,6 +21,7 @@ from ..document import Document
 from ..manifests import Workload
 from .bridge import analyse_document
 from .cluster import _TOP, _WORLD_VERSIONS
+from .layers import CellTier, connection_tier
 from .observed import Endpoint, Observation, _workloads_in_scope, observations_from_document
 from .proof import _address_peer
 
@@ -35,6 +36,7 @@ class Replayed:
     dst: str
     reason: str = ""
     explanation: tuple[str, ...] = ()
+    tier: CellTier | None = None  # with platform layers: the tier that decided it (check/layers.py)
 
     @property
     def breaks(self) -> bool:
@@ -70,6 +72,7 @@ class Replayed:
             "breaks": self.breaks,
             "reason": self.reason,
             "explanation": list(self.explanation),
+            **({"tier": self.tier.tier, "tierReason": self.tier.reason} if self.tier is not None else {}),
         }
 
 
@@ -228,8 +231,9 @@ class _Replayer:
                 )
         src, dst = next(iter(verdicts))
         lines = tuple(self.attribution(src, dst, observation)) if self.explain else ()
+        tier = connection_tier(self.analysis, src, dst, observation.protocol, observation.port)
         if all(verdicts.values()):
-            return Replayed(observation, "allowed", src_text, dst_text, explanation=lines)
+            return Replayed(observation, "allowed", src_text, dst_text, explanation=lines, tier=tier)
         if any(verdicts.values()):
             return Replayed(
                 observation, "undecided", src_text, dst_text, "allowed for some of its pods or addresses only"
@@ -241,7 +245,7 @@ class _Replayer:
             if side is not None and not side.allowed.allows(observation.protocol, observation.port or 0)
         ]
         reason = "denied by the " + " and the ".join(sides) if sides else ""
-        return Replayed(observation, "denied", src_text, dst_text, reason, lines)
+        return Replayed(observation, "denied", src_text, dst_text, reason, lines, tier)
 
 
 def _end_text(endpoint: Endpoint, peers: list[Peer]) -> str:

@@ -23,11 +23,12 @@ import ipaddress
 import re
 from typing import Any
 
-from ..compile import Context, RuleExplanation, describe_ports, dns_slug
+from ..compile import CompileResult, Context, RuleExplanation, describe_ports, dns_slug
 from ..document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
 from ..layers import is_platform, priority_of
 from ..manifests import PROTOCOLS
 from ..selectors import LabelSelector, SelectorError, parse_selector
+from ..yamlio import objects_as_written
 from .emit import Compiled, to_cilium, to_v1alpha1, to_v1alpha2
 from .model import (
     ADMIN,
@@ -42,6 +43,7 @@ from .model import (
     PlatformRule,
     PodSet,
 )
+from .parse import is_platform_object, read_platform_policy
 
 TIERS = {"admin": ADMIN, "baseline": BASELINE}
 _VERDICTS = {"allow": ALLOW, "deny": DENY, "pass": PASS}
@@ -293,3 +295,14 @@ def _culprit(drawn: list[DrawnPolicy], message: str) -> tuple[str | None, str | 
                 return item.node_id, edge_ids[0]
         return item.node_id, None
     return None, None
+
+
+def read_back(result: CompileResult) -> list[PlatformPolicy]:
+    """The platform policies of the native dialect's objects (ClusterNetworkPolicy, ANP, BANP) as the model."""
+    objects = result.objects[len(result.objects) - result.platform_objects :]
+    warnings: list[str] = []
+    return [
+        read_platform_policy(item, warnings)
+        for item in objects_as_written(objects, "<compiled platform policies>")
+        if is_platform_object(item)
+    ]

@@ -24,10 +24,8 @@ from ..compile import CompileResult, Context, plan
 from ..document import NAMESPACE_NAME_LABEL, Document, Edge, Node
 from ..document_schema import APPLICATION
 from ..manifests import PROTOCOLS, ContainerPort
-from ..yamlio import objects_as_written
-from .from_drawing import DrawnPolicy, drawn_policies
+from .from_drawing import DrawnPolicy, drawn_policies, read_back
 from .model import DENY, PlatformPolicy, PlatformRef
-from .parse import is_platform_object, read_platform_policy
 from .tiers import Decision, Endpoint, TierEvaluator
 
 
@@ -53,17 +51,6 @@ def compiled_policies(document: Document, result: CompileResult) -> list[Platfor
             found.append(_denies_only(item.policy, ref))
         return found
     return read_back(result)
-
-
-def read_back(result: CompileResult) -> list[PlatformPolicy]:
-    """The platform policies of the native dialect's objects (ClusterNetworkPolicy, ANP, BANP) as the model."""
-    objects = result.objects[len(result.objects) - result.platform_objects :]
-    warnings: list[str] = []
-    return [
-        read_platform_policy(item, warnings)
-        for item in objects_as_written(objects, "<compiled platform policies>")
-        if is_platform_object(item)
-    ]
 
 
 def _denies_only(policy: PlatformPolicy, ref: PlatformRef) -> PlatformPolicy:
