@@ -360,7 +360,8 @@ def compile_document(document: Document, dialect: str | None = None) -> CompileR
     if has_platform(document):  # the platform layers, after the application's policies
         from .platform.from_drawing import compile_layers  # it builds on this module
 
-        layers = compile_layers(document, chosen, context)
+        cluster_scoped = {obj["metadata"]["name"] for obj in objects if "namespace" not in obj["metadata"]}
+        layers = compile_layers(document, chosen, context, cluster_scoped)
         objects.extend(layers.compiled.objects)
         object_nodes.extend(layers.object_nodes)
         explanations.extend(layers.explanations)

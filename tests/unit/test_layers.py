@@ -417,3 +417,15 @@ def test_flow_replay_names_the_tier_that_decides_an_observed_connection() -> Non
     )
     (plain,) = replay_document(drawing([observed]), "native").connections
     assert plain.verdict == "allowed" and "tier" not in plain.to_json()
+
+
+def test_platform_ccnps_do_not_reuse_the_names_of_the_applications_ccnps() -> None:
+    # an application edge from the cluster-wide "every namespace" node makes an application CCNP named after it
+    application = {"id": "wide", "source": "every", "target": "api", "ports": [{"protocol": "TCP", "port": 8080}]}
+    egress = {"id": "no-meta", "source": "every", "target": "meta", "layer": "admin", "action": "deny"}
+    document = drawing([application, egress])
+    answer = compile_answer(document, "cilium")
+    names = [o["metadata"]["name"] for o in answer["objects"] if o["kind"] == "CiliumClusterwideNetworkPolicy"]
+    assert names == ["every-namespace", "every-namespace-2"] and answer["ok"]
+    overridden = compile_answer(drawing([{**APP_EDGE, "target": "meta"}, application, egress]), "cilium")
+    assert "CiliumClusterwideNetworkPolicy 'every-namespace-2'" in overridden["edgeReasons"]["app"]

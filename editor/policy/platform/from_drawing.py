@@ -154,7 +154,7 @@ class _Group:
     )
 
 
-def drawn_policies(document: Document, context: Context) -> list[DrawnPolicy]:
+def drawn_policies(document: Document, context: Context, taken: set[str] | None = None) -> list[DrawnPolicy]:
     """The platform policies of the drawing; what cannot be expressed is an error in `context` (not compiled)."""
     groups: dict[tuple[str, str, int], _Group] = {}
     for edge in document.edges:
@@ -186,16 +186,15 @@ def drawn_policies(document: Document, context: Context) -> list[DrawnPolicy]:
                 rules[-1][4].append(edge.id)
             else:
                 rules.append((*head, [peer], [edge.id]))
-    return _named(list(groups.values()))
+    return _named(list(groups.values()), set(taken or ()))
 
 
-def _named(groups: list[_Group]) -> list[DrawnPolicy]:
+def _named(groups: list[_Group], taken: set[str]) -> list[DrawnPolicy]:
     order = {"admin": 0, "baseline": 1}
     groups.sort(key=lambda g: (order[g.layer], g.priority, g.node.id))
     per_node: dict[str, int] = {}
     for group in groups:
         per_node[group.node.id] = per_node.get(group.node.id, 0) + 1
-    taken: set[str] = set()
     result = []
     for group in groups:
         base = dns_slug(group.node.policy_name or group.node.display_name())
@@ -241,9 +240,10 @@ def _rule_text(drawn: DrawnPolicy, rule: PlatformRule) -> str:
     )
 
 
-def compile_layers(document: Document, dialect: str, context: Context) -> LayerResult:
-    """The platform layers compiled for `dialect` (errors and caveats go to `context`)."""
-    drawn = drawn_policies(document, context)
+def compile_layers(document: Document, dialect: str, context: Context, taken: set[str] | None = None) -> LayerResult:
+    """The platform layers compiled for `dialect` (errors and caveats go to `context`); `taken`: names of the
+    application's cluster-scoped objects (CCNPs), which the platform's CCNPs must not reuse."""
+    drawn = drawn_policies(document, context, taken if dialect == "cilium" else None)
     policies = [d.policy for d in drawn]
     if dialect == "cilium":
         compiled = to_cilium(policies)

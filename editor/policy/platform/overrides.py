@@ -44,7 +44,9 @@ class _Plan:
 def compiled_policies(document: Document, result: CompileResult) -> list[PlatformPolicy]:
     """The platform policies as emitted (read back from the objects), or the Cilium dialect's Deny rules."""
     if result.dialect == "cilium":
-        drawn: list[DrawnPolicy] = drawn_policies(document, Context(document))
+        application = result.objects[: len(result.objects) - result.platform_objects]
+        taken = {obj["metadata"]["name"] for obj in application if "namespace" not in obj["metadata"]}
+        drawn: list[DrawnPolicy] = drawn_policies(document, Context(document), taken)
         found = []
         for item in drawn:
             ref = dataclasses.replace(item.policy.ref, kind="CiliumClusterwideNetworkPolicy")
