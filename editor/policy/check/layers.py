@@ -85,6 +85,9 @@ def connection_tier(analysis: Analysis, src: Peer, dst: Peer, protocol: str, por
     return _deciding(parts)
 
 
+_DEFAULT = CellTier("default", "no policy isolates either end (allowed by default)")
+
+
 class CellTiers:
     """Which tier decided each cell (see the module docstring)."""
 
@@ -92,34 +95,41 @@ class CellTiers:
         self.analysis = analysis
         self.intent = intent
         self.platform = platform  # the drawing has platform layers (the Cilium dialect's analysis is not tiered)
+        self._application: dict[tuple[bool, ConnectionSet], CellTier] = {}  # cells alike share one answer
 
     def cell(self, src: Peer, dst: Peer, src_end: End, dst_end: End, connections: ConnectionSet) -> CellTier:
-        if isinstance(self.analysis, TieredAnalysis):
-            return self._tiered(src, dst)
-        return self._plain(src_end, dst_end, connections)
-
-    def _tiered(self, src: Peer, dst: Peer) -> CellTier:
-        assert isinstance(self.analysis, TieredAnalysis)
-        return _deciding(_parts(self.analysis, src, dst))
+        analysis = self.analysis
+        if isinstance(analysis, TieredAnalysis) and (
+            (isinstance(src, WorkloadPeer) and analysis.platform_touches("Egress", src, dst))
+            or (isinstance(dst, WorkloadPeer) and analysis.platform_touches("Ingress", src, dst))
+        ):
+            return _deciding(_parts(analysis, src, dst))
+        return self._plain(src_end, dst_end, connections)  # no platform rule has a say: as without them
 
     def _plain(self, src: End, dst: End, connections: ConnectionSet) -> CellTier:
         intent = self.intent
         isolated = (isinstance(src, int) and intent.isolated["egress"][src]) or (
             isinstance(dst, int) and intent.isolated["ingress"][dst]
         )
-        intended = intent.between(src, dst) if isinstance(src, int) or isinstance(dst, int) else connections
-        if self.platform and connections != intended:
-            # Cilium: a CCNP of the platform layers made the difference; a Baseline default deny only bears on a
-            # side the application leaves open, an Admin deny on any
-            tier = "admin" if isolated or connections - intended else "baseline"
-            what, changed = ("allows", connections - intended) if connections - intended else ("denies", intended)
-            if what == "denies":
-                changed = intended - connections
-            return CellTier(tier, f"a CiliumClusterwideNetworkPolicy of the {tier} layer {what} {changed}")
+        if self.platform and not isinstance(self.analysis, TieredAnalysis):
+            intended = intent.between(src, dst)
+            if connections != intended:
+                # Cilium: a CCNP of the platform layers made the difference; a Baseline default deny only bears on
+                # a side the application leaves open, an Admin deny on any
+                tier = "admin" if isolated or connections - intended else "baseline"
+                what, changed = ("allows", connections - intended) if connections - intended else ("denies", intended)
+                if what == "denies":
+                    changed = intended - connections
+                return CellTier(tier, f"a CiliumClusterwideNetworkPolicy of the {tier} layer {what} {changed}")
         if isolated or not connections.is_all:
-            status = "allowed" if connections.is_all else ("partly allowed" if connections else "denied")
-            return CellTier("application", f"{status} by the application layer's policies: {connections}")
-        return CellTier("default", "no policy isolates either end (allowed by default)")
+            key = (isolated, connections)
+            found = self._application.get(key)
+            if found is None:
+                status = "allowed" if connections.is_all else ("partly allowed" if connections else "denied")
+                text = f"{status} by the application layer's policies: {connections}"
+                found = self._application[key] = CellTier("application", text)
+            return found
+        return _DEFAULT
 
     def flag(
         self, src: Peer, dst: Peer, src_end: End, dst_end: End, allowed: ConnectionSet, reasons: list[str]

@@ -220,6 +220,13 @@ class _TieredState(_DirectionState):
                         undecided = undecided - conns
                         yield rule, item, conns
 
+    def touches(self, cls: int, peer: int) -> bool:
+        """Whether a platform rule can decide something between class `cls` and `peer`: an Admin rule, or a
+        Baseline rule where no NetworkPolicy isolates the class (cheap: the rules' peer bits)."""
+        if self._rules_of(self.admin, cls)[1] >> peer & 1:
+            return True
+        return not self.isolated[cls] and bool(self._rules_of(self.baseline, cls)[1] >> peer & 1)
+
     def parts(self, cls: int, peer: int) -> list[TierPart]:
         """The decision of every connection, split by the tier, policy and rule that decided it."""
         parts: list[TierPart] = []
@@ -319,6 +326,15 @@ class TieredAnalysis(Analysis):
         return TieredExplanation(
             base.src, base.dst, base.connections, sides["Egress"], sides["Ingress"], tiers=tuple(tiers)
         )
+
+    def platform_touches(self, direction: str, src: Peer, dst: Peer) -> bool:
+        """Whether a platform rule can decide part of `direction` of `src` => `dst` (else NetworkPolicy or the
+        default decides all of it, as without platform policies)."""
+        state = self.egress if direction == "Egress" else self.ingress
+        assert isinstance(state, _TieredState)
+        if direction == "Egress":
+            return state.touches(self._index(src, "Ingress"), self._index(dst, "Egress"))
+        return state.touches(self._index(dst, "Egress"), self._index(src, "Ingress"))
 
     def tier_parts(self, direction: str, src: Peer, dst: Peer) -> list[TierPart]:
         """How `direction` (Egress: of `src`, Ingress: of `dst`, which must be a workload) decides `src` => `dst`."""
