@@ -49,6 +49,11 @@ def application_edges(document: Document) -> list[Edge]:
 def layer_errors(document: Document) -> list[tuple[str, str]]:
     """(path, message) of every layer field that does not fit its layer."""
     errors: list[tuple[str, str]] = []
+    for i, node in enumerate(document.nodes):
+        if node.layer != APPLICATION and (node.isolate.ingress or node.isolate.egress):
+            errors.append(
+                (f"nodes[{i}].isolate", "isolation locks are the application layer's; a platform node has none")
+            )
     for i, edge in enumerate(document.edges):
         path = f"edges[{i}]"
         if edge.action not in ACTIONS[edge.layer]:

@@ -143,6 +143,15 @@ def test_bad_layer_fields_are_clear_errors_naming_the_path(edge: dict[str, Any],
     assert any(p == path and words in message for p, message in caught.value.errors), caught.value.errors
 
 
+def test_a_platform_node_carries_no_isolation_lock() -> None:
+    locked = {"id": "x", "kind": "selector", "namespace": "shop", "layer": "baseline", "isolate": {"ingress": True}}
+    with pytest.raises(DocumentError) as caught:
+        drawing([], (locked,))
+    assert caught.value.errors == [
+        ("nodes[4].isolate", "isolation locks are the application layer's; a platform node has none")
+    ]
+
+
 def test_an_unknown_node_layer_and_platform_api_are_refused() -> None:
     with pytest.raises(DocumentError) as caught:
         drawing([], ({"id": "x", "kind": "cidr", "cidr": "10.0.0.0/8", "layer": "ops"},), platformApi="v2")
