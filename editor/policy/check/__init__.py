@@ -43,7 +43,8 @@ The drawing's meaning (`Intent`), SEMANTICS.md 3 and 4 applied to nodes and edge
 
 The package, one concept a module: `cluster` (the drawing's cluster), `observed` (flow observations and the
 workloads they add), `bridge` (compile and analyse a drawing), `intent` (the drawing's own meaning), `proof`
-(analyser and intent compared), `view` (the Check view) and `replay` (flow replay).
+(analyser and intent compared), `view` (the Check view), `replay` (flow replay) and `layers` (a drawing with
+platform layers: the analysis through the tiers, and which tier decided each cell).
 """
 
 from .bridge import Bridge, analyse_document, policy_objects
