@@ -298,9 +298,11 @@ def test_check_routes_through_the_tiers_and_names_the_deciding_tier_per_cell(api
     result = check_document(drawing([APP_EDGE, ADMIN_DENY, BASELINE_DENY], platformApi=api), "native")
     web, api_pod = "shop/web[Workload]", "shop/api[Workload]"
     cell = _cell(result, web, api_pod)
+    assert "    NetworkPolicy 'shop/web' allows connections by Egress rule #1: TCP 8080" in cell["explanation"]
     kind = "ClusterNetworkPolicy" if api == "v1alpha2" else "AdminNetworkPolicy"
     assert (cell["status"], cell["tier"]) == ("denied", "admin")
     assert cell["tierReason"] == f"{kind} 'api' denies connections by Ingress rule no-api: TCP 8080"
+    assert f"    {kind} 'api' denies connections by Ingress rule no-api: TCP 8080" in cell["explanation"]
     back = _cell(result, api_pod, web)  # api's egress: no NetworkPolicy isolates it, the Baseline deny decides
     assert (back["status"], back["tier"]) == ("denied", "baseline")
     assert result.mismatches == []

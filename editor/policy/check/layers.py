@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..analysis import Analysis, ConnectionSet, Options, Peer, WorkloadPeer, analyse
+from ..analysis.explain_text import explain_pair
 from ..compile import CompileResult
 from ..manifests import Cluster
 from ..platform.connlist import TieredAnalysis, TierPart
@@ -43,6 +44,14 @@ def layered_analyses(compiled: CompileResult, cluster: Cluster, options: Options
 class CellTier:
     tier: str  # admin, application, baseline or default
     reason: str
+
+
+def explain_lines(analysis: Analysis, src: Peer, dst: Peer) -> list[str]:
+    """The analyser's reasons for one pair: through the tiers (`connlist --explain`'s tier lines) when the analysis
+    has them, netpol-analyzer's explain layout otherwise."""
+    if isinstance(analysis, TieredAnalysis):
+        return str(analysis.explain(src, dst)).splitlines()
+    return explain_pair(analysis, src, dst)
 
 
 def _part_text(part: TierPart) -> str:

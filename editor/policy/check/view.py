@@ -17,12 +17,11 @@ from ..analysis import (
     Peer,
     WorkloadPeer,
 )
-from ..analysis.explain_text import explain_pair
 from ..analysis.exposure import exposure
 from ..document import Document, Edge
 from .bridge import Bridge, analyse_document
 from .intent import End, Intent, edge_connections
-from .layers import UNEXPLAINED, CellTier, CellTiers
+from .layers import UNEXPLAINED, CellTier, CellTiers, explain_lines
 from .proof import Mismatch, _pod_index, mismatches, peer_end
 
 
@@ -147,7 +146,7 @@ class CheckResult:
     def explain(self, src: str, dst: str) -> list[str]:
         """The analyser's reasons for one cell: which policies and rules allow or deny what."""
         analysis = self.bridge.analysis
-        return explain_pair(analysis, analysis.peer(src), analysis.peer(dst))
+        return explain_lines(analysis, analysis.peer(src), analysis.peer(dst))
 
     def cell_json(self, src: str, dst: str) -> dict[str, Any]:
         """One cell for the hover: what is allowed, the analyser's explanation, and for each pod end whether it
@@ -323,7 +322,7 @@ class _Checker:
                 if problem or self.unresolved_ports(edge, dst_end):
                     explanation: tuple[str, ...] = ()
                     if len(pairs) < EXPLAINED_PAIRS:
-                        explanation = tuple(explain_pair(self.analysis, src, dst))
+                        explanation = tuple(explain_lines(self.analysis, src, dst))
                     pairs.append(PairFinding(str(src), str(dst), drawn, allowed, tuple(reasons), explanation))
             errors = self.issues_by_edge.get(edge.id, [])
             if pairs or errors:
