@@ -242,6 +242,27 @@ def test_a_platform_edge_to_an_entity_is_a_compile_error() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("edge", "words"),
+    [
+        (
+            {"id": "x", "source": "every", "target": "meta", "layer": "admin", "ports": [{"port": "http"}]},
+            "a named port is a pod's port",
+        ),
+        (
+            {"id": "x", "source": "meta", "target": "api", "layer": "admin", "action": "deny"},
+            "an ingress platform rule admits pods only",
+        ),
+    ],
+)
+def test_platform_rules_the_crds_refuse_are_errors_on_the_edge(edge: dict[str, Any], words: str) -> None:
+    for dialect in ("native", "cilium"):
+        answer = compile_answer(drawing([APP_EDGE, edge]), dialect)
+        assert answer["edgeStates"]["x"] == "error"
+        assert any(i.get("edgeId") == "x" and words in i["message"] for i in answer["issues"]), answer["issues"]
+        assert check_document(drawing([APP_EDGE, edge]), dialect).flagged == []
+
+
 # --- the edge states ---------------------------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from ..document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
 from ..layers import is_platform, priority_of
 from ..manifests import PROTOCOLS
 from ..selectors import LabelSelector, SelectorError, parse_selector
-from ..yamlio import objects_as_written
+from ..yamlio import InputError, objects_as_written
 from .emit import Compiled, to_cilium, to_v1alpha1, to_v1alpha2
 from .model import (
     ADMIN,
@@ -43,7 +43,7 @@ from .model import (
     PlatformRule,
     PodSet,
 )
-from .parse import is_platform_object, read_platform_policy
+from .parse import read_platform_policy
 
 TIERS = {"admin": ADMIN, "baseline": BASELINE}
 _VERDICTS = {"allow": ALLOW, "deny": DENY, "pass": PASS}
@@ -173,6 +173,10 @@ def drawn_policies(document: Document, context: Context, taken: set[str] | None 
         try:
             drawn = [(direction, subject, pod_set(subject), _peer(peer)) for _, direction, subject, peer in sides]
             ports = _ports(edge.ports)
+            if any(peer.pods is None for direction, *_, peer in drawn if direction == "Ingress"):
+                raise _Refused("an ingress platform rule admits pods only: a CIDR, node or DNS name is an egress peer")
+            if any(p.name for p in ports or ()) and any(peer.pods is None for *_, peer in drawn):
+                raise _Refused("a named port is a pod's port: it cannot go with a CIDR, node or DNS name peer")
         except (_Refused, ValueError) as exc:
             context.error(f"{context.describe_edge(edge)} is not compiled: {exc}", edge_id=edge.id)
             continue
@@ -301,8 +305,10 @@ def read_back(result: CompileResult) -> list[PlatformPolicy]:
     """The platform policies of the native dialect's objects (ClusterNetworkPolicy, ANP, BANP) as the model."""
     objects = result.objects[len(result.objects) - result.platform_objects :]
     warnings: list[str] = []
-    return [
-        read_platform_policy(item, warnings)
-        for item in objects_as_written(objects, "<compiled platform policies>")
-        if is_platform_object(item)
-    ]
+    found = []
+    for item in objects_as_written(objects, "<compiled platform policies>"):
+        try:
+            found.append(read_platform_policy(item, warnings))
+        except InputError:
+            continue  # an object its CRD refuses: the compile answer's validation reports it, the cluster ignores it
+    return found
