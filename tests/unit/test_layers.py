@@ -340,8 +340,17 @@ def test_check_without_platform_layers_says_application_or_default() -> None:
 def test_check_in_cilium_attributes_the_ccnp_to_its_layer() -> None:
     result = check_document(drawing([APP_EDGE, ADMIN_DENY]), "cilium")
     cell = _cell(result, "shop/web[Workload]", "shop/api[Workload]")
-    assert (cell["status"], cell["tier"]) == ("denied", "admin") and "TCP 8080" in cell["tierReason"]
+    assert (cell["status"], cell["tier"]) == ("denied", "admin")
+    assert (
+        cell["tierReason"] == "CiliumClusterwideNetworkPolicy 'api' denies connections by IngressDeny rule #1: TCP 8080"
+    )
     assert result.mismatches == []
+    # the Baseline default deny in Cilium: a CCNP that isolates the pod (enableDefaultDeny), below the application
+    baseline = check_document(drawing([APP_EDGE, BASELINE_DENY]), "cilium")
+    back = _cell(baseline, "shop/api[Workload]", "shop/web[Workload]")
+    assert (back["status"], back["tier"]) == ("denied", "baseline")
+    assert back["tierReason"].startswith("CiliumClusterwideNetworkPolicy 'every-namespace' isolates shop/api[Workload]")
+    assert _cell(baseline, "shop/web[Workload]", "shop/api[Workload]")["tier"] == "application"
 
 
 # --- templates ---------------------------------------------------------------------------------------------------

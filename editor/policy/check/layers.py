@@ -3,7 +3,8 @@
 With platform layers (layers.py) the compiled YAML is analysed as the cluster would run it: in the native dialect
 through the tiers (`platform.connlist.TieredAnalysis`: Admin, then NetworkPolicy, then Baseline, then allow) with
 the platform policies read back from the emitted ClusterNetworkPolicy / ANP / BANP objects; in the Cilium dialect
-the CCNPs are Cilium policies like the others (a deny wins over every allow). The application layer's own analysis
+the CCNPs are Cilium policies like the others (a deny wins over every allow), and a cell they change is attributed to
+the layer of the CCNP whose rule the analyser matched. The application layer's own analysis
 (without the platform objects) is kept apart: it is what the drawing's application edges are proved against.
 
 Every cell of the matrix says which tier decided it (`tier`: admin, application, baseline or default) and why:
@@ -19,9 +20,10 @@ import dataclasses
 from ..analysis import Analysis, ConnectionSet, Options, Peer, WorkloadPeer, analyse
 from ..analysis.explain_text import explain_pair
 from ..compile import CompileResult
+from ..document import Document
 from ..manifests import Cluster
 from ..platform.connlist import TieredAnalysis, TierPart
-from ..platform.from_drawing import read_back
+from ..platform.from_drawing import drawn_as_emitted, read_back
 from .intent import End, Intent
 
 UNEXPLAINED = "the compiled policies do not allow it although the drawing does (see mismatches)"
@@ -38,6 +40,16 @@ def layered_analyses(compiled: CompileResult, cluster: Cluster, options: Options
     if compiled.dialect == "cilium":
         return analyse(cluster, options), application  # the CCNPs are in `cluster.policies`
     return TieredAnalysis(dataclasses.replace(cluster, policies=own), options, read_back(compiled)), application
+
+
+def platform_layers(document: Document, compiled: CompileResult) -> dict[str, str]:
+    """The Cilium dialect's platform CCNPs by name -> their layer ("admin" or "baseline"); empty otherwise."""
+    if compiled.dialect != "cilium" or not compiled.platform_objects:
+        return {}
+    return {
+        drawn.policy.ref.name: "admin" if drawn.policy.tier == "Admin" else "baseline"
+        for drawn in drawn_as_emitted(document, compiled)
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,10 +112,10 @@ _DEFAULT = CellTier("default", "no policy isolates either end (allowed by defaul
 class CellTiers:
     """Which tier decided each cell (see the module docstring)."""
 
-    def __init__(self, analysis: Analysis, intent: Intent, platform: bool) -> None:
+    def __init__(self, analysis: Analysis, intent: Intent, layers: dict[str, str]) -> None:
         self.analysis = analysis
         self.intent = intent
-        self.platform = platform  # the drawing has platform layers (the Cilium dialect's analysis is not tiered)
+        self.layers = layers  # name of each platform CCNP -> its layer (the Cilium dialect's analysis is not tiered)
         self._application: dict[tuple[bool, ConnectionSet], CellTier] = {}  # cells alike share one answer
 
     def cell(self, src: Peer, dst: Peer, src_end: End, dst_end: End, connections: ConnectionSet) -> CellTier:
@@ -113,23 +125,17 @@ class CellTiers:
             or (isinstance(dst, WorkloadPeer) and analysis.platform_touches("Ingress", src, dst))
         ):
             return _deciding(_parts(analysis, src, dst))
-        return self._plain(src_end, dst_end, connections)  # no platform rule has a say: as without them
+        return self._plain(src, dst, src_end, dst_end, connections)  # no platform rule has a say: as without them
 
-    def _plain(self, src: End, dst: End, connections: ConnectionSet) -> CellTier:
+    def _plain(self, src_peer: Peer, dst_peer: Peer, src: End, dst: End, connections: ConnectionSet) -> CellTier:
         intent = self.intent
         isolated = (isinstance(src, int) and intent.isolated["egress"][src]) or (
             isinstance(dst, int) and intent.isolated["ingress"][dst]
         )
-        if self.platform and not isinstance(self.analysis, TieredAnalysis):
+        if self.layers and not isinstance(self.analysis, TieredAnalysis):
             intended = intent.between(src, dst)
             if connections != intended:
-                # Cilium: a CCNP of the platform layers made the difference; a Baseline default deny only bears on
-                # a side the application leaves open, an Admin deny on any
-                tier = "admin" if isolated or connections - intended else "baseline"
-                what, changed = ("allows", connections - intended) if connections - intended else ("denies", intended)
-                if what == "denies":
-                    changed = intended - connections
-                return CellTier(tier, f"a CiliumClusterwideNetworkPolicy of the {tier} layer {what} {changed}")
+                return self._cilium(src_peer, dst_peer, connections, intended, isolated)
         if isolated or not connections.is_all:
             key = (isolated, connections)
             found = self._application.get(key)
@@ -139,6 +145,29 @@ class CellTiers:
                 found = self._application[key] = CellTier("application", text)
             return found
         return _DEFAULT
+
+    def _cilium(
+        self, src: Peer, dst: Peer, connections: ConnectionSet, intended: ConnectionSet, isolated: bool
+    ) -> CellTier:
+        """A cell the platform's CCNPs changed: the CCNP rules the analyser matched (a deny, or an allow that adds),
+        else the CCNP that isolates it (a Baseline default deny)."""
+        explanation = self.analysis.explain(src, dst)
+        opened = connections - intended
+        for side in (explanation.egress, explanation.ingress):
+            for match in side.matches if side is not None else ():
+                layer = self.layers.get(match.policy.name) if match.policy.namespace is None else None
+                if layer is not None and match.deny != bool(opened):  # a deny took some, or an allow added some
+                    verb = "denies" if match.deny else "allows"
+                    return CellTier(layer, f"{match.policy} {verb} connections by {match.rule}: {match.connections}")
+        for side in (explanation.egress, explanation.ingress):
+            if side is None:
+                continue
+            for ref in side.isolating:
+                layer = self.layers.get(ref.name) if ref.namespace is None else None
+                if layer is not None:
+                    return CellTier(layer, f"{ref} isolates {side.pod} for {side.direction} (Cilium default deny)")
+        tier = "admin" if isolated or opened else "baseline"
+        return CellTier(tier, f"a CiliumClusterwideNetworkPolicy of the {tier} layer changed it: {connections}")
 
     def flag(
         self, src: Peer, dst: Peer, src_end: End, dst_end: End, allowed: ConnectionSet, reasons: list[str]

@@ -21,7 +21,7 @@ from ..analysis.exposure import exposure
 from ..document import Document, Edge
 from .bridge import Bridge, analyse_document
 from .intent import End, Intent, edge_connections
-from .layers import UNEXPLAINED, CellTier, CellTiers, explain_lines
+from .layers import UNEXPLAINED, CellTier, CellTiers, explain_lines, platform_layers
 from .proof import Mismatch, _pod_index, mismatches, peer_end
 
 
@@ -460,7 +460,7 @@ def check_document(document: Document, dialect: str | None = None) -> CheckResul
     timings["compile_and_analyse"] = time.perf_counter() - start
     start = time.perf_counter()
     intent = Intent(document, bridge.pods)
-    cell_tiers = CellTiers(bridge.analysis, intent, bridge.compiled.platform_objects > 0)
+    cell_tiers = CellTiers(bridge.analysis, intent, platform_layers(document, bridge.compiled))
     checker = _Checker(bridge, intent, cell_tiers if bridge.compiled.platform_objects else None)
     peers, ordered, rows, columns = checker.peers()
     # The analysis' connections placed by position once, so that no cell hashes its peers again.

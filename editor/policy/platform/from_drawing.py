@@ -312,3 +312,11 @@ def read_back(result: CompileResult) -> list[PlatformPolicy]:
         except InputError:
             continue  # an object its CRD refuses: the compile answer's validation reports it, the cluster ignores it
     return found
+
+
+def drawn_as_emitted(document: Document, result: CompileResult) -> list[DrawnPolicy]:
+    """The drawing's platform policies named as `result` emitted them (after the application's cluster-scoped
+    objects, whose names they do not reuse in the Cilium dialect)."""
+    application = result.objects[: len(result.objects) - result.platform_objects]
+    taken = {obj["metadata"]["name"] for obj in application if "namespace" not in obj["metadata"]}
+    return drawn_policies(document, Context(document), taken if result.dialect == "cilium" else None)

@@ -24,7 +24,7 @@ from ..compile import CompileResult, Context, plan
 from ..document import NAMESPACE_NAME_LABEL, Document, Edge, Node
 from ..document_schema import APPLICATION
 from ..manifests import PROTOCOLS, ContainerPort
-from .from_drawing import DrawnPolicy, drawn_policies, read_back
+from .from_drawing import drawn_as_emitted, read_back
 from .model import DENY, PlatformPolicy, PlatformRef
 from .tiers import Decision, Endpoint, TierEvaluator
 
@@ -44,11 +44,8 @@ class _Plan:
 def compiled_policies(document: Document, result: CompileResult) -> list[PlatformPolicy]:
     """The platform policies as emitted (read back from the objects), or the Cilium dialect's Deny rules."""
     if result.dialect == "cilium":
-        application = result.objects[: len(result.objects) - result.platform_objects]
-        taken = {obj["metadata"]["name"] for obj in application if "namespace" not in obj["metadata"]}
-        drawn: list[DrawnPolicy] = drawn_policies(document, Context(document), taken)
         found = []
-        for item in drawn:
+        for item in drawn_as_emitted(document, result):
             ref = dataclasses.replace(item.policy.ref, kind="CiliumClusterwideNetworkPolicy")
             found.append(_denies_only(item.policy, ref))
         return found
