@@ -470,3 +470,17 @@ def test_platform_ccnps_do_not_reuse_the_names_of_the_applications_ccnps() -> No
     assert names == ["every-namespace", "every-namespace-2"] and answer["ok"]
     overridden = compile_answer(drawing([{**APP_EDGE, "target": "meta"}, application, egress]), "cilium")
     assert "CiliumClusterwideNetworkPolicy 'every-namespace-2'" in overridden["edgeReasons"]["app"]
+
+
+def test_every_platform_rule_is_explained_with_its_edges() -> None:
+    answer = compile_answer(drawing([APP_EDGE, ADMIN_DENY, BASELINE_DENY]), "native")
+    platform = [e for e in answer["explanations"] if e["kind"] == "ClusterNetworkPolicy"]
+    assert [(e["name"], e["direction"], e["index"], e["edgeIds"]) for e in platform] == [
+        ("api", "ingress", 0, ["no-api"]),
+        ("every-namespace", "ingress", 0, ["base"]),
+        ("every-namespace", "egress", 0, ["base"]),
+    ]
+    assert platform[0]["text"] == (
+        "Denies connections from every namespace on TCP 8080 (Admin tier, priority 10; edge no-api)."
+    )
+    assert answer["objectNodes"][-2:] == ["api", "every"]

@@ -227,7 +227,7 @@ def _named(groups: list[_Group], taken: set[str]) -> list[DrawnPolicy]:
     return result
 
 
-def _rule_text(drawn: DrawnPolicy, rule: PlatformRule) -> str:
+def _rule_text(drawn: DrawnPolicy, rule: PlatformRule, context: Context, edges_by_id: dict[str, Edge]) -> str:
     verb = {ALLOW: "Accepts", DENY: "Denies", PASS: "Passes (to NetworkPolicy)"}[rule.verdict]
     preposition = "from" if rule.direction == "Ingress" else "to"
     ports = "all ports"
@@ -237,11 +237,10 @@ def _rule_text(drawn: DrawnPolicy, rule: PlatformRule) -> str:
             for p in rule.ports
         )
     edges = drawn.rule_edges[(rule.direction, rule.index)]
+    ends = [edges_by_id[e].target if rule.direction == "Egress" else edges_by_id[e].source for e in edges]
+    peers = ", ".join(dict.fromkeys(context.describe(context.nodes[node_id]) for node_id in ends))
     label = "edge" if len(edges) == 1 else "edges"
-    return (
-        f"{verb} connections {preposition} {len(rule.peers)} peer(s) on {ports} ({drawn.policy.ref.rank}; "
-        f"{label} {', '.join(edges)})."
-    )
+    return f"{verb} connections {preposition} {peers} on {ports} ({drawn.policy.ref.rank}; {label} {', '.join(edges)})."
 
 
 def compile_layers(document: Document, dialect: str, context: Context, taken: set[str] | None = None) -> LayerResult:
@@ -268,6 +267,7 @@ def compile_layers(document: Document, dialect: str, context: Context, taken: se
         found = by_name.get(obj["metadata"]["name"])
         object_nodes.append(found.node_id if found is not None else first_baseline)
     explanations = []
+    edges_by_id = {edge.id: edge for edge in document.edges}
     for obj in compiled.objects:
         found = by_name.get(obj["metadata"]["name"])
         if found is None or obj["kind"] not in ("ClusterNetworkPolicy", "AdminNetworkPolicy"):
@@ -281,7 +281,7 @@ def compile_layers(document: Document, dialect: str, context: Context, taken: se
                     rule.direction.lower(),
                     rule.index - 1,
                     found.rule_edges[(rule.direction, rule.index)],
-                    _rule_text(found, rule),
+                    _rule_text(found, rule, context, edges_by_id),
                     found.node_id,
                 )
             )
