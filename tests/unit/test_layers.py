@@ -380,6 +380,43 @@ def test_the_four_platform_templates_are_proven_by_check() -> None:
     assert (closed["status"], closed["tier"]) == ("denied", "baseline")
 
 
+DNS = "kube-system/k8s-app=kube-dns (kube-system)[Selector]"
+PROMETHEUS = "monitoring/app.kubernetes.io/name=prometheus (monitoring)[Selector]"
+TO_METADATA = {"id": "meta-call", "source": "web", "target": "meta", "ports": [{"protocol": "TCP", "port": 80}]}
+
+
+@pytest.mark.parametrize(
+    ("template", "src", "dst", "connections", "tier", "words"),
+    [
+        # web's NetworkPolicy isolates its egress (edge app); the Admin accept still lets it query the DNS
+        ("cluster-dns", "shop/web[Workload]", DNS, "TCP 53,UDP 53", "application", "'cluster-dns' allows"),
+        # an application edge to the metadata service is overridden by the Admin deny
+        (
+            "no-metadata-service",
+            "shop/web[Workload]",
+            "169.254.169.254-169.254.169.254[External]",
+            "No Connections",
+            "admin",
+            "'no-metadata-service' denies connections by Egress rule metadata",
+        ),
+        # api's egress has no NetworkPolicy: the Baseline deny decides
+        ("default-deny", "shop/api[Workload]", "shop/web[Workload]", "No Connections", "baseline", "'default' denies"),
+        # api's ingress is isolated by its NetworkPolicy; the Admin accept lets the monitoring pods in
+        ("monitoring", PROMETHEUS, "shop/api[Workload]", "All Connections", "admin", "'monitoring-scrape' allows"),
+    ],
+)
+def test_each_platform_template_alone_is_proven_by_check(
+    template: str, src: str, dst: str, connections: str, tier: str, words: str
+) -> None:
+    document = layer_templates.APPLY[template](drawing([APP_EDGE, TO_METADATA])).document
+    result = check_document(document, "native")
+    cell = _cell(result, src, dst)
+    assert (cell["connections"], cell["tier"]) == (connections, tier)
+    assert any(words in line for line in [cell["tierReason"], *cell["explanation"]]), cell
+    assert result.mismatches == []
+    assert {f.edge_id for f in result.flagged} == ({"meta-call"} if template == "no-metadata-service" else set())
+
+
 def test_platform_templates_are_listed_with_the_editors_templates() -> None:
     from editor import panels
 
