@@ -521,3 +521,51 @@ def test_every_platform_rule_is_explained_with_its_edges() -> None:
         "Denies connections from every namespace on TCP 8080 (Admin tier, priority 10; edge no-api)."
     )
     assert answer["objectNodes"][-2:] == ["api", "every"]
+
+
+# Written for this test (shapes from network-policy-api apis/v1alpha2/clusternetworkpolicy_types.go): every peer
+# kind, a Pass rule with a named port, an unnamed rule, port ranges; a Baseline policy on one namespace.
+EVERY_PEER_KIND = """apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: mixed}
+spec:
+  tier: Admin
+  priority: 7
+  subject:
+    pods:
+      namespaceSelector: {matchExpressions: [{key: env, operator: In, values: [prod]}]}
+      podSelector: {matchLabels: {app: web}}
+  ingress:
+    - name: from-mon
+      action: Pass
+      from:
+        - {namespaces: {matchLabels: {team: mon}}}
+        - {pods: {namespaceSelector: {}, podSelector: {matchLabels: {a: b}}}}
+      protocols: [{destinationNamedPort: http}]
+  egress:
+    - action: Deny
+      to: [{domainNames: [example.com, "*.evil.org"]}]
+    - name: nodes
+      action: Accept
+      to: [{nodes: {matchLabels: {role: infra}}}, {networks: [10.0.0.0/8, "fd00::/8"]}]
+      protocols: [{tcp: {destinationPort: {range: {start: 1000, end: 2000}}}}, {udp: {destinationPort: {number: 53}}}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: base}
+spec:
+  tier: Baseline
+  priority: 3
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  ingress:
+    - {action: Deny, from: [{namespaces: {}}]}
+"""
+
+
+def test_every_peer_kind_pass_and_unnamed_rules_round_trip_byte_for_byte() -> None:
+    source = EVERY_PEER_KIND
+    result = import_text(source, "every-peer-kind.yaml")
+    assert result.warnings == []
+    kinds = {(n.kind, n.layer) for n in result.document.nodes}
+    assert {("fqdn", "admin"), ("hosts", "admin"), ("cidr", "admin"), ("selector", "baseline")} <= kinds
+    assert _platform_yaml(result.document) == dump_yaml_documents(list(yaml.safe_load_all(source)))

@@ -48,7 +48,8 @@ def _pod_set_node(pods: PodSet, layer: str, document: Document) -> Node:
     namespace = _namespace_of(pods.namespaces)
     where = namespace or ("every namespace" if pods.namespaces.is_empty else _label_text(pods.namespaces))
     if pods.pods is None:
-        name = where if namespace is None else f"namespace {namespace}"
+        name = f"namespace {namespace}" if namespace is not None else where
+        name = name if namespace is not None or pods.namespaces.is_empty else f"namespaces {where}"
     else:
         name = f"{_label_text(pods.pods) or 'all pods'} ({where})"
     node = Node(id="", kind="selector", name=name, layer=layer)
