@@ -425,32 +425,33 @@ TEMPLATES: dict[str, Template] = {
         forms.MeshForm,
         lambda d, v, _: templates.allow_mesh_control_plane(d, _scope(v), v["mesh_namespace"].strip(), v["labels"]),
     ),
-    # the platform team's (admin and baseline layers): editor/policy/platform/layer_templates.py
-    "platform-dns": Template(
-        platform_templates.TEMPLATES["cluster-dns"][0],
-        layer_templates.DESCRIPTIONS["cluster-dns"],
-        forms.PlatformTemplateForm,
-        lambda d, _v, _: layer_templates.cluster_dns(d),
-    ),
-    "platform-no-metadata": Template(
-        platform_templates.TEMPLATES["no-metadata-service"][0],
-        layer_templates.DESCRIPTIONS["no-metadata-service"],
-        forms.PlatformTemplateForm,
-        lambda d, _v, _: layer_templates.no_metadata_service(d),
-    ),
-    "platform-default-deny": Template(
-        platform_templates.TEMPLATES["default-deny"][0],
-        layer_templates.DESCRIPTIONS["default-deny"],
-        forms.PlatformTemplateForm,
-        lambda d, _v, _: layer_templates.default_deny(d),
-    ),
-    "platform-monitoring": Template(
-        platform_templates.TEMPLATES["monitoring"][0],
-        layer_templates.DESCRIPTIONS["monitoring"],
-        forms.PlatformMonitoringForm,
-        lambda d, v, _: layer_templates.monitoring(d, v["monitoring_namespace"].strip(), v["labels"]),
-    ),
 }
+
+
+def _platform_apply(name: str) -> Callable[[Document, dict[str, Any], str], templates.Outcome]:
+    if name == "monitoring":
+        return lambda d, v, _: layer_templates.monitoring(d, v["monitoring_namespace"].strip(), v["labels"])
+    return lambda d, _v, _dialect: layer_templates.APPLY[name](d)
+
+
+# The platform team's (admin and baseline layers, editor/policy/platform/layer_templates.py): a form without a scope.
+_PLATFORM_TEMPLATES = {
+    "platform-dns": "cluster-dns",
+    "platform-no-metadata": "no-metadata-service",
+    "platform-default-deny": "default-deny",
+    "platform-monitoring": "monitoring",
+}
+TEMPLATES.update(
+    {
+        key: Template(
+            platform_templates.TEMPLATES[name][0],
+            layer_templates.DESCRIPTIONS[name],
+            forms.PlatformMonitoringForm if name == "monitoring" else forms.PlatformTemplateForm,
+            _platform_apply(name),
+        )
+        for key, name in _PLATFORM_TEMPLATES.items()
+    }
+)
 
 
 def template_panel(document: Document, name: str, data: QueryDict | None, dialect: str, scope: str = "") -> Panel:

@@ -29,25 +29,14 @@ from ..layers import is_platform, priority_of
 from ..manifests import PROTOCOLS
 from ..selectors import LabelSelector, SelectorError, parse_selector
 from ..yamlio import InputError, objects_as_written
+from . import model
 from .emit import Compiled, to_cilium, to_v1alpha1, to_v1alpha2
-from .model import (
-    ADMIN,
-    ALLOW,
-    BASELINE,
-    DENY,
-    PASS,
-    PlatformPeer,
-    PlatformPolicy,
-    PlatformPort,
-    PlatformRef,
-    PlatformRule,
-    PodSet,
-)
+from .model import PlatformPeer, PlatformPolicy, PlatformPort, PlatformRef, PlatformRule, PodSet
 from .parse import read_platform_policy
 
-TIERS = {"admin": ADMIN, "baseline": BASELINE}
-_VERDICTS = {"allow": ALLOW, "deny": DENY, "pass": PASS}
-_ACTIONS = {ALLOW: "Accept", DENY: "Deny", PASS: "Pass"}
+TIERS = {"admin": model.ADMIN, "baseline": model.BASELINE}
+_VERDICTS = {"allow": model.ALLOW, "deny": model.DENY, "pass": model.PASS}
+_ACTIONS = {model.ALLOW: "Accept", model.DENY: "Deny", model.PASS: "Pass"}
 _RULE_NAME_LIMIT = 100  # the CRDs' maxLength of a rule name
 
 
@@ -228,7 +217,7 @@ def _named(groups: list[_Group], taken: set[str]) -> list[DrawnPolicy]:
 
 
 def _rule_text(drawn: DrawnPolicy, rule: PlatformRule, context: Context, edges_by_id: dict[str, Edge]) -> str:
-    verb = {ALLOW: "Accepts", DENY: "Denies", PASS: "Passes (to NetworkPolicy)"}[rule.verdict]
+    verb = {model.ALLOW: "Accepts", model.DENY: "Denies", model.PASS: "Passes (to NetworkPolicy)"}[rule.verdict]
     preposition = "from" if rule.direction == "Ingress" else "to"
     ports = "all ports"
     if rule.ports is not None:
@@ -261,7 +250,7 @@ def compile_layers(document: Document, dialect: str, context: Context, taken: se
     for message in compiled.caveats:
         node_id, edge_id = _culprit(drawn, message)
         context.warning(f"platform layer: {message}", node_id=node_id, edge_id=edge_id)
-    first_baseline = next((d.node_id for d in drawn if d.policy.tier == BASELINE), "")
+    first_baseline = next((d.node_id for d in drawn if d.policy.tier == model.BASELINE), "")
     object_nodes = []
     for obj in compiled.objects:
         found = by_name.get(obj["metadata"]["name"])
