@@ -54,6 +54,8 @@ def workload_of(pod_name: str, labels: dict[str, str]) -> tuple[str, str | None]
             return match[1], "StatefulSet"
         if match := _GENERATED_POD.fullmatch(pod_name):
             return match[1], "DaemonSet"
+    if "-" not in pod_name:  # every pattern below needs one; bare pods are often named so
+        return pod_name, "Pod"
     if match := _DEPLOYMENT_POD.fullmatch(pod_name):
         return match[1], "Deployment"
     if match := _GENERATED_POD.fullmatch(pod_name):
