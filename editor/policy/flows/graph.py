@@ -104,11 +104,12 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
     node_of = _resolve(reading, nodes, [endpoints[index] for index in used])
     del used
     node_ids = [node_of.get(key) for key in endpoints]
+    # Node ids as their rank in sorted order: an edge is then one int that sorts as its (source, target,
+    # protocol, port) would, and merging and sorting 100,000s of them costs no tuple of strings. In the order
+    # the nodes were made (workloads by namespace and name), which is nearly sorted already.
+    ranked = sorted(dict.fromkeys(node_of.values()))
     del node_of
     reading.forget_endpoints()
-    # Node ids as their rank in sorted order: an edge is then one int that sorts as its (source, target,
-    # protocol, port) would, and merging and sorting 100,000s of them costs no tuple of strings.
-    ranked = sorted({node_id for node_id in node_ids if node_id is not None})
     rank_of = {node_id: rank for rank, node_id in enumerate(ranked)}
     ranks = [-1 if node_id is None else rank_of[node_id] for node_id in node_ids]
     del node_ids, rank_of
@@ -167,7 +168,7 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
     summary.warnings.extend(
         f"{warning} ({count}x)" if count > 1 else warning for warning, count in reading.warnings.items()
     )
-    summary.workloads = sum(1 for node_id in nodes.touched if nodes.node(node_id).kind == "workload")
+    summary.workloads = len(nodes.touched_workloads)
     summary.nodes = len(nodes.touched)
     return document
 
@@ -175,6 +176,19 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
 def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key, str]:
     """Endpoint key -> node id for the `used` keys, creating the nodes."""
     node_of: dict[Key, str] = {}
+    if not reading.pod_info:
+        # Hubble pods known by name only (no Gadget pod, no identity group or service): each workload has one
+        # key, and its key sorts as its (namespace, name) does.
+        for key in used:
+            kind = key[0]
+            if kind == "entity":
+                node_of[key] = nodes.entity(key[1])
+            elif kind == "world":
+                node_of[key] = _world_node(reading, nodes, key[1])
+        workload_pods = reading.workload_pods
+        for key in sorted(key for key in used if key[0] == "workload"):
+            node_of[key] = _workload_node(nodes, key[1], key[2], workload_pods[key])[0]
+        return node_of
     workloads: dict[tuple[str, str], list[Key]] = {}
     infos_of: dict[tuple[str, str], list[PodInfo]] = {}
     workload_pods, pod_info = reading.workload_pods, reading.pod_info
@@ -203,19 +217,12 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key
     labelled: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
     by_labels = any(key[0] in ("group", "svc") for key in used)  # whether `labelled` is ever read
     groups: list[tuple[Key, PodInfo]] = []
-    add_workload = nodes.workload
     for (namespace, name), members in sorted(workloads.items()):
         infos = infos_of[(namespace, name)]
         if members[0][0] == "group" and all(key[0] == "group" for key in members):
             groups.extend(zip(members, infos, strict=True))
             continue
-        if len(infos) == 1:  # a bare pod, or a workload seen through one replica
-            info = infos[0]
-            labels = None if info.labels is None else selector_labels(info.labels)
-            node_id = add_workload(namespace, name, labels, _owner_kind(name, infos), info.namespace_labels)
-        else:
-            labels = _shared_labels(infos)
-            node_id = add_workload(namespace, name, labels, _owner_kind(name, infos), _namespace_labels(infos))
+        node_id, labels = _workload_node(nodes, namespace, name, infos)
         for key in members:
             node_of[key] = node_id
         if labels and by_labels:
@@ -225,7 +232,7 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key
         found = labelled.get((info.namespace, tuple(sorted(labels.items()))))
         if found is None:
             name = workload_name(key, info)
-            found = add_workload(info.namespace, name, labels, None, info.namespace_labels)
+            found = nodes.workload(info.namespace, name, labels, None, info.namespace_labels)
             labelled[(info.namespace, tuple(sorted(labels.items())))] = found
         node_of[key] = found
     for key in used:
@@ -233,6 +240,18 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key
             # A service whose selector is exactly a known workload's labels picks that workload's pods.
             node_of[key] = labelled.get((key[1], key[2])) or nodes.selector(key[1], reading.services[key], dict(key[2]))
     return node_of
+
+
+def _workload_node(
+    nodes: NodeTable, namespace: str, name: str, infos: list[PodInfo]
+) -> tuple[str, dict[str, str] | None]:
+    """(node id, selector labels) of the workload made of the pods `infos` describe."""
+    if len(infos) == 1:  # a bare pod, or a workload seen through one replica
+        info = infos[0]
+        labels = None if info.labels is None else selector_labels(info.labels)
+        return nodes.workload(namespace, name, labels, _owner_kind(name, infos), info.namespace_labels), labels
+    labels = _shared_labels(infos)
+    return nodes.workload(namespace, name, labels, _owner_kind(name, infos), _namespace_labels(infos)), labels
 
 
 def workload_name(key: Key, info: PodInfo) -> str:

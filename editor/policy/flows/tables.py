@@ -33,6 +33,7 @@ class NodeTable:
             self._by_meaning.setdefault(meaning_of(node), node.id)
         self.created: set[str] = set()
         self.touched: set[str] = set()
+        self.touched_workloads: set[str] = set()
         self.labels_known: dict[str, bool] = {}
         self._namespaces: set[str] = set()  # namespaces the document is known to have
 
@@ -77,6 +78,7 @@ class NodeTable:
         elif labels is None:
             node.note = _UNKNOWN_LABELS_NOTE
         result = self._add(node, ("workload", namespace, name))
+        self.touched_workloads.add(result)
         if labels is not None:
             self.labels_known[result] = True
         else:
@@ -129,7 +131,7 @@ class EdgeTable:
     def __init__(self, document: Document, nodes: NodeTable) -> None:
         self.document = document
         self.nodes = nodes
-        self._ids = {edge.id for edge in document.edges}
+        self._taken = {edge.id for edge in document.edges}
         self._next = len(document.edges) + 1
         self._existing: dict[tuple[str, str, str, int], list[Edge]] = {}
         for edge in document.edges:
@@ -141,26 +143,19 @@ class EdgeTable:
                 protocol = "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
                 if isinstance(icmp.get("type"), int):
                     self._existing.setdefault((edge.source, edge.target, protocol, icmp["type"]), []).append(edge)
-        # Which nodes enforce an edge on their side (see add), by id, worked out once per node.
-        self._enforces: dict[str, tuple[bool, bool]] = {}
+        # The nodes that enforce an edge on their side (see add): locked subjects. Made after the locks are set.
+        subjects = [node for node in document.nodes if node.kind in SUBJECT_KINDS]
+        self._egress_locked = {node.id for node in subjects if node.isolate.egress}
+        self._ingress_locked = {node.id for node in subjects if node.isolate.ingress}
 
     def _new_id(self) -> str:
-        number, ids = self._next, self._ids
-        while f"e{number}" in ids:
-            number += 1
+        # New ids only grow, so only the document's own ids can be in the way.
+        number, taken = self._next, self._taken
+        if taken:
+            while f"e{number}" in taken:
+                number += 1
         self._next = number + 1
-        edge_id = f"e{number}"
-        ids.add(edge_id)
-        return edge_id
-
-    def _enforcing(self, node_id: str) -> tuple[bool, bool]:
-        """(enforces as a source, enforces as a target) for a node."""
-        found = self._enforces.get(node_id)
-        if found is None:
-            node = self.nodes.node(node_id)
-            subject = node.kind in SUBJECT_KINDS
-            found = self._enforces[node_id] = (subject and node.isolate.egress, subject and node.isolate.ingress)
-        return found
+        return f"e{number}"
 
     def add(
         self,
@@ -186,34 +181,40 @@ class EdgeTable:
         # A side enforces the edge only where that node is locked: the compiler isolates any subject an
         # enabled edge is enforced on, and a peer (kube-dns, a service of another team) must not be locked
         # to the few clients a log happened to show.
-        from_source = self._enforcing(source)[0]
-        on_target = self._enforcing(target)[1]
+        from_source = source in self._egress_locked
+        on_target = target in self._ingress_locked
         dns_ingress = on_target and bool(l7 and "dns" in l7)
         if from_source:
             enforce = ["source"] if dns_ingress or not on_target else ["source", "target"]
         else:
             enforce = [] if dns_ingress or not on_target else ["target"]
-        edge = self._new_edge(source, target, protocol, port, enforce, observed)
-        edge.l7 = l7
-        if denied:
-            edge.disabled = True
-            edge.note = "Observed only as denied by today's policies; enable it to allow this traffic."
+        note = "Observed only as denied by today's policies; enable it to allow this traffic." if denied else None
+        edge = self._new_edge(source, target, protocol, port, l7, enforce, denied, observed, note)
         if dns_ingress:
             # Cilium applies DNS rules on egress only, so the DNS server's side admits the traffic at L4 in
             # an edge of its own.
             twin_observed = dataclasses.replace(observed, verdicts=dict(observed.verdicts))
-            twin = self._new_edge(source, target, protocol, port, ["target"], twin_observed)
-            twin.disabled = edge.disabled
-            twin.note = f"The DNS server's side of edge {edge.id} (Cilium applies DNS rules on egress only)."
+            note = f"The DNS server's side of edge {edge.id} (Cilium applies DNS rules on egress only)."
+            self._new_edge(source, target, protocol, port, None, ["target"], denied, twin_observed, note)
 
     def _new_edge(
-        self, source: str, target: str, protocol: str, port: int, enforce: list[str], observed: Observed
+        self,
+        source: str,
+        target: str,
+        protocol: str,
+        port: int,
+        l7: dict[str, Any] | None,
+        enforce: list[str],
+        disabled: bool,
+        observed: Observed,
+        note: str | None,
     ) -> Edge:
         if protocol.startswith("ICMP"):
             ports, icmps = [], [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
         else:
             ports, icmps = [Port(protocol, port)], []
-        edge = Edge(self._new_id(), source, target, ports, icmps, enforce=enforce, observed=observed)
+        # Every field positionally, in Edge's order: a graph of bare pods makes 100,000s of edges.
+        edge = Edge(self._new_id(), source, target, ports, icmps, l7, [], enforce, "allow", disabled, observed, note)
         self.document.edges.append(edge)
         return edge
 
