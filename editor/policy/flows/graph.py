@@ -29,7 +29,7 @@ import ipaddress
 import re
 from typing import Any
 
-from ..document import Document, Isolation, Observed
+from ..document import Document, Observed
 from .aggregate import (
     DENIED_VERDICTS,
     ENDPOINT_MASK,
@@ -291,10 +291,11 @@ def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict
     monitored = {node_id for key in reading.monitored if (node_id := _node_of_pod(reading, nodes, key))}
     namespaces = reading.options.namespaces
     labels_known = nodes.labels_known
+    by_id = nodes.by_id
     lockable = {
         node_id
         for node_id in egress | ingress
-        if (node := nodes.node(node_id)).kind == "workload"
+        if (node := by_id[node_id]).kind == "workload"
         and labels_known.get(node_id, False)
         and not (namespaces and node.namespace not in namespaces)
     }
@@ -302,12 +303,10 @@ def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict
     ingress &= lockable
     created = nodes.created
     for node_id in monitored | egress | ingress:
-        if node_id in created:
-            node = nodes.node(node_id)
-            node.isolate = Isolation(
-                node.isolate.ingress or node_id in monitored or node_id in ingress,
-                node.isolate.egress or node_id in monitored or node_id in egress,
-            )
+        if node_id in created:  # a node made by this import has an Isolation of its own, set in place
+            isolate = by_id[node_id].isolate
+            isolate.ingress = isolate.ingress or node_id in monitored or node_id in ingress
+            isolate.egress = isolate.egress or node_id in monitored or node_id in egress
 
 
 def _node_of_pod(reading: Aggregator, nodes: NodeTable, key: Key) -> str | None:

@@ -27,7 +27,7 @@ class NodeTable:
 
     def __init__(self, document: Document) -> None:
         self.document = document
-        self._by_id = document.node_map()
+        self.by_id = document.node_map()
         self._by_meaning: dict[tuple[Any, ...], str] = {}
         for node in document.nodes:
             self._by_meaning.setdefault(meaning_of(node), node.id)
@@ -37,25 +37,22 @@ class NodeTable:
         self.labels_known: dict[str, bool] = {}
         self._namespaces: set[str] = set()  # namespaces the document is known to have
 
-    def node(self, node_id: str) -> Node:
-        return self._by_id[node_id]
-
     def find_workload(self, namespace: str, name: str) -> str | None:
         return self._by_meaning.get(("workload", namespace, name))
 
     def _add(self, node: Node, meaning: tuple[Any, ...]) -> str:
         """Add `node` (whose meaning_of is `meaning`), or return the id of the node that already means it."""
         existing = self._by_meaning.get(meaning)
-        if existing is None and node.id in self._by_id:
-            existing = node.id if meaning_of(self._by_id[node.id]) == meaning else None
+        if existing is None and node.id in self.by_id:
+            existing = node.id if meaning_of(self.by_id[node.id]) == meaning else None
             if existing is None:
-                node.id = safe_id(f"{node.id}+{len(self._by_id)}")
+                node.id = safe_id(f"{node.id}+{len(self.by_id)}")
                 meaning = meaning_of(node)
         if existing is not None:
             self.touched.add(existing)
             return existing
         self.document.nodes.append(node)
-        self._by_id[node.id] = node
+        self.by_id[node.id] = node
         self._by_meaning[meaning] = node.id
         self.created.add(node.id)
         self.touched.add(node.id)

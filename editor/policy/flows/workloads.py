@@ -37,6 +37,9 @@ _ORDINAL_POD = re.compile(r"(.+)-\d+")
 
 
 def selector_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The labels to select a pod's workload by: `labels` itself when none is ignored (not a copy: read only)."""
+    if IGNORED_LABELS.isdisjoint(labels):
+        return labels
     return {key: value for key, value in labels.items() if key not in IGNORED_LABELS}
 
 
