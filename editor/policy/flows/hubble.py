@@ -255,12 +255,14 @@ POD_NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
 _CILIUM_KEYS = ("io.cilium.k8s.policy.",)
 
 
+_LABELS = msgspec.json.Decoder(list[str])  # a Decoder made once: decode(type=...) works out the type per call
+
+
 def decode_labels(raw: msgspec.Raw) -> list[str]:
     try:
-        labels = msgspec.json.decode(raw, type=list[str])
+        return _LABELS.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return []
-    return labels
 
 
 def reserved_entity(labels: list[str]) -> str | None:
