@@ -48,7 +48,7 @@ _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 # Protocol code -> its place among the protocol names in sorted order, so that an int sorts as the name does.
 _PROTOCOL_RANK = [sorted(PROTOCOLS).index(name) for name in PROTOCOLS]
 _SORTED_PROTOCOLS = sorted(PROTOCOLS)
-_FIRST_DENIED = VERDICTS.index(min(DENIED_VERDICTS, key=VERDICTS.index))
+_FIRST_DENIED = min(VERDICTS.index(verdict) for verdict in DENIED_VERDICTS)  # denials have the last codes
 _RANK_MASK = (1 << 32) - 1
 
 
@@ -113,9 +113,35 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
     rank_of = {node_id: rank for rank, node_id in enumerate(ranked)}
     ranks = [-1 if node_id is None else rank_of[node_id] for node_id in node_ids]
     del node_ids, rank_of
-    # Merged key -> the one entry's edge key (the usual case), or EdgeStats when several entries land there.
+    merged = _merge(edges, ranks, reading.requests)
+    del ranks
+    _lock(reading, nodes, ranked, merged)
+    used_flows, denied_edges = _add_edges(reading, EdgeTable(document, nodes), ranked, merged, edges)
+    summary = reading.summary
+    summary.flows_used += used_flows
+    summary.edges = len(merged)
+    summary.denied_edges = denied_edges
+    del merged, edges
+    reading.requests = {}
+    summary.flows_read += reading.flows_read
+    summary.replies += reading.replies
+    for reason, count in reading.ignored.items():
+        summary.ignored[reason] = summary.ignored.get(reason, 0) + count
+    summary.warnings.extend(
+        f"{warning} ({count}x)" if count > 1 else warning for warning, count in reading.warnings.items()
+    )
+    summary.workloads = len(nodes.touched_workloads)
+    summary.nodes = len(nodes.touched)
+    return document
+
+
+def _merge(
+    edges: dict[int, list[Any]], ranks: list[int], requests: dict[int, set[tuple[str, ...]]]
+) -> dict[int, int | EdgeStats]:
+    """Entries merged by (source node, target node, protocol, port) as one int: source rank << 51, target rank
+    << 19, protocol rank << 16, port. The value is the one entry's key (the usual case), or EdgeStats when
+    several entries land there (replicas, verdicts)."""
     merged: dict[int, int | EdgeStats] = {}
-    requests = reading.requests
     for key, entry in edges.items():
         source_rank, target_rank = ranks[key >> 67], ranks[key >> 27 & ENDPOINT_MASK]
         if source_rank < 0 or target_rank < 0:
@@ -131,10 +157,18 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
         else:
             stats = found
         stats.add(VERDICTS[key >> 19 & 0xFF], entry, requests.get(key))
-    del ranks
-    _lock(reading, nodes, ranked, merged)
-    table = EdgeTable(document, nodes)
-    add_edge = table.add
+    return merged
+
+
+def _add_edges(
+    reading: Aggregator,
+    table: EdgeTable,
+    ranked: list[str],
+    merged: dict[int, int | EdgeStats],
+    edges: dict[int, list[Any]],
+) -> tuple[int, int]:
+    """Add the merged edges to the document in order of (source, target, protocol, port); (flows, denied edges)."""
+    add_edge, requests = table.add, reading.requests
     used_flows = denied_edges = 0
     for merged_key in sorted(merged):
         found = merged[merged_key]
@@ -155,22 +189,7 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
         denied_edges += denied
         l7 = _l7_rules(reading, source, target, port, found_requests) if found_requests else None
         add_edge(source, target, protocol, port, observed, denied, l7)
-    summary = reading.summary
-    summary.flows_used += used_flows
-    summary.edges = len(merged)
-    summary.denied_edges = denied_edges
-    del merged, edges
-    reading.requests = {}
-    summary.flows_read += reading.flows_read
-    summary.replies += reading.replies
-    for reason, count in reading.ignored.items():
-        summary.ignored[reason] = summary.ignored.get(reason, 0) + count
-    summary.warnings.extend(
-        f"{warning} ({count}x)" if count > 1 else warning for warning, count in reading.warnings.items()
-    )
-    summary.workloads = len(nodes.touched_workloads)
-    summary.nodes = len(nodes.touched)
-    return document
+    return used_flows, denied_edges
 
 
 def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key, str]:
