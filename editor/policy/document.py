@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import ipaddress
 import json
+import operator
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -31,6 +32,7 @@ NodeKind = Literal["workload", "selector", "hosts", "cidr", "entity", "fqdn"]
 SUBJECT_KINDS = ("workload", "selector", "hosts")  # nodes that can carry a policy (pods or nodes)
 POD_KINDS = ("workload", "selector")
 EXTERNAL_KINDS = ("cidr", "entity", "fqdn")
+_ORDERED_SIDES = (["source", "target"], ["source"], ["target"], [])
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
@@ -109,6 +111,19 @@ class Isolation:
     egress: bool = False
 
 
+# Node.to_json's optional fields that are written when not None: JSON key and attribute, in output order.
+_NODE_SELECTOR_KEYS = ("podSelector", "namespaceSelector", "nodeSelector", "cidr")
+_NODE_SELECTOR_VALUES = operator.attrgetter("pod_selector", "namespace_selector", "node_selector", "cidr")
+_NO_SELECTOR_VALUES = (None,) * len(_NODE_SELECTOR_KEYS)
+_NODE_OTHER_KEYS = ("entity", "matchName", "matchPattern", "policyName", "position", "note")
+_NODE_OTHER_VALUES = operator.attrgetter("entity", "match_name", "match_pattern", "policy_name", "position", "note")
+_NO_OTHER_VALUES = (None,) * len(_NODE_OTHER_KEYS)
+
+
+def _set_present(data: dict[str, Any], keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
+    data.update((key, value) for key, value in zip(keys, values, strict=True) if value is not None)
+
+
 @dataclasses.dataclass(slots=True)  # a flow import makes 100,000s: no __dict__ each
 class Node:
     """A node of the graph. Which fields matter depends on `kind`:
@@ -185,30 +200,20 @@ class Node:
             data["namespace"] = self.namespace
         if self.owner is not None:
             data["owner"] = self.owner
-        if self.labels:
-            data["labels"] = dict(sorted(self.labels.items()))
+        labels = self.labels
+        if labels:
+            data["labels"] = dict(sorted(labels.items())) if len(labels) > 1 else dict(labels)
         if self.container_ports:
             data["containerPorts"] = [p.to_json() for p in self.container_ports]
-        for key, value in (
-            ("podSelector", self.pod_selector),
-            ("namespaceSelector", self.namespace_selector),
-            ("nodeSelector", self.node_selector),
-            ("cidr", self.cidr),
-        ):
-            if value is not None:
-                data[key] = value
+        # The optional fields read in one C call, and walked only when one is set (most workloads have none).
+        values = _NODE_SELECTOR_VALUES(self)
+        if values != _NO_SELECTOR_VALUES:
+            _set_present(data, _NODE_SELECTOR_KEYS, values)
         if self.except_:
             data["except"] = list(self.except_)
-        for key, value in (
-            ("entity", self.entity),
-            ("matchName", self.match_name),
-            ("matchPattern", self.match_pattern),
-            ("policyName", self.policy_name),
-            ("position", self.position),
-            ("note", self.note),
-        ):
-            if value is not None:
-                data[key] = value
+        values = _NODE_OTHER_VALUES(self)
+        if values != _NO_OTHER_VALUES:
+            _set_present(data, _NODE_OTHER_KEYS, values)
         if self.kind in SUBJECT_KINDS:
             data["isolate"] = {"ingress": self.isolate.ingress, "egress": self.isolate.egress}
         if self.layer != APPLICATION:
@@ -257,8 +262,9 @@ class Observed:
             data["firstSeen"] = self.first_seen
         if self.last_seen:
             data["lastSeen"] = self.last_seen
-        if self.verdicts:
-            data["verdicts"] = dict(sorted(self.verdicts.items()))
+        verdicts = self.verdicts
+        if verdicts:
+            data["verdicts"] = dict(sorted(verdicts.items())) if len(verdicts) > 1 else dict(verdicts)
         return data
 
     @classmethod
@@ -295,12 +301,14 @@ class Edge:
     name: str | None = None  # a platform rule's name; None: the edge id, "": no name
 
     def to_json(self) -> dict[str, Any]:
+        enforce = self.enforce
         data: dict[str, Any] = {
             "id": self.id,
             "source": self.source,
             "target": self.target,
             "ports": [p.to_json() for p in self.ports],
-            "enforce": [side for side in SIDES if side in self.enforce],
+            # In SIDES order, each side once; the two usual lists are already so.
+            "enforce": list(enforce) if enforce in _ORDERED_SIDES else [side for side in SIDES if side in enforce],
         }
         if self.icmps:
             data["icmps"] = self.icmps

@@ -1,58 +1,36 @@
-"""Flows -> the graph document: endpoints grouped into nodes, one edge per (source, target, protocol, port).
+"""Reading flows: each Hubble flow or Gadget connection counted under one int, endpoints recorded once.
 
-Reading is split in two so that memory stays flat. While the log streams by, each flow is reduced to one
-int (endpoint ids, verdict, protocol, port) and the entry under it only counts flows and keeps first and
-last seen; L7 requests are kept per entry, up to a cap. Endpoint details (labels, owners, DNS names of world
-addresses) are recorded once, the first time an endpoint is seen. At the end, `build` turns endpoints into
-nodes (pods into workloads, reserved identities into Cilium entities, world addresses into FQDN or CIDR
-nodes) and merges the entries that land on the same pair of nodes into edges. Traffic between two ends
-outside the pod network (host to world) is counted and left out: no pod policy governs it.
-
-Which subjects get a default-deny lock (the goal: compiling the document allows the observed traffic, not
-more, and never locks a direction on no evidence):
-- a pod monitored by the Gadget advisor is locked in both directions, as the advisor does: it watched all
-  of that pod's traffic, so a direction with nothing in it is known to be unused;
-- a workload seen in a Hubble log is locked in each direction it was seen using (as a source: egress; as a
-  target: ingress, policy-denied attempts included, since a denial shows the direction is locked today). A
-  log is a sample of a cluster, so silence in a direction is not evidence; with a namespace filter, only
-  workloads in those namespaces are locked, so a peer like kube-dns is never locked to the few clients in
-  the log;
-- a workload whose labels the log does not give (a field-masked export) is never locked: its selector
-  would have to be `{}`, every pod in its namespace.
-An edge is enforced on exactly the sides that are locked in its direction (so "both" when both ends are
-observed pods), because the compiler isolates every subject an enabled edge is enforced on.
+Reading is split from building the graph (graph.py) so that memory stays flat. While the log streams by,
+each flow is reduced to one int (endpoint ids, verdict, protocol, port) and the entry under it only counts
+flows and keeps first and last seen; L7 requests are kept per entry, up to a cap. Endpoint details (labels,
+owners, DNS names of world addresses) are recorded once, the first time an endpoint is seen: a Hubble pod
+is keyed by its workload from the start, so the replicas of a Deployment share their entries.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import re
 from collections import Counter
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
-
-from ..document import SUBJECT_KINDS, Document, Edge, Isolation, Node, Observed, Port, safe_id
 from ..selectors import validate_namespace_name
 from . import gadget, hubble
 from .model import NORMAL_TIME_LENGTH, FlowOptions, FlowSummary, normalize_time
-from .workloads import name_from_labels, selector_labels, workload_of
+from .workloads import workload_of
 
 EPHEMERAL_PORTS = 32768  # Linux's default ip_local_port_range starts here
 ICMP_REPLIES = {"ICMPv4": 0, "ICMPv6": 129}  # echo reply
 # Beyond this many distinct requests on one edge an L7 allow-list stops being useful; counting stops one
 # past it, so that memory stays flat on a log of endless distinct URLs or names.
 MAX_L7_RULES = 100
-_REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 
 # Endpoint keys: ("workload", namespace, name) for Hubble pods (grouped as they arrive, since the log names
 # their owner or their names tell it), ("pod", namespace, pod) for Gadget pods (an owner may be named only on
 # a later record), ("group", namespace, identity), ("entity", name), ("world", address), ("svc", namespace,
 # selector items). While reading, an endpoint is a small int, its index in Aggregator.endpoints; a world key
-# stays an address until `build` decides FQDN or CIDR.
+# stays an address until graph.build_document decides FQDN or CIDR.
 Key = tuple[Any, ...]
 
 # The verdicts that make an edge, as small codes; "" is a Gadget connection (no verdict).
@@ -69,52 +47,13 @@ VERDICT_CODES = {name: code for code, name in enumerate(VERDICTS)}
 DENIED_VERDICTS = frozenset(VERDICTS[3:])
 _ALLOWED_CODES = {"FORWARDED": 1, "REDIRECTED": 2}
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMPv4", "ICMPv6")
-_ENDPOINT_MASK = (1 << 40) - 1
-_OUTSIDE = ("entity", "world")  # endpoint key kinds outside the pod network
+ENDPOINT_MASK = (1 << 40) - 1
+OUTSIDE = ("entity", "world")  # endpoint key kinds outside the pod network
 
 
 def edge_key(source: int, target: int, verdict: int, protocol: int, port: int) -> int:
     """One int for (source, target, verdict, protocol, port): hashing it is the cheapest dict key there is."""
     return ((((source << 40 | target) << 8 | verdict) << 3 | protocol) << 16) | port
-
-
-def split_edge_key(key: int) -> tuple[int, int, int, int, int]:
-    return key >> 67, key >> 27 & _ENDPOINT_MASK, key >> 19 & 0xFF, key >> 16 & 7, key & 0xFFFF
-
-
-class EdgeStats:
-    """What the flows between two nodes on one protocol and port showed (assembled in `build`)."""
-
-    __slots__ = ("count", "first", "last", "origin", "requests", "verdicts")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.first = ""
-        self.last = ""
-        self.verdicts: dict[str, int] = {}
-        # L7 requests: ("http", method, path), ("dns", name), ...; shared and empty until an entry brings some
-        self.requests: frozenset[tuple[str, ...]] = _NO_REQUESTS
-        self.origin = 0  # HUBBLE | GADGET
-
-    def add(self, verdict: str, count: int, first: str, last: str) -> None:
-        self.count += count
-        if first and (not self.first or first < self.first):
-            self.first = first
-        self.last = max(self.last, last)
-        if verdict:
-            self.verdicts[verdict] = self.verdicts.get(verdict, 0) + count
-            self.origin |= HUBBLE
-        else:
-            self.origin |= GADGET
-
-    @property
-    def denied(self) -> bool:
-        """Seen only as policy denials (never allowed): the edge is shown, disabled."""
-        return bool(self.verdicts) and self.verdicts.keys() <= DENIED_VERDICTS
-
-
-HUBBLE, GADGET = 1, 2
-_NO_REQUESTS: frozenset[tuple[str, ...]] = frozenset()
 
 
 @dataclasses.dataclass(slots=True)
@@ -129,7 +68,7 @@ class PodInfo:
 
 
 class Aggregator:
-    """Accumulates flows from any number of files; `build` makes or extends a document."""
+    """Accumulates flows from any number of files; graph.build_document makes or extends a document."""
 
     def __init__(self, options: FlowOptions, summary: FlowSummary) -> None:
         self.options = options
@@ -169,7 +108,7 @@ class Aggregator:
     def add_flow(self, flow: hubble.Flow) -> None:
         """Count one Hubble flow (the caller counts it as read). This runs once per line of a log of millions:
         every attribute lookup shows in the benchmark, so the filters are skipped as a block when unset."""
-        verdict = _ALLOWED_CODES.get(flow.verdict)  # type: ignore[call-overload]
+        verdict = _ALLOWED_CODES.get(flow.verdict)  # type: ignore[arg-type]
         if verdict is None:
             name = hubble.verdict_of(flow)
             verdict = VERDICT_CODES.get(name)
@@ -420,72 +359,7 @@ class Aggregator:
             return key
         return ("world", peer.address)
 
-    # ---- the document ---------------------------------------------------------------------------------
-
-    def build(self, into: Document | None) -> Document:
-        """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added).
-
-        This consumes the aggregator: what it read is let go of as soon as the graph no longer needs it, so
-        that the reading tables and the document it becomes are not all held at once."""
-        document = into if into is not None else Document(name="Observed traffic")
-        outside = [key[0] in _OUTSIDE for key in self.endpoints]
-        kept: list[tuple[int, int, int, int, int, list[Any], int]] = []
-        for key, entry in self.edges.items():
-            src, dst, verdict, protocol, port = split_edge_key(key)
-            if outside[src] and outside[dst]:
-                # No pod policy can allow or deny traffic between two places outside the pod network.
-                self.ignored["between two ends outside the pod network"] += entry[0]
-            else:
-                kept.append((src, dst, verdict, protocol, port, entry, key))
-        self.edges = {}
-        if into is None and any(edge[2] for edge in kept):
-            document.settings.dialect = "cilium"
-        nodes = _NodeTable(document)
-        # In the order the flows came (a dict, not a set): the nodes of entities and addresses are made in that
-        # order, so the document is the same on every run, whatever the string hash seed.
-        node_of = self._resolve(nodes, dict.fromkeys(self.endpoints[edge[i]] for edge in kept for i in (0, 1)))
-        node_ids = [node_of.get(key) for key in self.endpoints]
-        del node_of
-        self._forget_endpoints()
-        merged: dict[tuple[str, str, str, int], EdgeStats] = {}
-        requests = self.requests
-        for src, dst, verdict, protocol, port, (count, first, last), key in kept:
-            source, target = node_ids[src], node_ids[dst]
-            if source is None or target is None:
-                continue
-            merged_key = (source, target, PROTOCOLS[protocol], port)
-            stats = merged.get(merged_key)
-            if stats is None:
-                stats = merged[merged_key] = EdgeStats()
-            stats.add(VERDICTS[verdict], count, first, last)
-            if key in requests:
-                stats.requests = stats.requests.union(requests[key])
-        del kept, node_ids
-        self.requests = {}
-        self._lock(nodes, merged)
-        summary = self.summary
-        summary.flows_used += sum(stats.count for stats in merged.values())
-        summary.edges = len(merged)
-        summary.denied_edges = sum(1 for stats in merged.values() if stats.denied)
-        # In order of (source, target, protocol, port), popped from the end so each is let go once it is an edge.
-        ordered = sorted(merged.items(), reverse=True)
-        del merged
-        edges = _EdgeTable(document, nodes)
-        while ordered:
-            (source, target, protocol, port), stats = ordered.pop()
-            edges.add(source, target, protocol, port, stats, self._l7_rules(source, target, port, stats))
-        summary.flows_read += self.flows_read
-        summary.replies += self.replies
-        for reason, count in self.ignored.items():
-            summary.ignored[reason] = summary.ignored.get(reason, 0) + count
-        summary.warnings.extend(
-            f"{warning} ({count}x)" if count > 1 else warning for warning, count in self.warnings.items()
-        )
-        summary.workloads = sum(1 for node_id in nodes.touched if nodes.node(node_id).kind == "workload")
-        summary.nodes = len(nodes.touched)
-        return document
-
-    def _forget_endpoints(self) -> None:
+    def forget_endpoints(self) -> None:
         """Let go of the endpoint tables once every endpoint has its node (Gadget pod details stay: the locks
         of monitored pods need them)."""
         self.endpoints = []
@@ -496,144 +370,11 @@ class Aggregator:
         self._identities = {}
         self._label_sets = {}
 
-    def _resolve(self, nodes: _NodeTable, used: dict[Key, None]) -> dict[Key, str]:
-        """Endpoint key -> node id for the `used` keys, creating the nodes."""
-        node_of: dict[Key, str] = {}
-        workloads: dict[tuple[str, str], list[Key]] = {}
-        infos_of: dict[tuple[str, str], list[PodInfo]] = {}
-        for key in used:
-            kind = key[0]
-            if kind == "workload":
-                workloads.setdefault(key[1:], []).append(key)
-                infos_of.setdefault(key[1:], []).extend(self.workload_pods[key])
-            elif kind == "pod" or kind == "group":
-                info = self.pod_info[key]
-                name = (info.namespace, self._workload_name(key, info))
-                workloads.setdefault(name, []).append(key)
-                infos_of.setdefault(name, []).append(info)
-            elif kind == "entity":
-                node_of[key] = nodes.entity(key[1])
-            elif kind == "world":
-                node_of[key] = self._world_node(nodes, key[1])
-        # Pods known by name make the workloads; pods known only by identity (on another node, no pod
-        # name) join the workload whose labels they carry, else make one named after their labels.
-        labelled: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-        by_labels = any(key[0] in ("group", "svc") for key in used)  # whether `labelled` is ever read
-        groups: list[tuple[Key, PodInfo]] = []
-        for (namespace, name), members in sorted(workloads.items()):
-            infos = infos_of[(namespace, name)]
-            if all(key[0] == "group" for key in members):
-                groups.extend(zip(members, infos, strict=True))
-                continue
-            labels = _shared_labels(infos)
-            node_id = nodes.workload(namespace, name, labels, _owner_kind(name, infos), _namespace_labels(infos))
-            for key in members:
-                node_of[key] = node_id
-            if labels and by_labels:
-                labelled.setdefault((namespace, tuple(sorted(labels.items()))), node_id)
-        for key, info in groups:
-            labels = selector_labels(info.labels or {})
-            found = labelled.get((info.namespace, tuple(sorted(labels.items()))))
-            if found is None:
-                name = self._workload_name(key, info)
-                found = nodes.workload(info.namespace, name, labels, None, info.namespace_labels)
-                labelled[(info.namespace, tuple(sorted(labels.items())))] = found
-            node_of[key] = found
-        for key in used:
-            if key[0] == "svc":
-                # A service whose selector is exactly a known workload's labels picks that workload's pods.
-                node_of[key] = labelled.get((key[1], key[2])) or nodes.selector(
-                    key[1], self.services[key], dict(key[2])
-                )
-        return node_of
-
-    def _workload_name(self, key: Key, info: PodInfo) -> str:
-        if info.owner:
-            return info.owner
-        if key[0] == "group":
-            return name_from_labels(info.labels or {}) or f"identity-{key[2]}"
-        return workload_of(info.name, info.labels or {})[0]
-
-    def _world_node(self, nodes: _NodeTable, address: str) -> str:
-        name = self.world_names.get(address)
-        if name and self.options.fqdn:
-            return nodes.fqdn(name)
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            self.warnings[f"{address!r} is not an IP address; counted as the world entity"] += 1
-            return nodes.entity("world")
-        prefix = self.options.collapse_cidr if ip.version == 4 else self.options.collapse_cidr6
-        network = ipaddress.ip_network(f"{ip}/{prefix if prefix is not None else ip.max_prefixlen}", strict=False)
-        return nodes.cidr(str(network))
-
-    def _lock(self, nodes: _NodeTable, merged: dict[tuple[str, str, str, int], EdgeStats]) -> None:
-        """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
-        # Per node, not per edge: a graph of bare pods has as many nodes as edges.
-        egress: set[str] = set()
-        ingress: set[str] = set()
-        monitored = {node_id for key in self.monitored if (node_id := self._node_of_pod(nodes, key))}
-        namespaces = self.options.namespaces
-        lockable: dict[str, bool] = {}
-        for (source, target, _, _), stats in merged.items():
-            if not stats.origin & HUBBLE:
-                continue
-            for node_id, direction in ((source, egress), (target, ingress)):
-                locked = lockable.get(node_id)
-                if locked is None:
-                    node = nodes.node(node_id)
-                    locked = lockable[node_id] = (
-                        node.kind == "workload"
-                        and nodes.labels_known.get(node_id, False)
-                        and not (namespaces and node.namespace not in namespaces)
-                    )
-                if locked:
-                    direction.add(node_id)
-        created = nodes.created
-        for node_id in monitored | egress | ingress:
-            if node_id in created:
-                node = nodes.node(node_id)
-                node.isolate = Isolation(
-                    node.isolate.ingress or node_id in monitored or node_id in ingress,
-                    node.isolate.egress or node_id in monitored or node_id in egress,
-                )
-
-    def _node_of_pod(self, nodes: _NodeTable, key: Key) -> str | None:
-        info = self.pod_info[key]
-        return nodes.find_workload(info.namespace, self._workload_name(key, info))
-
-    def _l7_rules(self, source: str, target: str, port: int, stats: EdgeStats) -> dict[str, Any] | None:
-        if not stats.requests:
-            return None
-        rules: dict[str, Any] = {}
-        http = sorted(request[1:] for request in stats.requests if request[0] == "http")
-        if len(http) > MAX_L7_RULES:
-            self.warnings[
-                f"{source} -> {target}:{port}: more than {MAX_L7_RULES} distinct HTTP requests, too many to list; "
-                "no HTTP rules added, the port is allowed whole"
-            ] += 1
-        elif http:
-            rules["http"] = [{"method": method, "path": path_regex(path)} for method, path in http]
-        dns = sorted(request[1] for request in stats.requests if request[0] == "dns")
-        if len(dns) > MAX_L7_RULES:
-            rules["dns"] = [{"matchPattern": "*"}]
-        elif dns:
-            rules["dns"] = [{"matchName": name} for name in dns]
-        kafka = sorted(request[1:] for request in stats.requests if request[0] == "kafka")
-        if kafka:
-            rules["kafka"] = [{"apiKey": key, **({"topic": topic} if topic else {})} for key, topic in kafka]
-        return rules or None
-
 
 @lru_cache(maxsize=4096)
 def _url_path(url: str) -> str:
     """The path of an HTTP request URL (Hubble prints the full URL); the query is not part of a rule."""
     return urlsplit(url).path or "/"
-
-
-def path_regex(path: str) -> str:
-    """An anchored regular expression that matches exactly `path` (Cilium HTTP rules take regexes)."""
-    return "^" + _REGEX_SPECIAL.sub(r"\\\1", path) + "$"
 
 
 def _ignored_verdict(verdict: str) -> str:
@@ -657,233 +398,3 @@ def _guess_reply(flow: hubble.Flow, ports: hubble.Ports) -> bool:
     if hubble.enum_name(flow.trace_reason, hubble.TRACE_REASONS) == "REPLY":
         return True
     return ports.destination_port >= EPHEMERAL_PORTS > ports.source_port
-
-
-def _shared_labels(infos: list[PodInfo]) -> dict[str, str] | None:
-    """The selector labels every replica has; None when no replica's labels are known."""
-    known = [selector_labels(info.labels) for info in infos if info.labels is not None]
-    if not known:
-        return None
-    shared = dict(known[0])
-    for labels in known[1:]:
-        shared = {key: value for key, value in shared.items() if labels.get(key) == value}
-    return shared or known[0]
-
-
-def _owner_kind(name: str, infos: list[PodInfo]) -> str | None:
-    """The controller kind the log names, else the one the pod names point to when they agree with `name`."""
-    for info in infos:
-        if info.owner_kind:
-            return info.owner_kind
-    for info in infos:
-        guessed, kind = info.guess or workload_of(info.name, info.labels or {})
-        if info.name and guessed == name:
-            return kind
-    return None
-
-
-def _namespace_labels(infos: list[PodInfo]) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for info in infos:
-        labels.update(info.namespace_labels)
-    return labels
-
-
-class _NodeTable:
-    """The document's nodes, found by id or by what they stand for, and the ones this import touched."""
-
-    def __init__(self, document: Document) -> None:
-        self.document = document
-        self._by_id = document.node_map()
-        self._by_meaning: dict[tuple[Any, ...], str] = {}
-        for node in document.nodes:
-            self._by_meaning.setdefault(_meaning(node), node.id)
-        self.created: set[str] = set()
-        self.touched: set[str] = set()
-        self.labels_known: dict[str, bool] = {}
-        self._namespaces: set[str] = set()  # namespaces the document is known to have
-
-    def node(self, node_id: str) -> Node:
-        return self._by_id[node_id]
-
-    def find_workload(self, namespace: str, name: str) -> str | None:
-        return self._by_meaning.get(("workload", namespace, name))
-
-    def _add(self, node: Node) -> str:
-        meaning = _meaning(node)
-        existing = self._by_meaning.get(meaning)
-        if existing is None and node.id in self._by_id:
-            existing = node.id if _meaning(self._by_id[node.id]) == meaning else None
-            if existing is None:
-                node.id = safe_id(f"{node.id}+{len(self._by_id)}")
-                meaning = _meaning(node)
-        if existing is not None:
-            self.touched.add(existing)
-            return existing
-        self.document.nodes.append(node)
-        self._by_id[node.id] = node
-        self._by_meaning[meaning] = node.id
-        self.created.add(node.id)
-        self.touched.add(node.id)
-        return node.id
-
-    def workload(
-        self,
-        namespace: str,
-        name: str,
-        labels: dict[str, str] | None,
-        owner_kind: str | None,
-        ns_labels: dict[str, str],
-    ) -> str:
-        if ns_labels or namespace not in self._namespaces:  # else ensure_namespace would change nothing
-            self._namespaces.add(self.document.ensure_namespace(namespace, ns_labels).name)
-        node = Node(id=safe_id(f"{namespace}/{name}"), kind="workload", name=name, namespace=namespace)
-        node.owner = owner_kind
-        node.labels = dict(labels or {})
-        if labels == {}:
-            node.note = "This workload's pods have no labels, so its policies select every pod in its namespace."
-        elif labels is None:
-            node.note = (
-                "The flow log did not record this workload's labels, so it is not locked and policies select it "
-                "by no label (every pod in its namespace): add its labels."
-            )
-        result = self._add(node)
-        self.labels_known[result] = self.labels_known.get(result, False) or labels is not None
-        return result
-
-    def selector(self, namespace: str, service: str, selector: dict[str, str]) -> str:
-        self.document.ensure_namespace(namespace)
-        node = Node(
-            id=safe_id(f"{namespace}/svc:{service}"),
-            kind="selector",
-            name=service,
-            namespace=namespace,
-            pod_selector={"matchLabels": dict(sorted(selector.items()))},
-        )
-        return self._add(node)
-
-    def entity(self, entity: str) -> str:
-        return self._add(Node(id=f"entity:{entity}", kind="entity", entity=entity))
-
-    def cidr(self, cidr: str) -> str:
-        return self._add(Node(id=safe_id(f"cidr:{cidr}"), kind="cidr", cidr=cidr))
-
-    def fqdn(self, name: str) -> str:
-        return self._add(Node(id=safe_id(f"fqdn:{name}"), kind="fqdn", match_name=name))
-
-
-def _meaning(node: Node) -> tuple[Any, ...]:
-    """What makes two nodes the same thing, whatever their ids."""
-    if node.kind == "workload":
-        return ("workload", node.namespace, node.name)
-    if node.kind == "selector":
-        return ("selector", node.namespace, msgspec.json.encode(node.pod_selector or {}, order="sorted"))
-    if node.kind == "entity":
-        return ("entity", node.entity)
-    if node.kind == "cidr":
-        return ("cidr", node.cidr, tuple(node.except_))
-    if node.kind == "fqdn":
-        return ("fqdn", node.match_name, node.match_pattern)
-    return (node.kind, node.id)
-
-
-class _EdgeTable:
-    """The document's edges, matched by (source, target, single port) so that a re-import adds counts.
-
-    Only the edges the document had are matched: `add` is called once per (source, target, protocol, port)."""
-
-    def __init__(self, document: Document, nodes: _NodeTable) -> None:
-        self.document = document
-        self.nodes = nodes
-        self._ids = {edge.id for edge in document.edges}
-        self._next = len(document.edges) + 1
-        self._existing: dict[tuple[str, str, str, int], list[Edge]] = {}
-        for edge in document.edges:
-            if len(edge.ports) == 1 and not edge.icmps and isinstance(edge.ports[0].port, int):
-                port = edge.ports[0]
-                self._existing.setdefault((edge.source, edge.target, port.protocol, port.port or 0), []).append(edge)
-            elif len(edge.icmps) == 1 and not edge.ports:
-                icmp = edge.icmps[0]
-                protocol = "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
-                if isinstance(icmp.get("type"), int):
-                    self._existing.setdefault((edge.source, edge.target, protocol, icmp["type"]), []).append(edge)
-
-    def _new_id(self) -> str:
-        edge_id = f"e{self._next}"
-        while edge_id in self._ids:
-            self._next += 1
-            edge_id = f"e{self._next}"
-        self._ids.add(edge_id)
-        return edge_id
-
-    def add(
-        self, source: str, target: str, protocol: str, port: int, stats: EdgeStats, l7: dict[str, Any] | None
-    ) -> None:
-        # The stats are not used again: their verdicts become the edge's.
-        observed = Observed(stats.count, stats.first or None, stats.last or None, stats.verdicts)
-        existing = self._existing.get((source, target, protocol, port))
-        if existing:
-            for edge in existing:
-                _add_observed(edge, dataclasses.replace(observed, verdicts=dict(observed.verdicts)))
-                # New requests join rules of their kind; an edge without L7 rules is never narrowed to them.
-                if l7 and edge.l7:
-                    edge.l7 = _merge_l7(edge.l7, {kind: rules for kind, rules in l7.items() if kind in edge.l7})
-            return
-        # A side enforces the edge only where that node is locked: the compiler isolates any subject an
-        # enabled edge is enforced on, and a peer (kube-dns, a service of another team) must not be locked
-        # to the few clients a log happened to show.
-        source_node, target_node = self.nodes.node(source), self.nodes.node(target)
-        enforce = []
-        if source_node.isolate.egress and source_node.kind in SUBJECT_KINDS:
-            enforce.append("source")
-        if target_node.isolate.ingress and target_node.kind in SUBJECT_KINDS:
-            enforce.append("target")
-        dns_ingress = bool(l7 and "dns" in l7 and "target" in enforce)
-        if dns_ingress:
-            enforce.remove("target")
-        edge = self._new_edge(source, target, protocol, port, enforce, observed)
-        edge.l7 = l7
-        if stats.denied:
-            edge.disabled = True
-            edge.note = "Observed only as denied by today's policies; enable it to allow this traffic."
-        if dns_ingress:
-            # Cilium applies DNS rules on egress only, so the DNS server's side admits the traffic at L4 in
-            # an edge of its own.
-            twin_observed = dataclasses.replace(observed, verdicts=dict(observed.verdicts))
-            twin = self._new_edge(source, target, protocol, port, ["target"], twin_observed)
-            twin.disabled = edge.disabled
-            twin.note = f"The DNS server's side of edge {edge.id} (Cilium applies DNS rules on egress only)."
-
-    def _new_edge(
-        self, source: str, target: str, protocol: str, port: int, enforce: list[str], observed: Observed
-    ) -> Edge:
-        if protocol.startswith("ICMP"):
-            ports, icmps = [], [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
-        else:
-            ports, icmps = [Port(protocol, port)], []
-        edge = Edge(self._new_id(), source, target, ports, icmps, enforce=enforce, observed=observed)
-        self.document.edges.append(edge)
-        return edge
-
-
-def _add_observed(edge: Edge, observed: Observed) -> None:
-    if edge.observed is None:
-        edge.observed = observed
-        return
-    old = edge.observed
-    old.count += observed.count
-    firsts = [time for time in (old.first_seen, observed.first_seen) if time]
-    lasts = [time for time in (old.last_seen, observed.last_seen) if time]
-    old.first_seen = min(firsts, key=normalize_time) if firsts else None
-    old.last_seen = max(lasts, key=normalize_time) if lasts else None
-    for verdict, count in observed.verdicts.items():
-        old.verdicts[verdict] = old.verdicts.get(verdict, 0) + count
-
-
-def _merge_l7(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(old or {})
-    for kind, rules in new.items():
-        present = list(merged.get(kind, []))
-        present.extend(rule for rule in rules if rule not in present)
-        merged[kind] = present
-    return merged

@@ -255,12 +255,14 @@ POD_NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
 _CILIUM_KEYS = ("io.cilium.k8s.policy.",)
 
 
+_LABELS = msgspec.json.Decoder(list[str])  # a Decoder made once: decode(type=...) works out the type per call
+
+
 def decode_labels(raw: msgspec.Raw) -> list[str]:
     try:
-        labels = msgspec.json.decode(raw, type=list[str])
+        return _LABELS.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return []
-    return labels
 
 
 def reserved_entity(labels: list[str]) -> str | None:
@@ -278,17 +280,43 @@ def split_labels(labels: list[str]) -> tuple[dict[str, str], dict[str, str], str
     pod: dict[str, str] = {}
     namespace: dict[str, str] = {}
     namespace_name = ""
+    parsed_labels = _PARSED_LABELS
     for label in labels:
-        prefix, colon, rest = label.partition(":")
-        if not colon or prefix not in _LABEL_SOURCES:
-            rest = label
-        elif prefix not in _POD_LABEL_SOURCES:
-            continue
-        key, _, value = rest.partition("=")
-        if key.startswith(NAMESPACE_LABEL_PREFIX):
-            namespace[key[len(NAMESPACE_LABEL_PREFIX) :]] = value
-        elif key == POD_NAMESPACE_LABEL:
-            namespace_name = value
-        elif not key.startswith(_CILIUM_KEYS):
+        parsed = parsed_labels.get(label)
+        if parsed is None:
+            parsed = _parse_label(label)
+            if len(parsed_labels) >= _MAX_PARSED_LABELS:
+                parsed_labels.clear()
+            parsed_labels[label] = parsed
+        role, key, value = parsed
+        if role == _POD_LABEL:
             pod[key] = value
+        elif role == _NAMESPACE_LABEL:
+            namespace[key] = value
+        elif role == _NAMESPACE_NAME:
+            namespace_name = value
     return pod, namespace, namespace_name
+
+
+_POD_LABEL, _NAMESPACE_LABEL, _NAMESPACE_NAME, _OTHER_LABEL = range(4)
+# Most labels repeat from pod to pod (namespace, cluster, app, service account): each is taken apart once.
+# Bounded, as a server reads stream after stream.
+_PARSED_LABELS: dict[str, tuple[int, str, str]] = {}
+_MAX_PARSED_LABELS = 200_000
+
+
+def _parse_label(label: str) -> tuple[int, str, str]:
+    """(role, key, value) of one label: a pod label, a namespace label, the namespace name, or other."""
+    prefix, colon, rest = label.partition(":")
+    if not colon or prefix not in _LABEL_SOURCES:
+        rest = label
+    elif prefix not in _POD_LABEL_SOURCES:
+        return _OTHER_LABEL, "", ""
+    key, _, value = rest.partition("=")
+    if key.startswith(NAMESPACE_LABEL_PREFIX):
+        return _NAMESPACE_LABEL, key[len(NAMESPACE_LABEL_PREFIX) :], value
+    if key == POD_NAMESPACE_LABEL:
+        return _NAMESPACE_NAME, "", value
+    if key.startswith(_CILIUM_KEYS):
+        return _OTHER_LABEL, "", ""
+    return _POD_LABEL, key, value

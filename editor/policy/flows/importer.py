@@ -25,6 +25,7 @@ from ..yamlio import MIB, InputError
 from . import gadget, hubble
 from .aggregate import Aggregator
 from .detect import BadRecord, open_container
+from .graph import build_document
 from .model import FileReport, FlowImport, FlowOptions, FlowSummary, ReadStopped
 
 Progress = Callable[[int, int], None]  # (bytes read so far, total bytes or 0 when unknown)
@@ -80,7 +81,7 @@ def read_flows(
                     raise ReadStopped(name)
                 reader.feed(first_line, lines)
             report.bytes_read = done - sum(other.bytes_read for other in summary.files[:-1])
-        document = aggregator.build(into)
+        document = build_document(aggregator, into)
     if progress is not None:
         progress(done, total or done)
     return FlowImport(document, summary)

@@ -37,6 +37,9 @@ _ORDINAL_POD = re.compile(r"(.+)-\d+")
 
 
 def selector_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The labels to select a pod's workload by: `labels` itself when none is ignored (not a copy: read only)."""
+    if IGNORED_LABELS.isdisjoint(labels):
+        return labels
     return {key: value for key, value in labels.items() if key not in IGNORED_LABELS}
 
 
@@ -54,6 +57,8 @@ def workload_of(pod_name: str, labels: dict[str, str]) -> tuple[str, str | None]
             return match[1], "StatefulSet"
         if match := _GENERATED_POD.fullmatch(pod_name):
             return match[1], "DaemonSet"
+    if "-" not in pod_name:  # every pattern below needs one; bare pods are often named so
+        return pod_name, "Pod"
     if match := _DEPLOYMENT_POD.fullmatch(pod_name):
         return match[1], "Deployment"
     if match := _GENERATED_POD.fullmatch(pod_name):

@@ -1,0 +1,391 @@
+"""What the reading of flows gathered -> the document: endpoints into nodes, entries into edges, and locks.
+
+`build_document` turns endpoints into nodes (pods into workloads, reserved identities into Cilium entities,
+world addresses into FQDN or CIDR nodes) and merges the entries that land on the same pair of nodes into
+edges. Traffic between two ends outside the pod network (host to world) is counted and left out: no pod
+policy governs it.
+
+Which subjects get a default-deny lock (the goal: compiling the document allows the observed traffic, not
+more, and never locks a direction on no evidence):
+- a pod monitored by the Gadget advisor is locked in both directions, as the advisor does: it watched all
+  of that pod's traffic, so a direction with nothing in it is known to be unused;
+- a workload seen in a Hubble log is locked in each direction it was seen using (as a source: egress; as a
+  target: ingress, policy-denied attempts included, since a denial shows the direction is locked today). A
+  log is a sample of a cluster, so silence in a direction is not evidence; with a namespace filter, only
+  workloads in those namespaces are locked, so a peer like kube-dns is never locked to the few clients in
+  the log;
+- a workload whose labels the log does not give (a field-masked export) is never locked: its selector
+  would have to be `{}`, every pod in its namespace.
+An edge is enforced on exactly the sides that are locked in its direction (so "both" when both ends are
+observed pods), because the compiler isolates every subject an enabled edge is enforced on.
+
+A graph of bare pods has about as many nodes as edges, 100,000s of each, so the work per node and per edge
+is kept to plain ints and tuples until the document's objects are made, once, in their final order.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from ..document import Document, Observed
+from .aggregate import (
+    DENIED_VERDICTS,
+    ENDPOINT_MASK,
+    MAX_L7_RULES,
+    OUTSIDE,
+    PROTOCOLS,
+    VERDICTS,
+    Aggregator,
+    Key,
+    PodInfo,
+)
+from .tables import EdgeTable, NodeTable
+from .workloads import name_from_labels, selector_labels, workload_of
+
+_REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
+# Protocol code -> its place among the protocol names in sorted order, so that an int sorts as the name does.
+_PROTOCOL_RANK = [sorted(PROTOCOLS).index(name) for name in PROTOCOLS]
+_SORTED_PROTOCOLS = sorted(PROTOCOLS)
+_FIRST_DENIED = min(VERDICTS.index(verdict) for verdict in DENIED_VERDICTS)  # denials have the last codes
+_RANK_MASK = (1 << 32) - 1
+
+
+class EdgeStats:
+    """What the flows of several entries between two nodes on one protocol and port showed."""
+
+    __slots__ = ("count", "first", "last", "requests", "verdicts")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first = ""
+        self.last = ""
+        self.verdicts: dict[str, int] = {}
+        self.requests: set[tuple[str, ...]] = set()  # L7 requests: ("http", method, path), ("dns", name), ...
+
+    def add(self, verdict: str, entry: list[Any], requests: set[tuple[str, ...]] | None) -> None:
+        count, first, last = entry
+        self.count += count
+        if first and (not self.first or first < self.first):
+            self.first = first
+        self.last = max(self.last, last)
+        if verdict:
+            self.verdicts[verdict] = self.verdicts.get(verdict, 0) + count
+        if requests:
+            self.requests.update(requests)
+
+
+def build_document(reading: Aggregator, into: Document | None) -> Document:
+    """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added).
+
+    This consumes `reading`: what it read is let go of as soon as the graph no longer needs it, so that the
+    reading tables and the document they become are not all held at once."""
+    document = into if into is not None else Document(name="Observed traffic")
+    endpoints = reading.endpoints
+    edges = reading.edges
+    reading.edges = {}
+    # An entry's key is aggregate.edge_key(): source endpoint >> 67, target >> 27 & ENDPOINT_MASK, verdict
+    # >> 19 & 0xFF, protocol >> 16 & 7, port & 0xFFFF; read inline, as this runs once per entry.
+    outside = [key[0] in OUTSIDE for key in endpoints]
+    left_out = [key for key in edges if outside[key >> 67] and outside[key >> 27 & ENDPOINT_MASK]]
+    if left_out:
+        # No pod policy can allow or deny traffic between two places outside the pod network.
+        reading.ignored["between two ends outside the pod network"] += sum(edges.pop(key)[0] for key in left_out)
+    if into is None and any(key >> 19 & 0xFF for key in edges):
+        document.settings.dialect = "cilium"
+    # In the order the flows came (a dict, not a set): the nodes of entities and addresses are made in that
+    # order, so the document is the same on every run, whatever the string hash seed.
+    used: dict[int, None] = {}
+    for key in edges:
+        used[key >> 67] = None
+        used[key >> 27 & ENDPOINT_MASK] = None
+    nodes = NodeTable(document)
+    node_of = _resolve(reading, nodes, [endpoints[index] for index in used])
+    del used
+    node_ids = [node_of.get(key) for key in endpoints]
+    # Node ids as their rank in sorted order: an edge is then one int that sorts as its (source, target,
+    # protocol, port) would, and merging and sorting 100,000s of them costs no tuple of strings. In the order
+    # the nodes were made (workloads by namespace and name), which is nearly sorted already.
+    ranked = sorted(dict.fromkeys(node_of.values()))
+    del node_of
+    reading.forget_endpoints()
+    rank_of = {node_id: rank for rank, node_id in enumerate(ranked)}
+    ranks = [-1 if node_id is None else rank_of[node_id] for node_id in node_ids]
+    del node_ids, rank_of
+    merged = _merge(edges, ranks, reading.requests)
+    del ranks
+    _lock(reading, nodes, ranked, merged)
+    used_flows, denied_edges = _add_edges(reading, EdgeTable(document, nodes), ranked, merged, edges)
+    summary = reading.summary
+    summary.flows_used += used_flows
+    summary.edges = len(merged)
+    summary.denied_edges = denied_edges
+    del merged, edges
+    reading.requests = {}
+    summary.flows_read += reading.flows_read
+    summary.replies += reading.replies
+    for reason, count in reading.ignored.items():
+        summary.ignored[reason] = summary.ignored.get(reason, 0) + count
+    summary.warnings.extend(
+        f"{warning} ({count}x)" if count > 1 else warning for warning, count in reading.warnings.items()
+    )
+    summary.workloads = len(nodes.touched_workloads)
+    summary.nodes = len(nodes.touched)
+    return document
+
+
+def _merge(
+    edges: dict[int, list[Any]], ranks: list[int], requests: dict[int, set[tuple[str, ...]]]
+) -> dict[int, int | EdgeStats]:
+    """Entries merged by (source node, target node, protocol, port) as one int: source rank << 51, target rank
+    << 19, protocol rank << 16, port. The value is the one entry's key (the usual case), or EdgeStats when
+    several entries land there (replicas, verdicts)."""
+    merged: dict[int, int | EdgeStats] = {}
+    for key, entry in edges.items():
+        source_rank, target_rank = ranks[key >> 67], ranks[key >> 27 & ENDPOINT_MASK]
+        if source_rank < 0 or target_rank < 0:
+            continue
+        merged_key = (((source_rank << 32 | target_rank) << 3 | _PROTOCOL_RANK[key >> 16 & 7]) << 16) | key & 0xFFFF
+        found = merged.get(merged_key)
+        if found is None:
+            merged[merged_key] = key
+            continue
+        if isinstance(found, int):
+            stats = merged[merged_key] = EdgeStats()
+            stats.add(VERDICTS[found >> 19 & 0xFF], edges[found], requests.get(found))
+        else:
+            stats = found
+        stats.add(VERDICTS[key >> 19 & 0xFF], entry, requests.get(key))
+    return merged
+
+
+def _add_edges(
+    reading: Aggregator,
+    table: EdgeTable,
+    ranked: list[str],
+    merged: dict[int, int | EdgeStats],
+    edges: dict[int, list[Any]],
+) -> tuple[int, int]:
+    """Add the merged edges to the document in order of (source, target, protocol, port); (flows, denied edges)."""
+    add_edge, requests = table.add, reading.requests
+    used_flows = denied_edges = 0
+    for merged_key in sorted(merged):
+        found = merged[merged_key]
+        source, target = ranked[merged_key >> 51], ranked[merged_key >> 19 & _RANK_MASK]
+        protocol, port = _SORTED_PROTOCOLS[merged_key >> 16 & 7], merged_key & 0xFFFF
+        if isinstance(found, int):
+            count, first, last = edges[found]
+            verdict = found >> 19 & 0xFF
+            denied = verdict >= _FIRST_DENIED
+            observed = Observed(count, first or None, last or None, {VERDICTS[verdict]: count} if verdict else {})
+            found_requests = requests.get(found)
+        else:
+            count, verdicts = found.count, found.verdicts
+            denied = bool(verdicts) and verdicts.keys() <= DENIED_VERDICTS
+            observed = Observed(count, found.first or None, found.last or None, verdicts)
+            found_requests = found.requests
+        used_flows += count
+        denied_edges += denied
+        l7 = _l7_rules(reading, source, target, port, found_requests) if found_requests else None
+        add_edge(source, target, protocol, port, observed, denied, l7)
+    return used_flows, denied_edges
+
+
+def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key, str]:
+    """Endpoint key -> node id for the `used` keys, creating the nodes."""
+    node_of: dict[Key, str] = {}
+    if not reading.pod_info:
+        # Hubble pods known by name only (no Gadget pod, no identity group or service): each workload has one
+        # key, and its key sorts as its (namespace, name) does.
+        for key in used:
+            kind = key[0]
+            if kind == "entity":
+                node_of[key] = nodes.entity(key[1])
+            elif kind == "world":
+                node_of[key] = _world_node(reading, nodes, key[1])
+        workload_pods = reading.workload_pods
+        for key in sorted(key for key in used if key[0] == "workload"):
+            node_of[key] = _workload_node(nodes, key[1], key[2], workload_pods[key])[0]
+        return node_of
+    workloads: dict[tuple[str, str], list[Key]] = {}
+    infos_of: dict[tuple[str, str], list[PodInfo]] = {}
+    workload_pods, pod_info = reading.workload_pods, reading.pod_info
+    for key in used:
+        kind = key[0]
+        if kind == "workload":
+            place = (key[1], key[2])
+            members = workloads.get(place)
+            if members is None:
+                workloads[place] = [key]
+                infos_of[place] = list(workload_pods[key])
+            else:
+                members.append(key)
+                infos_of[place].extend(workload_pods[key])
+        elif kind == "pod" or kind == "group":
+            info = pod_info[key]
+            place = (info.namespace, workload_name(key, info))
+            workloads.setdefault(place, []).append(key)
+            infos_of.setdefault(place, []).append(info)
+        elif kind == "entity":
+            node_of[key] = nodes.entity(key[1])
+        elif kind == "world":
+            node_of[key] = _world_node(reading, nodes, key[1])
+    # Pods known by name make the workloads; pods known only by identity (on another node, no pod
+    # name) join the workload whose labels they carry, else make one named after their labels.
+    labelled: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+    by_labels = any(key[0] in ("group", "svc") for key in used)  # whether `labelled` is ever read
+    groups: list[tuple[Key, PodInfo]] = []
+    for (namespace, name), members in sorted(workloads.items()):
+        infos = infos_of[(namespace, name)]
+        if members[0][0] == "group" and all(key[0] == "group" for key in members):
+            groups.extend(zip(members, infos, strict=True))
+            continue
+        node_id, labels = _workload_node(nodes, namespace, name, infos)
+        for key in members:
+            node_of[key] = node_id
+        if labels and by_labels:
+            labelled.setdefault((namespace, tuple(sorted(labels.items()))), node_id)
+    for key, info in groups:
+        labels = selector_labels(info.labels or {})
+        found = labelled.get((info.namespace, tuple(sorted(labels.items()))))
+        if found is None:
+            name = workload_name(key, info)
+            found = nodes.workload(info.namespace, name, labels, None, info.namespace_labels)
+            labelled[(info.namespace, tuple(sorted(labels.items())))] = found
+        node_of[key] = found
+    for key in used:
+        if key[0] == "svc":
+            # A service whose selector is exactly a known workload's labels picks that workload's pods.
+            node_of[key] = labelled.get((key[1], key[2])) or nodes.selector(key[1], reading.services[key], dict(key[2]))
+    return node_of
+
+
+def _workload_node(
+    nodes: NodeTable, namespace: str, name: str, infos: list[PodInfo]
+) -> tuple[str, dict[str, str] | None]:
+    """(node id, selector labels) of the workload made of the pods `infos` describe."""
+    if len(infos) == 1:  # a bare pod, or a workload seen through one replica
+        info = infos[0]
+        labels = None if info.labels is None else selector_labels(info.labels)
+        return nodes.workload(namespace, name, labels, _owner_kind(name, infos), info.namespace_labels), labels
+    labels = _shared_labels(infos)
+    return nodes.workload(namespace, name, labels, _owner_kind(name, infos), _namespace_labels(infos)), labels
+
+
+def workload_name(key: Key, info: PodInfo) -> str:
+    if info.owner:
+        return info.owner
+    if key[0] == "group":
+        return name_from_labels(info.labels or {}) or f"identity-{key[2]}"
+    return workload_of(info.name, info.labels or {})[0]
+
+
+def _world_node(reading: Aggregator, nodes: NodeTable, address: str) -> str:
+    name = reading.world_names.get(address)
+    options = reading.options
+    if name and options.fqdn:
+        return nodes.fqdn(name)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        reading.warnings[f"{address!r} is not an IP address; counted as the world entity"] += 1
+        return nodes.entity("world")
+    prefix = options.collapse_cidr if ip.version == 4 else options.collapse_cidr6
+    network = ipaddress.ip_network(f"{ip}/{prefix if prefix is not None else ip.max_prefixlen}", strict=False)
+    return nodes.cidr(str(network))
+
+
+def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict[int, int | EdgeStats]) -> None:
+    """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
+    # Per node, not per edge: a graph of bare pods has as many nodes as edges. Hubble entries have a verdict.
+    seen = [
+        merged_key
+        for merged_key, found in merged.items()
+        if (found >> 19 & 0xFF if isinstance(found, int) else found.verdicts)
+    ]
+    egress = {ranked[merged_key >> 51] for merged_key in seen}
+    ingress = {ranked[merged_key >> 19 & _RANK_MASK] for merged_key in seen}
+    del seen
+    monitored = {node_id for key in reading.monitored if (node_id := _node_of_pod(reading, nodes, key))}
+    namespaces = reading.options.namespaces
+    labels_known = nodes.labels_known
+    by_id = nodes.by_id
+    lockable = {
+        node_id
+        for node_id in egress | ingress
+        if (node := by_id[node_id]).kind == "workload"
+        and labels_known.get(node_id, False)
+        and not (namespaces and node.namespace not in namespaces)
+    }
+    egress &= lockable
+    ingress &= lockable
+    created = nodes.created
+    for node_id in monitored | egress | ingress:
+        if node_id in created:  # a node made by this import has an Isolation of its own, set in place
+            isolate = by_id[node_id].isolate
+            isolate.ingress = isolate.ingress or node_id in monitored or node_id in ingress
+            isolate.egress = isolate.egress or node_id in monitored or node_id in egress
+
+
+def _node_of_pod(reading: Aggregator, nodes: NodeTable, key: Key) -> str | None:
+    info = reading.pod_info[key]
+    return nodes.find_workload(info.namespace, workload_name(key, info))
+
+
+def _l7_rules(
+    reading: Aggregator, source: str, target: str, port: int, requests: set[tuple[str, ...]]
+) -> dict[str, Any] | None:
+    rules: dict[str, Any] = {}
+    http = sorted(request[1:] for request in requests if request[0] == "http")
+    if len(http) > MAX_L7_RULES:
+        reading.warnings[
+            f"{source} -> {target}:{port}: more than {MAX_L7_RULES} distinct HTTP requests, too many to list; "
+            "no HTTP rules added, the port is allowed whole"
+        ] += 1
+    elif http:
+        rules["http"] = [{"method": method, "path": path_regex(path)} for method, path in http]
+    dns = sorted(request[1] for request in requests if request[0] == "dns")
+    if len(dns) > MAX_L7_RULES:
+        rules["dns"] = [{"matchPattern": "*"}]
+    elif dns:
+        rules["dns"] = [{"matchName": name} for name in dns]
+    kafka = sorted(request[1:] for request in requests if request[0] == "kafka")
+    if kafka:
+        rules["kafka"] = [{"apiKey": key, **({"topic": topic} if topic else {})} for key, topic in kafka]
+    return rules or None
+
+
+def path_regex(path: str) -> str:
+    """An anchored regular expression that matches exactly `path` (Cilium HTTP rules take regexes)."""
+    return "^" + _REGEX_SPECIAL.sub(r"\\\1", path) + "$"
+
+
+def _shared_labels(infos: list[PodInfo]) -> dict[str, str] | None:
+    """The selector labels every replica has; None when no replica's labels are known."""
+    known = [selector_labels(info.labels) for info in infos if info.labels is not None]
+    if not known:
+        return None
+    shared = dict(known[0])
+    for labels in known[1:]:
+        shared = {key: value for key, value in shared.items() if labels.get(key) == value}
+    return shared or known[0]
+
+
+def _owner_kind(name: str, infos: list[PodInfo]) -> str | None:
+    """The controller kind the log names, else the one the pod names point to when they agree with `name`."""
+    for info in infos:
+        if info.owner_kind:
+            return info.owner_kind
+    for info in infos:
+        guessed, kind = info.guess or workload_of(info.name, info.labels or {})
+        if info.name and guessed == name:
+            return kind
+    return None
+
+
+def _namespace_labels(infos: list[PodInfo]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for info in infos:
+        labels.update(info.namespace_labels)
+    return labels
