@@ -288,11 +288,12 @@ def read_policies(item: KubeObject | dict[str, Any]) -> list[PolicyView]:
     if policy is None:
         return []
     source = item if isinstance(item, KubeObject) else None
+    specs = [spec for spec in policy.specs if spec.is_mapping]
     views = []
-    for spec in policy.specs:
+    for spec in specs:
         view = _read_cilium(policy, spec) if policy.cilium else _read_native(policy, spec)
         view.item = source
-        view.multiple_specs = len(policy.specs) > 1
+        view.multiple_specs = len(specs) > 1
         views.append(view)
     return views
 

@@ -174,7 +174,7 @@ class Rule(Part):
 class Spec(Part):
     """One rule set: a NetworkPolicy's `spec`, a Cilium policy's `spec` or one item of its `specs`."""
 
-    index: int | None  # position in `specs`; None for `spec`
+    index: int | None  # position in `specs`; None for `spec`; `raw` may be something other than a mapping
     subject: Selector | None  # podSelector / endpointSelector; None when absent or null
     nodes: Selector | None = None  # Cilium nodeSelector (a host policy)
     policy_types: Any = None  # NetworkPolicy policyTypes as written

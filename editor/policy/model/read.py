@@ -30,8 +30,10 @@ from .objects import (
     cilium_peer_kind,
 )
 
-_SELECTOR_FIELDS = ("matchLabels", "matchExpressions")
-_REQUIREMENT_FIELDS = ("key", "operator", "values")
+SELECTOR_FIELDS = ("matchLabels", "matchExpressions")
+REQUIREMENT_FIELDS = ("key", "operator", "values")
+# what an unknown selector key is a key of -> the keys it may have
+KNOWN_FIELDS = {"a label selector": SELECTOR_FIELDS, "a matchExpressions entry": REQUIREMENT_FIELDS}
 
 
 def read_policy(item: KubeObject | dict[str, Any]) -> Policy | None:
@@ -87,10 +89,9 @@ class _Reader:
                 written_specs.append((("specs", index), value, index))
         specs = []
         for path, value, spec_index in written_specs:
-            if isinstance(value, dict):
-                specs.append(self.spec(value, path, spec_index))
-            else:
+            if not isinstance(value, dict):
                 self.problem(path, "mapping", "spec")
+            specs.append(self.spec(value if isinstance(value, dict) else {}, path, spec_index, value))
         return Policy(
             path=(),
             raw=obj,
@@ -102,7 +103,7 @@ class _Reader:
             problems=tuple(self.problems),
         )
 
-    def spec(self, spec: dict[str, Any], path: Path, index: int | None) -> Spec:
+    def spec(self, spec: dict[str, Any], path: Path, index: int | None, raw: Any) -> Spec:
         rules: list[Rule] = []
         for direction in DIRECTIONS:
             for deny in (False, True) if self.cilium else (False,):
@@ -112,7 +113,7 @@ class _Reader:
         subject_key = "endpointSelector" if self.cilium else "podSelector"
         return Spec(
             path=path,
-            raw=spec,
+            raw=raw,
             origin=self.origin,
             index=index,
             subject=self.selector(spec.get(subject_key), (*path, subject_key)),
@@ -228,16 +229,21 @@ class _Reader:
         """The selector at `path`; None when absent or null (unless `always`: a list item is always a selector)."""
         if value is None and not always:
             return None
-        unknown: list[tuple[Path, str]] = []
-        if isinstance(value, dict):
-            unknown += [((*path, key), "a label selector") for key in value if key not in _SELECTOR_FIELDS]
-            expressions = value.get("matchExpressions")
-            for i, expression in enumerate(expressions if isinstance(expressions, list) else []):
-                for key in expression if isinstance(expression, dict) else ():
-                    if key not in _REQUIREMENT_FIELDS:
-                        unknown.append(((*path, "matchExpressions", i, key), "a matchExpressions entry"))
-        try:
-            parsed, error = parse_selector(value, "", source_prefixes=self.cilium), None
-        except SelectorError as exc:
-            parsed, error = None, exc
-        return Selector(path=path, raw=value, origin=self.origin, parsed=parsed, error=error, unknown=tuple(unknown))
+        return read_selector(value, path, cilium=self.cilium, origin=self.origin)
+
+
+def read_selector(value: Any, path: Path, *, cilium: bool, origin: KubeObject | None = None) -> Selector:
+    """A label selector as written, parsed (with Cilium's label-source prefixes when `cilium`)."""
+    unknown: list[tuple[Path, str]] = []
+    if isinstance(value, dict):
+        unknown += [((*path, key), "a label selector") for key in value if key not in SELECTOR_FIELDS]
+        expressions = value.get("matchExpressions")
+        for i, expression in enumerate(expressions if isinstance(expressions, list) else []):
+            for key in expression if isinstance(expression, dict) else ():
+                if key not in REQUIREMENT_FIELDS:
+                    unknown.append(((*path, "matchExpressions", i, key), "a matchExpressions entry"))
+    try:
+        parsed, error = parse_selector(value, "", source_prefixes=cilium), None
+    except SelectorError as exc:
+        parsed, error = None, exc
+    return Selector(path=path, raw=value, origin=origin, parsed=parsed, error=error, unknown=tuple(unknown))
