@@ -49,11 +49,11 @@ def _import_cluster(cluster: manifests.Cluster, into: Document | None) -> Import
         if last[(policy.kind, policy.namespace, policy.name)] is not policy:
             continue
         report = _reporter(policy, warnings)
-        if policy.kind == "NetworkPolicy":
+        if policy.model.cilium:
+            policies.extend(_read_cilium_policy(policy, report))
+        else:
             read = _read_network_policy(policy, report)
             policies.extend([read] if read else [])
-        else:
-            policies.extend(_read_cilium_policy(policy, report))
     document = into if into is not None else Document()
     builder = _Builder(document, warnings)
     for namespace in cluster.namespaces.values():

@@ -19,7 +19,7 @@ import dataclasses
 from typing import Any, Literal
 
 from ..kinds import CILIUM_KINDS, PolicyKind
-from ..selectors import LabelSelector, SelectorError
+from ..selectors import OPERATORS, LabelSelector, Requirement, SelectorError
 from ..yamlio import KubeObject
 
 Path = tuple[str | int, ...]
@@ -76,6 +76,56 @@ class Selector(Part):
     parsed: LabelSelector | None
     error: SelectorError | None
     unknown: tuple[tuple[Path, str], ...] = ()
+
+    def terms(self) -> Terms:
+        """matchLabels and matchExpressions read for their shape only (strings, known operators), not for
+        label syntax, so that a reader that keeps hostile or invalid labels as text can; `problem` says why
+        not, with its path. Unknown keys make a selector unreadable rather than ignored."""
+        raw = self.raw
+        if raw is None:
+            return Terms({}, [])
+        if not isinstance(raw, dict):
+            return Terms({}, [], (self.path, "a label selector must be a mapping"))
+        unknown = [key for key in raw if key not in ("matchLabels", "matchExpressions")]
+        if unknown:
+            return Terms({}, [], (self.path, f"unknown selector key {unknown[0]!r} (mis-indented matchLabels?)"))
+        labels = raw.get("matchLabels") or {}
+        if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        ):
+            message = "matchLabels must map strings to strings (quote numbers and booleans)"
+            return Terms({}, [], ((*self.path, "matchLabels"), message))
+        expressions = raw.get("matchExpressions")
+        if expressions is not None and not isinstance(expressions, list):
+            return Terms({}, [], ((*self.path, "matchExpressions"), "must be a list"))
+        requirements = []
+        for i, expression in enumerate(expressions or []):
+            requirement = _requirement(expression)
+            if requirement is None:
+                where = (*self.path, "matchExpressions", i)
+                return Terms({}, [], (where, "not a valid label selector requirement"))
+            requirements.append(requirement)
+        return Terms(dict(labels), requirements)
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Terms:
+    """A selector's terms as written (see `Selector.terms`)."""
+
+    labels: dict[str, str]
+    requirements: list[Requirement]
+    problem: tuple[Path, str] | None = None
+
+
+def _requirement(expression: Any) -> Requirement | None:
+    if not isinstance(expression, dict) or not isinstance(expression.get("key"), str):
+        return None
+    operator, values = expression.get("operator"), expression.get("values") or []
+    if operator not in OPERATORS or not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return None
+    if (operator in ("In", "NotIn")) != bool(values):
+        return None
+    return Requirement(expression["key"], operator, tuple(sorted(set(values))))
 
 
 @dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
