@@ -19,14 +19,12 @@ Model rules (they follow np-guard/netpol-analyzer so its connlist output can be 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from .kinds import CLUSTER_SCOPED, KINDS
-from .model import Policy, read_policy
 from .selectors import validate_label_key, validate_label_value
 from .shapes import mapping
 from .yamlio import InputError, KubeObject, load_objects, read_sources
@@ -138,14 +136,6 @@ class PolicyObject:
     @property
     def obj(self) -> dict[str, Any]:
         return self.source.obj
-
-    @functools.cached_property
-    def model(self) -> Policy:
-        """The policy as written, read once (model/) for every consumer of this object."""
-        policy = read_policy(self.source)
-        if policy is None:  # an AdminNetworkPolicy: analysis.admin reads those itself
-            raise ValueError(f"{self} is not of a kind in kinds.py")
-        return policy
 
     def where(self) -> str:
         return self.source.where()

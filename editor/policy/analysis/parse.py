@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..manifests import PolicyObject
-from ..model import Part, Path, Port, Problem, Rule, Selector
+from ..model import Part, Path, Policy, Port, Problem, Rule, Selector, read_policy
 from ..model.read import KNOWN_FIELDS, read_selector
 from ..selectors import EVERYTHING, LabelSelector
 from ..yamlio import InputError
@@ -144,13 +144,23 @@ class _PolicyReader:
     def __init__(self, policy: PolicyObject, warnings: list[str]) -> None:
         self.policy = policy
         self.warnings = warnings
+        self._model: Policy | None = None
         self._problems: dict[Path, Problem] | None = None
+
+    @property
+    def model(self) -> Policy:
+        """The policy as written, read once (model/); not kept after the analyser's own form is made."""
+        if self._model is None:
+            self._model = read_policy(self.policy.source)
+            if self._model is None:
+                raise self.error(("kind",), "is not a kind of kinds.py")
+        return self._model
 
     def check(self, path: Path, message: str | None = None) -> None:
         """Refuse the part at `path` when the model found it of the wrong shape (not a mapping, not a list)."""
         if self._problems is None:
-            self._problems = {problem.path: problem for problem in self.policy.model.problems}
-        problem = self._problems.get(path)
+            self._problems = {problem.path: problem for problem in self.model.problems}
+        problem = self._problems.get(path) if self._problems else None
         if problem is not None:
             raise self.error(path, message or f"must be a {problem.expected}")
 
@@ -205,7 +215,20 @@ class _PolicyReader:
         return selector.parsed
 
     def block(self, cidr: Any, excepts: Any, path: tuple[str | int, ...]) -> Block:
-        """The addresses of `cidr` minus every `except` entry (each a strict subset, V2)."""
+        """The addresses of `cidr` minus every `except` entry (each a strict subset, V2).
+
+        The same blocks recur across a cluster's policies (egress to the same ranges), and Python's address
+        parser is slow, so a valid block is computed once per written (cidr, except) pair.
+        """
+        key = (cidr, repr(excepts))
+        block = _BLOCKS.get(key) if isinstance(cidr, str) else None
+        if block is None:
+            block = self._block(cidr, excepts, path)
+            if isinstance(cidr, str) and len(_BLOCKS) < _MAX_BLOCKS:
+                _BLOCKS[key] = block
+        return block
+
+    def _block(self, cidr: Any, excepts: Any, path: tuple[str | int, ...]) -> Block:
         network = self.network(cidr, (*path, "cidr"))
         intervals: list[tuple[int, int, int]] = [
             (network.version, int(network.network_address), int(network.broadcast_address))
@@ -230,6 +253,10 @@ class _PolicyReader:
             raise self.error(path, f"CIDR error: invalid CIDR address: {text}") from None
 
 
+_BLOCKS: dict[tuple[str, str], Block] = {}
+_MAX_BLOCKS = 20_000
+
+
 def _block_subtract(intervals: list[tuple[int, int, int]], lo: int, hi: int) -> list[tuple[int, int, int]]:
     result: list[tuple[int, int, int]] = []
     for version, first, last in intervals:
@@ -247,7 +274,7 @@ def _read_networkpolicy(policy: PolicyObject, warnings: list[str]) -> _Policy:
     reader = _PolicyReader(policy, warnings)
     namespace = policy.namespace or "default"
     reader.check(("spec",))
-    spec = policy.model.specs[0] if policy.model.specs else None
+    spec = reader.model.specs[0] if reader.model.specs else None
     subject_selector = spec.subject if spec is not None else None
     reader.mapping(subject_selector, ("spec", "podSelector"))
     subject = reader.selector_of(subject_selector, ("spec", "podSelector"))  # D3: absent means {}

@@ -52,12 +52,12 @@ def _read_cilium(policy: PolicyObject, warnings: list[str], *, node_selector_lab
     reader = _PolicyReader(policy, warnings)
     reader.check(("spec",))
     reader.check(("specs",))
-    if not policy.model.specs:
+    if not reader.model.specs:
         raise reader.error((), "needs spec or specs")
     result = []
     own_warnings: list[str] = []
     reader.warnings = own_warnings
-    for spec in policy.model.specs:
+    for spec in reader.model.specs:
         parsed = _read_cilium_rule(reader, spec)
         if parsed is not None:
             result.append(parsed)

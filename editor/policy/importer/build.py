@@ -9,6 +9,7 @@ from .. import manifests, validate
 from ..compile import canonical, dns_slug, selector_of
 from ..document import ContainerPort, Document, Edge, Node, safe_id
 from ..document import port_name_error as document_port_name_error
+from ..kinds import CILIUM_KINDS
 from ..selectors import validate_namespace_name
 from ..yamlio import KubeObject, load_objects
 from .cilium import _read_cilium_policy
@@ -49,7 +50,7 @@ def _import_cluster(cluster: manifests.Cluster, into: Document | None) -> Import
         if last[(policy.kind, policy.namespace, policy.name)] is not policy:
             continue
         report = _reporter(policy, warnings)
-        if policy.model.cilium:
+        if policy.kind in CILIUM_KINDS:
             policies.extend(_read_cilium_policy(policy, report))
         else:
             read = _read_network_policy(policy, report)

@@ -27,6 +27,7 @@ from .common import (
     _selector_dict,
     _shape_ok,
     _terms,
+    _written,
     cidr_node,
     entity_node,
     fqdn_node,
@@ -59,7 +60,7 @@ _CILIUM_SECTIONS: tuple[tuple[str, str, str], ...] = (
 
 
 def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[_Policy]:
-    written = policy.model
+    written = _written(policy)
     _shape_ok(written, ("specs",), report)
     if not written.specs:
         report((), "no spec or specs; policy not imported")
@@ -68,7 +69,7 @@ def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[
         if not spec.is_mapping:
             report(spec.path, "a rule must be a mapping; not imported")
             continue
-        result = _read_cilium_rule(policy, spec, report)
+        result = _read_cilium_rule(policy, written, spec, report)
         if result is not None:
             results.append(result)
     # Node peers are imported as written although an agent without --enable-node-selector-labels refuses them;
@@ -87,7 +88,7 @@ def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[
     return results
 
 
-def _read_cilium_rule(policy: manifests.PolicyObject, spec: Spec, report: Report) -> _Policy | None:
+def _read_cilium_rule(policy: manifests.PolicyObject, written: Policy, spec: Spec, report: Report) -> _Policy | None:
     path, rule = spec.path, spec.spec
     if (spec.subject is None) == (spec.nodes is None):
         report(path, "needs exactly one of endpointSelector and nodeSelector; rule not imported")
@@ -116,19 +117,19 @@ def _read_cilium_rule(policy: manifests.PolicyObject, spec: Spec, report: Report
             report((*path, section), "empty (null): Cilium reads it as no rules, which isolates nothing (C2)")
             continue
         items = spec.section(section)
-        if not _shape_ok(policy.model, (*path, section), report) or not items:
+        if not _shape_ok(written, (*path, section), report) or not items:
             continue
         if direction == "ingress":
             result.isolate_ingress = True
         else:
             result.isolate_egress = True
         for item in items:
-            _read_cilium_entry(policy, item, action, result, report)
+            _read_cilium_entry(policy, written, item, action, result, report)
     return result
 
 
 def _read_cilium_entry(
-    policy: manifests.PolicyObject, item: Rule, action: str, result: _Policy, report: Report
+    policy: manifests.PolicyObject, model: Policy, item: Rule, action: str, result: _Policy, report: Report
 ) -> None:
     path, direction = item.path, item.direction
     if not item.is_mapping:
@@ -148,7 +149,7 @@ def _read_cilium_entry(
             report((*path, key), "empty (null): Cilium reads it as absent")
             continue
         has_peer_field = True
-        if not _shape_ok(policy.model, (*path, key), report):
+        if not _shape_ok(model, (*path, key), report):
             return
         values = [peer for peer in item.peers if peer.field == key]
         if not values:
@@ -176,7 +177,7 @@ def _read_cilium_entry(
             "the selected pods and allows nothing); imported as a lock with no edge",
         )
         return
-    port_rules = _cilium_port_rules(policy.model, item, report)
+    port_rules = _cilium_port_rules(model, item, report)
     icmps = _icmps(item.icmps, (*path, "icmps"), report)
     if port_rules is None or icmps is None:
         return

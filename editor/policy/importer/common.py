@@ -8,9 +8,10 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from .. import manifests
 from ..compile import canonical
 from ..document import NAMESPACE_NAME_LABEL, Document, Node, Port
-from ..model import IPBlock, Policy, Selector
+from ..model import IPBlock, Policy, Selector, read_policy
 from ..selectors import LabelSelector, Requirement, validate_namespace_name
 
 _Path = tuple[str | int, ...]
@@ -163,6 +164,14 @@ def _terms(selector: Selector | None, report: Report) -> tuple[dict[str, str], l
         report(terms.problem[0], f"{terms.problem[1]}; selector not imported")
         return None
     return terms.labels, terms.requirements
+
+
+def _written(policy: manifests.PolicyObject) -> Policy:
+    """The policy object as written (model/), read once by the reader of its kind."""
+    written = read_policy(policy.source)
+    if written is None:
+        raise ValueError(f"{policy} is not of a kind in kinds.py")
+    return written
 
 
 def _shape_ok(policy: Policy, path: _Path, report: Report) -> bool:

@@ -20,13 +20,14 @@ from .common import (
     _selector_dict,
     _shape_ok,
     _terms,
+    _written,
     entity_node,
     pods_node,
 )
 
 
 def _read_network_policy(policy: manifests.PolicyObject, report: Report) -> _Policy | None:
-    written = policy.model
+    written = _written(policy)
     if not written.specs or not written.specs[0].is_mapping:
         report(("spec",), "no spec; policy not imported")
         return None

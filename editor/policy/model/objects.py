@@ -44,7 +44,7 @@ _CILIUM_PEER_KINDS: dict[str, PeerKind] = {
 }
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Part:
     """A part of a policy: where it was written (`path` inside the object) and what (`raw`)."""
 
@@ -65,7 +65,7 @@ class Part:
         return isinstance(self.raw, dict)
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Selector(Part):
     """A label selector as written, parsed once: `parsed`, or `error` (paths inside it are relative).
 
@@ -128,7 +128,7 @@ def _requirement(expression: Any) -> Requirement | None:
     return Requirement(expression["key"], operator, tuple(sorted(set(values))))
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class IPBlock(Part):
     """A CIDR and its exceptions: a NetworkPolicy `ipBlock`, a Cilium `toCIDR` item or `toCIDRSet` entry."""
 
@@ -142,7 +142,7 @@ class IPBlock(Part):
         return [((*self.excepts_path, i), text) for i, text in enumerate(_list(self.excepts))]
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Peer(Part):
     """One peer of a rule, under `field` (`from`/`to` for NetworkPolicy; the Cilium key, e.g. `toCIDRSet`)."""
 
@@ -156,7 +156,7 @@ class Peer(Part):
     match_pattern: Any = None
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Port(Part):
     """One port condition as written (`protocol`, `port`, `endPort`); None where a key is absent."""
 
@@ -165,7 +165,7 @@ class Port(Part):
     end_port: Any = None
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class PortRule(Part):
     """A Cilium `toPorts` entry: `ports`, L7 `rules` and `serverNames` as written."""
 
@@ -174,7 +174,7 @@ class PortRule(Part):
     server_names: Any = None
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Rule(Part):
     """One item of `ingress`, `egress`, `ingressDeny` or `egressDeny`.
 
@@ -220,7 +220,7 @@ class Rule(Part):
         return self.cilium and not self.peer_fields and not self.port_rules and not self.icmps
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Spec(Part):
     """One rule set: a NetworkPolicy's `spec`, a Cilium policy's `spec` or one item of its `specs`."""
 
@@ -262,7 +262,7 @@ class Problem:
     what: str  # "rule", "peer", "port", "toPorts entry", "section", ...
 
 
-@dataclasses.dataclass(slots=True, frozen=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class Policy(Part):
     """One policy object as written; `namespace` is defaulted (`default`) and None for a cluster-wide kind."""
 

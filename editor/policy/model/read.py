@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..kinds import CILIUM_KINDS, CLUSTER_SCOPED, KINDS, PolicyKind
-from ..selectors import SelectorError, parse_selector
+from ..selectors import LabelSelector, SelectorError, parse_selector
 from ..yamlio import KubeObject
 from .objects import (
     CILIUM_PEER_FIELDS,
@@ -161,32 +161,44 @@ class _Reader:
         )
 
     def peer(self, key: str, value: Any, path: Path) -> Peer:
-        common: dict[str, Any] = {"path": path, "raw": value, "origin": self.origin, "field": key}
         if not self.cilium:
             if not isinstance(value, dict):
                 self.problem(path, "mapping", "peer")
-                return Peer(kind="other", **common)
+                return Peer(path=path, raw=value, origin=self.origin, field=key, kind="other")
             block = None
             if value.get("ipBlock") is not None:
                 block = self.block(value["ipBlock"], (*path, "ipBlock"), cidr_key="cidr")
             pods = self.selector(value.get("podSelector"), (*path, "podSelector"))
             namespaces = self.selector(value.get("namespaceSelector"), (*path, "namespaceSelector"))
             native: PeerKind = "cidr" if block is not None else ("pods" if pods or namespaces else "other")
-            return Peer(kind=native, pods=pods, namespaces=namespaces, block=block, **common)
+            return Peer(
+                path=path,
+                raw=value,
+                origin=self.origin,
+                field=key,
+                kind=native,
+                pods=pods,
+                namespaces=namespaces,
+                block=block,
+            )
         kind = cilium_peer_kind(key)
         if kind in ("endpoints", "nodes") or key.endswith("Requires"):
-            return Peer(kind=kind, pods=self.selector(value, path, always=True), **common)
+            pods = self.selector(value, path, always=True)
+            return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, pods=pods)
         if key.endswith("CIDR"):
             block = IPBlock(path=path, raw=value, origin=self.origin, cidr=value, cidr_path=path)
-            return Peer(kind=kind, block=block, **common)
+            return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, block=block)
         if key.endswith("CIDRSet"):
             block = self.block(value, path, cidr_key="cidr") if isinstance(value, dict) else None
-            return Peer(kind=kind, block=block, **common)
+            return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, block=block)
         if kind == "entity":
-            return Peer(kind=kind, entity=value, **common)
+            return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, entity=value)
         if kind == "fqdn" and isinstance(value, dict):
-            return Peer(kind=kind, match_name=value.get("matchName"), match_pattern=value.get("matchPattern"), **common)
-        return Peer(kind=kind, **common)
+            name, pattern = value.get("matchName"), value.get("matchPattern")
+            return Peer(
+                path=path, raw=value, origin=self.origin, field=key, kind=kind, match_name=name, match_pattern=pattern
+            )
+        return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind)
 
     def block(self, value: Any, path: Path, *, cidr_key: str) -> IPBlock:
         written = value if isinstance(value, dict) else {}
@@ -234,16 +246,34 @@ class _Reader:
 
 def read_selector(value: Any, path: Path, *, cilium: bool, origin: KubeObject | None = None) -> Selector:
     """A label selector as written, parsed (with Cilium's label-source prefixes when `cilium`)."""
+    key = (cilium, repr(value))  # repr tells 1 from True and "1"; parsing depends on nothing else
+    cached = _PARSED.get(key)
+    if cached is None:
+        cached = _PARSED[key] = _parse(value, cilium)
+    parsed, error, unknown = cached
+    if len(_PARSED) > _MAX_PARSED:
+        _PARSED.clear()
+    where = tuple(((*path, *inside), what) for inside, what in unknown) if unknown else ()
+    return Selector(path=path, raw=value, origin=origin, parsed=parsed, error=error, unknown=where)
+
+
+# Selectors repeat across the policies of a cluster (`{}`, `app: web`), and parsing checks every key and value
+# against the label syntax, so each distinct selector is parsed once.
+_Parsed = tuple[LabelSelector | None, SelectorError | None, tuple[tuple[Path, str], ...]]
+_PARSED: dict[tuple[bool, str], _Parsed] = {}
+_MAX_PARSED = 20_000
+
+
+def _parse(value: Any, cilium: bool) -> _Parsed:
     unknown: list[tuple[Path, str]] = []
     if isinstance(value, dict):
-        unknown += [((*path, key), "a label selector") for key in value if key not in SELECTOR_FIELDS]
+        unknown += [((key,), "a label selector") for key in value if key not in SELECTOR_FIELDS]
         expressions = value.get("matchExpressions")
         for i, expression in enumerate(expressions if isinstance(expressions, list) else []):
             for key in expression if isinstance(expression, dict) else ():
                 if key not in REQUIREMENT_FIELDS:
-                    unknown.append(((*path, "matchExpressions", i, key), "a matchExpressions entry"))
+                    unknown.append((("matchExpressions", i, key), "a matchExpressions entry"))
     try:
-        parsed, error = parse_selector(value, "", source_prefixes=cilium), None
+        return parse_selector(value, "", source_prefixes=cilium), None, tuple(unknown)
     except SelectorError as exc:
-        parsed, error = None, exc
-    return Selector(path=path, raw=value, origin=origin, parsed=parsed, error=error, unknown=tuple(unknown))
+        return None, exc, tuple(unknown)
