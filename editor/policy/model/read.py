@@ -164,41 +164,33 @@ class _Reader:
         if not self.cilium:
             if not isinstance(value, dict):
                 self.problem(path, "mapping", "peer")
-                return Peer(path=path, raw=value, origin=self.origin, field=key, kind="other")
+                return self.made_peer(path, value, key, "other")
             block = None
             if value.get("ipBlock") is not None:
                 block = self.block(value["ipBlock"], (*path, "ipBlock"), cidr_key="cidr")
             pods = self.selector(value.get("podSelector"), (*path, "podSelector"))
             namespaces = self.selector(value.get("namespaceSelector"), (*path, "namespaceSelector"))
             native: PeerKind = "cidr" if block is not None else ("pods" if pods or namespaces else "other")
-            return Peer(
-                path=path,
-                raw=value,
-                origin=self.origin,
-                field=key,
-                kind=native,
-                pods=pods,
-                namespaces=namespaces,
-                block=block,
-            )
+            return self.made_peer(path, value, key, native, pods=pods, namespaces=namespaces, block=block)
         kind = cilium_peer_kind(key)
         if kind in ("endpoints", "nodes") or key.endswith("Requires"):
             pods = self.selector(value, path, always=True)
-            return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, pods=pods)
+            return self.made_peer(path, value, key, kind, pods=pods)
         if key.endswith("CIDR"):
             block = IPBlock(path=path, raw=value, origin=self.origin, cidr=value, cidr_path=path)
-            return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, block=block)
+            return self.made_peer(path, value, key, kind, block=block)
         if key.endswith("CIDRSet"):
             block = self.block(value, path, cidr_key="cidr") if isinstance(value, dict) else None
-            return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, block=block)
+            return self.made_peer(path, value, key, kind, block=block)
         if kind == "entity":
-            return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, entity=value)
+            return self.made_peer(path, value, key, kind, entity=value)
         if kind == "fqdn" and isinstance(value, dict):
             name, pattern = value.get("matchName"), value.get("matchPattern")
-            return Peer(
-                path=path, raw=value, origin=self.origin, field=key, kind=kind, match_name=name, match_pattern=pattern
-            )
-        return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind)
+            return self.made_peer(path, value, key, kind, match_name=name, match_pattern=pattern)
+        return self.made_peer(path, value, key, kind)
+
+    def made_peer(self, path: Path, value: Any, key: str, kind: PeerKind, **parts: Any) -> Peer:
+        return Peer(path=path, raw=value, origin=self.origin, field=key, kind=kind, **parts)
 
     def block(self, value: Any, path: Path, *, cidr_key: str) -> IPBlock:
         written = value if isinstance(value, dict) else {}
