@@ -10,6 +10,7 @@ from ..compile import canonical, dns_slug, selector_of
 from ..document import ContainerPort, Document, Edge, Node, safe_id
 from ..document import port_name_error as document_port_name_error
 from ..kinds import CILIUM_KINDS
+from ..model import read_policy
 from ..selectors import validate_namespace_name
 from ..yamlio import KubeObject, load_objects
 from .cilium import _read_cilium_policy
@@ -79,12 +80,17 @@ def _finding_text(finding: validate.Finding) -> str:
 
 
 def _reporter(policy: manifests.PolicyObject, warnings: list[str]) -> Report:
-    def report(path: _Path, message: str) -> None:
+    """The policy read as written (once, for its reader) and where its warnings go."""
+    written = read_policy(policy.source)
+    if written is None:
+        raise ValueError(f"{policy} is not of a kind in kinds.py")
+
+    def write(path: _Path, message: str) -> None:
         where = f"{policy.source.source}:{policy.source.line_of(path)}"
         field = validate.format_path(path)
         warnings.append(f"{where}: {policy}: {field}: {message}" if field else f"{where}: {policy}: {message}")
 
-    return report
+    return Report(written, write)
 
 
 def _edge_key(edge: Edge) -> str:

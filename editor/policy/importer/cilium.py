@@ -10,7 +10,7 @@ from ..admission import cilium_refusal
 from ..cilium import NAMESPACE_LABEL_PREFIX
 from ..document import ENTITIES, NAMESPACE_NAME_LABEL, PROTOCOLS, Node, Port
 from ..document import port_name_error as document_port_name_error
-from ..model import Peer, Policy, Rule, Selector, Spec
+from ..model import Peer, Rule, Selector, Spec
 from ..model import Port as WrittenPort
 from ..selectors import Requirement
 from .common import (
@@ -25,9 +25,7 @@ from .common import (
     _Policy,
     _Rule,
     _selector_dict,
-    _shape_ok,
     _terms,
-    _written,
     cidr_node,
     entity_node,
     fqdn_node,
@@ -60,8 +58,8 @@ _CILIUM_SECTIONS: tuple[tuple[str, str, str], ...] = (
 
 
 def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[_Policy]:
-    written = _written(policy)
-    _shape_ok(written, ("specs",), report)
+    written = report.written
+    report.shape_ok(("specs",))
     if not written.specs:
         report((), "no spec or specs; policy not imported")
     results = []
@@ -69,7 +67,7 @@ def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[
         if not spec.is_mapping:
             report(spec.path, "a rule must be a mapping; not imported")
             continue
-        result = _read_cilium_rule(policy, written, spec, report)
+        result = _read_cilium_rule(policy, spec, report)
         if result is not None:
             results.append(result)
     # Node peers are imported as written although an agent without --enable-node-selector-labels refuses them;
@@ -88,7 +86,7 @@ def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[
     return results
 
 
-def _read_cilium_rule(policy: manifests.PolicyObject, written: Policy, spec: Spec, report: Report) -> _Policy | None:
+def _read_cilium_rule(policy: manifests.PolicyObject, spec: Spec, report: Report) -> _Policy | None:
     path, rule = spec.path, spec.spec
     if (spec.subject is None) == (spec.nodes is None):
         report(path, "needs exactly one of endpointSelector and nodeSelector; rule not imported")
@@ -117,19 +115,19 @@ def _read_cilium_rule(policy: manifests.PolicyObject, written: Policy, spec: Spe
             report((*path, section), "empty (null): Cilium reads it as no rules, which isolates nothing (C2)")
             continue
         items = spec.section(section)
-        if not _shape_ok(written, (*path, section), report) or not items:
+        if not report.shape_ok((*path, section)) or not items:
             continue
         if direction == "ingress":
             result.isolate_ingress = True
         else:
             result.isolate_egress = True
         for item in items:
-            _read_cilium_entry(policy, written, item, action, result, report)
+            _read_cilium_entry(policy, item, action, result, report)
     return result
 
 
 def _read_cilium_entry(
-    policy: manifests.PolicyObject, model: Policy, item: Rule, action: str, result: _Policy, report: Report
+    policy: manifests.PolicyObject, item: Rule, action: str, result: _Policy, report: Report
 ) -> None:
     path, direction = item.path, item.direction
     if not item.is_mapping:
@@ -149,7 +147,7 @@ def _read_cilium_entry(
             report((*path, key), "empty (null): Cilium reads it as absent")
             continue
         has_peer_field = True
-        if not _shape_ok(model, (*path, key), report):
+        if not report.shape_ok((*path, key)):
             return
         values = [peer for peer in item.peers if peer.field == key]
         if not values:
@@ -177,7 +175,7 @@ def _read_cilium_entry(
             "the selected pods and allows nothing); imported as a lock with no edge",
         )
         return
-    port_rules = _cilium_port_rules(model, item, report)
+    port_rules = _cilium_port_rules(item, report)
     icmps = _icmps(item.icmps, (*path, "icmps"), report)
     if port_rules is None or icmps is None:
         return
@@ -312,11 +310,9 @@ def _namespace_label(key: str) -> str:
     return NAMESPACE_NAME_LABEL if key == _POD_NAMESPACE else key.removeprefix(NAMESPACE_LABEL_PREFIX)
 
 
-def _cilium_port_rules(
-    policy: Policy, rule: Rule, report: Report
-) -> list[tuple[list[Port], dict[str, Any] | None, list[str]]] | None:
+def _cilium_port_rules(rule: Rule, report: Report) -> list[tuple[list[Port], dict[str, Any] | None, list[str]]] | None:
     path = (*rule.path, "toPorts")
-    if not _shape_ok(policy, path, report):
+    if not report.shape_ok(path):
         return None
     rules = []
     for entry in rule.port_rules:
@@ -331,7 +327,7 @@ def _cilium_port_rules(
             # C4, pkg/policy/rule.go: one L4 filter per listed port, so an entry without ports allows nothing
             report(entry_path, "a toPorts entry without ports allows nothing; not imported")
             continue
-        ports = _ports(policy, entry.ports, (*entry_path, "ports"), report, _cilium_port, "toPorts entry")
+        ports = _ports(entry.ports, (*entry_path, "ports"), report, _cilium_port, "toPorts entry")
         l7 = entry.rules
         names = entry.server_names or []
         if l7 is not None and not isinstance(l7, dict):

@@ -8,16 +8,33 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from .. import manifests
 from ..compile import canonical
 from ..document import NAMESPACE_NAME_LABEL, Document, Node, Port
-from ..model import IPBlock, Policy, Selector, read_policy
+from ..model import IPBlock, Policy, Selector
 from ..selectors import LabelSelector, Requirement, validate_namespace_name
 
 _Path = tuple[str | int, ...]
-Report = Callable[[_Path, str], None]
 _POD_NAMESPACE = "io.kubernetes.pod.namespace"
 _PREFIX_SOURCES = ("", "k8s", "any")  # label sources that mean "a Kubernetes label" in Cilium selectors
+
+
+class Report:
+    """Warnings about one policy object, `report(path, message)`, and the object as written (`written`)."""
+
+    def __init__(self, written: Policy, write: Callable[[_Path, str], None]) -> None:
+        self.written = written
+        self._write = write
+        self._problems = {problem.path: problem for problem in written.problems}
+
+    def __call__(self, path: _Path, message: str) -> None:
+        self._write(path, message)
+
+    def shape_ok(self, path: _Path) -> bool:
+        """False (after a warning) when the model found the part at `path` of the wrong shape."""
+        problem = self._problems.get(path)
+        if problem is not None:
+            self(path, f"must be a {problem.expected}; not imported")
+        return problem is None
 
 
 @dataclasses.dataclass
@@ -164,23 +181,6 @@ def _terms(selector: Selector | None, report: Report) -> tuple[dict[str, str], l
         report(terms.problem[0], f"{terms.problem[1]}; selector not imported")
         return None
     return terms.labels, terms.requirements
-
-
-def _written(policy: manifests.PolicyObject) -> Policy:
-    """The policy object as written (model/), read once by the reader of its kind."""
-    written = read_policy(policy.source)
-    if written is None:
-        raise ValueError(f"{policy} is not of a kind in kinds.py")
-    return written
-
-
-def _shape_ok(policy: Policy, path: _Path, report: Report) -> bool:
-    """False (after a warning) when the model found the part at `path` of the wrong shape."""
-    for problem in policy.problems:
-        if problem.path == path:
-            report(path, f"must be a {problem.expected}; not imported")
-            return False
-    return True
 
 
 def _namespace_ok(name: str, path: _Path, report: Report) -> bool:

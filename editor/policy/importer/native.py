@@ -8,7 +8,7 @@ from .. import manifests
 from ..compile import canonical
 from ..document import PROTOCOLS, Node, Port
 from ..document import port_name_error as document_port_name_error
-from ..model import Peer, Policy, Rule
+from ..model import Peer, Rule
 from ..model import Port as WrittenPort
 from .common import (
     Report,
@@ -18,16 +18,14 @@ from .common import (
     _Policy,
     _Rule,
     _selector_dict,
-    _shape_ok,
     _terms,
-    _written,
     entity_node,
     pods_node,
 )
 
 
 def _read_network_policy(policy: manifests.PolicyObject, report: Report) -> _Policy | None:
-    written = _written(policy)
+    written = report.written
     if not written.specs or not written.specs[0].is_mapping:
         report(("spec",), "no spec; policy not imported")
         return None
@@ -38,7 +36,7 @@ def _read_network_policy(policy: manifests.PolicyObject, report: Report) -> _Pol
         return None
     result = _Policy(policy.name, pods_node(namespace, None, _selector_dict(*terms)))
     for direction in ("ingress", "egress"):
-        _shape_ok(written, ("spec", direction), report)
+        report.shape_ok(("spec", direction))
     types = spec.effective_policy_types()
     result.isolate_ingress, result.isolate_egress = "Ingress" in types, "Egress" in types
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
@@ -51,20 +49,18 @@ def _read_network_policy(policy: manifests.PolicyObject, report: Report) -> _Pol
                 "(Cilium enforces them anyway, cilium#48703); imported as disabled edges",
             )
         for rule in rules:
-            for peer, ports in _network_policy_rule(written, rule, peers_key, namespace, report):
+            for peer, ports in _network_policy_rule(rule, peers_key, namespace, report):
                 result.rules.append(_Rule(direction, peer, ports, disabled=not active))
     return result
 
 
-def _network_policy_rule(
-    policy: Policy, rule: Rule, peers_key: str, namespace: str, report: Report
-) -> list[tuple[Node, list[Port]]]:
+def _network_policy_rule(rule: Rule, peers_key: str, namespace: str, report: Report) -> list[tuple[Node, list[Port]]]:
     path = rule.path
     if not rule.is_mapping:
         report(path, "a rule must be a mapping; rule not imported")
         return []
-    ports = _ports(policy, rule.ports, (*path, "ports"), report, _network_policy_port, "rule")
-    peers_ok = _shape_ok(policy, (*path, peers_key), report)
+    ports = _ports(rule.ports, (*path, "ports"), report, _network_policy_port, "rule")
+    peers_ok = report.shape_ok((*path, peers_key))
     if ports is None or not peers_ok:
         return []
     if not rule.peers:
@@ -104,7 +100,6 @@ def _network_policy_peer(peer: Peer, namespace: str, report: Report) -> Node | N
 
 
 def _ports(
-    policy: Policy,
     entries: tuple[WrittenPort, ...],
     path: _Path,
     report: Report,
@@ -113,7 +108,7 @@ def _ports(
 ) -> list[Port] | None:
     """The readable ports of a list, sorted; None when there were entries but none could be read, because
     dropping them all would turn "these ports" into "all ports"."""
-    if not _shape_ok(policy, path, report):
+    if not report.shape_ok(path):
         return None
     ports = [port for entry in entries if (port := read(entry, report)) is not None]
     if entries and not ports:
