@@ -45,7 +45,7 @@ def selector_covers(wide: LabelSelector, narrow: LabelSelector) -> bool:
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class PodScope:
     """Pods whose namespace matches `namespaces` and whose labels match `pods`.
 
@@ -79,7 +79,7 @@ class PodScope:
         return f"{pods} of namespaces {self.namespaces}"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Peer:
     """One peer of a rule. `kind` other: a peer lint does not model (services, nodes, unreadable selectors)."""
 
@@ -120,7 +120,7 @@ def _cidr_covers(
     return True
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class PortSpec:
     """One port condition as written; `protocol` None = omitted (TCP in native, ANY in Cilium)."""
 
