@@ -183,6 +183,12 @@ class RuleView:
     l7: bool = False  # Cilium `rules:` (HTTP, DNS, Kafka...) on a port: allowed at L4, filtered at L7
     icmp: bool = False
     effective: bool = True
+    written: model.Rule | None = None  # the rule as written (model/)
+
+    @property
+    def port_rules(self) -> tuple[model.PortRule, ...]:
+        """Cilium `toPorts` entries as written."""
+        return self.written.port_rules if self.written is not None else ()
 
     @property
     def section(self) -> str:
@@ -349,6 +355,7 @@ def _read_native(policy: model.Policy, spec: model.Spec) -> PolicyView:
             [_native_peer(peer, namespace) for peer in rule.peers] or None,
             [_port(port, "TCP") for port in rule.ports] or None,
             effective=rule.direction.capitalize() in types,
+            written=rule,
         )
         for rule in spec.rules
     ]
@@ -464,6 +471,7 @@ def _cilium_rule(rule: model.Rule, namespace: str | None) -> RuleView:
         ports if rule.port_rules else None,
         l7=l7,
         icmp=bool(rule.icmps),
+        written=rule,
     )
 
 

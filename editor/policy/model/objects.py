@@ -173,6 +173,12 @@ class PortRule(Part):
     rules: Any = None
     server_names: Any = None
 
+    @property
+    def dns(self) -> list[Any]:
+        """The entry's L7 DNS rules as written (the names Cilium's DNS proxy lets through)."""
+        dns = self.rules.get("dns") if isinstance(self.rules, dict) else None
+        return dns if isinstance(dns, list) else []
+
 
 @dataclasses.dataclass(slots=True, kw_only=True)
 class Rule(Part):
