@@ -87,3 +87,44 @@ def test_other_kinds_and_shapes_are_not_policies() -> None:
     selector = read_policy({"kind": "NetworkPolicy", "spec": {"podSelector": {"matchLabels": {"a": 1}}}})
     assert selector is not None and selector.specs[0].subject is not None
     assert selector.specs[0].subject.parsed is None and selector.specs[0].subject.error is not None
+
+
+DEFAULT_DENY = """\
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: lock, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egress:
+    - {}
+    - toPorts: [{ports: [{port: "53", protocol: UDP}]}]
+"""
+
+
+def test_every_consumer_reads_the_default_deny_as_the_model_does() -> None:
+    # SEMANTICS C4; cilium pkg/policy/api/egress.go (GetDestinationEndpointSelectorsWithRequirements: no selector for
+    # `{}`) and examples/policies/l3/egress-default-deny: `- {}` isolates and allows nothing, while a rule with
+    # ports but no peer fields allows every peer on those ports. The four readers once disagreed on it (issue 11).
+    from editor.policy.analysis.parse_cilium import _read_cilium
+    from editor.policy.importer import import_objects
+    from editor.policy.lint.policyview import read_policies
+    from editor.policy.manifests import read_cluster
+    from editor.policy.validate import validate_objects
+
+    items, _ = load_objects(DEFAULT_DENY, "lock.yaml")
+    deny_all, dns = _policy(DEFAULT_DENY).specs[0].rules
+    assert (deny_all.selects_nothing, deny_all.every_peer, dns.every_peer) == (True, False, True)
+
+    (parsed,) = _read_cilium(read_cluster(items).policies[0], [])
+    first, second = parsed.egress.rules
+    assert (first.peers, first.ports, second.peers) == ([], None, None) and parsed.egress.isolates
+
+    (view,) = read_policies(items[0])
+    assert [rule.peers for rule in view.rules] == [[], None] and view.isolates["egress"]
+
+    document = import_objects(items).document
+    (subject,) = [node for node in document.nodes if node.policy_name == "lock"]
+    assert subject.isolate.egress
+    assert [edge.source for edge in document.edges] == [subject.id]  # only the DNS rule is an edge
+
+    assert not [f for f in validate_objects(items) if f.is_error]
