@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..model.objects import DIRECTIONS
 from .context import LintContext, check
 from .model import Fix, LintFinding, Path, rule
-from .policyview import DIRECTIONS, PolicyView, get_at
+from .policyview import PolicyView, get_at
 
 OUTSIDE = rule(
     "FL001",

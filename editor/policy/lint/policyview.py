@@ -20,6 +20,7 @@ from typing import Any, Literal
 from .. import model
 from ..kinds import CILIUM_KINDS
 from ..model import read_policy
+from ..model.objects import DIRECTIONS
 from ..selectors import EVERYTHING, LabelSelector, Requirement
 from ..yamlio import KubeObject
 from .model import Fix, IPNetwork, LintFinding, Path, Severity, format_path
@@ -28,7 +29,6 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 CILIUM_NAMESPACE_KEY = "io.kubernetes.pod.namespace"
 CILIUM_NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels."
 CILIUM_SERVICE_ACCOUNT_KEY = "io.cilium.k8s.policy.serviceaccount"
-DIRECTIONS = ("ingress", "egress")
 _UNPREFIXED_SOURCES = ("k8s:", "any:")
 PeerKind = Literal["pods", "cidr", "entity", "fqdn", "other"]
 

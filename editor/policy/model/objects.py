@@ -9,8 +9,9 @@ Cilium, `port_rules` (`toPorts` entries). Every part keeps the path it was writt
 The model says what was written and where; it decides nothing a consumer may want to decide differently (the
 analyser refuses an invalid field, the linter passes over it, the importer drops it with a warning), so it
 keeps values as written and records where a shape is wrong (`Policy.problems`). What every consumer must agree on
-is decided here once: which keys are peers (kinds.py and `PEER_FIELDS`), the defaulted policyTypes (SEMANTICS D1),
-Cilium isolation (C2, C3) and what a rule without peer fields selects (C4).
+is decided here once: which keys are peers (`CILIUM_PEER_FIELDS`, `NATIVE_PEER_FIELDS`; the kinds come from
+kinds.py), the defaulted policyTypes (SEMANTICS D1), Cilium isolation (C2, C3) and what a rule without peer fields
+selects (C4). Lines are looked up in the source only when asked for.
 """
 
 from __future__ import annotations

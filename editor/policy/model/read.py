@@ -7,7 +7,7 @@ refuse, skip or warn about as it does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from ..kinds import CILIUM_KINDS, CLUSTER_SCOPED, KINDS, PolicyKind
 from ..selectors import LabelSelector, SelectorError, parse_selector
@@ -55,7 +55,7 @@ class _Reader:
         self.origin = origin
         self.problems: list[Problem] = []
 
-    def problem(self, path: Path, expected: Any, what: str) -> None:
+    def problem(self, path: Path, expected: Literal["mapping", "list"], what: str) -> None:
         self.problems.append(Problem(path, expected, what))
 
     def items(self, value: Any, path: Path, what: str) -> list[Any]:
