@@ -26,7 +26,7 @@ import ipaddress
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from typing import Any, Literal, TypeGuard
 
@@ -172,16 +172,19 @@ def validate_object(obj: dict[str, Any], where: str = "<object>") -> list[Findin
     return _validate(obj, _Report(obj, where, None, None), skip_other_kinds=False)
 
 
-def validate_objects(objects: list[KubeObject]) -> list[Finding]:
+def validate_objects(objects: list[KubeObject], written: Sequence[Policy | None] = ()) -> list[Finding]:
     """Findings for every policy object of an input set, with lines, plus duplicate names across the set.
 
     Objects of kinds that are not policies (Namespace, Deployment, ...) are skipped without a finding.
+    `written`, when given, is each object's policy model as its caller already read it (model/), so that it is
+    not read twice.
     """
     findings: list[Finding] = []
     first_seen: dict[tuple[str, str, str], KubeObject] = {}
-    for item in objects:
+    for index, item in enumerate(objects):
         report = _Report(item.obj, item.source, item.document.index, item.line_of)
-        findings += _validate(item.obj, report, skip_other_kinds=True)
+        model = written[index] if written else None
+        findings += _validate(item.obj, report, skip_other_kinds=True, written=model)
         if report.kind in KINDS and report.name:
             key = (report.kind, report.namespace, report.name)
             if key in first_seen:
@@ -211,7 +214,7 @@ def has_errors(findings: list[Finding]) -> bool:
     return any(finding.is_error for finding in findings)
 
 
-def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Finding]:
+def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool, written: Policy | None = None) -> list[Finding]:
     if not isinstance(obj, dict):
         report.error((), f"expected a Kubernetes object (a mapping), found {_describe_value(obj)}")
         return report.sorted()
@@ -236,7 +239,7 @@ def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Find
     _check_root(obj, kind, report)
     _check_schema(obj, kind, report)
     _check_metadata(obj, kind, report)
-    policy = read_policy(obj)
+    policy = written or read_policy(obj)
     assert policy is not None  # a kind of kinds.py
     if policy.cilium:
         _check_cilium(policy, report)

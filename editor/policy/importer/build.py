@@ -10,7 +10,7 @@ from ..compile import canonical, dns_slug, selector_of
 from ..document import ContainerPort, Document, Edge, Node, safe_id
 from ..document import port_name_error as document_port_name_error
 from ..kinds import CILIUM_KINDS
-from ..model import read_policy
+from ..model import Policy, read_policy
 from ..selectors import validate_namespace_name
 from ..yamlio import KubeObject, load_objects
 from .cilium import _read_cilium_policy
@@ -44,13 +44,15 @@ def _import_cluster(cluster: manifests.Cluster, into: Document | None) -> Import
     # read for the analysis (the ingress controller peer, the admin layers), but a drawing has no place for them
     warnings += [f"{item.where()}: kind {item.kind} is not drawn; skipped" for item in cluster.exposing]
     warnings += [f"{policy.where()}: kind {policy.kind} is not drawn; skipped" for policy in cluster.admin_policies]
-    warnings.extend(_finding_text(f) for f in validate.validate_objects([p.source for p in cluster.policies]))
+    written = [_written(policy) for policy in cluster.policies]  # read once, for the validator and the reader
+    findings = validate.validate_objects([p.source for p in cluster.policies], written)
+    warnings.extend(_finding_text(f) for f in findings)
     last = {(p.kind, p.namespace, p.name): p for p in cluster.policies}
     policies: list[_Policy] = []
-    for policy in cluster.policies:
+    for policy, model in zip(cluster.policies, written, strict=True):
         if last[(policy.kind, policy.namespace, policy.name)] is not policy:
             continue
-        report = _reporter(policy, warnings)
+        report = _reporter(policy, model, warnings)
         if policy.kind in CILIUM_KINDS:
             policies.extend(_read_cilium_policy(policy, report))
         else:
@@ -79,11 +81,15 @@ def _finding_text(finding: validate.Finding) -> str:
     return ": ".join(part for part in parts if part)
 
 
-def _reporter(policy: manifests.PolicyObject, warnings: list[str]) -> Report:
-    """The policy read as written (once, for its reader) and where its warnings go."""
+def _written(policy: manifests.PolicyObject) -> Policy:
     written = read_policy(policy.source)
     if written is None:
         raise ValueError(f"{policy} is not of a kind in kinds.py")
+    return written
+
+
+def _reporter(policy: manifests.PolicyObject, written: Policy, warnings: list[str]) -> Report:
+    """Where the warnings about a policy go, with the policy as written."""
 
     def write(path: _Path, message: str) -> None:
         where = f"{policy.source.source}:{policy.source.line_of(path)}"
