@@ -22,12 +22,13 @@ from typing import Any
 
 from .compile import compile_document, dns_slug
 from .document import Document
+from .kinds import POLICY_KINDS
 from .signing import ARGOCD_ANNOTATIONS
 from .yamlio import dump_yaml_documents
 
 CLUSTER_FOLDER = "_cluster"
 PLATFORM_FOLDER = "platform"
-SIGNED_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
+SIGNED_KINDS = POLICY_KINDS  # every policy kind Fenceline writes
 PUBLIC_KEY_PLACEHOLDER = (
     "-----BEGIN PUBLIC KEY-----\n"
     "REPLACE WITH THE TEAM'S PUBLIC KEY (fenceline bundle --public-key cosign.pub)\n"

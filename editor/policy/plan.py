@@ -25,14 +25,13 @@ from .check import Observation, Replayed, add_observed, analyse_document, observ
 from .compile import canonical
 from .document import Document, Edge
 from .importer import import_objects
+from .kinds import POLICY_KINDS
 from .lint import LintFinding, LintSettings, lint_objects
 from .lint.engine import compile_for_lint, inventory_from_document, run_checks
 from .manifests import read_cluster
 from .rating import rate_objects, rate_policies
 from .shapes import mapping
 from .yamlio import KubeObject, dump_yaml_documents
-
-POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
 
 
 @dataclasses.dataclass

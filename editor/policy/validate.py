@@ -26,7 +26,7 @@ import ipaddress
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from typing import Any, Literal, TypeGuard
 
@@ -36,6 +36,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from . import selectors
 from .admission import SECTIONS
 from .kinds import CILIUM_KINDS, KINDS, PolicyKind
+from .model import IPBlock, Peer, Policy, Port, PortRule, Rule, Selector, read_policy
 from .platform.parse import check_platform_object
 from .platform.schema import PLATFORM_KINDS
 from .yamlio import KubeObject
@@ -171,16 +172,19 @@ def validate_object(obj: dict[str, Any], where: str = "<object>") -> list[Findin
     return _validate(obj, _Report(obj, where, None, None), skip_other_kinds=False)
 
 
-def validate_objects(objects: list[KubeObject]) -> list[Finding]:
+def validate_objects(objects: list[KubeObject], written: Sequence[Policy | None] = ()) -> list[Finding]:
     """Findings for every policy object of an input set, with lines, plus duplicate names across the set.
 
     Objects of kinds that are not policies (Namespace, Deployment, ...) are skipped without a finding.
+    `written`, when given, is each object's policy model as its caller already read it (model/), so that it is
+    not read twice.
     """
     findings: list[Finding] = []
     first_seen: dict[tuple[str, str, str], KubeObject] = {}
-    for item in objects:
+    for index, item in enumerate(objects):
         report = _Report(item.obj, item.source, item.document.index, item.line_of)
-        findings += _validate(item.obj, report, skip_other_kinds=True)
+        model = written[index] if written else None
+        findings += _validate(item.obj, report, skip_other_kinds=True, written=model)
         if report.kind in KINDS and report.name:
             key = (report.kind, report.namespace, report.name)
             if key in first_seen:
@@ -210,7 +214,7 @@ def has_errors(findings: list[Finding]) -> bool:
     return any(finding.is_error for finding in findings)
 
 
-def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Finding]:
+def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool, written: Policy | None = None) -> list[Finding]:
     if not isinstance(obj, dict):
         report.error((), f"expected a Kubernetes object (a mapping), found {_describe_value(obj)}")
         return report.sorted()
@@ -235,10 +239,12 @@ def _validate(obj: Any, report: _Report, *, skip_other_kinds: bool) -> list[Find
     _check_root(obj, kind, report)
     _check_schema(obj, kind, report)
     _check_metadata(obj, kind, report)
-    if kind_name in CILIUM_KINDS:
-        _check_cilium(obj, kind, report)
+    policy = written or read_policy(obj)
+    assert policy is not None  # a kind of kinds.py
+    if policy.cilium:
+        _check_cilium(policy, report)
     else:
-        _check_network_policy(obj, report)
+        _check_network_policy(policy, report)
     return report.sorted()
 
 
@@ -461,10 +467,6 @@ def _unknown_key_message(path: Path, key: str, allowed: list[str]) -> str:
 # Shared semantic checks: CIDRs, ports, selectors and labels
 
 
-def _items(value: Any) -> list[tuple[int, Any]]:
-    return list(enumerate(value)) if isinstance(value, list) else []
-
-
 def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -526,18 +528,22 @@ def _parse_address(text: str, path: Path, report: _Report) -> ipaddress.IPv4Addr
         return None
 
 
-def _check_except(network: IPNetwork, exceptions: Any, path: Path, report: _Report, *, cilium: bool) -> None:
-    for i, text in _items(exceptions):
-        inner = _parse_cidr(text, (*path, i), report, cilium=cilium)
+def _check_block(block: IPBlock, report: _Report, *, cilium: bool) -> None:
+    """The cidr of an ipBlock or CIDRSet entry, and each `except`: within it, a strict subset (V2)."""
+    network = _parse_cidr(block.cidr, block.cidr_path, report, cilium=cilium)
+    if network is None:
+        return
+    for path, text in block.except_items:
+        inner = _parse_cidr(text, path, report, cilium=cilium)
         if inner is None:
             continue
         if inner.version != network.version or not inner.subnet_of(network):  # type: ignore[arg-type]
-            report.error((*path, i), f"{text} is not inside {network}: every except must be within the cidr")
+            report.error(path, f"{text} is not inside {network}: every except must be within the cidr")
         elif inner.prefixlen == network.prefixlen:
             if cilium:
-                report.warning((*path, i), f"{text} excludes the whole of {network}: the rule matches nothing")
+                report.warning(path, f"{text} excludes the whole of {network}: the rule matches nothing")
             else:
-                report.error((*path, i), f"{text} must be a strict subset of {network} (a longer prefix)")
+                report.error(path, f"{text} must be a strict subset of {network} (a longer prefix)")
 
 
 def _port_name_problem(name: str, *, lower_only: bool) -> str | None:
@@ -556,17 +562,14 @@ def _port_name_problem(name: str, *, lower_only: bool) -> str | None:
     return None
 
 
-def _check_selector(selector: Any, path: Path, report: _Report, *, cilium: bool) -> None:
+def _check_selector(selector: Selector | None, report: _Report) -> None:
     """Label selector syntax (V5), unless the schema already found something wrong inside this selector."""
-    if not isinstance(selector, dict):
+    if selector is None or not isinstance(selector.raw, dict) or selector.error is None:
         return
-    inside = format_path(path)
+    inside = format_path(selector.path)
     if any(f.is_error and f.path.startswith(inside) for f in report.findings):
         return
-    try:
-        selectors.parse_selector(selector, source_prefixes=cilium)
-    except selectors.SelectorError as exc:
-        report.error((*path, *exc.path), exc.detail)
+    report.error((*selector.path, *selector.error.path), selector.error.detail)
 
 
 def _check_labels(labels: Any, path: Path, report: _Report) -> None:
@@ -584,54 +587,48 @@ def _check_labels(labels: Any, path: Path, report: _Report) -> None:
 # NetworkPolicy (SEMANTICS §3.2 V1-V5)
 
 
-def _check_network_policy(obj: dict[str, Any], report: _Report) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
+def _check_network_policy(policy: Policy, report: _Report) -> None:
+    if not policy.specs or not policy.specs[0].is_mapping:
         return
-    _check_selector(spec.get("podSelector"), ("spec", "podSelector"), report, cilium=False)
-    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
-        for i, rule in _items(spec.get(direction)):
-            if not isinstance(rule, dict):
-                continue
-            for j, peer in _items(rule.get(peers_key)):
-                _check_peer(peer, ("spec", direction, i, peers_key, j), peers_key, report)
-            for j, port in _items(rule.get("ports")):
-                if isinstance(port, dict):
-                    _check_port(port, ("spec", direction, i, "ports", j), report)
-    _check_policy_types(spec.get("policyTypes"), ("spec", "policyTypes"), report)
+    spec = policy.specs[0]
+    _check_selector(spec.subject, report)
+    for rule in spec.rules:
+        if not isinstance(rule.raw, dict):
+            continue
+        for peer in rule.peers:
+            _check_peer(peer, report)
+        for port in rule.ports:
+            if port.is_mapping:
+                _check_port(port, report)
+    _check_policy_types(spec.policy_types, ("spec", "policyTypes"), report)
 
 
-def _check_peer(peer: Any, path: Path, peers_key: str, report: _Report) -> None:
-    if peer is None:
-        peer = {}  # `- ~` decodes to an empty peer, like `- {}`
-    elif not isinstance(peer, dict):
-        return
-    present = [key for key in ("podSelector", "namespaceSelector", "ipBlock") if peer.get(key) is not None]
+def _check_peer(peer: Peer, report: _Report) -> None:
+    if peer.raw is not None and not isinstance(peer.raw, dict):
+        return  # `- ~` decodes to an empty peer, like `- {}`
+    present = [part for part in (peer.pods, peer.namespaces, peer.block) if part is not None]
     if not present:
         report.error(
-            path,
+            peer.path,
             f"empty peer: set podSelector, namespaceSelector or ipBlock (the API server refuses `- {{}}`; "
-            f"to allow all, leave out `{peers_key}`)",
+            f"to allow all, leave out `{peer.field}`)",
         )
-    elif "ipBlock" in present and len(present) > 1:
-        report.error(path, "ipBlock cannot be combined with podSelector or namespaceSelector; use separate peers")
-    for key in ("podSelector", "namespaceSelector"):
-        _check_selector(peer.get(key), (*path, key), report, cilium=False)
-    block = peer.get("ipBlock")
-    if isinstance(block, dict):  # a missing cidr is the schema's to report
-        network = _parse_cidr(block.get("cidr"), (*path, "ipBlock", "cidr"), report, cilium=False)
-        if network is not None:
-            _check_except(network, block.get("except"), (*path, "ipBlock", "except"), report, cilium=False)
+    elif peer.block is not None and len(present) > 1:
+        report.error(peer.path, "ipBlock cannot be combined with podSelector or namespaceSelector; use separate peers")
+    _check_selector(peer.pods, report)
+    _check_selector(peer.namespaces, report)
+    if peer.block is not None and isinstance(peer.block.raw, dict):  # a missing cidr is the schema's to report
+        _check_block(peer.block, report, cilium=False)
 
 
-def _check_port(port: dict[str, Any], path: Path, report: _Report) -> None:
-    protocol = port.get("protocol")
+def _check_port(port: Port, report: _Report) -> None:
+    path, protocol = port.path, port.protocol
     protocols = ("TCP", "UDP", "SCTP")
     if isinstance(protocol, str) and protocol not in protocols:
         report.error(
             (*path, "protocol"), f"must be TCP, UDP or SCTP, found {protocol!r}{_suggest(protocol, protocols)}"
         )
-    number, end = port.get("port"), port.get("endPort")
+    number, end = port.port, port.end_port
     if _is_int(number):
         if not 1 <= number <= 65535:
             report.error((*path, "port"), f"must be between 1 and 65535, found {number}")
@@ -677,33 +674,30 @@ _L7_KINDS = ("http", "kafka", "dns", "l7proto")
 _MAX_PORTS = 40
 
 
-def _check_cilium(obj: dict[str, Any], kind: PolicyKind, report: _Report) -> None:
-    rules: list[tuple[Path, dict[str, Any]]] = []
-    if isinstance(obj.get("spec"), dict):
-        rules.append((("spec",), obj["spec"]))
-    rules += [(("specs", i), rule) for i, rule in _items(obj.get("specs")) if isinstance(rule, dict)]
-    if not rules and "spec" not in obj and not obj.get("specs"):
+def _check_cilium(policy: Policy, report: _Report) -> None:
+    specs = [spec for spec in policy.specs if spec.is_mapping]
+    if not specs and "spec" not in policy.obj and not policy.obj.get("specs"):
         report.error((), f"{report.kind} has no rules: set spec (or a non-empty specs list)")
-    for path, rule in rules:
-        for key in ("endpointSelector", "nodeSelector"):
-            _check_selector(rule.get(key), (*path, key), report, cilium=True)
+    for spec in specs:
+        _check_selector(spec.subject, report)
+        _check_selector(spec.nodes, report)
         # the schema's anyOf asks for the keys; since 1.17 the agent also refuses them all empty (admission.py)
-        written = [section for section in SECTIONS if section in rule]
-        if written and not any(rule.get(section) for section in SECTIONS):
+        written = [section for section in SECTIONS if section in spec.spec]
+        if written and not any(spec.spec.get(section) for section in SECTIONS):
             report.error(
-                (*path, written[0]),
+                (*spec.path, written[0]),
                 "every one of ingress, ingressDeny, egress, egressDeny is empty: Cilium 1.17+ refuses the policy "
                 "(a default deny is `- {}`)",
             )
-        host = rule.get("nodeSelector") is not None
-        for section, ingress in (("ingress", True), ("ingressDeny", True), ("egress", False), ("egressDeny", False)):
-            for i, item in _items(rule.get(section)):
-                if isinstance(item, dict):
-                    _check_cilium_rule(item, (*path, section, i), report, ingress=ingress, host=host)
+        for rule in spec.rules:
+            if isinstance(rule.raw, dict):
+                _check_cilium_rule(rule, report, host=spec.nodes is not None)
 
 
-def _check_cilium_rule(rule: dict[str, Any], path: Path, report: _Report, *, ingress: bool, host: bool) -> None:
-    peers = [key for key in _L3_FIELDS[ingress] if isinstance(rule.get(key), list) and rule[key]]
+def _check_cilium_rule(rule: Rule, report: _Report, *, host: bool) -> None:
+    path, ingress = rule.path, rule.direction == "ingress"
+    written = {peer.field for peer in rule.peers}
+    peers = [key for key in _L3_FIELDS[ingress] if key in written]
     if len(peers) > 1:
         first, second = (peers[1], peers[0]) if peers[1] == "toFQDNs" else peers[:2]
         reason = (
@@ -712,34 +706,31 @@ def _check_cilium_rule(rule: dict[str, Any], path: Path, report: _Report, *, ing
             else (f"Cilium refuses to combine {first} and {second}")
         )
         report.error(path, f"{reason} in one rule; put them in separate rules", line_path=(*path, peers[1]))
-    to_ports = rule.get("toPorts") if isinstance(rule.get("toPorts"), list) else []
-    if "toServices" in peers and to_ports:
+    if "toServices" in peers and rule.port_rules:
         report.error((*path, "toPorts"), "toServices cannot be combined with toPorts (Cilium refuses it)")
-    if rule.get("icmps") and to_ports:
+    if rule.icmps and rule.port_rules:
         report.error((*path, "icmps"), "icmps and toPorts cannot be in one rule; put them in separate rules")
     prefix = "from" if ingress else "to"
-    for key in (f"{prefix}Endpoints", f"{prefix}Requires", f"{prefix}Nodes"):
-        for i, selector in _items(rule.get(key)):
-            _check_selector(selector, (*path, key, i), report, cilium=True)
-    if rule.get(f"{prefix}Nodes"):
+    for peer in rule.peers:
+        _check_selector(peer.pods, report)
+        if peer.block is None:
+            continue
+        if peer.field.endswith("CIDR"):
+            _parse_cidr(peer.block.cidr, peer.path, report, cilium=True, bare_ip=True)
+        elif isinstance(peer.block.cidr, str):
+            _check_block(peer.block, report, cilium=True)
+    if f"{prefix}Nodes" in written:
         report.warning((*path, f"{prefix}Nodes"), "works only when the agent runs with --enable-node-selector-labels")
-    if rule.get(f"{prefix}Requires"):
+    if f"{prefix}Requires" in written:
         report.warning((*path, f"{prefix}Requires"), "deprecated in Cilium 1.17 and removed in 1.19")
-    for i, text in _items(rule.get(f"{prefix}CIDR")):
-        _parse_cidr(text, (*path, f"{prefix}CIDR", i), report, cilium=True, bare_ip=True)
-    for i, item in _items(rule.get(f"{prefix}CIDRSet")):
-        if isinstance(item, dict) and isinstance(item.get("cidr"), str):
-            item_path = (*path, f"{prefix}CIDRSet", i)
-            network = _parse_cidr(item["cidr"], (*item_path, "cidr"), report, cilium=True)
-            if network is not None:
-                _check_except(network, item.get("except"), (*item_path, "except"), report, cilium=True)
-    for i, port_rule in _items(to_ports):
-        if isinstance(port_rule, dict):
-            _check_cilium_port_rule(port_rule, (*path, "toPorts", i), report, ingress=ingress, host=host)
+    for port_rule in rule.port_rules:
+        if port_rule.is_mapping:
+            _check_cilium_port_rule(port_rule, report, ingress=ingress, host=host)
 
 
-def _check_cilium_port_rule(rule: dict[str, Any], path: Path, report: _Report, *, ingress: bool, host: bool) -> None:
-    l7: dict[str, Any] = rule["rules"] if isinstance(rule.get("rules"), dict) else {}
+def _check_cilium_port_rule(rule: PortRule, report: _Report, *, ingress: bool, host: bool) -> None:
+    path = rule.path
+    l7: dict[str, Any] = rule.rules if isinstance(rule.rules, dict) else {}
     l7_kinds = [kind for kind in _L7_KINDS if l7.get(kind) is not None]
     dns = bool(l7.get("dns"))
     if dns and ingress:
@@ -748,20 +739,19 @@ def _check_cilium_port_rule(rule: dict[str, Any], path: Path, report: _Report, *
         report.error((*path, "rules"), "host policies (nodeSelector) cannot have L7 rules")
     if "l7" in l7 and not l7.get("l7proto"):
         report.error((*path, "rules", "l7"), "l7 rules need l7proto")
-    if rule.get("serverNames") and l7_kinds and rule.get("terminatingTLS") is None:
+    if rule.server_names and l7_kinds and rule.raw.get("terminatingTLS") is None:
         report.error((*path, "serverNames"), "serverNames together with L7 rules need terminatingTLS")
-    ports: list[Any] = rule["ports"] if isinstance(rule.get("ports"), list) else []
-    if len(ports) > _MAX_PORTS:
-        report.error((*path, "ports"), f"at most {_MAX_PORTS} ports in one toPorts entry, found {len(ports)}")
-    if dns and not ports:
+    if len(rule.ports) > _MAX_PORTS:
+        report.error((*path, "ports"), f"at most {_MAX_PORTS} ports in one toPorts entry, found {len(rule.ports)}")
+    if dns and not rule.ports:
         report.error((*path, "rules", "dns"), "DNS rules need a port (53)")
-    for i, port in enumerate(ports):
-        if isinstance(port, dict):
-            _check_cilium_port(port, (*path, "ports", i), report, l7_kinds=l7_kinds)
+    for port in rule.ports:
+        if port.is_mapping:
+            _check_cilium_port(port, report, l7_kinds=l7_kinds)
 
 
-def _check_cilium_port(port: dict[str, Any], path: Path, report: _Report, *, l7_kinds: list[str]) -> None:
-    number, end = port.get("port"), port.get("endPort")
+def _check_cilium_port(port: Port, report: _Report, *, l7_kinds: list[str]) -> None:
+    path, number, end = port.path, port.port, port.end_port
     if isinstance(number, str) and number:
         if not (number.isascii() and number.isdigit()):
             problem = _port_name_problem(number, lower_only=False)
@@ -782,7 +772,7 @@ def _check_cilium_port(port: dict[str, Any], path: Path, report: _Report, *, l7_
                 report.error((*path, "endPort"), f"must be greater than or equal to port ({value}), found {end}")
             if _is_int(end) and end > value and "dns" in l7_kinds:
                 report.error((*path, "endPort"), "DNS rules do not support port ranges")
-    protocol = port.get("protocol") or "ANY"
+    protocol = port.protocol or "ANY"
     if l7_kinds and "dns" not in l7_kinds and protocol != "TCP":
-        shown = "protocol is omitted (ANY)" if "protocol" not in port else f"found {protocol}"
+        shown = "protocol is omitted (ANY)" if "protocol" not in port.raw else f"found {protocol}"
         report.error((*path, "protocol"), f"{'/'.join(l7_kinds)} rules apply only to TCP: set protocol: TCP ({shown})")

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..manifests import PolicyObject
-from ..selectors import LabelSelector, SelectorError, parse_selector
+from ..model import Part, Path, Policy, Port, Problem, Rule, Selector, read_policy
+from ..model.read import KNOWN_FIELDS, read_selector
+from ..selectors import EVERYTHING, LabelSelector
 from ..yamlio import InputError
 from .connections import MAX_PORT, MIN_PORT, PROTOCOLS
 
@@ -122,10 +124,6 @@ class _Policy:
     subjects: int = 0  # bitset of selected classes
 
 
-_SELECTOR_FIELDS = ("matchLabels", "matchExpressions")
-_REQUIREMENT_FIELDS = ("key", "operator", "values")
-
-
 def _unknown_field(key: Any, what: str, known: tuple[str, ...]) -> str:
     return (
         f"unknown field {key!r}: {what} has only {' and '.join(known)} (mis-indented?); the API server rejects "
@@ -146,6 +144,30 @@ class _PolicyReader:
     def __init__(self, policy: PolicyObject, warnings: list[str]) -> None:
         self.policy = policy
         self.warnings = warnings
+        self._model: Policy | None = None
+        self._problems: dict[Path, Problem] | None = None
+
+    @property
+    def model(self) -> Policy:
+        """The policy as written, read once (model/); not kept after the analyser's own form is made."""
+        if self._model is None:
+            self._model = read_policy(self.policy.source)
+            if self._model is None:
+                raise self.error(("kind",), "is not a kind of kinds.py")
+        return self._model
+
+    def check(self, path: Path, message: str | None = None) -> None:
+        """Refuse the part at `path` when the model found it of the wrong shape (not a mapping, not a list)."""
+        if self._problems is None:
+            self._problems = {problem.path: problem for problem in self.model.problems}
+        problem = self._problems.get(path) if self._problems else None
+        if problem is not None:
+            raise self.error(path, message or f"must be a {problem.expected}")
+
+    def mapping(self, part: Part | None, path: Path) -> None:
+        """Refuse a part written where a mapping belongs (a selector, an ipBlock) that is something else."""
+        if part is not None and not isinstance(part.raw, dict):
+            raise self.error(path, "must be a mapping")
 
     def error(self, path: tuple[str | int, ...], message: str) -> InputError:
         field = _path_text(path)
@@ -170,7 +192,12 @@ class _PolicyReader:
         return value
 
     def selector(self, obj: Any, path: tuple[str | int, ...], *, cilium: bool = False) -> LabelSelector:
-        """A label selector; an unknown field in it is an error, like any other invalid selector (V5).
+        """A label selector read from `obj` (see `selector_of`)."""
+        return self.selector_of(read_selector(obj, path, cilium=cilium), path)
+
+    def selector_of(self, selector: Selector | None, path: Path) -> LabelSelector:
+        """A label selector (absent: every pod); an unknown field in it is an error, like any other invalid
+        selector (V5).
 
         `{matchLabels: null, role: frontend}` (a mis-indented matchLabels) read leniently is `{}`: every pod
         of the namespace, the widest reading of a line meant to narrow. The API server refuses the object
@@ -178,23 +205,30 @@ class _PolicyReader:
         Cilium), and netpol-analyzer stops on an invalid policy rather than guess, so the analyser does too:
         a connection list for a policy that cannot be applied would describe no real cluster.
         """
-        if isinstance(obj, dict):
-            for key in obj:
-                if key not in _SELECTOR_FIELDS:
-                    raise self.error((*path, key), _unknown_field(key, "a label selector", _SELECTOR_FIELDS))
-            expressions = obj.get("matchExpressions")
-            for index, expression in enumerate(expressions if isinstance(expressions, list) else []):
-                for key in expression if isinstance(expression, dict) else ():
-                    if key not in _REQUIREMENT_FIELDS:
-                        where = (*path, "matchExpressions", index, key)
-                        raise self.error(where, _unknown_field(key, "a matchExpressions entry", _REQUIREMENT_FIELDS))
-        try:
-            return parse_selector(obj, "", source_prefixes=cilium)
-        except SelectorError as exc:
-            raise self.error((*path, *exc.path), f"selector error: {exc.detail}") from None
+        if selector is None:
+            return EVERYTHING
+        for where, what in selector.unknown:
+            raise self.error(where, _unknown_field(where[-1], what, KNOWN_FIELDS[what]))
+        if selector.error is not None:
+            raise self.error((*path, *selector.error.path), f"selector error: {selector.error.detail}")
+        assert selector.parsed is not None
+        return selector.parsed
 
     def block(self, cidr: Any, excepts: Any, path: tuple[str | int, ...]) -> Block:
-        """The addresses of `cidr` minus every `except` entry (each a strict subset, V2)."""
+        """The addresses of `cidr` minus every `except` entry (each a strict subset, V2).
+
+        The same blocks recur across a cluster's policies (egress to the same ranges), and Python's address
+        parser is slow, so a valid block is computed once per written (cidr, except) pair.
+        """
+        key = (cidr, repr(excepts))
+        block = _BLOCKS.get(key) if isinstance(cidr, str) else None
+        if block is None:
+            block = self._block(cidr, excepts, path)
+            if isinstance(cidr, str) and len(_BLOCKS) < _MAX_BLOCKS:
+                _BLOCKS[key] = block
+        return block
+
+    def _block(self, cidr: Any, excepts: Any, path: tuple[str | int, ...]) -> Block:
         network = self.network(cidr, (*path, "cidr"))
         intervals: list[tuple[int, int, int]] = [
             (network.version, int(network.network_address), int(network.broadcast_address))
@@ -219,6 +253,10 @@ class _PolicyReader:
             raise self.error(path, f"CIDR error: invalid CIDR address: {text}") from None
 
 
+_BLOCKS: dict[tuple[str, str], Block] = {}
+_MAX_BLOCKS = 20_000
+
+
 def _block_subtract(intervals: list[tuple[int, int, int]], lo: int, hi: int) -> list[tuple[int, int, int]]:
     result: list[tuple[int, int, int]] = []
     for version, first, last in intervals:
@@ -235,27 +273,30 @@ def _block_subtract(intervals: list[tuple[int, int, int]], lo: int, hi: int) -> 
 def _read_networkpolicy(policy: PolicyObject, warnings: list[str]) -> _Policy:
     reader = _PolicyReader(policy, warnings)
     namespace = policy.namespace or "default"
-    spec = reader.get(policy.obj, (), "spec", dict) or {}
-    raw_selector = reader.get(spec, ("spec",), "podSelector", dict)
-    subject = reader.selector(raw_selector or {}, ("spec", "podSelector"))  # D3: absent means {}
-    types = reader.get(spec, ("spec",), "policyTypes", list) or []
-    ingress_rules = reader.get(spec, ("spec",), "ingress", list) or []
-    egress_rules = reader.get(spec, ("spec",), "egress", list) or []
+    reader.check(("spec",))
+    spec = reader.model.specs[0] if reader.model.specs else None
+    subject_selector = spec.subject if spec is not None else None
+    reader.mapping(subject_selector, ("spec", "podSelector"))
+    subject = reader.selector_of(subject_selector, ("spec", "podSelector"))  # D3: absent means {}
+    written_types = spec.policy_types if spec is not None else None
+    if written_types is not None and not isinstance(written_types, list):
+        raise reader.error(("spec", "policyTypes"), "must be a list")
+    types = written_types or []
+    reader.check(("spec", "ingress"))
+    reader.check(("spec", "egress"))
     for index, value in enumerate(types):
         if value not in ("Ingress", "Egress"):
             raise reader.error(("spec", "policyTypes", index), f"{value!r} is not Ingress or Egress")
     if len(types) > 2:
         raise reader.error(("spec", "policyTypes"), "may list at most 2 types (Ingress, Egress)")
+    rules = {label: spec.section(label.lower()) if spec is not None else [] for label in ("Ingress", "Egress")}
     if not types:  # D1, SetDefaults_NetworkPolicy
-        types = ["Ingress", *(["Egress"] if egress_rules else [])]
+        types = ["Ingress", *(["Egress"] if rules["Egress"] else [])]
     directions = {}
-    for label, rules, peer_key in (("Ingress", ingress_rules, "from"), ("Egress", egress_rules, "to")):
-        parsed = [
-            _read_np_rule(reader, rule, ("spec", label.lower(), index), label, peer_key, namespace)
-            for index, rule in enumerate(rules)
-        ]
+    for label, peer_key in (("Ingress", "from"), ("Egress", "to")):
+        parsed = [_read_np_rule(reader, rule, label, peer_key, namespace) for rule in rules[label]]
         applies = label in types
-        if rules and not applies:
+        if rules[label] and not applies:
             reader.warn(
                 ("spec", label.lower()),
                 f"ignored: policyTypes {types} does not include {label} (Cilium applies "
@@ -278,60 +319,55 @@ def _pod_keys(rules: list[_Rule]) -> frozenset[str]:
     return frozenset(keys)
 
 
-def _read_np_rule(
-    reader: _PolicyReader, rule: Any, path: tuple[str | int, ...], label: str, peer_key: str, namespace: str
-) -> _Rule:
-    if rule is None:
-        rule = {}
-    if not isinstance(rule, dict):
-        raise reader.error(path, "a rule must be a mapping")
-    raw_peers = reader.get(rule, path, peer_key, list) or []
-    raw_ports = reader.get(rule, path, "ports", list) or []
+def _read_np_rule(reader: _PolicyReader, rule: Rule, label: str, peer_key: str, namespace: str) -> _Rule:
+    path = rule.path
+    reader.check(path, "a rule must be a mapping")
+    reader.check((*path, peer_key))
+    reader.check((*path, "ports"))
     peers: list[PeerSel] = []
-    for index, peer in enumerate(raw_peers):
-        peer_path = (*path, peer_key, index)
-        if not isinstance(peer, dict):
-            raise reader.error(peer_path, "a peer must be a mapping")
-        pods = reader.get(peer, peer_path, "podSelector", dict)
-        namespaces = reader.get(peer, peer_path, "namespaceSelector", dict)
-        ip_block = reader.get(peer, peer_path, "ipBlock", dict)
-        if pods is None and namespaces is None and ip_block is None:
+    for peer in rule.peers:
+        peer_path = peer.path
+        reader.check(peer_path, "a peer must be a mapping")
+        reader.mapping(peer.pods, (*peer_path, "podSelector"))
+        reader.mapping(peer.namespaces, (*peer_path, "namespaceSelector"))
+        reader.mapping(peer.block, (*peer_path, "ipBlock"))
+        if peer.pods is None and peer.namespaces is None and peer.block is None:
             raise reader.error(
                 peer_path,
                 "rule NetworkPolicyPeer error: cannot have empty rule peer; "
                 "set podSelector, namespaceSelector or ipBlock",
             )
-        if ip_block is not None:
-            if pods is not None or namespaces is not None:
+        if peer.block is not None:
+            if peer.pods is not None or peer.namespaces is not None:
                 raise reader.error(
                     peer_path,
                     "rule NetworkPolicyPeer error: cannot have both ipBlock and podSelector/namespaceSelector "
                     "in one peer (use separate list items)",
                 )
-            block = reader.block(ip_block.get("cidr"), ip_block.get("except"), (*peer_path, "ipBlock"))
-            peers.append(_IPPeer(block, kubernetes=True))
+            peers.append(_IPPeer(reader.block(peer.block.cidr, peer.block.excepts, peer.block.path), kubernetes=True))
         else:
+            namespaces = peer.namespaces
             peers.append(
                 _PodPeer(
-                    None if namespaces is None else reader.selector(namespaces, (*peer_path, "namespaceSelector")),
-                    None if pods is None else reader.selector(pods, (*peer_path, "podSelector")),
+                    None if namespaces is None else reader.selector_of(namespaces, namespaces.path),
+                    None if peer.pods is None else reader.selector_of(peer.pods, peer.pods.path),
                     namespace,
                 )
             )
-    ports = [_read_np_port(reader, entry, (*path, "ports", index)) for index, entry in enumerate(raw_ports)]
-    return _Rule(path[-1] + 1, label, peers or None, ports or None)  # type: ignore[operator]
+    ports = [_read_np_port(reader, port) for port in rule.ports]
+    return _Rule(rule.index + 1, label, peers or None, ports or None)
 
 
-def _read_np_port(reader: _PolicyReader, entry: Any, path: tuple[str | int, ...]) -> _PortEntry:
-    if not isinstance(entry, dict):
-        raise reader.error(path, "a port entry must be a mapping")
-    protocol = entry.get("protocol")
+def _read_np_port(reader: _PolicyReader, entry: Port) -> _PortEntry:
+    path = entry.path
+    reader.check(path, "a port entry must be a mapping")
+    protocol = entry.protocol
     if protocol is None:
         protocol = "TCP"  # D2
     elif protocol not in PROTOCOLS:
         raise reader.error((*path, "protocol"), f"unsupported protocol {protocol!r} (use TCP, UDP or SCTP)")
-    port = entry.get("port")
-    end = entry.get("endPort")
+    port = entry.port
+    end = entry.end_port
     if isinstance(port, bool) or not isinstance(port, int | str | None):
         raise reader.error((*path, "port"), "must be a port number or a port name")
     if isinstance(port, int) and not MIN_PORT <= port <= MAX_PORT:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..admission import L7_KINDS, cilium_refusal
 from ..manifests import PolicyObject
+from ..model import Port, Rule, Spec
 from ..selectors import LabelSelector, Requirement
 from .connections import MAX_PORT, MIN_PORT, PROTOCOLS
 from .parse import (
@@ -27,20 +26,6 @@ from .parse import (
     _Rule,
 )
 
-_CILIUM_L3 = {
-    "Ingress": ("fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromRequires", "fromGroups", "fromNodes"),
-    "Egress": (
-        "toEndpoints",
-        "toCIDR",
-        "toCIDRSet",
-        "toEntities",
-        "toFQDNs",
-        "toServices",
-        "toRequires",
-        "toGroups",
-        "toNodes",
-    ),
-}
 _CILIUM_UNSUPPORTED = ("fromRequires", "fromGroups", "fromNodes", "toServices", "toRequires", "toGroups", "toNodes")
 _CILIUM_PROTOCOLS = {"TCP": ("TCP",), "UDP": ("UDP",), "SCTP": ("SCTP",), "ANY": PROTOCOLS}
 
@@ -65,20 +50,15 @@ def _normalise_cilium(selector: LabelSelector) -> LabelSelector:
 def _read_cilium(policy: PolicyObject, warnings: list[str], *, node_selector_labels: bool = False) -> list[_Policy]:
     """The rules of a Cilium policy; none, with a warning saying why, when Cilium refuses the whole object."""
     reader = _PolicyReader(policy, warnings)
-    spec = reader.get(policy.obj, (), "spec", dict)
-    specs = reader.get(policy.obj, (), "specs", list)
-    rules: list[tuple[tuple[str | int, ...], Any, int | None]] = []
-    if spec is not None:
-        rules.append((("spec",), spec, None))
-    for index, rule in enumerate(specs or []):
-        rules.append((("specs", index), rule, index))
-    if not rules:
+    reader.check(("spec",))
+    reader.check(("specs",))
+    if not reader.model.specs:
         raise reader.error((), "needs spec or specs")
     result = []
     own_warnings: list[str] = []
     reader.warnings = own_warnings
-    for path, rule, spec_index in rules:
-        parsed = _read_cilium_rule(reader, rule, path, spec_index)
+    for spec in reader.model.specs:
+        parsed = _read_cilium_rule(reader, spec)
         if parsed is not None:
             result.append(parsed)
     reader.warnings = warnings
@@ -90,19 +70,17 @@ def _read_cilium(policy: PolicyObject, warnings: list[str], *, node_selector_lab
     return result
 
 
-def _read_cilium_rule(
-    reader: _PolicyReader, rule: Any, path: tuple[str | int, ...], spec_index: int | None
-) -> _Policy | None:
+def _read_cilium_rule(reader: _PolicyReader, spec: Spec) -> _Policy | None:
     policy = reader.policy
-    if not isinstance(rule, dict):
-        raise reader.error(path, "a rule must be a mapping")
-    endpoint_selector = reader.get(rule, path, "endpointSelector", dict)
-    if endpoint_selector is None:
-        if rule.get("nodeSelector") is None:
+    path = spec.path
+    reader.check(path, "a rule must be a mapping")
+    reader.mapping(spec.subject, (*path, "endpointSelector"))
+    if spec.subject is None:
+        if spec.nodes is None:
             raise reader.error(path, "needs endpointSelector (or nodeSelector)")
         reader.warn((*path, "nodeSelector"), "host policies (nodeSelector) are not analysed; rule skipped")
         return None
-    selector = _normalise_cilium(reader.selector(endpoint_selector, (*path, "endpointSelector"), cilium=True))
+    selector = _normalise_cilium(reader.selector_of(spec.subject, (*path, "endpointSelector")))
     namespace = policy.namespace
     if namespace is not None:  # C1: a CNP applies only in its own namespace, whatever the selector says
         named = dict(selector.match_labels).get(_NS_KEY)
@@ -111,101 +89,81 @@ def _read_cilium_rule(
         selector = LabelSelector(
             tuple((k, v) for k, v in selector.match_labels if k != _NS_KEY), selector.match_expressions
         )
-    default_deny = reader.get(rule, path, "enableDefaultDeny", dict) or {}
+    default_deny = spec.default_deny
+    if default_deny is not None and not isinstance(default_deny, dict):
+        raise reader.error((*path, "enableDefaultDeny"), "must be a mapping")
     directions = {}
     for label in ("Ingress", "Egress"):
         key = label.lower()
-        allow = reader.get(rule, path, key, list) or []
-        deny = reader.get(rule, path, f"{key}Deny", list) or []
-        parsed = [
-            _read_cilium_peer_rule(reader, item, (*path, key, i), label, label, namespace, False)
-            for i, item in enumerate(allow)
-        ] + [
-            _read_cilium_peer_rule(reader, item, (*path, f"{key}Deny", i), label, f"{label}Deny", namespace, True)
-            for i, item in enumerate(deny)
+        reader.check((*path, key))
+        reader.check((*path, f"{key}Deny"))
+        parsed = [_read_cilium_peer_rule(reader, rule, label, namespace, False) for rule in spec.section(key)]
+        parsed += [
+            _read_cilium_peer_rule(reader, rule, f"{label}Deny", namespace, True) for rule in spec.section(f"{key}Deny")
         ]
         for parsed_rule in parsed:
             parsed_rule.cluster_named_ports = label == "Egress"
-        flag = default_deny.get(key)
+        flag = (default_deny or {}).get(key)
         if flag is not None and not isinstance(flag, bool):
             raise reader.error((*path, "enableDefaultDeny", key), "must be true or false")
         directions[label] = _Direction(parsed, bool(parsed) and flag is not False, bool(parsed))  # C2, C3
-    ref = PolicyRef(policy.kind, namespace, policy.name, policy.where(), spec_index)
+    ref = PolicyRef(policy.kind, namespace, policy.name, policy.where(), spec.index)
     keys = selector.label_keys().union(*(_pod_keys(d.rules) for d in directions.values()))
     return _Policy(ref, namespace, selector, True, directions["Ingress"], directions["Egress"], keys)
 
 
-def _read_cilium_peer_rule(
-    reader: _PolicyReader,
-    rule: Any,
-    path: tuple[str | int, ...],
-    direction: str,
-    label: str,
-    namespace: str | None,
-    deny: bool,
-) -> _Rule:
-    if rule is None:
-        rule = {}
-    if not isinstance(rule, dict):
-        raise reader.error(path, "a rule must be a mapping")
-    present = [key for key in _CILIUM_L3[direction] if rule.get(key) is not None]
+def _read_cilium_peer_rule(reader: _PolicyReader, rule: Rule, label: str, namespace: str | None, deny: bool) -> _Rule:
+    reader.check(rule.path, "a rule must be a mapping")
     peers: list[PeerSel] | None = None
-    if present:  # C4: any L3 field, even an empty list, restricts peers to what the fields select
+    if rule.peer_fields:  # C4: any L3 field, even an empty list, restricts peers to what the fields select
         peers = []
-        for key in present:
-            peers.extend(_read_cilium_l3(reader, rule, path, key, namespace, deny))
-    elif not rule.get("toPorts") and not rule.get("icmps"):
+        for key in rule.peer_fields:
+            peers.extend(_read_cilium_l3(reader, rule, key, namespace, deny))
+    elif rule.selects_nothing:
         # C4: without L3 fields a rule is an L3 wildcard only on its ports (pkg/policy/rule.go); with neither,
         # as in Cilium's default deny `- {}`, it selects no peer (pkg/policy/api/ingress.go
         # GetSourceEndpointSelectorsWithRequirements returns no selector) and allows nothing.
         peers = []
-    ports, l7 = _read_cilium_ports(reader, rule, path, deny)
-    return _Rule(int(path[-1]) + 1, label, peers, ports, deny, l7)
+    ports, l7 = _read_cilium_ports(reader, rule, deny)
+    return _Rule(rule.index + 1, label, peers, ports, deny, l7)
 
 
-def _read_cilium_l3(
-    reader: _PolicyReader,
-    rule: dict[str, Any],
-    path: tuple[str | int, ...],
-    key: str,
-    namespace: str | None,
-    deny: bool,
-) -> list[PeerSel]:
-    values = reader.get(rule, path, key, list)
+def _read_cilium_l3(reader: _PolicyReader, rule: Rule, key: str, namespace: str | None, deny: bool) -> list[PeerSel]:
+    reader.check((*rule.path, key))
     if key in _CILIUM_UNSUPPORTED or (key == "toFQDNs" and deny):
-        reader.warn((*path, key), "is not modelled by the analyser; it allows nothing here")
+        reader.warn((*rule.path, key), "is not modelled by the analyser; it allows nothing here")
         return []
     peers: list[PeerSel] = []
-    for index, value in enumerate(values):
-        item_path = (*path, key, index)
-        if key in ("fromEndpoints", "toEndpoints"):
+    for peer in rule.peers:
+        if peer.field != key:
+            continue
+        value, item_path = peer.raw, peer.path
+        if peer.kind == "endpoints":
             if not isinstance(value, dict):
                 raise reader.error(item_path, "an endpoint selector must be a mapping")
-            peers.append(
-                _EndpointPeer(_scope_endpoint_selector(reader.selector(value, item_path, cilium=True), namespace))
-            )
-        elif key in ("fromCIDR", "toCIDR"):
+            peers.append(_EndpointPeer(_scope_endpoint_selector(reader.selector_of(peer.pods, item_path), namespace)))
+        elif peer.block is not None and key.endswith("CIDR"):
             network = reader.network(value, item_path)
             peers.append(
                 _IPPeer(
                     ((network.version, int(network.network_address), int(network.broadcast_address)),), kubernetes=False
                 )
             )
-        elif key in ("fromCIDRSet", "toCIDRSet"):
-            if not isinstance(value, dict):
+        elif key.endswith("CIDRSet"):
+            if peer.block is None:
                 raise reader.error(item_path, "a CIDR set must be a mapping with cidr and except")
-            if value.get("cidr") is None:
+            if peer.block.cidr is None:
                 reader.warn(item_path, "cidrGroupRef/cidrSelector are not modelled; this entry allows nothing")
                 continue
-            peers.append(_IPPeer(reader.block(value.get("cidr"), value.get("except"), item_path), kubernetes=False))
-        elif key in ("fromEntities", "toEntities"):
+            peers.append(_IPPeer(reader.block(peer.block.cidr, peer.block.excepts, item_path), kubernetes=False))
+        elif peer.kind == "entity":
             if value not in ENTITIES:
                 raise reader.error(item_path, f"unknown entity {value!r} (known: {', '.join(ENTITIES)})")
             peers.append(_EntityPeerSel(value))
         else:  # toFQDNs
-            if not isinstance(value, dict) or not (value.get("matchName") or value.get("matchPattern")):
+            name, pattern = peer.match_name, peer.match_pattern
+            if not (name or pattern):
                 raise reader.error(item_path, "needs matchName or matchPattern")
-            name, pattern = value.get("matchName"), value.get("matchPattern")
             peers.append(
                 _FqdnSel(
                     str(name).lower().rstrip(".") if name else None,
@@ -229,43 +187,42 @@ def _scope_endpoint_selector(selector: LabelSelector, namespace: str | None) -> 
     )
 
 
-def _read_cilium_ports(
-    reader: _PolicyReader, rule: dict[str, Any], path: tuple[str | int, ...], deny: bool
-) -> tuple[list[_PortEntry] | None, bool]:
-    to_ports = reader.get(rule, path, "toPorts", list) or []
-    if not to_ports:
+def _read_cilium_ports(reader: _PolicyReader, rule: Rule, deny: bool) -> tuple[list[_PortEntry] | None, bool]:
+    reader.check((*rule.path, "toPorts"))
+    if not rule.port_rules:
         # A rule with only `icmps` allows ICMP alone: nothing of TCP, UDP or SCTP.
-        return ([] if rule.get("icmps") else None), False
+        return ([] if rule.icmps else None), False
     entries: list[_PortEntry] = []
     l7 = False
-    for index, port_rule in enumerate(to_ports):
-        rule_path = (*path, "toPorts", index)
-        if not isinstance(port_rule, dict):
-            raise reader.error(rule_path, "a toPorts entry must be a mapping")
-        rules = reader.get(port_rule, rule_path, "rules", dict) or {}
+    for port_rule in rule.port_rules:
+        rule_path = port_rule.path
+        reader.check(rule_path, "a toPorts entry must be a mapping")
+        if port_rule.rules is not None and not isinstance(port_rule.rules, dict):
+            raise reader.error((*rule_path, "rules"), "must be a mapping")
+        rules = port_rule.rules or {}
         if rules and deny:
             raise reader.error((*rule_path, "rules"), "deny rules cannot carry L7 rules")
         l7 = l7 or any(kind in rules for kind in L7_KINDS)
         # C4: an entry without ports allows nothing, even with L7 rules: pkg/policy/rule.go makes one L4 filter
         # per listed port and none for an entry that lists none.
-        ports = reader.get(port_rule, rule_path, "ports", list) or []
-        for p_index, port in enumerate(ports):
-            entry = _read_cilium_port(reader, port, (*rule_path, "ports", p_index))
+        reader.check((*rule_path, "ports"))
+        for port in port_rule.ports:
+            entry = _read_cilium_port(reader, port)
             if entry is not None:
                 entries.append(entry)
     return entries, l7
 
 
-def _read_cilium_port(reader: _PolicyReader, port: Any, path: tuple[str | int, ...]) -> _PortEntry | None:
-    if not isinstance(port, dict):
-        raise reader.error(path, "a port must be a mapping")
-    protocol = port.get("protocol") or "ANY"  # C12: omitted means ANY, unlike NetworkPolicy
+def _read_cilium_port(reader: _PolicyReader, port: Port) -> _PortEntry | None:
+    path = port.path
+    reader.check(path, "a port must be a mapping")
+    protocol = port.protocol or "ANY"  # C12: omitted means ANY, unlike NetworkPolicy
     if protocol not in _CILIUM_PROTOCOLS:
         if protocol in ("ICMP", "ICMPV6", "VRRP", "IGMP"):
             reader.warn((*path, "protocol"), f"{protocol} is not modelled (only TCP, UDP and SCTP)")
             return None
         raise reader.error((*path, "protocol"), f"unknown protocol {protocol!r} (use TCP, UDP, SCTP or ANY)")
-    value = port.get("port")
+    value = port.port
     number: int | str | None
     if value is None or value in (0, "0", ""):
         number = None
@@ -279,7 +236,7 @@ def _read_cilium_port(reader: _PolicyReader, port: Any, path: tuple[str | int, .
         raise reader.error((*path, "port"), f"{value!r} is not a port number or a port name")
     if isinstance(number, int) and not MIN_PORT <= number <= MAX_PORT:
         raise reader.error((*path, "port"), f"port {number} is not in 0-65535")
-    end = port.get("endPort")
+    end = port.end_port
     if end is not None and (isinstance(end, bool) or not isinstance(end, int)):
         raise reader.error((*path, "endPort"), "must be a port number")
     if not isinstance(number, int) or end in (None, 0):

@@ -9,6 +9,8 @@ from .. import manifests, validate
 from ..compile import canonical, dns_slug, selector_of
 from ..document import ContainerPort, Document, Edge, Node, safe_id
 from ..document import port_name_error as document_port_name_error
+from ..kinds import CILIUM_KINDS
+from ..model import Policy, read_policy
 from ..platform.inputs import PlatformInputs, split_objects
 from ..platform.to_drawing import draw_policies
 from ..selectors import validate_namespace_name
@@ -56,18 +58,20 @@ def _import_cluster(cluster: manifests.Cluster, into: Document | None) -> Import
     # read for the analysis (the ingress controller peer, the admin layers), but a drawing has no place for them
     warnings += [f"{item.where()}: kind {item.kind} is not drawn; skipped" for item in cluster.exposing]
     warnings += [f"{policy.where()}: kind {policy.kind} is not drawn; skipped" for policy in cluster.admin_policies]
-    warnings.extend(_finding_text(f) for f in validate.validate_objects([p.source for p in cluster.policies]))
+    written = [_written(policy) for policy in cluster.policies]  # read once, for the validator and the reader
+    findings = validate.validate_objects([p.source for p in cluster.policies], written)
+    warnings.extend(_finding_text(f) for f in findings)
     last = {(p.kind, p.namespace, p.name): p for p in cluster.policies}
     policies: list[_Policy] = []
-    for policy in cluster.policies:
+    for policy, model in zip(cluster.policies, written, strict=True):
         if last[(policy.kind, policy.namespace, policy.name)] is not policy:
             continue
-        report = _reporter(policy, warnings)
-        if policy.kind == "NetworkPolicy":
+        report = _reporter(policy, model, warnings)
+        if policy.kind in CILIUM_KINDS:
+            policies.extend(_read_cilium_policy(policy, report))
+        else:
             read = _read_network_policy(policy, report)
             policies.extend([read] if read else [])
-        else:
-            policies.extend(_read_cilium_policy(policy, report))
     document = into if into is not None else Document()
     builder = _Builder(document, warnings)
     for namespace in cluster.namespaces.values():
@@ -91,13 +95,22 @@ def _finding_text(finding: validate.Finding) -> str:
     return ": ".join(part for part in parts if part)
 
 
-def _reporter(policy: manifests.PolicyObject, warnings: list[str]) -> Report:
-    def report(path: _Path, message: str) -> None:
+def _written(policy: manifests.PolicyObject) -> Policy:
+    written = read_policy(policy.source)
+    if written is None:
+        raise ValueError(f"{policy} is not of a kind in kinds.py")
+    return written
+
+
+def _reporter(policy: manifests.PolicyObject, written: Policy, warnings: list[str]) -> Report:
+    """Where the warnings about a policy go, with the policy as written."""
+
+    def write(path: _Path, message: str) -> None:
         where = f"{policy.source.source}:{policy.source.line_of(path)}"
         field = validate.format_path(path)
         warnings.append(f"{where}: {policy}: {field}: {message}" if field else f"{where}: {policy}: {message}")
 
-    return report
+    return Report(written, write)
 
 
 def _edge_key(edge: Edge) -> str:

@@ -11,6 +11,8 @@ from ..cilium import NAMESPACE_LABEL_PREFIX
 from ..document import NAMESPACE_NAME_LABEL, Node, Port
 from ..document import port_name_error as document_port_name_error
 from ..document_schema import ENTITIES, PROTOCOLS
+from ..model import Peer, Rule, Selector, Spec
+from ..model import Port as WrittenPort
 from ..selectors import Requirement
 from .common import (
     _POD_NAMESPACE,
@@ -57,20 +59,16 @@ _CILIUM_SECTIONS: tuple[tuple[str, str, str], ...] = (
 
 
 def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[_Policy]:
-    rules: list[tuple[_Path, Any]] = []
-    if "spec" in policy.obj:
-        rules.append((("spec",), policy.obj["spec"]))
-    if "specs" in policy.obj:
-        specs = _list(policy.obj["specs"], ("specs",), report) or []
-        rules.extend((("specs", i), rule) for i, rule in enumerate(specs))
-    if not rules:
+    written = report.written
+    report.shape_ok(("specs",))
+    if not written.specs:
         report((), "no spec or specs; policy not imported")
     results = []
-    for path, rule in rules:
-        if not isinstance(rule, dict):
-            report(path, "a rule must be a mapping; not imported")
+    for spec in written.specs:
+        if not spec.is_mapping:
+            report(spec.path, "a rule must be a mapping; not imported")
             continue
-        result = _read_cilium_rule(policy, path, rule, report)
+        result = _read_cilium_rule(policy, spec, report)
         if result is not None:
             results.append(result)
     # Node peers are imported as written although an agent without --enable-node-selector-labels refuses them;
@@ -89,22 +87,20 @@ def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[
     return results
 
 
-def _read_cilium_rule(
-    policy: manifests.PolicyObject, path: _Path, rule: dict[str, Any], report: Report
-) -> _Policy | None:
-    endpoints, nodes = rule.get("endpointSelector"), rule.get("nodeSelector")
-    if (endpoints is None) == (nodes is None):
+def _read_cilium_rule(policy: manifests.PolicyObject, spec: Spec, report: Report) -> _Policy | None:
+    path, rule = spec.path, spec.spec
+    if (spec.subject is None) == (spec.nodes is None):
         report(path, "needs exactly one of endpointSelector and nodeSelector; rule not imported")
         return None
-    if nodes is not None:
-        terms = _terms(nodes, (*path, "nodeSelector"), report)
+    if spec.nodes is not None:
+        terms = _terms(spec.nodes, report)
         subject = hosts_node(_selector_dict(*_strip_sources(*terms))) if terms else None
     else:
-        subject = _cilium_endpoints(endpoints, (*path, "endpointSelector"), policy.namespace, report, subject=True)
+        subject = _cilium_endpoints(spec.subject, policy.namespace, report, subject=True)
     if subject is None:
         report(path, "the subject cannot be read; rule not imported")
         return None
-    default_deny = rule.get("enableDefaultDeny")
+    default_deny = spec.default_deny
     if isinstance(default_deny, dict) and False in (default_deny.get("ingress"), default_deny.get("egress")):
         report(
             (*path, "enableDefaultDeny"),
@@ -119,66 +115,60 @@ def _read_cilium_rule(
         if rule[section] is None:
             report((*path, section), "empty (null): Cilium reads it as no rules, which isolates nothing (C2)")
             continue
-        items = _list(rule[section], (*path, section), report)
-        if not items:
+        items = spec.section(section)
+        if not report.shape_ok((*path, section)) or not items:
             continue
         if direction == "ingress":
             result.isolate_ingress = True
         else:
             result.isolate_egress = True
-        for i, item in enumerate(items):
-            _read_cilium_entry(policy, item, (*path, section, i), direction, action, result, report)
+        for item in items:
+            _read_cilium_entry(policy, item, action, result, report)
     return result
 
 
 def _read_cilium_entry(
-    policy: manifests.PolicyObject,
-    item: Any,
-    path: _Path,
-    direction: str,
-    action: str,
-    result: _Policy,
-    report: Report,
+    policy: manifests.PolicyObject, item: Rule, action: str, result: _Policy, report: Report
 ) -> None:
-    if item is None:
-        item = {}
-    if not isinstance(item, dict):
+    path, direction = item.path, item.direction
+    if not item.is_mapping:
         report(path, "a rule must be a mapping; rule not imported")
         return
+    written: dict[str, Any] = item.raw or {}
     peers: list[Node] = []
     has_peer_field = False
     for key in _CILIUM_PEER_FIELDS[direction]:
-        if key not in item:
+        if key not in written:
             continue
         if action == "deny" and key == "toFQDNs":
             has_peer_field = True
             report((*path, key), "deny rules cannot use toFQDNs; not imported")
             continue
-        if item[key] is None:
+        if written[key] is None:
             report((*path, key), "empty (null): Cilium reads it as absent")
             continue
         has_peer_field = True
-        values = _list(item[key], (*path, key), report)
-        if values is None:
+        if not report.shape_ok((*path, key)):
             return
+        values = [peer for peer in item.peers if peer.field == key]
         if not values:
             report((*path, key), "an explicitly empty list selects nothing; rule not imported")
             return
-        for j, value in enumerate(values):
-            peer = _cilium_peer(key, value, (*path, key, j), policy.namespace, report)
+        for value in values:
+            peer = _cilium_peer(value, policy.namespace, report)
             if peer is not None:
                 peers.append(peer)
     for key, message in _CILIUM_UNREPRESENTED.items():
-        if item.get(key) is not None:
+        if written.get(key) is not None:  # in either direction: the API server takes both
             has_peer_field = True
             report((*path, key), message)
     for key, message in _CILIUM_IGNORED.items():
-        if key in item:
+        if key in written:
             report((*path, key), message)
     if has_peer_field and not peers:
         report(path, "no peer of this rule could be imported; rule not imported")
         return
-    if not has_peer_field and not item.get("toPorts") and not item.get("icmps"):
+    if not has_peer_field and item.selects_nothing:
         # C4, pkg/policy/api/ingress.go GetSourceEndpointSelectorsWithRequirements: no peer and no ports
         report(
             path,
@@ -186,8 +176,8 @@ def _read_cilium_entry(
             "the selected pods and allows nothing); imported as a lock with no edge",
         )
         return
-    port_rules = _cilium_port_rules(item.get("toPorts"), (*path, "toPorts"), action, report)
-    icmps = _icmps(item.get("icmps"), (*path, "icmps"), report)
+    port_rules = _cilium_port_rules(item, report)
+    icmps = _icmps(item.icmps, (*path, "icmps"), report)
     if port_rules is None or icmps is None:
         return
     named = sorted({str(p.port) for ports, _, _ in port_rules for p in ports if isinstance(p.port, str)})
@@ -212,33 +202,31 @@ def _read_cilium_entry(
             result.rules.append(_Rule(direction, peer, [], action=action))
 
 
-def _cilium_peer(key: str, value: Any, path: _Path, namespace: str | None, report: Report) -> Node | None:
-    field = key.removeprefix("from").removeprefix("to")
+def _cilium_peer(peer: Peer, namespace: str | None, report: Report) -> Node | None:
+    field, value, path = peer.field.removeprefix("from").removeprefix("to"), peer.raw, peer.path
     if field == "Endpoints":
-        return _cilium_endpoints(value, path, namespace, report, subject=False)
+        return _cilium_endpoints(peer.pods, namespace, report, subject=False)
     if field == "Nodes":
-        terms = _terms(value, path, report)
+        terms = _terms(peer.pods, report)
         return hosts_node(_selector_dict(*_strip_sources(*terms))) if terms else None
     if field == "CIDR":
         network = _network(value, path, report, bare_ip=True)
         return cidr_node(network, []) if network else None
     if field == "CIDRSet":
-        if not isinstance(value, dict):
+        if peer.block is None:
             report(path, "must be a mapping; peer not imported")
             return None
         if value.get("cidrGroupRef") is not None or value.get("cidrGroupSelector") is not None:
             report(path, "CIDR groups are not represented; peer not imported")
             return None
-        return _cidr_peer(value.get("cidr"), value.get("except"), path, report, bare_ip=True)
+        return _cidr_peer(peer.block, report, bare_ip=True)
     if field == "Entities":
         if value not in ENTITIES:
             report(path, f"entity {value!r} is not represented (known: {', '.join(ENTITIES)}); peer not imported")
             return None
         return entity_node(value)
-    if isinstance(value, dict) and isinstance(value.get("matchName"), str) != isinstance(
-        value.get("matchPattern"), str
-    ):
-        return fqdn_node(value.get("matchName"), value.get("matchPattern"))
+    if isinstance(peer.match_name, str) != isinstance(peer.match_pattern, str):
+        return fqdn_node(peer.match_name, peer.match_pattern)
     report(path, "an FQDN selector needs exactly one of matchName and matchPattern; peer not imported")
     return None
 
@@ -259,11 +247,14 @@ def _strip_sources(labels: dict[str, str], requirements: list[Requirement]) -> t
     return {bare(k): v for k, v in labels.items()}, [dataclasses.replace(r, key=bare(r.key)) for r in requirements]
 
 
-def _cilium_endpoints(raw: Any, path: _Path, namespace: str | None, report: Report, *, subject: bool) -> Node | None:
+def _cilium_endpoints(
+    selector: Selector | None, namespace: str | None, report: Report, *, subject: bool
+) -> Node | None:
     """A Cilium endpoint selector as a node. `namespace` is the policy's (None for a CCNP)."""
-    terms = _terms(raw, path, report)
-    if terms is None:
+    terms = _terms(selector, report)
+    if terms is None or selector is None:
         return None
+    path = selector.path
     labels, requirements = terms
     if not subject:
         reserved = [key for key in list(labels) + [r.key for r in requirements] if key.startswith("reserved:")]
@@ -320,28 +311,26 @@ def _namespace_label(key: str) -> str:
     return NAMESPACE_NAME_LABEL if key == _POD_NAMESPACE else key.removeprefix(NAMESPACE_LABEL_PREFIX)
 
 
-def _cilium_port_rules(
-    raw: Any, path: _Path, action: str, report: Report
-) -> list[tuple[list[Port], dict[str, Any] | None, list[str]]] | None:
-    entries = _list(raw, path, report)
-    if entries is None:
+def _cilium_port_rules(rule: Rule, report: Report) -> list[tuple[list[Port], dict[str, Any] | None, list[str]]] | None:
+    path = (*rule.path, "toPorts")
+    if not report.shape_ok(path):
         return None
     rules = []
-    for i, entry in enumerate(entries):
-        entry_path = (*path, i)
-        if not isinstance(entry, dict):
+    for entry in rule.port_rules:
+        entry_path = entry.path
+        if not entry.is_mapping:
             report(entry_path, "a toPorts entry must be a mapping; not imported")
             continue
         for key in ("listener", "originatingTLS", "terminatingTLS"):
-            if entry.get(key) is not None:
+            if entry.raw.get(key) is not None:
                 report((*entry_path, key), f"{key} is not represented; ignored")
-        if not entry.get("ports"):
+        if not entry.ports:
             # C4, pkg/policy/rule.go: one L4 filter per listed port, so an entry without ports allows nothing
             report(entry_path, "a toPorts entry without ports allows nothing; not imported")
             continue
-        ports = _ports(entry.get("ports"), (*entry_path, "ports"), report, _cilium_port, "toPorts entry")
-        l7 = entry.get("rules")
-        names = entry.get("serverNames") or []
+        ports = _ports(entry.ports, (*entry_path, "ports"), report, _cilium_port, "toPorts entry")
+        l7 = entry.rules
+        names = entry.server_names or []
         if l7 is not None and not isinstance(l7, dict):
             report((*entry_path, "rules"), "must be a mapping; toPorts entry not imported")
             continue
@@ -350,18 +339,19 @@ def _cilium_port_rules(
             continue
         if ports is not None:
             rules.append((ports, dict(l7) if l7 else None, sorted(names)))
-    if entries and not rules:
+    if rule.port_rules and not rules:
         report(path, "no toPorts entry could be imported; rule not imported")
         return None
     return rules
 
 
-def _cilium_port(entry: Any, path: _Path, report: Report) -> Port | None:
-    if not isinstance(entry, dict):
+def _cilium_port(entry: WrittenPort, report: Report) -> Port | None:
+    path = entry.path
+    if not entry.is_mapping:
         report(path, "a port must be a mapping; port not imported")
         return None
-    protocol = str(entry.get("protocol") or "ANY").upper()
-    number, end = entry.get("port"), entry.get("endPort")
+    protocol = str(entry.protocol or "ANY").upper()
+    number, end = entry.port, entry.end_port
     port: int | str | None = None
     problem = None
     if isinstance(number, str) and number.isdigit():

@@ -10,12 +10,31 @@ from typing import Any
 
 from ..compile import canonical
 from ..document import NAMESPACE_NAME_LABEL, Document, Node, Port
-from ..selectors import OPERATORS, LabelSelector, Requirement, validate_namespace_name
+from ..model import IPBlock, Policy, Selector
+from ..selectors import LabelSelector, Requirement, validate_namespace_name
 
 _Path = tuple[str | int, ...]
-Report = Callable[[_Path, str], None]
 _POD_NAMESPACE = "io.kubernetes.pod.namespace"
 _PREFIX_SOURCES = ("", "k8s", "any")  # label sources that mean "a Kubernetes label" in Cilium selectors
+
+
+class Report:
+    """Warnings about one policy object, `report(path, message)`, and the object as written (`written`)."""
+
+    def __init__(self, written: Policy, write: Callable[[_Path, str], None]) -> None:
+        self.written = written
+        self._write = write
+        self._problems = {problem.path: problem for problem in written.problems}
+
+    def __call__(self, path: _Path, message: str) -> None:
+        self._write(path, message)
+
+    def shape_ok(self, path: _Path) -> bool:
+        """False (after a warning) when the model found the part at `path` of the wrong shape."""
+        problem = self._problems.get(path)
+        if problem is not None:
+            self(path, f"must be a {problem.expected}; not imported")
+        return problem is None
 
 
 @dataclasses.dataclass
@@ -152,47 +171,16 @@ def _list(value: Any, path: _Path, report: Report) -> list[Any] | None:
     return value
 
 
-def _terms(raw: Any, path: _Path, report: Report) -> tuple[dict[str, str], list[Requirement]] | None:
-    """matchLabels and matchExpressions of a label selector, or None (after a warning) when unreadable.
-
-    Unknown keys make a selector unreadable rather than ignored: a mis-indented `matchLabels` leaves its labels
-    as siblings, and ignoring them would select every pod.
-    """
-    if raw is None:
+def _terms(selector: Selector | None, report: Report) -> tuple[dict[str, str], list[Requirement]] | None:
+    """matchLabels and matchExpressions of a label selector (absent: `{}`), or None (after a warning) when
+    unreadable (`Selector.terms`: label syntax is not checked here; validate reports it)."""
+    if selector is None:
         return {}, []
-    if not isinstance(raw, dict):
-        report(path, "a label selector must be a mapping; not imported")
+    terms = selector.terms()
+    if terms.problem is not None:
+        report(terms.problem[0], f"{terms.problem[1]}; selector not imported")
         return None
-    unknown = [key for key in raw if key not in ("matchLabels", "matchExpressions")]
-    if unknown:
-        report(path, f"unknown selector key {unknown[0]!r} (mis-indented matchLabels?); selector not imported")
-        return None
-    labels = raw.get("matchLabels") or {}
-    if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-        report((*path, "matchLabels"), "matchLabels must map strings to strings (quote numbers and booleans)")
-        return None
-    requirements = []
-    expressions = _list(raw.get("matchExpressions"), (*path, "matchExpressions"), report)
-    if expressions is None:
-        return None
-    for i, expression in enumerate(expressions):
-        requirement = _requirement(expression)
-        if requirement is None:
-            report((*path, "matchExpressions", i), "not a valid label selector requirement; selector not imported")
-            return None
-        requirements.append(requirement)
-    return dict(labels), requirements
-
-
-def _requirement(expression: Any) -> Requirement | None:
-    if not isinstance(expression, dict) or not isinstance(expression.get("key"), str):
-        return None
-    operator, values = expression.get("operator"), expression.get("values") or []
-    if operator not in OPERATORS or not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        return None
-    if (operator in ("In", "NotIn")) != bool(values):
-        return None
-    return Requirement(expression["key"], operator, tuple(sorted(set(values))))
+    return terms.labels, terms.requirements
 
 
 def _namespace_ok(name: str, path: _Path, report: Report) -> bool:
@@ -214,20 +202,22 @@ def _network(text: Any, path: _Path, report: Report, *, bare_ip: bool) -> str | 
         return None
 
 
-def _cidr_peer(cidr: Any, excepts: Any, path: _Path, report: Report, *, bare_ip: bool = False) -> Node | None:
-    network = _network(cidr, (*path, "cidr"), report, bare_ip=bare_ip)
-    items = _list(excepts, (*path, "except"), report)
-    if network is None or items is None:
+def _cidr_peer(block: IPBlock, report: Report, *, bare_ip: bool = False) -> Node | None:
+    network = _network(block.cidr, block.cidr_path, report, bare_ip=bare_ip)
+    if block.excepts is not None and not isinstance(block.excepts, list):
+        report(block.excepts_path, "must be a list; not imported")
+        return None
+    if network is None:
         return None
     outer = ipaddress.ip_network(network)
     inner_texts = []
-    for i, text in enumerate(items):
-        inner_text = _network(text, (*path, "except", i), report, bare_ip=False)
+    for path, text in block.except_items:
+        inner_text = _network(text, path, report, bare_ip=False)
         if inner_text is None:
             return None
         inner = ipaddress.ip_network(inner_text)
         if inner.version != outer.version or not inner.subnet_of(outer) or inner.prefixlen <= outer.prefixlen:  # type: ignore[arg-type]
-            report((*path, "except", i), f"{inner} is not strictly inside {network}; peer not imported")
+            report(path, f"{inner} is not strictly inside {network}; peer not imported")
             return None
         inner_texts.append(inner_text)
     return cidr_node(network, inner_texts)

@@ -105,9 +105,7 @@ def _has_dns_proxy(ctx: LintContext, policy: PolicyView) -> bool:
 
 
 def _proxies_dns(rule_view: RuleView) -> bool:
-    raw = rule_view.raw if isinstance(rule_view.raw, dict) else {}
-    entries: list[Any] = raw["toPorts"] if isinstance(raw.get("toPorts"), list) else []
-    return any(isinstance(e, dict) and isinstance(e.get("rules"), dict) and e["rules"].get("dns") for e in entries)
+    return any(entry.dns for entry in rule_view.port_rules)
 
 
 @check
@@ -164,12 +162,8 @@ def _dns_patterns(policy: PolicyView) -> list[str]:
     """The names and patterns of the `rules.dns` entries of a policy's egress rules (what its DNS proxy passes)."""
     patterns: list[str] = []
     for rule_view in policy.rules_of("egress"):
-        raw = rule_view.raw if isinstance(rule_view.raw, dict) else {}
-        entries: list[Any] = raw["toPorts"] if isinstance(raw.get("toPorts"), list) else []
-        for entry in entries:
-            rules = entry.get("rules") if isinstance(entry, dict) else None
-            dns = rules.get("dns") if isinstance(rules, dict) else None
-            for item in dns if isinstance(dns, list) else []:
+        for entry in rule_view.port_rules:
+            for item in entry.dns:
                 if isinstance(item, dict):
                     patterns += [str(v) for k, v in item.items() if k in ("matchName", "matchPattern") and v]
     return patterns

@@ -147,7 +147,8 @@ def _subject_nodes(document: Document, view: PolicyView, rule_edges: dict[Any, A
                     found.add(edges[edge_id].target if section.startswith("ingress") else edges[edge_id].source)
     if found:
         return sorted(found)
-    selector = view.spec.get("endpointSelector" if view.cilium else "podSelector")
+    subject = view.written.subject  # podSelector or endpointSelector as written
+    selector = subject.raw if subject is not None else None
     return [
         node.id
         for node in document.nodes

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..model.objects import DIRECTIONS
 from .context import LintContext, check
 from .model import Fix, LintFinding, Path, rule
-from .policyview import DIRECTIONS, PolicyView, effective_policy_types, get_at
+from .policyview import PolicyView, get_at
 
 OUTSIDE = rule(
     "FL001",
@@ -71,7 +72,7 @@ def policy_types(ctx: LintContext) -> Iterator[LintFinding]:
 
 
 def _outside(policy: PolicyView) -> Iterator[LintFinding]:
-    listed = effective_policy_types(policy.spec)
+    listed = policy.written.effective_policy_types()
     for direction in DIRECTIONS:
         ignored = policy.rules_of(direction, effective_only=False)
         if not ignored or direction.capitalize() in listed:
@@ -94,7 +95,7 @@ def _outside(policy: PolicyView) -> Iterator[LintFinding]:
 def _defaulted(policy: PolicyView) -> LintFinding:
     has_ingress = bool(policy.rules_of("ingress"))
     has_egress = bool(policy.rules_of("egress"))
-    defaulted = effective_policy_types(policy.spec)
+    defaulted = policy.written.effective_policy_types()
     path = (*policy.base, "policyTypes") if "policyTypes" in policy.spec else policy.base
     if has_egress and not has_ingress:
         return policy.finding(

@@ -17,8 +17,11 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from ..kinds import CILIUM_KINDS, CLUSTER_SCOPED, POLICY_KINDS
-from ..selectors import EVERYTHING, LabelSelector, Requirement, SelectorError, parse_selector
+from .. import model
+from ..kinds import CILIUM_KINDS
+from ..model import read_policy
+from ..model.objects import DIRECTIONS
+from ..selectors import EVERYTHING, LabelSelector, Requirement
 from ..yamlio import KubeObject
 from .model import Fix, IPNetwork, LintFinding, Path, Severity, format_path
 
@@ -26,15 +29,6 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 CILIUM_NAMESPACE_KEY = "io.kubernetes.pod.namespace"
 CILIUM_NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels."
 CILIUM_SERVICE_ACCOUNT_KEY = "io.cilium.k8s.policy.serviceaccount"
-DIRECTIONS = ("ingress", "egress")
-# Cilium rule keys that name peers (layer 3), by direction; a rule with none of them is an L3 wildcard (C4).
-CILIUM_PEER_KEYS = {
-    "ingress": ("fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet", "fromRequires", "fromNodes", "fromGroups"),
-    "egress": (
-        "toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toFQDNs", "toServices", "toRequires", "toNodes",
-        "toGroups",
-    ),
-}  # fmt: skip
 _UNPREFIXED_SOURCES = ("k8s:", "any:")
 PeerKind = Literal["pods", "cidr", "entity", "fqdn", "other"]
 
@@ -51,7 +45,7 @@ def selector_covers(wide: LabelSelector, narrow: LabelSelector) -> bool:
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class PodScope:
     """Pods whose namespace matches `namespaces` and whose labels match `pods`.
 
@@ -85,7 +79,7 @@ class PodScope:
         return f"{pods} of namespaces {self.namespaces}"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Peer:
     """One peer of a rule. `kind` other: a peer lint does not model (services, nodes, unreadable selectors)."""
 
@@ -126,7 +120,7 @@ def _cidr_covers(
     return True
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class PortSpec:
     """One port condition as written; `protocol` None = omitted (TCP in native, ANY in Cilium)."""
 
@@ -189,6 +183,12 @@ class RuleView:
     l7: bool = False  # Cilium `rules:` (HTTP, DNS, Kafka...) on a port: allowed at L4, filtered at L7
     icmp: bool = False
     effective: bool = True
+    written: model.Rule | None = None  # the rule as written (model/)
+
+    @property
+    def port_rules(self) -> tuple[model.PortRule, ...]:
+        """Cilium `toPorts` entries as written."""
+        return self.written.port_rules if self.written is not None else ()
 
     @property
     def section(self) -> str:
@@ -234,6 +234,7 @@ class PolicyView:
     policy_types: list[str] | None  # native only, as written; None = absent
     isolates: dict[str, bool]
     rules: list[RuleView]
+    written: model.Spec  # the rule set as written (model/)
     item: KubeObject | None = None
     multiple_specs: bool = False
     node_ids: list[str] = dataclasses.field(default_factory=list)
@@ -284,51 +285,30 @@ class PolicyView:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Reading objects
+# Views of the policy model (model/read.py reads the objects)
 
 
 def read_policies(item: KubeObject | dict[str, Any]) -> list[PolicyView]:
     """The policies of one object (several for a Cilium `specs:` list); none for other kinds or no spec."""
-    obj = item.obj if isinstance(item, KubeObject) else item
-    source = item if isinstance(item, KubeObject) else None
-    if not isinstance(obj, dict) or obj.get("kind") not in POLICY_KINDS:
+    policy = read_policy(item)
+    if policy is None:
         return []
-    kind = str(obj["kind"])
-    metadata: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
-    name: str = metadata["name"] if isinstance(metadata.get("name"), str) else "<unnamed>"
-    namespace: str | None = None
-    if kind not in CLUSTER_SCOPED:
-        written = metadata.get("namespace")
-        namespace = written if isinstance(written, str) and written else "default"
-    specs: list[tuple[Path, Any]] = []
-    if isinstance(obj.get("spec"), dict):
-        specs.append((("spec",), obj["spec"]))
-    if kind in CILIUM_KINDS and isinstance(obj.get("specs"), list):
-        specs += [(("specs", i), spec) for i, spec in enumerate(obj["specs"]) if isinstance(spec, dict)]
+    source = item if isinstance(item, KubeObject) else None
+    specs = [spec for spec in policy.specs if spec.is_mapping]
     views = []
-    for base, spec in specs:
-        if kind == "NetworkPolicy":
-            view = _read_native(kind, namespace or "default", name, obj, base, spec)
-        else:
-            view = _read_cilium(kind, namespace, name, obj, base, spec)
+    for spec in specs:
+        view = _read_cilium(policy, spec) if policy.cilium else _read_native(policy, spec)
         view.item = source
         view.multiple_specs = len(specs) > 1
         views.append(view)
     return views
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _selector(value: Any, *, cilium: bool = False) -> LabelSelector | None:
-    """A parsed selector, or None when it cannot be read (validate reports it)."""
-    if value is None:
+def _selector(selector: model.Selector | None) -> LabelSelector | None:
+    """A parsed selector (absent or null: everything), or None when it cannot be read (validate reports it)."""
+    if selector is None or selector.raw is None:
         return EVERYTHING
-    try:
-        return parse_selector(value, source_prefixes=cilium)
-    except SelectorError:
-        return None
+    return selector.parsed
 
 
 def _network(text: Any) -> IPNetwork | None:
@@ -340,100 +320,84 @@ def _network(text: Any) -> IPNetwork | None:
         return None
 
 
-def _cidr_peer(path: Path, raw: Any, cidr: Any, excepts: Any) -> Peer:
-    network = _network(cidr)
-    if network is None:
-        return Peer("other", path, raw)
-    holes = tuple(hole for hole in (_network(text) for text in _list(excepts)) if hole is not None)
-    return Peer("cidr", path, raw, cidr=network, excepts=holes)
+def _cidr_peer(peer: model.Peer, block: model.IPBlock | None) -> Peer:
+    network = _network(block.cidr) if block is not None else None
+    if block is None or network is None:
+        return Peer("other", peer.path, peer.raw)
+    holes = tuple(hole for _, text in block.except_items if (hole := _network(text)) is not None)
+    return Peer("cidr", peer.path, peer.raw, cidr=network, excepts=holes)
 
 
 # --- native NetworkPolicy ---------------------------------------------------------------------------------
 
 
-def effective_policy_types(spec: dict[str, Any]) -> list[str]:
-    """policyTypes after the API server's defaulting (SEMANTICS D1)."""
-    written = spec.get("policyTypes")
-    if isinstance(written, list) and written:
-        return [t for t in written if t in ("Ingress", "Egress")]
-    return ["Ingress", "Egress"] if _list(spec.get("egress")) else ["Ingress"]
+def _view(policy: model.Policy, spec: model.Spec, subject: PodScope | None, policy_types: list[str] | None,
+          isolates: dict[str, bool], rules: list[RuleView]) -> PolicyView:  # fmt: skip
+    name = policy.name or "<unnamed>"
+    return PolicyView(policy.kind.name, policy.namespace, name, policy.obj, spec.path, spec.spec, subject,
+                      policy_types, isolates, rules, spec)  # fmt: skip
 
 
-def _read_native(
-    kind: str, namespace: str, name: str, obj: dict[str, Any], base: Path, spec: dict[str, Any]
-) -> PolicyView:
-    pods = _selector(spec.get("podSelector"))
+def _read_native(policy: model.Policy, spec: model.Spec) -> PolicyView:
+    namespace = policy.namespace or "default"
+    pods = _selector(spec.subject)
     subject = PodScope(namespace_scope(namespace), pods, namespace) if pods is not None else None
-    written_types = spec.get("policyTypes")
+    written_types = spec.policy_types
     policy_types = [str(t) for t in written_types] if isinstance(written_types, list) else None
-    types = effective_policy_types(spec)
-    rules: list[RuleView] = []
-    for direction in DIRECTIONS:
-        peers_key = "from" if direction == "ingress" else "to"
-        for index, raw in enumerate(_list(spec.get(direction))):
-            path = (*base, direction, index)
-            rule = raw if isinstance(raw, dict) else {}
-            written_peers = _list(rule.get(peers_key))
-            peers = [_native_peer((*path, peers_key, i), peer, namespace) for i, peer in enumerate(written_peers)]
-            written_ports = _list(rule.get("ports"))
-            ports = [_port((*path, "ports", i), port, "TCP") for i, port in enumerate(written_ports)]
-            rules.append(
-                RuleView(
-                    direction,
-                    False,
-                    index,
-                    path,
-                    raw,
-                    peers or None,
-                    ports or None,
-                    effective=direction.capitalize() in types,
-                )
-            )
+    types = spec.effective_policy_types()
+    rules = [
+        RuleView(
+            rule.direction,
+            False,
+            rule.index,
+            rule.path,
+            rule.raw,
+            [_native_peer(peer, namespace) for peer in rule.peers] or None,
+            [_port(port, "TCP") for port in rule.ports] or None,
+            effective=rule.direction.capitalize() in types,
+            written=rule,
+        )
+        for rule in spec.rules
+    ]
     isolates = {direction: direction.capitalize() in types for direction in DIRECTIONS}
-    return PolicyView(kind, namespace, name, obj, base, spec, subject, policy_types, isolates, rules)
+    return _view(policy, spec, subject, policy_types, isolates, rules)
 
 
-def _native_peer(path: Path, raw: Any, namespace: str) -> Peer:
-    if not isinstance(raw, dict):
-        return Peer("other", path, raw)
-    if "ipBlock" in raw:
-        block = raw["ipBlock"] if isinstance(raw["ipBlock"], dict) else {}
-        return _cidr_peer(path, raw, block.get("cidr"), block.get("except"))
-    has_pods, has_namespaces = "podSelector" in raw, "namespaceSelector" in raw
-    if not has_pods and not has_namespaces:
-        return Peer("other", path, raw)
-    pods = _selector(raw.get("podSelector")) if has_pods else EVERYTHING
-    namespaces = _selector(raw.get("namespaceSelector")) if has_namespaces else namespace_scope(namespace)
+def _native_peer(peer: model.Peer, namespace: str) -> Peer:
+    if peer.kind == "cidr":
+        return _cidr_peer(peer, peer.block)
+    if peer.kind != "pods":
+        return Peer("other", peer.path, peer.raw)
+    pods = _selector(peer.pods)
+    namespaces = _selector(peer.namespaces) if peer.namespaces is not None else namespace_scope(namespace)
     if pods is None or namespaces is None:
-        return Peer("other", path, raw)
-    return Peer("pods", path, raw, scope=PodScope(namespaces, pods, None if has_namespaces else namespace))
+        return Peer("other", peer.path, peer.raw)
+    scope = PodScope(namespaces, pods, None if peer.namespaces is not None else namespace)
+    return Peer("pods", peer.path, peer.raw, scope=scope)
 
 
-def _port(path: Path, raw: Any, default_protocol: str) -> PortSpec:
-    if not isinstance(raw, dict):
-        return PortSpec(path, None, None, None, default_protocol)
-    protocol = raw.get("protocol") if isinstance(raw.get("protocol"), str) else None
-    port = raw.get("port")
-    if isinstance(port, str) and port.isdigit():
-        port = int(port)
-    if port == 0 or isinstance(port, bool) or not isinstance(port, int | str):
-        port = None  # Cilium's "0" and an absent port both mean every port
-    end = raw.get("endPort")
-    end_port = end if isinstance(end, int) and not isinstance(end, bool) and isinstance(port, int) else None
-    return PortSpec(path, protocol, port, end_port, default_protocol)
+def _port(port: model.Port, default_protocol: str) -> PortSpec:
+    protocol = port.protocol if isinstance(port.protocol, str) else None
+    number = port.port
+    if isinstance(number, str) and number.isdigit():
+        number = int(number)
+    if number == 0 or isinstance(number, bool) or not isinstance(number, int | str):
+        number = None  # Cilium's "0" and an absent port both mean every port
+    end = port.end_port
+    end_port = end if isinstance(end, int) and not isinstance(end, bool) and isinstance(number, int) else None
+    return PortSpec(port.path, protocol, number, end_port, default_protocol)
 
 
 # --- Cilium ------------------------------------------------------------------------------------------------
 
 
-def endpoint_scope(raw: Any, namespace: str | None) -> PodScope | None:
+def endpoint_scope(selector: LabelSelector | None, namespace: str | None) -> PodScope | None:
     """The pods a Cilium endpoint selector matches (SEMANTICS C5/C6), or None for a non-pod or unreadable one.
 
     Namespace keys (`k8s:io.kubernetes.pod.namespace`, `io.cilium.k8s.namespace.labels.*`) become the
     namespace selector; without one, a CNP selector means the policy's namespace and a CCNP selector every
     namespace. Other label sources (`reserved:`, `cidr:`) select no pod.
     """
-    selector = _selector(raw, cilium=True)
     if selector is None:
         return None
     namespace_terms: list[tuple[str, str]] = []
@@ -479,81 +443,56 @@ def _namespace_key(key: str) -> str | None:
     return None
 
 
-def cilium_isolates(spec: dict[str, Any], direction: str) -> bool:
-    """Whether the rule puts its endpoints into default-deny for `direction` (SEMANTICS C2, C3)."""
-    default_deny = spec.get("enableDefaultDeny")
-    if isinstance(default_deny, dict) and default_deny.get(direction) is False:
-        return False
-    return bool(_list(spec.get(direction)) or _list(spec.get(f"{direction}Deny")))
-
-
-def _read_cilium(
-    kind: str, namespace: str | None, name: str, obj: dict[str, Any], base: Path, spec: dict[str, Any]
-) -> PolicyView:
+def _read_cilium(policy: model.Policy, spec: model.Spec) -> PolicyView:
+    namespace = policy.namespace
     subject: PodScope | None = None
-    if "endpointSelector" in spec:
-        subject = endpoint_scope(spec.get("endpointSelector"), namespace)
+    if spec.subject is not None:
+        subject = endpoint_scope(_selector(spec.subject), namespace)
         if subject is not None and namespace is not None:
             # C1: Cilium always ANDs the policy's namespace into the subject selector.
             subject = PodScope(namespace_scope(namespace), subject.pods, namespace)
-    rules: list[RuleView] = []
-    for direction in DIRECTIONS:
-        for deny in (False, True):
-            section = f"{direction}Deny" if deny else direction
-            for index, raw in enumerate(_list(spec.get(section))):
-                rules.append(_cilium_rule(direction, deny, index, (*base, section, index), raw, namespace))
-    isolates = {direction: cilium_isolates(spec, direction) for direction in DIRECTIONS}
-    return PolicyView(kind, namespace, name, obj, base, spec, subject, None, isolates, rules)
+    rules = [_cilium_rule(rule, namespace) for rule in spec.rules]
+    isolates = {direction: spec.cilium_isolates(direction) for direction in DIRECTIONS}
+    return _view(policy, spec, subject, None, isolates, rules)
 
 
-def _cilium_rule(direction: str, deny: bool, index: int, path: Path, raw: Any, namespace: str | None) -> RuleView:
-    rule = raw if isinstance(raw, dict) else {}
-    peers: list[Peer] = []
-    has_peer_field = False
-    for key in CILIUM_PEER_KEYS[direction]:
-        if rule.get(key) is None:
-            continue  # absent, or null (Cilium's decoder reads null as absent)
-        has_peer_field = True
-        for i, value in enumerate(_list(rule[key])):
-            peers.append(_cilium_peer(key, (*path, key, i), value, namespace))
-    ports: list[PortSpec] = []
-    l7 = False
-    port_key = "toPorts"
-    for i, entry in enumerate(_list(rule.get(port_key))):
-        if not isinstance(entry, dict):
-            continue
-        l7 = l7 or bool(entry.get("rules")) or bool(entry.get("serverNames"))
-        # C4: an entry without ports allows nothing (pkg/policy/rule.go makes one L4 filter per listed port)
-        written = _list(entry.get("ports"))
-        ports += [_port((*path, port_key, i, "ports", j), port, "ANY") for j, port in enumerate(written)]
-    # C4: no peer field is an L3 wildcard only beside toPorts or icmps; `- {}` selects nothing (default deny)
-    wildcard = bool(_list(rule.get(port_key)) or rule.get("icmps"))
+def _cilium_rule(rule: model.Rule, namespace: str | None) -> RuleView:
+    peers = [_cilium_peer(peer, namespace) for peer in rule.peers]
+    l7 = any(entry.is_mapping and bool(entry.rules or entry.server_names) for entry in rule.port_rules)
+    # C4: an entry without ports allows nothing (pkg/policy/rule.go makes one L4 filter per listed port)
+    ports = [_port(port, "ANY") for port in rule.cilium_ports]
     return RuleView(
-        direction,
-        deny,
-        index,
-        path,
-        raw,
-        peers if has_peer_field or not wildcard else None,
-        ports if _list(rule.get(port_key)) else None,
+        rule.direction,
+        rule.deny,
+        rule.index,
+        rule.path,
+        rule.raw,
+        None if rule.every_peer else peers,
+        ports if rule.port_rules else None,
         l7=l7,
-        icmp=bool(rule.get("icmps")),
+        icmp=bool(rule.icmps),
+        written=rule,
     )
 
 
-def _cilium_peer(key: str, path: Path, raw: Any, namespace: str | None) -> Peer:
-    if key.endswith("Endpoints"):
-        scope = endpoint_scope(raw, namespace)
-        return Peer("pods", path, raw, scope=scope) if scope is not None else Peer("other", path, raw)
-    if key.endswith("Entities"):
-        return Peer("entity", path, raw, entity=raw) if isinstance(raw, str) else Peer("other", path, raw)
-    if key.endswith("CIDR"):
-        return _cidr_peer(path, raw, raw, ())
-    if key.endswith("CIDRSet") and isinstance(raw, dict):
-        return _cidr_peer(path, raw, raw.get("cidr"), raw.get("except"))
-    if key == "toFQDNs":
-        return Peer("fqdn", path, raw)
-    return Peer("other", path, raw)
+def _cilium_peer(peer: model.Peer, namespace: str | None) -> Peer:
+    if peer.kind == "endpoints":
+        scope = endpoint_scope(_selector(peer.pods), namespace)
+        return (
+            Peer("pods", peer.path, peer.raw, scope=scope) if scope is not None else Peer("other", peer.path, peer.raw)
+        )
+    if peer.kind == "entity":
+        entity = peer.entity
+        return (
+            Peer("entity", peer.path, peer.raw, entity=entity)
+            if isinstance(entity, str)
+            else Peer("other", peer.path, peer.raw)
+        )
+    if peer.kind == "cidr":
+        return _cidr_peer(peer, peer.block)
+    if peer.kind == "fqdn":
+        return Peer("fqdn", peer.path, peer.raw)
+    return Peer("other", peer.path, peer.raw)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..model.objects import DIRECTIONS
 from .context import LintContext, check
 from .model import Fix, LintFinding, format_path, rule
-from .policyview import DIRECTIONS, RuleView, remove_at
+from .policyview import RuleView, remove_at
 
 SHADOWED = rule(
     "FL017",
