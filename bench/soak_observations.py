@@ -30,6 +30,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_flows_shapes import generate_realistic
@@ -41,10 +43,12 @@ TARGET_FLOWS_PER_STREAM = 20_000
 
 SETUP = """
 import json, sys
+from datetime import UTC, datetime
 from editor.models import save_revision
-from editor.observation_models import ObservationStream
+from editor.observation_models import ObservationStream, StagedRevision
 revision = save_revision(json.loads(sys.stdin.read()))
 streams = [ObservationStream.create(revision.document, f"cluster-{n}") for n in (1, 2)]
+StagedRevision.objects.create(document=revision.document, revision=revision, since=datetime(2020, 1, 1, tzinfo=UTC))
 print(json.dumps({"slug": revision.slug, "streams": [[s.slug, t] for s, t in streams]}))
 """
 
@@ -59,6 +63,27 @@ def traffic(batch: int) -> list[bytes]:
         record["time"] = record["flow"]["time"] = STAMP.decode()
         lines.append(json.dumps(record, separators=(",", ":")).encode())
     return [b"\n".join(lines[start : start + batch]) + b"\n" for start in range(0, len(lines), batch)]
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU of a process and all its descendants, living or already waited for."""
+    total = 0.0
+    for each in (process, *process.children(recursive=True)):
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def postmaster(url: str) -> psutil.Process:
+    """The PostgreSQL server's main process (its backends are its children)."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        directory = connection.execute("SELECT setting FROM pg_settings WHERE name = 'data_directory'").fetchone()[0]
+    return psutil.Process(int((Path(directory) / "postmaster.pid").read_text().split()[0]))
 
 
 def database_size(url: str) -> tuple[int, int]:
@@ -124,7 +149,7 @@ class Editor(threading.Thread):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of real time (8 h simulated)")
-    parser.add_argument("--batch", type=int, default=8000, help="flows per POST")
+    parser.add_argument("--batch", type=int, default=16000, help="flows per POST (16,000 are 14.6 MiB, one piece)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     args = parser.parse_args()
 
@@ -144,33 +169,46 @@ def main() -> None:
         )
         made = json.loads(setup.stdout.strip().splitlines()[-1])
         batches = traffic(args.batch)
+        web_server, database_server = psutil.Process(server.process.pid), postmaster(database)
+        cpu_server, cpu_database = cpu_seconds(web_server), cpu_seconds(database_server)
         start = time.monotonic()
         senders = [Sender(server.port, slug, token, batches, start, args.duration) for slug, token in made["streams"]]
         editor = Editor(server.port, made["slug"], start, args.duration)
         for thread in (*senders, editor):
             thread.start()
-        last_flows, last_time = 0, start
+        last_flows, last_time, last_size = 0, start, 0
         for tenth in range(1, 11):
             time.sleep(max(start + args.duration * tenth / 10 - time.monotonic(), 0))
             flows, now = sum(sender.flows for sender in senders), time.monotonic()
             size, rows = database_size(database)
-            hour = SIMULATED.total_seconds() / 3600 * tenth / 10
+            hours = SIMULATED.total_seconds() / 3600 * tenth / 10
             rate = (flows - last_flows) / (now - last_time)
             print(
-                f"simulated {hour:4.1f} h: {flows:>9,} flows acknowledged, {rate:>8,.0f} flows/s (both streams), "
-                f"{rows:>6,} observation rows, database {size / 1e6:7.1f} MB",
+                f"simulated {hours:4.1f} h: {flows:>10,} flows acknowledged, {rate:>7,.0f} flows/s (both streams), "
+                f"{rows:>6,} observation rows ({rows / max(hours, 1):,.0f} per simulated hour), "
+                f"database {size / 1e6:6.1f} MB (+{(size - last_size) / max(flows - last_flows, 1):.2f} bytes/flow)",
                 flush=True,
             )
-            last_flows, last_time = flows, now
+            last_flows, last_time, last_size = flows, now, size
         for thread in (*senders, editor):
             thread.join(timeout=120)
         elapsed = time.monotonic() - start
+        cpu_server = cpu_seconds(web_server) - cpu_server
+        cpu_database = cpu_seconds(database_server) - cpu_database
+        flows = sum(sender.flows for sender in senders)
         for number, sender in enumerate(senders, 1):
             rate = sender.flows / elapsed
             print(
                 f"stream {number}: {sender.flows:,} flows in {elapsed:.0f} s = {rate:,.0f} flows/s "
                 f"(target >= {TARGET_FLOWS_PER_STREAM:,}); {len(sender.errors)} errors {sender.errors[:2]}"
             )
+        both = cpu_server + cpu_database
+        print(
+            f"CPU: the server (gunicorn workers) {cpu_server:.1f} s = {flows / max(cpu_server, 1e-9):,.0f} flows per "
+            f"CPU-second; PostgreSQL {cpu_database:.1f} s; together {flows / max(both, 1e-9):,.0f} flows per "
+            f"CPU-second: {2 * TARGET_FLOWS_PER_STREAM:,} flows/s take "
+            f"{2 * TARGET_FLOWS_PER_STREAM * both / max(flows, 1):.2f} cores (the editor's requests included)"
+        )
         latencies = sorted(editor.seconds)
         p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else float("nan")
         median = statistics.median(latencies) if latencies else float("nan")

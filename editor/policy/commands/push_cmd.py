@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from ..yamlio import InputError
 
-BATCH_BYTES = 4 * 1024 * 1024  # one piece of the server's intake (observations_api.PIECE_BYTES)
+BATCH_BYTES = 16 * 1024 * 1024  # one piece of the server's intake (observations_api.PIECE_BYTES)
 MAX_BACKOFF = 60.0
 _END = b""
 
