@@ -86,13 +86,15 @@ def postmaster(url: str) -> psutil.Process:
     return psutil.Process(int((Path(directory) / "postmaster.pid").read_text().split()[0]))
 
 
-def database_size(url: str) -> tuple[int, int]:
+def database_size(url: str) -> tuple[int, int, int]:
+    """The database's size, the observation table's (with its indexes) and its rows."""
     import psycopg
 
     with psycopg.connect(url) as connection:
         size = connection.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        table = connection.execute("SELECT pg_total_relation_size('editor_observation')").fetchone()[0]
         rows = connection.execute("SELECT count(*) FROM editor_observation").fetchone()[0]
-    return int(size), int(rows)
+    return int(size), int(table), int(rows)
 
 
 class Sender(threading.Thread):
@@ -171,21 +173,22 @@ def main() -> None:
         batches = traffic(args.batch)
         web_server, database_server = psutil.Process(server.process.pid), postmaster(database)
         cpu_server, cpu_database = cpu_seconds(web_server), cpu_seconds(database_server)
+        cpu_client = time.process_time()
         start = time.monotonic()
         senders = [Sender(server.port, slug, token, batches, start, args.duration) for slug, token in made["streams"]]
         editor = Editor(server.port, made["slug"], start, args.duration)
         for thread in (*senders, editor):
             thread.start()
-        last_flows, last_time, last_size = 0, start, 0
+        last_flows, last_time, last_size = 0, start, database_size(database)[0]
         for tenth in range(1, 11):
             time.sleep(max(start + args.duration * tenth / 10 - time.monotonic(), 0))
             flows, now = sum(sender.flows for sender in senders), time.monotonic()
-            size, rows = database_size(database)
+            size, table, rows = database_size(database)
             hours = SIMULATED.total_seconds() / 3600 * tenth / 10
             rate = (flows - last_flows) / (now - last_time)
             print(
                 f"simulated {hours:4.1f} h: {flows:>10,} flows acknowledged, {rate:>7,.0f} flows/s (both streams), "
-                f"{rows:>6,} observation rows ({rows / max(hours, 1):,.0f} per simulated hour), "
+                f"{rows:>6,} observation rows ({rows / hours:,.0f} per simulated hour) in {table / 1e6:5.1f} MB, "
                 f"database {size / 1e6:6.1f} MB (+{(size - last_size) / max(flows - last_flows, 1):.2f} bytes/flow)",
                 flush=True,
             )
@@ -195,6 +198,7 @@ def main() -> None:
         elapsed = time.monotonic() - start
         cpu_server = cpu_seconds(web_server) - cpu_server
         cpu_database = cpu_seconds(database_server) - cpu_database
+        cpu_client = time.process_time() - cpu_client
         flows = sum(sender.flows for sender in senders)
         for number, sender in enumerate(senders, 1):
             rate = sender.flows / elapsed
@@ -207,7 +211,8 @@ def main() -> None:
             f"CPU: the server (gunicorn workers) {cpu_server:.1f} s = {flows / max(cpu_server, 1e-9):,.0f} flows per "
             f"CPU-second; PostgreSQL {cpu_database:.1f} s; together {flows / max(both, 1e-9):,.0f} flows per "
             f"CPU-second: {2 * TARGET_FLOWS_PER_STREAM:,} flows/s take "
-            f"{2 * TARGET_FLOWS_PER_STREAM * both / max(flows, 1):.2f} cores (the editor's requests included)"
+            f"{2 * TARGET_FLOWS_PER_STREAM * both / max(flows, 1):.2f} cores (the editor's requests included); "
+            f"this client (senders and editor) {cpu_client:.1f} s"
         )
         latencies = sorted(editor.seconds)
         p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else float("nan")
