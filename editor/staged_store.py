@@ -78,13 +78,12 @@ def observed_rows(document_id: int, since: datetime) -> list[ObservedRow]:
     ]
 
 
-def _judged(revision_id: int, rows: list[ObservedRow]) -> dict[str, WouldDeny | None]:
-    """The revision's verdict on each row's key: replayed for the keys not judged yet in this process."""
+def _judge_new(revision_id: int, rows: list[ObservedRow]) -> dict[str, WouldDeny | None]:
+    """The revision's verdicts in this process, once `rows` (keys it has not judged yet) are replayed."""
     judge, verdicts = _judge(revision_id)
-    unknown = [row for row in rows if row.key not in verdicts]
-    if unknown:
-        report = judge.report(unknown)
-        verdicts.update(dict.fromkeys((row.key for row in unknown), None))
+    if rows:
+        report = judge.report(rows)
+        verdicts.update(dict.fromkeys((row.key for row in rows), None))
         verdicts.update((item.key, item) for items in report.would_deny.values() for item in items)
     return verdicts
 
@@ -137,11 +136,13 @@ def observed(document_id: int, buckets: Buckets) -> None:
     if not totals:
         return
     decode = msgspec.json.decode
-    verdicts = _judged(
+    known = _judge(revision_id)[1]
+    verdicts = _judge_new(
         revision_id,
         [
             ObservedRow(key, decode(edge), count, denied, iso(first), iso(last))
             for key, (edge, count, denied, first, last) in totals.items()
+            if key not in known  # only new keys are replayed (and decoded)
         ],
     )
     denials = []
@@ -156,7 +157,8 @@ def rebuild(stage: StagedRevision) -> None:
     """The stage's report from every observation since its date (it started, or moved to another revision).
     Call inside a transaction that holds the stage's row (select_for_update)."""
     rows = observed_rows(stage.document_id, stage.since)
-    verdicts = _judged(stage.revision_id, rows)
+    known = _judge(stage.revision_id)[1]
+    verdicts = _judge_new(stage.revision_id, [row for row in rows if row.key not in known])
     StagedDenial.objects.filter(stage=stage).delete()
     denials = []
     for row in rows:
