@@ -3,13 +3,14 @@
 Authentication is the stream's token (`Authorization: Bearer <token>`), made on the drawing's observation
 page; it writes to that one stream of that one drawing and nothing else. The body may be as long as the
 sender likes (a `hubble observe --follow` piped in, with or without Content-Length, chunked too): it is read
-in pieces of PIECE_BYTES (16 MiB) cut at line ends, and each piece is aggregated and committed on its own. The answer
-streams one JSON line per committed piece, `{"acknowledged": bytes, "flows": n}`, so a sender knows what is
-safe; then `{"done": {...}}`, or `{"error": ...}` when the token is revoked half-way. What was acknowledged
+in pieces of PIECE_BYTES (16 MiB) cut at line ends, and each piece is aggregated and committed on its own. The
+answer streams one JSON line per committed piece, `{"acknowledged": bytes, "flows": n}`, so a sender knows what
+is safe; then `{"done": {...}}`, or `{"error": ...}` when the token is revoked half-way. What was acknowledged
 survives a restart; a piece cut off by a dropped connection was never acknowledged and is simply sent again.
 
-The request's time limit does not apply: this request is meant to last. CSRF does not apply either: the
-token is not a cookie, so a page elsewhere cannot make a browser send it.
+The request's time limit does not apply: this request is meant to last (gunicorn's sync workers still end a
+request that outlasts their --timeout, keeping what was acknowledged; `fenceline push` posts bounded batches).
+CSRF does not apply either: the token is not a cookie, so a page elsewhere cannot make a browser send it.
 """
 
 from __future__ import annotations
