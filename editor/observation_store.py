@@ -90,6 +90,7 @@ def upsert(document_id: int, buckets: Buckets) -> None:
                 "%b::varchar[], %b::timestamptz[], %b::boolean[], %b::text[], %b::bigint[], %b::bigint[], "
                 "%b::timestamptz[], %b::timestamptz[]) AS u(k, b, d, e, c, n, f, l) " + _conflict_sql(table, key),
                 [document_id, *arrays],
+                prepare=False,  # as Django's own queries: a pooler in front (PgBouncer) may not keep statements
             )
         return
     with connection.cursor() as cursor:
