@@ -3,9 +3,11 @@ database and, for the interrupted body, the application served on a real socket.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -128,6 +130,34 @@ def test_get_is_refused(client, drawing):
     assert response.status_code == 405 and response["Allow"] == "POST"
 
 
+@contextlib.contextmanager
+def raw_post(app_url: str, stream: ObservationStream, token: str, length: int) -> Iterator[socket.socket]:
+    """A raw socket to the served application with the POST's head sent, announcing `length` bytes of body;
+    dropped (shut down) at the end, whatever was sent of the body."""
+    address = urlsplit(app_url)
+    with socket.create_connection((address.hostname, address.port), timeout=60) as connection:
+        connection.sendall(
+            f"POST /api/observations/{stream.slug} HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\n"
+            f"Content-Length: {length}\r\n\r\n".encode()
+        )
+        yield connection
+        connection.shutdown(socket.SHUT_RDWR)
+
+
+def acknowledgements(connection: socket.socket, enough: Callable[[list[dict]], bool]) -> list[dict]:
+    """The answer's acknowledgements, read until `enough` of them came (whole lines: one may take two reads)."""
+    received = b""
+    while True:
+        lines = [line for line in received.splitlines() if line.startswith(b'{"acknowledged"') and line.endswith(b"}")]
+        acknowledged = [json.loads(line) for line in lines]
+        if acknowledged and enough(acknowledged):
+            return acknowledged
+        data = connection.recv(65536)
+        assert data, f"the server closed before acknowledging: {received!r}"
+        received += data
+
+
 def test_a_body_killed_mid_way_loses_nothing_acknowledged(app_url, drawing):
     """A raw socket announces a long body, sends several pieces' worth, reads the acknowledgements, and
     drops the connection in the middle of a line. Every acknowledged flow is in the database."""
@@ -135,23 +165,10 @@ def test_a_body_killed_mid_way_loses_nothing_acknowledged(app_url, drawing):
     piece = b"".join(lines_of(TCP))
     body = piece * (4 * PIECE_BYTES // len(piece) + 1)
     sent = body[: 3 * PIECE_BYTES + 1001]  # three pieces, then the middle of a line
-    address = urlsplit(app_url)
-    with socket.create_connection((address.hostname, address.port), timeout=60) as connection:
-        head = (
-            f"POST /api/observations/{stream.slug} HTTP/1.1\r\nHost: {address.netloc}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\n"
-            f"Content-Length: {len(body) * 4}\r\n\r\n"
-        ).encode()
-        connection.sendall(head + sent)
-        received = b""
-        acknowledged = [{"acknowledged": 0}]
-        while acknowledged[-1]["acknowledged"] < 2 * PIECE_BYTES:  # in pieces of 16 MiB or of a second's bytes
-            data = connection.recv(65536)
-            assert data, f"the server closed before acknowledging: {received!r}"
-            received += data
-            acknowledged = [json.loads(line) for line in received.split(b"\r\n\r\n", 1)[-1].splitlines()
-                            if line.startswith(b'{"acknowledged"')]  # fmt: skip
-        connection.shutdown(socket.SHUT_RDWR)
+    with raw_post(app_url, stream, token, len(body) * 4) as connection:
+        connection.sendall(sent)
+        # Pieces are 16 MiB, or what came in a second: wait for two pieces' worth.
+        acknowledged = acknowledgements(connection, lambda got: got[-1]["acknowledged"] >= 2 * PIECE_BYTES)
     flows, acknowledged_bytes = acknowledged[-1]["flows"], acknowledged[-1]["acknowledged"]
     assert flows >= 2 * 400 * (PIECE_BYTES // len(piece))
     # What the acknowledged bytes hold, read here: the database has at least that (a piece the server read
@@ -170,24 +187,11 @@ def test_a_slow_stream_is_acknowledged_within_seconds_not_at_16_mib(app_url, dra
     stream, token = make_stream(drawing)
     piece = b"".join(lines_of(TCP))
     body = piece * (2 * READ_BYTES // len(piece) + 2)
-    address = urlsplit(app_url)
-    with socket.create_connection((address.hostname, address.port), timeout=60) as connection:
-        head = (
-            f"POST /api/observations/{stream.slug} HTTP/1.1\r\nHost: {address.netloc}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\n"
-            f"Content-Length: {PIECE_BYTES}\r\n\r\n"
-        ).encode()
-        connection.sendall(head + body[:READ_BYTES])
+    with raw_post(app_url, stream, token, PIECE_BYTES) as connection:
+        connection.sendall(body[:READ_BYTES])
         time.sleep(FLUSH_SECONDS + 0.5)
         connection.sendall(body[READ_BYTES : 2 * READ_BYTES])
-        received = b""
-        # Whole lines only: an answer line may arrive in two reads.
-        while not (acknowledged := [x for x in received.splitlines() if x.startswith(b'{"ack') and x.endswith(b"}")]):
-            data = connection.recv(65536)
-            assert data, f"the server closed before acknowledging: {received!r}"
-            received += data
-        connection.shutdown(socket.SHUT_RDWR)
-    answer = json.loads(acknowledged[0])
+        answer = acknowledgements(connection, bool)[0]
     assert 0 < answer["acknowledged"] <= 2 * READ_BYTES and answer["flows"] > 0
     assert ObservationStream.objects.get(pk=stream.pk).flows >= answer["flows"]
 
