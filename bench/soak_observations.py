@@ -9,6 +9,11 @@ hour, the flows acknowledged per second, the observation rows and the database s
 latency of the editor's requests. Storage grows with edges x hour buckets: once an hour's edges are all
 seen, the rows of that hour stop growing however many flows arrive.
 
+Before the run each worker is warmed up and the editor's requests are timed alone, so that the server's CPU
+can be split: the intake's flows per CPU-second (on a shared machine the figure to judge by: 2 x 20,000 flows/s
+need 40,000 / that many cores), PostgreSQL's, and this client's (the batches are made once, before the run, and
+only their timestamps are replaced per POST, so the sender costs next to nothing).
+
 Targets: >= 20,000 flows/s accepted per stream; the database stops growing when the edge set is stable.
 Bounded in time (--duration) and served on loopback only; it stops by itself.
 
@@ -40,6 +45,7 @@ from load import ROOT, Server, fresh_database, postgres, request, session_header
 SIMULATED = timedelta(hours=8)
 STAMP = b"2024-03-01T00:00:00.000000000Z"
 TARGET_FLOWS_PER_STREAM = 20_000
+CALIBRATION_SECONDS = 5.0
 
 SETUP = """
 import json, sys
@@ -104,6 +110,8 @@ class Sender(threading.Thread):
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
         self.start_at, self.duration = start, duration
         self.flows = 0
+        self.posts = 0
+        self.pieces = 0  # stored pieces (acknowledgements): one per POST unless the server read it slowly
         self.errors: list[str] = []
 
     def run(self) -> None:
@@ -115,12 +123,17 @@ class Sender(threading.Thread):
             stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
             body = self.batches[number % len(self.batches)].replace(STAMP, stamp)
             number += 1
-            status, _, answer = request(self.port, "POST", self.path, body, self.headers)
-            last = json.loads(answer.splitlines()[-1]) if answer.strip() else {}
-            if status != 200 or "done" not in last:
-                self.errors.append(f"{status} {answer[:200]!r}")
-                continue
-            self.flows += last["done"]["flows"]
+            self.post(body)
+
+    def post(self, body: bytes) -> None:
+        status, _, answer = request(self.port, "POST", self.path, body, self.headers)
+        last = json.loads(answer.splitlines()[-1]) if answer.strip() else {}
+        if status != 200 or "done" not in last:
+            self.errors.append(f"{status} {answer[:200]!r}")
+            return
+        self.flows += last["done"]["flows"]
+        self.posts += 1
+        self.pieces += sum(line.startswith(b'{"acknowledged"') for line in answer.splitlines())
 
 
 class Editor(threading.Thread):
@@ -172,6 +185,16 @@ def main() -> None:
         made = json.loads(setup.stdout.strip().splitlines()[-1])
         batches = traffic(args.batch)
         web_server, database_server = psutil.Process(server.process.pid), postmaster(database)
+        # Warm every worker up (imports, the staged revision compiled), then the editor alone: what its requests
+        # cost the server, to tell the intake's CPU from theirs.
+        warm = [Sender(server.port, slug, token, batches, time.monotonic(), 0.0) for slug, token in made["streams"]]
+        for sender in warm * 2:
+            sender.post(batches[0].replace(STAMP, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()))
+        Editor(server.port, made["slug"], time.monotonic(), CALIBRATION_SECONDS).run()
+        cpu_server = cpu_seconds(web_server)
+        alone = Editor(server.port, made["slug"], time.monotonic(), CALIBRATION_SECONDS)
+        alone.run()
+        cpu_per_request = (cpu_seconds(web_server) - cpu_server) / max(len(alone.seconds), 1)
         cpu_server, cpu_database = cpu_seconds(web_server), cpu_seconds(database_server)
         cpu_client = time.process_time()
         start = time.monotonic()
@@ -204,9 +227,16 @@ def main() -> None:
             rate = sender.flows / elapsed
             print(
                 f"stream {number}: {sender.flows:,} flows in {elapsed:.0f} s = {rate:,.0f} flows/s "
-                f"(target >= {TARGET_FLOWS_PER_STREAM:,}); {len(sender.errors)} errors {sender.errors[:2]}"
+                f"(target >= {TARGET_FLOWS_PER_STREAM:,}), {sender.pieces / max(sender.posts, 1):.2f} pieces per "
+                f"POST; {len(sender.errors)} errors {sender.errors[:2]}"
             )
         both = cpu_server + cpu_database
+        intake = cpu_server - cpu_per_request * len(editor.seconds)
+        print(
+            f"CPU of the intake alone: the server's less the editor's {len(editor.seconds)} requests at "
+            f"{cpu_per_request * 1000:.0f} ms each (measured alone before the streams): {intake:.1f} s = "
+            f"{flows / max(intake, 1e-9):,.0f} flows per CPU-second"
+        )
         print(
             f"CPU: the server (gunicorn workers) {cpu_server:.1f} s = {flows / max(cpu_server, 1e-9):,.0f} flows per "
             f"CPU-second; PostgreSQL {cpu_database:.1f} s; together {flows / max(both, 1e-9):,.0f} flows per "
