@@ -44,6 +44,7 @@ from load import ROOT, Server, fresh_database, postgres, request, session_header
 
 SIMULATED = timedelta(hours=8)
 STAMP = b"2024-03-01T00:00:00.000000000Z"
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%f000Z"
 TARGET_FLOWS_PER_STREAM = 20_000
 CALIBRATION_SECONDS = 5.0
 
@@ -120,7 +121,7 @@ class Sender(threading.Thread):
         number = 0
         while (elapsed := time.monotonic() - self.start_at) < self.duration:
             moment = origin + SIMULATED * (elapsed / self.duration)
-            stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
+            stamp = moment.strftime(STAMP_FORMAT).encode()
             body = self.batches[number % len(self.batches)].replace(STAMP, stamp)
             number += 1
             self.post(body)
@@ -164,7 +165,9 @@ class Editor(threading.Thread):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of real time (8 h simulated)")
-    parser.add_argument("--batch", type=int, default=16000, help="flows per POST (16,000 are 14.6 MiB, one piece)")
+    parser.add_argument(
+        "--batch", type=int, default=8000, help="flows per POST (8,000 are 7.3 MiB, as `fenceline push` sends)"
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     args = parser.parse_args()
 
@@ -189,7 +192,7 @@ def main() -> None:
         # cost the server, to tell the intake's CPU from theirs.
         warm = [Sender(server.port, slug, token, batches, time.monotonic(), 0.0) for slug, token in made["streams"]]
         for sender in warm * 2:
-            sender.post(batches[0].replace(STAMP, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()))
+            sender.post(batches[0].replace(STAMP, (datetime.now(UTC) - SIMULATED).strftime(STAMP_FORMAT).encode()))
         Editor(server.port, made["slug"], time.monotonic(), CALIBRATION_SECONDS).run()
         cpu_server = cpu_seconds(web_server)
         alone = Editor(server.port, made["slug"], time.monotonic(), CALIBRATION_SECONDS)
