@@ -93,15 +93,15 @@ def postmaster(url: str) -> psutil.Process:
     return psutil.Process(int((Path(directory) / "postmaster.pid").read_text().split()[0]))
 
 
-def database_size(url: str) -> tuple[int, int, int]:
-    """The database's size, the observation table's (with its indexes) and its rows."""
+def database_size(url: str) -> tuple[int, int, int, int]:
+    """The database's size, the observation table's (with its indexes), its rows and its hour buckets."""
     import psycopg
 
     with psycopg.connect(url) as connection:
         size = connection.execute("SELECT pg_database_size(current_database())").fetchone()[0]
         table = connection.execute("SELECT pg_total_relation_size('editor_observation')").fetchone()[0]
-        rows = connection.execute("SELECT count(*) FROM editor_observation").fetchone()[0]
-    return int(size), int(table), int(rows)
+        rows, buckets = connection.execute("SELECT count(*), count(DISTINCT bucket) FROM editor_observation").fetchone()
+    return int(size), int(table), int(rows), int(buckets)
 
 
 class Sender(threading.Thread):
@@ -209,12 +209,13 @@ def main() -> None:
         for tenth in range(1, 11):
             time.sleep(max(start + args.duration * tenth / 10 - time.monotonic(), 0))
             flows, now = sum(sender.flows for sender in senders), time.monotonic()
-            size, table, rows = database_size(database)
+            size, table, rows, buckets = database_size(database)
             hours = SIMULATED.total_seconds() / 3600 * tenth / 10
             rate = (flows - last_flows) / (now - last_time)
             print(
                 f"simulated {hours:4.1f} h: {flows:>10,} flows acknowledged, {rate:>7,.0f} flows/s (both streams), "
-                f"{rows:>6,} observation rows ({rows / hours:,.0f} per simulated hour) in {table / 1e6:5.1f} MB, "
+                f"{rows:>6,} observation rows in {buckets} hours ({rows / max(buckets, 1):,.0f} each), "
+                f"{table / 1e6:5.1f} MB; "
                 f"database {size / 1e6:6.1f} MB (+{(size - last_size) / max(flows - last_flows, 1):.2f} bytes/flow)",
                 flush=True,
             )
