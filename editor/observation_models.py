@@ -99,3 +99,32 @@ class DriftDismissal(models.Model):
 
     def __str__(self) -> str:
         return f"dismissed {self.key[:20]}"
+
+
+class StagedDenial(models.Model):
+    """An observed connection the staged revision would deny: the staged report, kept as observations arrive.
+
+    editor.staged_store writes these in the transaction that stores each piece of a stream (only the edge keys
+    that piece brought are judged, and only new keys are replayed), and rebuilds them when the stage starts or
+    moves to another revision. The staged view and readiness read them; nothing is replayed at page load.
+    """
+
+    stage = models.ForeignKey(StagedRevision, on_delete=models.CASCADE, related_name="denials")
+    key = models.CharField(max_length=64)  # the observation's edge key
+    workload = models.CharField(max_length=300)  # the group it is listed under
+    source = models.CharField(max_length=300)
+    target = models.CharField(max_length=300)
+    protocol = models.CharField(max_length=16)
+    port = models.IntegerField(null=True, blank=True)
+    reason = models.TextField()  # which side's policy denies it
+    count = models.BigIntegerField(default=0)  # flows since the stage's date
+    denied = models.BigIntegerField(default=0)  # of which the cluster dropped when observed
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("stage", "key"), name="unique_staged_denial"),)
+        indexes = (models.Index(fields=("stage", "last_seen")),)
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target} {self.protocol}/{self.port}"

@@ -18,19 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from editor import auth
+from editor import auth, staged_store
 from editor.models import Revision, StaleParentError, save_revision
-from editor.observation_models import DriftDismissal, Observation, ObservationStream, StagedRevision
+from editor.observation_models import DriftDismissal, ObservationStream, StagedRevision
 from editor.policy.document import Document
-from editor.policy.flows.staging import (
-    Drift,
-    ObservedRow,
-    StagedReport,
-    add_observed_edge,
-    drift,
-    remove_edge,
-    staged_report,
-)
+from editor.policy.flows.staging import Drift, add_observed_edge, drift, remove_edge
+from editor.staged_store import observed_rows
 
 
 def _revision(slug: str) -> Revision:
@@ -42,38 +35,6 @@ def _revision(slug: str) -> Revision:
 
 def _back(revision: Revision) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("observations", args=[revision.slug]))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def observed_rows(document_id: int, since: datetime) -> list[ObservedRow]:
-    """The drawing's observations since `since`, summed over their buckets per edge."""
-    totals: dict[str, list] = {}
-    rows = Observation.objects.filter(document_id=document_id, last_seen__gte=since).order_by("key", "bucket")
-    for key, edge, count, denied, first, last in rows.values_list(
-        "key", "edge", "count", "denied", "first_seen", "last_seen"
-    ):
-        found = totals.get(key)
-        if found is None:
-            totals[key] = [edge, count, denied, first, last]
-        else:
-            found[1] += count
-            found[2] += denied
-            found[3], found[4] = min(found[3], first), max(found[4], last)
-    return [
-        ObservedRow(key, edge, count, denied, _iso(first), _iso(last))
-        for key, (edge, count, denied, first, last) in totals.items()
-    ]
-
-
-def stage_report(stage: StagedRevision) -> tuple[StagedReport, bool]:
-    """The staged revision's report and whether it is ready (nothing seen in the last N days would be denied)."""
-    report = staged_report(Document.from_json(stage.revision.data), observed_rows(stage.document_id, stage.since))
-    recent = _iso(timezone.now() - timedelta(days=settings.FENCELINE_STAGED_READY_DAYS))
-    ready = not any(item.last_seen >= recent for items in report.would_deny.values() for item in items)
-    return report, ready
 
 
 def latest_drift(document_id: int, latest: Revision) -> Drift | None:
@@ -93,7 +54,7 @@ def latest_drift(document_id: int, latest: Revision) -> Drift | None:
 def _page(request: HttpRequest, revision: Revision, new_token: tuple[ObservationStream, str] | None = None):
     document = revision.document
     stage = StagedRevision.objects.select_related("revision").filter(document=document).first()
-    report, ready = stage_report(stage) if stage else (None, False)
+    report, ready = staged_store.stored_report(stage) if stage else (None, False)
     latest = document.latest_revision()
     nodes = {node["id"]: node for node in latest.data.get("nodes", [])} if latest else {}
     found = latest_drift(document.pk, latest) if latest else None
@@ -171,7 +132,11 @@ def stage(request: HttpRequest, slug: str) -> HttpResponse:
         since = datetime.fromisoformat(request.POST.get("since") or "1970-01-01").replace(tzinfo=UTC)
     except ValueError:
         since = datetime(1970, 1, 1, tzinfo=UTC)
-    StagedRevision.objects.update_or_create(document=revision.document, defaults={"revision": revision, "since": since})
+    with transaction.atomic():
+        staged, _ = StagedRevision.objects.select_for_update().update_or_create(
+            document=revision.document, defaults={"revision": revision, "since": since}
+        )
+        staged_store.rebuild(staged)
     return _back(revision)
 
 
@@ -201,6 +166,7 @@ def add_observed(request: HttpRequest, slug: str) -> HttpResponse:
         added = _save_on_top(data, stage_row.revision, auth.author_of(request))
         stage_row.revision = added
         stage_row.save(update_fields=["revision"])
+        staged_store.rebuild(stage_row)
     return _back(added)
 
 

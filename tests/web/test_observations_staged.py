@@ -12,8 +12,11 @@ import pytest
 from django.test import Client
 
 from editor.models import Revision, save_revision
-from editor.observation_models import ObservationStream, StagedRevision
+from editor.observation_models import Observation, ObservationStream, StagedDenial, StagedRevision
+from editor.policy.document import Document
 from editor.policy.flows import read_flows
+from editor.policy.flows.staging import staged_report
+from editor.staged_store import observed_rows
 
 TCP = Path(__file__).parents[1] / "fixtures" / "hubble" / "basic-sample-400-tcp-flows.json"
 
@@ -184,3 +187,75 @@ def test_removing_an_unused_edge_saves_a_revision_without_it(flows_revision):
     newest = latest.document.latest_revision()
     assert newest.number == 3 and "never-used" not in {edge["id"] for edge in newest.data["edges"]}
     assert newest.data["edges"] == flows_revision.data["edges"]
+
+
+# ---- the stored report (kept as observations arrive, not replayed at page load) ------------------------------
+
+
+def staged(revision: Revision, since: str = "2020-01-01") -> StagedRevision:
+    client = csrf_client()
+    assert post_form(client, f"/d/{revision.slug}/observations/stage", {"since": since}).status_code == 302
+    return StagedRevision.objects.get(document=revision.document)
+
+
+def test_a_new_violating_flow_through_the_intake_adds_a_stored_denial(flows_revision):
+    stage = staged(flows_revision)
+    stream, token = ObservationStream.create(flows_revision.document, "a")
+    send(Client(), stream, token, body(lines()))
+    assert not StagedDenial.objects.exists()  # the drawing allows everything it was made from
+    violation = new_violation()
+    send(Client(), stream, token, body([violation, violation]))
+    denial = StagedDenial.objects.get()
+    assert (denial.stage, denial.protocol, denial.port, denial.count) == (stage, "TCP", 31337, 2)
+    assert denial.reason.startswith("denied by the egress of") and "ingress of bookinfo/reviews" in denial.reason
+    assert denial.count > denial.denied  # it flowed when observed: promoting would break it
+    assert denial.first_seen <= denial.last_seen
+    send(Client(), stream, token, body([violation]))  # seen again: the same row counts it
+    assert StagedDenial.objects.get().count == 3
+
+
+def test_a_flow_the_staged_revision_allows_stores_nothing(flows_revision):
+    staged(flows_revision)
+    stream, token = ObservationStream.create(flows_revision.document, "a")
+    send(Client(), stream, token, body(lines()[:50]))
+    assert Observation.objects.exists() and not StagedDenial.objects.exists()
+
+
+def test_the_staged_view_reads_the_stored_report(flows_revision):
+    """Once stored, the denial is shown even if the observations it came from are gone (retention): the page
+    replays nothing."""
+    staged(flows_revision)
+    stream, token = ObservationStream.create(flows_revision.document, "a")
+    send(Client(), stream, token, body([*lines(), new_violation()]))
+    Observation.objects.all().delete()
+    html = page(Client(), flows_revision)
+    assert html.count('class="would-deny"') == 1 and "/31337" in html and "not ready" in html
+
+
+def test_readiness_is_the_stored_denials_of_the_last_days(flows_revision, settings):
+    stage = staged(flows_revision)
+    stream, token = ObservationStream.create(flows_revision.document, "a")
+    send(Client(), stream, token, body([new_violation()]))
+    assert "not ready" in page(Client(), flows_revision)
+    StagedDenial.objects.update(last_seen=datetime.now(UTC) - timedelta(days=settings.FENCELINE_STAGED_READY_DAYS + 1))
+    html = page(Client(), flows_revision)
+    assert ">ready<" in html and html.count('class="would-deny"') == 1  # still listed, no longer recent
+    assert StagedDenial.objects.filter(stage=stage).count() == 1
+
+
+def test_staging_after_the_traffic_replays_everything_since_its_date(flows_revision):
+    """Staging (and "add to the drawing", which moves the stage) rebuilds the report from the observations;
+    what arrives afterwards is added piece by piece, and both agree with replaying everything at once."""
+    stream, token = ObservationStream.create(flows_revision.document, "a")
+    other = new_violation()
+    other["flow"]["l4"]["TCP"]["destination_port"] = 31338
+    send(Client(), stream, token, body([*lines(), new_violation()]))
+    stage = staged(flows_revision)
+    assert [(d.port, d.count) for d in StagedDenial.objects.all()] == [(31337, 1)]
+    send(Client(), stream, token, body([other, new_violation()]))
+    stored = {(d.key, d.port, d.count, d.reason) for d in StagedDenial.objects.filter(stage=stage)}
+    full = staged_report(Document.from_json(flows_revision.data), observed_rows(stage.document_id, stage.since))
+    assert stored == {(i.key, i.port, i.count, i.reason) for items in full.would_deny.values() for i in items}
+    assert {port for _, port, _, _ in stored} == {31337, 31338}
+    assert staged(flows_revision, since=(datetime.now(UTC) + timedelta(days=1)).date().isoformat()) == stage
+    assert not StagedDenial.objects.exists()  # a later date: nothing observed since

@@ -51,9 +51,18 @@ class Bridge:
         return self.cluster.pods
 
 
-def analyse_document(document: Document, dialect: str | None = None, *, observed: Document | None = None) -> Bridge:
-    """Compile `document` and analyse the YAML over its cluster (plus the workloads `observed` flows name)."""
-    compiled = compile_document(document, dialect)
+def analyse_document(
+    document: Document,
+    dialect: str | None = None,
+    *,
+    observed: Document | None = None,
+    compiled: CompileResult | None = None,
+) -> Bridge:
+    """Compile `document` and analyse the YAML over its cluster (plus the workloads `observed` flows name).
+
+    `compiled` is the document's compile result when the caller kept it (a staged revision judges each new
+    batch of observations over the same policies)."""
+    compiled = compiled if compiled is not None else compile_document(document, dialect)
     bridge_cluster = document_cluster(document, policy_objects(compiled))
     if observed is not None:
         bridge_cluster = DocumentCluster(add_observed(bridge_cluster.cluster, observed), bridge_cluster.pods)

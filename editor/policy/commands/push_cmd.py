@@ -3,7 +3,7 @@ as it runs.
 
     hubble observe --follow -o jsonpb | fenceline push https://fenceline.example/api/observations/<stream> --token T
 
-Lines are sent in batches (a batch closes at 4 MiB or after --interval seconds, whichever comes first),
+Lines are sent in batches (a batch closes at 8 MiB or after --interval seconds, whichever comes first),
 each as one POST that the server acknowledges once it is stored. A batch that was not acknowledged (the server
 restarting, the network gone, a 5xx) is sent again after a back-off that doubles from one second to a minute
 (with jitter, so many senders do not return at once); nothing is dropped while the process lives. A refused
@@ -26,7 +26,9 @@ from typing import BinaryIO
 
 from ..yamlio import InputError
 
-BATCH_BYTES = 4 * 1024 * 1024  # one piece of the server's intake (observations_api.PIECE_BYTES)
+# One piece of the server's intake (at most observations_api.PIECE_BYTES, 16 MiB), and under the 12 MiB body
+# limit of the nginx in front of it in docker-compose.yml (deploy/nginx/nginx.conf).
+BATCH_BYTES = 8 * 1024 * 1024
 MAX_BACKOFF = 60.0
 _END = b""
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import msgspec
 
-from ..check import replay_document
+from ..check import analyse_document, observations_from_document, replay
+from ..compile import CompileResult, compile_document
 from ..document import Document, Edge, Node, Observed, Port, safe_id
 
 
@@ -44,6 +45,7 @@ class WouldDeny:
     last_seen: str
     reason: str  # which side's policy denies it
     flowed: bool  # it got through when observed: promoting would break it
+    workload: str  # the group it is listed under: its source workload, else its target, else its source
 
 
 @dataclasses.dataclass
@@ -55,6 +57,13 @@ class StagedReport:
     @property
     def denied(self) -> int:
         return sum(len(items) for items in self.would_deny.values())
+
+    @classmethod
+    def of(cls, would_deny: dict[str, list[WouldDeny]], allowed: int = 0, undecided: int = 0) -> StagedReport:
+        """A report with its groups and each group's connections in display order."""
+        for items in would_deny.values():
+            items.sort(key=lambda item: (item.source, item.target, item.protocol, item.port or 0))
+        return cls(dict(sorted(would_deny.items())), allowed, undecided)
 
 
 def _meaning(node: dict[str, Any]) -> bytes:
@@ -112,34 +121,53 @@ def observed_document(rows: Iterable[ObservedRow]) -> Document:
     return document
 
 
+class StagedJudge:
+    """A staged revision compiled once, judging observed rows as they arrive.
+
+    The compiled policies never change for a revision, so they are kept; each batch of rows is analysed over
+    the revision's cluster plus the workloads those rows name (a connection's verdict depends on the policies
+    and on its two ends, not on the other rows, except for a Service end whose selector picks workloads that
+    other rows named). Judging the rows in batches therefore gives the same report as judging them all at once.
+    """
+
+    def __init__(self, staged: Document) -> None:
+        self.staged = staged
+        self.compiled: CompileResult = compile_document(staged, None)
+
+    def report(self, rows: list[ObservedRow]) -> StagedReport:
+        """What the staged policies would do to these observed connections, denied ones per workload."""
+        by_key = {row.key: row for row in rows}
+        observed = observed_document(rows)
+        bridge = analyse_document(self.staged, None, observed=observed, compiled=self.compiled)
+        result = replay(observations_from_document(observed), bridge.analysis)
+        would_deny: dict[str, list[WouldDeny]] = {}
+        for connection in result.connections:
+            row = by_key.get(connection.observation.edge_id)
+            if row is None or connection.verdict != "denied":
+                continue
+            observation = connection.observation
+            workload = _workload(row.edge["source"]) or _workload(row.edge["target"]) or connection.src
+            would_deny.setdefault(workload, []).append(
+                WouldDeny(
+                    row.key,
+                    connection.src,
+                    connection.dst,
+                    observation.protocol,
+                    observation.port,
+                    row.count,
+                    row.first_seen,
+                    row.last_seen,
+                    connection.reason,
+                    observation.flowed,
+                    workload,
+                )
+            )
+        return StagedReport.of(would_deny, result.count("allowed"), result.count("undecided"))
+
+
 def staged_report(staged: Document, rows: list[ObservedRow]) -> StagedReport:
     """What the staged document's policies would do to every observed connection, denied ones per workload."""
-    by_key = {row.key: row for row in rows}
-    result = replay_document(staged, None, observed_document(rows))
-    would_deny: dict[str, list[WouldDeny]] = {}
-    for connection in result.connections:
-        if connection.verdict != "denied" or connection.observation.edge_id not in by_key:
-            continue
-        row = by_key[connection.observation.edge_id]
-        observation = connection.observation
-        workload = _workload(row.edge["source"]) or _workload(row.edge["target"]) or connection.src
-        would_deny.setdefault(workload, []).append(
-            WouldDeny(
-                row.key,
-                connection.src,
-                connection.dst,
-                observation.protocol,
-                observation.port,
-                row.count,
-                row.first_seen,
-                row.last_seen,
-                connection.reason,
-                observation.flowed,
-            )
-        )
-    for items in would_deny.values():
-        items.sort(key=lambda item: (item.source, item.target, item.protocol, item.port or 0))
-    return StagedReport(dict(sorted(would_deny.items())), result.count("allowed"), result.count("undecided"))
+    return StagedJudge(staged).report(rows)
 
 
 def _workload(node: dict[str, Any]) -> str | None:
