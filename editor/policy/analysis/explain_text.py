@@ -181,29 +181,52 @@ def _groups(
     return [(e[0] and i[0], conns, e, i) for (e, i), conns in grouped.items()]
 
 
-def _pair_block(
-    groups: list[tuple[bool, ConnectionSet, Reasons, Reasons]], only: str | None, src: Peer, dst: Peer
-) -> list[str]:
-    lines = [_RULER, f"Connections between {src} => {dst}:", ""]
-    shown = False
-    for verdict, title, word in ((True, "Allowed connections:", "Allowed"), (False, "Denied connections:", "Denied")):
+_Group = tuple[bool, ConnectionSet, int, int, bool]  # allowed?, connections, egress piece, ingress piece, default?
+_Op = str | int  # a line, or a side's reasons: egress piece k as k, ingress piece k as ~k
+_TITLES = ((True, "Allowed connections:", "Allowed"), (False, "Denied connections:", "Denied"))
+
+
+def _layout(groups: list[_Group], only: str | None) -> list[_Op]:
+    """The lines of a pair's block after its heading, allowed connections first, each group in port order;
+    empty when `only` leaves nothing to show."""
+    ops: list[_Op] = []
+    for verdict, title, word in _TITLES:
         if only == ("deny" if verdict else "allow"):
             continue
         chosen = sorted((g for g in groups if g[0] == verdict), key=lambda g: _first(g[1]))
         if not chosen:
             continue
-        shown = True
-        lines.append(title)
-        for _, conns, egress, ingress in chosen:
-            if verdict and not egress[2] and not ingress[2] and _DEFAULT in egress[1] and _DEFAULT in ingress[1]:
-                lines += [f"\t{word} {conns_text(conns)} {_DEFAULT}", ""]
-                continue
-            lines.append(f"\t{word} {conns_text(conns)} due to the following policies and rules:")
-            for header, reasons in ((egress[1], egress[2]), (ingress[1], ingress[2])):
-                lines.append(f"\t\t{header}")
-                lines += [f"\t\t\t{reason}" for reason in reasons]
-            lines.append("")
-    return lines if shown else []
+        ops.append(title)
+        for _, conns, egress, ingress, default in chosen:
+            if verdict and default:
+                ops += [f"\t{word} {conns_text(conns)} {_DEFAULT}", ""]
+            else:
+                ops += [f"\t{word} {conns_text(conns)} due to the following policies and rules:", egress, ~ingress, ""]
+    return ops
+
+
+def _render(ops: list[_Op], egress: tuple[str, ...], ingress: tuple[str, ...]) -> list[str]:
+    return [op if isinstance(op, str) else egress[op] if op >= 0 else ingress[~op] for op in ops]
+
+
+def _reasons_text(reasons: Reasons) -> str:
+    """A side's header and reasons as printed under a group (tab-indented lines)."""
+    return "\n".join([f"\t\t{reasons[1]}", *(f"\t\t\t{reason}" for reason in reasons[2])])
+
+
+def _by_default(reasons: Reasons) -> bool:
+    return not reasons[2] and _DEFAULT in reasons[1]
+
+
+def _pair_block(
+    groups: list[tuple[bool, ConnectionSet, Reasons, Reasons]], only: str | None, src: Peer, dst: Peer
+) -> list[str]:
+    egress, ingress = [g[2] for g in groups], [g[3] for g in groups]
+    ops = _layout([(g[0], g[1], k, k, _by_default(g[2]) and _by_default(g[3])) for k, g in enumerate(groups)], only)
+    if not ops:
+        return []
+    texts = tuple(map(_reasons_text, egress)), tuple(map(_reasons_text, ingress))
+    return [_RULER, f"Connections between {src} => {dst}:", "", *"\n".join(_render(ops, *texts)).split("\n")]
 
 
 def _first(conns: ConnectionSet) -> tuple[int, int]:
@@ -224,14 +247,19 @@ class _Placeholder:
 
 
 _SRC, _DST = _Placeholder("\x01"), _Placeholder("\x02")
+_HEADING = f"Connections between {_SRC} => {_DST}:"
 _SideKey = tuple[object, ...] | None
+_Shape = tuple[tuple[ConnectionSet, bool, bool], ...]  # a side's pieces: connections, allowed?, by default?
 
 
 class _Explainer:
     """The explain report at scale: a side's reasons depend only on the pod class, the direction and which of its
-    selecting policies' rules match the other end (and, for named ports towards a pod, that pod's class), so
-    they are worked out once per such key, with placeholders for the names, and each pair's block once per pair
-    of side keys; 5,000 pods and their external ranges make hundreds of thousands of pairs."""
+    selecting policies' rules match the other end (and, for named ports towards a pod, what they resolve to on
+    that pod), so they are worked out once per such key, numbered, with placeholders for the names. A side's
+    connection space is cut once into pieces with the same reasons, each printed once; how two sides' pieces
+    combine into a block depends only on their connections and verdicts (a few shapes), and each pair of sides
+    is assembled from those texts once: 5,000 pods and their external ranges make hundreds of thousands of
+    pairs."""
 
     def __init__(self, analysis: Analysis, within: ConnectionSet, only: str | None) -> None:
         self.analysis = analysis
@@ -241,9 +269,14 @@ class _Explainer:
         self.host = analysis.universe.entities.get("host")
         self.selecting: dict[tuple[str, int], tuple[list[_Policy], dict[int, _SideKey], _SideKey]] = {}
         self.sides: dict[_SideKey, DirectionExplanation | None] = {}
-        self.blocks: dict[tuple[_SideKey, _SideKey], str | None] = {}
-        self.partitions: dict[tuple[_SideKey, str], list[tuple[ConnectionSet, Reasons]]] = {}
         self.admin: dict[_SideKey, tuple[AdminMatch, ...]] = {}
+        self.ids: dict[tuple[_SideKey, str], int] = {}
+        self.keys: list[tuple[_SideKey, str]] = []
+        self.pieces: dict[int, tuple[int, tuple[str, ...]]] = {}  # side id -> its shape's id, its pieces' texts
+        self.shapes: dict[_Shape, int] = {}
+        self.shape_list: list[_Shape] = []
+        self.layouts: dict[tuple[int, int], list[_Op]] = {}
+        self.blocks: dict[tuple[int, int], str | None] = {}
 
     def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], dict[int, _SideKey], _SideKey]:
         """The policies selecting `cls` for `direction`, the side key of each other end some rule of theirs
@@ -265,8 +298,12 @@ class _Explainer:
                     and other < self.n_classes
                     and any(isinstance(e.port, str) for rule in rules for e in rule.ports or ())
                 )
-                keys[other] = (direction, cls, tuple(id(r) for r in rules), other if named else None)
-            found = (policies, keys, (direction, cls, (), None))
+                # a named port's number on the destination is all the side takes from it
+                ports = (
+                    tuple((c, tuple(u)) for c, u in (self.analysis._ports(r, other) for r in rules)) if named else ()
+                )
+                keys[other] = (direction, cls, tuple(id(r) for r in rules), ports)
+            found = (policies, keys, (direction, cls, (), ()))
             self.selecting[(direction, cls)] = found
         return found
 
@@ -299,10 +336,38 @@ class _Explainer:
             )
         return key
 
-    def partition(self, key: _SideKey, direction: str) -> list[tuple[ConnectionSet, Reasons]]:
-        """A side's connection space cut into the pieces with the same reasons, once per side key."""
-        found = self.partitions.get((key, direction))
+    def side_id(self, direction: str, cls: int | None, other: int) -> int:
+        """The number of the side `cls` (None: not a pod) shows `other` in `direction`."""
+        entry = (self.side_key(direction, cls, other) if cls is not None else None), direction
+        found = self.ids.get(entry)
         if found is None:
+            found = self.ids[entry] = len(self.keys)
+            self.keys.append(entry)
+        return found
+
+    def row(self, direction: str, cls: int, others: list[int]) -> list[int]:
+        """`side_id` of `cls` towards each of `others`, looking at each distinct side once."""
+        if self.analysis.admin_policies:  # an admin rule decides per pair of classes
+            return [self.side_id(direction, cls, other) for other in others]
+        _, keys, _ = self._selecting(direction, cls)
+        ids: dict[int, int] = {}
+        by_key: dict[_SideKey, int] = {}
+        for other, key in keys.items():
+            found = by_key.get(key)
+            if found is None:
+                found = by_key[key] = self.side_id(direction, cls, other)
+            ids[other] = found
+        if direction == "Ingress" and self.host is not None:
+            ids[self.host] = self.side_id(direction, cls, self.host)
+        rest = next((other for other in others if other not in ids), None)
+        default = self.side_id(direction, cls, rest) if rest is not None else -1
+        return [ids.get(other, default) for other in others]
+
+    def _pieces(self, side_id: int) -> tuple[int, tuple[str, ...]]:
+        """A side's connection space cut into the pieces with the same reasons: its shape and each piece's text."""
+        found = self.pieces.get(side_id)
+        if found is None:
+            key, direction = self.keys[side_id]
             side = self.sides.get(key) if key is not None else None
             if key == ("always",):
                 side = DirectionExplanation(
@@ -323,21 +388,33 @@ class _Explainer:
             for atom in _atoms(sets, self.within):
                 reasons = _side(side, atom, direction, admin)
                 grouped[reasons] = grouped.get(reasons, ConnectionSet()) | ConnectionSet.of([atom[0]], atom[1], atom[2])
-            found = [(conns, reasons) for reasons, conns in grouped.items()]
-            self.partitions[(key, direction)] = found
+            shape = tuple((conns, reasons[0], _by_default(reasons)) for reasons, conns in grouped.items())
+            if shape not in self.shapes:
+                self.shapes[shape] = len(self.shape_list)
+                self.shape_list.append(shape)
+            found = self.shapes[shape], tuple(map(_reasons_text, grouped))
+            self.pieces[side_id] = found
         return found
 
-    def block(self, egress: _SideKey, ingress: _SideKey) -> str | None:
-        key = (egress, ingress)
-        if key not in self.blocks:
-            groups = []
-            for e_conns, e_reasons in self.partition(egress, "Egress"):
-                for i_conns, i_reasons in self.partition(ingress, "Ingress"):
+    def _layout(self, egress: int, ingress: int) -> list[_Op]:
+        found = self.layouts.get((egress, ingress))
+        if found is None:
+            groups: list[_Group] = []
+            for e, (e_conns, e_allowed, e_default) in enumerate(self.shape_list[egress]):
+                for i, (i_conns, i_allowed, i_default) in enumerate(self.shape_list[ingress]):
                     conns = e_conns & i_conns
                     if conns:
-                        groups.append((e_reasons[0] and i_reasons[0], conns, e_reasons, i_reasons))
-            lines = _pair_block(groups, self.only, _SRC, _DST)  # type: ignore[arg-type]
-            self.blocks[key] = "\n".join(lines) if lines else None
+                        groups.append((e_allowed and i_allowed, conns, e, i, e_default and i_default))
+            found = self.layouts[(egress, ingress)] = _layout(groups, self.only)
+        return found
+
+    def block(self, egress: int, ingress: int) -> str | None:
+        """The block of a pair whose sides are numbered `egress` and `ingress`, with placeholders for the names."""
+        key = (egress, ingress)
+        if key not in self.blocks:
+            (e_shape, e_texts), (i_shape, i_texts) = self._pieces(egress), self._pieces(ingress)
+            ops = self._layout(e_shape, i_shape)
+            self.blocks[key] = "\n".join([_RULER, _HEADING, "", *_render(ops, e_texts, i_texts)]) if ops else None
         return self.blocks[key]
 
 
@@ -355,23 +432,46 @@ def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | N
         ((str(p), p, analysis._index(p, "Egress")) for p in workloads + analysis.external_destinations()),
         key=lambda t: t[0],
     )
+    not_egress, not_ingress = explainer.side_id("Egress", None, 0), explainer.side_id("Ingress", None, 0)
+    # the side numbers of every pair, a row per pod class: its egress towards each target, its ingress from
+    # each source (None for a target that is not a pod)
+    rows: dict[tuple[str, int], list[int]] = {}
+    to_targets, from_sources = [t[2] for t in targets], [s[2] for s in sources]
+    ingress_rows = [
+        rows.setdefault(("Ingress", index), explainer.row("Ingress", index, from_sources))
+        if isinstance(dst, WorkloadPeer)
+        else None
+        for _, dst, index in targets
+    ]
+    not_pod = [not_egress] * len(targets)
     blocks: list[str] = []
     default_open: list[str] = []
     focused = focus.active
-    for src_text, src, src_index in sources:
+    for s, (src_text, src, src_index) in enumerate(sources):
         src_is_pod = isinstance(src, WorkloadPeer)
-        for dst_text, dst, dst_index in targets:
-            dst_is_pod = isinstance(dst, WorkloadPeer)
-            if src is dst or not (src_is_pod or dst_is_pod) or (focused and not focus.keeps(src, dst)):
+        egress_row = not_pod
+        if src_is_pod:
+            egress_row = rows.get(("Egress", src_index)) or explainer.row("Egress", src_index, to_targets)
+            rows[("Egress", src_index)] = egress_row
+        # this source's blocks, its name put in and cut where the destination's name goes
+        texts: dict[int, list[str] | None] = {}
+        for t, (dst_text, dst, _) in enumerate(targets):
+            ingress_row = ingress_rows[t]
+            if src is dst or (ingress_row is None and not src_is_pod) or (focused and not focus.keeps(src, dst)):
                 continue
-            egress = explainer.side_key("Egress", src_index, dst_index) if src_is_pod else None
-            ingress = explainer.side_key("Ingress", dst_index, src_index) if dst_is_pod else None
-            if within is None and egress is None and ingress is None:
+            egress = egress_row[t]
+            ingress = ingress_row[s] if ingress_row is not None else not_ingress
+            if within is None and egress == not_egress and ingress == not_ingress:
                 default_open.append(f"{src_text} => {dst_text}")
                 continue
-            text = explainer.block(egress, ingress)
-            if text is not None:
-                blocks.append(text.replace("\x01", src_text).replace("\x02", dst_text))
+            pair = egress << 32 | ingress
+            if pair in texts:
+                parts = texts[pair]
+            else:
+                text = explainer.block(egress, ingress)
+                parts = texts[pair] = text.replace("\x01", src_text).split("\x02") if text is not None else None
+            if parts is not None:
+                blocks.append(dst_text.join(parts))
     for dst in sorted(analysis.exposed_by, key=str):
         if not focus.keeps(INGRESS_CONTROLLER, dst):
             continue
@@ -411,7 +511,7 @@ def attribution(analysis: Analysis, src: Peer, dst: Peer, protocol: str, port: i
             for key, label in zip(keys, ("Egress", "Ingress"), strict=True)
         )
     word = "Allowed" if egress[0] and ingress[0] else "Denied"
-    if word == "Allowed" and not egress[2] and not ingress[2] and _DEFAULT in egress[1] and _DEFAULT in ingress[1]:
+    if word == "Allowed" and _by_default(egress) and _by_default(ingress):
         return [f"{word} {conns_text(conns)} {_DEFAULT}"]
     lines = [f"{word} {conns_text(conns)} due to the following policies and rules:"]
     for header, reasons in ((egress[1], egress[2]), (ingress[1], ingress[2])):
@@ -438,7 +538,7 @@ def explain_pair(analysis: Analysis, src: Peer, dst: Peer) -> list[str]:
         reasons = ((controller_egress, _controller_side(analysis, dst, a)) for a in atoms)
         return _pair_block(_groups(atoms, reasons), None, src, dst)[1:]
     src_index, dst_index = analysis._index(src, "Ingress"), analysis._index(dst, "Egress")
-    egress = explainer.side_key("Egress", src_index, dst_index) if isinstance(src, WorkloadPeer) else None
-    ingress = explainer.side_key("Ingress", dst_index, src_index) if isinstance(dst, WorkloadPeer) else None
+    egress = explainer.side_id("Egress", src_index if isinstance(src, WorkloadPeer) else None, dst_index)
+    ingress = explainer.side_id("Ingress", dst_index if isinstance(dst, WorkloadPeer) else None, src_index)
     text = explainer.block(egress, ingress) or ""
     return text.replace("\x01", str(src)).replace("\x02", str(dst)).splitlines()[1:]
