@@ -444,6 +444,9 @@ def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | N
         for _, dst, index in targets
     ]
     not_pod = [not_egress] * len(targets)
+    # a block with one peer's name put in, cut where the other's goes: a pod's egress to the ranges outside
+    # depends on the pod, their ingress to a pod on the pod
+    by_target: list[dict[int, list[str] | None]] = [{} for _ in targets]
     blocks: list[str] = []
     default_open: list[str] = []
     focused = focus.active
@@ -451,10 +454,10 @@ def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | N
         src_is_pod = isinstance(src, WorkloadPeer)
         egress_row = not_pod
         if src_is_pod:
-            egress_row = rows.get(("Egress", src_index)) or explainer.row("Egress", src_index, to_targets)
-            rows[("Egress", src_index)] = egress_row
-        # this source's blocks, its name put in and cut where the destination's name goes
-        texts: dict[int, list[str] | None] = {}
+            if ("Egress", src_index) not in rows:
+                rows[("Egress", src_index)] = explainer.row("Egress", src_index, to_targets)
+            egress_row = rows[("Egress", src_index)]
+        by_source: dict[int, list[str] | None] = {}
         for t, (dst_text, dst, _) in enumerate(targets):
             ingress_row = ingress_rows[t]
             if src is dst or (ingress_row is None and not src_is_pod) or (focused and not focus.keeps(src, dst)):
@@ -464,14 +467,24 @@ def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | N
             if within is None and egress == not_egress and ingress == not_ingress:
                 default_open.append(f"{src_text} => {dst_text}")
                 continue
+            if src_is_pod and ingress_row is not None:  # two pods: a block of their own
+                text = explainer.block(egress, ingress)
+                if text is not None:
+                    blocks.append(text.replace("\x01", src_text).replace("\x02", dst_text))
+                continue
+            cache, mark, put, cut, name = (
+                (by_source, "\x01", src_text, "\x02", dst_text)
+                if src_is_pod
+                else (by_target[t], "\x02", dst_text, "\x01", src_text)
+            )
             pair = egress << 32 | ingress
-            if pair in texts:
-                parts = texts[pair]
+            if pair in cache:
+                parts = cache[pair]
             else:
                 text = explainer.block(egress, ingress)
-                parts = texts[pair] = text.replace("\x01", src_text).split("\x02") if text is not None else None
+                parts = cache[pair] = text.replace(mark, put).split(cut) if text is not None else None
             if parts is not None:
-                blocks.append(dst_text.join(parts))
+                blocks.append(name.join(parts))
     for dst in sorted(analysis.exposed_by, key=str):
         if not focus.keeps(INGRESS_CONTROLLER, dst):
             continue
