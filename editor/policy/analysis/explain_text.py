@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .connections import MAX_PORT, MIN_PORT, PROTOCOLS, ConnectionSet
 from .evaluate import Analysis, _bit_indices
@@ -46,16 +46,25 @@ def _banner(text: str) -> list[str]:
 
 def _atoms(sets: list[ConnectionSet], within: ConnectionSet) -> list[Atom]:
     """The pieces of `within` on which each of `sets` is either all in or all out."""
-    atoms: list[Atom] = []
+    return [atom for atom, _ in _signed_atoms(sets, within)]
+
+
+def _signed_atoms(sets: list[ConnectionSet], within: ConnectionSet) -> list[tuple[Atom, int]]:
+    """`_atoms`, each with the sets that hold it (bit j for sets[j]): one sweep over the interval ends, each
+    end toggling its set's bit."""
+    atoms: list[tuple[Atom, int]] = []
+    inside = 1 << len(sets)  # the bit of `within`
     for index, protocol in enumerate(PROTOCOLS):
-        cuts = {MIN_PORT, MAX_PORT + 1}
-        for conns in (*sets, within):
+        toggles = {MIN_PORT: 0, MAX_PORT + 1: 0}
+        for bit, conns in enumerate((*sets, within)):
             for lo, hi in conns.ranges[index]:
-                cuts.update((lo, hi + 1))
-        points = sorted(cuts)
-        for lo, nxt in itertools.pairwise(points):
-            if within.allows(protocol, lo):
-                atoms.append((protocol, lo, nxt - 1))
+                toggles[lo] = toggles.get(lo, 0) ^ 1 << bit
+                toggles[hi + 1] = toggles.get(hi + 1, 0) ^ 1 << bit
+        held = 0
+        for lo, nxt in itertools.pairwise(sorted(toggles)):
+            held ^= toggles[lo]
+            if held & inside:
+                atoms.append(((protocol, lo, nxt - 1), held & ~inside))
     return atoms
 
 
@@ -277,7 +286,7 @@ class _Explainer:
         self.pieces: dict[int, tuple[int, tuple[str, ...]]] = {}  # side id -> its shape's id, its pieces' texts
         self.shapes: dict[_Shape, int] = {}
         self.shape_list: list[_Shape] = []
-        self.layouts: dict[tuple[int, int], tuple[str, tuple[int, ...]] | None] = {}
+        self.layouts: dict[tuple[int, int], tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]] | None] = {}
         self.blocks: dict[tuple[int, int], str | None] = {}
 
     def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], dict[int, _SideKey], _SideKey]:
@@ -400,10 +409,9 @@ class _Explainer:
             admin = self.admin.get(key, ())
             sets += [match[-1] for match in admin]
             # the reasons at a port depend only on which of `sets` hold it: worked out once per such signature
-            signed: dict[tuple[bool, ...], Reasons] = {}
+            signed: dict[int, Reasons] = {}
             grouped: dict[Reasons, list[Atom]] = {}
-            for atom in _atoms(sets, self.within):
-                signature = tuple([conns.allows(atom[0], atom[1]) for conns in sets])
+            for atom, signature in _signed_atoms(sets, self.within):
                 reasons = signed.get(signature)
                 if reasons is None:
                     reasons = signed[signature] = _side(side, atom, direction, admin)
@@ -418,9 +426,10 @@ class _Explainer:
             self.pieces[side_id] = found
         return found
 
-    def _layout(self, egress: int, ingress: int) -> tuple[str, tuple[int, ...]] | None:
+    def _layout(self, egress: int, ingress: int) -> tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]] | None:
         """How sides of these two shapes make a block: a %-format of the block (placeholders for the names) and
-        which pieces' texts fill it, the egress side's first; None when it shows nothing."""
+        what picks the pieces' texts that fill it from the egress side's then the ingress side's; None when it
+        shows nothing."""
         key = (egress, ingress)
         if key not in self.layouts:
             groups: list[_Group] = []
@@ -432,22 +441,24 @@ class _Explainer:
             ops = _layout(groups, self.only)
             n_egress = len(self.shape_list[egress])
             lines = [op.replace("%", "%%") if isinstance(op, str) else "%s" for op in ops]
-            refs = tuple((op if op >= 0 else n_egress + ~op) for op in ops if isinstance(op, int))
-            self.layouts[key] = ("\n".join([_RULER, _HEADING, "", *lines]), refs) if ops else None
+            refs = [(op if op >= 0 else n_egress + ~op) for op in ops if isinstance(op, int)]
+            pick = operator.itemgetter(*refs) if len(refs) > 1 else lambda texts: tuple(texts[r] for r in refs)
+            self.layouts[key] = ("\n".join([_RULER, _HEADING, "", *lines]), pick) if ops else None
         return self.layouts[key]
 
     def block(self, egress: int, ingress: int) -> str | None:
-        """The block of a pair whose sides are numbered `egress` and `ingress`, with placeholders for the names."""
+        """The block of a pair whose sides are numbered `egress` and `ingress`, with placeholders for the names,
+        kept for the pairs that share it."""
         key = (egress, ingress)
         if key not in self.blocks:
-            (e_shape, e_texts), (i_shape, i_texts) = self._pieces(egress), self._pieces(ingress)
-            layout = self._layout(e_shape, i_shape)
-            if layout is None:
-                self.blocks[key] = None
-            else:
-                texts = e_texts + i_texts
-                self.blocks[key] = layout[0] % tuple([texts[ref] for ref in layout[1]])
+            self.blocks[key] = self.text(egress, ingress)
         return self.blocks[key]
+
+    def text(self, egress: int, ingress: int) -> str | None:
+        """`block`, not kept (two pods' sides make a block no other pair has)."""
+        (e_shape, e_texts), (i_shape, i_texts) = self._pieces(egress), self._pieces(ingress)
+        layout = self._layout(e_shape, i_shape)
+        return layout[0] % layout[1](e_texts + i_texts) if layout is not None else None
 
 
 class _Report:
@@ -569,7 +580,7 @@ class _Report:
                 self.default_open.append(f"{src_text} => {dst_text}")
                 continue
             if src_is_pod and ingress_row is not None:  # two pods: a block of their own
-                text = self.explainer.block(egress, ingress)
+                text = self.explainer.text(egress, ingress)
                 if text is not None:
                     self.out += ("\n", text.replace("\x01", src_text).replace("\x02", dst_text))
                 continue
