@@ -19,7 +19,7 @@ from .evaluate import Analysis, _bit_indices
 from .explain import DirectionExplanation
 from .focus import Focus
 from .ingress import admits_controller
-from .parse import PolicyRef, _Policy
+from .parse import PolicyRef, _Policy, _Rule
 from .peers import INGRESS_CONTROLLER, Peer, WorkloadPeer
 
 _RULER = "-" * 160
@@ -278,7 +278,8 @@ class _Explainer:
         self.n_classes = len(analysis.universe.classes)
         self.host = analysis.universe.entities.get("host")
         self.selected: dict[str, list[list[_Policy]]] = {}
-        self.selecting: dict[tuple[str, int], tuple[list[_Policy], dict[int, _SideKey], _SideKey]] = {}
+        self.port_sets: list[int] = []
+        self.selecting: dict[tuple[str, int], tuple[list[_Policy], list[_Rule], int]] = {}
         self.sides: dict[_SideKey, DirectionExplanation | None] = {}
         self.admin: dict[_SideKey, tuple[AdminMatch, ...]] = {}
         self.ids: dict[tuple[_SideKey, str], int] = {}
@@ -289,32 +290,34 @@ class _Explainer:
         self.layouts: dict[tuple[int, int], tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]] | None] = {}
         self.blocks: dict[tuple[int, int], str | None] = {}
 
-    def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], dict[int, _SideKey], _SideKey]:
-        """The policies selecting `cls` for `direction`, the side key of each other end some rule of theirs
-        matches, and the key of every other end (none of their rules matches it)."""
+    def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], list[_Rule], int]:
+        """The policies selecting `cls` for `direction`, their rules in order, and which of the rules have named
+        ports (bit j for rules[j])."""
         found = self.selecting.get((direction, cls))
         if found is None:
             policies = self._selected(direction)[cls]
-            # the rules matching each other end, as a bitset over this class's rules in order
-            matched: dict[int, int] = {}
+            rules = [rule for policy in policies for rule in getattr(policy, direction.lower()).rules]
             named = 0
-            bit = 1
-            for policy in policies:
-                for rule in getattr(policy, direction.lower()).rules:
-                    for other in _bit_indices(rule.bits):
-                        matched[other] = matched.get(other, 0) | bit
-                    if direction == "Egress" and any(isinstance(e.port, str) for e in rule.ports or ()):
-                        named |= bit
-                    bit <<= 1
-            classes = self.analysis.universe.classes
-            keys: dict[int, _SideKey] = {
-                # the destination's container ports are all the side takes from it (what named ports resolve to)
-                other: (direction, cls, rules, classes[other].ports if rules & named and other < self.n_classes else ())
-                for other, rules in matched.items()
-            }
-            found = (policies, keys, (direction, cls, 0, ()))
-            self.selecting[(direction, cls)] = found
+            for j, rule in enumerate(rules):
+                if direction == "Egress" and any(isinstance(e.port, str) for e in rule.ports or ()):
+                    named |= 1 << j
+            found = self.selecting[(direction, cls)] = (policies, rules, named)
         return found
+
+    def _key(self, direction: str, cls: int, other: int) -> tuple[object, ...]:
+        """A side's key: the class, the direction and which of its selecting policies' rules match the other end
+        (bit j for rule j), with, for named ports towards a pod, which container ports the pod has (all the
+        side takes from it: what the names resolve to)."""
+        _, rules, named = self._selecting(direction, cls)
+        matching = sum(1 << j for j, rule in enumerate(rules) if rule.bits >> other & 1)
+        return (direction, cls, matching, self._ports_of(other) if matching & named and other < self.n_classes else -1)
+
+    def _ports_of(self, cls: int) -> int:
+        """A number for the container ports of class `cls`, the same for classes with the same ports."""
+        if not self.port_sets:
+            numbers: dict[object, int] = {}
+            self.port_sets = [numbers.setdefault(c.ports, len(numbers)) for c in self.analysis.universe.classes]
+        return self.port_sets[cls]
 
     def _selected(self, direction: str) -> list[list[_Policy]]:
         """The policies selecting each pod class for `direction`, in the analysis' order."""
@@ -330,7 +333,7 @@ class _Explainer:
     def side_key(self, direction: str, cls: int, other: int) -> _SideKey:
         if direction == "Ingress" and other == self.host:
             return ("always",)
-        selecting, keys, default = self._selecting(direction, cls)
+        selecting, _, _ = self._selecting(direction, cls)
         admin: tuple[AdminMatch, ...] = ()
         if self.analysis.admin_policies:
             state = self.analysis.ingress if direction == "Ingress" else self.analysis.egress
@@ -338,9 +341,9 @@ class _Explainer:
             admin = tuple((a.ref, r.action, r.name, r.rule.label, c) for a, r, c in decision.matches)
         if not selecting and not admin:
             return None
-        key = keys.get(other, default)
+        key = self._key(direction, cls, other)
         if admin:
-            key = (*key, admin)  # type: ignore[misc]
+            key = (*key, admin)
             self.admin[key] = admin
         if key not in self.sides:
             pod, peer = (_SRC, _DST) if direction == "Egress" else (_DST, _SRC)
@@ -367,24 +370,45 @@ class _Explainer:
 
     def row(self, direction: str, cls: int, others: list[int], positions: dict[int, list[int]]) -> list[int]:
         """`side_id` of `cls` towards each of `others` (`positions`: where each of them is in `others`), looking
-        at each distinct side once."""
+        at each distinct side once: the other ends are split by which rules match them, as bitsets."""
         if self.analysis.admin_policies:  # an admin rule decides per pair of classes
             return [self.side_id(direction, cls, other) for other in others]
-        _, keys, _ = self._selecting(direction, cls)
-        ids: dict[int, int] = {}
-        by_key: dict[_SideKey, int] = {}
-        for other, key in keys.items():
-            found = by_key.get(key)
-            if found is None:
-                found = by_key[key] = self.side_id(direction, cls, other)
-            ids[other] = found
-        if direction == "Ingress" and self.host is not None:
-            ids[self.host] = self.side_id(direction, cls, self.host)
-        rest = next((other for other in positions if other not in ids), None)
+        _, rules, named = self._selecting(direction, cls)
+        parts: dict[int, int] = {}  # rules matching (bit j for rule j) -> the other ends they match
+        covered = 0
+        for j, rule in enumerate(rules):
+            for matching, bits in list(parts.items()):
+                inside = bits & rule.bits
+                if inside:
+                    parts[matching | 1 << j] = inside
+                    if inside == bits:
+                        del parts[matching]
+                    else:
+                        parts[matching] = bits & ~rule.bits
+            if rule.bits & ~covered:
+                parts[1 << j] = rule.bits & ~covered
+            covered |= rule.bits
+        host = -1 if direction == "Egress" or self.host is None else self.host
+        rest = next((other for other in positions if not covered >> other & 1 and other != host), None)
         row = [self.side_id(direction, cls, rest) if rest is not None else -1] * len(others)
-        for other, found in ids.items():
-            for position in positions.get(other, ()):
-                row[position] = found
+        for matching, bits in parts.items():
+            groups = [bits]
+            if matching & named:  # towards pods, named ports resolve per pod: one side per set of container ports
+                pods = bits & self.analysis.universe.class_bits
+                by_ports: dict[int, int] = {}
+                for other in _bit_indices(pods):
+                    ports = self._ports_of(other)
+                    by_ports[ports] = by_ports.get(ports, 0) | 1 << other
+                groups = [bits & ~pods, *by_ports.values()]
+            for group in groups:
+                members = group & ~(1 << host) if host >= 0 else group
+                if members:
+                    found = self.side_id(direction, cls, (members & -members).bit_length() - 1)
+                    for other in _bit_indices(members):
+                        for position in positions.get(other, ()):
+                            row[position] = found
+        for position in positions.get(host, ()):
+            row[position] = self.side_id(direction, cls, host)
         return row
 
     def _pieces(self, side_id: int) -> tuple[int, tuple[str, ...]]:
