@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections.abc import Callable, Iterator
+from itertools import repeat
 
 from .connections import MAX_PORT, MIN_PORT, PROTOCOLS, ConnectionSet
 from .evaluate import Analysis, _bit_indices
@@ -287,8 +288,8 @@ class _Explainer:
         self.pieces: dict[int, tuple[int, tuple[str, ...]]] = {}  # side id -> its shape's id, its pieces' texts
         self.shapes: dict[_Shape, int] = {}
         self.shape_list: list[_Shape] = []
-        self.layouts: dict[tuple[int, int], tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]] | None] = {}
-        self.blocks: dict[tuple[int, int], str | None] = {}
+        self.layouts: dict[tuple[int, int], tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]]] = {}
+        self.blocks: dict[tuple[int, int], str] = {}
 
     def _selecting(self, direction: str, cls: int) -> tuple[list[_Policy], list[_Rule], int]:
         """The policies selecting `cls` for `direction`, their rules in order, and which of the rules have named
@@ -450,39 +451,39 @@ class _Explainer:
             self.pieces[side_id] = found
         return found
 
-    def _layout(self, egress: int, ingress: int) -> tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]] | None:
-        """How sides of these two shapes make a block: a %-format of the block (placeholders for the names) and
-        what picks the pieces' texts that fill it from the egress side's then the ingress side's; None when it
-        shows nothing."""
-        key = (egress, ingress)
-        if key not in self.layouts:
-            groups: list[_Group] = []
-            for e, (e_conns, e_allowed, e_default) in enumerate(self.shape_list[egress]):
-                for i, (i_conns, i_allowed, i_default) in enumerate(self.shape_list[ingress]):
-                    conns = e_conns & i_conns
-                    if conns:
-                        groups.append((e_allowed and i_allowed, conns, e, i, e_default and i_default))
-            ops = _layout(groups, self.only)
-            n_egress = len(self.shape_list[egress])
-            lines = [op.replace("%", "%%") if isinstance(op, str) else "%s" for op in ops]
-            refs = [(op if op >= 0 else n_egress + ~op) for op in ops if isinstance(op, int)]
-            pick = operator.itemgetter(*refs) if len(refs) > 1 else lambda texts: tuple(texts[r] for r in refs)
-            self.layouts[key] = ("\n".join([_RULER, _HEADING, "", *lines]), pick) if ops else None
-        return self.layouts[key]
+    def _layout(self, egress: int, ingress: int) -> tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]]:
+        """How sides of these two shapes make a block: a %-format of the block (after a newline, placeholders for
+        the names; empty when it shows nothing) and what picks the pieces' texts that fill it from the egress
+        side's then the ingress side's."""
+        groups: list[_Group] = []
+        for e, (e_conns, e_allowed, e_default) in enumerate(self.shape_list[egress]):
+            for i, (i_conns, i_allowed, i_default) in enumerate(self.shape_list[ingress]):
+                conns = e_conns & i_conns
+                if conns:
+                    groups.append((e_allowed and i_allowed, conns, e, i, e_default and i_default))
+        ops = _layout(groups, self.only)
+        n_egress = len(self.shape_list[egress])
+        lines = [op.replace("%", "%%") if isinstance(op, str) else "%s" for op in ops]
+        refs = [(op if op >= 0 else n_egress + ~op) for op in ops if isinstance(op, int)]
+        pick = operator.itemgetter(*refs) if len(refs) > 1 else lambda texts: tuple(texts[r] for r in refs)
+        found = ("\n".join(["", _RULER, _HEADING, "", *lines]) if ops else "", pick)
+        self.layouts[(egress, ingress)] = found
+        return found
 
-    def block(self, egress: int, ingress: int) -> str | None:
-        """The block of a pair whose sides are numbered `egress` and `ingress`, with placeholders for the names,
-        kept for the pairs that share it."""
+    def block(self, egress: int, ingress: int) -> str:
+        """The block of a pair whose sides are numbered `egress` and `ingress`, after a newline, with placeholders
+        for the names (empty when it shows nothing), kept for the pairs that share it."""
         key = (egress, ingress)
         if key not in self.blocks:
             self.blocks[key] = self.text(egress, ingress)
         return self.blocks[key]
 
-    def text(self, egress: int, ingress: int) -> str | None:
+    def text(self, egress: int, ingress: int) -> str:
         """`block`, not kept (two pods' sides make a block no other pair has)."""
-        (e_shape, e_texts), (i_shape, i_texts) = self._pieces(egress), self._pieces(ingress)
-        layout = self._layout(e_shape, i_shape)
-        return layout[0] % layout[1](e_texts + i_texts) if layout is not None else None
+        e_shape, e_texts = self.pieces.get(egress) or self._pieces(egress)
+        i_shape, i_texts = self.pieces.get(ingress) or self._pieces(ingress)
+        text, pick = self.layouts.get((e_shape, i_shape)) or self._layout(e_shape, i_shape)
+        return text % pick(e_texts + i_texts)
 
 
 class _Report:
@@ -510,6 +511,7 @@ class _Report:
             key=lambda t: t[0],
         )
         self.names = [name for name, _, _ in self.targets]
+        self.position = {peer: t for t, (_, peer, _) in enumerate(self.targets)}
         self.not_egress = self.explainer.side_id("Egress", None, 0)
         self.not_ingress = self.explainer.side_id("Ingress", None, 0)
         self.others = {"Egress": [t[2] for t in self.targets], "Ingress": [s[2] for s in self.sources]}
@@ -532,10 +534,9 @@ class _Report:
         return self.rows[(direction, cls)]
 
     def _cut(self, egress: int, ingress: int, mark: str, name: str, cut: str) -> list[str]:
-        """The block of these sides (after a newline) with `name` put in for `mark`, cut at `cut`; [""] when the
-        block shows nothing (it joins to an empty text, which adds nothing to the report)."""
-        text = self.explainer.block(egress, ingress)
-        return ("\n" + text.replace(mark, name)).split(cut) if text is not None else [""]
+        """The block of these sides with `name` put in for `mark`, cut at `cut` ([""] when it shows nothing: it
+        joins to an empty text, which adds nothing to the report)."""
+        return self.explainer.block(egress, ingress).replace(mark, name).split(cut)
 
     def add(self) -> None:
         runs = [(k, len(list(g))) for k, g in itertools.groupby(isinstance(t[1], WorkloadPeer) for t in self.targets)]
@@ -551,15 +552,32 @@ class _Report:
             for pods, first, stop in segments:
                 if not (pods or src_is_pod):
                     continue  # neither end is a pod
-                if (
-                    not self.focus.active
-                    and not pods
-                    and self._to_outside(src_text, egress_row, by_source, first, stop)
-                ):
-                    continue
-                if not self.focus.active and pods and not src_is_pod and self._from_outside(src_text, s, first, stop):
-                    continue
+                if not self.focus.active:
+                    if pods and src_is_pod:
+                        done = self._between_pods(s, egress_row, first, stop)
+                    elif pods:
+                        done = self._from_outside(src_text, s, first, stop)
+                    else:
+                        done = self._to_outside(src_text, egress_row, by_source, first, stop)
+                    if done:
+                        continue
                 self._pairs(s, egress_row, by_source, first, stop)
+
+    def _between_pods(self, s: int, egress_row: list[int], first: int, stop: int) -> bool:
+        """The pairs of pod `s` with the pods first..stop (each pair's block is its own) in one go; False when
+        some pair may have no policy at all (it is listed apart)."""
+        egress = egress_row[first:stop]
+        ingress = list(map(operator.itemgetter(s), self.ingress_rows[first:stop]))  # type: ignore[arg-type]
+        if self.within is None and self.not_egress in egress and self.not_ingress in ingress:
+            return False
+        src_text, src, _ = self.sources[s]
+        names = self.names[first:stop]
+        own = self.position[src] - first
+        if 0 <= own < len(names):  # not a pair
+            del egress[own], ingress[own], names[own]
+        texts = map(str.replace, map(self.explainer.text, egress, ingress), repeat("\x01"), repeat(src_text))
+        self.out += map(str.replace, texts, repeat("\x02"), names)
+        return True
 
     def _to_outside(
         self, src_text: str, row: list[int], by_source: dict[int, list[str]], first: int, stop: int
@@ -604,9 +622,9 @@ class _Report:
                 self.default_open.append(f"{src_text} => {dst_text}")
                 continue
             if src_is_pod and ingress_row is not None:  # two pods: a block of their own
-                text = self.explainer.text(egress, ingress)
-                if text is not None:
-                    self.out += ("\n", text.replace("\x01", src_text).replace("\x02", dst_text))
+                self.out.append(
+                    self.explainer.text(egress, ingress).replace("\x01", src_text).replace("\x02", dst_text)
+                )
                 continue
             if src_is_pod:
                 if egress not in by_source:
@@ -704,5 +722,5 @@ def explain_pair(analysis: Analysis, src: Peer, dst: Peer) -> list[str]:
     src_index, dst_index = analysis._index(src, "Ingress"), analysis._index(dst, "Egress")
     egress = explainer.side_id("Egress", src_index if isinstance(src, WorkloadPeer) else None, dst_index)
     ingress = explainer.side_id("Ingress", dst_index if isinstance(dst, WorkloadPeer) else None, src_index)
-    text = explainer.block(egress, ingress) or ""
-    return text.replace("\x01", str(src)).replace("\x02", str(dst)).splitlines()[1:]
+    text = explainer.block(egress, ingress)
+    return text.replace("\x01", str(src)).replace("\x02", str(dst)).splitlines()[2:]  # from after the ruler
