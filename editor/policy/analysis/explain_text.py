@@ -15,6 +15,7 @@ import operator
 from collections.abc import Callable, Iterator
 from itertools import repeat
 
+from ..gcpause import paused_gc
 from .connections import MAX_PORT, MIN_PORT, PROTOCOLS, ConnectionSet
 from .evaluate import Analysis, _bit_indices
 from .explain import DirectionExplanation
@@ -639,8 +640,10 @@ class _Report:
 def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | None = None) -> str:
     """The whole `--explain` report (`only`: "allow" or "deny" for `--explain-only`)."""
     focus = focus or Focus()
-    report = _Report(analysis, focus, only)
-    report.add()
+    # what the report is made of (sides, blocks, the pieces of the text) stays alive until the end: see paused_gc
+    with paused_gc():
+        report = _Report(analysis, focus, only)
+        report.add()
     out = report.out
     for dst in sorted(analysis.exposed_by, key=str):
         if not focus.keeps(INGRESS_CONTROLLER, dst):
