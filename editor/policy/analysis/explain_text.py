@@ -238,7 +238,8 @@ def _pair_block(
     if not ops:
         return []
     texts = tuple(map(_reasons_text, egress)), tuple(map(_reasons_text, ingress))
-    return [_RULER, f"Connections between {src} => {dst}:", "", *"\n".join(_render(ops, *texts)).split("\n")]
+    lines = "\n".join(_render(ops, *texts)).split("\n")  # a side's reasons are several lines in one text
+    return [_RULER, f"Connections between {src} => {dst}:", "", *lines]
 
 
 def _first(conns: ConnectionSet) -> tuple[int, int]:
@@ -266,8 +267,9 @@ _Shape = tuple[tuple[ConnectionSet, bool, bool], ...]  # a side's pieces: connec
 
 class _Explainer:
     """The explain report at scale: a side's reasons depend only on the pod class, the direction and which of its
-    selecting policies' rules match the other end (and, for named ports towards a pod, what they resolve to on
-    that pod), so they are worked out once per such key, numbered, with placeholders for the names. A side's
+    selecting policies' rules match the other end (and, for named ports towards a pod, which container ports the
+    pod has), so they are worked out once per such key, numbered, with placeholders for the names; a class's
+    other ends are split by the rules matching them as bitsets. A side's
     connection space is cut once into pieces with the same reasons, each printed once; how two sides' pieces
     combine into a block depends only on their connections and verdicts (a few shapes), and each pair of sides
     is assembled from those texts once: 5,000 pods and their external ranges make hundreds of thousands of
