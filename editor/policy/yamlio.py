@@ -260,7 +260,11 @@ def _measure(root: yaml.Node, source: str, limits: Limits) -> None:
             in_progress.add(key)
             children = node.value if isinstance(node, yaml.SequenceNode) else [v for kv in node.value for v in kv]
             for child in children:
-                total += size_of(child, depth + 1)
+                if child.__class__ is yaml.ScalarNode and id(child) not in sizes and depth < limits.max_depth:
+                    sizes[id(child)] = 1  # a leaf seen for the first time, as size_of counts it (most of a manifest)
+                    total += 1
+                else:
+                    total += size_of(child, depth + 1)
                 if total > limits.max_nodes:
                     raise InputError(
                         f"expands to more than {limits.max_nodes:,} values; refusing a possible alias bomb",

@@ -52,6 +52,20 @@ def test_it_counts_alias_uses():
     assert len(load_documents(text, "few.yaml")[0].value["items"]) == 11
 
 
+def test_it_counts_alias_uses_of_plain_values():
+    # plain values are measured without a call each (most of a manifest); an alias of one is still an alias use
+    text = "base: &b hello\nitems:\n" + "".join("  - *b\n" for _ in range(11))
+    with pytest.raises(InputError, match="more than 10 YAML alias uses"):
+        load_documents(text, "many.yaml", Limits(max_aliases=10))
+    assert load_documents(text, "few.yaml")[0].value["items"] == ["hello"] * 11
+
+
+def test_a_plain_value_one_level_too_deep_is_refused():
+    assert load_documents("[" * 64 + "x" + "]" * 64, "edge.yaml")[0].value is not None
+    with pytest.raises(InputError, match="nested deeper than 64 levels"):
+        load_documents("[" * 65 + "x" + "]" * 65, "deep.yaml")
+
+
 def test_it_refuses_a_recursive_alias():
     with pytest.raises(InputError, match="recursive YAML alias"):
         load_documents("a: &a [1, *a]\n", "loop.yaml")

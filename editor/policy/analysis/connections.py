@@ -65,6 +65,14 @@ class ConnectionSet:
         wanted = set(protocols)
         return _interned(tuple(((lo, hi),) if p in wanted else () for p in PROTOCOLS))
 
+    @staticmethod
+    def of_pieces(pieces: Iterable[tuple[str, int, int]]) -> ConnectionSet:
+        """The union of (protocol, first port, last port) pieces."""
+        ranges: tuple[list[tuple[int, int]], ...] = ([], [], [])
+        for protocol, lo, hi in pieces:
+            ranges[PROTOCOLS.index(protocol)].append((lo, hi))
+        return _interned(tuple(_merge(intervals) for intervals in ranges))
+
     def __or__(self, other: ConnectionSet) -> ConnectionSet:
         if other is NO_CONNECTIONS or self is ALL_CONNECTIONS or self == other:
             return self
