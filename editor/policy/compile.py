@@ -172,6 +172,10 @@ SubjectDrafts = tuple[tuple[CompileIssue, ...], tuple[_FrozenDraft, ...]]
 _KEY_ENCODER = msgspec.json.Encoder()
 
 
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 def _frozen(draft: Draft) -> _FrozenDraft:
     rules = tuple((rule.direction, rule.index, tuple(rule.edge_ids), rule.text) for rule in draft.rules)
     body = _KEY_ENCODER.encode(draft.body)
@@ -209,7 +213,7 @@ class Context:
         self._drafts_cache = drafts_cache
         self._dialect = dialect
         self._recording: list[CompileIssue] | None = None
-        self._texts: dict[int, bytes] = {}  # id() of a node or edge of `document` -> its JSON, for cache keys
+        self._digests: dict[int, bytes] = {}  # id() of a node or edge of `document` -> _digest of its JSON
         self._key_head: bytes | None = None
 
     def error(self, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
@@ -261,21 +265,21 @@ class Context:
             document = self.document
             rest = {f.name: getattr(document, f.name) for f in dataclasses.fields(document)}
             del rest["nodes"], rest["edges"]
-            self._key_head = _KEY_ENCODER.encode([self._dialect, rest])
-        parts = [self._key_head, self._text(subject.node)]
+            self._key_head = _digest(_KEY_ENCODER.encode([self._dialect, rest]))
+        # Digests of one length and the counts before them: two different subjects cannot give the same bytes.
+        parts = [self._key_head, self._digest(subject.node), b"%d,%d;" % (len(subject.ingress), len(subject.egress))]
         for edges, end in ((subject.ingress, "source"), (subject.egress, "target")):
-            parts.append(b"|")  # JSON text never is `|` nor holds a raw NUL: the joined parts cannot be confused
             for edge in edges:
-                parts += (self._text(edge), self._text(self.nodes[getattr(edge, end)]))
+                parts += (self._digest(edge), self._digest(self.nodes[getattr(edge, end)]))
         parts.append(_KEY_ENCODER.encode(inputs))
-        return hashlib.blake2b(b"\0".join(parts), digest_size=16).hexdigest()
+        return _digest(b"".join(parts)).hex()
 
-    def _text(self, item: Node | Edge) -> bytes:
-        """Every field of a node or edge (dataclasses) as JSON, once per compile."""
-        text = self._texts.get(id(item))
-        if text is None:
-            text = self._texts[id(item)] = _KEY_ENCODER.encode(item)
-        return text
+    def _digest(self, item: Node | Edge) -> bytes:
+        """A digest of every field of a node or edge (dataclasses, as JSON), once per compile."""
+        digest = self._digests.get(id(item))
+        if digest is None:
+            digest = self._digests[id(item)] = _digest(_KEY_ENCODER.encode(item))
+        return digest
 
     def namespace_labels(self, name: str) -> dict[str, str]:
         namespace = self.document.namespace(name)
