@@ -912,6 +912,11 @@ def port_name_error(name: str) -> str | None:
     """Why `name` is not a valid IANA_SVC_NAME (<= 15 chars, lowercase alnum and '-', one letter)."""
     if len(name) > 15:
         return f"port name {name!r} is longer than 15 characters"
+    return _short_port_name_error(name)
+
+
+@functools.lru_cache(maxsize=4096)  # a drawing names a few ports thousands of times; 15 characters at most each
+def _short_port_name_error(name: str) -> str | None:
     if not _PORT_NAME.match(name) or "--" in name:
         return f"port name {name!r} must be lowercase letters, digits and single '-', not at either end"
     if not re.search("[a-z]", name):
