@@ -34,7 +34,11 @@ A namespaced subject isolated in a direction without any rule there gets a compa
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from functools import partial
 from typing import Any
+
+import msgspec
 
 from . import native
 from .admission import L7_KINDS
@@ -84,7 +88,16 @@ def compile_subjects(context: Context, subjects: list[Subject]) -> list[Draft]:
     dns_edges = _dns_plan(context, subjects)
     drafts: list[Draft] = []
     for subject in subjects:
-        drafts.extend(_policies(context, subject, dns_edges))
+        # Besides the subject, its edges and their peers, its policies read which of its edges get DNS rules
+        # (a decision over all subjects) and the workloads whose port names its egress named ports are looked up
+        # on (_peer_named_ports).
+        dns = sorted(edge.id for edge in subject.ingress + subject.egress if edge.id in dns_edges)
+        named = [
+            _named_port_scope(context, context.nodes[edge.target])
+            for edge in subject.egress
+            if any(isinstance(port.port, str) for port in edge.ports)
+        ]
+        drafts.extend(context.subject_drafts(subject, partial(_policies, context, subject, dns_edges), dns, named))
     return drafts
 
 
@@ -318,6 +331,25 @@ def _peer_named_ports(context: Context, peer: Node) -> dict[tuple[str, str], set
                     found.setdefault((container.name, container.protocol), set()).add(container.port)
         cache[peer.id] = found
     return cache[peer.id]
+
+
+def _named_port_scope(context: Context, peer: Node) -> str:
+    """What `_peer_named_ports(context, peer)` reads besides the peer itself and the namespaces, as a digest: the
+    labels and container ports of the workloads of the peer's namespace (of all, for a peer not in one)."""
+    digests: dict[str | None, str] | None = context.cache.get("workload_digests")
+    if digests is None:
+        groups: dict[str | None, list[Any]] = {None: []}  # None: every workload
+        for node in context.document.nodes:
+            if node.kind == "workload":
+                item = (node.id, node.namespace, node.labels, node.container_ports)
+                groups[None].append(item)
+                groups.setdefault(node.namespace, []).append(item)
+        digests = {key: hashlib.blake2b(_DIGEST_ENCODER.encode(items)).hexdigest() for key, items in groups.items()}
+        context.cache["workload_digests"] = digests
+    return digests.get(peer.namespace if peer.is_pod_set else None, "")  # "": a namespace without workloads
+
+
+_DIGEST_ENCODER = msgspec.json.Encoder()
 
 
 def _problem(context: Context, subject: Node, edge: Edge, peer: Node, section: str) -> str | None:

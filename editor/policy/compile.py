@@ -23,9 +23,10 @@ Rules common to both dialects:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -35,6 +36,7 @@ from .dialects import dialect as dialect_named
 from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
 from .layers import has_platform
 from .selectors import LabelSelector, SelectorError, parse_selector
+from .sized_cache import SizedCache
 from .yamlio import dump_yaml_documents
 
 DIALECTS: tuple[str, ...] = NAMES
@@ -99,6 +101,8 @@ class CompileResult:
     explanations: list[RuleExplanation]
     object_nodes: list[str] = dataclasses.field(default_factory=list)
     platform_objects: int = 0  # how many of the last objects are the platform layers' (layers.py)
+    # The plan the objects were compiled from (who is isolated), for the callers that colour edges and locks.
+    subjects: list[Subject] = dataclasses.field(default_factory=list, repr=False, compare=False)
 
     @property
     def errors(self) -> list[CompileIssue]:
@@ -162,16 +166,57 @@ class Draft:
     rules: list[RuleDraft] = dataclasses.field(default_factory=list)
 
 
-class Context:
-    """What a dialect compiler needs besides the plan: node lookup, issue collection, shared wording."""
+# One subject's drafts as a compile made them: the issues it reported, in order, and each draft with its body as
+# JSON, decoded afresh on every use so that no caller can change what the cache holds.
+_FrozenRule = tuple[str, int, tuple[str, ...], str]
+_FrozenDraft = tuple[str, str, str | None, str, str, bytes, tuple[_FrozenRule, ...]]
+SubjectDrafts = tuple[tuple[CompileIssue, ...], tuple[_FrozenDraft, ...]]
+_KEY_ENCODER = msgspec.json.Encoder()
 
-    def __init__(self, document: Document) -> None:
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _frozen(draft: Draft) -> _FrozenDraft:
+    rules = tuple((rule.direction, rule.index, tuple(rule.edge_ids), rule.text) for rule in draft.rules)
+    body = _KEY_ENCODER.encode(draft.body)
+    return (draft.api_version, draft.kind, draft.namespace, draft.base_name, draft.node_id, body, rules)
+
+
+def _thawed(frozen: _FrozenDraft) -> Draft:
+    api_version, kind, namespace, base_name, node_id, body, rules = frozen
+    return Draft(
+        api_version, kind, namespace, base_name, node_id, msgspec.json.decode(body), [RuleDraft(*r) for r in rules]
+    )
+
+
+def _drafts_size(value: SubjectDrafts) -> int:
+    issues, drafts = value
+    size = sum(len(issue.message) + 64 for issue in issues)
+    for draft in drafts:
+        size += len(draft[5]) + 128 + sum(len(rule[3]) + 16 + 8 * len(rule[2]) for rule in draft[6])
+    return size
+
+
+class Context:
+    """What a dialect compiler needs besides the plan: node lookup, issue collection, shared wording, and the
+    cache of subjects compiled earlier (`subject_drafts`) when the caller keeps one."""
+
+    def __init__(
+        self, document: Document, drafts_cache: SizedCache[SubjectDrafts] | None = None, dialect: str = ""
+    ) -> None:
         self.document = document
         self.nodes = document.node_map()
         self.issues: list[CompileIssue] = []
         self._seen: set[CompileIssue] = set()
         self._selector_problems: dict[tuple[str, bool], str | None] = {}
         self.cache: dict[str, Any] = {}  # per-compile memo of a dialect compiler (e.g. named ports per peer)
+        self._drafts_cache = drafts_cache
+        self._dialect = dialect
+        self._recording: list[CompileIssue] | None = None
+        self._digests: dict[int, bytes] = {}  # id() of a node or edge of `document` -> _digest of its JSON
+        self._key_head: bytes | None = None
 
     def error(self, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
         self._add(CompileIssue("error", message, node_id, edge_id))
@@ -180,9 +225,63 @@ class Context:
         self._add(CompileIssue("warning", message, node_id, edge_id))
 
     def _add(self, issue: CompileIssue) -> None:
+        if self._recording is not None:
+            self._recording.append(issue)
         if issue not in self._seen:
             self._seen.add(issue)
             self.issues.append(issue)
+
+    def subject_drafts(self, subject: Subject, make: Callable[[], list[Draft]], *inputs: Any) -> list[Draft]:
+        """`make()`, the drafts of one subject; with a cache, the drafts an earlier compile made from the same
+        inputs, and the issues it reported reported again, in the same order.
+
+        The inputs are the dialect, the subject node, the edges it enforces with the node at their other end, the
+        document's fields other than its nodes and edges, and `inputs` (JSON-like): whatever else of the drawing
+        `make` reads (the ports of the workloads a peer covers, a decision over all subjects) must be in `inputs`,
+        or an edit there would leave the policy as it was. An edit elsewhere in the drawing leaves the key alone,
+        so one changed edge recompiles the two subjects at its ends.
+        """
+        cache = self._drafts_cache
+        if cache is None:
+            return make()
+        made: list[list[Draft]] = []
+
+        def run(_: str) -> SubjectDrafts:
+            outer, self._recording = self._recording, []
+            try:
+                drafts = make()
+            finally:
+                recorded, self._recording = self._recording, outer
+            made.append(drafts)
+            return tuple(recorded), tuple(map(_frozen, drafts))
+
+        issues, frozen = cache.get(self._subject_key(subject, inputs), run, _drafts_size)
+        if made:
+            return made[0]
+        for issue in issues:
+            self._add(issue)
+        return [_thawed(draft) for draft in frozen]
+
+    def _subject_key(self, subject: Subject, inputs: tuple[Any, ...]) -> str:
+        if self._key_head is None:
+            document = self.document
+            rest = {f.name: getattr(document, f.name) for f in dataclasses.fields(document)}
+            del rest["nodes"], rest["edges"]
+            self._key_head = _digest(_KEY_ENCODER.encode([self._dialect, rest]))
+        # Digests of one length and the counts before them: two different subjects cannot give the same bytes.
+        parts = [self._key_head, self._digest(subject.node), b"%d,%d;" % (len(subject.ingress), len(subject.egress))]
+        for edges, end in ((subject.ingress, "source"), (subject.egress, "target")):
+            for edge in edges:
+                parts += (self._digest(edge), self._digest(self.nodes[getattr(edge, end)]))
+        parts.append(_KEY_ENCODER.encode(inputs))
+        return _digest(b"".join(parts)).hex()
+
+    def _digest(self, item: Node | Edge) -> bytes:
+        """A digest of every field of a node or edge (dataclasses, as JSON), once per compile."""
+        digest = self._digests.get(id(item))
+        if digest is None:
+            digest = self._digests[id(item)] = _digest(_KEY_ENCODER.encode(item))
+        return digest
 
     def namespace_labels(self, name: str) -> dict[str, str]:
         namespace = self.document.namespace(name)
@@ -334,11 +433,16 @@ def canonical(value: Any) -> str:
 # --- the entry point -----------------------------------------------------------------------------------------
 
 
-def compile_document(document: Document, dialect: str | None = None) -> CompileResult:
-    """Compile `document` to policy objects in `dialect` (default: the document's `settings.dialect`)."""
+def compile_document(
+    document: Document, dialect: str | None = None, drafts_cache: SizedCache[SubjectDrafts] | None = None
+) -> CompileResult:
+    """Compile `document` to policy objects in `dialect` (default: the document's `settings.dialect`).
+
+    With `drafts_cache`, each subject's policies are taken from it when an earlier compile had the same inputs
+    (Context.subject_drafts): the result is the same as without it."""
     chosen = dialect or document.settings.dialect
     compiler = dialect_named(chosen).compiler()  # ValueError for an unknown dialect
-    context = Context(document)
+    context = Context(document, drafts_cache, chosen)
     subjects = plan(document, context)
     drafts = compiler(context, subjects)
     objects: list[dict[str, Any]] = []
@@ -366,4 +470,4 @@ def compile_document(document: Document, dialect: str | None = None) -> CompileR
         object_nodes.extend(layers.object_nodes)
         explanations.extend(layers.explanations)
         platform = len(layers.compiled.objects)
-    return CompileResult(chosen, objects, context.issues, explanations, object_nodes, platform)
+    return CompileResult(chosen, objects, context.issues, explanations, object_nodes, platform, subjects)

@@ -57,33 +57,45 @@ def needed_capabilities(document: Document) -> Counter[str]:
     nodes = document.node_map()
     found: Counter[str] = Counter()
     for edge in document.edges:
-        if not edge.disabled:
-            found.update(_edge_needs(edge, [nodes[end] for end in (edge.source, edge.target) if end in nodes]))
+        if edge.disabled:
+            continue
+        ends = [nodes[end] for end in (edge.source, edge.target) if end in nodes]
+        if edge.action == "allow" and not (edge.l7 or edge.icmps or edge.server_names) and all(map(_plain, ends)):
+            continue  # most edges, between pods and address ranges: nothing to count
+        found.update(_edge_needs(edge, ends))
     return found
+
+
+def _plain(node: Node) -> bool:
+    return node.kind in ("workload", "selector", "cidr") or (node.kind == "entity" and node.entity == "all")
 
 
 def missing_features(document: Document, dialect_name: str | None = None) -> list[str]:
     """What `document` uses that `dialect_name` (default: the document's own) cannot write, in words, e.g.
     `HTTP or DNS rules on 3 edges`; empty when the dialect writes all of it."""
-    found = needed_capabilities(document)
-    lacking = dialect(dialect_name or document.settings.dialect).missing(found)
-    return [f"{WORDS[name]} on {_plural(found[name], 'edge')}" for name in lacking]
+    return dialect_fit(document, dialect_name)[0]
 
 
 def fitting_dialect(document: Document, dialect_name: str | None = None) -> str | None:
     """The first registered dialect that writes everything `document` uses, when `dialect_name` (default: the
     document's own) does not."""
+    return dialect_fit(document, dialect_name)[1]
+
+
+def dialect_fit(document: Document, dialect_name: str | None = None) -> tuple[list[str], str | None]:
+    """missing_features and fitting_dialect of `document` in `dialect_name`, from one look at its edges."""
     found = needed_capabilities(document)
-    if not dialect(dialect_name or document.settings.dialect).missing(found):
-        return None
-    return next((d.name for d in REGISTRY.values() if not d.missing(found)), None)
+    lacking = dialect(dialect_name or document.settings.dialect).missing(found)
+    if not lacking:
+        return [], None
+    words = [f"{WORDS[name]} on {_plural(found[name], 'edge')}" for name in lacking]
+    return words, next((d.name for d in REGISTRY.values() if not d.missing(found)), None)
 
 
 def adopt_dialect(document: Document) -> str | None:
     """Switch `document` to a dialect that writes all its content when its own cannot; the sentence saying so,
     or None (unchanged)."""
-    missing = missing_features(document)
-    target = fitting_dialect(document)
+    missing, target = dialect_fit(document)
     if target is None:
         return None
     former = dialect(document.settings.dialect).title

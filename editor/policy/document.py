@@ -12,6 +12,7 @@ the path of the offending value, e.g. `edges[3].ports[0].endPort`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import ipaddress
 import json
@@ -27,6 +28,7 @@ from .document_schema import APPLICATION, ID_CHARS, ID_PATTERN, SCHEMA_VERSION, 
 from .gcpause import paused_gc
 from .layers import layer_errors
 from .selectors import validate_namespace_name
+from .sized_cache import SizedCache
 
 NodeKind = Literal["workload", "selector", "hosts", "cidr", "entity", "fqdn"]
 SUBJECT_KINDS = ("workload", "selector", "hosts")  # nodes that can carry a policy (pods or nodes)
@@ -522,10 +524,12 @@ class Document:
         yield b"\n}\n"
 
     @classmethod
-    def from_json(cls, data: Any) -> Document:
-        """Validate and build a document. Raises DocumentError listing every problem with its path."""
+    def from_json(cls, data: Any, known_valid: SizedCache[bool] | None = None) -> Document:
+        """Validate and build a document. Raises DocumentError listing every problem with its path.
+
+        `known_valid` holds the nodes and edges that passed the schema before (fast_validate)."""
         try:
-            fast_validate(data)
+            fast_validate(data, known_valid)
         except fastjsonschema.JsonSchemaValueException:
             raise DocumentError(schema_errors(data) or [("", "not a valid Fenceline document")]) from None
         document = cls(
@@ -575,6 +579,11 @@ def port_name_error(name: str) -> str | None:
     """Why `name` is not a valid IANA_SVC_NAME (<= 15 chars, lowercase alnum and '-', one letter)."""
     if len(name) > 15:
         return f"port name {name!r} is longer than 15 characters"
+    return _short_port_name_error(name)
+
+
+@functools.lru_cache(maxsize=4096)  # a drawing names a few ports thousands of times; 15 characters at most each
+def _short_port_name_error(name: str) -> str | None:
     if not _PORT_NAME.match(name) or "--" in name:
         return f"port name {name!r} must be lowercase letters, digits and single '-', not at either end"
     if not re.search("[a-z]", name):

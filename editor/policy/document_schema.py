@@ -7,13 +7,16 @@ owner patterns) lives here too; `document.py` builds the dataclasses on top and 
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
+import msgspec
 
+from .sized_cache import SizedCache
 from .yamlio import InputError, Limits, check_json_value
 
 if TYPE_CHECKING:
@@ -273,9 +276,69 @@ def _fast_validator() -> Callable[[Any], Any]:
     return fastjsonschema.compile({**DOCUMENT_SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"})
 
 
-def fast_validate(data: Any) -> None:
-    """Raise fastjsonschema.JsonSchemaValueException at the first way `data` is not a valid document."""
-    _fast_validator()(data)
+def fast_validate(data: Any, known_valid: SizedCache[bool] | None = None) -> None:
+    """Raise fastjsonschema.JsonSchemaValueException at the first way `data` is not a valid document.
+
+    With `known_valid`, the nodes and edges found valid before (by their exact JSON) are not checked again: the
+    editor posts the whole drawing after each edit, and checking its 2,000 edges was most of the time a compile
+    took."""
+    parts = _fast_part_validators()
+    if known_valid is None or parts is None or type(data) is not dict:
+        _fast_validator()(data)
+        return
+    head, item_validators = parts
+    head(data)
+    for field, validate in item_validators.items():
+        for item in data.get(field, ()):
+            try:
+                key = field + _ITEM_ENCODER.encode(item).decode()
+            except (TypeError, UnicodeError, msgspec.EncodeError):  # not JSON (a caller's Python value)
+                validate(item)
+                continue
+            known_valid.get(key, functools.partial(_passes, validate, item), _bool_size)
+
+
+_ITEM_ENCODER = msgspec.json.Encoder()
+
+
+def _passes(validate: Callable[[Any], Any], item: Any, _: str) -> bool:
+    validate(item)  # raises when it does not
+    return True
+
+
+def _bool_size(_: bool) -> int:
+    return 1
+
+
+@functools.cache
+def _fast_part_validators() -> tuple[Callable[[Any], Any], dict[str, Callable[[Any], Any]]] | None:
+    """The schema in parts: the document with its nodes and edges only checked to be arrays, and one node, one
+    edge; a document is valid when every part is. None when the nodes and edges have more to them than a schema
+    for each item (e.g. a maximum count), which the parts would miss."""
+    items = {"nodes": "node", "edges": "edge"}
+    properties = dict(DOCUMENT_SCHEMA["properties"])
+    if any(not _only_items(properties[field], name) for field, name in items.items()):
+        return None
+    properties.update({field: {"type": "array"} for field in items})
+    # Copies: fastjsonschema rewrites the references of what it compiles in place. Each part keeps the document's
+    # $id, against which its "#/$defs/..." references resolve.
+    draft_7 = {"$schema": "http://json-schema.org/draft-07/schema#"}
+    head = fastjsonschema.compile(copy.deepcopy({**DOCUMENT_SCHEMA, **draft_7, "properties": properties}))
+    defs = DOCUMENT_SCHEMA["$defs"]
+    item_validators = {
+        field: fastjsonschema.compile(
+            copy.deepcopy({**defs[name], **draft_7, "$id": DOCUMENT_SCHEMA["$id"], "$defs": defs})
+        )
+        for field, name in items.items()
+    }
+    return head, item_validators
+
+
+def _only_items(schema: dict[str, Any], name: str) -> bool:
+    """True when `schema` is an array of `$defs/<name>` and nothing more (a reference may have been made absolute
+    by fastjsonschema, which rewrites the schemas it compiles)."""
+    reference = schema.get("items", {}).get("$ref", "")
+    return set(schema) == {"type", "items"} and schema["type"] == "array" and reference.endswith(f"#/$defs/{name}")
 
 
 def format_path(path: Any) -> str:

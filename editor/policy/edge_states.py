@@ -16,7 +16,7 @@ An edge is drawn as:
 
 from __future__ import annotations
 
-from .compile import CompileResult, Context, plan
+from .compile import CompileResult
 from .document import Document, Edge
 
 DENIED_VERDICTS = ("DROPPED", "DENIED", "ERROR")
@@ -28,7 +28,7 @@ def _observed_denied(edge: Edge) -> bool:
 
 
 def edge_states(document: Document, result: CompileResult) -> dict[str, str]:
-    subjects = {subject.node.id: subject for subject in plan(document, Context(document))}
+    subjects = {subject.node.id: subject for subject in result.subjects}  # the plan `result` was compiled from
     failed = {issue.edge_id for issue in result.errors if issue.edge_id is not None}
     states: dict[str, str] = {}
     for edge in document.edges:

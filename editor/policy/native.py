@@ -23,6 +23,7 @@ by a namespaceSelector (cluster-wide) -- all of these need the Cilium dialect.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from .compile import Context, Draft, RuleDraft, Subject, canonical, describe_ports, describe_rule, policy_base_name
@@ -35,15 +36,13 @@ _DIRECTIONS = (("ingress", "Ingress", "from"), ("egress", "Egress", "to"))
 
 
 def compile_subjects(context: Context, subjects: list[Subject]) -> list[Draft]:
-    drafts = []
-    for subject in subjects:
-        draft = _policy(context, subject)
-        if draft is not None:
-            drafts.append(draft)
-    return drafts
+    # A NetworkPolicy reads nothing of the drawing beyond the subject, its edges and their peers.
+    return [
+        draft for subject in subjects for draft in context.subject_drafts(subject, partial(_policy, context, subject))
+    ]
 
 
-def _policy(context: Context, subject: Subject) -> Draft | None:
+def _policy(context: Context, subject: Subject) -> list[Draft]:
     node = subject.node
     who = context.describe(node)
     if node.kind == "hosts":
@@ -52,18 +51,18 @@ def _policy(context: Context, subject: Subject) -> Draft | None:
             "with nodeSelector)",
             node_id=node.id,
         )
-        return None
+        return []
     if node.namespace_selector is not None:
         context.error(
             f"{who} spans namespaces chosen by a namespaceSelector: a NetworkPolicy selects pods of one namespace "
             "only; use the Cilium dialect (CiliumClusterwideNetworkPolicy) or one subject per namespace",
             node_id=node.id,
         )
-        return None
+        return []
     problem = context.selector_problem(node, cilium=False)
     if problem:
         context.error(f"no NetworkPolicy for {who}: {problem}", node_id=node.id)
-        return None
+        return []
     spec: dict[str, Any] = {"podSelector": node.selector(), "policyTypes": []}
     rule_drafts: list[RuleDraft] = []
     for direction, policy_type, peers_key in _DIRECTIONS:
@@ -78,7 +77,7 @@ def _policy(context: Context, subject: Subject) -> Draft | None:
             rule_drafts.extend(
                 RuleDraft(direction, index, edge_ids, text) for index, (_, edge_ids, text) in enumerate(rules)
             )
-    return Draft(API_VERSION, KIND, node.namespace, policy_base_name(node), node.id, {"spec": spec}, rule_drafts)
+    return [Draft(API_VERSION, KIND, node.namespace, policy_base_name(node), node.id, {"spec": spec}, rule_drafts)]
 
 
 class _Group:

@@ -1,67 +1,39 @@
 """What the CLI, the JSON API and the htmx panels share: one answer to "compile this drawing".
 
 `compile_answer(document, dialect)` is the compile result with every emitted object validated against the
-upstream schemas, so `fenceline render` and the API report the same issues for the same drawing. The YAML text
-and the validation findings are kept per emitted object (keyed by its exact JSON, key order included): an edit
-changes one or two policies of a drawing, so the editor's round trip does not grow with the untouched ones. Both
-caches are bounded by the characters they hold.
+upstream schemas, so `fenceline render` and the API report the same issues for the same drawing. An edit changes
+one or two policies of a drawing, so the editor's round trip should not grow with the untouched ones: each
+subject's drafts are kept by the inputs they were compiled from (compile.Context.subject_drafts), and the YAML text
+and the validation findings per emitted object (keyed by its exact JSON, key order included). Every cache is
+bounded by the characters it holds.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import msgspec
 
-from .compile import compile_document
+from .compile import SubjectDrafts, compile_document
 from .document import Document
 from .edge_states import edge_states
 from .layers import has_platform
+from .sized_cache import SizedCache
 from .validate import validate_object
 from .yamlio import dump_yaml_documents
 
-V = TypeVar("V")
 _KEY_ENCODER = msgspec.json.Encoder()
 
 
-class SizedCache(Generic[V]):
-    """A least-recently-used cache bounded by the characters it holds (keys and values), not by its count: one
-    entry can be a large policy, so a count alone would not bound the worker's memory."""
-
-    def __init__(self, max_chars: int) -> None:
-        self.max_chars = max_chars
-        self.chars = 0
-        self._entries: OrderedDict[str, tuple[V, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str, make: Callable[[str], V], size: Callable[[V], int]) -> V:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found[0]
-        value = make(key)
-        cost = len(key) + size(value)
-        if cost > self.max_chars:
-            return value
-        with self._lock:
-            if key not in self._entries:
-                self._entries[key] = (value, cost)
-                self.chars += cost
-            while self.chars > self.max_chars:
-                _, (_, freed) = self._entries.popitem(last=False)
-                self.chars -= freed
-        return value
-
-
-# Per-object YAML and validation findings of the policies compiled lately: 16 Mi characters each at most.
+# Per-subject drafts, per-object YAML and validation findings of the policies compiled lately: 16 Mi characters
+# each at most.
 CACHE_CHARS = 16 * 1024 * 1024
+_drafts_cache: SizedCache[SubjectDrafts] = SizedCache(CACHE_CHARS)
 _yaml_cache: SizedCache[str] = SizedCache(CACHE_CHARS)
 _findings_cache: SizedCache[tuple[tuple[str, str], ...]] = SizedCache(CACHE_CHARS)
+# The nodes and edges (by their exact JSON) that passed the document schema lately, for Document.from_json.
+valid_items: SizedCache[bool] = SizedCache(CACHE_CHARS // 4)
 
 
 def _yaml_of(key: str) -> str:
@@ -85,7 +57,7 @@ def compile_answer(document: Document, dialect: str, max_bytes: int | None = Non
 
     The YAML stops growing at `max_bytes` (with the objects' JSON counted too): AnswerTooLarge, so no drawing
     makes the server build an answer it would not send."""
-    result = compile_document(document, dialect)
+    result = compile_document(document, dialect, _drafts_cache)
     # Exact JSON, key order included (msgspec keeps insertion order; several times faster than json.dumps)
     keys = [_KEY_ENCODER.encode(obj).decode() for obj in result.objects]
     parts: list[str] = []
@@ -115,5 +87,7 @@ def compile_answer(document: Document, dialect: str, max_bytes: int | None = Non
         "objectNodes": list(result.object_nodes),  # the YAML beside the canvas follows the selection
         "edgeStates": states,
         "edgeReasons": reasons,  # edge id -> why it is not in effect (a platform rule decides against it)
+        # Each subject's isolation per direction, from the plan the policies were compiled from.
+        "isolation": {s.node.id: {"ingress": s.isolate_ingress, "egress": s.isolate_egress} for s in result.subjects},
         "ok": not any(issue["severity"] == "error" for issue in issues),
     }
