@@ -179,7 +179,7 @@ _VERBS = {ALLOW: "allows", DENY: "denies", PASS: "passes"}
 
 
 def _reason(item: _Tiered, rule: PlatformRule) -> str:
-    return f"{item.policy.ref} {_VERBS[rule.verdict]} connections by {rule.label}"
+    return f"{item.stand_in.ref} {_VERBS[rule.verdict]} connections by {rule.label}"
 
 
 class _TieredState(_DirectionState):
