@@ -26,7 +26,7 @@ from .compile import canonical
 from .document import Document, Edge
 from .importer import import_objects
 from .lint import LintFinding, LintSettings, lint_objects
-from .lint.engine import compile_for_lint, inventory_from_document, run_checks
+from .lint.engine import compile_for_lint, inventory_from_document, lint_compiled
 from .manifests import read_cluster
 from .rating import rate_objects, rate_policies
 from .shapes import mapping
@@ -168,7 +168,7 @@ def _evaluate(side: Side, flows: Document | None) -> _Evaluated:
         # Lint and rating read the same compiled policies; the plan needs findings, not their fixes.
         compiled = compile_for_lint(document)
         settings, inventory = LintSettings.from_settings(document.settings), inventory_from_document(document)
-        findings = run_checks(compiled.policies, settings, inventory)
+        findings = lint_compiled(compiled, settings, inventory)
         score = rate_policies(compiled.policies, settings, inventory).score
         return _Evaluated(bridge.analysis, policies, findings, score, list(bridge.analysis.warnings), document)
     cluster = read_cluster(side.objects)
