@@ -172,7 +172,7 @@ def _evaluate(side: Side, flows: Document | None) -> _Evaluated:
         compiled = compile_for_lint(document)
         settings, inventory = LintSettings.from_settings(document.settings), inventory_from_document(document)
         findings = lint_compiled(compiled, settings, inventory)
-        score = rate_policies(compiled.policies, settings, inventory).score
+        score = rate_policies(compiled.policies, settings, inventory, findings, compiled.platform).score
         return _Evaluated(bridge.analysis, policies, findings, score, list(bridge.analysis.warnings), document)
     analysis, cluster = _analyse_objects(side.objects, flows)
     policies = {

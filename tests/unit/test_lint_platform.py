@@ -15,6 +15,7 @@ from editor.policy.compile import compile_document
 from editor.policy.lint import lint_objects
 from editor.policy.lint.engine import lint_document
 from editor.policy.platform import layer_templates
+from editor.policy.rating import rate_document
 from editor.policy.yamlio import load_objects
 from tests.unit.test_layers import APP_EDGE, drawing
 
@@ -108,3 +109,16 @@ def test_the_cilium_admin_deny_does_not_isolate() -> None:
         o for o in compile_document(document, "cilium").objects if o["metadata"]["name"] == "no-metadata-service"
     ]
     assert ccnp["spec"]["egressDeny"] and ccnp["spec"]["enableDefaultDeny"] == {"egress": False}
+
+
+@pytest.mark.parametrize("dialect", ["native", "cilium"])
+def test_the_rating_counts_the_admin_accept_of_dns(dialect: str) -> None:
+    def web_dns(*names: str) -> str:
+        document = drawing([APP_EDGE], dialect=dialect)
+        for name in names:
+            document = layer_templates.APPLY[name](document).document
+        (web,) = [p for p in rate_document(document).policies if p.name == "web"]
+        return next(c.status for c in web.criteria if c.id == "dns-cluster-only")
+
+    assert web_dns() == "partial"  # DNS is not allowed at all (FL004)
+    assert web_dns("cluster-dns") == "pass"
