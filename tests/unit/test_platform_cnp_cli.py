@@ -158,3 +158,13 @@ def test_explain_names_the_tier_policy_and_rule(tmp_path: Path, capsys: pytest.C
     assert main(["connlist", str(tmp_path), "--explain", "--focusworkload", "shop/db"]) == 0
     out = capsys.readouterr().out
     assert "ClusterNetworkPolicy 'guard-db' (Admin tier) denies connections by Ingress rule r" in out
+
+
+def test_flow_replay_explains_a_break_by_the_admin_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flows = Path(__file__).resolve().parent.parent / "fixtures" / "hubble" / "basic-sample-400-tcp-flows.json"
+    (tmp_path / "guard.yaml").write_text(_cnp("guard", "Admin", 1, "Deny", "details", "productpage"))
+    assert main(["connlist", str(tmp_path / "guard.yaml"), "--flows", str(flows), "--explain"]) == 1
+    out = capsys.readouterr().out
+    broken = out.split("bookinfo/productpage-v1[Deployment] => bookinfo/details-v1[Deployment] : TCP 9080 : DENIED")[1]
+    reason = "ClusterNetworkPolicy 'guard' (Admin tier) denies connections by Ingress rule r"
+    assert broken.split("\n")[4].strip() == reason
