@@ -585,3 +585,13 @@ def test_every_peer_kind_pass_and_unnamed_rules_round_trip_byte_for_byte() -> No
     kinds = {(n.kind, n.layer) for n in result.document.nodes}
     assert {("fqdn", "admin"), ("hosts", "admin"), ("cidr", "admin"), ("selector", "baseline")} <= kinds
     assert _platform_yaml(result.document) == dump_yaml_documents(list(yaml.safe_load_all(source)))
+
+
+def test_a_cilium_admin_deny_does_not_isolate_the_pods_it_selects() -> None:
+    """A deny-only CCNP would put the pods it selects into default deny (SEMANTICS C2,
+    `pkg/policy/utils/parserules.go`): the Admin deny of TCP 8080 into web must leave web's other ingress open."""
+    deny_web = {**ADMIN_DENY, "id": "no-web", "target": "web"}
+    result = check_document(drawing([APP_EDGE, deny_web]), "cilium")
+    cell = _cell(result, "shop/api[Workload]", "shop/web[Workload]")
+    assert cell["status"] != "denied" and "8080" not in cell["connections"], cell
+    assert cell["connections"].startswith("SCTP 1-65535,TCP 1-8079,8081-65535"), cell
