@@ -128,7 +128,7 @@ class LintContext:
 
     def _endpoint(self, workload: KnownWorkload) -> Endpoint:
         return Endpoint(
-            workload.ips or ("0.0.0.0",),  # no address known: one that no `networks` peer of a platform rule names
+            workload.ips or ("0.0.0.0",),  # address unknown: one only a catch-all `networks` peer (0.0.0.0/0) holds
             workload.namespace,
             workload.name,
             workload.labels,
