@@ -204,6 +204,7 @@ class _TieredState(_DirectionState):
         self.baseline = baseline
         self.ports = ports
         self._class_rules: dict[tuple[int, int], tuple[list[tuple[PlatformRule, _Rule]], int]] = {}
+        self._decisions: dict[tuple[int, int], AdminDecision] = {}  # explain asks per side, many times
 
     def _rules_of(self, tier: list[_Tiered], cls: int) -> tuple[list[tuple[PlatformRule, _Rule]], int]:
         """The rules of `tier` that apply to class `cls`, in evaluation order, and the peers any of them matches
@@ -290,6 +291,9 @@ class _TieredState(_DirectionState):
     def decide(self, cls: int, peer: int) -> AdminDecision:
         """The decision as the analyser's `AdminState.decide` gives it (what `--explain` prints): the Admin
         rules that took connections, then, where no NetworkPolicy isolates the class, the Baseline ones."""
+        found = self._decisions.get((cls, peer))
+        if found is not None:
+            return found
         matches = [
             (item.admin, item.admin_rule(rule), conns)
             for rule, item, conns in self._matches(self.admin, cls, peer, ALL_CONNECTIONS)
@@ -303,7 +307,8 @@ class _TieredState(_DirectionState):
                 (item.admin, item.admin_rule(rule), conns)
                 for rule, item, conns in self._matches(self.baseline, cls, peer, left)
             ]
-        return AdminDecision(self.effective(cls, peer), matches)
+        found = self._decisions[(cls, peer)] = AdminDecision(self.effective(cls, peer), matches)
+        return found
 
     def effective(self, cls: int, peer: int) -> ConnectionSet:
         allowed, passed, undecided = self._tier(self.admin, cls, peer, ALL_CONNECTIONS)
