@@ -595,3 +595,15 @@ def test_a_cilium_admin_deny_does_not_isolate_the_pods_it_selects() -> None:
     cell = _cell(result, "shop/api[Workload]", "shop/web[Workload]")
     assert cell["status"] != "denied" and "8080" not in cell["connections"], cell
     assert cell["connections"].startswith("SCTP 1-65535,TCP 1-8079,8081-65535"), cell
+
+
+def test_check_exposure_goes_through_the_tiers() -> None:
+    """`connlist --exposure` in the Check view: without platform layers web's ingress is open to the whole cluster;
+    the Baseline deny-all closes what no NetworkPolicy isolates (network-policy-api: Baseline decides last)."""
+
+    def exposures(edges: list[dict[str, Any]], workload: str) -> list[tuple[str, str]]:
+        (found,) = [w for w in check_document(drawing(edges), "native").exposure_json() if w["workload"] == workload]
+        return [(e["direction"], e["peer"]) for e in found["exposures"]]
+
+    assert ("ingress", "entire-cluster") in exposures([APP_EDGE], "shop/web[Workload]")
+    assert exposures([APP_EDGE, BASELINE_DENY], "shop/web[Workload]") == []
