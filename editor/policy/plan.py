@@ -27,8 +27,11 @@ from .document import Document, Edge
 from .importer import import_objects
 from .kinds import POLICY_KINDS
 from .lint import LintFinding, LintSettings, lint_objects
-from .lint.engine import compile_for_lint, inventory_from_document, run_checks
-from .manifests import read_cluster
+from .lint.engine import compile_for_lint, inventory_from_document, lint_compiled
+from .manifests import Cluster, read_cluster
+from .platform.connlist import analyse_tiers
+from .platform.inputs import split_objects
+from .platform.parse import is_platform_object
 from .rating import rate_objects, rate_policies
 from .shapes import mapping
 from .yamlio import KubeObject, dump_yaml_documents
@@ -167,19 +170,33 @@ def _evaluate(side: Side, flows: Document | None) -> _Evaluated:
         # Lint and rating read the same compiled policies; the plan needs findings, not their fixes.
         compiled = compile_for_lint(document)
         settings, inventory = LintSettings.from_settings(document.settings), inventory_from_document(document)
-        findings = run_checks(compiled.policies, settings, inventory)
-        score = rate_policies(compiled.policies, settings, inventory).score
+        findings = lint_compiled(compiled, settings, inventory)
+        score = rate_policies(compiled.policies, settings, inventory, findings, compiled.platform).score
         return _Evaluated(bridge.analysis, policies, findings, score, list(bridge.analysis.warnings), document)
-    cluster = read_cluster(side.objects)
-    if flows is not None:
-        cluster = add_observed(cluster, flows)
-    analysis = analyse(cluster, Options())
-    policies = {_policy_key(item.obj): item.obj for item in side.objects if item.kind in POLICY_KINDS}
+    analysis, cluster = _analyse_objects(side.objects, flows)
+    policies = {
+        _policy_key(item.obj): item.obj
+        for item in side.objects
+        if item.kind in POLICY_KINDS or is_platform_object(item)
+    }
     findings = lint_objects(side.objects, LintSettings())
     score = rate_objects(side.objects).score
     imported = import_objects(side.objects).document
     warnings = [f"{side.label}: {w}" for w in (*cluster.warnings, *analysis.warnings)]
     return _Evaluated(analysis, policies, findings, score, warnings, imported)
+
+
+def _analyse_objects(objects: list[KubeObject], flows: Document | None) -> tuple[Analysis, Cluster]:
+    """The analysis of one side's objects: through the platform tiers (Admin, NetworkPolicy, Baseline) when the
+    side holds ClusterNetworkPolicies, ANP or BANP, as `fenceline connlist` and Check analyse them."""
+    if not any(is_platform_object(item) for item in objects):
+        cluster = read_cluster(objects)
+        cluster = add_observed(cluster, flows) if flows is not None else cluster
+        return analyse(cluster, Options()), cluster
+    inputs = split_objects(objects, [])
+    if flows is not None:
+        inputs = dataclasses.replace(inputs, cluster=add_observed(inputs.cluster, flows))
+    return analyse_tiers(inputs), inputs.cluster
 
 
 # --- the parts of a plan --------------------------------------------------------------------------------------

@@ -11,15 +11,23 @@ how to improve are listed in docs/rules/rating.md; the editor, the JSON API and 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from .document import Document
 from .lint.context import LintContext
-from .lint.engine import compile_for_lint, inventory_from_document, inventory_from_objects, run_checks
+from .lint.engine import (
+    compile_for_lint,
+    inventory_from_document,
+    inventory_from_objects,
+    lint_compiled,
+    platform_policies,
+    run_checks,
+)
 from .lint.exposure import world_peer
 from .lint.model import Inventory, LintFinding, LintSettings, format_path
 from .lint.policyview import CLUSTER_ENTITIES, PolicyView, RuleView, read_policies
+from .platform.model import PlatformPolicy
 from .yamlio import KubeObject
 
 Status = Literal["pass", "partial", "fail", "n/a"]
@@ -309,7 +317,11 @@ def _dns(ctx: LintContext, policy: PolicyView) -> CriterionResult:
         )
     holds, _ = ctx.holds_for_pods(
         policy,
-        lambda other: other.isolates["egress"] and any(ctx.rule_reaches_dns(r) for r in other.rules_of("egress")),
+        lambda other: (
+            (other.isolates["egress"] or other.cilium)  # Cilium allows add up (SEMANTICS C3)
+            and any(ctx.rule_reaches_dns(r) for r in other.rules_of("egress"))
+        ),
+        ctx.admin_gives_dns,  # the platform's Admin accept of DNS: no NetworkPolicy takes it away
     )
     if not holds:
         return _result(
@@ -421,12 +433,17 @@ def _selects_namespace(policy: PolicyView, namespace: str) -> bool:
 
 
 def rate_policies(
-    policies: list[PolicyView], settings: LintSettings, inventory: Inventory, findings: list[LintFinding] | None = None
+    policies: list[PolicyView],
+    settings: LintSettings,
+    inventory: Inventory,
+    findings: list[LintFinding] | None = None,
+    platform: Sequence[PlatformPolicy] = (),
 ) -> Rating:
-    """The rating of a read policy set; `findings` are its lint findings (computed when not given)."""
-    ctx = LintContext(policies, settings, inventory)
+    """The rating of a read policy set; `findings` are its lint findings (computed when not given); `platform`
+    the platform tiers' policies beside it (what their Admin tier accepts counts)."""
+    ctx = LintContext(policies, settings, inventory, list(platform))
     if findings is None:
-        findings = run_checks(policies, settings, inventory)
+        findings = run_checks(policies, settings, inventory, platform)
     ratings = []
     for policy in policies:
         own = [f for f in findings if (f.kind, f.namespace, f.name) == (policy.kind, policy.namespace, policy.name)]
@@ -487,14 +504,16 @@ def rate_objects(
     if inventory is None:
         inventory = inventory_from_objects(items)
     policies = [view for item in items for view in read_policies(item)]
-    return rate_policies(policies, settings or LintSettings(), inventory)
+    return rate_policies(policies, settings or LintSettings(), inventory, platform=platform_policies(items))
 
 
 def rate_document(document: Document, settings: LintSettings | None = None) -> Rating:
     """The rating of what `document` compiles to in its dialect; policy ratings carry their subject node ids."""
     compiled = compile_for_lint(document)
     settings = settings or LintSettings.from_settings(document.settings)
-    return rate_policies(compiled.policies, settings, inventory_from_document(document))
+    inventory = inventory_from_document(document)
+    findings = lint_compiled(compiled, settings, inventory)
+    return rate_policies(compiled.policies, settings, inventory, findings, compiled.platform)
 
 
 def rate_drawing(document: Document) -> Rating | None:

@@ -320,10 +320,12 @@ def test_check_routes_through_the_tiers_and_names_the_deciding_tier_per_cell(api
     web, api_pod = "shop/web[Workload]", "shop/api[Workload]"
     cell = _cell(result, web, api_pod)
     assert "    NetworkPolicy 'shop/web' allows connections by Egress rule #1: TCP 8080" in cell["explanation"]
+    # a ClusterNetworkPolicy says its tier (one kind holds both); v1alpha1's kind is its tier
     kind = "ClusterNetworkPolicy" if api == "v1alpha2" else "AdminNetworkPolicy"
+    tier = " (Admin tier)" if api == "v1alpha2" else ""
     assert (cell["status"], cell["tier"]) == ("denied", "admin")
-    assert cell["tierReason"] == f"{kind} 'api' denies connections by Ingress rule no-api: TCP 8080"
-    assert f"    {kind} 'api' denies connections by Ingress rule no-api: TCP 8080" in cell["explanation"]
+    assert cell["tierReason"] == f"{kind} 'api'{tier} denies connections by Ingress rule no-api: TCP 8080"
+    assert f"    {kind} 'api'{tier} denies connections by Ingress rule no-api: TCP 8080" in cell["explanation"]
     back = _cell(result, api_pod, web)  # api's egress: no NetworkPolicy isolates it, the Baseline deny decides
     assert (back["status"], back["tier"]) == ("denied", "baseline")
     assert result.mismatches == []
@@ -370,10 +372,10 @@ def test_the_four_platform_templates_are_proven_by_check() -> None:
     web, api = "shop/web[Workload]", "shop/api[Workload]"
     cell = _cell(result, api, dns)  # api has no NetworkPolicy at all: DNS by the Admin accept, the rest Baseline
     assert cell["connections"] == "TCP 53,UDP 53" and cell["tier"] == "baseline"
-    assert "ClusterNetworkPolicy 'default' denies" in cell["tierReason"]
+    assert "ClusterNetworkPolicy 'default' (Baseline tier) denies" in cell["tierReason"]
     metadata = _cell(result, web, "169.254.169.254-169.254.169.254[External]")
     assert (metadata["status"], metadata["tier"]) == ("denied", "admin")
-    assert "'no-metadata-service' denies connections by Egress rule metadata" in metadata["tierReason"]
+    assert "'no-metadata-service' (Admin tier) denies connections by Egress rule metadata" in metadata["tierReason"]
     scrape = _cell(result, prometheus, api)
     assert (scrape["status"], scrape["tier"]) == ("allowed", "admin") and "monitoring-scrape" in scrape["tierReason"]
     closed = _cell(result, api, web)
@@ -389,7 +391,7 @@ TO_METADATA = {"id": "meta-call", "source": "web", "target": "meta", "ports": [{
     ("template", "src", "dst", "connections", "tier", "words"),
     [
         # web's NetworkPolicy isolates its egress (edge app); the Admin accept still lets it query the DNS
-        ("cluster-dns", "shop/web[Workload]", DNS, "TCP 53,UDP 53", "application", "'cluster-dns' allows"),
+        ("cluster-dns", "shop/web[Workload]", DNS, "TCP 53,UDP 53", "application", "'cluster-dns' (Admin tier) allows"),
         # an application edge to the metadata service is overridden by the Admin deny
         (
             "no-metadata-service",
@@ -397,12 +399,26 @@ TO_METADATA = {"id": "meta-call", "source": "web", "target": "meta", "ports": [{
             "169.254.169.254-169.254.169.254[External]",
             "No Connections",
             "admin",
-            "'no-metadata-service' denies connections by Egress rule metadata",
+            "'no-metadata-service' (Admin tier) denies connections by Egress rule metadata",
         ),
         # api's egress has no NetworkPolicy: the Baseline deny decides
-        ("default-deny", "shop/api[Workload]", "shop/web[Workload]", "No Connections", "baseline", "'default' denies"),
+        (
+            "default-deny",
+            "shop/api[Workload]",
+            "shop/web[Workload]",
+            "No Connections",
+            "baseline",
+            "'default' (Baseline tier) denies",
+        ),
         # api's ingress is isolated by its NetworkPolicy; the Admin accept lets the monitoring pods in
-        ("monitoring", PROMETHEUS, "shop/api[Workload]", "All Connections", "admin", "'monitoring-scrape' allows"),
+        (
+            "monitoring",
+            PROMETHEUS,
+            "shop/api[Workload]",
+            "All Connections",
+            "admin",
+            "'monitoring-scrape' (Admin tier) allows",
+        ),
     ],
 )
 def test_each_platform_template_alone_is_proven_by_check(
@@ -491,7 +507,7 @@ def test_flow_replay_names_the_tier_that_decides_an_observed_connection() -> Non
     assert judged.to_json()["tier"] == "admin"
     assert (
         judged.to_json()["tierReason"]
-        == "ClusterNetworkPolicy 'api' denies connections by Ingress rule no-api: TCP 8080"
+        == "ClusterNetworkPolicy 'api' (Admin tier) denies connections by Ingress rule no-api: TCP 8080"
     )
     (plain,) = replay_document(drawing([observed]), "native").connections
     assert plain.verdict == "allowed" and "tier" not in plain.to_json()
@@ -569,3 +585,25 @@ def test_every_peer_kind_pass_and_unnamed_rules_round_trip_byte_for_byte() -> No
     kinds = {(n.kind, n.layer) for n in result.document.nodes}
     assert {("fqdn", "admin"), ("hosts", "admin"), ("cidr", "admin"), ("selector", "baseline")} <= kinds
     assert _platform_yaml(result.document) == dump_yaml_documents(list(yaml.safe_load_all(source)))
+
+
+def test_a_cilium_admin_deny_does_not_isolate_the_pods_it_selects() -> None:
+    """A deny-only CCNP would put the pods it selects into default deny (SEMANTICS C2,
+    `pkg/policy/utils/parserules.go`): the Admin deny of TCP 8080 into web must leave web's other ingress open."""
+    deny_web = {**ADMIN_DENY, "id": "no-web", "target": "web"}
+    result = check_document(drawing([APP_EDGE, deny_web]), "cilium")
+    cell = _cell(result, "shop/api[Workload]", "shop/web[Workload]")
+    assert cell["status"] != "denied" and "8080" not in cell["connections"], cell
+    assert cell["connections"].startswith("SCTP 1-65535,TCP 1-8079,8081-65535"), cell
+
+
+def test_check_exposure_goes_through_the_tiers() -> None:
+    """`connlist --exposure` in the Check view: without platform layers web's ingress is open to the whole cluster;
+    the Baseline deny-all closes what no NetworkPolicy isolates (network-policy-api: Baseline decides last)."""
+
+    def exposures(edges: list[dict[str, Any]], workload: str) -> list[tuple[str, str]]:
+        (found,) = [w for w in check_document(drawing(edges), "native").exposure_json() if w["workload"] == workload]
+        return [(e["direction"], e["peer"]) for e in found["exposures"]]
+
+    assert ("ingress", "entire-cluster") in exposures([APP_EDGE], "shop/web[Workload]")
+    assert exposures([APP_EDGE, BASELINE_DENY], "shop/web[Workload]") == []

@@ -72,6 +72,12 @@ def _signed_atoms(sets: list[ConnectionSet], within: ConnectionSet) -> list[tupl
 
 AdminMatch = tuple[PolicyRef, str, str, str, ConnectionSet]  # policy, action, rule name, direction, what it decided
 _VERBS = {"Allow": "allows", "Deny": "denies", "Pass": "passes"}
+_TIERS = {"AdminNetworkPolicy": "Admin", "BaselineAdminNetworkPolicy": "Baseline"}
+
+
+def _tier(ref: PolicyRef) -> str:
+    """Admin or Baseline: the kind's tier (v1alpha1), or a ClusterNetworkPolicy's own (platform.connlist.TierRef)."""
+    return str(getattr(ref, "tier", None) or _TIERS.get(ref.kind, ""))
 
 
 def _side(
@@ -88,7 +94,7 @@ def _admin_side(side: DirectionExplanation | None, atom: Atom, label: str, admin
     protocol, port, _ = atom
     passed: tuple[str, ...] = ()
     for ref, action, name, direction, conns in admin:
-        if ref.kind != "AdminNetworkPolicy" or not conns.allows(protocol, port):
+        if _tier(ref) != "Admin" or not conns.allows(protocol, port):
             continue
         line = f"{ref} {_VERBS[action]} connections by {direction} rule {name}"
         if action == "Pass":
@@ -99,7 +105,7 @@ def _admin_side(side: DirectionExplanation | None, atom: Atom, label: str, admin
         verdict, header, lines = _policy_side(side, atom, label)
         return verdict, header, passed + lines
     for ref, action, name, direction, conns in admin:
-        if ref.kind == "BaselineAdminNetworkPolicy" and conns.allows(protocol, port):
+        if _tier(ref) == "Baseline" and conns.allows(protocol, port):
             line = f"{ref} {_VERBS[action]} connections by {direction} rule {name}"
             return action == "Allow", f"{label} ({'Allowed' if action == 'Allow' else 'Denied'})", (*passed, line)
     if passed:  # passed on, and neither a NetworkPolicy nor the baseline says anything

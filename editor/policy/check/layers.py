@@ -10,7 +10,7 @@ the layer of the CCNP whose rule the analyser matched. The application layer's o
 Every cell of the matrix says which tier decided it (`tier`: admin, application, baseline or default) and why:
 the tier of the connections the cell denies when it denies some, else of those it allows, the highest tier first
 (Admin before NetworkPolicy before Baseline before the default), in `--explain`'s words ("ClusterNetworkPolicy 'x'
-denies connections by Egress rule y").
+(Admin tier) denies connections by Egress rule y").
 """
 
 from __future__ import annotations

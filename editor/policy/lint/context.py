@@ -12,6 +12,9 @@ import dataclasses
 import functools
 from collections.abc import Callable, Iterable
 
+from ..manifests import ContainerPort
+from ..platform.model import PlatformPolicy
+from ..platform.tiers import Endpoint, admin_accepts
 from ..selectors import LabelSelector
 from .model import GATEWAY_ANNOTATION, GATEWAY_WORDS, Inventory, KnownWorkload, LintFinding, LintSettings
 from .policyview import CILIUM_SERVICE_ACCOUNT_KEY, NAMESPACE_NAME_LABEL, Peer, PodScope, PolicyView, RuleView
@@ -25,6 +28,8 @@ class LintContext:
     policies: list[PolicyView]
     settings: LintSettings
     inventory: Inventory
+    # ClusterNetworkPolicy / ANP / BANP beside the policies: what their Admin tier accepts needs no NetworkPolicy rule
+    platform: list[PlatformPolicy] = dataclasses.field(default_factory=list)
 
     @property
     def knows_workloads(self) -> bool:
@@ -121,6 +126,24 @@ class LintContext:
         names = tuple(name for name, number, protocol in dns.ports if name and protocol == "UDP")
         return any(port.allows("UDP", self.settings.dns_port, names) for port in rule.ports)
 
+    def _endpoint(self, workload: KnownWorkload) -> Endpoint:
+        return Endpoint(
+            workload.ips or ("0.0.0.0",),  # address unknown: one only a catch-all `networks` peer (0.0.0.0/0) holds
+            workload.namespace,
+            workload.name,
+            workload.labels,
+            self.inventory.namespace_labels(workload.namespace),
+            tuple(ContainerPort(name, number, protocol) for name, number, protocol in workload.ports),
+        )
+
+    def admin_gives_dns(self, workload: KnownWorkload) -> bool:
+        """Whether the platform's Admin tier accepts the workload's DNS queries (UDP) to the cluster DNS: then no
+        NetworkPolicy can take them away (network-policy-api: the Admin tier is evaluated first)."""
+        if not self.platform:
+            return False
+        pod, dns = self._endpoint(workload), self._endpoint(self.dns_workload)
+        return admin_accepts(self.platform, "Egress", pod, dns, "UDP", self.settings.dns_port) is not None
+
     # --- the set ---------------------------------------------------------------------------------------
 
     @functools.cached_property
@@ -146,21 +169,39 @@ class LintContext:
         ]
         return [policy, *others]
 
-    def holds_for_pods(self, policy: PolicyView, test: Callable[[PolicyView], bool]) -> tuple[bool, list[str]]:
-        """Whether, for every pod of `policy`, some policy applying to it passes `test`.
+    def holds_for_pods(
+        self,
+        policy: PolicyView,
+        test: Callable[[PolicyView], bool],
+        given: Callable[[KnownWorkload], bool] = lambda workload: False,
+    ) -> tuple[bool, list[str]]:
+        """Whether, for every pod of `policy`, some policy applying to it passes `test` (or `given` says the pod
+        has it anyway, e.g. from the platform tiers).
 
         Returns (holds, the workloads for which it fails). With known workloads each selected workload is
-        checked against every policy selecting it; otherwise the policies covering `policy` are used.
+        checked against every policy selecting it; otherwise the policies covering `policy` are used, and the
+        policy's subject stands for its pods (when it names one namespace).
         """
         workloads = self.workloads_of(policy) if self.knows_workloads else []
         if not workloads:
-            return any(test(other) for other in self.covering(policy)), []
+            stand_in = self._subject_stand_in(policy)
+            covered = stand_in is not None and given(stand_in)
+            return covered or any(test(other) for other in self.covering(policy)), []
         failing = [
             str(workload)
             for workload in workloads
-            if not any(test(other) for other in self.policies_selecting(workload))
+            if not given(workload) and not any(test(other) for other in self.policies_selecting(workload))
         ]
         return not failing, failing
+
+    @staticmethod
+    def _subject_stand_in(policy: PolicyView) -> KnownWorkload | None:
+        """A pod with just the labels the policy's subject requires, in its one namespace (None: no one namespace)."""
+        subject = policy.subject
+        namespace = dict(subject.namespaces.match_labels).get(NAMESPACE_NAME_LABEL) if subject else None
+        if subject is None or namespace is None:
+            return None
+        return KnownWorkload(namespace, "(its pods)", dict(subject.pods.match_labels), ())
 
     def is_gateway(self, policy: PolicyView) -> bool:
         """An ingress gateway: marked by annotation or setting, or named like one (labels, workload, namespace).

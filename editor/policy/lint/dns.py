@@ -97,7 +97,11 @@ def _misplaced_dns_peers(ctx: LintContext, rules: list[RuleView]) -> list[str]:
 
 
 def _reaches_dns(ctx: LintContext, policy: PolicyView) -> bool:
-    return policy.isolates["egress"] and any(ctx.rule_reaches_dns(r) for r in policy.rules_of("egress"))
+    # a Cilium policy's allows add up whether or not it isolates itself (`enableDefaultDeny.egress: false`, as the
+    # platform's cluster-DNS accept is written): once another policy isolates the pod they let DNS through
+    return (policy.isolates["egress"] or policy.cilium) and any(
+        ctx.rule_reaches_dns(r) for r in policy.rules_of("egress")
+    )
 
 
 def _has_dns_proxy(ctx: LintContext, policy: PolicyView) -> bool:
@@ -113,7 +117,7 @@ def egress_without_dns(ctx: LintContext) -> Iterator[LintFinding]:
     for policy in ctx.policies:
         if policy.subject is None or not policy.isolates["egress"]:
             continue
-        holds, failing = ctx.holds_for_pods(policy, lambda other: _reaches_dns(ctx, other))
+        holds, failing = ctx.holds_for_pods(policy, lambda other: _reaches_dns(ctx, other), ctx.admin_gives_dns)
         if holds:
             continue
         who = f" ({', '.join(failing)})" if failing else ""

@@ -16,8 +16,11 @@ from ..dialects import dialect
 from ..document import Document, Edge, Node, Port
 from ..kinds import POLICY_KINDS
 from ..manifests import Cluster, read_cluster
+from ..platform.from_drawing import read_back
+from ..platform.model import PlatformPolicy
+from ..platform.parse import is_platform_object, read_platform_policy
 from ..pod_sets import find_pod_set
-from ..yamlio import KubeObject, LoadedDocument
+from ..yamlio import InputError, KubeObject, LoadedDocument
 from . import cidrs, cilium, dns, exposure, peers, policytypes, ports, shadowing  # noqa: F401  (rule registration)
 from .context import CHECKS, LintContext
 from .model import Fix, Inventory, KnownWorkload, LintFinding, LintSettings
@@ -33,8 +36,15 @@ def sort_findings(findings: Iterable[LintFinding]) -> list[LintFinding]:
     )
 
 
-def run_checks(policies: list[PolicyView], settings: LintSettings, inventory: Inventory) -> list[LintFinding]:
-    context = LintContext(policies, settings, inventory)
+def run_checks(
+    policies: list[PolicyView],
+    settings: LintSettings,
+    inventory: Inventory,
+    platform: Sequence[PlatformPolicy] = (),
+) -> list[LintFinding]:
+    """Every rule over `policies`; `platform` (ClusterNetworkPolicy / ANP / BANP read as the tiers' model) is
+    what the platform team's tiers give or take around them (an Admin accept of DNS answers FL004)."""
+    context = LintContext(policies, settings, inventory, list(platform))
     return sort_findings(finding for check in CHECKS for finding in check(context))
 
 
@@ -99,7 +109,20 @@ def lint_objects(
     if inventory is None:
         inventory = inventory_from_objects(items)
     policies = [view for item in items for view in read_policies(item)]
-    return run_checks(policies, settings or LintSettings(), inventory)
+    return run_checks(policies, settings or LintSettings(), inventory, platform_policies(items))
+
+
+def platform_policies(items: Sequence[KubeObject | dict[str, Any]]) -> list[PlatformPolicy]:
+    """The ClusterNetworkPolicy / ANP / BANP among `items` (one their CRD refuses is left to `validate`)."""
+    found: list[PlatformPolicy] = []
+    for item in items:
+        wrapped = item if isinstance(item, KubeObject) else as_kube_object(item)
+        if is_platform_object(wrapped):
+            try:
+                found.append(read_platform_policy(wrapped, []))
+            except InputError:
+                continue
+    return found
 
 
 # --- documents ---------------------------------------------------------------------------------------------
@@ -112,6 +135,7 @@ class CompiledPolicies:
     result: CompileResult
     policies: list[PolicyView]
     rule_edges: dict[tuple[str, str | None, str, str, int], tuple[str, ...]]  # (kind, ns, name, section, i)
+    platform: list[PlatformPolicy] = dataclasses.field(default_factory=list)  # the native dialect's tiers
 
     def edges_of(self, policy: PolicyView, path: str) -> list[str]:
         """Edge ids behind the rule that `path` (e.g. spec.egress[1].to[0]) points into."""
@@ -132,7 +156,27 @@ def compile_for_lint(document: Document) -> CompiledPolicies:
         for view in read_policies(obj):
             view.node_ids = _subject_nodes(document, view, rule_edges)
             policies.append(view)
-    return CompiledPolicies(result, policies, rule_edges)
+    # the Cilium dialect's platform CCNPs are Cilium policies among `policies`; the native tiers are read back
+    platform = read_back(result) if result.dialect != "cilium" and result.platform_objects else []
+    return CompiledPolicies(result, policies, rule_edges, platform)
+
+
+# Rules about how an application author writes peers: a platform layer's policy (Cilium dialect: CCNPs beside the
+# application's) means them — the Baseline deny-all is the empty rule `{}` (FL015), "no metadata service" names one
+# address (FL010), platform rules reach every namespace (FL006).
+APPLICATION_ONLY = frozenset({"FL006", "FL010", "FL015"})
+
+
+def lint_compiled(compiled: CompiledPolicies, settings: LintSettings, inventory: Inventory) -> list[LintFinding]:
+    """The findings of a compiled drawing: its platform tiers taken into account (native: as the tiers' model;
+    Cilium: the platform CCNPs are policies like the others, spared the application-only rules)."""
+    result = compiled.result
+    platform = {
+        (obj.get("kind"), obj.get("metadata", {}).get("name"))
+        for obj in result.objects[len(result.objects) - result.platform_objects :]
+    }
+    findings = run_checks(compiled.policies, settings, inventory, compiled.platform)
+    return [f for f in findings if not (f.rule in APPLICATION_ONLY and (f.kind, f.name) in platform)]
 
 
 def _subject_nodes(document: Document, view: PolicyView, rule_edges: dict[Any, Any]) -> list[str]:
@@ -165,7 +209,7 @@ def lint_document(document: Document, settings: LintSettings | None = None) -> l
     """
     compiled = compile_for_lint(document)
     settings = settings or LintSettings.from_settings(document.settings)
-    findings = run_checks(compiled.policies, settings, inventory_from_document(document))
+    findings = lint_compiled(compiled, settings, inventory_from_document(document))
     by_label = {(p.kind, p.namespace, p.name): p for p in compiled.policies}
     for finding in findings:
         policy = by_label[(finding.kind, finding.namespace, finding.name)]

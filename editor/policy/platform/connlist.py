@@ -30,6 +30,7 @@ from ..analysis import (
     Peer,
     PolicyRef,
 )
+from ..analysis.admin import AdminDecision, AdminPolicy, AdminRule
 from ..analysis.evaluate import _DirectionState
 from ..analysis.match import _namespace_labels
 from ..analysis.parse import _Direction, _IPPeer, _PodPeer, _Policy, _PortEntry, _Rule
@@ -40,6 +41,20 @@ from .model import ADMIN, ALLOW, BASELINE, DENY, PASS, PlatformPeer, PlatformPol
 from .tiers import ordered
 
 _EVERYONE = LabelSelector((), ())
+_V1ALPHA1_ACTIONS = {ALLOW: "Allow", DENY: "Deny", PASS: "Pass"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TierRef(PolicyRef):
+    """A platform policy as the analyser's explanations name it. A ClusterNetworkPolicy says its tier
+    (`ClusterNetworkPolicy 'x' (Admin tier)`: one kind holds both); AdminNetworkPolicy and
+    BaselineAdminNetworkPolicy keep netpol-analyzer's wording, their kind being their tier."""
+
+    tier: str = ADMIN
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} ({self.tier} tier)" if self.kind == "ClusterNetworkPolicy" else text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +100,11 @@ class _Tiered:
     policy: PlatformPolicy
     stand_in: _Policy
     rules: dict[str, list[tuple[PlatformRule, _Rule]]]
+    admin: AdminPolicy  # the same rules as the analyser's explain and exposure read admin policies
     subjects: int = 0
+
+    def admin_rule(self, rule: PlatformRule) -> AdminRule:
+        return self.admin.rules(rule.direction)[rule.index - 1]
 
 
 def _block(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[tuple[int, int, int], ...]:
@@ -119,7 +138,7 @@ def _stand_in(policy: PlatformPolicy) -> _Tiered:
             )
             for rule in policy.rules(direction)
         ]
-    ref = PolicyRef(policy.ref.kind, None, policy.ref.name, policy.ref.where)
+    ref = TierRef(policy.ref.kind, None, policy.ref.name, policy.ref.where, tier=policy.tier)
     stand_in = _Policy(
         ref,
         None,
@@ -129,7 +148,18 @@ def _stand_in(policy: PlatformPolicy) -> _Tiered:
         _Direction([r for _, r in rules["Egress"]], isolates=False, applies=False),
         frozenset(),
     )
-    return _Tiered(policy, stand_in, rules)
+    subject = _PodPeer(policy.subject.namespaces, policy.subject.pods, "")
+    admin_rules = {
+        direction: [
+            AdminRule(rule.name or f"#{rule.index}", _V1ALPHA1_ACTIONS[rule.verdict], stand_in_rule)
+            for rule, stand_in_rule in pairs
+        ]
+        for direction, pairs in rules.items()
+    }
+    # the Baseline tier is the analyser's priority None (its policies keep the order `ordered` gives them)
+    priority = (policy.ref.priority or 0) if policy.tier == ADMIN else None
+    admin = AdminPolicy(ref, priority, subject, admin_rules["Ingress"], admin_rules["Egress"])
+    return _Tiered(policy, stand_in, rules, admin)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +179,7 @@ _VERBS = {ALLOW: "allows", DENY: "denies", PASS: "passes"}
 
 
 def _reason(item: _Tiered, rule: PlatformRule) -> str:
-    return f"{item.policy.ref} {_VERBS[rule.verdict]} connections by {rule.label}"
+    return f"{item.stand_in.ref} {_VERBS[rule.verdict]} connections by {rule.label}"
 
 
 class _TieredState(_DirectionState):
@@ -174,6 +204,7 @@ class _TieredState(_DirectionState):
         self.baseline = baseline
         self.ports = ports
         self._class_rules: dict[tuple[int, int], tuple[list[tuple[PlatformRule, _Rule]], int]] = {}
+        self._decisions: dict[tuple[int, int], AdminDecision] = {}  # explain asks per side, many times
 
     def _rules_of(self, tier: list[_Tiered], cls: int) -> tuple[list[tuple[PlatformRule, _Rule]], int]:
         """The rules of `tier` that apply to class `cls`, in evaluation order, and the peers any of them matches
@@ -257,6 +288,28 @@ class _TieredState(_DirectionState):
             parts.append(TierPart(left, True, "default", (*passed, *default), by))
         return [part for part in parts if part.connections]
 
+    def decide(self, cls: int, peer: int) -> AdminDecision:
+        """The decision as the analyser's `AdminState.decide` gives it (what `--explain` prints): the Admin
+        rules that took connections, then, where no NetworkPolicy isolates the class, the Baseline ones."""
+        found = self._decisions.get((cls, peer))
+        if found is not None:
+            return found
+        matches = [
+            (item.admin, item.admin_rule(rule), conns)
+            for rule, item, conns in self._matches(self.admin, cls, peer, ALL_CONNECTIONS)
+        ]
+        left = ALL_CONNECTIONS
+        for _, admin_rule, conns in matches:
+            if admin_rule.action != "Pass":
+                left = left - conns
+        if not self.isolated[cls]:
+            matches += [
+                (item.admin, item.admin_rule(rule), conns)
+                for rule, item, conns in self._matches(self.baseline, cls, peer, left)
+            ]
+        found = self._decisions[(cls, peer)] = AdminDecision(self.effective(cls, peer), matches)
+        return found
+
     def effective(self, cls: int, peer: int) -> ConnectionSet:
         allowed, passed, undecided = self._tier(self.admin, cls, peer, ALL_CONNECTIONS)
         undecided = undecided | passed
@@ -272,6 +325,9 @@ class TieredAnalysis(Analysis):
     def __init__(self, cluster: Cluster, options: Options, platform: list[PlatformPolicy]) -> None:
         self.tiered = [_stand_in(p) for p in ordered(platform, ADMIN) + ordered(platform, BASELINE)]
         super().__init__(cluster, options)
+        # after the analysis (whose own admin layer would decide them a second time): explain and exposure
+        # read the tiers' rules from here
+        self.admin_policies = [item.admin for item in self.tiered]
 
     def _extra_policies(self) -> list[_Policy]:
         for item in self.tiered:
@@ -300,7 +356,7 @@ class TieredAnalysis(Analysis):
     def _direction(self, direction: str) -> _DirectionState:
         middle = super()._direction(direction)
         for item in self.tiered:
-            item.subjects = self._subjects(item.policy.subject)
+            item.subjects = item.admin.subjects = self._subjects(item.policy.subject)
         admin = [t for t in self.tiered if t.policy.tier == ADMIN]
         baseline = [t for t in self.tiered if t.policy.tier == BASELINE]
         n_classes = len(self.universe.classes)

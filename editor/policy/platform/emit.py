@@ -6,7 +6,8 @@ dropped silently); what it expresses with a difference worth knowing, in `Compil
 Cilium (1.18, `pkg/policy/api/rule.go`, docs "Deny policies") has no tiers, priorities or rule order: a deny rule
 wins over every allow, and allows add up. So an Admin Deny is a deny rule; an Admin Accept is an allow rule with
 `enableDefaultDeny: false` (an allow policy would otherwise put the pods into default deny), which an application's
-deny rule can still override; Pass has no equivalent; a Baseline Deny can be expressed only when it denies
+deny rule can still override; an Admin Deny is a deny rule with `enableDefaultDeny: false` as well (a deny-only
+policy isolates too, SEMANTICS C2); Pass has no equivalent; a Baseline Deny can be expressed only when it denies
 everything in a direction (an empty rule `{}` puts the pods into default deny, and application policies add their
 allows on top); any other Baseline rule would override the NetworkPolicy tier and is not compiled.
 """
@@ -270,8 +271,10 @@ def to_cilium(policies: list[PlatformPolicy]) -> Compiled:
                     body["toPorts"] = ports
                 section = direction + ("Deny" if rule.verdict == DENY else "")
                 spec.setdefault(section, []).append(body)
+                # a deny or allow entry would put every selected pod into default deny (SEMANTICS C2), which no
+                # Admin rule means: only the Baseline deny-all (an empty rule, below) isolates
+                default_deny.setdefault(direction, False)
                 if rule.verdict == ALLOW:
-                    default_deny.setdefault(direction, False)
                     caveats.append(f"{where}: in Cilium an application deny rule still wins over this Accept")
                 if any(p.networks for p in rule.peers):
                     caveats.append(f"{where}: Cilium CIDR rules match only addresses outside the cluster, not pods")

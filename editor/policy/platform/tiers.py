@@ -178,3 +178,19 @@ class TierEvaluator:
 
 def _describe(rule: PlatformRule, policy: PlatformPolicy) -> tuple[str, str]:
     return f"{policy.ref} ({policy.ref.rank})", f"{rule.label} ({rule.action})"
+
+
+class _NetworkPolicyDenies:
+    """A NetworkPolicy tier that isolates everything and allows nothing: what the Admin tier alone decides."""
+
+    def decide(self, direction: str, subject: Endpoint, peer: Endpoint, protocol: str, port: int) -> Decision:
+        return Decision(direction, False, "NetworkPolicy")
+
+
+def admin_accepts(
+    policies: list[PlatformPolicy], direction: str, subject: Endpoint, peer: Endpoint, protocol: str, port: int
+) -> Decision | None:
+    """The Admin tier's Accept of `subject`'s `direction` towards `peer`, whatever the NetworkPolicies say (None
+    when the Admin tier does not accept it: no rule matches, a Deny, or a Pass handing it to NetworkPolicy)."""
+    decision = TierEvaluator(policies, _NetworkPolicyDenies()).decide(direction, subject, peer, protocol, port)
+    return decision if decision.allowed and decision.tier == ADMIN else None
