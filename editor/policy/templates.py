@@ -160,12 +160,17 @@ def _metrics_ports(target: Node) -> list[Port]:
     return [Port(p.protocol, p.name) for p in named] or _workload_ports(target)
 
 
+def _with_pod_set(document: Document, namespace: str, labels: dict[str, str], name: str) -> tuple[Document, Node]:
+    """A copy of `document` with the pod set `name` of `namespace` (found by its labels, else added)."""
+    document = copy.deepcopy(document)
+    return document, _pod_set_in(document, namespace, labels, name, name)
+
+
 def allow_prometheus(
     document: Document, namespace: str | None, monitoring_namespace: str, labels: dict[str, str]
 ) -> Outcome:
     """Prometheus may scrape the pod sets in scope: their *metrics* named ports, else their container ports."""
-    document = copy.deepcopy(document)
-    prometheus = _pod_set_in(document, monitoring_namespace, labels, "prometheus", "prometheus")
+    document, prometheus = _with_pod_set(document, monitoring_namespace, labels, "prometheus")
     targets = _targets(document, namespace, prometheus)
     added = _connect(document, [prometheus], targets, lambda _s, t: _metrics_ports(t), "target")
     return Outcome(document, _edges_message(added, "for Prometheus scraping"))
@@ -211,8 +216,7 @@ def allow_mesh_control_plane(
     document: Document, namespace: str | None, mesh_namespace: str, labels: dict[str, str]
 ) -> Outcome:
     """Sidecars in scope may reach the service mesh control plane (istiod: configuration and certificates)."""
-    document = copy.deepcopy(document)
-    control_plane = _pod_set_in(document, mesh_namespace, labels, "istiod", "istiod")
+    document, control_plane = _with_pod_set(document, mesh_namespace, labels, "istiod")
     sources = _sources(document, namespace, control_plane)
     added = _connect(document, sources, [control_plane], lambda _s, _t: [Port("TCP", ISTIOD_XDS_PORT)], "source")
     return Outcome(document, _edges_message(added, f"to the mesh control plane in {mesh_namespace}"))

@@ -14,6 +14,7 @@ that both tools' errors can be matched.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..manifests import PolicyObject
@@ -223,40 +224,43 @@ class AdminState:
         receiver = cls if self.direction == "Ingress" else (peer if peer < n_classes else None)
         return self.analysis._ports(rule.rule, receiver)[0]
 
+    def _walk(
+        self,
+        policies: Sequence[AdminPolicy],
+        cls: int,
+        peer: int,
+        left: ConnectionSet,
+        matches: list[tuple[AdminPolicy, AdminRule, ConnectionSet]],
+    ) -> tuple[ConnectionSet, ConnectionSet]:
+        """The rules of `policies` in order over the connections `left` undecided (each match appended to
+        `matches`): what they allow, and what none of them decides."""
+        allowed = NO_CONNECTIONS
+        for admin in policies:
+            if not admin.subjects >> cls & 1:
+                continue
+            for rule in admin.rules(self.direction):
+                if rule.rule.bits >> peer & 1:
+                    conns = self._ports(rule, cls, peer) & left
+                    if conns:
+                        matches.append((admin, rule, conns))
+                        if rule.action == "Allow":
+                            allowed = allowed | conns
+                        left = left - conns
+        return allowed, left
+
     def decide(self, cls: int, peer: int) -> AdminDecision:
         key = (cls, peer)
         found = self.cache.get(key)
         if found is not None:
             return found
-        undecided, allowed = ALL_CONNECTIONS, NO_CONNECTIONS
         matches: list[tuple[AdminPolicy, AdminRule, ConnectionSet]] = []
-        for admin in self.admins:
-            if not admin.subjects >> cls & 1:
-                continue
-            for rule in admin.rules(self.direction):
-                if rule.rule.bits >> peer & 1:
-                    conns = self._ports(rule, cls, peer) & undecided
-                    if conns:
-                        matches.append((admin, rule, conns))
-                        if rule.action == "Allow":
-                            allowed = allowed | conns
-                        undecided = undecided - conns
+        allowed, _ = self._walk(self.admins, cls, peer, ALL_CONNECTIONS, matches)
         passed = ALL_CONNECTIONS - allowed - _decided(matches, "Deny")
         if self.base.isolated[cls]:
             allowed = allowed | (passed & self.base.allow[cls].get(peer, NO_CONNECTIONS))
         else:
-            for admin in self.baseline:
-                if not admin.subjects >> cls & 1:
-                    continue
-                for rule in admin.rules(self.direction):
-                    if rule.rule.bits >> peer & 1:
-                        conns = self._ports(rule, cls, peer) & passed
-                        if conns:
-                            matches.append((admin, rule, conns))
-                            if rule.action == "Allow":
-                                allowed = allowed | conns
-                            passed = passed - conns
-            allowed = allowed | passed
+            baseline_allowed, passed = self._walk(self.baseline, cls, peer, passed, matches)
+            allowed = allowed | baseline_allowed | passed
         denied = self.base.deny[cls].get(peer)
         found = AdminDecision(allowed - denied if denied is not None else allowed, matches)
         self.cache[key] = found

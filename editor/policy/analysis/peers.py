@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from typing import ClassVar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,23 +31,26 @@ class ExternalPeer:
 
 
 @dataclasses.dataclass(frozen=True)
-class EntityPeer:
-    """A Cilium entity that is not a pod or an IP range (host, remote-node, kube-apiserver, ...)."""
-
+class _NamedPeer:
     name: str
+    SUFFIX: ClassVar[str] = ""
 
     def __str__(self) -> str:
-        return f"{self.name}[Entity]"
+        return f"{self.name}[{self.SUFFIX}]"
 
 
 @dataclasses.dataclass(frozen=True)
-class FqdnPeer:
+class EntityPeer(_NamedPeer):
+    """A Cilium entity that is not a pod or an IP range (host, remote-node, kube-apiserver, ...)."""
+
+    SUFFIX: ClassVar[str] = "Entity"
+
+
+@dataclasses.dataclass(frozen=True)
+class FqdnPeer(_NamedPeer):
     """A `toFQDNs` name or pattern: an external destination whose addresses are not known statically."""
 
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.name}[FQDN]"
+    SUFFIX: ClassVar[str] = "FQDN"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,6 +32,7 @@ from ..platform.connlist import analyse_tiers
 from ..platform.inputs import split_objects
 from ..platform.parse import is_platform_object
 from ..yamlio import InputError, KubeObject
+from .options import add_ipblock_matches_pods
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,11 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay observed traffic (Hubble/Gadget logs, plain or gzip; - is stdin) against the policies; "
         "exit 1 when traffic that flowed when observed would now be denied",
     )
-    parser.add_argument(
-        "--ipblock-matches-pods",
-        action="store_true",
-        help="let ipBlock CIDRs match pod IPs too (cyclonus/Calico behaviour; default: external IPs only)",
-    )
+    add_ipblock_matches_pods(parser)
     parser.add_argument(
         "--node-selector-labels",
         action="store_true",

@@ -12,16 +12,13 @@ import argparse
 from ..analysis import Options, diff, format_diff
 from ..yamlio import InputError
 from .connlist_cmd import _analyse
+from .options import add_ipblock_matches_pods
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="OLD and NEW: two files or directories")
     parser.add_argument("--names", default="dir1,dir2", help="the labels of OLD and NEW in the output (A,B)")
-    parser.add_argument(
-        "--ipblock-matches-pods",
-        action="store_true",
-        help="let ipBlock CIDRs match pod IPs too (cyclonus/Calico behaviour; default: external IPs only)",
-    )
+    add_ipblock_matches_pods(parser)
 
 
 def run(args: argparse.Namespace) -> int:

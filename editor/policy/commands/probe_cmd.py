@@ -14,6 +14,7 @@ from ..analysis import Options
 from ..platform.inputs import read_platform_inputs
 from ..platform.probe import Prober, check_probe, load_probes_file
 from ..yamlio import InputError, decode, read_sources
+from .options import add_ipblock_matches_pods
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,10 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", default="TCP", type=str.upper, choices=("TCP", "UDP", "SCTP"))
     parser.add_argument("--port", type=int, metavar="N", help="destination port")
     parser.add_argument("--probes", metavar="FILE", help='JSON list of {"from", "to", "protocol", "port"}')
-    parser.add_argument(
-        "--ipblock-matches-pods",
-        action="store_true",
-        help="let NetworkPolicy ipBlock CIDRs match pod IPs too (platform `networks` peers always do)",
+    add_ipblock_matches_pods(
+        parser, "let NetworkPolicy ipBlock CIDRs match pod IPs too (platform `networks` peers always do)"
     )
 
 
