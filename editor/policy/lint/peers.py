@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from .. import model
 from ..selectors import EVERYTHING
 from .context import LintContext, check
 from .model import Fix, LintFinding, format_path, rule
@@ -246,14 +247,13 @@ def _names_selector(namespaces: list[str]) -> dict[str, Any]:
 def handmade_namespace_label(ctx: LintContext) -> Iterator[LintFinding]:
     for policy in ctx.policies:
         for _, peer in _peers(policy):
-            if not isinstance(peer.raw, dict):
-                continue
             if policy.cilium:
-                selector, prefix, proper = peer.raw, CILIUM_NAMESPACE_LABELS, f"k8s:{CILIUM_NAMESPACE_KEY}"
-                path = peer.path
+                selector, prefix, proper = peer.written.pods, CILIUM_NAMESPACE_LABELS, f"k8s:{CILIUM_NAMESPACE_KEY}"
             else:
-                selector, prefix, proper = peer.raw.get("namespaceSelector") or {}, "", NAMESPACE_NAME_LABEL
-                path = (*peer.path, "namespaceSelector")
+                selector, prefix, proper = peer.written.namespaces, "", NAMESPACE_NAME_LABEL
+            if selector is None:
+                continue
+            path = selector.path
             key = _handmade_key(selector, prefix)
             if key is None:
                 continue
@@ -267,17 +267,11 @@ def handmade_namespace_label(ctx: LintContext) -> Iterator[LintFinding]:
             )
 
 
-def _handmade_key(selector: Any, prefix: str) -> str | None:
-    if not isinstance(selector, dict):
-        return None
-    labels, expressions = selector.get("matchLabels"), selector.get("matchExpressions")
-    keys = list(labels) if isinstance(labels, dict) else []
-    keys += [e.get("key") for e in expressions if isinstance(e, dict)] if isinstance(expressions, list) else []
-    for key in keys:
-        if isinstance(key, str):
-            bare = key.removeprefix("k8s:").removeprefix("any:")
-            if bare.startswith(prefix) and bare[len(prefix) :] in HANDMADE_KEYS:
-                return key
+def _handmade_key(selector: model.Selector, prefix: str) -> str | None:
+    for key in selector.label_keys():
+        bare = key.removeprefix("k8s:").removeprefix("any:")
+        if bare.startswith(prefix) and bare[len(prefix) :] in HANDMADE_KEYS:
+            return key
     return None
 
 
