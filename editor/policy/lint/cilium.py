@@ -50,20 +50,17 @@ NAMESPACE_LABELS = rule(
 
 @check
 def empty_rules(ctx: LintContext) -> Iterator[LintFinding]:
-    for policy in ctx.policies:
-        if not policy.cilium:
+    for policy, rule_view in ctx.rules(cilium=True):
+        if rule_view.raw not in ({}, None):
             continue
-        for rule_view in policy.rules:
-            if rule_view.raw not in ({}, None):
-                continue
-            what = "denies nothing" if rule_view.deny else "allows nothing"
-            yield policy.finding(
-                EMPTY_RULE.id,
-                rule_view.path,
-                f"`- {{}}` is Cilium's default deny: it isolates the {rule_view.direction} of the selected pods and "
-                f"{what} (pkg/policy/api/{rule_view.direction}.go selects no peer for it)",
-                EMPTY_RULE.severity,
-            )
+        what = "denies nothing" if rule_view.deny else "allows nothing"
+        yield policy.finding(
+            EMPTY_RULE.id,
+            rule_view.path,
+            f"`- {{}}` is Cilium's default deny: it isolates the {rule_view.direction} of the selected pods and "
+            f"{what} (pkg/policy/api/{rule_view.direction}.go selects no peer for it)",
+            EMPTY_RULE.severity,
+        )
 
 
 @check
@@ -106,19 +103,16 @@ def _bare(key: str) -> str:
 
 @check
 def namespace_labels(ctx: LintContext) -> Iterator[LintFinding]:
-    for policy in ctx.policies:
-        if policy.kind != "CiliumNetworkPolicy":
-            continue
-        for rule_view in policy.rules:
-            for peer in rule_view.peers or []:
-                keys = peer.written.pods.label_keys() if peer.kind == "pods" and peer.written.pods is not None else []
-                found = [k for k in keys if _bare(k).startswith(CILIUM_NAMESPACE_LABELS)]
-                if found:
-                    yield policy.finding(
-                        NAMESPACE_LABELS.id,
-                        peer.path,
-                        f"selects namespaces by `{found[0]}`: documented as ignored in CiliumNetworkPolicy "
-                        "(honoured by the code); prefer `k8s:io.kubernetes.pod.namespace` or a "
-                        "CiliumClusterwideNetworkPolicy",
-                        NAMESPACE_LABELS.severity,
-                    )
+    for policy, rule_view in ctx.rules(kind="CiliumNetworkPolicy"):
+        for peer in rule_view.peers or []:
+            keys = peer.written.pods.label_keys() if peer.kind == "pods" and peer.written.pods is not None else []
+            found = [k for k in keys if _bare(k).startswith(CILIUM_NAMESPACE_LABELS)]
+            if found:
+                yield policy.finding(
+                    NAMESPACE_LABELS.id,
+                    peer.path,
+                    f"selects namespaces by `{found[0]}`: documented as ignored in CiliumNetworkPolicy "
+                    "(honoured by the code); prefer `k8s:io.kubernetes.pod.namespace` or a "
+                    "CiliumClusterwideNetworkPolicy",
+                    NAMESPACE_LABELS.severity,
+                )

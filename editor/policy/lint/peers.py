@@ -290,24 +290,21 @@ def _rename_key_fix(path: tuple[str | int, ...], old: str, new: str) -> Fix:
 
 @check
 def split_peers(ctx: LintContext) -> Iterator[LintFinding]:
-    for policy in ctx.policies:
-        if policy.cilium:
-            continue
-        for rule_view in policy.rules:
-            peers = rule_view.peers or []
-            for first, second in itertools.pairwise(peers):
-                shapes = {_only_selector(first), _only_selector(second)}
-                if shapes != {"namespaceSelector", "podSelector"}:
-                    continue
-                yield policy.finding(
-                    SPLIT_PEERS.id,
-                    second.path,
-                    f"{format_path(first.path)} and {format_path(second.path)} are two peers (ORed): "
-                    f"all pods of the selected namespaces, plus the selected pods of {policy.namespace}; "
-                    "one peer with both selectors would mean those pods in those namespaces",
-                    SPLIT_PEERS.severity,
-                    [_join_fix(first, second)],
-                )
+    for policy, rule_view in ctx.rules(cilium=False):
+        peers = rule_view.peers or []
+        for first, second in itertools.pairwise(peers):
+            shapes = {_only_selector(first), _only_selector(second)}
+            if shapes != {"namespaceSelector", "podSelector"}:
+                continue
+            yield policy.finding(
+                SPLIT_PEERS.id,
+                second.path,
+                f"{format_path(first.path)} and {format_path(second.path)} are two peers (ORed): "
+                f"all pods of the selected namespaces, plus the selected pods of {policy.namespace}; "
+                "one peer with both selectors would mean those pods in those namespaces",
+                SPLIT_PEERS.severity,
+                [_join_fix(first, second)],
+            )
 
 
 def _only_selector(peer: Peer) -> str | None:
