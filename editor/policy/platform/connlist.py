@@ -348,8 +348,8 @@ class TieredAnalysis(Analysis):
     def _subjects(self, subject: PodSet) -> int:
         bits = 0
         for cls in self.universe.classes:
-            labels = _namespace_labels(self.cluster, cls.namespace)
-            if subject.namespaces.matches(labels) and (subject.pods is None or subject.pods.matches(cls.labels)):
+            labels = _namespace_labels(self.cluster, cls.pod.namespace)
+            if subject.namespaces.matches(labels) and (subject.pods is None or subject.pods.matches(cls.pod.labels)):
                 bits |= 1 << cls.index
         return bits
 
