@@ -34,6 +34,7 @@ import msgspec
 from .dialects import NAMES
 from .dialects import dialect as dialect_named
 from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
+from .json_fields import camel_json
 from .layers import has_platform
 from .selectors import LabelSelector, SelectorError, parse_selector
 from .sized_cache import SizedCache
@@ -79,16 +80,7 @@ class RuleExplanation:
     node_id: str | None = None  # the subject whose policy holds the rule
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
-            "direction": self.direction,
-            "index": self.index,
-            "edgeIds": list(self.edge_ids),
-            "text": self.text,
-            "nodeId": self.node_id,
-        }
+        return camel_json(self)
 
 
 @dataclasses.dataclass

@@ -34,26 +34,33 @@ APPLICATION, ADMIN_LAYER, BASELINE_LAYER = "application", "admin", "baseline"
 LAYERS = (APPLICATION, ADMIN_LAYER, BASELINE_LAYER)
 PLATFORM_APIS = ("v1alpha2", "v1alpha1")  # ClusterNetworkPolicy, or AdminNetworkPolicy/BaselineAdminNetworkPolicy
 
-_LABEL_SELECTOR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
+
+def _closed(*required: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """An object that may have `properties` and no other, and must have the `required` ones."""
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    schema["properties"] = properties
+    return schema
+
+
+_LABEL_SELECTOR_SCHEMA: dict[str, Any] = _closed(
+    properties={
         "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
         "matchExpressions": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["key", "operator"],
-                "properties": {
+            "items": _closed(
+                "key",
+                "operator",
+                properties={
                     "key": {"type": "string", "minLength": 1},
                     "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
                     "values": {"type": "array", "items": {"type": "string"}},
                 },
-            },
+            ),
         },
-    },
-}
+    }
+)
 _LABELS_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
 ID_CHARS = "A-Za-z0-9_.:/=@+-"
 ID_PATTERN = re.compile(f"[{ID_CHARS}]{{1,253}}")
@@ -69,15 +76,13 @@ _OWNERS_SCHEMA: dict[str, Any] = {
     "items": {"type": "string", "maxLength": 200, "pattern": OWNER_PATTERN},
     "uniqueItems": True,
 }
-_PORT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
+_PORT_SCHEMA: dict[str, Any] = _closed(
+    properties={
         "protocol": {"enum": list(PROTOCOLS)},
         "port": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 65535}, {"type": "string", "minLength": 1}]},
         "endPort": {"type": "integer", "minimum": 1, "maximum": 65535},
-    },
-}
+    }
+)
 
 # Free-form fields (an edge's Cilium L7 rules, settings.extra) are bounded like everything else: their depth keeps
 # every walk over a drawing (deepcopy, the YAML writer, json) far from the recursion limit and keeps the emitted
@@ -124,57 +129,45 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
         "name": {"type": "string", "maxLength": 200},
         "description": {"type": "string", "maxLength": 10000},
         "platformOwners": _OWNERS_SCHEMA,
-        "settings": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
+        "settings": _closed(
+            properties={
                 "dialect": {"enum": ["native", "cilium"]},
                 "podCIDRs": {"type": "array", "items": {"type": "string"}},
                 "serviceCIDRs": {"type": "array", "items": {"type": "string"}},
-                "dns": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
+                "dns": _closed(
+                    properties={
                         "namespace": {"type": "string"},
                         "podLabels": _LABELS_SCHEMA,
                         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                    },
-                },
+                    }
+                ),
                 "ipblockMatchesPods": {"type": "boolean"},
                 "platformApi": {"enum": list(PLATFORM_APIS)},
                 "extra": _FREE_FORM_OBJECT,
-            },
-        },
+            }
+        ),
         "namespaces": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name"],
-                "properties": {
+            "items": _closed(
+                "name",
+                properties={
                     "name": {"type": "string", "minLength": 1},
                     "labels": _LABELS_SCHEMA,
                     "owners": _OWNERS_SCHEMA,
                     "position": {"$ref": "#/$defs/position"},
                 },
-            },
+            ),
         },
         "nodes": {"type": "array", "items": {"$ref": "#/$defs/node"}},
         "edges": {"type": "array", "items": {"$ref": "#/$defs/edge"}},
     },
     "$defs": {
         **_free_form_defs(),
-        "position": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["x", "y"],
-            "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
-        },
-        "node": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["id", "kind"],
-            "properties": {
+        "position": _closed("x", "y", properties={"x": {"type": "number"}, "y": {"type": "number"}}),
+        "node": _closed(
+            "id",
+            "kind",
+            properties={
                 "id": _ID_SCHEMA,
                 "kind": {"enum": ["workload", "selector", "hosts", "cidr", "entity", "fqdn"]},
                 "name": {"type": "string"},
@@ -183,16 +176,14 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                 "labels": _LABELS_SCHEMA,
                 "containerPorts": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["port"],
-                        "properties": {
+                    "items": _closed(
+                        "port",
+                        properties={
                             "name": {"type": "string"},
                             "port": {"type": "integer", "minimum": 1, "maximum": 65535},
                             "protocol": {"enum": ["TCP", "UDP", "SCTP"]},
                         },
-                    },
+                    ),
                 },
                 "podSelector": _LABEL_SELECTOR_SCHEMA,
                 "namespaceSelector": _LABEL_SELECTOR_SCHEMA,
@@ -202,37 +193,31 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                 "entity": {"enum": list(ENTITIES)},
                 "matchName": {"type": "string"},
                 "matchPattern": {"type": "string"},
-                "isolate": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"ingress": {"type": "boolean"}, "egress": {"type": "boolean"}},
-                },
+                "isolate": _closed(properties={"ingress": {"type": "boolean"}, "egress": {"type": "boolean"}}),
                 "policyName": {"type": "string"},
                 "layer": {"enum": list(LAYERS)},
                 "position": {"$ref": "#/$defs/position"},
                 "note": {"type": "string"},
             },
-        },
-        "edge": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["id", "source", "target"],
-            "properties": {
+        ),
+        "edge": _closed(
+            "id",
+            "source",
+            "target",
+            properties={
                 "id": _ID_SCHEMA,
                 "source": _ID_SCHEMA,
                 "target": _ID_SCHEMA,
                 "ports": {"type": "array", "items": _PORT_SCHEMA},
                 "icmps": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["type"],
-                        "properties": {
+                    "items": _closed(
+                        "type",
+                        properties={
                             "family": {"enum": ["IPv4", "IPv6"]},
                             "type": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 255}, {"type": "string"}]},
                         },
-                    },
+                    ),
                 },
                 "l7": _FREE_FORM_OBJECT,
                 "serverNames": {"type": "array", "items": {"type": "string"}},
@@ -242,19 +227,17 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                 "priority": {"type": "integer"},  # its range is checked with the layer (layers.py)
                 "name": {"type": "string", "maxLength": 100},  # a platform rule's name (default: the edge id)
                 "disabled": {"type": "boolean"},
-                "observed": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
+                "observed": _closed(
+                    properties={
                         "count": {"type": "integer", "minimum": 0},
                         "firstSeen": {"type": "string"},
                         "lastSeen": {"type": "string"},
                         "verdicts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-                    },
-                },
+                    }
+                ),
                 "note": {"type": "string"},
             },
-        },
+        ),
     },
 }
 

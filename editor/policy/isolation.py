@@ -18,6 +18,7 @@ from .analysis import ALL_CONNECTIONS, ConnectionSet, diff
 from .check import analyse_document
 from .compile import Context, plan
 from .document import Document
+from .json_fields import camel_json
 from .peer_names import address_range, display_peer
 
 Direction = Literal["ingress", "egress"]
@@ -38,14 +39,7 @@ class Loss:
         return f"{self.workload} {way} {', '.join(self.peers)} ({self.connections})"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "nodeId": self.node_id,
-            "workload": self.workload,
-            "direction": self.direction,
-            "peers": list(self.peers),
-            "connections": self.connections,
-            "text": str(self),
-        }
+        return camel_json(self, text=str(self))
 
 
 def isolation(document: Document) -> dict[str, tuple[bool, bool]]:

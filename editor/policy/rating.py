@@ -339,9 +339,7 @@ def _directions(policy: PolicyView, findings: list[LintFinding]) -> CriterionRes
     ids = {finding.rule for finding in findings}
     if policy.cilium:
         # `- {}` is Cilium's explicit default deny (C4), so it states its direction and costs nothing here
-        hollow = [
-            d for d in ("ingress", "egress", "ingressDeny", "egressDeny") if d in policy.spec and not policy.spec[d]
-        ]
+        hollow = policy.written.hollow_sections()
         if hollow:
             return _result(
                 "explicit-directions", "partial", f"empty section(s) {', '.join(hollow)} isolate nothing", score=0.5

@@ -34,7 +34,6 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from . import selectors
-from .admission import SECTIONS
 from .kinds import CILIUM_KINDS, KINDS, PolicyKind
 from .model import IPBlock, Peer, Policy, Port, PortRule, Rule, Selector, read_policy
 from .platform.parse import check_platform_object
@@ -682,10 +681,10 @@ def _check_cilium(policy: Policy, report: _Report) -> None:
         _check_selector(spec.subject, report)
         _check_selector(spec.nodes, report)
         # the schema's anyOf asks for the keys; since 1.17 the agent also refuses them all empty (admission.py)
-        written = [section for section in SECTIONS if section in spec.spec]
-        if written and not any(spec.spec.get(section) for section in SECTIONS):
+        hollow = spec.hollow_sections()
+        if hollow and hollow == list(spec.written_sections):
             report.error(
-                (*spec.path, written[0]),
+                (*spec.path, hollow[0]),
                 "every one of ingress, ingressDeny, egress, egressDeny is empty: Cilium 1.17+ refuses the policy "
                 "(a default deny is `- {}`)",
             )

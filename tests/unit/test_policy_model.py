@@ -128,3 +128,33 @@ def test_every_consumer_reads_the_default_deny_as_the_model_does() -> None:
     assert [edge.source for edge in document.edges] == [subject.id]  # only the DNS rule is an edge
 
     assert not [f for f in validate_objects(items) if f.is_error]
+
+
+def test_label_keys_sections_and_names_as_written() -> None:
+    text = """\
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web}
+spec:
+  endpointSelector:
+    matchLabels: {"k8s:app": web, tier: front}
+    matchExpressions: [{key: zone, operator: NotIn, values: [a]}, {key: pod-template-hash, operator: Exists}]
+  ingress: []
+  ingressDeny:
+  egress:
+    - toFQDNs: [{matchName: example.com}, {matchPattern: "*.example.org"}]
+    - toPorts: [{ports: [{port: "53"}], rules: {dns: [{matchName: example.com}, {matchPattern: "*.org"}, 7]}}]
+"""
+    (spec,) = _policy(text).specs
+    assert spec.subject is not None
+    assert spec.subject.label_keys() == ["k8s:app", "tier", "zone", "pod-template-hash"]
+    assert spec.subject.label_keys(("In", "Exists")) == ["k8s:app", "tier", "pod-template-hash"]
+    # written sections keep their order; `[]` and null are hollow, a section with an entry is not
+    assert spec.written_sections == ("ingress", "ingressDeny", "egress")
+    assert spec.hollow_sections() == ["ingress", "ingressDeny"]
+    fqdn, dns = spec.section("egress")
+    assert [name for peer in fqdn.peers for name in peer.fqdn_names] == ["example.com", "*.example.org"]
+    assert dns.port_rules[0].dns_names == ["example.com", "*.org"]
+    # a selector whose terms cannot be read names no key (rather than some of them)
+    (unreadable,) = _policy(NP).specs
+    assert unreadable.subject is not None and unreadable.subject.label_keys() == []

@@ -155,7 +155,7 @@ class Analysis:
                             f"{where} {', '.join(named)} cannot apply to IP, entity or FQDN destinations"
                         )
                     receivers = policy.subjects if direction == "Ingress" else rule.bits & u.class_bits
-                    defined = {(p.name, p.protocol) for i in _bit_indices(receivers) for p in u.classes[i].ports}
+                    defined = {(p.name, p.protocol) for i in _bit_indices(receivers) for p in u.classes[i].pod.ports}
                     missing = sorted(
                         {
                             f"{e.port} ({'/'.join(e.protocols)})"
@@ -274,10 +274,10 @@ class Analysis:
 
     def _inconsistent(self, key: tuple[str, str, str], first: int, other: int) -> InputError:
         u = self.universe
-        a, b = u.classes[first], u.classes[other]
+        a, b = u.classes[first].pod, u.classes[other].pod
         pod_a, pod_b = u.class_pods[first][0], u.class_pods[other][0]
         namespace, _, name = key
-        workload = next(w for w in a.workloads if w.key == key)
+        workload = next(w for w in u.classes[first].workloads if w.key == key)
         detail = ""
         for label in sorted(set(a.labels) | set(b.labels)):
             if a.labels.get(label) != b.labels.get(label):

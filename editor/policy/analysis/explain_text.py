@@ -326,7 +326,7 @@ class _Explainer:
         """A number for the container ports of class `cls`, the same for classes with the same ports."""
         if not self.port_sets:
             numbers: dict[object, int] = {}
-            self.port_sets = [numbers.setdefault(c.ports, len(numbers)) for c in self.analysis.universe.classes]
+            self.port_sets = [numbers.setdefault(c.pod.ports, len(numbers)) for c in self.analysis.universe.classes]
         return self.port_sets[cls]
 
     def _selected(self, direction: str) -> list[list[_Policy]]:

@@ -144,17 +144,7 @@ def _evaluate(
     cannot be resolved on an unknown pod: admin rules by priority, then the NetworkPolicies if one isolates the
     pod, else the baseline rules and what they leave (allowed by default)."""
     receiver = cls if direction == "Ingress" else None
-    undecided, allowed, named = ALL_CONNECTIONS, NO_CONNECTIONS, []
-    denied = NO_CONNECTIONS
-    for action, rule in layers.admin:
-        if _matches(rule, text):
-            conns, unresolved = analysis._ports(rule, receiver)
-            if action == "Allow":
-                allowed = allowed | (conns & undecided)
-                named += unresolved
-            elif action == "Deny":
-                denied = denied | (conns & undecided)
-            undecided = undecided - conns
+    allowed, denied, _, named = _tier(analysis, layers.admin, text, receiver, ALL_CONNECTIONS)
     passed = ALL_CONNECTIONS - allowed - denied
     if layers.isolated:
         for rule in layers.policy_rules:
@@ -163,15 +153,29 @@ def _evaluate(
                 allowed = allowed | (conns & passed)
                 named += unresolved
     else:
-        for action, rule in layers.baseline:
-            if _matches(rule, text):
-                conns, unresolved = analysis._ports(rule, receiver)
-                if action == "Allow":
-                    allowed = allowed | (conns & passed)
-                    named += unresolved
-                passed = passed - conns
-        allowed = allowed | passed  # no NetworkPolicy and no baseline rule: allowed by default
+        by_baseline, _, passed, unresolved = _tier(analysis, layers.baseline, text, receiver, passed)
+        allowed = allowed | by_baseline | passed  # no NetworkPolicy and no baseline rule: allowed by default
+        named += unresolved
     return allowed, tuple(sorted(set(named)))
+
+
+def _tier(
+    analysis: Analysis, rules: list[tuple[str, _Rule]], text: str, receiver: int | None, undecided: ConnectionSet
+) -> tuple[ConnectionSet, ConnectionSet, ConnectionSet, list[str]]:
+    """One tier's rules in order (an admin tier, or the baseline): what its Allow and its Deny rules decide of
+    the `undecided` connections, what stays undecided (a Pass only takes its connections from this tier), and
+    the named ports the allows cannot resolve."""
+    allowed, denied, named = NO_CONNECTIONS, NO_CONNECTIONS, []
+    for action, rule in rules:
+        if _matches(rule, text):
+            conns, unresolved = analysis._ports(rule, receiver)
+            if action == "Allow":
+                allowed = allowed | (conns & undecided)
+                named += unresolved
+            elif action == "Deny":
+                denied = denied | (conns & undecided)
+            undecided = undecided - conns
+    return allowed, denied, undecided, named
 
 
 def exposure(analysis: Analysis, focus: Focus | None = None) -> ExposureReport:

@@ -89,7 +89,7 @@ def _joint_atoms(a: Analysis, b: Analysis, direction: str) -> list[ExternalPeer]
     atoms: list[ExternalPeer] = []
     for analysis in (a, b):
         atoms.extend(p for pieces in analysis.external_ranges(direction == "Ingress").values() for p in pieces)
-    blocks = [((p.version, p.first, p.last),) for p in atoms]
+    blocks = [(atom,) for atom in atoms]  # each atom a block of one interval
     return [p for pieces in _cut_points(blocks).values() for p in pieces]
 
 

@@ -40,14 +40,14 @@ class ExposedBy:
         return f"{self.kind} '{self.namespace}/{self.name}'"
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 @dataclasses.dataclass(frozen=True)
 class _Backend:
     service: str
     port: int | str | None  # None: every port of the service
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _backends(item: KubeObject) -> Iterator[_Backend]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..labelsfilter import in_identity
-from ..manifests import NAMESPACE_NAME_LABEL, Cluster, ContainerPort, Pod, Workload
+from ..manifests import NAMESPACE_NAME_LABEL, Cluster, Pod, Workload
 from ..selectors import LabelSelector
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, ConnectionSet
 from .parse import (
@@ -35,14 +35,13 @@ from .peers import EntityPeer, ExternalPeer, FqdnPeer, Options, Peer
 
 @dataclasses.dataclass
 class _PodClass:
+    """Pods that every policy treats alike (namespace, labels, ports, service account, policy CIDRs holding their
+    IPs, host network): the first of them, `pod`, stands for all."""
+
     index: int
-    namespace: str
-    labels: dict[str, str]
-    ports: tuple[ContainerPort, ...]
+    pod: Pod
     identity: dict[str, str]  # Cilium identity labels
-    ips: tuple[str, ...]
     workloads: list[Workload]
-    host_network: bool = False
 
 
 # The identity of a hostNetwork pod: it is no Cilium endpoint and carries its node's identity, `host` seen from
@@ -132,9 +131,7 @@ class _Universe:
                 cls = by_key.get(key)
                 if cls is None:
                     identity = _identity(pod, ns_labels)
-                    cls = _PodClass(
-                        len(self.classes), pod.namespace, pod.labels, pod.ports, identity, pod.ips, [], pod.host_network
-                    )
+                    cls = _PodClass(len(self.classes), pod, identity, [])
                     by_key[key] = cls
                     self.classes.append(cls)
                     self.class_pods.append([])
@@ -146,7 +143,7 @@ class _Universe:
                     indices.append(cls.index)
         self.pod_blocks = {b: i for i, b in enumerate(pod_blocks)}
         self.class_blocks = [
-            {b for b in pod_blocks if any(_ip_in_block(ip, b) for ip in cls.ips)} for cls in self.classes
+            {b for b in pod_blocks if any(_ip_in_block(ip, b) for ip in cls.pod.ips)} for cls in self.classes
         ]
         self.peers: list[Peer | None] = [None] * len(self.classes)
         cutting = rules + [
@@ -169,11 +166,11 @@ class _Universe:
         fqdns = sorted({s.name or s.pattern or "" for r, _ in rules for s in r.peers or () if isinstance(s, _FqdnSel)})
         self.fqdns = {name: self._add(FqdnPeer(name)) for name in fqdns}
         class_bits = (1 << len(self.classes)) - 1
-        self.host_network_bits = sum(1 << cls.index for cls in self.classes if cls.host_network)
+        self.host_network_bits = sum(1 << cls.index for cls in self.classes if cls.pod.host_network)
         # (port name, protocol) -> the numbers Cilium endpoints give it, for Cilium egress rules (C10a)
         self.named_ports: dict[tuple[str, str], set[int]] = {}
         for cls in self.classes:
-            for port in cls.ports if not cls.host_network else ():
+            for port in cls.pod.ports if not cls.pod.host_network else ():
                 if port.name:
                     self.named_ports.setdefault((port.name, port.protocol), set()).add(port.port)
         entity_bits = sum(1 << i for i in self.entities.values())
@@ -279,8 +276,8 @@ class _Matcher:
         self.cache: dict[Any, int] = {}
         self.ns_classes: dict[str, int] = {}
         for cls in universe.classes:
-            self.ns_classes[cls.namespace] = self.ns_classes.get(cls.namespace, 0) | (1 << cls.index)
-        self.labels = _LabelIndex(cls.labels for cls in universe.classes)
+            self.ns_classes[cls.pod.namespace] = self.ns_classes.get(cls.pod.namespace, 0) | (1 << cls.index)
+        self.labels = _LabelIndex(cls.pod.labels for cls in universe.classes)
         self._identities: _LabelIndex | None = None
 
     @property
@@ -403,7 +400,7 @@ def _resolve_ports(
                 unresolved.append(entry.port)
         else:
             found = False
-            for port in receiver.ports if receiver is not None else ():
+            for port in receiver.pod.ports if receiver is not None else ():
                 if port.name == entry.port and port.protocol in entry.protocols:
                     result = result | ConnectionSet.of((port.protocol,), port.port, port.port)
                     found = True

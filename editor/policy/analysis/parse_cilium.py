@@ -62,7 +62,7 @@ def _read_cilium(policy: PolicyObject, warnings: list[str], *, node_selector_lab
         if parsed is not None:
             result.append(parsed)
     reader.warnings = warnings
-    refused = cilium_refusal(policy.obj, node_selector_labels=node_selector_labels)
+    refused = cilium_refusal(reader.model, node_selector_labels=node_selector_labels)
     if refused is not None:
         reader.warn(refused[0], f"{refused[1]}; the policy does not exist in the cluster, analysed as absent")
         return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,9 +17,9 @@ class WorkloadPeer:
         return f"{self.namespace}/{self.name}[{self.kind}]"
 
 
-@dataclasses.dataclass(frozen=True)
-class ExternalPeer:
-    """An interval of IP addresses outside the cluster (as integers, with the IP version)."""
+class ExternalPeer(NamedTuple):
+    """An interval of IP addresses outside the cluster (as integers, with the IP version): a tuple, as the
+    intervals of the policies' blocks are (analysis/parse.py Block), so it hashes and compares as fast."""
 
     version: int
     first: int

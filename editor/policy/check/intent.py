@@ -41,35 +41,55 @@ def edge_connections(edge: Edge, receiver: tuple[ContainerPort, ...] | None) -> 
     return result
 
 
-def _block(node: Node) -> list[tuple[int, int, int]]:
-    """(version, first, last) intervals of a CIDR node: its cidr minus every except.
+@dataclasses.dataclass(frozen=True)
+class _Block:
+    """A CIDR node's addresses: `first`..`last` of IP `version`, less its excepts of that version (`holes`).
 
-    Written apart from the analyser's own interval code on purpose: the intent is the independent reading that
-    the analysed YAML is checked against."""
+    Read apart from the analyser's interval code on purpose: the intent is the independent reading that the
+    analysed YAML is checked against, so it tests membership instead of cutting intervals."""
+
+    version: int
+    first: int
+    last: int
+    holes: tuple[tuple[int, int], ...]
+
+    def contains(self, version: int, address: int) -> bool:
+        if version != self.version or not self.first <= address <= self.last:
+            return False
+        return not any(lo <= address <= hi for lo, hi in self.holes)
+
+    @property
+    def everything(self) -> bool:
+        return self.first == 0 and self.last == _TOP[self.version] and not self.holes
+
+    def pieces(self) -> Iterator[tuple[int, int]]:
+        """The runs of addresses between the holes, swept from the lowest."""
+        start = self.first
+        for lo, hi in sorted(self.holes):
+            if start > self.last:
+                return
+            if lo > start:
+                yield start, min(lo - 1, self.last)
+            start = max(start, hi + 1)
+        if start <= self.last:
+            yield start, self.last
+
+
+def _block(node: Node) -> _Block | None:
+    """The addresses of a CIDR node; None when its cidr cannot be read (it covers nothing)."""
     try:
         network = ipaddress.ip_network(node.cidr or "", strict=False)
     except ValueError:
-        return []
-    pieces: list[tuple[int, int, int]] = [
-        (network.version, int(network.network_address), int(network.broadcast_address))
-    ]
+        return None
+    holes = []
     for text in node.except_:
         try:
             hole = ipaddress.ip_network(text, strict=False)
         except ValueError:
             continue
-        lo, hi = int(hole.network_address), int(hole.broadcast_address)
-        cut: list[tuple[int, int, int]] = []
-        for version, first, last in pieces:
-            if version != hole.version or hi < first or lo > last:
-                cut.append((version, first, last))
-                continue
-            if first < lo:
-                cut.append((version, first, lo - 1))
-            if hi < last:
-                cut.append((version, hi + 1, last))
-        pieces = cut
-    return pieces
+        if hole.version == network.version:
+            holes.append((int(hole.network_address), int(hole.broadcast_address)))
+    return _Block(network.version, int(network.network_address), int(network.broadcast_address), tuple(holes))
 
 
 _NOTHING = (NO_CONNECTIONS, NO_CONNECTIONS)
@@ -103,7 +123,7 @@ class Intent:
             "ingress": {},
         }
         self._edge_connections: dict[tuple[str, tuple[ContainerPort, ...] | None], ConnectionSet] = {}
-        self._blocks: dict[str, list[tuple[int, int, int]]] = {}
+        self._blocks: dict[str, _Block | None] = {}
         n = len(self.pods)
         self.isolated: dict[str, list[bool]] = {"egress": [False] * n, "ingress": [False] * n}
         self.locks: dict[str, list[list[str]]] = {"egress": [[] for _ in range(n)], "ingress": [[] for _ in range(n)]}
@@ -163,11 +183,10 @@ class Intent:
             if _namespace_in_scope(node, namespace, self._namespace_labels):
                 yield from (i for i in indices if selector.matches(self.pods[i].labels))
 
-    def block(self, node: Node) -> list[tuple[int, int, int]]:
-        found = self._blocks.get(node.id)
-        if found is None:
-            found = self._blocks[node.id] = _block(node)
-        return found
+    def block(self, node: Node) -> _Block | None:
+        if node.id not in self._blocks:
+            self._blocks[node.id] = _block(node)
+        return self._blocks[node.id]
 
     def covers(self, node: Node, end: End) -> bool:
         """Whether `node` stands for (or includes) `end`."""
@@ -177,7 +196,8 @@ class Intent:
         if kind == "ip":
             _, version, address = end
             if node.kind == "cidr":
-                return any(v == version and lo <= address <= hi for v, lo, hi in self.block(node))
+                block = self.block(node)
+                return block is not None and block.contains(version, address)
             return node.kind == "entity" and version in _WORLD_VERSIONS.get(node.entity or "", ())
         if kind == "entity":
             return node.kind == "entity" and node.entity in (end[1], "all", "cluster")
@@ -188,8 +208,9 @@ class Intent:
             )
         if node.kind == "entity":
             return node.entity in _WORLD_VERSIONS
-        if node.kind == "cidr" and not node.except_:
-            return any(lo == 0 and hi == _TOP[v] for v, lo, hi in self.block(node))
+        if node.kind == "cidr":
+            block = self.block(node)
+            return block is not None and block.everything
         return False
 
     def stands_for(self, node: Node, end: End) -> bool:
@@ -287,7 +308,10 @@ class Intent:
         """First addresses of the pieces of the address space the drawing's CIDR nodes cut it into."""
         points: dict[int, set[int]] = {4: {0}}
         for node in self.document.nodes:
-            if node.kind == "cidr":
-                for version, first, last in self.block(node):
-                    points.setdefault(version, {0}).update(p for p in (first, last + 1) if p <= _TOP[version])
+            block = self.block(node) if node.kind == "cidr" else None
+            if block is not None:
+                for first, last in block.pieces():
+                    points.setdefault(block.version, {0}).update(
+                        p for p in (first, last + 1) if p <= _TOP[block.version]
+                    )
         return {version: sorted(found) for version, found in points.items()}

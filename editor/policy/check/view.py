@@ -19,6 +19,7 @@ from ..analysis import (
 )
 from ..analysis.exposure import exposure
 from ..document import Document, Edge
+from ..json_fields import camel_json
 from .bridge import Bridge, analyse_document
 from .intent import End, Intent, edge_connections
 from .layers import UNEXPLAINED, CellTier, CellTiers, explain_lines, platform_layers
@@ -40,7 +41,7 @@ class CheckPeer:
     node_ids: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "nodeIds": list(self.node_ids)}
+        return camel_json(self)
 
 
 @dataclasses.dataclass(frozen=True)

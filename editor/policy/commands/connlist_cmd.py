@@ -58,22 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exposure", action="store_true", help="what each workload is open to, whatever pods exist (exposure analysis)"
     )
-    parser.add_argument(
-        "--focusworkload",
-        metavar="NAMES",
-        help="comma-separated workloads (name or ns/name): only connections with one of them at one end",
-    )
-    parser.add_argument(
-        "--focusworkload-peer",
-        metavar="NAMES",
-        help="with --focusworkload: only connections whose other end is one of these workloads",
-    )
-    parser.add_argument(
-        "--focus-direction",
-        choices=("ingress", "egress"),
-        help="with --focusworkload: only the focus workloads' ingress or egress",
-    )
-    parser.add_argument("--focus-conn", metavar="PROTOCOL-PORT", help="only connections allowing this, e.g. tcp-8080")
+    _add_focus_arguments(parser)
     parser.add_argument(
         "--flows",
         nargs="+",
@@ -87,6 +72,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the Cilium agent runs with --enable-node-selector-labels (default: off, and a Cilium policy with "
         "fromNodes/toNodes is refused and analysed as absent)",
+    )
+
+
+def _add_focus_arguments(parser: argparse.ArgumentParser) -> None:
+    """netpol-analyzer's focus options: which workloads, with whom, on what connection, which direction."""
+    focus = parser.add_argument_group("focus", "narrow the connections listed, explained or exposed")
+    focus.add_argument(
+        "--focusworkload",
+        metavar="NAMES",
+        help="comma-separated workloads (name or ns/name): only connections with one of them at one end",
+    )
+    focus.add_argument(
+        "--focusworkload-peer",
+        metavar="NAMES",
+        help="with --focusworkload: only connections whose other end is one of these workloads",
+    )
+    focus.add_argument("--focus-conn", metavar="PROTOCOL-PORT", help="only connections allowing this, e.g. tcp-8080")
+    focus.add_argument(
+        "--focus-direction",
+        choices=("ingress", "egress"),
+        help="with --focusworkload: only the focus workloads' ingress or egress",
     )
 
 

@@ -73,7 +73,7 @@ def _read_cilium_policy(policy: manifests.PolicyObject, report: Report) -> list[
             results.append(result)
     # Node peers are imported as written although an agent without --enable-node-selector-labels refuses them;
     # the compiler says that they need the flag.
-    refused = cilium_refusal(policy.obj, node_selector_labels=True)
+    refused = cilium_refusal(written, node_selector_labels=True)
     if refused is not None:
         report(
             refused[0],

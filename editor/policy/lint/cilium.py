@@ -4,7 +4,6 @@ namespace labels in a namespaced policy (SEMANTICS.md C4, C4a, C7, C10c)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from ..admission import cilium_refusal
 from ..kinds import CILIUM_KINDS
@@ -51,20 +50,17 @@ NAMESPACE_LABELS = rule(
 
 @check
 def empty_rules(ctx: LintContext) -> Iterator[LintFinding]:
-    for policy in ctx.policies:
-        if not policy.cilium:
+    for policy, rule_view in ctx.rules(cilium=True):
+        if rule_view.raw not in ({}, None):
             continue
-        for rule_view in policy.rules:
-            if rule_view.raw not in ({}, None):
-                continue
-            what = "denies nothing" if rule_view.deny else "allows nothing"
-            yield policy.finding(
-                EMPTY_RULE.id,
-                rule_view.path,
-                f"`- {{}}` is Cilium's default deny: it isolates the {rule_view.direction} of the selected pods and "
-                f"{what} (pkg/policy/api/{rule_view.direction}.go selects no peer for it)",
-                EMPTY_RULE.severity,
-            )
+        what = "denies nothing" if rule_view.deny else "allows nothing"
+        yield policy.finding(
+            EMPTY_RULE.id,
+            rule_view.path,
+            f"`- {{}}` is Cilium's default deny: it isolates the {rule_view.direction} of the selected pods and "
+            f"{what} (pkg/policy/api/{rule_view.direction}.go selects no peer for it)",
+            EMPTY_RULE.severity,
+        )
 
 
 @check
@@ -74,7 +70,7 @@ def refused_policies(ctx: LintContext) -> Iterator[LintFinding]:
         if not policy.cilium or id(policy.obj) in seen:
             continue
         seen.add(id(policy.obj))  # one finding per object, not one per rule of its `specs`
-        refused = cilium_refusal(policy.obj)
+        refused = cilium_refusal(policy.written_policy)
         if refused is not None:
             path, why = refused
             yield policy.finding(REFUSED.id, path, f"{why}: Cilium refuses the whole policy", REFUSED.severity)
@@ -85,15 +81,16 @@ def filtered_labels(ctx: LintContext) -> Iterator[LintFinding]:
     for policy in ctx.policies:
         if policy.kind not in CILIUM_KINDS:
             continue
-        selectors = [((*policy.base, "endpointSelector"), policy.spec.get("endpointSelector"))]
-        selectors += [(peer.path, peer.raw) for r in policy.rules for peer in r.peers or [] if peer.kind == "pods"]
-        for path, selector in selectors:
+        peers = [peer.written.pods for r in policy.rules for peer in r.peers or [] if peer.kind == "pods"]
+        for selector in [policy.written.subject, *peers]:
+            if selector is None:
+                continue
             # keys the selector needs present (NotIn/DoesNotExist also match a missing label)
-            dropped = [k for k in _keys(selector, ("In", "Exists")) if not in_identity(_bare(k))]
+            dropped = [k for k in selector.label_keys(("In", "Exists")) if not in_identity(_bare(k))]
             if dropped:
                 yield policy.finding(
                     FILTERED_LABEL.id,
-                    path,
+                    selector.path,
                     f"requires the label `{dropped[0]}`, which Cilium leaves out of security identities "
                     "(pkg/labelsfilter/filter.go): it selects no pod; select by a label the pods keep",
                     FILTERED_LABEL.severity,
@@ -106,36 +103,16 @@ def _bare(key: str) -> str:
 
 @check
 def namespace_labels(ctx: LintContext) -> Iterator[LintFinding]:
-    for policy in ctx.policies:
-        if policy.kind != "CiliumNetworkPolicy":
-            continue
-        for rule_view in policy.rules:
-            for peer in rule_view.peers or []:
-                keys = _keys(peer.raw) if peer.kind == "pods" else []
-                found = [
-                    k for k in keys if k.removeprefix("k8s:").removeprefix("any:").startswith(CILIUM_NAMESPACE_LABELS)
-                ]
-                if found:
-                    yield policy.finding(
-                        NAMESPACE_LABELS.id,
-                        peer.path,
-                        f"selects namespaces by `{found[0]}`: documented as ignored in CiliumNetworkPolicy "
-                        "(honoured by the code); prefer `k8s:io.kubernetes.pod.namespace` or a "
-                        "CiliumClusterwideNetworkPolicy",
-                        NAMESPACE_LABELS.severity,
-                    )
-
-
-def _keys(selector: Any, operators: tuple[str, ...] | None = None) -> list[str]:
-    """The label keys of a selector: its matchLabels and its expressions (those with `operators`, if given)."""
-    if not isinstance(selector, dict):
-        return []
-    keys = [k for k in selector.get("matchLabels") or {} if isinstance(k, str)]
-    keys += [
-        e["key"]
-        for e in selector.get("matchExpressions") or []
-        if isinstance(e, dict)
-        and isinstance(e.get("key"), str)
-        and (operators is None or e.get("operator") in operators)
-    ]
-    return keys
+    for policy, rule_view in ctx.rules(kind="CiliumNetworkPolicy"):
+        for peer in rule_view.peers or []:
+            keys = peer.written.pods.label_keys() if peer.kind == "pods" and peer.written.pods is not None else []
+            found = [k for k in keys if _bare(k).startswith(CILIUM_NAMESPACE_LABELS)]
+            if found:
+                yield policy.finding(
+                    NAMESPACE_LABELS.id,
+                    peer.path,
+                    f"selects namespaces by `{found[0]}`: documented as ignored in CiliumNetworkPolicy "
+                    "(honoured by the code); prefer `k8s:io.kubernetes.pod.namespace` or a "
+                    "CiliumClusterwideNetworkPolicy",
+                    NAMESPACE_LABELS.severity,
+                )

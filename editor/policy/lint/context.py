@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from ..manifests import ContainerPort
 from ..platform.model import PlatformPolicy
@@ -34,6 +34,14 @@ class LintContext:
     @property
     def knows_workloads(self) -> bool:
         return bool(self.inventory.workloads)
+
+    def rules(self, *, cilium: bool | None = None, kind: str | None = None) -> Iterator[tuple[PolicyView, RuleView]]:
+        """Every rule of every policy (only Cilium's, or only native ones, or only those of one kind), with its
+        policy."""
+        for policy in self.policies:
+            if (cilium is None or policy.cilium == cilium) and (kind is None or policy.kind == kind):
+                for rule_view in policy.rules:
+                    yield policy, rule_view
 
     # --- pods -------------------------------------------------------------------------------------------
     # Workloads are matched through an index (by namespace and by one pod label) and each policy's selection is

@@ -164,22 +164,14 @@ def fqdn_without_dns_proxy(ctx: LintContext) -> Iterator[LintFinding]:
 
 def _dns_patterns(policy: PolicyView) -> list[str]:
     """The names and patterns of the `rules.dns` entries of a policy's egress rules (what its DNS proxy passes)."""
-    patterns: list[str] = []
-    for rule_view in policy.rules_of("egress"):
-        for entry in rule_view.port_rules:
-            for item in entry.dns:
-                if isinstance(item, dict):
-                    patterns += [str(v) for k, v in item.items() if k in ("matchName", "matchPattern") and v]
-    return patterns
+    return [
+        name for rule_view in policy.rules_of("egress") for entry in rule_view.port_rules for name in entry.dns_names
+    ]
 
 
 def _fqdn_names(rule_view: RuleView) -> list[tuple[Path, str]]:
     return [
-        (peer.path, str(value))
-        for peer in rule_view.peers or []
-        if peer.kind == "fqdn" and isinstance(peer.raw, dict)
-        for key, value in peer.raw.items()
-        if key in ("matchName", "matchPattern") and value
+        (peer.path, name) for peer in rule_view.peers or [] if peer.kind == "fqdn" for name in peer.written.fqdn_names
     ]
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from ..document import Document, Settings
+from ..json_fields import camel_json
 from ..selectors import LabelSelector, parse_selector
 
 Severity = Literal["error", "warning", "info"]
@@ -44,15 +45,8 @@ class Rule:
     def doc_path(self) -> str:
         return f"docs/rules/{self.id}.md"
 
-    def to_json(self) -> dict[str, str]:
-        return {
-            "id": self.id,
-            "slug": self.slug,
-            "severity": self.severity,
-            "title": self.title,
-            "summary": self.summary,
-            "help": self.doc_path,
-        }
+    def to_json(self) -> dict[str, Any]:
+        return camel_json(self, help=self.doc_path)
 
 
 RULES: dict[str, Rule] = {}

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from .. import model
 from ..selectors import EVERYTHING
 from .context import LintContext, check
 from .model import Fix, LintFinding, format_path, rule
@@ -246,14 +247,13 @@ def _names_selector(namespaces: list[str]) -> dict[str, Any]:
 def handmade_namespace_label(ctx: LintContext) -> Iterator[LintFinding]:
     for policy in ctx.policies:
         for _, peer in _peers(policy):
-            if not isinstance(peer.raw, dict):
-                continue
             if policy.cilium:
-                selector, prefix, proper = peer.raw, CILIUM_NAMESPACE_LABELS, f"k8s:{CILIUM_NAMESPACE_KEY}"
-                path = peer.path
+                selector, prefix, proper = peer.written.pods, CILIUM_NAMESPACE_LABELS, f"k8s:{CILIUM_NAMESPACE_KEY}"
             else:
-                selector, prefix, proper = peer.raw.get("namespaceSelector") or {}, "", NAMESPACE_NAME_LABEL
-                path = (*peer.path, "namespaceSelector")
+                selector, prefix, proper = peer.written.namespaces, "", NAMESPACE_NAME_LABEL
+            if selector is None:
+                continue
+            path = selector.path
             key = _handmade_key(selector, prefix)
             if key is None:
                 continue
@@ -267,17 +267,11 @@ def handmade_namespace_label(ctx: LintContext) -> Iterator[LintFinding]:
             )
 
 
-def _handmade_key(selector: Any, prefix: str) -> str | None:
-    if not isinstance(selector, dict):
-        return None
-    labels, expressions = selector.get("matchLabels"), selector.get("matchExpressions")
-    keys = list(labels) if isinstance(labels, dict) else []
-    keys += [e.get("key") for e in expressions if isinstance(e, dict)] if isinstance(expressions, list) else []
-    for key in keys:
-        if isinstance(key, str):
-            bare = key.removeprefix("k8s:").removeprefix("any:")
-            if bare.startswith(prefix) and bare[len(prefix) :] in HANDMADE_KEYS:
-                return key
+def _handmade_key(selector: model.Selector, prefix: str) -> str | None:
+    for key in selector.label_keys():
+        bare = key.removeprefix("k8s:").removeprefix("any:")
+        if bare.startswith(prefix) and bare[len(prefix) :] in HANDMADE_KEYS:
+            return key
     return None
 
 
@@ -296,24 +290,21 @@ def _rename_key_fix(path: tuple[str | int, ...], old: str, new: str) -> Fix:
 
 @check
 def split_peers(ctx: LintContext) -> Iterator[LintFinding]:
-    for policy in ctx.policies:
-        if policy.cilium:
-            continue
-        for rule_view in policy.rules:
-            peers = rule_view.peers or []
-            for first, second in itertools.pairwise(peers):
-                shapes = {_only_selector(first), _only_selector(second)}
-                if shapes != {"namespaceSelector", "podSelector"}:
-                    continue
-                yield policy.finding(
-                    SPLIT_PEERS.id,
-                    second.path,
-                    f"{format_path(first.path)} and {format_path(second.path)} are two peers (ORed): "
-                    f"all pods of the selected namespaces, plus the selected pods of {policy.namespace}; "
-                    "one peer with both selectors would mean those pods in those namespaces",
-                    SPLIT_PEERS.severity,
-                    [_join_fix(first, second)],
-                )
+    for policy, rule_view in ctx.rules(cilium=False):
+        peers = rule_view.peers or []
+        for first, second in itertools.pairwise(peers):
+            shapes = {_only_selector(first), _only_selector(second)}
+            if shapes != {"namespaceSelector", "podSelector"}:
+                continue
+            yield policy.finding(
+                SPLIT_PEERS.id,
+                second.path,
+                f"{format_path(first.path)} and {format_path(second.path)} are two peers (ORed): "
+                f"all pods of the selected namespaces, plus the selected pods of {policy.namespace}; "
+                "one peer with both selectors would mean those pods in those namespaces",
+                SPLIT_PEERS.severity,
+                [_join_fix(first, second)],
+            )
 
 
 def _only_selector(peer: Peer) -> str | None:

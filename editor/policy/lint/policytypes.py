@@ -116,7 +116,7 @@ def _defaulted(policy: PolicyView) -> LintFinding:
                 ),
             ],
         )
-    if isinstance(policy.spec.get("egress"), list) and not has_egress:
+    if "egress" in policy.written.hollow_sections():
         return policy.finding(
             IMPLICIT.id,
             (*policy.base, "egress"),

@@ -84,12 +84,19 @@ class Peer:
     """One peer of a rule. `kind` other: a peer lint does not model (services, nodes, unreadable selectors)."""
 
     kind: PeerKind
-    path: Path
-    raw: Any
+    written: model.Peer  # the peer as written (model/)
     scope: PodScope | None = None
     cidr: IPNetwork | None = None
     excepts: tuple[IPNetwork, ...] = ()
     entity: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.written.path
+
+    @property
+    def raw(self) -> Any:
+        return self.written.raw
 
     def covers(self, other: Peer) -> bool:
         if self.kind == "entity" and self.entity == "all":
@@ -235,6 +242,7 @@ class PolicyView:
     isolates: dict[str, bool]
     rules: list[RuleView]
     written: model.Spec  # the rule set as written (model/)
+    written_policy: model.Policy  # the whole object as written
     item: KubeObject | None = None
     multiple_specs: bool = False
     node_ids: list[str] = dataclasses.field(default_factory=list)
@@ -323,9 +331,9 @@ def _network(text: Any) -> IPNetwork | None:
 def _cidr_peer(peer: model.Peer, block: model.IPBlock | None) -> Peer:
     network = _network(block.cidr) if block is not None else None
     if block is None or network is None:
-        return Peer("other", peer.path, peer.raw)
+        return Peer("other", peer)
     holes = tuple(hole for _, text in block.except_items if (hole := _network(text)) is not None)
-    return Peer("cidr", peer.path, peer.raw, cidr=network, excepts=holes)
+    return Peer("cidr", peer, cidr=network, excepts=holes)
 
 
 # --- native NetworkPolicy ---------------------------------------------------------------------------------
@@ -335,7 +343,7 @@ def _view(policy: model.Policy, spec: model.Spec, subject: PodScope | None, poli
           isolates: dict[str, bool], rules: list[RuleView]) -> PolicyView:  # fmt: skip
     name = policy.name or "<unnamed>"
     return PolicyView(policy.kind.name, policy.namespace, name, policy.obj, spec.path, spec.spec, subject,
-                      policy_types, isolates, rules, spec)  # fmt: skip
+                      policy_types, isolates, rules, spec, policy)  # fmt: skip
 
 
 def _read_native(policy: model.Policy, spec: model.Spec) -> PolicyView:
@@ -367,13 +375,13 @@ def _native_peer(peer: model.Peer, namespace: str) -> Peer:
     if peer.kind == "cidr":
         return _cidr_peer(peer, peer.block)
     if peer.kind != "pods":
-        return Peer("other", peer.path, peer.raw)
+        return Peer("other", peer)
     pods = _selector(peer.pods)
     namespaces = _selector(peer.namespaces) if peer.namespaces is not None else namespace_scope(namespace)
     if pods is None or namespaces is None:
-        return Peer("other", peer.path, peer.raw)
+        return Peer("other", peer)
     scope = PodScope(namespaces, pods, None if peer.namespaces is not None else namespace)
-    return Peer("pods", peer.path, peer.raw, scope=scope)
+    return Peer("pods", peer, scope=scope)
 
 
 def _port(port: model.Port, default_protocol: str) -> PortSpec:
@@ -478,21 +486,14 @@ def _cilium_rule(rule: model.Rule, namespace: str | None) -> RuleView:
 def _cilium_peer(peer: model.Peer, namespace: str | None) -> Peer:
     if peer.kind == "endpoints":
         scope = endpoint_scope(_selector(peer.pods), namespace)
-        return (
-            Peer("pods", peer.path, peer.raw, scope=scope) if scope is not None else Peer("other", peer.path, peer.raw)
-        )
+        return Peer("pods", peer, scope=scope) if scope is not None else Peer("other", peer)
     if peer.kind == "entity":
-        entity = peer.entity
-        return (
-            Peer("entity", peer.path, peer.raw, entity=entity)
-            if isinstance(entity, str)
-            else Peer("other", peer.path, peer.raw)
-        )
+        return Peer("entity", peer, entity=peer.entity) if isinstance(peer.entity, str) else Peer("other", peer)
     if peer.kind == "cidr":
         return _cidr_peer(peer, peer.block)
     if peer.kind == "fqdn":
-        return Peer("fqdn", peer.path, peer.raw)
-    return Peer("other", peer.path, peer.raw)
+        return Peer("fqdn", peer)
+    return Peer("other", peer)
 
 
 # --------------------------------------------------------------------------------------------------------

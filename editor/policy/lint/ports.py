@@ -52,34 +52,33 @@ def _defines(workload: KnownWorkload, port: PortSpec) -> bool:
 
 @check
 def named_ports(ctx: LintContext) -> Iterator[LintFinding]:
-    for policy in ctx.policies:
-        for rule_view in policy.rules:
-            named = [port for port in rule_view.ports or [] if port.named]
-            if not rule_view.effective or rule_view.deny or not named:
-                continue
-            peers = rule_view.peers or []
-            if rule_view.direction == "egress" and peers and all(p.kind == "cidr" for p in peers):
-                for port in named:
-                    yield policy.finding(
-                        NAME_TO_CIDR.id,
-                        port.path,
-                        f"named port {port.port!r} towards CIDR peers only: no pod there to define it, "
-                        "the rule matches nothing; write the port number",
-                        NAME_TO_CIDR.severity,
-                    )
-                continue
-            targets = _targets(ctx, policy, rule_view) if ctx.knows_workloads else []
+    for policy, rule_view in ctx.rules():
+        named = [port for port in rule_view.ports or [] if port.named]
+        if not rule_view.effective or rule_view.deny or not named:
+            continue
+        peers = rule_view.peers or []
+        if rule_view.direction == "egress" and peers and all(p.kind == "cidr" for p in peers):
             for port in named:
-                if not targets or any(_defines(w, port) for w in targets):
-                    continue
                 yield policy.finding(
-                    UNDEFINED_NAME.id,
+                    NAME_TO_CIDR.id,
                     port.path,
-                    f"named port {port.port!r} ({port.effective_protocol}) is defined by no container of "
-                    f"{', '.join(map(str, targets))}: the rule matches nothing",
-                    UNDEFINED_NAME.severity,
-                    _rename_fixes(port, targets),
+                    f"named port {port.port!r} towards CIDR peers only: no pod there to define it, "
+                    "the rule matches nothing; write the port number",
+                    NAME_TO_CIDR.severity,
                 )
+            continue
+        targets = _targets(ctx, policy, rule_view) if ctx.knows_workloads else []
+        for port in named:
+            if not targets or any(_defines(w, port) for w in targets):
+                continue
+            yield policy.finding(
+                UNDEFINED_NAME.id,
+                port.path,
+                f"named port {port.port!r} ({port.effective_protocol}) is defined by no container of "
+                f"{', '.join(map(str, targets))}: the rule matches nothing",
+                UNDEFINED_NAME.severity,
+                _rename_fixes(port, targets),
+            )
 
 
 def _rename_fixes(port: PortSpec, targets: list[KnownWorkload]) -> list[Fix]:
@@ -98,22 +97,19 @@ def _rename_fixes(port: PortSpec, targets: list[KnownWorkload]) -> list[Fix]:
 
 @check
 def cilium_protocols(ctx: LintContext) -> Iterator[LintFinding]:
-    for policy in ctx.policies:
-        if not policy.cilium:
-            continue
-        for rule_view in policy.rules:
-            for port in rule_view.ports or []:
-                if port.protocol is not None or port.path[-2] != "ports":
-                    continue
-                choices = ["TCP", "ANY"] if port.port != 53 else ["ANY", "TCP"]
-                yield policy.finding(
-                    NO_PROTOCOL.id,
-                    port.path,
-                    f"port {port.port if port.port is not None else '(all)'} has no protocol: Cilium reads ANY "
-                    "(TCP, UDP and SCTP), where a NetworkPolicy would mean TCP",
-                    NO_PROTOCOL.severity,
-                    [_protocol_fix(port, protocol) for protocol in choices],
-                )
+    for policy, rule_view in ctx.rules(cilium=True):
+        for port in rule_view.ports or []:
+            if port.protocol is not None or port.path[-2] != "ports":
+                continue
+            choices = ["TCP", "ANY"] if port.port != 53 else ["ANY", "TCP"]
+            yield policy.finding(
+                NO_PROTOCOL.id,
+                port.path,
+                f"port {port.port if port.port is not None else '(all)'} has no protocol: Cilium reads ANY "
+                "(TCP, UDP and SCTP), where a NetworkPolicy would mean TCP",
+                NO_PROTOCOL.severity,
+                [_protocol_fix(port, protocol) for protocol in choices],
+            )
 
 
 def _protocol_fix(port: PortSpec, protocol: str) -> Fix:

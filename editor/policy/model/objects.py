@@ -108,6 +108,14 @@ class Selector(Part):
             requirements.append(requirement)
         return Terms(dict(labels), requirements)
 
+    def label_keys(self, operators: tuple[str, ...] | None = None) -> list[str]:
+        """The label keys the selector names, as written: its matchLabels, then its expressions (only those
+        with one of `operators`, if given); none when its terms cannot be read (see `terms`)."""
+        terms = self.terms()
+        keys = list(terms.labels)
+        keys += [r.key for r in terms.requirements if operators is None or r.operator in operators]
+        return keys
+
 
 @dataclasses.dataclass(slots=True, frozen=True)
 class Terms:
@@ -156,6 +164,11 @@ class Peer(Part):
     match_name: Any = None  # toFQDNs
     match_pattern: Any = None
 
+    @property
+    def fqdn_names(self) -> list[str]:
+        """A toFQDNs peer's matchName and matchPattern, those written."""
+        return _names(self.match_name, self.match_pattern)
+
 
 @dataclasses.dataclass(slots=True, kw_only=True)
 class Port(Part):
@@ -179,6 +192,16 @@ class PortRule(Part):
         """The entry's L7 DNS rules as written (the names Cilium's DNS proxy lets through)."""
         dns = self.rules.get("dns") if isinstance(self.rules, dict) else None
         return dns if isinstance(dns, list) else []
+
+    @property
+    def dns_names(self) -> list[str]:
+        """The matchName and matchPattern of the entry's DNS rules (what the DNS proxy lets through)."""
+        return [
+            name
+            for item in self.dns
+            if isinstance(item, dict)
+            for name in _names(item.get("matchName"), item.get("matchPattern"))
+        ]
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -237,6 +260,7 @@ class Spec(Part):
     policy_types: Any = None  # NetworkPolicy policyTypes as written
     default_deny: Any = None  # Cilium enableDefaultDeny as written
     rules: tuple[Rule, ...] = ()
+    written_sections: tuple[str, ...] = ()  # the rule sections whose key is written, whatever its value (null too)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -244,6 +268,10 @@ class Spec(Part):
 
     def section(self, name: str) -> list[Rule]:
         return [rule for rule in self.rules if rule.section == name]
+
+    def hollow_sections(self) -> list[str]:
+        """The sections written without an entry (`egress: []`, or `egress:` left null): they isolate nothing."""
+        return [name for name in self.written_sections if self.spec.get(name) in (None, [])]
 
     def effective_policy_types(self) -> list[str]:
         """NetworkPolicy policyTypes after the API server's defaulting (SEMANTICS D1)."""
@@ -290,6 +318,10 @@ class Policy(Part):
     def __str__(self) -> str:
         name = f"{self.namespace}/{self.name}" if self.namespace else str(self.name)
         return f"{self.kind.name} {name}"
+
+
+def _names(*written: Any) -> list[str]:
+    return [str(value) for value in written if value]
 
 
 def _list(value: Any) -> list[Any]:

@@ -105,9 +105,12 @@ class _Reader:
 
     def spec(self, spec: dict[str, Any], path: Path, index: int | None, raw: Any) -> Spec:
         rules: list[Rule] = []
+        written: list[str] = []
         for direction in DIRECTIONS:
             for deny in (False, True) if self.cilium else (False,):
                 section = f"{direction}Deny" if deny else direction
+                if section in spec:
+                    written.append(section)
                 for i, value in enumerate(self.items(spec.get(section), (*path, section), "section")):
                     rules.append(self.rule(value, (*path, section, i), section, direction, deny, i))
         subject_key = "endpointSelector" if self.cilium else "podSelector"
@@ -121,6 +124,7 @@ class _Reader:
             policy_types=None if self.cilium else spec.get("policyTypes"),
             default_deny=spec.get("enableDefaultDeny") if self.cilium else None,
             rules=tuple(rules),
+            written_sections=tuple(written),
         )
 
     def rule(self, value: Any, path: Path, section: str, direction: str, deny: bool, index: int) -> Rule:

@@ -36,12 +36,12 @@ from ..analysis.match import _namespace_labels
 from ..analysis.parse import _Direction, _IPPeer, _PodPeer, _Policy, _PortEntry, _Rule
 from ..manifests import PROTOCOLS, Cluster
 from ..selectors import LabelSelector
+from . import model
 from .inputs import PlatformInputs
 from .model import ADMIN, ALLOW, BASELINE, DENY, PASS, PlatformPeer, PlatformPolicy, PlatformPort, PlatformRule, PodSet
 from .tiers import ordered
 
 _EVERYONE = LabelSelector((), ())
-_V1ALPHA1_ACTIONS = {ALLOW: "Allow", DENY: "Deny", PASS: "Pass"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +151,7 @@ def _stand_in(policy: PlatformPolicy) -> _Tiered:
     subject = _PodPeer(policy.subject.namespaces, policy.subject.pods, "")
     admin_rules = {
         direction: [
-            AdminRule(rule.name or f"#{rule.index}", _V1ALPHA1_ACTIONS[rule.verdict], stand_in_rule)
+            AdminRule(rule.name or f"#{rule.index}", model.V1ALPHA1_ACTIONS[rule.verdict], stand_in_rule)
             for rule, stand_in_rule in pairs
         ]
         for direction, pairs in rules.items()
@@ -348,8 +348,8 @@ class TieredAnalysis(Analysis):
     def _subjects(self, subject: PodSet) -> int:
         bits = 0
         for cls in self.universe.classes:
-            labels = _namespace_labels(self.cluster, cls.namespace)
-            if subject.namespaces.matches(labels) and (subject.pods is None or subject.pods.matches(cls.labels)):
+            labels = _namespace_labels(self.cluster, cls.pod.namespace)
+            if subject.namespaces.matches(labels) and (subject.pods is None or subject.pods.matches(cls.pod.labels)):
                 bits |= 1 << cls.index
         return bits
 

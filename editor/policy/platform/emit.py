@@ -19,11 +19,10 @@ from typing import Any
 
 from ..cilium import NAMESPACE_KEY, namespace_terms
 from ..selectors import LabelSelector
+from . import model
 from .model import ADMIN, ALLOW, BASELINE, DENY, PASS, PlatformPeer, PlatformPolicy, PlatformPort, PlatformRule, PodSet
 
 GROUP = "policy.networking.k8s.io"
-_V1ALPHA1_ACTIONS = {ALLOW: "Allow", DENY: "Deny", PASS: "Pass"}
-_V1ALPHA2_ACTIONS = {ALLOW: "Accept", DENY: "Deny", PASS: "Pass"}
 
 
 @dataclasses.dataclass
@@ -69,7 +68,7 @@ def _v1alpha1_port(port: PlatformPort) -> dict[str, Any]:
 
 
 def _rule(rule: PlatformRule, v1alpha2: bool) -> dict[str, Any]:
-    actions = _V1ALPHA2_ACTIONS if v1alpha2 else _V1ALPHA1_ACTIONS
+    actions = model.V1ALPHA2_ACTIONS if v1alpha2 else model.V1ALPHA1_ACTIONS
     out: dict[str, Any] = {"name": rule.name} if rule.name else {}
     out["action"] = actions[rule.verdict]
     out["from" if rule.direction == "Ingress" else "to"] = [_peer(p) for p in rule.peers]

@@ -36,7 +36,6 @@ from .parse import read_platform_policy
 
 TIERS = {"admin": model.ADMIN, "baseline": model.BASELINE}
 _VERDICTS = {"allow": model.ALLOW, "deny": model.DENY, "pass": model.PASS}
-_ACTIONS = {model.ALLOW: "Accept", model.DENY: "Deny", model.PASS: "Pass"}
 _RULE_NAME_LIMIT = 100  # the CRDs' maxLength of a rule name
 
 
@@ -207,7 +206,15 @@ def _named(groups: list[_Group], taken: set[str]) -> list[DrawnPolicy]:
             for index, (rule_name, action, ports, peers, edge_ids) in enumerate(drafts, start=1):
                 verdict = _VERDICTS[action]
                 made.append(
-                    PlatformRule(direction, index, rule_name, _ACTIONS[verdict], verdict, _merge_peers(peers), ports)
+                    PlatformRule(
+                        direction,
+                        index,
+                        rule_name,
+                        model.V1ALPHA2_ACTIONS[verdict],
+                        verdict,
+                        _merge_peers(peers),
+                        ports,
+                    )
                 )
                 rule_edges[(direction, index)] = tuple(edge_ids)
             rules[direction] = tuple(made)

@@ -16,6 +16,10 @@ from ..selectors import LabelSelector
 
 ADMIN, BASELINE = "Admin", "Baseline"
 ALLOW, DENY, PASS = "allow", "deny", "pass"
+# The action each API version writes for a verdict, and the verdict of each action word.
+V1ALPHA2_ACTIONS = {ALLOW: "Accept", DENY: "Deny", PASS: "Pass"}
+V1ALPHA1_ACTIONS = {ALLOW: "Allow", DENY: "Deny", PASS: "Pass"}
+VERDICTS = {"Accept": ALLOW, "Allow": ALLOW, "Deny": DENY, "Pass": PASS}
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

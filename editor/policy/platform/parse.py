@@ -14,24 +14,12 @@ from ..analysis.parse import _path_text
 from ..selectors import LabelSelector, SelectorError, parse_selector
 from ..shapes import mapping
 from ..yamlio import InputError, KubeObject
-from .model import (
-    ADMIN,
-    ALLOW,
-    BASELINE,
-    DENY,
-    PASS,
-    PlatformPeer,
-    PlatformPolicy,
-    PlatformPort,
-    PlatformRef,
-    PlatformRule,
-    PodSet,
-)
+from . import model
+from .model import ADMIN, BASELINE, PlatformPeer, PlatformPolicy, PlatformPort, PlatformRef, PlatformRule, PodSet
 from .schema import PLATFORM_KINDS, Path, schema_for, supported_versions
 
 Severity = Literal["error", "warning"]
 _OBJECT_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_VERDICTS = {"Accept": ALLOW, "Allow": ALLOW, "Deny": DENY, "Pass": PASS}
 _PROTOCOL_KEYS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
 
 
@@ -188,7 +176,7 @@ def _rule(reader: _Reader, raw: dict[str, Any], path: Path, direction: str, inde
     if any(not char.isprintable() for char in raw.get("name") or ""):
         # names are printed in probe lines and explanations, one per line
         raise reader.error((*path, "name"), "a rule name may not hold control characters or line breaks")
-    return PlatformRule(direction, index, raw.get("name") or "", action, _VERDICTS[action], peers, ports)
+    return PlatformRule(direction, index, raw.get("name") or "", action, model.VERDICTS[action], peers, ports)
 
 
 def _peer(reader: _Reader, raw: dict[str, Any], path: Path) -> PlatformPeer:

@@ -25,6 +25,7 @@ from .model import (
     ALLOW,
     BASELINE,
     DENY,
+    V1ALPHA2_ACTIONS,
     PlatformPeer,
     PlatformPolicy,
     PlatformPort,
@@ -60,7 +61,7 @@ def _rule(
     peer: PlatformPeer,
     ports: tuple[PlatformPort, ...] | None = None,
 ) -> PlatformRule:
-    action = {ALLOW: "Accept", DENY: "Deny"}[verdict]
+    action = V1ALPHA2_ACTIONS[verdict]  # as a ClusterNetworkPolicy writes it
     return PlatformRule(direction, index, name, action, verdict, (peer,), ports)
 
 
