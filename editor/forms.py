@@ -198,7 +198,8 @@ class EdgeForm(forms.Form):
     saw (the deny checkbox or the action list), so moving an edge to another layer keeps what it does."""
 
     layer = layer_field()
-    action = forms.ChoiceField(choices=ACTION_CHOICES, required=False, label="Action")
+    # Not "action": a field of that name would hide its form's action (the URL) from the page's scripts.
+    rule_action = forms.ChoiceField(choices=ACTION_CHOICES, required=False, label="Action")
     priority = forms.IntegerField(
         required=False,
         label="Priority",
@@ -244,15 +245,15 @@ class EdgeForm(forms.Form):
         if self.current_layer == APPLICATION:
             action = "deny" if data.get("deny") else "allow"
         else:
-            action = data.get("action") or "allow"
+            action = data.get("rule_action") or "allow"
         if action not in ACTIONS[layer]:  # only Pass can be out of place: the deny box gives allow or deny
             if layer == APPLICATION:
                 why = "Pass is an Admin tier action: an application edge allows (or, in Cilium, denies)"
             else:
                 why = "Pass is an Admin tier action (it hands the connection to NetworkPolicy): a Baseline rule "
                 why += "accepts or denies"
-            self.add_error("action", why)
-        data["action"] = action
+            self.add_error("rule_action", why)
+        data["rule_action"] = action
         return data
 
 

@@ -229,7 +229,7 @@ def node_panel(document: Document, node_id: str, data: QueryDict | None) -> Pane
 def _edge_initial(edge: Edge) -> dict[str, Any]:
     return {
         "layer": edge.layer,
-        "action": edge.action,
+        "rule_action": edge.action,
         "priority": edge.priority,
         "rule_name": edge.name or "",
         "enforce_source": "source" in edge.enforce,
@@ -347,7 +347,7 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
         return panel
     changed = copy.deepcopy(document)
     new = next(e for e in changed.edges if e.id == edge_id)
-    new.layer, new.action = values["layer"], values["action"]
+    new.layer, new.action = values["layer"], values["rule_action"]
     # Priority and rule name are a platform rule's; the form shows them only on one (empty: the defaults).
     new.priority = values["priority"] if new.layer != APPLICATION and platform else None
     new.name = (values["rule_name"] or None) if new.layer != APPLICATION and platform else None

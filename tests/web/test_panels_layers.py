@@ -57,7 +57,7 @@ def test_it_shows_a_platform_rules_layer_action_priority_and_name(api, talk_doc)
 def test_an_application_edge_shows_its_layer_and_no_platform_fields(api, talk_doc):
     page = post(api, "edge", talk_doc, id="e2").content.decode()
     assert '<option value="application" selected>Application</option>' in page
-    assert 'name="priority"' not in page and 'name="action"' not in page
+    assert 'name="priority"' not in page and 'name="rule_action"' not in page
 
 
 def test_it_moves_an_application_edge_into_the_admin_tier_with_the_default_priority(api, talk_doc):
@@ -69,7 +69,7 @@ def test_it_moves_an_application_edge_into_the_admin_tier_with_the_default_prior
 def test_it_applies_a_platform_rules_action_priority_and_name(api, talk_doc):
     doc = with_platform_edge(talk_doc)
     fields = edge_fields(
-        "no-web-to-api", layer="admin", action="pass", priority="5", rule_name="to-np", enforce_source="on"
+        "no-web-to-api", layer="admin", rule_action="pass", priority="5", rule_name="to-np", enforce_source="on"
     )
     edge = edge_of(post(api, "edge", doc, **fields), "no-web-to-api")
     assert (edge.layer, edge.action, edge.priority, edge.name) == ("admin", "pass", 5, "to-np")
@@ -78,7 +78,9 @@ def test_it_applies_a_platform_rules_action_priority_and_name(api, talk_doc):
 @pytest.mark.parametrize("priority", ["1001", "-1", "ten", "2.5"])
 def test_it_refuses_a_priority_outside_0_to_1000_and_changes_nothing(api, talk_doc, priority):
     doc = with_platform_edge(talk_doc)
-    response = post(api, "edge", doc, **edge_fields("no-web-to-api", layer="admin", action="deny", priority=priority))
+    response = post(
+        api, "edge", doc, **edge_fields("no-web-to-api", layer="admin", rule_action="deny", priority=priority)
+    )
     assert response.status_code == 200 and changed(response) is None
     page = response.content.decode()
     assert "priority is a whole number from 0 to 1000" in page
@@ -87,7 +89,7 @@ def test_it_refuses_a_priority_outside_0_to_1000_and_changes_nothing(api, talk_d
 
 @pytest.mark.parametrize("priority", ["0", "1000"])
 def test_it_takes_the_ends_of_the_priority_range(api, talk_doc, priority):
-    fields = edge_fields("no-web-to-api", layer="baseline", action="deny", priority=priority, enforce_source="on")
+    fields = edge_fields("no-web-to-api", layer="baseline", rule_action="deny", priority=priority, enforce_source="on")
     assert edge_of(post(api, "edge", with_platform_edge(talk_doc), **fields), "no-web-to-api").priority == int(priority)
 
 
@@ -100,23 +102,25 @@ def test_it_takes_the_ends_of_the_priority_range(api, talk_doc, priority):
 )
 def test_it_refuses_pass_outside_the_admin_tier(api, talk_doc, layer, words):
     doc = with_platform_edge(talk_doc, action="pass")
-    response = post(api, "edge", doc, **edge_fields("no-web-to-api", layer=layer, action="pass", enforce_source="on"))
+    response = post(
+        api, "edge", doc, **edge_fields("no-web-to-api", layer=layer, rule_action="pass", enforce_source="on")
+    )
     assert changed(response) is None
     assert words in response.content.decode()
 
 
 def test_moving_a_rule_back_to_the_application_layer_drops_its_priority_and_name(api, talk_doc):
     doc = with_platform_edge(talk_doc, name="no-web", action="allow")
-    fields = edge_fields("no-web-to-api", layer="application", action="allow", priority="7", enforce_source="on")
+    fields = edge_fields("no-web-to-api", layer="application", rule_action="allow", priority="7", enforce_source="on")
     edge = edge_of(post(api, "edge", doc, **fields), "no-web-to-api")
     assert (edge.layer, edge.priority, edge.name) == ("application", None, None)
 
 
 def test_it_refuses_a_rule_name_the_crds_refuse(api, talk_doc):
     doc = with_platform_edge(talk_doc)
-    long_name = edge_fields("no-web-to-api", layer="admin", action="deny", rule_name="r" * 101)
+    long_name = edge_fields("no-web-to-api", layer="admin", rule_action="deny", rule_name="r" * 101)
     assert changed(post(api, "edge", doc, **long_name)) is None
-    tab = edge_fields("no-web-to-api", layer="admin", action="deny", rule_name="a\tb")
+    tab = edge_fields("no-web-to-api", layer="admin", rule_action="deny", rule_name="a\tb")
     response = post(api, "edge", doc, **tab)
     assert changed(response) is None and "control characters" in response.content.decode()
 
