@@ -238,7 +238,7 @@ def test_the_platform_layer_is_locked_until_the_person_opens_it(open_editor):
     editor.wait_idle()
     assert "from 0 to 1000" in editor.page.inner_text("#inspector .field-error")
     assert editor.panel_field("priority").input_value() == "1001"  # what the person typed stays
-    assert [e for e in editor.doc()["edges"] if e["id"] == "no-metadata"][0]["priority"] == 20
+    assert next(e for e in editor.doc()["edges"] if e["id"] == "no-metadata")["priority"] == 20
     watch.assert_clean(editor.page)
 
 
@@ -272,7 +272,7 @@ def test_the_layers_shown_are_remembered_in_this_browser(open_editor):
 
 
 def test_the_check_matrix_marks_which_tier_decided_each_cell(open_editor):
-    editor, person, watch = open_drawing(open_editor, PLATFORM)
+    editor, _person, watch = open_drawing(open_editor, PLATFORM)
     editor.page.click("#tab-check")
     editor.wait_compiled()
     editor.page.wait_for_function("() => document.getElementById('app').dataset.checkPending === '0'")
