@@ -179,6 +179,14 @@ def test_the_platform_layer_is_locked_until_the_person_opens_it(open_editor):
     assert "Locked" in editor.page.inner_text("#toast")
     assert edge_state(editor, "e:no-metadata")["visible"]
 
+    # Deleting the application node a platform rule is drawn from would take the rule away: refused too.
+    editor.click_element("n:web")
+    editor.page.wait_for_selector("#inspector .panel-kicker:text('Workload')")
+    editor.page.locator("#cy").focus()
+    person.press("Delete")
+    assert "Deleting this would take it away too" in editor.page.inner_text("#toast")
+    assert editor.doc() == before
+
     # Its nodes cannot be moved, nor connected from (keyboard or mouse).
     editor.click_element("n:everyone")
     editor.page.wait_for_selector("#inspector .layer-lock-note")
@@ -287,4 +295,15 @@ def test_the_check_matrix_marks_which_tier_decided_each_cell(open_editor):
     editor.page.wait_for_selector("#check-cell .cell-tier")
     assert editor.page.inner_text("#check-cell .cell-tier").startswith("Decided by the Admin tier")
     assert json.loads(editor.page.evaluate("JSON.stringify(window.FencelineEditor.doc().edges.length)")) == 3
+    watch.assert_clean(editor.page)
+
+
+def test_the_drawing_settings_write_the_platform_layer_as_anp_and_banp(open_editor):
+    editor, person, watch = open_drawing(open_editor, PLATFORM)
+    assert {p["kind"] for p in editor.policies()} == {"NetworkPolicy", "ClusterNetworkPolicy"}
+    editor.page.click("#doc-name")
+    editor.page.wait_for_selector("#inspector [name=platform_api]")
+    choose(editor, person, "platform_api", "AdminNetworkPolicy and BaselineAdminNetworkPolicy (v1alpha1)")
+    assert editor.doc()["settings"]["platformApi"] == "v1alpha1"
+    assert {p["kind"] for p in editor.policies()} == {"NetworkPolicy", "AdminNetworkPolicy"}
     watch.assert_clean(editor.page)

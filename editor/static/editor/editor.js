@@ -635,11 +635,7 @@
     addEdge(cy.getElementById("n:" + form.dataset.source), cy.getElementById("n:" + match.dataset.node), { focus: true });
   }
 
-  function removeElements(given) {
-    const locked = given.map(whyLocked).find(Boolean);
-    if (locked) toast(locked, "warn");
-    const ids = given.filter((id) => !whyLocked(id));
-    if (!ids.length) return;
+  function removeElements(ids) {
     const doc = clone(state.doc);
     const goneNamespaces = new Set(ids.filter((id) => id.startsWith("ns:")).map((id) => id.slice(3)));
     const goneNodes = new Set(ids.filter((id) => id.startsWith("n:")).map((id) => id.slice(2)));
@@ -649,7 +645,11 @@
     doc.namespaces = (doc.namespaces || []).filter((ns) => !goneNamespaces.has(ns.name));
     doc.nodes = (doc.nodes || []).filter((n) => !goneNodes.has(n.id));
     const edgesBefore = (doc.edges || []).length;
-    doc.edges = (doc.edges || []).filter((e) => !goneEdges.has(e.id) && !goneNodes.has(e.source) && !goneNodes.has(e.target));
+    const gone = (e) => goneEdges.has(e.id) || goneNodes.has(e.source) || goneNodes.has(e.target);
+    // Nothing locked goes, not even with a node it is drawn from (layers.js: the platform layer).
+    const locked = [...goneNodes].map((id) => whyLocked("n:" + id)).concat((doc.edges || []).filter(gone).map((e) => whyLocked("e:" + e.id))).find(Boolean);
+    if (locked) { toast(locked + (ids.some(whyLocked) ? "" : " Deleting this would take it away too."), "warn"); return; }
+    doc.edges = (doc.edges || []).filter((e) => !gone(e));
     const apply = () => {
       if (!commit(doc, { fit: false })) return;
       closePanel();

@@ -114,9 +114,10 @@
     const hasPlatform = (doc) => (doc.nodes || []).some(isPlatform) || (doc.edges || []).some(isPlatform);
 
     function lockedText(item) {
-      const tier = TIERS[layerOf(item)];
-      return "This is the platform team's " + tier + " tier: it bounds what the application's policy can allow. " +
-        "You can select and read it; to change, move, delete or connect from it, turn on \u201cEdit platform layer\u201d.";
+      const rule = item.source !== undefined;
+      return "This " + (rule ? "rule" : "node") + " is the platform team's (" + TIERS[layerOf(item)] + " tier): it bounds " +
+        "what the application's policy can allow. You can select and read it; to change, " + (rule ? "" : "move, ") +
+        "delete or connect from it, turn on \u201cEdit platform layer\u201d.";
     }
 
     // Why an element may not be changed now ("" when it may): the editor asks before deleting and connecting.
@@ -124,7 +125,7 @@
       if (state.open || E.readOnly) return "";
       const item = docItem(id);
       if (!item || !isPlatform(item)) return "";
-      return "Locked: " + lockedText(item);
+      return "Locked. " + lockedText(item);
     }
     E.guardEdit(whyLocked);
 
@@ -245,7 +246,9 @@
       const text = document.createElement("p");
       const strong = document.createElement("strong");
       strong.textContent = "Platform layer, locked. ";
-      text.append(strong, document.createTextNode(lockedText({ layer: form.dataset.layer })));
+      const id = $("input[name=id]", form).value;
+      const item = docItem((form.getAttribute("action").endsWith("/edge") ? "e:" : "n:") + id) || { layer: form.dataset.layer };
+      text.append(strong, document.createTextNode(lockedText(item)));
       const open = document.createElement("button");
       open.type = "button";
       open.className = "button small";
