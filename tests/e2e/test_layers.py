@@ -14,25 +14,22 @@ from typing import Any
 
 import pytest
 from conftest import SMALL
-from editor_page import EditorPage, Person
+from editor_page import EditorPage, Person, slow_network
+from test_inspector_typing import TWO_WORKLOADS
 
 from editor.models import save_revision
 
 pytestmark = pytest.mark.e2e
 
-SHOP = {
-    "schema": "fenceline/v1",
-    "name": "shop",
-    "settings": {"dialect": "native"},
-    "namespaces": [{"name": "shop", "labels": {"kubernetes.io/metadata.name": "shop"}, "position": {"x": 0, "y": 0}}],
-    "nodes": [
-        {"id": "web", "kind": "workload", "name": "web", "namespace": "shop", "labels": {"app": "web"}},
-        {"id": "api", "kind": "workload", "name": "api", "namespace": "shop", "labels": {"app": "api"}},
-    ],
-    "edges": [{"id": "e1", "source": "web", "target": "api", "ports": [{"protocol": "TCP", "port": 8080}]}],
-}
-SHOP["nodes"][0]["position"] = {"x": -160, "y": 0}
-SHOP["nodes"][1]["position"] = {"x": 160, "y": 0}
+# web -> api (all ports), an application edge: the drawing of the inspector typing tests.
+SHOP = copy.deepcopy(TWO_WORKLOADS)
+
+
+def admin_deny(edge_id: str, source: str, target: str, priority: int) -> dict[str, Any]:
+    """An Admin tier Deny of all ports, the source's egress rule."""
+    rule = {"id": edge_id, "source": source, "target": target, "ports": [], "enforce": ["source"]}
+    return {**rule, "action": "deny", "layer": "admin", "priority": priority}
+
 
 # The same with the platform team's rules: every namespace may not reach the metadata service (Admin deny), and
 # web may not reach api (Admin deny, priority 5).
@@ -45,37 +42,19 @@ PLATFORM["nodes"] += [
         "namespaceSelector": {},
         "isolate": {"ingress": False, "egress": False},
         "layer": "admin",
-        "position": {"x": -160, "y": 260},
+        "position": {"x": -150, "y": 260},
     },
     {
         "id": "metadata",
         "kind": "cidr",
         "cidr": "169.254.169.254/32",
         "layer": "admin",
-        "position": {"x": 160, "y": 260},
+        "position": {"x": 150, "y": 260},
     },
 ]
 PLATFORM["edges"] += [
-    {
-        "id": "no-metadata",
-        "source": "everyone",
-        "target": "metadata",
-        "ports": [],
-        "enforce": ["source"],
-        "action": "deny",
-        "layer": "admin",
-        "priority": 10,
-    },
-    {
-        "id": "no-web-to-api",
-        "source": "web",
-        "target": "api",
-        "ports": [],
-        "enforce": ["source"],
-        "action": "deny",
-        "layer": "admin",
-        "priority": 5,
-    },
+    admin_deny("no-metadata", "everyone", "metadata", 10),
+    admin_deny("no-web-to-api", "web", "api", 5),
 ]
 
 
@@ -116,6 +95,7 @@ def test_an_application_edge_the_admin_deny_overrides_is_shown_not_in_effect_wit
     """The Must-show of issue 15: a platform layer with an Admin deny and a Baseline deny, drawn through the page;
     the application edge web -> api that the Admin deny overrides is drawn as not in effect and says why."""
     editor, person, watch = open_drawing(open_editor, SHOP)
+    slow_network(editor.page)  # answers arrive while the person types on
     assert "overridden" not in edge_state(editor, "e:e1")["classes"]
     assert editor.page.get_attribute("#platform-edit", "aria-pressed") == "false"
     open_platform_layer(editor, person)

@@ -24,6 +24,7 @@
     default: ["D", "no policy (allowed by default)"],
   };
 
+  const hasPlatform = (doc) => Boolean(window.FencelineLayers && FencelineLayers.hasPlatform(doc)); // layers.js
   const check = { seq: 0, result: null, key: null, active: false, cells: new Map(), hoverTimer: null };
 
   // What the check depends on: the drawing without its layout (moving a node changes no connection).
@@ -176,6 +177,9 @@
       ? "Showing " + shownRows.length + " of " + rows.length + " rows and " + shownColumns.length + " of " + columns.length + " columns; filter by name to see the others."
       : "";
 
+    // With platform layers, each cell says which tier decided it; without, NetworkPolicy or nothing always does.
+    const tiered = hasPlatform(E.doc());
+    $("#check-tier-key").hidden = !tiered;
     const table = $("#check-matrix");
     table.replaceChildren();
     const head = h("tr");
@@ -209,7 +213,7 @@
         button.dataset.src = result.peers[source].name;
         button.dataset.dst = result.peers[destination].name;
         button.title = label(button.dataset.src) + " \u2192 " + label(button.dataset.dst) + ": " + words + " (" + connections.text + ")";
-        const tier = TIERS[connections.tier];
+        const tier = tiered && TIERS[connections.tier];
         if (tier) {
           button.append(h("span", "tier-mark tier-" + connections.tier, tier[0]));
           button.dataset.tier = connections.tier;
@@ -241,7 +245,7 @@
       h("p", "cell-title", detail.src + " \u2192 " + detail.dst + ": " + STATUS[detail.status][1]),
       h("p", "cell-ports", "Ports: " + detail.connections),
     );
-    if (TIERS[detail.tier]) box.append(h("p", "cell-tier", "Decided by " + TIERS[detail.tier][1] + (detail.tierReason ? ": " + detail.tierReason : "")));
+    if (hasPlatform(E.doc()) && TIERS[detail.tier]) box.append(h("p", "cell-tier", "Decided by " + TIERS[detail.tier][1] + (detail.tierReason ? ": " + detail.tierReason : "")));
     for (const direction of ["egress", "ingress"]) {
       const side = detail[direction];
       if (!side) continue;

@@ -23,6 +23,7 @@
 
   const layerOf = (item) => (item && item.layer) || APPLICATION;
   const isPlatform = (item) => layerOf(item) !== APPLICATION;
+  const hasPlatform = (doc) => (doc.nodes || []).some(isPlatform) || (doc.edges || []).some(isPlatform);
 
   function loadShown() {
     const shown = { application: true, admin: true, baseline: true };
@@ -89,6 +90,7 @@
 
   window.FencelineLayers = {
     nodeClasses: nodeClasses, edgeClasses: edgeClasses, edgeLabel: edgeLabel, nodeLine: nodeLine, style: style,
+    hasPlatform: hasPlatform,
   };
 
   // ------------------------------------------------------------------------------------------ in the editor
@@ -111,7 +113,6 @@
       if (id.startsWith("n:")) return (doc.nodes || []).find((n) => n.id === id.slice(2));
       return null;
     };
-    const hasPlatform = (doc) => (doc.nodes || []).some(isPlatform) || (doc.edges || []).some(isPlatform);
 
     function lockedText(item) {
       const rule = item.source !== undefined;
