@@ -93,8 +93,7 @@
     if (!POD_KINDS.has(node.kind)) classes.push("external");
     const iso = node.isolate || {};
     if (iso.ingress || iso.egress) classes.push("locked");
-    if (window.FencelineLayers) classes.push(...FencelineLayers.nodeClasses(node));
-    return classes.join(" ");
+    return window.FencelineLayers ? FencelineLayers.nodeClasses(node, classes.join(" ")) : classes.join(" ");
   }
 
   function elements(doc) {
@@ -117,11 +116,11 @@
     const L = window.FencelineLayers; // layers.js: a platform rule's tier and action, a hidden layer
     for (const edge of doc.edges || []) {
       const label = L ? L.edgeLabel(edge, portsLabel(edge)) : portsLabel(edge);
-      const classes = [edge.disabled ? "edge disabled" : "edge"].concat(L ? L.edgeClasses(edge) : []);
+      const classes = edge.disabled ? "edge disabled" : "edge";
       els.push({
         group: "edges",
         data: { id: "e:" + edge.id, docId: edge.id, source: "n:" + edge.source, target: "n:" + edge.target, label: label },
-        classes: classes.join(" "),
+        classes: L ? L.edgeClasses(edge, classes) : classes,
       });
     }
     return els;

@@ -36,25 +36,26 @@
 
   const state = { shown: loadShown(), open: false };
 
-  function layerClasses(item) {
+  /* `classes` (graph.js's) with the layer's: most items are the application's, shown, and get them unchanged. */
+  function layerClasses(item, classes, extra) {
     const layer = layerOf(item);
-    const classes = layer === APPLICATION ? [] : ["platform", "layer-" + layer];
-    if (!state.shown[layer]) classes.push("layer-hidden");
-    return classes;
+    if (layer === APPLICATION && state.shown.application) return classes;
+    const more = layer === APPLICATION ? [] : ["platform", "layer-" + layer, extra];
+    if (!state.shown[layer]) more.push("layer-hidden");
+    return classes + " " + more.filter(Boolean).join(" ");
   }
 
   // ---------------------------------------------------------------------------------------- what graph.js asks
-  function nodeClasses(node) { return layerClasses(node); }
+  function nodeClasses(node, classes) { return layerClasses(node, classes, ""); }
 
-  function edgeClasses(edge) {
-    const classes = layerClasses(edge);
-    if (isPlatform(edge)) classes.push("action-" + (edge.action || "allow"));
-    return classes;
+  function edgeClasses(edge, classes) {
+    if (edge.layer === undefined && state.shown.application) return classes; // most edges: no string built
+    return layerClasses(edge, classes, "action-" + (edge.action || "allow"));
   }
 
   /* A platform rule's label starts with its tier and action in words: "Admin deny · all ports". */
   function edgeLabel(edge, ports) {
-    if (!isPlatform(edge)) return ports;
+    if (edge.layer === undefined || !isPlatform(edge)) return ports;
     return TIERS[layerOf(edge)] + " " + ACTION_WORDS[edge.action || "allow"] + " \u00b7 " + ports;
   }
 
