@@ -254,7 +254,10 @@ def test_the_layers_shown_are_remembered_in_this_browser(open_editor):
     editor.page.click("#layers-menu summary")
     editor.page.click("[data-layer-show=application]")
     editor.page.click("[data-layer-show=admin]")
-    assert edge_state(editor, "e:no-metadata")["visible"] and not edge_state(editor, "e:e1")["visible"]
+    assert editor.page.locator("[data-layer-show=admin]").is_checked()
+    assert not editor.page.locator("[data-layer-show=application]").is_checked()
+    assert edge_state(editor, "e:no-metadata")["visible"], edge_state(editor, "e:no-metadata")
+    assert not edge_state(editor, "e:e1")["visible"]
     assert not editor.page.evaluate("fencelineCy.getElementById('ns:shop').visible()")
     watch.assert_clean(editor.page)
 
