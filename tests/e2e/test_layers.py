@@ -128,6 +128,11 @@ def test_an_application_edge_the_admin_deny_overrides_is_shown_not_in_effect_wit
     platform_rule = edge_state(editor, new)
     assert {"platform", "layer-admin", "action-deny"} <= set(platform_rule["classes"])
     assert platform_rule["label"].startswith("Admin deny")
+    # Told apart without colour: the tier by its line, the action by its arrow head (and the label's words).
+    look = "(id) => ['line-style', 'target-arrow-shape'].map(p => fencelineCy.getElementById(id).style(p))"
+    assert editor.page.evaluate(look, new) == ["solid", "tee"]
+    assert editor.page.evaluate(look, "e:deny-all-egress") == ["dashed", "tee"]
+    assert edge_state(editor, "e:deny-all-egress")["label"].startswith("Baseline deny")
     assert editor.page.locator(".legend [data-layer-legend=overridden]").is_visible()
 
     # Its tooltip, its spoken name, and its inspector say why.
@@ -227,6 +232,19 @@ def test_the_platform_layer_is_locked_until_the_person_opens_it(open_editor):
     assert "from 0 to 1000" in editor.page.inner_text("#inspector .field-error")
     assert editor.panel_field("priority").input_value() == "1001"  # what the person typed stays
     assert next(e for e in editor.doc()["edges"] if e["id"] == "no-metadata")["priority"] == 20
+
+    # Pass is the Admin tier's: a Baseline rule that passes is refused, with the reason beside the field.
+    editor.panel_field("priority").click()
+    person.press("Control+a")
+    person.type("30")
+    person.press("Tab")
+    editor.wait_idle()
+    choose(editor, person, "rule_action", "Pass (Admin tier only)")
+    choose(editor, person, "layer", "Platform: Baseline tier")
+    assert "Pass is an Admin tier action" in editor.page.inner_text("#inspector .field-error")
+    rule = next(e for e in editor.doc()["edges"] if e["id"] == "no-metadata")
+    assert (rule["layer"], rule["action"], rule["priority"]) == ("admin", "pass", 30)
+    assert "action-pass" in edge_state(editor, "e:no-metadata")["classes"]
     watch.assert_clean(editor.page)
 
 
