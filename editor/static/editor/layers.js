@@ -99,10 +99,16 @@
   // are on the edges before they read them (graph_keys.js reads them out).
   const app = document.getElementById("app");
   let rendered = null;
-  if (app) app.addEventListener("fenceline:rendered", () => { (rendered || (rendered = start()))(); });
+  if (app) {
+    app.addEventListener("fenceline:rendered", () => {
+      if (!rendered) rendered = start();
+      if (rendered) rendered();
+    });
+  }
 
   function start() {
     const E = window.FencelineEditor;
+    if (!E) return null; // not yet: the next drawing starts it
     const cy = E.cy;
     const $ = (selector, root) => (root || document).querySelector(selector);
     const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
