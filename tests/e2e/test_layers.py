@@ -215,6 +215,7 @@ def test_the_platform_layer_is_locked_until_the_person_opens_it(open_editor):
         person.press("Enter")
     editor.page.wait_for_selector("#inspector [name=priority]:not([disabled])")
     assert editor.page.locator("#inspector .layer-lock-note").count() == 0
+    assert editor.page.evaluate("document.activeElement.name") == "layer"  # the keyboard goes on in the panel
     editor.panel_field("priority").click()
     person.press("Control+a")
     person.type("20")

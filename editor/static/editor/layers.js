@@ -150,7 +150,8 @@
       if (selected && cy.getElementById(selected).hasClass("layer-hidden")) E.closePanel();
     }
 
-    function setOpen(open) {
+    // `focusPanel`: opened from the inspector's note, the keyboard goes on in the panel's first field.
+    function setOpen(open, focusPanel) {
       state.open = open;
       if (toggle) {
         toggle.setAttribute("aria-pressed", String(open));
@@ -161,7 +162,9 @@
       lockTemplates();
       onRendered();
       const selected = E.selected();
-      if (selected && !$("#inspector").hidden && (selected.startsWith("e:") || selected.startsWith("n:"))) E.select(selected);
+      if (selected && !$("#inspector").hidden && (selected.startsWith("e:") || selected.startsWith("n:"))) {
+        E.select(selected, focusPanel ? { focus: true } : undefined);
+      }
       E.toast(open ? "The platform layer is open: its rules can be edited. Lock it again when done." : "The platform layer is locked.");
     }
 
@@ -274,7 +277,7 @@
     }
     if (toggle) toggle.addEventListener("click", () => setOpen(!state.open));
     $("#inspector").addEventListener("click", (evt) => {
-      if (evt.target.closest("[data-open-platform]")) setOpen(true);
+      if (evt.target.closest("[data-open-platform]")) setOpen(true, true);
     });
     document.addEventListener("click", (evt) => {
       const menu = $("#layers-menu");
