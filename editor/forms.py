@@ -195,7 +195,8 @@ PRIORITY_ERROR = (
 class EdgeForm(forms.Form):
     """An edge: its layer, and either an application edge's sides and deny (Cilium) or a platform rule's action,
     priority and name. `current_layer` is the layer the panel was drawn for: it says which of the two the person
-    saw (the deny checkbox or the action list), so moving an edge to another layer keeps what it does."""
+    saw (the deny checkbox or the action list), so moving an edge to another layer keeps what it does; in a dialect
+    without deny rules (`deny_shown` False) the box is not shown and the edge keeps `current_action`."""
 
     layer = layer_field()
     # Not "action": a field of that name would hide its form's action (the URL) from the page's scripts.
@@ -220,9 +221,16 @@ class EdgeForm(forms.Form):
     disabled = forms.BooleanField(required=False, label="Keep drawn but do not compile")
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: Any, current_layer: str = APPLICATION, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        current_layer: str = APPLICATION,
+        current_action: str = "allow",
+        deny_shown: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.current_layer = current_layer
+        self.current_layer, self.current_action, self.deny_shown = current_layer, current_action, deny_shown
 
     def clean_priority(self) -> int | None:
         priority: int | None = self.cleaned_data.get("priority")
@@ -243,7 +251,7 @@ class EdgeForm(forms.Form):
         layer = data["layer"] = data["layer"] or self.current_layer
         # The action as the person set it: the list on a platform rule's panel, the deny box on an application one.
         if self.current_layer == APPLICATION:
-            action = "deny" if data.get("deny") else "allow"
+            action = ("deny" if data.get("deny") else "allow") if self.deny_shown else self.current_action
         else:
             action = data.get("rule_action") or "allow"
         if action not in ACTIONS[layer]:  # only Pass can be out of place: the deny box gives allow or deny

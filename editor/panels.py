@@ -309,7 +309,10 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
     source, target = nodes.get(edge.source), nodes.get(edge.target)
     port_rows, http_rows, dns_rows = _edge_rows(edge)
     bound = (data,) if data is not None else ()
-    form = forms.EdgeForm(*bound, initial=_edge_initial(edge), current_layer=edge.layer)
+    deny = dialect_named(dialect).has("deny")
+    form = forms.EdgeForm(
+        *bound, initial=_edge_initial(edge), current_layer=edge.layer, current_action=edge.action, deny_shown=deny
+    )
     ports = forms.EdgePortFormSet(*bound, initial=port_rows, prefix="port")
     http = forms.HttpRuleFormSet(*bound, initial=http_rows, prefix="http")
     dns = forms.DnsRuleFormSet(*bound, initial=dns_rows, prefix="dns")
@@ -328,7 +331,7 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
             "http": http,
             "dns": dns,
             "l7": l7,
-            "deny": dialect_named(dialect).has("deny"),
+            "deny": deny,
             "platform": platform,
             "tier": {"admin": "Admin", "baseline": "Baseline"}.get(edge.layer, ""),
             "source_enforceable": source is not None and source.is_subject,

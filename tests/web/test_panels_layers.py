@@ -184,3 +184,15 @@ def test_the_drawing_settings_choose_the_platform_api(api, talk_doc):
     }
     assert Document.from_json(changed(post(api, "settings", talk_doc, **fields))).settings.platform_api == "v1alpha1"
     assert changed(post(api, "settings", talk_doc, **{**fields, "platform_api": "v2"})) is None
+
+
+def test_a_native_panel_keeps_a_cilium_deny_edge_a_deny(api, talk_doc):
+    """The deny box is Cilium's: applying the Native panel (which does not show it) changes nothing of the action,
+    and moving the edge to the Admin tier keeps it a deny."""
+    doc = copy.deepcopy(talk_doc)
+    doc["edges"][1]["action"] = "deny"
+    page = post(api, "edge", doc, id="e2").content.decode()
+    assert 'name="deny"' not in page
+    assert edge_of(post(api, "edge", doc, **edge_fields("e2", note="kept", enforce_source="on")), "e2").action == "deny"
+    moved = edge_of(post(api, "edge", doc, **edge_fields("e2", layer="admin", enforce_source="on")), "e2")
+    assert (moved.layer, moved.action) == ("admin", "deny")
