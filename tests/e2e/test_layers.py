@@ -309,3 +309,25 @@ def test_the_drawing_settings_write_the_platform_layer_as_anp_and_banp(open_edit
     assert editor.doc()["settings"]["platformApi"] == "v1alpha1"
     assert {p["kind"] for p in editor.policies()} == {"NetworkPolicy", "AdminNetworkPolicy"}
     watch.assert_clean(editor.page)
+
+
+def test_a_node_moved_into_the_admin_tier_is_drawn_and_locked_as_the_platforms(open_editor):
+    editor, person, watch = open_drawing(open_editor, SHOP)
+    open_platform_layer(editor, person)
+    editor.click_element("n:web")
+    editor.page.wait_for_selector("#inspector .panel-kicker:text('Workload')")
+    choose(editor, person, "layer", "Platform: Admin tier")
+    assert editor.doc_node("web")["layer"] == "admin"
+    node = "(id) => { const n = fencelineCy.getElementById(id); return [n.classes(), n.data('label'), n.grabbable()]; }"
+    classes, label, grabbable = editor.page.evaluate(node, "n:web")
+    assert "layer-admin" in classes and label.endswith("platform \u00b7 Admin tier") and grabbable
+    assert editor.page.locator("#inspector [name=isolate_ingress]").count() == 0  # the locks are the application's
+
+    editor.page.locator("#platform-edit").focus()
+    with editor.panel_swap():
+        person.press("Enter")  # lock it again: the open panel turns read-only
+    assert editor.page.get_attribute("#platform-edit", "aria-pressed") == "false"
+    editor.page.wait_for_selector("#inspector .layer-lock-note")
+    assert editor.panel_field("name").is_disabled()
+    assert editor.page.evaluate(node, "n:web")[2] is False
+    watch.assert_clean(editor.page)
