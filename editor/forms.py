@@ -14,7 +14,8 @@ from django.conf import settings
 
 from editor.policy.dialects import REGISTRY
 from editor.policy.document import port_name_error
-from editor.policy.document_schema import ENTITIES
+from editor.policy.document_schema import ADMIN_LAYER, APPLICATION, BASELINE_LAYER, ENTITIES
+from editor.policy.layers import ACTIONS, MAX_PRIORITY, MIN_PRIORITY
 from editor.policy.selectors import validate_label_key, validate_label_value
 
 PROTOCOL_CHOICES = [("TCP", "TCP"), ("UDP", "UDP"), ("SCTP", "SCTP"), ("ANY", "any")]
@@ -22,6 +23,17 @@ OWNER_CHOICES = [(kind, kind) for kind in ("Deployment", "StatefulSet", "DaemonS
 HTTP_METHODS = ["", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DIALECT_CHOICES = [(name, dialect.title) for name, dialect in REGISTRY.items()]
 NAME_MAX = 253
+LAYER_CHOICES = [
+    (APPLICATION, "Application"),
+    (ADMIN_LAYER, "Platform: Admin tier"),
+    (BASELINE_LAYER, "Platform: Baseline tier"),
+]
+ACTION_CHOICES = [("allow", "Accept"), ("deny", "Deny"), ("pass", "Pass (Admin tier only)")]
+PLATFORM_API_CHOICES = [
+    ("v1alpha2", "ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2)"),
+    ("v1alpha1", "AdminNetworkPolicy and BaselineAdminNetworkPolicy (v1alpha1)"),
+]
+RULE_NAME_MAX = 100  # the ClusterNetworkPolicy and ANP/BANP CRDs' maxLength of a rule name
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -169,12 +181,88 @@ DnsRuleFormSet = rows(DnsRuleForm)
 ContainerPortFormSet = rows(ContainerPortForm)
 
 
+def layer_field() -> forms.ChoiceField:
+    """Which layer a node or edge is in; a post without it (an older page) leaves the layer as it is."""
+    return forms.ChoiceField(choices=LAYER_CHOICES, required=False, label="Layer")
+
+
+PRIORITY_ERROR = (
+    f"priority is a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} (within a tier, lower numbers are "
+    "evaluated first)"
+)
+
+
 class EdgeForm(forms.Form):
+    """An edge: its layer, and either an application edge's sides and deny (Cilium) or a platform rule's action,
+    priority and name. `current_layer` is the layer the panel was drawn for: it says which of the two the person
+    saw (the deny checkbox or the action list), so moving an edge to another layer keeps what it does; in a dialect
+    without deny rules (`deny_shown` False) the box is not shown and the edge keeps `current_action`."""
+
+    layer = layer_field()
+    # Not "action": a field of that name would hide its form's action (the URL) from the page's scripts.
+    rule_action = forms.ChoiceField(choices=ACTION_CHOICES, required=False, label="Action")
+    priority = forms.IntegerField(
+        required=False,
+        label="Priority",
+        widget=forms.NumberInput(
+            attrs={"min": MIN_PRIORITY, "max": MAX_PRIORITY, "placeholder": "100", "aria-describedby": "priority-help"}
+        ),
+        error_messages={"invalid": PRIORITY_ERROR},
+    )
+    rule_name = forms.CharField(
+        required=False,
+        max_length=RULE_NAME_MAX,
+        label="Rule name",
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
+    )
     enforce_source = forms.BooleanField(required=False, label="Source's egress policy")
     enforce_target = forms.BooleanField(required=False, label="Target's ingress policy")
     deny = forms.BooleanField(required=False, label="Deny instead of allow (Cilium only)")
     disabled = forms.BooleanField(required=False, label="Keep drawn but do not compile")
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(
+        self,
+        *args: Any,
+        current_layer: str = APPLICATION,
+        current_action: str = "allow",
+        deny_shown: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.current_layer, self.current_action, self.deny_shown = current_layer, current_action, deny_shown
+
+    def clean_priority(self) -> int | None:
+        priority: int | None = self.cleaned_data.get("priority")
+        if priority is not None and not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise forms.ValidationError(f"{PRIORITY_ERROR}; {priority} is not")
+        return priority
+
+    def clean_rule_name(self) -> str:
+        name: str = self.cleaned_data.get("rule_name", "").strip()
+        if any(not char.isprintable() for char in name):
+            raise forms.ValidationError("a rule name may not hold control characters or line breaks")
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "layer" not in data:
+            return data  # not a layer we know: its field says so
+        layer = data["layer"] = data["layer"] or self.current_layer
+        # The action as the person set it: the list on a platform rule's panel, the deny box on an application one.
+        if self.current_layer == APPLICATION:
+            action = ("deny" if data.get("deny") else "allow") if self.deny_shown else self.current_action
+        else:
+            action = data.get("rule_action") or "allow"
+        if action not in ACTIONS[layer]:  # only Pass can be out of place: the deny box gives allow or deny
+            if layer == APPLICATION:
+                why = "Pass is an Admin tier action: an application edge allows (or, in Cilium, denies)"
+            else:
+                why = "Pass is an Admin tier action (it hands the connection to NetworkPolicy): a Baseline rule "
+                why += "accepts or denies"
+            self.add_error("rule_action", why)
+        data["rule_action"] = action
+        return data
 
 
 class SubjectForm(forms.Form):
@@ -183,6 +271,7 @@ class SubjectForm(forms.Form):
     isolate_ingress = forms.BooleanField(required=False, label="Deny other ingress")
     isolate_egress = forms.BooleanField(required=False, label="Deny other egress")
     policy_name = forms.CharField(required=False, max_length=NAME_MAX, label="Policy name")
+    layer = layer_field()
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
@@ -214,6 +303,7 @@ class CidrForm(forms.Form):
     name = forms.CharField(required=False, max_length=NAME_MAX)
     cidr = forms.CharField(max_length=64, label="CIDR")
     except_ = CidrListField(label="Except")
+    layer = layer_field()
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean_cidr(self) -> str:
@@ -222,12 +312,14 @@ class CidrForm(forms.Form):
 
 class EntityForm(forms.Form):
     entity = forms.ChoiceField(choices=[(e, e) for e in ENTITIES])
+    layer = layer_field()
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class FqdnForm(forms.Form):
     match = forms.ChoiceField(choices=[("matchName", "exact name"), ("matchPattern", "pattern")])
     value = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "api.example.com"}))
+    layer = layer_field()
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
@@ -245,6 +337,7 @@ class SettingsForm(forms.Form):
     pod_cidrs = CidrListField(label="Pod CIDRs")
     service_cidrs = CidrListField(label="Service CIDRs")
     api_server_cidr = forms.CharField(required=False, max_length=64, label="API server endpoints (CIDR)")
+    platform_api = forms.ChoiceField(choices=PLATFORM_API_CHOICES, required=False, label="Platform layer API")
 
     def clean_api_server_cidr(self) -> str:
         text = self.cleaned_data.get("api_server_cidr", "").strip()

@@ -18,11 +18,14 @@ from django.http import QueryDict
 from editor import forms
 from editor.policy import templates
 from editor.policy.check import Replayed, replay_document
-from editor.policy.compile import RuleExplanation, compile_document
+from editor.policy.compile import CompileResult, RuleExplanation, compile_document
 from editor.policy.dialects import dialect as dialect_named
 from editor.policy.document import ContainerPort, Document, DocumentError, Edge, Namespace, Node, Port
+from editor.policy.document_schema import APPLICATION
+from editor.policy.layers import has_platform
 from editor.policy.platform import layer_templates
 from editor.policy.platform import templates as platform_templates
+from editor.policy.platform.overrides import overridden_edges
 
 
 class PanelNotFound(LookupError):
@@ -77,6 +80,7 @@ def _finish(panel: Panel, changed: Document, message: str, rerender: Callable[[D
 # --- nodes ------------------------------------------------------------------------------------------------------
 
 LOCK_FIELDS = ("isolate_ingress", "isolate_egress", "policy_name")
+OWN_FIELDSETS = (*LOCK_FIELDS, "note", "layer")  # fields the node panel shows in their own places
 NODE_FORMS: dict[str, type[django_forms.Form]] = {
     "workload": forms.WorkloadForm,
     "selector": forms.SelectorForm,
@@ -87,7 +91,7 @@ NODE_FORMS: dict[str, type[django_forms.Form]] = {
 
 
 def _node_initial(node: Node) -> dict[str, Any]:
-    initial: dict[str, Any] = {"name": node.name, "note": node.note or ""}
+    initial: dict[str, Any] = {"name": node.name, "note": node.note or "", "layer": node.layer}
     if node.is_subject:
         initial.update(
             isolate_ingress=node.isolate.ingress, isolate_egress=node.isolate.egress, policy_name=node.policy_name or ""
@@ -125,9 +129,12 @@ def _with_match_labels(selector: dict[str, Any] | None, labels: dict[str, str]) 
 def _apply_node(node: Node, data: dict[str, Any], ports: list[dict[str, Any]]) -> None:
     old_name = node.name
     node.note = data.get("note") or None
+    node.layer = data["layer"] or node.layer
     if node.is_subject:
         node.isolate.ingress, node.isolate.egress = data["isolate_ingress"], data["isolate_egress"]
         node.policy_name = data["policy_name"].strip() or None
+        if node.layer != APPLICATION:  # the default-deny locks are the application's (layers.layer_errors)
+            node.isolate.ingress = node.isolate.egress = False
     if node.kind in ("workload", "selector", "cidr"):
         node.name = data["name"].strip()
     if node.kind == "workload":
@@ -188,8 +195,10 @@ def node_panel(document: Document, node_id: str, data: QueryDict | None) -> Pane
     else:
         form = form_class(data, initial=_node_initial(node), **kwargs)
         ports = forms.ContainerPortFormSet(data, initial=port_rows, prefix="cport")
-    locks = [form[name] for name in LOCK_FIELDS if name in form.fields]
-    main = [form[name] for name in form.fields if name not in LOCK_FIELDS and name != "note"]
+    # A platform node has no default-deny locks; its policy name is the platform policy's.
+    shown_locks = LOCK_FIELDS if node.layer == APPLICATION else ("policy_name",)
+    locks = [form[name] for name in shown_locks if name in form.fields]
+    main = [form[name] for name in form.fields if name not in OWN_FIELDSETS]
     panel = Panel(
         "editor/panels/node.html",
         {
@@ -208,6 +217,9 @@ def node_panel(document: Document, node_id: str, data: QueryDict | None) -> Pane
     changed = copy.deepcopy(document)
     _apply_node(changed.node(node_id), form.cleaned_data, _formset_rows(ports) if node.kind == "workload" else [])
     message = f"Updated {changed.node(node_id).display_name()}."
+    new = changed.node(node_id)
+    if new.layer != APPLICATION and (node.isolate.ingress or node.isolate.egress):
+        message += " Its default-deny locks were removed: they are the application layer's."
     return _finish(panel, changed, message, lambda new: node_panel(new, node_id, None))
 
 
@@ -216,6 +228,10 @@ def node_panel(document: Document, node_id: str, data: QueryDict | None) -> Pane
 
 def _edge_initial(edge: Edge) -> dict[str, Any]:
     return {
+        "layer": edge.layer,
+        "rule_action": edge.action,
+        "priority": edge.priority,
+        "rule_name": edge.name or "",
         "enforce_source": "source" in edge.enforce,
         "enforce_target": "target" in edge.enforce,
         "deny": edge.action == "deny",
@@ -254,9 +270,28 @@ def _apply_l7(edge: Edge, http: list[dict[str, Any]], dns: list[dict[str, Any]])
     edge.l7 = l7 or None
 
 
-def _explanations(document: Document, edge_id: str, dialect: str) -> list[RuleExplanation]:
+def _explanations(compiled: CompileResult, edge_id: str) -> list[RuleExplanation]:
     """The policy rules this edge contributes to, so the panel can say where it ends up in the YAML."""
-    return [e for e in compile_document(document, dialect).explanations if edge_id in e.edge_ids]
+    return [e for e in compiled.explanations if edge_id in e.edge_ids]
+
+
+def _not_in_effect(document: Document, compiled: CompileResult, edge: Edge) -> str:
+    """Why a platform rule overrides this application edge (the canvas draws it as not in effect), or ""."""
+    if edge.layer != APPLICATION or edge.disabled or not has_platform(document):
+        return ""
+    return overridden_edges(document, compiled).get(edge.id, "")
+
+
+def _platform_fields_error(edge: Edge) -> str:
+    """Why this edge cannot become a platform rule as it is, or ""."""
+    extras = [
+        what
+        for what, value in (("L7 rules", edge.l7), ("server names", edge.server_names), ("ICMP", edge.icmps))
+        if value
+    ]
+    if not extras:
+        return ""
+    return f"a platform rule has no {' or '.join(extras)}: remove them (in the Cilium dialect) before moving this edge"
 
 
 def _attribution(document: Document, edge_id: str, dialect: str) -> list[Replayed]:
@@ -274,10 +309,17 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
     source, target = nodes.get(edge.source), nodes.get(edge.target)
     port_rows, http_rows, dns_rows = _edge_rows(edge)
     bound = (data,) if data is not None else ()
-    form = forms.EdgeForm(*bound, initial=_edge_initial(edge))
+    deny = dialect_named(dialect).has("deny")
+    form = forms.EdgeForm(
+        *bound, initial=_edge_initial(edge), current_layer=edge.layer, current_action=edge.action, deny_shown=deny
+    )
     ports = forms.EdgePortFormSet(*bound, initial=port_rows, prefix="port")
     http = forms.HttpRuleFormSet(*bound, initial=http_rows, prefix="http")
     dns = forms.DnsRuleFormSet(*bound, initial=dns_rows, prefix="dns")
+    platform = edge.layer != APPLICATION
+    # L7 rules are the application's (Cilium): a platform rule's panel has none to show or post.
+    l7 = dialect_named(dialect).has("l7") and not platform
+    compiled = compile_document(document, dialect) if data is None else None
     panel = Panel(
         "editor/panels/edge.html",
         {
@@ -288,26 +330,35 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
             "ports": ports,
             "http": http,
             "dns": dns,
-            "l7": dialect_named(dialect).has("l7"),
-            "deny": dialect_named(dialect).has("deny"),
+            "l7": l7,
+            "deny": deny,
+            "platform": platform,
+            "tier": {"admin": "Admin", "baseline": "Baseline"}.get(edge.layer, ""),
             "source_enforceable": source is not None and source.is_subject,
             "target_enforceable": target is not None and target.is_subject,
-            "explanations": _explanations(document, edge_id, dialect) if data is None else [],
+            "explanations": _explanations(compiled, edge_id) if compiled is not None else [],
+            "not_in_effect": _not_in_effect(document, compiled, edge) if compiled is not None else "",
             "attribution": _attribution(document, edge_id, dialect) if data is None and edge.observed else [],
         },
     )
-    shown = (form, ports, http, dns) if dialect_named(dialect).has("l7") else (form, ports)
+    shown = (form, ports, http, dns) if l7 else (form, ports)
     if data is None or not all(f.is_valid() for f in shown):
+        return panel
+    values = form.cleaned_data
+    if values["layer"] != APPLICATION and (problem := _platform_fields_error(edge)):
+        form.add_error("layer", problem)
         return panel
     changed = copy.deepcopy(document)
     new = next(e for e in changed.edges if e.id == edge_id)
-    values = form.cleaned_data
+    new.layer, new.action = values["layer"], values["rule_action"]
+    # Priority and rule name are a platform rule's; the form shows them only on one (empty: the defaults).
+    new.priority = values["priority"] if new.layer != APPLICATION and platform else None
+    new.name = (values["rule_name"] or None) if new.layer != APPLICATION and platform else None
     new.enforce = [side for side in ("source", "target") if values[f"enforce_{side}"]]
-    new.action = "deny" if values["deny"] else "allow"
     new.disabled = values["disabled"]
     new.note = values["note"] or None
     new.ports = [Port(row["protocol"], row["port"], row["end_port"]) for row in _formset_rows(ports)]
-    if dialect_named(dialect).has("l7"):
+    if l7:
         _apply_l7(new, _formset_rows(http), _formset_rows(dns))
     return _finish(panel, changed, "Updated the edge.", lambda new: edge_panel(new, edge_id, None, dialect))
 
@@ -354,6 +405,7 @@ def settings_panel(document: Document, data: QueryDict | None) -> Panel:
         "pod_cidrs": "\n".join(s.pod_cidrs),
         "service_cidrs": "\n".join(s.service_cidrs),
         "api_server_cidr": s.extra.get("apiServerCIDR", ""),
+        "platform_api": s.platform_api,
     }
     form = forms.SettingsForm(data, initial=initial) if data is not None else forms.SettingsForm(initial=initial)
     panel = Panel("editor/panels/settings.html", {"form": form})
@@ -366,6 +418,7 @@ def settings_panel(document: Document, data: QueryDict | None) -> Panel:
     new.dialect, new.pod_cidrs, new.service_cidrs = values["dialect"], values["pod_cidrs"], values["service_cidrs"]
     new.dns.namespace, new.dns.pod_labels = values["dns_namespace"], values["dns_labels"]
     new.dns.port = values["dns_port"]
+    new.platform_api = values["platform_api"] or s.platform_api
     if values["api_server_cidr"]:
         new.extra["apiServerCIDR"] = values["api_server_cidr"]
     else:

@@ -14,6 +14,7 @@ from collections import Counter
 
 from .dialects import REGISTRY, dialect
 from .document import Document, Edge, Node
+from .document_schema import APPLICATION
 
 # What each capability is called on screen (dialects.CAPABILITIES names).
 WORDS = {
@@ -35,7 +36,7 @@ def _edge_needs(edge: Edge, ends: list[Node]) -> list[str]:
     """The capabilities one edge needs beyond ports between pods, namespaces and IP blocks."""
     kinds = {node.kind for node in ends}
     needs = []
-    if edge.action == "deny":
+    if edge.action == "deny" and edge.layer == APPLICATION:  # a platform tier's Deny is a ClusterNetworkPolicy's
         needs.append("deny")
     if edge.l7:
         needs.append("l7")

@@ -9,6 +9,7 @@ from pathlib import Path
 from editor.policy.compile import compile_document
 from editor.policy.dialect_fit import adopt_dialect, missing_features
 from editor.policy.importer import import_paths
+from editor.policy.platform import layer_templates
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CILIUM_L7 = FIXTURES / "policies" / "cilium-cilium" / "l7" / "http" / "simple" / "l7.yaml"
@@ -36,3 +37,15 @@ def test_plain_network_policies_stay_native():
     assert missing_features(document) == []
     assert adopt_dialect(document) is None
     assert document.settings.dialect == "native"
+
+
+def test_a_platform_tiers_deny_does_not_need_cilium():
+    """An Admin or Baseline Deny compiles to a ClusterNetworkPolicy in the native dialect (issue 15); the editor asked
+    to switch to Cilium for it."""
+    document = import_paths([NATIVE_ONLY]).document
+    document = layer_templates.default_deny(layer_templates.no_metadata_service(document).document).document
+    assert {edge.action for edge in document.edges if edge.layer != "application"} == {"deny"}
+    assert missing_features(document) == []
+    assert not [issue for issue in compile_document(document, "native").errors if issue.edge_id]
+    document.edges[0].action = "deny"  # an application deny still does
+    assert missing_features(document) == ["deny rules on 1 edge"]

@@ -18,7 +18,13 @@
   const urls = $("#pane-tabs").dataset;
   const MATRIX_LIMIT = 40; // peers shown at once; a filter narrows bigger drawings down
   const STATUS = { allowed: ["\u2713", "allowed"], partial: ["\u25d0", "partly allowed"], denied: ["\u2715", "denied"] };
+  // Which tier decided a cell (the server's `tier`): its mark beside the status, and its words.
+  const TIERS = {
+    admin: ["A", "the Admin tier"], application: ["N", "NetworkPolicy"], baseline: ["B", "the Baseline tier"],
+    default: ["D", "no policy (allowed by default)"],
+  };
 
+  const hasPlatform = (doc) => Boolean(window.FencelineLayers && FencelineLayers.hasPlatform(doc)); // layers.js
   const check = { seq: 0, result: null, key: null, active: false, cells: new Map(), hoverTimer: null };
 
   // What the check depends on: the drawing without its layout (moving a node changes no connection).
@@ -171,6 +177,9 @@
       ? "Showing " + shownRows.length + " of " + rows.length + " rows and " + shownColumns.length + " of " + columns.length + " columns; filter by name to see the others."
       : "";
 
+    // With platform layers, each cell says which tier decided it; without, NetworkPolicy or nothing always does.
+    const tiered = hasPlatform(E.doc());
+    $("#check-tier-key").hidden = !tiered;
     const table = $("#check-matrix");
     table.replaceChildren();
     const head = h("tr");
@@ -204,6 +213,12 @@
         button.dataset.src = result.peers[source].name;
         button.dataset.dst = result.peers[destination].name;
         button.title = label(button.dataset.src) + " \u2192 " + label(button.dataset.dst) + ": " + words + " (" + connections.text + ")";
+        const tier = tiered && TIERS[connections.tier];
+        if (tier) {
+          button.append(h("span", "tier-mark tier-" + connections.tier, tier[0]));
+          button.dataset.tier = connections.tier;
+          button.title += "; decided by " + tier[1] + (connections.tierReason ? ": " + connections.tierReason : "");
+        }
         button.setAttribute("aria-label", button.title);
         td.append(button);
         row.append(td);
@@ -230,6 +245,7 @@
       h("p", "cell-title", detail.src + " \u2192 " + detail.dst + ": " + STATUS[detail.status][1]),
       h("p", "cell-ports", "Ports: " + detail.connections),
     );
+    if (hasPlatform(E.doc()) && TIERS[detail.tier]) box.append(h("p", "cell-tier", "Decided by " + TIERS[detail.tier][1] + (detail.tierReason ? ": " + detail.tierReason : "")));
     for (const direction of ["egress", "ingress"]) {
       const side = detail[direction];
       if (!side) continue;

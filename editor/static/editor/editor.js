@@ -16,6 +16,7 @@
   const View = window.FencelineView; // collapse.js: what of a large drawing is shown (issue 13)
   const readOnly = app.dataset.readOnly === "1";
   const UNDO_LIMIT = 200;
+  const EDGE_STATES = ["allowed", "one-sided", "denied", "disabled", "deny", "pass", "overridden", "error"]; // edge_states.py
   const COMPILE_DELAY_MS = 200;
 
   const state = {
@@ -57,7 +58,7 @@
   new ResizeObserver(() => cy.resize()).observe($("#cy"));
 
   const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
-    canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent() &&
+    canConnect: (source, target) => !whyLocked(source.id()) && !source.same(target) && !source.isParent() && !target.isParent() &&
       !source.data("collapsed") && !target.data("collapsed"),
     edgeParams: () => ({ data: {} }),
     hoverDelay: 120,
@@ -213,7 +214,7 @@
         }
         // Setting data or classes makes Cytoscape restyle the element: on thousands of them, only when they differ.
         if (Object.keys(el.data).some((key) => existing.data(key) !== el.data[key])) existing.data(el.data);
-        const keep = ["has-error", "allowed", "one-sided", "denied", "disabled", "deny", "error"].filter((c) => existing.hasClass(c));
+        const keep = ["has-error"].concat(EDGE_STATES).filter((c) => existing.hasClass(c));
         const classes = el.classes.split(" ").concat(keep);
         if (classes.length !== existing.classes().length || classes.some((c) => !existing.hasClass(c))) existing.classes(classes.join(" "));
       }
@@ -378,7 +379,7 @@
   function applyStates() {
     const result = state.lastCompile;
     cy.batch(() => {
-      cy.edges().removeClass("allowed one-sided denied disabled deny error");
+      cy.edges().removeClass(EDGE_STATES.join(" "));
       cy.nodes().removeClass("has-error");
       if (!result) return;
       for (const [id, edgeState] of Object.entries(result.edgeStates || {})) {
@@ -588,6 +589,8 @@
   }
 
   function addEdge(sourceEle, targetEle, opts) {
+    const locked = whyLocked(sourceEle.id());
+    if (locked) { toast(locked, "warn"); return; }
     const doc = clone(state.doc);
     doc.edges = doc.edges || [];
     const id = uniqueId("e", new Set(doc.edges.map((e) => e.id)));
@@ -642,7 +645,11 @@
     doc.namespaces = (doc.namespaces || []).filter((ns) => !goneNamespaces.has(ns.name));
     doc.nodes = (doc.nodes || []).filter((n) => !goneNodes.has(n.id));
     const edgesBefore = (doc.edges || []).length;
-    doc.edges = (doc.edges || []).filter((e) => !goneEdges.has(e.id) && !goneNodes.has(e.source) && !goneNodes.has(e.target));
+    const gone = (e) => goneEdges.has(e.id) || goneNodes.has(e.source) || goneNodes.has(e.target);
+    // Nothing locked goes, not even with a node it is drawn from (layers.js: the platform layer).
+    const locked = [...goneNodes].map((id) => whyLocked("n:" + id)).concat((doc.edges || []).filter(gone).map((e) => whyLocked("e:" + e.id))).find(Boolean);
+    if (locked) { toast(locked + (ids.some(whyLocked) ? "" : " Deleting this would take it away too."), "warn"); return; }
+    doc.edges = (doc.edges || []).filter((e) => !gone(e));
     const apply = () => {
       if (!commit(doc, { fit: false })) return;
       closePanel();
@@ -1003,6 +1010,16 @@
   });
   window.addEventListener("blur", () => { if (!state.drawMode) setDrawMode(false, false); });
 
+  // What may not be changed now, and why (layers.js: the locked platform layer); "" when it may.
+  const editGuards = [];
+  function whyLocked(id) {
+    for (const guard of editGuards) {
+      const why = guard(id);
+      if (why) return why;
+    }
+    return "";
+  }
+
   // ------------------------------------------------------------------------------------ analysis views
   // findings.js, check.js and flows.js read the drawing and change it only through this, and hear about it
   // through "fenceline:*" events on #app: compiled (the YAML shown is the drawing's), rendered, saved.
@@ -1024,6 +1041,8 @@
     openPanel: openPanel,
     toast: toast,
     guardSave: (guard) => saveGuards.push(guard), // async (fork) => true to go on saving
+    guardEdit: (guard) => editGuards.push(guard), // (element id) => why it may not be changed, or ""
+    closePanel: closePanel,
     save: (fork) => save(fork, true),
   };
 

@@ -57,6 +57,8 @@
     const lines = [displayName(node), subtitle(node)];
     const isolation = isolationText(node, effective);
     if (isolation) lines.push("\u2298 " + isolation);
+    const layer = window.FencelineLayers ? FencelineLayers.nodeLine(node) : ""; // layers.js: a platform tier's node
+    if (layer) lines.push(layer);
     return lines.filter((line, i) => i === 0 || line !== lines[0]).join("\n");
   }
 
@@ -91,7 +93,7 @@
     if (!POD_KINDS.has(node.kind)) classes.push("external");
     const iso = node.isolate || {};
     if (iso.ingress || iso.egress) classes.push("locked");
-    return classes.join(" ");
+    return window.FencelineLayers ? FencelineLayers.nodeClasses(node, classes.join(" ")) : classes.join(" ");
   }
 
   function elements(doc) {
@@ -111,11 +113,14 @@
       if (node.position) el.position = { x: node.position.x, y: node.position.y };
       els.push(el);
     }
+    const L = window.FencelineLayers; // layers.js: a platform rule's tier and action, a hidden layer
     for (const edge of doc.edges || []) {
+      const label = L ? L.edgeLabel(edge, portsLabel(edge)) : portsLabel(edge);
+      const classes = edge.disabled ? "edge disabled" : "edge";
       els.push({
         group: "edges",
-        data: { id: "e:" + edge.id, docId: edge.id, source: "n:" + edge.source, target: "n:" + edge.target, label: portsLabel(edge) },
-        classes: edge.disabled ? "edge disabled" : "edge",
+        data: { id: "e:" + edge.id, docId: edge.id, source: "n:" + edge.source, target: "n:" + edge.target, label: label },
+        classes: L ? L.edgeClasses(edge, classes) : classes,
       });
     }
     return els;
@@ -170,7 +175,7 @@
       { selector: ".eh-ghost-edge.eh-preview-active", style: { "opacity": 0 } },
       { selector: ".eh-source, .eh-target", style: { "border-color": COLORS.accent, "border-width": 3 } },
       { selector: ".eh-ghost-node", style: { "opacity": 0, "label": "" } },
-    ];
+    ].concat(window.FencelineLayers ? FencelineLayers.style() : []);
   }
 
   // The smallest font on the canvas is 12 px: at this zoom or more every label is at least 11 px on screen.

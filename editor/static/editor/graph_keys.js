@@ -28,14 +28,16 @@
 
   /* Reading order: each namespace followed by what is in it, then the nodes outside any namespace, then edges. */
   function items() {
-    const nodes = cy.nodes().filter((n) => !n.hasClass("eh-ghost-node") && !n.hasClass("eh-ghost"));
+    // A layer hidden in the Layers menu (layers.js) is skipped, and the edges of its nodes with it.
+    const nodes = cy.nodes().filter((n) => !n.hasClass("eh-ghost-node") && !n.hasClass("eh-ghost") && !n.hasClass("layer-hidden"));
     const order = [];
     nodes.filter((n) => n.data("kind") === "namespace").sort(byPlace).forEach((ns) => {
       order.push(ns);
       ns.children().sort(byPlace).forEach((child) => order.push(child));
     });
     nodes.filter((n) => n.data("kind") !== "namespace" && !n.isChild()).sort(byPlace).forEach((n) => order.push(n));
-    cy.edges().filter((e) => !e.hasClass("eh-preview") && !e.hasClass("eh-ghost-edge")).forEach((e) => order.push(e));
+    cy.edges().filter((e) => !e.hasClass("eh-preview") && !e.hasClass("eh-ghost-edge") &&
+      !e.hasClass("layer-hidden") && !e.source().hasClass("layer-hidden") && !e.target().hasClass("layer-hidden")).forEach((e) => order.push(e));
     return order;
   }
 
@@ -43,7 +45,9 @@
 
   function spokenName(ele) {
     if (ele.isEdge()) {
-      return "Edge from " + firstLine(ele.source()) + " to " + firstLine(ele.target()) + ", " + (ele.data("label") || "all ports");
+      // An application edge a platform rule overrides says so, and why (layers.js).
+      const reason = ele.data("reason") ? "; " + ele.data("reason") : "";
+      return "Edge from " + firstLine(ele.source()) + " to " + firstLine(ele.target()) + ", " + (ele.data("label") || "all ports") + reason;
     }
     if (ele.data("kind") === "namespace") return "Namespace " + ele.data("name") + ", " + plural(ele.children().length, "node");
     const lines = String(ele.data("label") || "").split("\n");
