@@ -29,7 +29,7 @@ import ipaddress
 import re
 from typing import Any
 
-from ..document import Document, Observed
+from ..document import Document
 from .aggregate import (
     DENIED_VERDICTS,
     ENDPOINT_MASK,
@@ -41,7 +41,7 @@ from .aggregate import (
     Key,
     PodInfo,
 )
-from .tables import EdgeTable, NodeTable
+from .tables import EdgeTable, FlowGraph, NodeRow, NodeTable, ObservedRow
 from .workloads import name_from_labels, selector_labels, workload_of
 
 _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
@@ -76,7 +76,7 @@ class EdgeStats:
             self.requests.update(requests)
 
 
-def build_document(reading: Aggregator, into: Document | None) -> Document:
+def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added).
 
     This consumes `reading`: what it read is let go of as soon as the graph no longer needs it, so that the
@@ -116,7 +116,8 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
     merged = _merge(edges, ranks, reading.requests)
     del ranks
     _lock(reading, nodes, ranked, merged)
-    used_flows, denied_edges = _add_edges(reading, EdgeTable(document, nodes), ranked, merged, edges)
+    table = EdgeTable(document, nodes)
+    used_flows, denied_edges = _add_edges(reading, table, ranked, merged, edges)
     summary = reading.summary
     summary.flows_used += used_flows
     summary.edges = len(merged)
@@ -132,7 +133,10 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
     )
     summary.workloads = len(nodes.touched_workloads)
     summary.nodes = len(nodes.touched)
-    return document
+    graph = FlowGraph(document, nodes.rows, table.rows)
+    if into is not None:
+        graph.document()  # extended in place, as promised
+    return graph
 
 
 def _merge(
@@ -178,12 +182,14 @@ def _add_edges(
             count, first, last = edges[found]
             verdict = found >> 19 & 0xFF
             denied = verdict >= _FIRST_DENIED
-            observed = Observed(count, first or None, last or None, {VERDICTS[verdict]: count} if verdict else {})
+            observed = ObservedRow(count, first or None, last or None, {VERDICTS[verdict]: count} if verdict else {})
             found_requests = requests.get(found)
         else:
             count, verdicts = found.count, found.verdicts
             denied = bool(verdicts) and verdicts.keys() <= DENIED_VERDICTS
-            observed = Observed(count, found.first or None, found.last or None, verdicts)
+            if len(verdicts) > 1:
+                verdicts = dict(sorted(verdicts.items()))
+            observed = ObservedRow(count, found.first or None, found.last or None, verdicts)
             found_requests = found.requests
         used_flows += count
         denied_edges += denied
@@ -320,10 +326,10 @@ def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict
     }
     egress &= lockable
     ingress &= lockable
-    created = nodes.created
     for node_id in monitored | egress | ingress:
-        if node_id in created:  # a node made by this import has an Isolation of its own, set in place
-            isolate = by_id[node_id].isolate
+        row = by_id[node_id]
+        if isinstance(row, NodeRow) and row.isolate is not None:  # a node made by this import: its locks are set
+            isolate = row.isolate
             isolate.ingress = isolate.ingress or node_id in monitored or node_id in ingress
             isolate.egress = isolate.egress or node_id in monitored or node_id in egress
 
