@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from ..document import Document
@@ -211,7 +212,11 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key
             elif kind == "world":
                 node_of[key] = _world_node(reading, nodes, key[1])
         workload_pods = reading.workload_pods
-        for key in sorted(key for key in used if key[0] == "workload"):
+        # Sorted as (namespace, name) would be, but as strings, which sort several times faster than tuples: a
+        # namespace name holds no NUL, so "namespace NUL name" orders as the pair does.
+        places = {f"{key[1]}\0{key[2]}": key for key in used if key[0] == "workload"}
+        for place in sorted(places):
+            key = places[place]
             node_of[key] = _workload_node(nodes, key[1], key[2], workload_pods[key])[0]
         return node_of
     workloads: dict[tuple[str, str], list[Key]] = {}
@@ -304,34 +309,40 @@ def _world_node(reading: Aggregator, nodes: NodeTable, address: str) -> str:
 
 def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict[int, int | EdgeStats]) -> None:
     """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
-    # Per node, not per edge: a graph of bare pods has as many nodes as edges. Hubble entries have a verdict.
-    seen = [
-        merged_key
-        for merged_key, found in merged.items()
-        if (found >> 19 & 0xFF if isinstance(found, int) else found.verdicts)
-    ]
-    egress = {ranked[merged_key >> 51] for merged_key in seen}
-    ingress = {ranked[merged_key >> 19 & _RANK_MASK] for merged_key in seen}
+    # Per node, not per edge: a graph of bare pods has as many nodes as edges. Hubble entries have a verdict;
+    # only a Gadget connection (and a monitored pod with it) has none.
+    seen: Iterable[int] = merged
+    if reading.monitored:
+        seen = [
+            key for key, found in merged.items() if (found >> 19 & 0xFF if isinstance(found, int) else found.verdicts)
+        ]
+    egress = {merged_key >> 51 for merged_key in seen}
+    ingress = {merged_key >> 19 & _RANK_MASK for merged_key in seen}
     del seen
-    monitored = {node_id for key in reading.monitored if (node_id := _node_of_pod(reading, nodes, key))}
     namespaces = reading.options.namespaces
     labels_known = nodes.labels_known
     by_id = nodes.by_id
-    lockable = {
-        node_id
-        for node_id in egress | ingress
-        if (node := by_id[node_id]).kind == "workload"
-        and labels_known.get(node_id, False)
-        and not (namespaces and node.namespace not in namespaces)
-    }
-    egress &= lockable
-    ingress &= lockable
-    for node_id in monitored | egress | ingress:
+    for rank in egress | ingress:
+        node_id = ranked[rank]
         row = by_id[node_id]
-        if isinstance(row, NodeRow) and row.isolate is not None:  # a node made by this import: its locks are set
+        # Only a node made by this import has its locks set; a workload whose labels are unknown is never locked.
+        if (
+            isinstance(row, NodeRow)
+            and row.kind == "workload"
+            and labels_known.get(node_id, False)
+            and not (namespaces and row.namespace not in namespaces)
+        ):
             isolate = row.isolate
-            isolate.ingress = isolate.ingress or node_id in monitored or node_id in ingress
-            isolate.egress = isolate.egress or node_id in monitored or node_id in egress
+            assert isolate is not None  # a workload's
+            if rank in egress:
+                isolate.egress = True
+            if rank in ingress:
+                isolate.ingress = True
+    for key in reading.monitored:
+        node_id = _node_of_pod(reading, nodes, key)
+        row = by_id[node_id] if node_id else None
+        if isinstance(row, NodeRow) and row.isolate is not None:
+            row.isolate.ingress = row.isolate.egress = True
 
 
 def _node_of_pod(reading: Aggregator, nodes: NodeTable, key: Key) -> str | None:

@@ -155,8 +155,16 @@ class NodeTable:
         else:
             row_labels = {}
             note = _NO_LABELS_NOTE if labels is not None else _UNKNOWN_LABELS_NOTE
-        row = NodeRow(safe_id(f"{namespace}/{name}"), "workload", name, namespace, owner_kind, row_labels)
-        row.note, row.isolate = note, IsolateRow()
+        row = NodeRow(
+            safe_id(f"{namespace}/{name}"),
+            "workload",
+            name,
+            namespace,
+            owner_kind,
+            row_labels,
+            note=note,
+            isolate=IsolateRow(),
+        )
         result = self._add(row, ("workload", namespace, name))
         self.touched_workloads.add(result)
         if labels is not None:
