@@ -73,7 +73,7 @@ class Aggregator:
     def __init__(self, options: FlowOptions, summary: FlowSummary) -> None:
         self.options = options
         self.summary = summary
-        self.edges: dict[int, list[Any]] = {}  # edge_key -> [flows, first seen, last seen]
+        self.edges: dict[int, list[Any]] = {}  # edge_key -> [flows, first seen, last seen, edge_key]
         self.requests: dict[int, set[tuple[str, ...]]] = {}  # edge_key -> L7 requests
         self.ignored: Counter[str] = Counter()
         self.replies = 0
@@ -82,7 +82,7 @@ class Aggregator:
         self._endpoint_ids: dict[Key, int] = {}
         self._pods: dict[str, tuple[str, int]] = {}  # pod name -> (namespace, id) of the first pod so named
         self._pod_ids: dict[tuple[str, str], int] = {}  # (namespace, pod name) -> id, for every pod
-        self.workload_pods: dict[Key, list[PodInfo]] = {}  # Hubble pods by workload key
+        self.workload_pods: dict[int, list[PodInfo]] = {}  # Hubble pods by their workload's endpoint id
         self.pod_info: dict[Key, PodInfo] = {}  # Gadget pods and identity groups
         self._identities: dict[int, Key | None] = {}
         self._label_sets: dict[bytes, Key | None] = {}
@@ -177,7 +177,7 @@ class Aggregator:
         key = ((((src << 40 | dst) << 8 | verdict) << 3 | protocol) << 16) | port  # edge_key(), inlined
         entry = self.edges.get(key)
         if entry is None:
-            self.edges[key] = [1, time, time]
+            self.edges[key] = [1, time, time, key]
         else:
             entry[0] += 1
             if time < entry[1]:
@@ -230,9 +230,8 @@ class Aggregator:
             pod = (endpoint.namespace, endpoint.pod_name)
             endpoint_id = self._pod_ids.get(pod)
             if endpoint_id is None:
-                key = self._new_pod(endpoint)
-                endpoint_id = self._pod_ids[pod] = -1 if key is None else self._id(key)
-                if key is not None:
+                endpoint_id = self._pod_ids[pod] = self._new_pod(endpoint)
+                if endpoint_id >= 0:
                     self._pods.setdefault(endpoint.pod_name, (endpoint.namespace, endpoint_id))
             return None if endpoint_id < 0 else endpoint_id
         identity = endpoint.identity
@@ -259,8 +258,8 @@ class Aggregator:
             return self._id(("world", address))
         return self._id(found)
 
-    def _new_pod(self, endpoint: hubble.Endpoint) -> Key | None:
-        """Record a pod seen for the first time; its key is its workload's, so replicas share edges. None
+    def _new_pod(self, endpoint: hubble.Endpoint) -> int:
+        """Record a pod seen for the first time; its endpoint is its workload's, so replicas share edges. -1
         for a pod in no usable namespace (a field-masked or hand-edited log): the graph has no place for it,
         so its flows are left out, with a warning naming it."""
         labels = hubble.decode_labels(endpoint.labels)
@@ -272,7 +271,7 @@ class Aggregator:
         if not valid:  # a graph holds no node outside a valid namespace
             where = f"namespace {namespace!r}"
             self.warnings[f"pod {endpoint.pod_name!r} is in no valid namespace ({where}); its flows were left out"] += 1
-            return None
+            return -1
         owner = endpoint.workloads[0] if endpoint.workloads else None
         info = PodInfo(
             namespace,
@@ -287,8 +286,13 @@ class Aggregator:
         else:
             info.guess = workload_of(info.name, pod_labels)
             key = ("workload", namespace, info.guess[0])
-        self.workload_pods.setdefault(key, []).append(info)
-        return key
+        endpoint_id = self._id(key)
+        pods = self.workload_pods.get(endpoint_id)
+        if pods is None:
+            self.workload_pods[endpoint_id] = [info]
+        else:
+            pods.append(info)
+        return endpoint_id
 
     def _identity_key(self, endpoint: hubble.Endpoint) -> Key | None:
         """The key of an endpoint known by identity and labels but not by pod name."""
@@ -325,7 +329,7 @@ class Aggregator:
         local, peer = self._id(local_key), self._id(peer_key)
         source, target = (local, peer) if connection.outgoing else (peer, local)
         key = edge_key(source, target, 0, PROTOCOLS.index(connection.protocol), connection.port)
-        entry = self.edges.setdefault(key, [0, time, time])
+        entry = self.edges.setdefault(key, [0, time, time, key])
         entry[0] += 1
         if time:
             entry[1] = min(filter(None, (entry[1], time)))

@@ -66,7 +66,7 @@ class EdgeStats:
         self.requests: set[tuple[str, ...]] = set()  # L7 requests: ("http", method, path), ("dns", name), ...
 
     def add(self, verdict: str, entry: list[Any], requests: set[tuple[str, ...]] | None) -> None:
-        count, first, last = entry
+        count, first, last = entry[0], entry[1], entry[2]
         self.count += count
         if first and (not self.first or first < self.first):
             self.first = first
@@ -102,14 +102,14 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
         used[key >> 67] = None
         used[key >> 27 & ENDPOINT_MASK] = None
     nodes = NodeTable(document)
-    node_of = _resolve(reading, nodes, [endpoints[index] for index in used])
+    node_ids = _resolve(reading, nodes, used)
     del used
-    node_ids = [node_of.get(key) for key in endpoints]
     # Node ids as their rank in sorted order: an edge is then one int that sorts as its (source, target,
-    # protocol, port) would, and merging and sorting 100,000s of them costs no tuple of strings. In the order
-    # the nodes were made (workloads by namespace and name), which is nearly sorted already.
-    ranked = sorted(dict.fromkeys(node_of.values()))
-    del node_of
+    # protocol, port) would, and merging and sorting 100,000s of them costs no tuple of strings.
+    distinct = set(node_ids)
+    distinct.discard(None)
+    ranked: list[str] = sorted(distinct)  # type: ignore[arg-type]  # None is left out
+    del distinct
     reading.forget_endpoints()
     rank_of = {node_id: rank for rank, node_id in enumerate(ranked)}
     ranks = [-1 if node_id is None else rank_of[node_id] for node_id in node_ids]
@@ -118,7 +118,7 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     del ranks
     _lock(reading, nodes, ranked, merged)
     table = EdgeTable(document, nodes)
-    used_flows, denied_edges = _add_edges(reading, table, ranked, merged, edges)
+    used_flows, denied_edges = _add_edges(reading, table, ranked, merged)
     summary = reading.summary
     summary.flows_used += used_flows
     summary.edges = len(merged)
@@ -142,11 +142,11 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
 
 def _merge(
     edges: dict[int, list[Any]], ranks: list[int], requests: dict[int, set[tuple[str, ...]]]
-) -> dict[int, int | EdgeStats]:
+) -> dict[int, list[Any] | EdgeStats]:
     """Entries merged by (source node, target node, protocol, port) as one int: source rank << 51, target rank
-    << 19, protocol rank << 16, port. The value is the one entry's key (the usual case), or EdgeStats when
+    << 19, protocol rank << 16, port. The value is the one entry (the usual case), or EdgeStats when
     several entries land there (replicas, verdicts)."""
-    merged: dict[int, int | EdgeStats] = {}
+    merged: dict[int, list[Any] | EdgeStats] = {}
     for key, entry in edges.items():
         source_rank, target_rank = ranks[key >> 67], ranks[key >> 27 & ENDPOINT_MASK]
         if source_rank < 0 or target_rank < 0:
@@ -154,11 +154,11 @@ def _merge(
         merged_key = (((source_rank << 32 | target_rank) << 3 | _PROTOCOL_RANK[key >> 16 & 7]) << 16) | key & 0xFFFF
         found = merged.get(merged_key)
         if found is None:
-            merged[merged_key] = key
+            merged[merged_key] = entry
             continue
-        if isinstance(found, int):
+        if isinstance(found, list):
             stats = merged[merged_key] = EdgeStats()
-            stats.add(VERDICTS[found >> 19 & 0xFF], edges[found], requests.get(found))
+            stats.add(VERDICTS[found[3] >> 19 & 0xFF], found, requests.get(found[3]))
         else:
             stats = found
         stats.add(VERDICTS[key >> 19 & 0xFF], entry, requests.get(key))
@@ -169,8 +169,7 @@ def _add_edges(
     reading: Aggregator,
     table: EdgeTable,
     ranked: list[str],
-    merged: dict[int, int | EdgeStats],
-    edges: dict[int, list[Any]],
+    merged: dict[int, list[Any] | EdgeStats],
 ) -> tuple[int, int]:
     """Add the merged edges to the document in order of (source, target, protocol, port); (flows, denied edges)."""
     add_edge, requests = table.add, reading.requests
@@ -179,12 +178,12 @@ def _add_edges(
         found = merged[merged_key]
         source, target = ranked[merged_key >> 51], ranked[merged_key >> 19 & _RANK_MASK]
         protocol, port = _SORTED_PROTOCOLS[merged_key >> 16 & 7], merged_key & 0xFFFF
-        if isinstance(found, int):
-            count, first, last = edges[found]
-            verdict = found >> 19 & 0xFF
+        if isinstance(found, list):
+            count, first, last, key = found
+            verdict = key >> 19 & 0xFF
             denied = verdict >= _FIRST_DENIED
             observed = ObservedRow(count, first or None, last or None, {VERDICTS[verdict]: count} if verdict else {})
-            found_requests = requests.get(found)
+            found_requests = requests.get(key) if requests else None
         else:
             count, verdicts = found.count, found.verdicts
             denied = bool(verdicts) and verdicts.keys() <= DENIED_VERDICTS
@@ -199,76 +198,83 @@ def _add_edges(
     return used_flows, denied_edges
 
 
-def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key, str]:
-    """Endpoint key -> node id for the `used` keys, creating the nodes."""
-    node_of: dict[Key, str] = {}
-    if not reading.pod_info:
-        # Hubble pods known by name only (no Gadget pod, no identity group or service): each workload has one
-        # key, and its key sorts as its (namespace, name) does.
-        for key in used:
-            kind = key[0]
-            if kind == "entity":
-                node_of[key] = nodes.entity(key[1])
-            elif kind == "world":
-                node_of[key] = _world_node(reading, nodes, key[1])
-        workload_pods = reading.workload_pods
-        # Sorted as (namespace, name) would be, but as strings, which sort several times faster than tuples: a
-        # namespace name holds no NUL, so "namespace NUL name" orders as the pair does.
-        places = {f"{key[1]}\0{key[2]}": key for key in used if key[0] == "workload"}
-        for place in sorted(places):
-            key = places[place]
-            node_of[key] = _workload_node(nodes, key[1], key[2], workload_pods[key])[0]
-        return node_of
-    workloads: dict[tuple[str, str], list[Key]] = {}
-    infos_of: dict[tuple[str, str], list[PodInfo]] = {}
+def _resolve(reading: Aggregator, nodes: NodeTable, used: dict[int, None]) -> list[str | None]:
+    """Endpoint id -> node id for the `used` endpoints (None for the others), creating the nodes."""
+    endpoints = reading.endpoints
+    node_of: list[str | None] = [None] * len(endpoints)
     workload_pods, pod_info = reading.workload_pods, reading.pod_info
-    for key in used:
+    if not pod_info:
+        # Hubble pods known by name only (no Gadget pod, no identity group or service): each workload has one
+        # endpoint. Sorted as (namespace, name) would be, but as strings, which sort several times faster than
+        # tuples: a namespace name holds no NUL, so "namespace NUL name" orders as the pair does.
+        places: dict[str, int] = {}
+        for index in used:
+            key = endpoints[index]
+            kind = key[0]
+            if kind == "workload":
+                places[f"{key[1]}\0{key[2]}"] = index
+            elif kind == "entity":
+                node_of[index] = nodes.entity(key[1])
+            elif kind == "world":
+                node_of[index] = _world_node(reading, nodes, key[1])
+        for place in sorted(places):
+            index = places[place]
+            key = endpoints[index]
+            node_of[index] = _workload_node(nodes, key[1], key[2], workload_pods[index])[0]
+        return node_of
+    workloads: dict[tuple[str, str], list[int]] = {}
+    infos_of: dict[tuple[str, str], list[PodInfo]] = {}
+    for index in used:
+        key = endpoints[index]
         kind = key[0]
         if kind == "workload":
             place = (key[1], key[2])
             members = workloads.get(place)
             if members is None:
-                workloads[place] = [key]
-                infos_of[place] = list(workload_pods[key])
+                workloads[place] = [index]
+                infos_of[place] = list(workload_pods[index])
             else:
-                members.append(key)
-                infos_of[place].extend(workload_pods[key])
+                members.append(index)
+                infos_of[place].extend(workload_pods[index])
         elif kind == "pod" or kind == "group":
             info = pod_info[key]
             place = (info.namespace, workload_name(key, info))
-            workloads.setdefault(place, []).append(key)
+            workloads.setdefault(place, []).append(index)
             infos_of.setdefault(place, []).append(info)
         elif kind == "entity":
-            node_of[key] = nodes.entity(key[1])
+            node_of[index] = nodes.entity(key[1])
         elif kind == "world":
-            node_of[key] = _world_node(reading, nodes, key[1])
+            node_of[index] = _world_node(reading, nodes, key[1])
     # Pods known by name make the workloads; pods known only by identity (on another node, no pod
     # name) join the workload whose labels they carry, else make one named after their labels.
     labelled: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-    by_labels = any(key[0] in ("group", "svc") for key in used)  # whether `labelled` is ever read
-    groups: list[tuple[Key, PodInfo]] = []
+    by_labels = any(endpoints[index][0] in ("group", "svc") for index in used)  # whether `labelled` is ever read
+    groups: list[tuple[int, PodInfo]] = []
     for (namespace, name), members in sorted(workloads.items()):
         infos = infos_of[(namespace, name)]
-        if members[0][0] == "group" and all(key[0] == "group" for key in members):
+        if all(endpoints[index][0] == "group" for index in members):
             groups.extend(zip(members, infos, strict=True))
             continue
         node_id, labels = _workload_node(nodes, namespace, name, infos)
-        for key in members:
-            node_of[key] = node_id
+        for index in members:
+            node_of[index] = node_id
         if labels and by_labels:
             labelled.setdefault((namespace, tuple(sorted(labels.items()))), node_id)
-    for key, info in groups:
+    for index, info in groups:
         labels = selector_labels(info.labels or {})
         found = labelled.get((info.namespace, tuple(sorted(labels.items()))))
         if found is None:
-            name = workload_name(key, info)
+            name = workload_name(endpoints[index], info)
             found = nodes.workload(info.namespace, name, labels, None, info.namespace_labels)
             labelled[(info.namespace, tuple(sorted(labels.items())))] = found
-        node_of[key] = found
-    for key in used:
+        node_of[index] = found
+    for index in used:
+        key = endpoints[index]
         if key[0] == "svc":
             # A service whose selector is exactly a known workload's labels picks that workload's pods.
-            node_of[key] = labelled.get((key[1], key[2])) or nodes.selector(key[1], reading.services[key], dict(key[2]))
+            node_of[index] = labelled.get((key[1], key[2])) or nodes.selector(
+                key[1], reading.services[key], dict(key[2])
+            )
     return node_of
 
 
@@ -307,14 +313,16 @@ def _world_node(reading: Aggregator, nodes: NodeTable, address: str) -> str:
     return nodes.cidr(str(network))
 
 
-def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict[int, int | EdgeStats]) -> None:
+def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict[int, list[Any] | EdgeStats]) -> None:
     """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
     # Per node, not per edge: a graph of bare pods has as many nodes as edges. Hubble entries have a verdict;
     # only a Gadget connection (and a monitored pod with it) has none.
     seen: Iterable[int] = merged
     if reading.monitored:
         seen = [
-            key for key, found in merged.items() if (found >> 19 & 0xFF if isinstance(found, int) else found.verdicts)
+            key
+            for key, found in merged.items()
+            if (found[3] >> 19 & 0xFF if isinstance(found, list) else found.verdicts)
         ]
     egress = {merged_key >> 51 for merged_key in seen}
     ingress = {merged_key >> 19 & _RANK_MASK for merged_key in seen}

@@ -27,6 +27,7 @@ _UNKNOWN_LABELS_NOTE = (
 _DENIED_NOTE = "Observed only as denied by today's policies; enable it to allow this traffic."
 # The enforce lists an edge can have, shared by the rows (an Edge gets a copy of its own).
 _BOTH, _SOURCE, _TARGET, _NEITHER = ["source", "target"], ["source"], ["target"], []
+_NO_ICMPS: list[dict[str, Any]] = []  # shared by the rows of port edges: read only
 
 
 class IsolateRow(msgspec.Struct, gc=False):
@@ -236,12 +237,12 @@ class EdgeTable:
         self._ports: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
     def _new_id(self) -> str:
-        # New ids only grow, so only the document's own ids can be in the way.
+        """The next edge id the document does not have (the caller then adds 1 to _next). New ids only grow, so
+        only the document's own ids can be in the way."""
         number, taken = self._next, self._taken
-        if taken:
-            while f"e{number}" in taken:
-                number += 1
-        self._next = number + 1
+        while f"e{number}" in taken:
+            number += 1
+        self._next = number
         return f"e{number}"
 
     def add(
@@ -268,30 +269,35 @@ class EdgeTable:
         # A side enforces the edge only where that node is locked: the compiler isolates any subject an
         # enabled edge is enforced on, and a peer (kube-dns, a service of another team) must not be locked
         # to the few clients a log happened to show.
-        from_source = source in self._egress_locked
         on_target = target in self._ingress_locked
-        dns_ingress = on_target and bool(l7 and "dns" in l7)
-        if from_source:
-            enforce = _SOURCE if dns_ingress or not on_target else _BOTH
+        dns_ingress = on_target and l7 is not None and "dns" in l7
+        if source in self._egress_locked:
+            enforce = _BOTH if on_target and not dns_ingress else _SOURCE
         else:
-            enforce = _NEITHER if dns_ingress or not on_target else _TARGET
-        if protocol.startswith("ICMP"):
+            enforce = _TARGET if on_target and not dns_ingress else _NEITHER
+        if protocol[0] == "I":  # ICMPv4, ICMPv6
             ports: list[dict[str, Any]] = []
             icmps = [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
         else:
             ports = self._ports.get((protocol, port)) or self._ports.setdefault(
                 (protocol, port), [{"protocol": protocol, "port": port}]
             )
-            icmps = []
-        note = _DENIED_NOTE if denied else None
-        edge_id = self._new_id()
+            icmps = _NO_ICMPS
+        edge_id = self._new_id() if self._taken else f"e{self._next}"
+        self._next += 1
         rows = self.rows
-        rows.append(EdgeRow(edge_id, source, target, ports, enforce, icmps, l7, denied, observed, note))
+        rows.append(
+            EdgeRow(
+                edge_id, source, target, ports, enforce, icmps, l7, denied, observed, _DENIED_NOTE if denied else None
+            )
+        )
         if dns_ingress:
             # Cilium applies DNS rules on egress only, so the DNS server's side admits the traffic at L4 in
             # an edge of its own.
             note = f"The DNS server's side of edge {edge_id} (Cilium applies DNS rules on egress only)."
-            rows.append(EdgeRow(self._new_id(), source, target, ports, _TARGET, icmps, None, denied, observed, note))
+            twin_id = self._new_id() if self._taken else f"e{self._next}"
+            self._next += 1
+            rows.append(EdgeRow(twin_id, source, target, ports, _TARGET, icmps, None, denied, observed, note))
 
 
 def _add_observed(edge: Edge, observed: Observed) -> None:
