@@ -132,8 +132,7 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     summary.warnings.extend(
         f"{warning} ({count}x)" if count > 1 else warning for warning, count in reading.warnings.items()
     )
-    summary.workloads = len(nodes.touched_workloads)
-    summary.nodes = len(nodes.touched)
+    summary.workloads, summary.nodes = nodes.counts()
     graph = FlowGraph(document, nodes.rows, table.rows)
     if into is not None:
         graph.document()  # extended in place, as promised
@@ -328,7 +327,7 @@ def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict
     ingress = {merged_key >> 19 & _RANK_MASK for merged_key in seen}
     del seen
     namespaces = reading.options.namespaces
-    labels_known = nodes.labels_known
+    labels_unknown = nodes.labels_unknown
     by_id = nodes.by_id
     for rank in egress | ingress:
         node_id = ranked[rank]
@@ -337,7 +336,7 @@ def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict
         if (
             isinstance(row, NodeRow)
             and row.kind == "workload"
-            and labels_known.get(node_id, False)
+            and node_id not in labels_unknown
             and not (namespaces and row.namespace not in namespaces)
         ):
             isolate = row.isolate

@@ -115,9 +115,10 @@ class NodeTable:
         for node in document.nodes:
             self._by_meaning.setdefault(meaning_of(node), node.id)
         self.rows: list[NodeRow] = []  # the nodes this import made, in order
+        # The document's own nodes this import found again (each made node counts as touched too).
         self.touched: set[str] = set()
         self.touched_workloads: set[str] = set()
-        self.labels_known: dict[str, bool] = {}
+        self.labels_unknown: set[str] = set()  # made workloads whose labels no flow gave: never locked
         self._namespaces: set[str] = set()  # namespaces the document is known to have
 
     def find_workload(self, namespace: str, name: str) -> str | None:
@@ -132,13 +133,18 @@ class NodeTable:
             if existing is None:
                 row.id = safe_id(f"{row.id}+{len(self.by_id)}")
         if existing is not None:
-            self.touched.add(existing)
+            if isinstance(self.by_id[existing], Node):
+                self.touched.add(existing)
             return existing
         self.rows.append(row)
         self.by_id[row.id] = row
         self._by_meaning[meaning] = row.id
-        self.touched.add(row.id)
         return row.id
+
+    def counts(self) -> tuple[int, int]:
+        """(workloads, nodes) this import made or found again."""
+        made_workloads = sum(row.kind == "workload" for row in self.rows)
+        return made_workloads + len(self.touched_workloads), len(self.rows) + len(self.touched)
 
     def workload(
         self,
@@ -167,11 +173,13 @@ class NodeTable:
             isolate=IsolateRow(),
         )
         result = self._add(row, ("workload", namespace, name))
-        self.touched_workloads.add(result)
-        if labels is not None:
-            self.labels_known[result] = True
-        else:
-            self.labels_known.setdefault(result, False)
+        if self.rows and self.rows[-1] is row:  # made now
+            if labels is None:
+                self.labels_unknown.add(result)
+        elif isinstance(self.by_id[result], Node):
+            self.touched_workloads.add(result)
+        elif labels is not None:  # made earlier by this import, and now its labels are known
+            self.labels_unknown.discard(result)
         return result
 
     def selector(self, namespace: str, service: str, selector: dict[str, str]) -> str:
