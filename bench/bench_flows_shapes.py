@@ -12,6 +12,10 @@ ratio in CPU time is the steadier one. Floor and import alternate REPEAT times; 
 
     .venv/bin/python bench/bench_flows_shapes.py              # both shapes (generates bench/data/ on first use)
     .venv/bin/python bench/bench_flows_shapes.py realistic
+    .venv/bin/python bench/bench_flows_shapes.py --against /tmp/old pods   # and another checkout, back to back
+
+With `--against DIR` the same command also runs from DIR (a checkout of other code, e.g. `git archive REV |
+tar -x -C DIR`), interleaved with the floor and this tree, and its figures are printed beside this tree's.
 """
 
 from __future__ import annotations
@@ -160,10 +164,10 @@ def _data(shape: str) -> Path:
     return path
 
 
-def _timed(command: list[str]) -> tuple[float, float, float]:
+def _timed(command: list[str], cwd: Path = ROOT) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak RSS in MB) of one child process, from its own rusage (os.wait4)."""
     start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -172,14 +176,17 @@ def _timed(command: list[str]) -> tuple[float, float, float]:
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def main(shapes: list[str]) -> None:
+def main(shapes: list[str], against: Path | None = None) -> None:
     for shape in shapes:
         path = _data(shape)
         _, ratio_target, rss_target = SHAPES[shape]
-        floors, imports = [], []
+        floors, imports, others = [], [], []
+        command = [sys.executable, "-m", "editor.policy.cli", "flows", str(path.resolve())]
         for _ in range(REPEAT):
             floors.append(_timed([sys.executable, "-c", FLOOR, str(path)]))
-            imports.append(_timed([sys.executable, "-m", "editor.policy.cli", "flows", str(path)]))
+            imports.append(_timed(command))
+            if against is not None:
+                others.append(_timed(command, against))
         floor, best = min(run[0] for run in floors), min(run[0] for run in imports)
         floor_cpu, best_cpu = min(run[1] for run in floors), min(run[1] for run in imports)
         peak = max(run[2] for run in imports)
@@ -191,7 +198,19 @@ def main(shapes: list[str]) -> None:
             f"(target <= {rss_target} MB); load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        if others:
+            other_cpu = min(run[1] for run in others)
+            print(
+                f"  {against}: {min(run[0] for run in others):.2f}s, in CPU time {other_cpu:.2f}s = "
+                f"{other_cpu / floor_cpu:.2f}x the floor; this tree takes {best_cpu / other_cpu:.2f} of its CPU time; "
+                f"peak RSS {max(run[2] for run in others):.0f} MB",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(SHAPES))
+    arguments = sys.argv[1:]
+    other = None
+    if arguments[:1] == ["--against"]:
+        other, arguments = Path(arguments[1]).resolve(), arguments[2:]
+    main(arguments or list(SHAPES), other)

@@ -81,7 +81,9 @@ class Aggregator:
         self.endpoints: list[Key] = []  # endpoint id -> key
         self._endpoint_ids: dict[Key, int] = {}
         self._pods: dict[str, tuple[str, int]] = {}  # pod name -> (namespace, id) of the first pod so named
-        self._pod_ids: dict[tuple[str, str], int] = {}  # (namespace, pod name) -> id, for every pod
+        # (namespace, pod name) -> id of the other pods: one whose name another namespace had first, or one in no
+        # valid namespace (-1)
+        self._pod_ids: dict[tuple[str, str], int] = {}
         self.workload_pods: dict[int, list[PodInfo]] = {}  # Hubble pods by their workload's endpoint id
         self.pod_info: dict[Key, PodInfo] = {}  # Gadget pods and identity groups
         self._identities: dict[int, Key | None] = {}
@@ -227,12 +229,14 @@ class Aggregator:
     def _endpoint(self, endpoint: hubble.Endpoint, address: str, names: tuple[str, ...]) -> int | None:
         """The id of an endpoint the fast pod lookup in add_flow did not find."""
         if endpoint.pod_name:
-            pod = (endpoint.namespace, endpoint.pod_name)
-            endpoint_id = self._pod_ids.get(pod)
+            # add_flow found no pod of this name in this namespace among the first ones so named
+            endpoint_id = self._pod_ids.get((endpoint.namespace, endpoint.pod_name)) if self._pod_ids else None
             if endpoint_id is None:
-                endpoint_id = self._pod_ids[pod] = self._new_pod(endpoint)
-                if endpoint_id >= 0:
-                    self._pods.setdefault(endpoint.pod_name, (endpoint.namespace, endpoint_id))
+                endpoint_id = self._new_pod(endpoint)
+                if endpoint_id >= 0 and endpoint.pod_name not in self._pods:
+                    self._pods[endpoint.pod_name] = (endpoint.namespace, endpoint_id)
+                else:
+                    self._pod_ids[(endpoint.namespace, endpoint.pod_name)] = endpoint_id
             return None if endpoint_id < 0 else endpoint_id
         identity = endpoint.identity
         if identity:
