@@ -124,31 +124,22 @@ class Aggregator:
         if l4 is None:
             self.ignored["no layer-4 header"] += 1
             return
-        ports = l4.TCP
+        header: hubble.Ports | hubble.Icmp | None = l4.TCP
         protocol = 0
-        if ports is None:
-            ports = l4.UDP
-            protocol = 1
-            if ports is None:
-                ports = l4.SCTP
-                protocol = 2
+        if header is None:
+            protocol, header = _layer4(l4)
         reply = flow.is_reply
-        if ports is not None:
-            port = ports.destination_port
+        if isinstance(header, hubble.Ports):
+            port = header.destination_port
             if reply is None:
-                reply = _guess_reply(flow, ports)
-        else:
-            icmp = l4.ICMPv4
-            protocol = 3
-            if icmp is None:
-                icmp = l4.ICMPv6
-                protocol = 4
-                if icmp is None:
-                    self.ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
-                    return
-            port = icmp.type & 0xFFFF
+                reply = _guess_reply(flow, header)
+        elif header is not None:
+            port = header.type & 0xFFFF
             if reply is None:
                 reply = flow.reply or ICMP_REPLIES[PROTOCOLS[protocol]] == port
+        else:
+            self.ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
+            return
         if reply:
             self.replies += 1
             return
@@ -383,6 +374,14 @@ class Aggregator:
 def _url_path(url: str) -> str:
     """The path of an HTTP request URL (Hubble prints the full URL); the query is not part of a rule."""
     return urlsplit(url).path or "/"
+
+
+def _layer4(l4: hubble.Layer4) -> tuple[int, hubble.Ports | hubble.Icmp | None]:
+    """(protocol code, header) of the protocol a layer-4 header holds, in PROTOCOLS order; (-1, None) for none."""
+    for protocol, header in enumerate((l4.TCP, l4.UDP, l4.SCTP, l4.ICMPv4, l4.ICMPv6)):
+        if header is not None:
+            return protocol, header
+    return -1, None
 
 
 def _ignored_verdict(verdict: str) -> str:
