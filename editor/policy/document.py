@@ -581,12 +581,13 @@ def json_chunks(
     Node or Edge (written as its to_json()), or a value msgspec encodes as that would be (a flow import's rows,
     flows/tables.py)."""
     # The standard library's encoder drops to pure Python when indenting (half the time of a large flow
-    # import went there); msgspec writes the same text, byte for byte, in C. A batch of items is
-    # formatted as a top-level array and moved two levels in: JSON strings hold no raw newline, so every
-    # newline in the text is one the formatter put there.
+    # import went there); msgspec writes the same text, byte for byte, in C. A batch of items is formatted
+    # as the array of a one-key object, which puts the items at the depth they have in the document, and
+    # cut out of it.
     encode, format_ = msgspec.json.encode, msgspec.json.format
     yield format_(encode(head), indent=indent)[:-2]  # without the closing "\n}"
     pad, inner = b" " * indent, b"\n" + b" " * indent
+    start, end = len(b"{\n" + pad + b'"": ['), -len(inner + b"]\n}")
     for key, values in sections:
         if not values:
             yield b",\n" + pad + key + b": []"
@@ -597,8 +598,8 @@ def json_chunks(
                 items = [
                     item.to_json() if isinstance(item, Node | Edge) else item for item in values[first : first + batch]
                 ]
-                text = format_(encode(items), indent=indent)
-            yield (b"," if first else b"") + text[1:-2].replace(b"\n", inner)
+                text = format_(encode({"": items}), indent=indent)
+            yield (b"," if first else b"") + text[start:end]
         yield inner + b"]"
     yield b"\n}\n"
 
