@@ -42,7 +42,7 @@ from .aggregate import (
     Key,
     PodInfo,
 )
-from .tables import EdgeTable, FlowGraph, NodeRow, NodeTable, ObservedRow
+from .tables import EdgeTable, FlowGraph, NodeRow, NodeTable, ObservedRow, WorkloadSpec
 from .workloads import name_from_labels, selector_labels, workload_of
 
 _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
@@ -216,10 +216,10 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: dict[int, None]) -> li
                 node_of[index] = nodes.entity(key[1])
             elif kind == "world":
                 node_of[index] = _world_node(reading, nodes, key[1])
-        for place in sorted(places):
-            index = places[place]
-            key = endpoints[index]
-            node_of[index] = _workload_node(nodes, key[1], key[2], workload_pods[index])[0]
+        indexes = [places[place] for place in sorted(places)]
+        specs = [_workload_spec(endpoints[index][1], endpoints[index][2], workload_pods[index]) for index in indexes]
+        for index, node_id in zip(indexes, nodes.workloads(specs), strict=True):
+            node_of[index] = node_id
         return node_of
     workloads: dict[tuple[str, str], list[int]] = {}
     infos_of: dict[tuple[str, str], list[PodInfo]] = {}
@@ -254,7 +254,8 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: dict[int, None]) -> li
         if all(endpoints[index][0] == "group" for index in members):
             groups.extend(zip(members, infos, strict=True))
             continue
-        node_id, labels = _workload_node(nodes, namespace, name, infos)
+        spec = _workload_spec(namespace, name, infos)
+        node_id, labels = nodes.workload(*spec), spec[2]
         for index in members:
             node_of[index] = node_id
         if labels and by_labels:
@@ -277,16 +278,13 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: dict[int, None]) -> li
     return node_of
 
 
-def _workload_node(
-    nodes: NodeTable, namespace: str, name: str, infos: list[PodInfo]
-) -> tuple[str, dict[str, str] | None]:
-    """(node id, selector labels) of the workload made of the pods `infos` describe."""
+def _workload_spec(namespace: str, name: str, infos: list[PodInfo]) -> WorkloadSpec:
+    """What makes the workload of the pods `infos` describe (see NodeTable.workloads)."""
     if len(infos) == 1:  # a bare pod, or a workload seen through one replica
         info = infos[0]
         labels = None if info.labels is None else selector_labels(info.labels)
-        return nodes.workload(namespace, name, labels, _owner_kind(name, infos), info.namespace_labels), labels
-    labels = _shared_labels(infos)
-    return nodes.workload(namespace, name, labels, _owner_kind(name, infos), _namespace_labels(infos)), labels
+        return namespace, name, labels, _owner_kind(name, infos), info.namespace_labels
+    return namespace, name, _shared_labels(infos), _owner_kind(name, infos), _namespace_labels(infos)
 
 
 def workload_name(key: Key, info: PodInfo) -> str:

@@ -11,7 +11,7 @@ straight from the rows, and the Node and Edge objects are made only when the doc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -28,6 +28,10 @@ _DENIED_NOTE = "Observed only as denied by today's policies; enable it to allow 
 # The enforce lists an edge can have, shared by the rows (an Edge gets a copy of its own).
 _BOTH, _SOURCE, _TARGET, _NEITHER = ["source", "target"], ["source"], ["target"], []
 _NO_ICMPS: list[dict[str, Any]] = []  # shared by the rows of port edges: read only
+
+
+# What a workload is made of: namespace, name, selector labels (None: unknown), owner kind, namespace labels.
+WorkloadSpec = tuple[str, str, dict[str, str] | None, str | None, dict[str, str]]
 
 
 class IsolateRow(msgspec.Struct, gc=False):
@@ -154,33 +158,44 @@ class NodeTable:
         owner_kind: str | None,
         ns_labels: dict[str, str],
     ) -> str:
-        if ns_labels or namespace not in self._namespaces:  # else ensure_namespace would change nothing
-            self._namespaces.add(self.document.ensure_namespace(namespace, ns_labels).name)
-        if labels:
-            row_labels = dict(sorted(labels.items())) if len(labels) > 1 else dict(labels)
-            note = None
-        else:
-            row_labels = {}
-            note = _NO_LABELS_NOTE if labels is not None else _UNKNOWN_LABELS_NOTE
-        row = NodeRow(
-            safe_id(f"{namespace}/{name}"),
-            "workload",
-            name,
-            namespace,
-            owner_kind,
-            row_labels,
-            note=note,
-            isolate=IsolateRow(),
-        )
-        result = self._add(row, ("workload", namespace, name))
-        if self.rows and self.rows[-1] is row:  # made now
-            if labels is None:
-                self.labels_unknown.add(result)
-        elif isinstance(self.by_id[result], Node):
-            self.touched_workloads.add(result)
-        elif labels is not None:  # made earlier by this import, and now its labels are known
-            self.labels_unknown.discard(result)
-        return result
+        """The id of the workload `name` in `namespace`, made with these selector labels (None: unknown), owner
+        kind and namespace labels unless the document or this import has it."""
+        return self.workloads([(namespace, name, labels, owner_kind, ns_labels)])[0]
+
+    def workloads(self, specs: Iterable[WorkloadSpec]) -> list[str]:
+        """workload() of each spec, in order: a graph of bare pods makes 100,000 of them."""
+        ids: list[str] = []
+        by_meaning, by_id, rows, namespaces = self._by_meaning, self.by_id, self.rows, self._namespaces
+        for namespace, name, labels, owner_kind, ns_labels in specs:
+            if ns_labels or namespace not in namespaces:  # else ensure_namespace would change nothing
+                namespaces.add(self.document.ensure_namespace(namespace, ns_labels).name)
+            if labels:
+                row_labels = dict(sorted(labels.items())) if len(labels) > 1 else dict(labels)
+                note = None
+            else:
+                row_labels = {}
+                note = _NO_LABELS_NOTE if labels is not None else _UNKNOWN_LABELS_NOTE
+            node_id = safe_id(f"{namespace}/{name}")
+            row = NodeRow(node_id, "workload", name, namespace, owner_kind, row_labels, note=note, isolate=IsolateRow())
+            meaning = ("workload", namespace, name)
+            if meaning not in by_meaning and node_id not in by_id:  # the usual case: new, under its own id
+                rows.append(row)
+                by_id[node_id] = row
+                by_meaning[meaning] = node_id
+                if labels is None:
+                    self.labels_unknown.add(node_id)
+                ids.append(node_id)
+                continue
+            result = self._add(row, meaning)
+            if rows and rows[-1] is row:  # made now, under another id
+                if labels is None:
+                    self.labels_unknown.add(result)
+            elif isinstance(by_id[result], Node):
+                self.touched_workloads.add(result)
+            elif labels is not None:  # made earlier by this import, and now its labels are known
+                self.labels_unknown.discard(result)
+            ids.append(result)
+        return ids
 
     def selector(self, namespace: str, service: str, selector: dict[str, str]) -> str:
         self.document.ensure_namespace(namespace)
