@@ -206,19 +206,19 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: dict[int, None]) -> li
         # Hubble pods known by name only (no Gadget pod, no identity group or service): each workload has one
         # endpoint. Sorted as (namespace, name) would be, but as strings, which sort several times faster than
         # tuples: a namespace name holds no NUL, so "namespace NUL name" orders as the pair does.
-        places: dict[str, int] = {}
+        # Each workload's spec is worked out in the order its pods were read (and stored), then put in order.
+        places: dict[str, tuple[int, WorkloadSpec]] = {}
         for index in used:
             key = endpoints[index]
             kind = key[0]
             if kind == "workload":
-                places[f"{key[1]}\0{key[2]}"] = index
+                places[f"{key[1]}\0{key[2]}"] = (index, _workload_spec(key[1], key[2], workload_pods[index]))
             elif kind == "entity":
                 node_of[index] = nodes.entity(key[1])
             elif kind == "world":
                 node_of[index] = _world_node(reading, nodes, key[1])
-        indexes = [places[place] for place in sorted(places)]
-        specs = [_workload_spec(endpoints[index][1], endpoints[index][2], workload_pods[index]) for index in indexes]
-        for index, node_id in zip(indexes, nodes.workloads(specs), strict=True):
+        ordered = [places[place] for place in sorted(places)]
+        for (index, _), node_id in zip(ordered, nodes.workloads(spec for _, spec in ordered), strict=True):
             node_of[index] = node_id
         return node_of
     workloads: dict[tuple[str, str], list[int]] = {}
