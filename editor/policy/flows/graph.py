@@ -20,7 +20,9 @@ An edge is enforced on exactly the sides that are locked in its direction (so "b
 observed pods), because the compiler isolates every subject an enabled edge is enforced on.
 
 A graph of bare pods has about as many nodes as edges, 100,000s of each, so the work per node and per edge
-is kept to plain ints and tuples until the document's objects are made, once, in their final order.
+is kept to plain ints, lists indexed by endpoint id and tuples until the rows of the nodes and edges are made,
+once, in their final order (tables.py): `fenceline flows` writes the JSON from them, and the Node and Edge
+objects are made only when the Document is asked for.
 """
 
 from __future__ import annotations
