@@ -16,7 +16,10 @@ project's modules again, about 0.14 s of CPU that the floor, importing only orjs
     .venv/bin/python bench/bench_flows_shapes.py              # both shapes (generates bench/data/ on first use)
     .venv/bin/python bench/bench_flows_shapes.py realistic
     .venv/bin/python bench/bench_flows_shapes.py --against /tmp/old pods   # and another checkout, back to back
+    .venv/bin/python bench/bench_flows_shapes.py --phases pods   # and the CPU time of each phase
 
+With `--phases`, one more child reads, builds and writes in one process and prints the CPU time of each phase
+(reading and counting the flows, making the graph's rows, writing the JSON), to see where a change goes.
 With `--against DIR` the same command also runs from DIR (a checkout of other code, e.g. `git archive REV |
 tar -x -C DIR`), interleaved with the floor and this tree, and its figures are printed beside this tree's.
 """
@@ -38,6 +41,26 @@ DATA = Path(__file__).resolve().parent / "data"
 REPEAT = 3
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
 START = datetime(2024, 3, 1, tzinfo=UTC)
+
+PHASES = """
+import os, sys, time
+from editor.policy.flows import importer
+from editor.policy.flows.model import FlowOptions
+from editor.policy.gcpause import paused_gc
+clock, marks, build = time.process_time, [], importer.build_document
+def timed_build(reading, into):
+    marks.append(clock())
+    graph = build(reading, into)
+    marks.append(clock())
+    return graph
+importer.build_document = timed_build
+with paused_gc(), open(os.devnull, "wb") as out:
+    start = clock()
+    result = importer.read_flow_paths([sys.argv[1]], FlowOptions())
+    out.writelines(result.dump_chunks())
+    end = clock()
+print(f"read {marks[0] - start:.2f}s, build {marks[1] - marks[0]:.2f}s, write {end - marks[1]:.2f}s of CPU")
+"""
 
 FLOOR = """
 import orjson, sys
@@ -185,7 +208,7 @@ def _timed(command: list[str], cwd: Path = ROOT) -> tuple[float, float, float]:
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def main(shapes: list[str], against: Path | None = None) -> None:
+def main(shapes: list[str], against: Path | None = None, phases: bool = False) -> None:
     for shape in shapes:
         path = _data(shape)
         _, ratio_target, rss_target = SHAPES[shape]
@@ -211,6 +234,11 @@ def main(shapes: list[str], against: Path | None = None) -> None:
             f"(target <= {rss_target} MB); load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        if phases:
+            split = subprocess.run(
+                [sys.executable, "-c", PHASES, str(path)], cwd=ROOT, env=_environment(), capture_output=True, text=True
+            )
+            print(f"  phases of this tree: {split.stdout.strip() or split.stderr.strip()}", flush=True)
         if others:
             other_cpu = min(run[1] for run in others)
             print(
@@ -224,6 +252,8 @@ def main(shapes: list[str], against: Path | None = None) -> None:
 if __name__ == "__main__":
     arguments = sys.argv[1:]
     other = None
+    split_phases = "--phases" in arguments
+    arguments = [argument for argument in arguments if argument != "--phases"]
     if arguments[:1] == ["--against"]:
         other, arguments = Path(arguments[1]).resolve(), arguments[2:]
-    main(arguments or list(SHAPES), other)
+    main(arguments or list(SHAPES), other, split_phases)
