@@ -126,8 +126,11 @@ class Aggregator:
             return
         header: hubble.Ports | hubble.Icmp | None = l4.TCP
         protocol = 0
-        if header is None:
-            protocol, header = _layer4(l4)
+        if header is None:  # UDP (DNS lookups) next, then the rest
+            header = l4.UDP
+            protocol = 1
+            if header is None:
+                protocol, header = _layer4(l4)
         reply = flow.is_reply
         if isinstance(header, hubble.Ports):
             port = header.destination_port
