@@ -9,9 +9,19 @@ The floor is reading the same file line by line and parsing every line with orjs
 run is a fresh `python -m editor.policy.cli flows FILE > /dev/null` process; its peak RSS is that child's
 ru_maxrss (os.wait4), and its CPU time (user + sys) is printed beside the wall time: on a shared machine the
 ratio in CPU time is the steadier one. Floor and import alternate REPEAT times; the fastest of each is kept.
+The children run with Python's bytecode cache (in bench/data/pycache, written by a first run that is not
+counted), as an installed fenceline has it: with PYTHONDONTWRITEBYTECODE set, every run would compile the
+project's modules again, about 0.14 s of CPU that the floor, importing only orjson, never pays.
 
     .venv/bin/python bench/bench_flows_shapes.py              # both shapes (generates bench/data/ on first use)
     .venv/bin/python bench/bench_flows_shapes.py realistic
+    .venv/bin/python bench/bench_flows_shapes.py --against /tmp/old pods   # and another checkout, back to back
+    .venv/bin/python bench/bench_flows_shapes.py --phases pods   # and the CPU time of each phase
+
+With `--phases`, one more child reads, builds and writes in one process and prints the CPU time of each phase
+(reading and counting the flows, making the graph's rows, writing the JSON), to see where a change goes.
+With `--against DIR` the same command also runs from DIR (a checkout of other code, e.g. `git archive REV |
+tar -x -C DIR`), interleaved with the floor and this tree, and its figures are printed beside this tree's.
 """
 
 from __future__ import annotations
@@ -31,6 +41,26 @@ DATA = Path(__file__).resolve().parent / "data"
 REPEAT = 3
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
 START = datetime(2024, 3, 1, tzinfo=UTC)
+
+PHASES = """
+import os, sys, time
+from editor.policy.flows import importer
+from editor.policy.flows.model import FlowOptions
+from editor.policy.gcpause import paused_gc
+clock, marks, build = time.process_time, [], importer.build_document
+def timed_build(reading, into):
+    marks.append(clock())
+    graph = build(reading, into)
+    marks.append(clock())
+    return graph
+importer.build_document = timed_build
+with paused_gc(), open(os.devnull, "wb") as out:
+    start = clock()
+    result = importer.read_flow_paths([sys.argv[1]], FlowOptions())
+    out.writelines(result.dump_chunks())
+    end = clock()
+print(f"read {marks[0] - start:.2f}s, build {marks[1] - marks[0]:.2f}s, write {end - marks[1]:.2f}s of CPU")
+"""
 
 FLOOR = """
 import orjson, sys
@@ -160,10 +190,16 @@ def _data(shape: str) -> Path:
     return path
 
 
-def _timed(command: list[str]) -> tuple[float, float, float]:
+def _environment() -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    environment["PYTHONPYCACHEPREFIX"] = str(DATA / "pycache")
+    return environment
+
+
+def _timed(command: list[str], cwd: Path = ROOT) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak RSS in MB) of one child process, from its own rusage (os.wait4)."""
     start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_environment())
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -172,14 +208,21 @@ def _timed(command: list[str]) -> tuple[float, float, float]:
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def main(shapes: list[str]) -> None:
+def main(shapes: list[str], against: Path | None = None, phases: bool = False) -> None:
     for shape in shapes:
         path = _data(shape)
         _, ratio_target, rss_target = SHAPES[shape]
-        floors, imports = [], []
+        floors, imports, others = [], [], []
+        command = [sys.executable, "-m", "editor.policy.cli", "flows", str(path.resolve())]
+        empty = DATA / "empty.jsonl"
+        empty.touch()
+        for cwd in (ROOT, against) if against is not None else (ROOT,):  # compiles the modules once, not counted
+            _timed([*command[:-1], str(empty)], cwd)
         for _ in range(REPEAT):
             floors.append(_timed([sys.executable, "-c", FLOOR, str(path)]))
-            imports.append(_timed([sys.executable, "-m", "editor.policy.cli", "flows", str(path)]))
+            imports.append(_timed(command))
+            if against is not None:
+                others.append(_timed(command, against))
         floor, best = min(run[0] for run in floors), min(run[0] for run in imports)
         floor_cpu, best_cpu = min(run[1] for run in floors), min(run[1] for run in imports)
         peak = max(run[2] for run in imports)
@@ -191,7 +234,26 @@ def main(shapes: list[str]) -> None:
             f"(target <= {rss_target} MB); load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        if phases:
+            split = subprocess.run(
+                [sys.executable, "-c", PHASES, str(path)], cwd=ROOT, env=_environment(), capture_output=True, text=True
+            )
+            print(f"  phases of this tree: {split.stdout.strip() or split.stderr.strip()}", flush=True)
+        if others:
+            other_cpu = min(run[1] for run in others)
+            print(
+                f"  {against}: {min(run[0] for run in others):.2f}s, in CPU time {other_cpu:.2f}s = "
+                f"{other_cpu / floor_cpu:.2f}x the floor; this tree takes {best_cpu / other_cpu:.2f} of its CPU time; "
+                f"peak RSS {max(run[2] for run in others):.0f} MB",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(SHAPES))
+    arguments = sys.argv[1:]
+    other = None
+    split_phases = "--phases" in arguments
+    arguments = [argument for argument in arguments if argument != "--phases"]
+    if arguments[:1] == ["--against"]:
+        other, arguments = Path(arguments[1]).resolve(), arguments[2:]
+    main(arguments or list(SHAPES), other, split_phases)

@@ -472,12 +472,12 @@ class Document:
     # --- (de)serialisation ---------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        data = self._head_json()
+        data = self.head_json()
         data["nodes"] = [node.to_json() for node in self.nodes]
         data["edges"] = [edge.to_json() for edge in self.edges]
         return data
 
-    def _head_json(self) -> dict[str, Any]:
+    def head_json(self) -> dict[str, Any]:
         """to_json() up to the nodes and edges, which come last."""
         data: dict[str, Any] = {"schema": SCHEMA_VERSION}
         if self.name:
@@ -502,26 +502,9 @@ class Document:
     def dump_chunks(self, indent: int = 2, batch: int = 1000) -> Iterator[bytes]:
         """dump_bytes() in pieces, `batch` nodes or edges at a time, so that a graph of 100,000 nodes is never
         held whole as JSON values or text."""
-        # The standard library's encoder drops to pure Python when indenting (half the time of a large flow
-        # import went there); msgspec writes the same text, byte for byte, in C. A batch of items is
-        # formatted as a top-level array and moved two levels in: JSON strings hold no raw newline, so every
-        # newline in the text is one the formatter put there.
-        encode, format_ = msgspec.json.encode, msgspec.json.format
-        yield format_(encode(self._head_json()), indent=indent)[:-2]  # without the closing "\n}"
-        pad, inner = b" " * indent, b"\n" + b" " * indent
-        values: list[Node] | list[Edge]
-        for key, values in ((b'"nodes"', self.nodes), (b'"edges"', self.edges)):
-            if not values:
-                yield b",\n" + pad + key + b": []"
-                continue
-            yield b",\n" + pad + key + b": ["
-            for first in range(0, len(values), batch):
-                with paused_gc():  # to_json() makes a few containers per item, all alive until encoded
-                    items = [item.to_json() for item in values[first : first + batch]]
-                    text = format_(encode(items), indent=indent)
-                yield (b"," if first else b"") + text[1:-2].replace(b"\n", inner)
-            yield inner + b"]"
-        yield b"\n}\n"
+        nodes: list[Any] = self.nodes
+        edges: list[Any] = self.edges
+        return json_chunks(self.head_json(), [(b'"nodes"', nodes), (b'"edges"', edges)], indent, batch)
 
     @classmethod
     def from_json(cls, data: Any, known_valid: SizedCache[bool] | None = None) -> Document:
@@ -589,6 +572,36 @@ def _short_port_name_error(name: str) -> str | None:
     if not re.search("[a-z]", name):
         return f"port name {name!r} must contain a letter"
     return None
+
+
+def json_chunks(
+    head: dict[str, Any], sections: list[tuple[bytes, list[Any]]], indent: int = 2, batch: int = 1000
+) -> Iterator[bytes]:
+    """The indented JSON of `head` followed by `sections` (key, items), in pieces of `batch` items: an item is a
+    Node or Edge (written as its to_json()), or a value msgspec encodes as that would be (a flow import's rows,
+    flows/tables.py)."""
+    # The standard library's encoder drops to pure Python when indenting (half the time of a large flow
+    # import went there); msgspec writes the same text, byte for byte, in C. A batch of items is formatted
+    # as the array of a one-key object, which puts the items at the depth they have in the document, and
+    # cut out of it.
+    encode, format_ = msgspec.json.encode, msgspec.json.format
+    yield format_(encode(head), indent=indent)[:-2]  # without the closing "\n}"
+    pad, inner = b" " * indent, b"\n" + b" " * indent
+    start, end = len(b"{\n" + pad + b'"": ['), -len(inner + b"]\n}")
+    for key, values in sections:
+        if not values:
+            yield b",\n" + pad + key + b": []"
+            continue
+        yield b",\n" + pad + key + b": ["
+        for first in range(0, len(values), batch):
+            with paused_gc():  # to_json() makes a few containers per item, all alive until encoded
+                items = [
+                    item.to_json() if isinstance(item, Node | Edge) else item for item in values[first : first + batch]
+                ]
+                text = format_(encode({"": items}), indent=indent)
+            yield (b"," if first else b"") + text[start:end]
+        yield inner + b"]"
+    yield b"\n}\n"
 
 
 def safe_id(text: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from editor.policy.cli import main
 from editor.policy.document import Document
-from editor.policy.flows import read_flows
+from editor.policy.flows import FlowImport, read_flows
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 HTTP = str(FIXTURES / "hubble" / "basic-sample-5-http-flows.json")
@@ -138,6 +138,31 @@ def test_batched_writing_is_the_standard_librarys_indented_json(batch: int) -> N
         expected = json.dumps(document.to_json(), indent=2, ensure_ascii=False) + "\n"
         assert b"".join(document.dump_chunks(batch=batch)).decode() == expected
         assert document.dump_bytes() == expected.encode()
+
+
+CAPTURES = sorted([*(FIXTURES / "hubble").glob("*.json*"), *(FIXTURES / "gadget").glob("*/*.input")])
+
+
+def _import(*paths: Path, into: Document | None = None) -> FlowImport:
+    files = [(str(path), io.BytesIO(path.read_bytes())) for path in paths]
+    return read_flows(files, into=into)
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [[path] for path in CAPTURES] + [CAPTURES, [GOLDEN / "synthetic-bare-pods-40.jsonl"]],
+    ids=lambda paths: paths[0].name if len(paths) == 1 else "all",
+)
+def test_the_json_written_from_the_rows_is_the_documents(paths: list[Path]) -> None:
+    """`fenceline flows` writes the JSON of the nodes and edges an import made straight from their rows, without
+    making the Document: it must be the text the Document itself writes, byte for byte."""
+    written = b"".join(_import(*paths).dump_chunks())
+    document = _import(*paths).document
+    assert written == document.dump_bytes()
+    assert written == (json.dumps(document.to_json(), indent=2, ensure_ascii=False) + "\n").encode()
+    assert b"".join(_import(*paths, into=Document.loads(written)).dump_chunks()) == (
+        _import(*paths, into=Document.loads(written)).document.dump_bytes()
+    )
 
 
 def test_the_document_is_the_same_whatever_the_string_hash_seed() -> None:

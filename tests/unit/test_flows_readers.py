@@ -16,6 +16,7 @@ import pytest
 
 from editor.policy.flows import FlowOptions, read_flows
 from editor.policy.flows.detect import CHUNK_BYTES, MAX_LINE_BYTES
+from editor.policy.flows.hubble import split_labels
 from editor.policy.yamlio import InputError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -359,3 +360,29 @@ def test_a_flow_with_an_impossible_time_loses_only_its_time(moment: str) -> None
     assert len(result.document.edges) == 1
     with pytest.raises(ValueError):
         FlowOptions(since="0001-01-01T00:00:00+23:59")
+
+
+def test_labels_are_told_apart_by_what_comes_before_their_first_equals_sign() -> None:
+    """split_labels caches what a label is by its `source:key` (a bare pod's `run=<its name>` repeats the key,
+    not the value): sources, Cilium's own keys, namespace labels, values holding "=" and odd labels read as
+    taking each label apart whole would."""
+    labels = [
+        "k8s:app=web",
+        "k8s:io.kubernetes.pod.namespace=shop",
+        "k8s:io.cilium.k8s.namespace.labels.team=a",
+        "reserved:host",
+        "k8s:io.cilium.k8s.policy.cluster=default",
+        "any:tier=be=x",
+        "plain=1",
+        "foo:bar=baz",
+        "k8s:empty",
+        "container:x=y",
+        "=k8s:odd",
+        "k8s:app=api",
+    ]
+    for _ in range(2):  # taken apart, then from the cache
+        assert split_labels(labels) == (
+            {"app": "api", "tier": "be=x", "plain": "1", "foo:bar": "baz", "empty": "", "": "k8s:odd"},
+            {"team": "a"},
+            "shop",
+        )

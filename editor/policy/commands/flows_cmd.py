@@ -92,5 +92,5 @@ def _run(args: argparse.Namespace) -> int:
     for line in result.summary.lines():
         print(f"fenceline flows: {line}", file=sys.stderr)
     sys.stdout.flush()
-    sys.stdout.buffer.writelines(result.document.dump_chunks())
+    sys.stdout.buffer.writelines(result.dump_chunks())
     return 0

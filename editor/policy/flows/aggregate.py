@@ -73,7 +73,7 @@ class Aggregator:
     def __init__(self, options: FlowOptions, summary: FlowSummary) -> None:
         self.options = options
         self.summary = summary
-        self.edges: dict[int, list[Any]] = {}  # edge_key -> [flows, first seen, last seen]
+        self.edges: dict[int, list[Any]] = {}  # edge_key -> [flows, first seen, last seen, edge_key]
         self.requests: dict[int, set[tuple[str, ...]]] = {}  # edge_key -> L7 requests
         self.ignored: Counter[str] = Counter()
         self.replies = 0
@@ -81,8 +81,10 @@ class Aggregator:
         self.endpoints: list[Key] = []  # endpoint id -> key
         self._endpoint_ids: dict[Key, int] = {}
         self._pods: dict[str, tuple[str, int]] = {}  # pod name -> (namespace, id) of the first pod so named
-        self._pod_ids: dict[tuple[str, str], int] = {}  # (namespace, pod name) -> id, for every pod
-        self.workload_pods: dict[Key, list[PodInfo]] = {}  # Hubble pods by workload key
+        # (namespace, pod name) -> id of the other pods: one whose name another namespace had first, or one in no
+        # valid namespace (-1)
+        self._pod_ids: dict[tuple[str, str], int] = {}
+        self.workload_pods: dict[int, list[PodInfo]] = {}  # Hubble pods by their workload's endpoint id
         self.pod_info: dict[Key, PodInfo] = {}  # Gadget pods and identity groups
         self._identities: dict[int, Key | None] = {}
         self._label_sets: dict[bytes, Key | None] = {}
@@ -122,31 +124,25 @@ class Aggregator:
         if l4 is None:
             self.ignored["no layer-4 header"] += 1
             return
-        ports = l4.TCP
+        header: hubble.Ports | hubble.Icmp | None = l4.TCP
         protocol = 0
-        if ports is None:
-            ports = l4.UDP
+        if header is None:  # UDP (DNS lookups) next, then the rest
+            header = l4.UDP
             protocol = 1
-            if ports is None:
-                ports = l4.SCTP
-                protocol = 2
+            if header is None:
+                protocol, header = _layer4(l4)
         reply = flow.is_reply
-        if ports is not None:
-            port = ports.destination_port
+        if isinstance(header, hubble.Ports):
+            port = header.destination_port
             if reply is None:
-                reply = _guess_reply(flow, ports)
-        else:
-            icmp = l4.ICMPv4
-            protocol = 3
-            if icmp is None:
-                icmp = l4.ICMPv6
-                protocol = 4
-                if icmp is None:
-                    self.ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
-                    return
-            port = icmp.type & 0xFFFF
+                reply = _guess_reply(flow, header)
+        elif header is not None:
+            port = header.type & 0xFFFF
             if reply is None:
                 reply = flow.reply or ICMP_REPLIES[PROTOCOLS[protocol]] == port
+        else:
+            self.ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
+            return
         if reply:
             self.replies += 1
             return
@@ -177,7 +173,7 @@ class Aggregator:
         key = ((((src << 40 | dst) << 8 | verdict) << 3 | protocol) << 16) | port  # edge_key(), inlined
         entry = self.edges.get(key)
         if entry is None:
-            self.edges[key] = [1, time, time]
+            self.edges[key] = [1, time, time, key]
         else:
             entry[0] += 1
             if time < entry[1]:
@@ -227,13 +223,14 @@ class Aggregator:
     def _endpoint(self, endpoint: hubble.Endpoint, address: str, names: tuple[str, ...]) -> int | None:
         """The id of an endpoint the fast pod lookup in add_flow did not find."""
         if endpoint.pod_name:
-            pod = (endpoint.namespace, endpoint.pod_name)
-            endpoint_id = self._pod_ids.get(pod)
+            # add_flow found no pod of this name in this namespace among the first ones so named
+            endpoint_id = self._pod_ids.get((endpoint.namespace, endpoint.pod_name)) if self._pod_ids else None
             if endpoint_id is None:
-                key = self._new_pod(endpoint)
-                endpoint_id = self._pod_ids[pod] = -1 if key is None else self._id(key)
-                if key is not None:
-                    self._pods.setdefault(endpoint.pod_name, (endpoint.namespace, endpoint_id))
+                endpoint_id = self._new_pod(endpoint)
+                if endpoint_id >= 0 and endpoint.pod_name not in self._pods:
+                    self._pods[endpoint.pod_name] = (endpoint.namespace, endpoint_id)
+                else:
+                    self._pod_ids[(endpoint.namespace, endpoint.pod_name)] = endpoint_id
             return None if endpoint_id < 0 else endpoint_id
         identity = endpoint.identity
         if identity:
@@ -259,8 +256,8 @@ class Aggregator:
             return self._id(("world", address))
         return self._id(found)
 
-    def _new_pod(self, endpoint: hubble.Endpoint) -> Key | None:
-        """Record a pod seen for the first time; its key is its workload's, so replicas share edges. None
+    def _new_pod(self, endpoint: hubble.Endpoint) -> int:
+        """Record a pod seen for the first time; its endpoint is its workload's, so replicas share edges. -1
         for a pod in no usable namespace (a field-masked or hand-edited log): the graph has no place for it,
         so its flows are left out, with a warning naming it."""
         labels = hubble.decode_labels(endpoint.labels)
@@ -272,7 +269,7 @@ class Aggregator:
         if not valid:  # a graph holds no node outside a valid namespace
             where = f"namespace {namespace!r}"
             self.warnings[f"pod {endpoint.pod_name!r} is in no valid namespace ({where}); its flows were left out"] += 1
-            return None
+            return -1
         owner = endpoint.workloads[0] if endpoint.workloads else None
         info = PodInfo(
             namespace,
@@ -287,8 +284,13 @@ class Aggregator:
         else:
             info.guess = workload_of(info.name, pod_labels)
             key = ("workload", namespace, info.guess[0])
-        self.workload_pods.setdefault(key, []).append(info)
-        return key
+        endpoint_id = self._id(key)
+        pods = self.workload_pods.get(endpoint_id)
+        if pods is None:
+            self.workload_pods[endpoint_id] = [info]
+        else:
+            pods.append(info)
+        return endpoint_id
 
     def _identity_key(self, endpoint: hubble.Endpoint) -> Key | None:
         """The key of an endpoint known by identity and labels but not by pod name."""
@@ -325,7 +327,7 @@ class Aggregator:
         local, peer = self._id(local_key), self._id(peer_key)
         source, target = (local, peer) if connection.outgoing else (peer, local)
         key = edge_key(source, target, 0, PROTOCOLS.index(connection.protocol), connection.port)
-        entry = self.edges.setdefault(key, [0, time, time])
+        entry = self.edges.setdefault(key, [0, time, time, key])
         entry[0] += 1
         if time:
             entry[1] = min(filter(None, (entry[1], time)))
@@ -375,6 +377,14 @@ class Aggregator:
 def _url_path(url: str) -> str:
     """The path of an HTTP request URL (Hubble prints the full URL); the query is not part of a rule."""
     return urlsplit(url).path or "/"
+
+
+def _layer4(l4: hubble.Layer4) -> tuple[int, hubble.Ports | hubble.Icmp | None]:
+    """(protocol code, header) of the protocol a layer-4 header holds, in PROTOCOLS order; (-1, None) for none."""
+    for protocol, header in enumerate((l4.TCP, l4.UDP, l4.SCTP, l4.ICMPv4, l4.ICMPv6)):
+        if header is not None:
+            return protocol, header
+    return -1, None
 
 
 def _ignored_verdict(verdict: str) -> str:

@@ -20,16 +20,19 @@ An edge is enforced on exactly the sides that are locked in its direction (so "b
 observed pods), because the compiler isolates every subject an enabled edge is enforced on.
 
 A graph of bare pods has about as many nodes as edges, 100,000s of each, so the work per node and per edge
-is kept to plain ints and tuples until the document's objects are made, once, in their final order.
+is kept to plain ints, lists indexed by endpoint id and tuples until the rows of the nodes and edges are made,
+once, in their final order (tables.py): `fenceline flows` writes the JSON from them, and the Node and Edge
+objects are made only when the Document is asked for.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from ..document import Document, Observed
+from ..document import Document
 from .aggregate import (
     DENIED_VERDICTS,
     ENDPOINT_MASK,
@@ -41,7 +44,7 @@ from .aggregate import (
     Key,
     PodInfo,
 )
-from .tables import EdgeTable, NodeTable
+from .tables import EdgeTable, FlowGraph, NodeRow, NodeTable, ObservedRow, WorkloadSpec
 from .workloads import name_from_labels, selector_labels, workload_of
 
 _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
@@ -65,7 +68,7 @@ class EdgeStats:
         self.requests: set[tuple[str, ...]] = set()  # L7 requests: ("http", method, path), ("dns", name), ...
 
     def add(self, verdict: str, entry: list[Any], requests: set[tuple[str, ...]] | None) -> None:
-        count, first, last = entry
+        count, first, last = entry[0], entry[1], entry[2]
         self.count += count
         if first and (not self.first or first < self.first):
             self.first = first
@@ -76,7 +79,7 @@ class EdgeStats:
             self.requests.update(requests)
 
 
-def build_document(reading: Aggregator, into: Document | None) -> Document:
+def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     """The document: a new one, or `into` extended in place (nodes matched by id or meaning, counts added).
 
     This consumes `reading`: what it read is let go of as soon as the graph no longer needs it, so that the
@@ -101,14 +104,14 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
         used[key >> 67] = None
         used[key >> 27 & ENDPOINT_MASK] = None
     nodes = NodeTable(document)
-    node_of = _resolve(reading, nodes, [endpoints[index] for index in used])
+    node_ids = _resolve(reading, nodes, used)
     del used
-    node_ids = [node_of.get(key) for key in endpoints]
     # Node ids as their rank in sorted order: an edge is then one int that sorts as its (source, target,
-    # protocol, port) would, and merging and sorting 100,000s of them costs no tuple of strings. In the order
-    # the nodes were made (workloads by namespace and name), which is nearly sorted already.
-    ranked = sorted(dict.fromkeys(node_of.values()))
-    del node_of
+    # protocol, port) would, and merging and sorting 100,000s of them costs no tuple of strings.
+    distinct = set(node_ids)
+    distinct.discard(None)
+    ranked: list[str] = sorted(distinct)  # type: ignore[arg-type]  # None is left out
+    del distinct
     reading.forget_endpoints()
     rank_of = {node_id: rank for rank, node_id in enumerate(ranked)}
     ranks = [-1 if node_id is None else rank_of[node_id] for node_id in node_ids]
@@ -116,7 +119,8 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
     merged = _merge(edges, ranks, reading.requests)
     del ranks
     _lock(reading, nodes, ranked, merged)
-    used_flows, denied_edges = _add_edges(reading, EdgeTable(document, nodes), ranked, merged, edges)
+    table = EdgeTable(document, nodes)
+    used_flows, denied_edges = _add_edges(reading, table, ranked, merged)
     summary = reading.summary
     summary.flows_used += used_flows
     summary.edges = len(merged)
@@ -130,18 +134,20 @@ def build_document(reading: Aggregator, into: Document | None) -> Document:
     summary.warnings.extend(
         f"{warning} ({count}x)" if count > 1 else warning for warning, count in reading.warnings.items()
     )
-    summary.workloads = len(nodes.touched_workloads)
-    summary.nodes = len(nodes.touched)
-    return document
+    summary.workloads, summary.nodes = nodes.counts()
+    graph = FlowGraph(document, nodes.rows, table.rows)
+    if into is not None:
+        graph.document()  # extended in place, as promised
+    return graph
 
 
 def _merge(
     edges: dict[int, list[Any]], ranks: list[int], requests: dict[int, set[tuple[str, ...]]]
-) -> dict[int, int | EdgeStats]:
+) -> dict[int, list[Any] | EdgeStats]:
     """Entries merged by (source node, target node, protocol, port) as one int: source rank << 51, target rank
-    << 19, protocol rank << 16, port. The value is the one entry's key (the usual case), or EdgeStats when
+    << 19, protocol rank << 16, port. The value is the one entry (the usual case), or EdgeStats when
     several entries land there (replicas, verdicts)."""
-    merged: dict[int, int | EdgeStats] = {}
+    merged: dict[int, list[Any] | EdgeStats] = {}
     for key, entry in edges.items():
         source_rank, target_rank = ranks[key >> 67], ranks[key >> 27 & ENDPOINT_MASK]
         if source_rank < 0 or target_rank < 0:
@@ -149,11 +155,11 @@ def _merge(
         merged_key = (((source_rank << 32 | target_rank) << 3 | _PROTOCOL_RANK[key >> 16 & 7]) << 16) | key & 0xFFFF
         found = merged.get(merged_key)
         if found is None:
-            merged[merged_key] = key
+            merged[merged_key] = entry
             continue
-        if isinstance(found, int):
+        if isinstance(found, list):
             stats = merged[merged_key] = EdgeStats()
-            stats.add(VERDICTS[found >> 19 & 0xFF], edges[found], requests.get(found))
+            stats.add(VERDICTS[found[3] >> 19 & 0xFF], found, requests.get(found[3]))
         else:
             stats = found
         stats.add(VERDICTS[key >> 19 & 0xFF], entry, requests.get(key))
@@ -164,8 +170,7 @@ def _add_edges(
     reading: Aggregator,
     table: EdgeTable,
     ranked: list[str],
-    merged: dict[int, int | EdgeStats],
-    edges: dict[int, list[Any]],
+    merged: dict[int, list[Any] | EdgeStats],
 ) -> tuple[int, int]:
     """Add the merged edges to the document in order of (source, target, protocol, port); (flows, denied edges)."""
     add_edge, requests = table.add, reading.requests
@@ -174,16 +179,18 @@ def _add_edges(
         found = merged[merged_key]
         source, target = ranked[merged_key >> 51], ranked[merged_key >> 19 & _RANK_MASK]
         protocol, port = _SORTED_PROTOCOLS[merged_key >> 16 & 7], merged_key & 0xFFFF
-        if isinstance(found, int):
-            count, first, last = edges[found]
-            verdict = found >> 19 & 0xFF
+        if isinstance(found, list):
+            count, first, last, key = found
+            verdict = key >> 19 & 0xFF
             denied = verdict >= _FIRST_DENIED
-            observed = Observed(count, first or None, last or None, {VERDICTS[verdict]: count} if verdict else {})
-            found_requests = requests.get(found)
+            observed = ObservedRow(count, first or None, last or None, {VERDICTS[verdict]: count} if verdict else {})
+            found_requests = requests.get(key) if requests else None
         else:
             count, verdicts = found.count, found.verdicts
             denied = bool(verdicts) and verdicts.keys() <= DENIED_VERDICTS
-            observed = Observed(count, found.first or None, found.last or None, verdicts)
+            if len(verdicts) > 1:
+                verdicts = dict(sorted(verdicts.items()))
+            observed = ObservedRow(count, found.first or None, found.last or None, verdicts)
             found_requests = found.requests
         used_flows += count
         denied_edges += denied
@@ -192,85 +199,94 @@ def _add_edges(
     return used_flows, denied_edges
 
 
-def _resolve(reading: Aggregator, nodes: NodeTable, used: list[Key]) -> dict[Key, str]:
-    """Endpoint key -> node id for the `used` keys, creating the nodes."""
-    node_of: dict[Key, str] = {}
-    if not reading.pod_info:
-        # Hubble pods known by name only (no Gadget pod, no identity group or service): each workload has one
-        # key, and its key sorts as its (namespace, name) does.
-        for key in used:
-            kind = key[0]
-            if kind == "entity":
-                node_of[key] = nodes.entity(key[1])
-            elif kind == "world":
-                node_of[key] = _world_node(reading, nodes, key[1])
-        workload_pods = reading.workload_pods
-        for key in sorted(key for key in used if key[0] == "workload"):
-            node_of[key] = _workload_node(nodes, key[1], key[2], workload_pods[key])[0]
-        return node_of
-    workloads: dict[tuple[str, str], list[Key]] = {}
-    infos_of: dict[tuple[str, str], list[PodInfo]] = {}
+def _resolve(reading: Aggregator, nodes: NodeTable, used: dict[int, None]) -> list[str | None]:
+    """Endpoint id -> node id for the `used` endpoints (None for the others), creating the nodes."""
+    endpoints = reading.endpoints
+    node_of: list[str | None] = [None] * len(endpoints)
     workload_pods, pod_info = reading.workload_pods, reading.pod_info
-    for key in used:
+    if not pod_info:
+        # Hubble pods known by name only (no Gadget pod, no identity group or service): each workload has one
+        # endpoint. Sorted as (namespace, name) would be, but as strings, which sort several times faster than
+        # tuples: a namespace name holds no NUL, so "namespace NUL name" orders as the pair does.
+        # Each workload's spec is worked out in the order its pods were read (and stored), then put in order.
+        places: dict[str, tuple[int, WorkloadSpec]] = {}
+        for index in used:
+            key = endpoints[index]
+            kind = key[0]
+            if kind == "workload":
+                places[f"{key[1]}\0{key[2]}"] = (index, _workload_spec(key[1], key[2], workload_pods[index]))
+            elif kind == "entity":
+                node_of[index] = nodes.entity(key[1])
+            elif kind == "world":
+                node_of[index] = _world_node(reading, nodes, key[1])
+        ordered = [places[place] for place in sorted(places)]
+        for (index, _), node_id in zip(ordered, nodes.workloads(spec for _, spec in ordered), strict=True):
+            node_of[index] = node_id
+        return node_of
+    workloads: dict[tuple[str, str], list[int]] = {}
+    infos_of: dict[tuple[str, str], list[PodInfo]] = {}
+    for index in used:
+        key = endpoints[index]
         kind = key[0]
         if kind == "workload":
             place = (key[1], key[2])
             members = workloads.get(place)
             if members is None:
-                workloads[place] = [key]
-                infos_of[place] = list(workload_pods[key])
+                workloads[place] = [index]
+                infos_of[place] = list(workload_pods[index])
             else:
-                members.append(key)
-                infos_of[place].extend(workload_pods[key])
+                members.append(index)
+                infos_of[place].extend(workload_pods[index])
         elif kind == "pod" or kind == "group":
             info = pod_info[key]
             place = (info.namespace, workload_name(key, info))
-            workloads.setdefault(place, []).append(key)
+            workloads.setdefault(place, []).append(index)
             infos_of.setdefault(place, []).append(info)
         elif kind == "entity":
-            node_of[key] = nodes.entity(key[1])
+            node_of[index] = nodes.entity(key[1])
         elif kind == "world":
-            node_of[key] = _world_node(reading, nodes, key[1])
+            node_of[index] = _world_node(reading, nodes, key[1])
     # Pods known by name make the workloads; pods known only by identity (on another node, no pod
     # name) join the workload whose labels they carry, else make one named after their labels.
     labelled: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-    by_labels = any(key[0] in ("group", "svc") for key in used)  # whether `labelled` is ever read
-    groups: list[tuple[Key, PodInfo]] = []
+    by_labels = any(endpoints[index][0] in ("group", "svc") for index in used)  # whether `labelled` is ever read
+    groups: list[tuple[int, PodInfo]] = []
     for (namespace, name), members in sorted(workloads.items()):
         infos = infos_of[(namespace, name)]
-        if members[0][0] == "group" and all(key[0] == "group" for key in members):
+        if all(endpoints[index][0] == "group" for index in members):
             groups.extend(zip(members, infos, strict=True))
             continue
-        node_id, labels = _workload_node(nodes, namespace, name, infos)
-        for key in members:
-            node_of[key] = node_id
+        spec = _workload_spec(namespace, name, infos)
+        node_id, labels = nodes.workload(*spec), spec[2]
+        for index in members:
+            node_of[index] = node_id
         if labels and by_labels:
             labelled.setdefault((namespace, tuple(sorted(labels.items()))), node_id)
-    for key, info in groups:
+    for index, info in groups:
         labels = selector_labels(info.labels or {})
         found = labelled.get((info.namespace, tuple(sorted(labels.items()))))
         if found is None:
-            name = workload_name(key, info)
+            name = workload_name(endpoints[index], info)
             found = nodes.workload(info.namespace, name, labels, None, info.namespace_labels)
             labelled[(info.namespace, tuple(sorted(labels.items())))] = found
-        node_of[key] = found
-    for key in used:
+        node_of[index] = found
+    for index in used:
+        key = endpoints[index]
         if key[0] == "svc":
             # A service whose selector is exactly a known workload's labels picks that workload's pods.
-            node_of[key] = labelled.get((key[1], key[2])) or nodes.selector(key[1], reading.services[key], dict(key[2]))
+            node_of[index] = labelled.get((key[1], key[2])) or nodes.selector(
+                key[1], reading.services[key], dict(key[2])
+            )
     return node_of
 
 
-def _workload_node(
-    nodes: NodeTable, namespace: str, name: str, infos: list[PodInfo]
-) -> tuple[str, dict[str, str] | None]:
-    """(node id, selector labels) of the workload made of the pods `infos` describe."""
+def _workload_spec(namespace: str, name: str, infos: list[PodInfo]) -> WorkloadSpec:
+    """What makes the workload of the pods `infos` describe (see NodeTable.workloads)."""
     if len(infos) == 1:  # a bare pod, or a workload seen through one replica
         info = infos[0]
         labels = None if info.labels is None else selector_labels(info.labels)
-        return nodes.workload(namespace, name, labels, _owner_kind(name, infos), info.namespace_labels), labels
-    labels = _shared_labels(infos)
-    return nodes.workload(namespace, name, labels, _owner_kind(name, infos), _namespace_labels(infos)), labels
+        return namespace, name, labels, _owner_kind(name, infos), info.namespace_labels
+    return namespace, name, _shared_labels(infos), _owner_kind(name, infos), _namespace_labels(infos)
 
 
 def workload_name(key: Key, info: PodInfo) -> str:
@@ -296,36 +312,44 @@ def _world_node(reading: Aggregator, nodes: NodeTable, address: str) -> str:
     return nodes.cidr(str(network))
 
 
-def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict[int, int | EdgeStats]) -> None:
+def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict[int, list[Any] | EdgeStats]) -> None:
     """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
-    # Per node, not per edge: a graph of bare pods has as many nodes as edges. Hubble entries have a verdict.
-    seen = [
-        merged_key
-        for merged_key, found in merged.items()
-        if (found >> 19 & 0xFF if isinstance(found, int) else found.verdicts)
-    ]
-    egress = {ranked[merged_key >> 51] for merged_key in seen}
-    ingress = {ranked[merged_key >> 19 & _RANK_MASK] for merged_key in seen}
+    # Per node, not per edge: a graph of bare pods has as many nodes as edges. Hubble entries have a verdict;
+    # only a Gadget connection (and a monitored pod with it) has none.
+    seen: Iterable[int] = merged
+    if reading.monitored:
+        seen = [
+            key
+            for key, found in merged.items()
+            if (found[3] >> 19 & 0xFF if isinstance(found, list) else found.verdicts)
+        ]
+    egress = {merged_key >> 51 for merged_key in seen}
+    ingress = {merged_key >> 19 & _RANK_MASK for merged_key in seen}
     del seen
-    monitored = {node_id for key in reading.monitored if (node_id := _node_of_pod(reading, nodes, key))}
     namespaces = reading.options.namespaces
-    labels_known = nodes.labels_known
+    labels_unknown = nodes.labels_unknown
     by_id = nodes.by_id
-    lockable = {
-        node_id
-        for node_id in egress | ingress
-        if (node := by_id[node_id]).kind == "workload"
-        and labels_known.get(node_id, False)
-        and not (namespaces and node.namespace not in namespaces)
-    }
-    egress &= lockable
-    ingress &= lockable
-    created = nodes.created
-    for node_id in monitored | egress | ingress:
-        if node_id in created:  # a node made by this import has an Isolation of its own, set in place
-            isolate = by_id[node_id].isolate
-            isolate.ingress = isolate.ingress or node_id in monitored or node_id in ingress
-            isolate.egress = isolate.egress or node_id in monitored or node_id in egress
+    for rank in egress | ingress:
+        node_id = ranked[rank]
+        row = by_id[node_id]
+        # Only a node made by this import has its locks set; a workload whose labels are unknown is never locked.
+        if (
+            isinstance(row, NodeRow)
+            and row.kind == "workload"
+            and node_id not in labels_unknown
+            and not (namespaces and row.namespace not in namespaces)
+        ):
+            isolate = row.isolate
+            assert isolate is not None  # a workload's
+            if rank in egress:
+                isolate.egress = True
+            if rank in ingress:
+                isolate.ingress = True
+    for key in reading.monitored:
+        node_id = _node_of_pod(reading, nodes, key)
+        row = by_id[node_id] if node_id else None
+        if isinstance(row, NodeRow) and row.isolate is not None:
+            row.isolate.ingress = row.isolate.egress = True
 
 
 def _node_of_pod(reading: Aggregator, nodes: NodeTable, key: Key) -> str | None:

@@ -280,15 +280,16 @@ def split_labels(labels: list[str]) -> tuple[dict[str, str], dict[str, str], str
     pod: dict[str, str] = {}
     namespace: dict[str, str] = {}
     namespace_name = ""
-    parsed_labels = _PARSED_LABELS
+    roles = _LABEL_ROLES
     for label in labels:
-        parsed = parsed_labels.get(label)
-        if parsed is None:
-            parsed = _parse_label(label)
-            if len(parsed_labels) >= _MAX_PARSED_LABELS:
-                parsed_labels.clear()
-            parsed_labels[label] = parsed
-        role, key, value = parsed
+        head, _, value = label.partition("=")
+        found = roles.get(head)
+        if found is None:
+            found = _label_role(head)
+            if len(roles) >= _MAX_LABEL_ROLES:
+                roles.clear()
+            roles[head] = found
+        role, key = found
         if role == _POD_LABEL:
             pod[key] = value
         elif role == _NAMESPACE_LABEL:
@@ -299,24 +300,25 @@ def split_labels(labels: list[str]) -> tuple[dict[str, str], dict[str, str], str
 
 
 _POD_LABEL, _NAMESPACE_LABEL, _NAMESPACE_NAME, _OTHER_LABEL = range(4)
-# Most labels repeat from pod to pod (namespace, cluster, app, service account): each is taken apart once.
-# Bounded, as a server reads stream after stream.
-_PARSED_LABELS: dict[str, tuple[int, str, str]] = {}
-_MAX_PARSED_LABELS = 200_000
+# What a label is depends only on what comes before its first "=" (`source:key`), and those repeat from pod to
+# pod even where values do not (a bare pod's `run=<its name>`): each is taken apart once. Bounded, as a server
+# reads stream after stream.
+_LABEL_ROLES: dict[str, tuple[int, str]] = {}
+_MAX_LABEL_ROLES = 100_000
 
 
-def _parse_label(label: str) -> tuple[int, str, str]:
-    """(role, key, value) of one label: a pod label, a namespace label, the namespace name, or other."""
-    prefix, colon, rest = label.partition(":")
+def _label_role(head: str) -> tuple[int, str]:
+    """(role, key) of a label whose text before its first "=" is `head`: a pod label, a namespace label, the
+    namespace name, or other."""
+    prefix, colon, key = head.partition(":")
     if not colon or prefix not in _LABEL_SOURCES:
-        rest = label
+        key = head
     elif prefix not in _POD_LABEL_SOURCES:
-        return _OTHER_LABEL, "", ""
-    key, _, value = rest.partition("=")
+        return _OTHER_LABEL, ""
     if key.startswith(NAMESPACE_LABEL_PREFIX):
-        return _NAMESPACE_LABEL, key[len(NAMESPACE_LABEL_PREFIX) :], value
+        return _NAMESPACE_LABEL, key[len(NAMESPACE_LABEL_PREFIX) :]
     if key == POD_NAMESPACE_LABEL:
-        return _NAMESPACE_NAME, "", value
+        return _NAMESPACE_NAME, ""
     if key.startswith(_CILIUM_KEYS):
-        return _OTHER_LABEL, "", ""
-    return _POD_LABEL, key, value
+        return _OTHER_LABEL, ""
+    return _POD_LABEL, key

@@ -81,10 +81,10 @@ def read_flows(
                     raise ReadStopped(name)
                 reader.feed(first_line, lines)
             report.bytes_read = done - sum(other.bytes_read for other in summary.files[:-1])
-        document = build_document(aggregator, into)
+        graph = build_document(aggregator, into)
     if progress is not None:
         progress(done, total or done)
-    return FlowImport(document, summary)
+    return FlowImport(graph, summary)
 
 
 def read_flow_paths(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..document import Document
+
+if TYPE_CHECKING:
+    from .tables import FlowGraph
 
 # Verdict names a user may filter on (`--verdict`); a drop matches DROPPED whatever its reason.
 VERDICT_NAMES = ("FORWARDED", "REDIRECTED", "DROPPED", "AUDIT", "ERROR", "TRACED", "TRANSLATED")
@@ -189,7 +193,18 @@ class FlowSummary:
         }
 
 
-@dataclasses.dataclass
 class FlowImport:
-    document: Document
-    summary: FlowSummary
+    """What an import gave: the document (made on first use: `dump_chunks` writes its JSON without it) and the
+    summary."""
+
+    def __init__(self, graph: FlowGraph, summary: FlowSummary) -> None:
+        self.graph = graph
+        self.summary = summary
+
+    @property
+    def document(self) -> Document:
+        return self.graph.document()
+
+    def dump_chunks(self) -> Iterator[bytes]:
+        """The document's indented JSON (Document.dump_chunks), in pieces."""
+        return self.graph.dump_chunks()
