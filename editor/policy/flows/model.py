@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..document import Document
 
@@ -82,8 +82,9 @@ def parse_time(text: str) -> str:
     return normal
 
 
-@dataclasses.dataclass(frozen=True)
-class SkippedLine:
+class SkippedLine(NamedTuple):
+    """A line the import passed over, shown as `file:line: reason` (the compiler-error form editors link)."""
+
     source: str
     line: int
     reason: str
