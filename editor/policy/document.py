@@ -57,12 +57,16 @@ class Port:
     end_port: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"protocol": self.protocol}
-        if self.port is not None:
-            data["port"] = self.port
-        if self.end_port is not None:
-            data["endPort"] = self.end_port
-        return data
+        # One literal per case (same keys, same order as adding them one by one): a flow import writes many ports.
+        if self.port is None:
+            return (
+                {"protocol": self.protocol}
+                if self.end_port is None
+                else {"protocol": self.protocol, "endPort": self.end_port}
+            )
+        if self.end_port is None:
+            return {"protocol": self.protocol, "port": self.port}
+        return {"protocol": self.protocol, "port": self.port, "endPort": self.end_port}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Port:
@@ -480,12 +484,10 @@ class Document:
     def head_json(self) -> dict[str, Any]:
         """to_json() up to the nodes and edges, which come last."""
         data: dict[str, Any] = {"schema": SCHEMA_VERSION}
-        if self.name:
-            data["name"] = self.name
-        if self.description:
-            data["description"] = self.description
-        if self.platform_owners:
-            data["platformOwners"] = list(self.platform_owners)
+        # Once per document: the optional fields, each written only when set.
+        owners = list(self.platform_owners)
+        optional = (("name", self.name), ("description", self.description), ("platformOwners", owners))
+        data.update((key, value) for key, value in optional if value)
         data["settings"] = self.settings.to_json()
         data["namespaces"] = [ns.to_json() for ns in self.namespaces]
         return data
