@@ -144,7 +144,7 @@
     for (const [name, b] of Array.from(blocks).sort((a, c) => order(a[0]) - order(c[0]) || (a[0] < c[0] ? -1 : 1))) {
       if (b.collapsed) { slots.push({ id: name, w: COLLAPSED.w, h: COLLAPSED.h, place: (x, y) => { b.collapsed.position = { x: x + COLLAPSED.w / 2, y: y + COLLAPSED.h / 2 }; } }); continue; }
       if (!b.nodes.length) { slots.push({ id: name, w: 180 + 2 * PAD, h: 80 + 2 * PAD, place: () => {} }); continue; }
-      const local = arrange(b.nodes, docNodes);
+      const local = arrange(b.nodes, docNodes, doc);
       slots.push({ id: name, w: local.w + 2 * PAD, h: local.h + 2 * PAD, place: (x, y) => {
         for (const [el, p] of local.at) el.position = { x: Math.round(x + PAD + p.x), y: Math.round(y + PAD + p.y) };
       } });
@@ -166,10 +166,11 @@
   function order(name) { return name === "outside" ? 1 : 0; }
 
   // A block's nodes relative to its top-left corner: saved positions keep their arrangement; nodes without one
-  // go into a grid below it.
-  function arrange(nodes, docNodes) {
+  // go into a grid below it, in the order of a walk along their edges (the most connected first), so that
+  // workloads joined by an edge mostly sit side by side.
+  function arrange(nodes, docNodes, doc) {
     const placed = nodes.filter((el) => (docNodes.get(el.data.docId) || {}).position);
-    const loose = nodes.filter((el) => !(docNodes.get(el.data.docId) || {}).position);
+    const loose = byEdges(nodes.filter((el) => !(docNodes.get(el.data.docId) || {}).position), doc);
     const at = new Map();
     let w = 0, h = 0;
     if (placed.length) {
@@ -187,6 +188,29 @@
       h = top + Math.ceil(loose.length / cols) * CELL.h;
     }
     return { at: at, w: w, h: h };
+  }
+
+  function byEdges(nodes, doc) {
+    if (nodes.length < 3) return nodes;
+    const index = new Map(nodes.map((el, i) => [el.data.docId, i]));
+    const next = nodes.map(() => []);
+    for (const edge of doc.edges || []) {
+      const a = index.get(edge.source), b = index.get(edge.target);
+      if (a !== undefined && b !== undefined && a !== b) { next[a].push(b); next[b].push(a); }
+    }
+    const degree = (i) => next[i].length;
+    const starts = nodes.map((el, i) => i).sort((a, b) => degree(b) - degree(a) || a - b);
+    const seen = new Uint8Array(nodes.length), out = [];
+    for (const start of starts) {
+      if (seen[start]) continue;
+      seen[start] = 1;
+      const queue = [start];
+      for (let q = 0; q < queue.length; q += 1) {
+        out.push(nodes[queue[q]]);
+        for (const j of next[queue[q]].slice().sort((a, b) => degree(b) - degree(a) || a - b)) if (!seen[j]) { seen[j] = 1; queue.push(j); }
+      }
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------------------------------------- focus
