@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from conftest import SMALL
 from editor_page import EditorPage, Person
+from test_layout import TALK_APP, assert_well_laid_out
 
 from editor.models import save_revision
 from editor.policy.importer.build import import_text
@@ -136,3 +137,13 @@ def test_a_moved_workload_keeps_its_place_across_a_reload(open_editor):
         assert after[sibling] == moved[sibling]
     assert overlapping(editor) == []
     watch.assert_clean(page)
+
+
+def test_the_talks_application_stays_readable_after_tidy(open_editor):
+    revision = save_revision(TALK_APP)  # without positions: laid out when opened
+    editor, watch = open_editor(f"/d/{revision.slug}/edit", viewport=SMALL)
+    assert_well_laid_out(editor)
+    tidy(editor)
+    assert overlapping(editor) == []
+    assert_well_laid_out(editor)
+    watch.assert_clean(editor.page)

@@ -949,7 +949,9 @@
         state.doc = before;
       }
       commit(doc, {});
-      cy.fit(cy.nodes(), 40); // the edges lie between the nodes: their (label) bounds cost seconds at 8,000
+      // As when opened: every label readable; a large drawing whole (the edges lie between the nodes, and their
+      // label bounds cost seconds at 8,000).
+      if (View.isLarge()) cy.fit(cy.nodes(), 40); else fitReadable();
     },
     draw: () => setDrawMode(!state.drawMode),
     copy: copyYaml,

@@ -174,6 +174,8 @@
   function packBlocks(blocks, links, options) {
     const opts = options || {};
     const gap = opts.gap || 80, aspect = opts.aspect || 4 / 3;
+    const crossing = opts.crossing || 0; // what an edge drawn across a third box costs, as a length
+    const boxes = new Map(), drawn = []; // placed box by id; links between placed blocks
     const adj = linkMap(links);
     const weight = (id) => Array.from((adj.get(id) || new Map()).values()).reduce((s, w) => s + w, 0);
     const rest = blocks.slice().sort((a, b) => weight(b.id) - weight(a.id) || b.w * b.h - a.w * a.h || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -194,6 +196,13 @@
           const grown = { x1: Math.min(bounds.x1, box.x1), y1: Math.min(bounds.y1, box.y1), x2: Math.max(bounds.x2, box.x2), y2: Math.max(bounds.y2, box.y2) };
           let s = Math.max((grown.x2 - grown.x1) / aspect, grown.y2 - grown.y1);
           for (const [id, w] of near) s += (w / total) * Math.hypot(c.x - at.get(id).x, c.y - at.get(id).y);
+          if (s >= score - 1e-6) continue;
+          if (crossing) {
+            for (const [id, w] of near) {
+              for (const [other, p] of boxes) if (other !== id && segmentHits(c, at.get(id), p)) s += crossing * w;
+            }
+            for (const [a, z, w] of drawn) if (segmentHits(at.get(a), at.get(z), box)) s += crossing * w;
+          }
           if (s < score - 1e-6 && clear(box, placed, gap)) { score = s; spot = c; }
         }
       }
@@ -201,6 +210,8 @@
       const box = blockBox(spot, b);
       placed.push(box);
       at.set(b.id, spot);
+      boxes.set(b.id, box);
+      if (crossing) for (const [id, w] of adj.get(b.id) || []) if (id !== b.id && at.has(id)) drawn.push([b.id, id, w]);
       bounds = bounds ? union(bounds, box) : box;
       for (const [id, w] of adj.get(b.id) || []) toPlaced.set(id, (toPlaced.get(id) || 0) + w);
     }
@@ -274,7 +285,9 @@
   /* Namespace boxes (with their title) and nodes outside any namespace, packed afresh by their edges. */
   function packCanvas(cy, options) {
     const { blocks, links } = canvasBlocks(cy);
-    return moveBlocks(cy, blocks, packBlocks(blocks, links, options));
+    // Few boxes (a hand-drawn application): edges should not run across a third box, worth a detour.
+    const opts = Object.assign({ crossing: blocks.length <= 40 ? 600 : 0 }, options);
+    return moveBlocks(cy, blocks, packBlocks(blocks, links, opts));
   }
 
   /* The same boxes kept where they are, unless two overlap: then the ones not pinned move the least that clears
