@@ -103,7 +103,17 @@ def test_a_medium_application_is_laid_out_without_overlaps_and_tidy_keeps_it_so(
     assert overlapping(editor) == []
     tidy(editor)
     assert overlapping(editor) == []
-    watch.assert_clean(editor.page)
+    # A workload added to the packed drawing goes into its namespace's box without pushing it over another.
+    page, person = editor.page, Person(editor.page)
+    page.locator("#cy").focus()
+    person.press("/")
+    person.type("shop-05")
+    person.press("Enter")
+    page.click("#inspector [data-add=workload]")
+    editor.wait_idle()
+    assert page.evaluate("fencelineCy.nodes('[parent = \"ns:shop-05\"]').length") == 11
+    assert overlapping(editor) == []
+    watch.assert_clean(page)
 
 
 def test_a_moved_workload_keeps_its_place_across_a_reload(open_editor):
