@@ -6,9 +6,9 @@
  *   collapsed namespace become one aggregate edge per pair of shown ends, with their count, a summary of their
  *   ports and the colour of the worst state among them. Which namespaces are open is kept per browser
  *   (localStorage), per drawing.
- * - such a drawing is also packed: every namespace box (collapsed or open) gets its own slot in rows, so no two
- *   boxes overlap; an open namespace keeps the arrangement of its workloads (their saved positions), moved as
- *   one block into its slot.
+ * - such a drawing is also packed: every namespace box (collapsed or open) gets its own slot, beside the boxes it
+ *   has most edges to, so no two boxes overlap; an open namespace keeps the arrangement of its workloads (their
+ *   saved positions), moved as one block into its slot.
  * - focus shows one node and its neighbours only (1 or 2 hops, ingress, egress or both), namespace in each label.
  * Edge states come from the server's compile answer; nothing here decides what traffic is allowed.
  */
@@ -127,8 +127,9 @@
     return list.length > 3 ? list.slice(0, 3).join(", ") + " +" + (list.length - 3) : list.join(", ");
   }
 
-  // Shelf packing: slots in rows no wider than about the square root of their total area, so the picture is
-  // roughly as wide as it is tall and no namespace box can overlap another.
+  // Packing: every block (a namespace box, collapsed or open, and the nodes outside namespaces) gets its own slot,
+  // the most connected first and each next beside those it has most edges to (placement.js packBlocks), so no
+  // namespace box can overlap another and connected namespaces sit near each other.
   function pack(els, doc) {
     const blocks = new Map(); // block name -> { nodes: [element], collapsed: element|null }
     const block = (name) => { if (!blocks.has(name)) blocks.set(name, { nodes: [], collapsed: null }); return blocks.get(name); };
@@ -141,31 +142,35 @@
     }
     const slots = [];
     for (const [name, b] of Array.from(blocks).sort((a, c) => order(a[0]) - order(c[0]) || (a[0] < c[0] ? -1 : 1))) {
-      if (b.collapsed) { slots.push({ name: name, w: COLLAPSED.w, h: COLLAPSED.h, place: (x, y) => { b.collapsed.position = { x: x + COLLAPSED.w / 2, y: y + COLLAPSED.h / 2 }; } }); continue; }
-      if (!b.nodes.length) { slots.push({ name: name, w: 180 + 2 * PAD, h: 80 + 2 * PAD, place: () => {} }); continue; }
-      const local = arrange(b.nodes, docNodes);
-      slots.push({ name: name, w: local.w + 2 * PAD, h: local.h + 2 * PAD, place: (x, y) => {
+      if (b.collapsed) { slots.push({ id: name, w: COLLAPSED.w, h: COLLAPSED.h, place: (x, y) => { b.collapsed.position = { x: x + COLLAPSED.w / 2, y: y + COLLAPSED.h / 2 }; } }); continue; }
+      if (!b.nodes.length) { slots.push({ id: name, w: 180 + 2 * PAD, h: 80 + 2 * PAD, place: () => {} }); continue; }
+      const local = arrange(b.nodes, docNodes, doc);
+      slots.push({ id: name, w: local.w + 2 * PAD, h: local.h + 2 * PAD, place: (x, y) => {
         for (const [el, p] of local.at) el.position = { x: Math.round(x + PAD + p.x), y: Math.round(y + PAD + p.y) };
       } });
     }
-    const area = slots.reduce((sum, s) => sum + (s.w + GAP) * (s.h + GAP), 0);
-    const rowWidth = Math.max(Math.sqrt(area) * 1.2, ...slots.map((s) => s.w));
-    let x = 0, y = 0, rowHeight = 0;
-    for (const slot of slots) {
-      if (x > 0 && x + slot.w > rowWidth) { x = 0; y += rowHeight + GAP; rowHeight = 0; }
-      slot.place(x, y);
-      x += slot.w + GAP;
-      rowHeight = Math.max(rowHeight, slot.h);
+    const blockOf = (id) => {
+      const node = docNodes.get(id);
+      const name = node && POD_KINDS.has(node.kind) && blocks.has("ns:" + node.namespace) ? "ns:" + node.namespace : "outside";
+      return blocks.has(name) ? name : null;
+    };
+    const links = [];
+    for (const edge of doc.edges || []) {
+      const a = blockOf(edge.source), b = blockOf(edge.target);
+      if (a && b && a !== b) links.push([a, b, 1]);
     }
+    const at = FencelinePlacement.packBlocks(slots, links, { gap: GAP });
+    for (const slot of slots) slot.place(at.get(slot.id).x - slot.w / 2, at.get(slot.id).y - slot.h / 2);
     return els;
   }
   function order(name) { return name === "outside" ? 1 : 0; }
 
   // A block's nodes relative to its top-left corner: saved positions keep their arrangement; nodes without one
-  // go into a grid below it.
-  function arrange(nodes, docNodes) {
+  // go into a grid below it, in the order of a walk along their edges (the most connected first), so that
+  // workloads joined by an edge mostly sit side by side.
+  function arrange(nodes, docNodes, doc) {
     const placed = nodes.filter((el) => (docNodes.get(el.data.docId) || {}).position);
-    const loose = nodes.filter((el) => !(docNodes.get(el.data.docId) || {}).position);
+    const loose = byEdges(nodes.filter((el) => !(docNodes.get(el.data.docId) || {}).position), doc);
     const at = new Map();
     let w = 0, h = 0;
     if (placed.length) {
@@ -183,6 +188,29 @@
       h = top + Math.ceil(loose.length / cols) * CELL.h;
     }
     return { at: at, w: w, h: h };
+  }
+
+  function byEdges(nodes, doc) {
+    if (nodes.length < 3) return nodes;
+    const index = new Map(nodes.map((el, i) => [el.data.docId, i]));
+    const next = nodes.map(() => []);
+    for (const edge of doc.edges || []) {
+      const a = index.get(edge.source), b = index.get(edge.target);
+      if (a !== undefined && b !== undefined && a !== b) { next[a].push(b); next[b].push(a); }
+    }
+    const degree = (i) => next[i].length;
+    const starts = nodes.map((el, i) => i).sort((a, b) => degree(b) - degree(a) || a - b);
+    const seen = new Uint8Array(nodes.length), out = [];
+    for (const start of starts) {
+      if (seen[start]) continue;
+      seen[start] = 1;
+      const queue = [start];
+      for (let q = 0; q < queue.length; q += 1) {
+        out.push(nodes[queue[q]]);
+        for (const j of next[queue[q]].slice().sort((a, b) => degree(b) - degree(a) || a - b)) if (!seen[j]) { seen[j] = 1; queue.push(j); }
+      }
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------------------------------------- focus

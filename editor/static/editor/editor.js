@@ -225,8 +225,11 @@
       if (toAdd.length) cy.add(nodesToAdd.concat(toAdd.filter((el) => el.group === "edges")));
     });
     applyStates();
-    if (!View.placesAll()) placeUnplaced(opts);
-    else if (opts.fit) cy.fit(undefined, 40);
+    if (!View.placesAll()) {
+      placeUnplaced(opts);
+      // Boxes saved or dragged over one another move apart; a node just dragged stays where it was dropped.
+      if (FencelinePlacement.keepApart(cy, { pinned: opts.pinned })) writePositions(cy.nodes());
+    } else if (opts.fit) cy.fit(undefined, 40);
     $("#doc-name").textContent = state.doc.name || "Untitled drawing";
     $("#empty-state").hidden = Boolean((state.doc.namespaces || []).length || (state.doc.nodes || []).length);
   }
@@ -277,7 +280,11 @@
     if (zoom !== cy.zoom()) cy.zoom({ level: zoom, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
   }
 
-  function runLayout(eles, randomize) {
+  function runLayout(all, randomize) {
+    // Inside each namespace by force (an edge between two namespaces is left to the packing below, so that no
+    // box stretches towards another), then the namespace boxes and the nodes outside them packed by their edges:
+    // no two overlap (issue 13). A large drawing's boxes are packed by collapse.js when it is drawn again.
+    const eles = all.filter((e) => e.isNode() || (e.source().isChild() && e.target().isChild() && e.source().parent().same(e.target().parent())));
     // Past ~1,500 elements the incremental CoSE pass costs seconds; the spectral ("draft") pass alone still
     // keeps namespaces together and gives a readable first picture that people then drag into shape.
     const large = eles.length > 1500;
@@ -294,6 +301,7 @@
       // A layout that cannot satisfy its constraints leaves the nodes where they are, which is still usable.
       console.warn("layout:", err && err.message);
     }
+    if (!View.placesAll()) FencelinePlacement.packCanvas(cy, { aspect: Math.max(0.5, cy.width() / Math.max(1, cy.height())) });
   }
 
   function writePositions(eles) {
@@ -697,15 +705,18 @@
   });
 
   let dragTimer = null;
-  cy.on("dragfree", "node", () => {
+  let dragged = [];
+  cy.on("dragfree", "node", (evt) => {
     clearTimeout(dragTimer);
+    dragged.push(evt.target.id());
     dragTimer = setTimeout(() => {
       const doc = clone(state.doc);
       const before = state.doc;
       state.doc = doc;
       writePositions(cy.nodes());
       state.doc = before;
-      commit(doc, { fit: false });
+      commit(doc, { fit: false, pinned: dragged });
+      dragged = [];
     }, 0);
   });
 
@@ -934,13 +945,20 @@
     fit: () => cy.fit(undefined, 40),
     tidy: () => {
       const doc = clone(state.doc);
-      runLayout(cy.elements(), true);
-      const before = state.doc;
-      state.doc = doc;
-      writePositions(cy.nodes());
-      state.doc = before;
+      if (View.isLarge()) {
+        // Packed by collapse.js: every namespace afresh, its workloads ordered by their edges.
+        for (const node of doc.nodes || []) delete node.position;
+      } else {
+        runLayout(cy.elements(), true);
+        const before = state.doc;
+        state.doc = doc;
+        writePositions(cy.nodes());
+        state.doc = before;
+      }
       commit(doc, {});
-      cy.fit(undefined, 40);
+      // As when opened: every label readable; a large drawing whole (the edges lie between the nodes, and their
+      // label bounds cost seconds at 8,000).
+      if (View.isLarge()) cy.fit(cy.nodes(), 40); else fitReadable();
     },
     draw: () => setDrawMode(!state.drawMode),
     copy: copyYaml,

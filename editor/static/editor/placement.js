@@ -131,5 +131,184 @@
     return { freeSpot: freeSpot, spotInNamespace: spotInNamespace, NODE_W: NODE_W, NODE_H: NODE_H };
   }
 
-  window.FencelinePlacement = { create: create };
+  // ---------------------------------------------------------------------------------------- packing blocks
+  /* Blocks are the things that must not overlap: namespace boxes and nodes outside any namespace. Each is
+   * { id, w, h } and, to keep where it is, a centre { x, y }. `links` are [a, b, weight] between block ids
+   * (edges between them). Both functions answer a Map id -> new centre; neither moves a block that is free where
+   * it is asked to stay, and a block is only ever moved as a whole (what is inside keeps its arrangement). */
+
+  function blockBox(c, b) { return { x1: c.x - b.w / 2, y1: c.y - b.h / 2, x2: c.x + b.w / 2, y2: c.y + b.h / 2 }; }
+
+  function linkMap(links) {
+    const adj = new Map();
+    const add = (a, b, w) => {
+      if (!adj.has(a)) adj.set(a, new Map());
+      adj.get(a).set(b, (adj.get(a).get(b) || 0) + w);
+    };
+    for (const [a, b, w] of links || []) if (a !== b) { add(a, b, w || 1); add(b, a, w || 1); }
+    return adj;
+  }
+
+  // Spots where a w x h block touches a placed box (gap between) on each side, aligned to its sides or centre;
+  // `keep` holds the other coordinate where it was asked to be.
+  function candidates(placed, b, gap, keep) {
+    const out = [];
+    for (const p of placed) {
+      const ys = keep ? [keep.y] : [p.y1 + b.h / 2, (p.y1 + p.y2) / 2, p.y2 - b.h / 2];
+      const xs = keep ? [keep.x] : [p.x1 + b.w / 2, (p.x1 + p.x2) / 2, p.x2 - b.w / 2];
+      for (const y of ys) out.push({ x: p.x2 + gap + b.w / 2, y: y }, { x: p.x1 - gap - b.w / 2, y: y });
+      for (const x of xs) out.push({ x: x, y: p.y2 + gap + b.h / 2 }, { x: x, y: p.y1 - gap - b.h / 2 });
+    }
+    return out;
+  }
+
+  function clear(box, placed, gap) {
+    const m = gap - 0.5;
+    for (const p of placed) if (box.x1 < p.x2 + m && p.x1 < box.x2 + m && box.y1 < p.y2 + m && p.y1 < box.y2 + m) return false;
+    return true;
+  }
+
+  /* Afresh: the most connected block first, then each next the one with most edges to those placed, put beside
+   * the placed ones where it is nearest its neighbours and keeps the picture about `aspect` wide per unit of
+   * height. Deterministic for the same blocks and links. */
+  function packBlocks(blocks, links, options) {
+    const opts = options || {};
+    const gap = opts.gap || 80, aspect = opts.aspect || 4 / 3;
+    const crossing = opts.crossing || 0; // what an edge drawn across a third box costs, as a length
+    const boxes = new Map(), drawn = []; // placed box by id; links between placed blocks
+    const adj = linkMap(links);
+    const weight = (id) => Array.from((adj.get(id) || new Map()).values()).reduce((s, w) => s + w, 0);
+    const rest = blocks.slice().sort((a, b) => weight(b.id) - weight(a.id) || b.w * b.h - a.w * a.h || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const placed = [], at = new Map();
+    const toPlaced = new Map(); // id -> weight of its links to placed blocks
+    let bounds = null;
+    while (rest.length) {
+      let best = 0;
+      for (let i = 1; i < rest.length; i += 1) if ((toPlaced.get(rest[i].id) || 0) > (toPlaced.get(rest[best].id) || 0)) best = i;
+      const b = rest.splice(best, 1)[0];
+      let spot = { x: 0, y: 0 };
+      if (placed.length) {
+        const near = Array.from((adj.get(b.id) || new Map()).entries()).filter(([id]) => at.has(id));
+        const total = near.reduce((s, [, w]) => s + w, 0);
+        let score = Infinity;
+        for (const c of candidates(placed, b, gap)) {
+          const box = blockBox(c, b);
+          const grown = { x1: Math.min(bounds.x1, box.x1), y1: Math.min(bounds.y1, box.y1), x2: Math.max(bounds.x2, box.x2), y2: Math.max(bounds.y2, box.y2) };
+          let s = Math.max((grown.x2 - grown.x1) / aspect, grown.y2 - grown.y1);
+          for (const [id, w] of near) s += (w / total) * Math.hypot(c.x - at.get(id).x, c.y - at.get(id).y);
+          if (s >= score - 1e-6) continue;
+          if (crossing) {
+            for (const [id, w] of near) {
+              for (const [other, p] of boxes) if (other !== id && segmentHits(c, at.get(id), p)) s += crossing * w;
+            }
+            for (const [a, z, w] of drawn) if (segmentHits(at.get(a), at.get(z), box)) s += crossing * w;
+          }
+          if (s < score - 1e-6 && clear(box, placed, gap)) { score = s; spot = c; }
+        }
+      }
+      spot = { x: Math.round(spot.x), y: Math.round(spot.y) };
+      const box = blockBox(spot, b);
+      placed.push(box);
+      at.set(b.id, spot);
+      boxes.set(b.id, box);
+      if (crossing) for (const [id, w] of adj.get(b.id) || []) if (id !== b.id && at.has(id)) drawn.push([b.id, id, w]);
+      bounds = bounds ? union(bounds, box) : box;
+      for (const [id, w] of adj.get(b.id) || []) toPlaced.set(id, (toPlaced.get(id) || 0) + w);
+    }
+    return at;
+  }
+
+  /* Keeping places: blocks in `pinned` stay; every other block stays too when it overlaps none of those already
+   * kept, else goes to the nearest spot `gap` clear of them (blocks nearest the middle of the picture first). */
+  function separate(blocks, options) {
+    const opts = options || {};
+    const gap = opts.gap === undefined ? 40 : opts.gap;
+    const pinned = opts.pinned || new Set();
+    const n = blocks.length || 1;
+    const mid = blocks.reduce((m, b) => ({ x: m.x + b.x / n, y: m.y + b.y / n }), { x: 0, y: 0 });
+    const order = blocks.slice().sort((a, b) => (pinned.has(b.id) ? 1 : 0) - (pinned.has(a.id) ? 1 : 0) ||
+      Math.hypot(a.x - mid.x, a.y - mid.y) - Math.hypot(b.x - mid.x, b.y - mid.y) || (a.id < b.id ? -1 : 1));
+    const placed = [], at = new Map();
+    for (const b of order) {
+      let spot = { x: b.x, y: b.y };
+      if (!pinned.has(b.id) && !clear(blockBox(spot, b), placed, 0)) {
+        let distance = Infinity;
+        for (const c of candidates(placed, b, gap, spot).concat(candidates(placed, b, gap))) {
+          const d = Math.hypot(c.x - b.x, c.y - b.y);
+          if (d < distance && clear(blockBox(c, b), placed, gap)) { distance = d; spot = c; }
+        }
+        spot = { x: Math.round(spot.x), y: Math.round(spot.y) };
+      }
+      placed.push(blockBox(spot, b));
+      at.set(b.id, spot);
+    }
+    return at;
+  }
+
+  // ------------------------------------------------------------------------------------- on the canvas
+  const top = (n) => (n.isChild() ? n.parent() : n);
+
+  function canvasBlocks(cy) {
+    const blocks = [];
+    cy.nodes().forEach((n) => {
+      if (n.isChild()) return;
+      // A namespace's title sits above its box and is drawn larger as one zooms out (lod.js): room is kept
+      // for it at its size from zoom 1, not at today's zoom, so a layout does not depend on the zoom.
+      const bb = n.boundingBox({ includeLabels: false });
+      const title = n.data("kind") === "namespace" ? NS_LABEL : 0;
+      blocks.push({ id: n.id(), w: bb.w, h: bb.h + title, x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2 - title) / 2 });
+    });
+    const links = [];
+    cy.edges().forEach((e) => {
+      const a = top(e.source()).id(), b = top(e.target()).id();
+      if (a !== b) links.push([a, b, 1]);
+    });
+    return { blocks: blocks, links: links };
+  }
+
+  function moveBlocks(cy, blocks, at) {
+    let moved = false;
+    cy.batch(() => {
+      for (const b of blocks) {
+        const c = at.get(b.id);
+        const dx = Math.round(c.x - b.x), dy = Math.round(c.y - b.y);
+        if (!dx && !dy) continue;
+        moved = true;
+        const n = cy.getElementById(b.id);
+        const members = n.isParent() ? n.descendants().filter((d) => !d.isParent()) : n;
+        members.positions((m) => ({ x: m.position().x + dx, y: m.position().y + dy }));
+      }
+    });
+    return moved;
+  }
+
+  /* Namespace boxes (with their title) and nodes outside any namespace, packed afresh by their edges. */
+  function packCanvas(cy, options) {
+    const { blocks, links } = canvasBlocks(cy);
+    // Few boxes (a hand-drawn application): edges should not run across a third box, worth a detour.
+    const opts = Object.assign({ crossing: blocks.length <= 40 ? 600 : 0 }, options);
+    return moveBlocks(cy, blocks, packBlocks(blocks, links, opts));
+  }
+
+  /* The same boxes kept where they are, unless two overlap: then the ones not pinned move the least that clears
+   * them. True when something moved. */
+  function keepApart(cy, options) {
+    const { blocks } = canvasBlocks(cy);
+    const gap = MARGIN; // a moved box keeps as far from the others as a new node does
+    const sorted = blocks.slice().sort((a, b) => a.x - a.w / 2 - (b.x - b.w / 2));
+    let clash = false;
+    for (let i = 0; i < sorted.length && !clash; i += 1) {
+      const a = sorted[i];
+      for (let j = i + 1; j < sorted.length; j += 1) {
+        const b = sorted[j];
+        if (b.x - b.w / 2 >= a.x + a.w / 2) break;
+        if (Math.abs(a.y - b.y) < (a.h + b.h) / 2) { clash = true; break; }
+      }
+    }
+    if (!clash) return false;
+    const pinned = new Set(((options && options.pinned) || []).map((id) => top(cy.getElementById(id)).id()));
+    return moveBlocks(cy, blocks, separate(blocks, { gap: gap, pinned: pinned }));
+  }
+
+  window.FencelinePlacement = { create: create, packBlocks: packBlocks, separate: separate, packCanvas: packCanvas, keepApart: keepApart };
 })();
