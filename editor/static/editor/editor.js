@@ -17,6 +17,10 @@
   const readOnly = app.dataset.readOnly === "1";
   const UNDO_LIMIT = 200;
   const COMPILE_DELAY_MS = 200;
+  // The opening's phases as performance.measure entries ("fenceline:<name>"), for bench/profile_large.py.
+  const since = (name, start) => performance.measure("fenceline:" + name, { start: start, end: performance.now() });
+  const t0 = performance.now();
+  performance.measure("fenceline:before editor.js", { start: 0, end: t0 });
 
   const state = {
     doc: JSON.parse(app.dataset.document),
@@ -33,6 +37,7 @@
   // The dialect is the drawing's own (settings.dialect): what is shown, compiled, checked and saved is one thing.
   const dialectOf = (doc) => (doc.settings && doc.settings.dialect) || "native";
   const dialects = JSON.parse(app.dataset.dialects || "{}");
+  since("parse document", t0);
 
   // ------------------------------------------------------------------------------------------------ canvas
   // The UMD bundles register themselves when they find the global cytoscape; register only what is missing.
@@ -191,7 +196,13 @@
 
   // ------------------------------------------------------------------------------------------------ render
   function render(opts) {
-    const desired = View.transform(G.elements(state.doc), state.doc);
+    const t1 = performance.now();
+    const els = G.elements(state.doc);
+    since("elements", t1);
+    const t2 = performance.now();
+    const desired = View.transform(els, state.doc);
+    since("transform", t2);
+    const t3 = performance.now();
     const wanted = new Map(desired.map((el) => [el.data.id, el]));
     cy.batch(() => {
       cy.elements().forEach((ele) => {
@@ -223,7 +234,10 @@
       nodesToAdd.sort((a, b) => (a.data.kind === "namespace" ? -1 : 0) - (b.data.kind === "namespace" ? -1 : 0));
       if (toAdd.length) cy.add(nodesToAdd.concat(toAdd.filter((el) => el.group === "edges")));
     });
+    since("cy add", t3);
+    const t4 = performance.now();
     applyStates();
+    since("apply states", t4);
     if (!View.placesAll()) placeUnplaced(opts);
     else if (opts.fit) cy.fit(undefined, 40);
     $("#doc-name").textContent = state.doc.name || "Untitled drawing";
@@ -331,7 +345,9 @@
     const key = semanticKey(state.doc);
     let answer;
     try {
+      const t1 = performance.now();
       answer = await Fenceline.postJSON(app.dataset.compileUrl, { document: state.doc, dialect: dialectOf(state.doc) });
+      since("compile round trip", t1);
     } catch (err) {
       if (seq === state.compileSeq) { setStatus("Cannot reach the server", "error"); app.dataset.pending = "0"; }
       return;
@@ -360,6 +376,7 @@
       if (app.dataset.pending === "0") announce("compiled", { ok: false });
       return;
     }
+    const t2 = performance.now();
     state.lastCompile = answer.body;
     const result = answer.body;
     $("#yaml").textContent = result.yaml || emptyYaml();
@@ -369,6 +386,7 @@
     const count = result.objects.length;
     setStatus(errors ? errors + " error" + (errors === 1 ? "" : "s") : count + " polic" + (count === 1 ? "y" : "ies"), errors ? "error" : "ok");
     if (app.dataset.pending === "0") announce("compiled", { ok: true });
+    since("compile answer applied", t2);
   }
 
   function emptyYaml() {
@@ -1028,6 +1046,7 @@
   };
 
   // ------------------------------------------------------------------------------------------------ start
+  const t5 = performance.now();
   const restored = restoreDraft();
   showDialect();
   // The first compile goes out before the canvas is drawn: the server works while the browser renders.
@@ -1041,7 +1060,10 @@
   } else {
     fitReadable();
   }
+  since("render and fit", t5);
+  const t6 = performance.now();
   View.opened(cy);
+  since("opened (lod, search)", t6);
   updateButtons();
   if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
   app.dataset.readyMs = String(Math.round(performance.now())); // drawn and fitted, for the benchmark
