@@ -12,9 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.html import json_script
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.middleware import HtmxDetails
@@ -46,11 +48,17 @@ def _revision(slug: str) -> Revision:
     return revision
 
 
+class _CompactJSON(DjangoJSONEncoder):
+    item_separator, key_separator = ",", ":"
+
+
 def _editor(
     request: HttpRequest, document: dict[str, Any], *, revision: Revision | None, read_only: bool
 ) -> HttpResponse:
     context = {
-        "document_json": json.dumps(document, separators=(",", ":")),
+        # A data block (json_script), not an attribute: a whole cluster's drawing is megabytes, and as an attribute
+        # every quote of it was escaped by the server and unescaped by the browser's parser.
+        "document_data": json_script(document, "drawing-data", encoder=_CompactJSON),
         "revision": revision,
         "read_only": read_only,
         "templates": panels.TEMPLATES,

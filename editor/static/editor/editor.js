@@ -23,12 +23,13 @@
   performance.measure("fenceline:before editor.js", { start: 0, end: t0 });
 
   const state = {
-    doc: JSON.parse(app.dataset.document),
+    doc: JSON.parse(document.getElementById("drawing-data").textContent), // a data block (json_script)
     parent: app.dataset.parent || null,
     version: 0,
     undo: [],
     redo: [],
     compileSeq: 0,
+    compiledDoc: null,
     compiledKey: null,
     lastCompile: null,
     drawMode: false,
@@ -46,7 +47,7 @@
 
   const cy = cytoscape({
     container: $("#cy"),
-    style: G.style(),
+    style: G.style().concat(window.FencelineLod ? FencelineLod.style() : []), // lod.js: labels at every zoom
     elements: [],
     minZoom: 0.05,
     maxZoom: 3,
@@ -79,6 +80,13 @@
     return JSON.stringify(doc, (key, value) => (key === "position" ? undefined : value));
   }
 
+  // The key of the drawing last compiled, made when first needed: for a whole cluster it costs a tenth of a
+  // second, which the way to the first picture and the first answer does without.
+  function compiledKey() {
+    if (state.compiledKey === null && state.compiledDoc) state.compiledKey = semanticKey(state.compiledDoc);
+    return state.compiledKey;
+  }
+
   function commit(newDoc, options) {
     const opts = options || {};
     const before = JSON.stringify(state.doc);
@@ -97,7 +105,7 @@
     render(opts);
     saveDraft();
     updateButtons();
-    if (semanticKey(state.doc) !== state.compiledKey) scheduleCompile();
+    if (semanticKey(state.doc) !== compiledKey()) scheduleCompile();
   }
 
   // ----------------------------------------------------------------------------------- isolation guard
@@ -340,21 +348,38 @@
     compileTimer = setTimeout(compile, COMPILE_DELAY_MS);
   }
 
+  // The drawing as the page brought it, until it changes: its answer is the saved revision's, which the server
+  // keeps (GET), instead of compiling the drawing posted back to it.
+  let asSaved = null;
+
+  async function requestAnswer(doc) {
+    const dialect = dialectOf(doc);
+    if (doc === asSaved && app.dataset.revisionCompileUrl) {
+      const response = await fetch(app.dataset.revisionCompileUrl + "?" + new URLSearchParams({ dialect: dialect, view: "editor" }),
+        { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      let data;
+      try { data = await response.json(); } catch (err) { data = { error: "The server answered " + response.status + " without JSON.", details: [] }; }
+      return { ok: response.ok, status: response.status, body: data };
+    }
+    return Fenceline.postJSON(app.dataset.compileUrl, { document: doc, dialect: dialect, view: "editor" });
+  }
+
   async function compile() {
     const seq = ++state.compileSeq;
-    const key = semanticKey(state.doc);
+    const sent = state.doc;
     let answer;
     try {
       const t1 = performance.now();
-      answer = await Fenceline.postJSON(app.dataset.compileUrl, { document: state.doc, dialect: dialectOf(state.doc) });
+      answer = await requestAnswer(sent);
       since("compile round trip", t1);
     } catch (err) {
       if (seq === state.compileSeq) { setStatus("Cannot reach the server", "error"); app.dataset.pending = "0"; }
       return;
     }
     if (seq !== state.compileSeq) return;
-    state.compiledKey = key;
-    if (semanticKey(state.doc) === key) {
+    state.compiledDoc = sent;
+    state.compiledKey = null;
+    if (state.doc === sent || semanticKey(state.doc) === compiledKey()) {
       app.dataset.pending = "0";
       if (!app.dataset.firstCompileMs) app.dataset.firstCompileMs = String(Math.round(performance.now()));
     }
@@ -379,14 +404,36 @@
     const t2 = performance.now();
     state.lastCompile = answer.body;
     const result = answer.body;
-    $("#yaml").textContent = result.yaml || emptyYaml();
+    showYaml(result.yaml || emptyYaml(), result.objectCount);
     showIssues(result.issues, result.needs, result.switchTo);
     applyStates();
     const errors = result.issues.filter((i) => i.severity === "error").length;
-    const count = result.objects.length;
+    const count = result.objectCount;
     setStatus(errors ? errors + " error" + (errors === 1 ? "" : "s") : count + " polic" + (count === 1 ? "y" : "ies"), errors ? "error" : "ok");
     if (app.dataset.pending === "0") announce("compiled", { ok: true });
     since("compile answer applied", t2);
+  }
+
+  // The YAML of many policies (a whole cluster's are megabytes) is shown one part per policy, which the browser
+  // lays out only when it scrolls into view (content-visibility: auto in app.css): laid out at once, 2,000
+  // policies cost two seconds of layout. Each part is one YAML document, in the order of the answer's objects.
+  const YAML_PARTS_FROM = 100; // objects
+  function showYaml(text, objects) {
+    const pre = $("#yaml");
+    if (objects < YAML_PARTS_FROM) { pre.textContent = text; return; }
+    const starts = [];
+    const re = /^---$/gm;
+    let m;
+    while ((m = re.exec(text))) starts.push(m.index);
+    if (starts[0] !== 0) starts.unshift(0);
+    pre.replaceChildren(...starts.map((from, i) => {
+      const part = text.slice(from, i + 1 < starts.length ? starts[i + 1] : text.length);
+      const el = make("div", "yaml-part", part);
+      let lines = 0;
+      for (let at = part.indexOf("\n"); at >= 0; at = part.indexOf("\n", at + 1)) lines += 1;
+      el.style.setProperty("--lines", String(lines));
+      return el;
+    }));
   }
 
   function emptyYaml() {
@@ -849,7 +896,7 @@
 
   // --------------------------------------------------------------------------------------- yaml actions
   // Copy and Download carry the compiler's problems as comments on top, as the permalink's .yaml does.
-  function currentYaml() { return state.lastCompile ? state.lastCompile.annotated : $("#yaml").textContent; }
+  function currentYaml() { return state.lastCompile ? state.lastCompile.annotation + state.lastCompile.yaml : $("#yaml").textContent; }
 
   async function copyText(text, done) {
     try {
@@ -1048,6 +1095,7 @@
   // ------------------------------------------------------------------------------------------------ start
   const t5 = performance.now();
   const restored = restoreDraft();
+  if (!restored) asSaved = state.doc;
   showDialect();
   // The first compile goes out before the canvas is drawn: the server works while the browser renders.
   app.dataset.pending = "1";
