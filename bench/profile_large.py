@@ -245,10 +245,19 @@ def one_load(browser: Any, url: str) -> dict[str, Any]:
     events = json.loads(browser.stop_tracing())
     events = events["traceEvents"] if isinstance(events, dict) else events
     thread = main_thread(events)
-    # Trace time of the page's performance.now() == 0, from a measure the page recorded.
-    first = figures["measures"][0]
-    mark = next(e for e in events if e.get("name") == first["name"] and e.get("ph") in ("b", "B", "X"))
-    origin = mark["ts"] - first["start"] * 1000
+    # Trace time of the page's performance.now() == 0: from a measure the page recorded, or (code without them)
+    # the editor page's navigationStart.
+    if figures["measures"]:
+        first = figures["measures"][0]
+        mark = next(e for e in events if e.get("name") == first["name"] and e.get("ph") in ("b", "B", "X"))
+        origin = mark["ts"] - first["start"] * 1000
+    else:
+        starts = [
+            e
+            for e in events
+            if e.get("name") == "navigationStart" and "/edit" in json.dumps(e.get("args", {}).get("data", {}))
+        ]
+        origin = starts[-1]["ts"]
     if os.environ.get("PROFILE_TRACE"):
         Path(os.environ["PROFILE_TRACE"]).write_text(json.dumps({"origin": origin, "thread": thread, "events": events}))
     figures["cpu_to_paint"] = cpu_by_kind(events, thread, origin + figures["paint"] * 1000)

@@ -59,8 +59,13 @@
     hideEdgesOnViewport: false,
   });
   window.fencelineCy = cy; // for tests and the benchmark: read-only inspection of what is drawn
-  // The canvas changes size with the window and the dividers; Cytoscape only watches the window by itself.
-  new ResizeObserver(() => cy.resize()).observe($("#cy"));
+  // The canvas changes size with the window and the dividers; Cytoscape only watches the window by itself. Only
+  // a change of size is passed on: the observer's first call (no change) made Cytoscape measure and draw a whole
+  // cluster again, a quarter of a second after its first picture.
+  new ResizeObserver((entries) => {
+    const box = entries[entries.length - 1].contentRect;
+    if (Math.round(box.width) !== cy.width() || Math.round(box.height) !== cy.height()) cy.resize();
+  }).observe($("#cy"));
 
   const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
     canConnect: (source, target) => !source.same(target) && !source.isParent() && !target.isParent() &&
