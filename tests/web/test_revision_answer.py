@@ -4,10 +4,13 @@ and explanations it does not read)."""
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 from editor import api as api_module
-from editor.models import save_revision
+from editor.models import CompiledAnswer, save_revision
+from editor.policy.sized_cache import SizedCache
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +54,19 @@ def test_it_is_made_once_and_then_kept(api, talk_doc):
     assert kept.chars == after_first
     api.get(f"/api/documents/{revision.slug}/compiled?view=editor&dialect=cilium")
     assert kept.chars > after_first
+    # Kept with the revision as well, for the other workers and after a restart.
+    stored = CompiledAnswer.objects.get(revision=revision, key__startswith="native editor ")
+    assert zlib.decompress(stored.body) == first
+    assert CompiledAnswer.objects.filter(revision=revision).count() == 2
+
+
+def test_a_worker_without_it_in_memory_gives_the_one_kept_with_the_revision(api, talk_doc, monkeypatch):
+    revision = save_revision(talk_doc)
+    api.get(f"/api/documents/{revision.slug}/compiled")
+    # What is kept is what is given (marked here, to see where the answer came from), in a fresh worker's memory.
+    CompiledAnswer.objects.filter(revision=revision).update(body=zlib.compress(b'{"kept":true}'))
+    monkeypatch.setattr(api_module, "_revision_answers", SizedCache(1024 * 1024))
+    assert api.get(f"/api/documents/{revision.slug}/compiled").json() == {"kept": True}
 
 
 def test_the_limits_apply_as_they_do_to_a_post(api, talk_doc, settings):
