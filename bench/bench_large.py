@@ -58,12 +58,18 @@ TIMED = """async (code) => { const t = performance.now(); eval(code);
   await new Promise(r => requestAnimationFrame(() => setTimeout(r, 0))); return performance.now() - t; }"""
 
 
-def one_load(browser: Any, url: str) -> dict[str, float]:
+def fresh_page(browser: Any) -> tuple[Any, Any]:
+    """(context, page): a fresh browser context at 1024x768, the tour done, the frames after the marks counted."""
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     context.add_init_script("localStorage.setItem('fenceline.tour.v1', 'done')")
     context.add_init_script(FRAME_AFTER_MARKS)
     page = context.new_page()
     page.set_default_timeout(180_000)
+    return context, page
+
+
+def one_load(browser: Any, url: str) -> dict[str, float]:
+    context, page = fresh_page(browser)
     page.goto(url)
     page.wait_for_selector("#app[data-ready='1']")
     page.wait_for_function(SHOWN)

@@ -28,7 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.bench_large import CHROMIUM, FRAME_AFTER_MARKS, SHOWN, WHOLE_CLUSTER_LIMITS  # noqa: E402
+from bench.bench_large import CHROMIUM, SHOWN, WHOLE_CLUSTER_LIMITS, fresh_page  # noqa: E402
 from scripts.appserver import serving  # noqa: E402
 from tests.large_drawing import large_drawing  # noqa: E402
 
@@ -232,11 +232,7 @@ def server_cpu(drawing: dict[str, Any], rounds: int = 3) -> dict[str, float]:
 
 
 def one_load(browser: Any, url: str) -> dict[str, Any]:
-    context = browser.new_context(viewport={"width": 1024, "height": 768})
-    context.add_init_script("localStorage.setItem('fenceline.tour.v1', 'done')")
-    context.add_init_script(FRAME_AFTER_MARKS)
-    page = context.new_page()
-    page.set_default_timeout(180_000)
+    context, page = fresh_page(browser)
     browser.start_tracing(page=page, categories=CATEGORIES)
     page.goto(url)
     page.wait_for_function(SHOWN)
