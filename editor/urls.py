@@ -52,6 +52,7 @@ urlpatterns = [
     path("api/documents", api.save_view, name="api_save"),
     re_path(rf"^api/documents/{SLUG}$", api.load_view, name="api_load"),
     re_path(rf"^api/documents/{SLUG}/history$", api.history_view, name="api_history"),
+    re_path(rf"^api/documents/{SLUG}/compiled$", api.revision_compiled_view, name="api_revision_compiled"),
     re_path(rf"^api/documents/{SLUG}/editors$", api.editors_view, name="api_editors"),
     path("api/lint", analysis_api.lint_view, name="api_lint"),
     path("api/lint/fix", analysis_api.fix_view, name="api_lint_fix"),

@@ -66,16 +66,20 @@ def test_it_sets_the_headers_on_static_files_too(client):
 
 
 class ScriptAudit(HTMLParser):
-    """Collects inline scripts, event-handler attributes and javascript: URLs."""
+    """Collects inline scripts, event-handler attributes and javascript: URLs. A JSON data block (`<script
+    type="application/json">`, Django's json_script) is data the browser never runs: collected apart."""
 
     def __init__(self) -> None:
         super().__init__()
         self.problems: list[str] = []
         self.scripts: list[str] = []
+        self.data_blocks: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         values = dict(attrs)
-        if tag == "script":
+        if tag == "script" and values.get("type") == "application/json" and not values.get("src"):
+            self.data_blocks.append(values.get("id") or "")
+        elif tag == "script":
             if not values.get("src"):
                 self.problems.append("inline <script>")
             self.scripts.append(values.get("src") or "")
@@ -104,6 +108,9 @@ def test_it_has_no_inline_script_or_style_anywhere(client, pages, talk_doc):
         assert audit.problems == []
         assert all(src.startswith("/static/") for src in audit.scripts)
     editor = bodies[0]
+    audit = ScriptAudit()
+    audit.feed(editor)
+    assert audit.data_blocks == ["drawing-data"]  # the drawing, as data (json_script escapes <, > and &)
     assert 'src="/static/django_htmx/htmx-2.' in editor  # django-htmx's htmx, linked as a file, nothing inlined
     assert "django-htmx.js" not in editor
 
@@ -166,3 +173,14 @@ def test_a_csp_report_is_logged_on_one_line_whatever_it_holds(caplog):
     message = record.getMessage()
     assert message.startswith("CSP violation: ") and "Internal Server Error" in message
     assert message.splitlines() == [message]
+
+
+def test_the_drawings_data_block_cannot_be_closed_by_what_the_drawing_says(client, talk_doc):
+    talk_doc["name"] = "</script><script>alert(1)</script><!--"
+    revision = save_revision(talk_doc)
+    page = client.get(f"/d/{revision.slug}/edit").content.decode()
+    audit = ScriptAudit()
+    audit.feed(page)
+    assert audit.problems == [] and audit.data_blocks == ["drawing-data"]
+    embedded = page.split('<script id="drawing-data" type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(embedded) == talk_doc

@@ -305,7 +305,7 @@
   // ------------------------------------------------------------------------------------ replay on save
   // Observed traffic is judged against the drawing as it would be saved: that of the drawing itself and that
   // of the drawing as last loaded or saved (an observed edge deleted since still counts).
-  let baseline = JSON.parse(app.dataset.document);
+  let baseline = JSON.parse(document.getElementById("drawing-data").textContent);
   app.addEventListener("fenceline:saved", (evt) => { baseline = JSON.parse(JSON.stringify(evt.detail.doc)); });
 
   const hasObserved = (doc) => (doc.edges || []).some((edge) => edge.observed);

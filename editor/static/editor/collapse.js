@@ -309,8 +309,9 @@
           const i = WORST.indexOf((edgeStates || {})[edgeId]);
           if (i >= 0 && i < worst) worst = i;
         }
-        ele.removeClass(WORST.join(" "));
-        if (worst < WORST.length) ele.addClass(WORST[worst]);
+        // Only when it differs: a class change restyles the edge, and a whole cluster has a thousand of them.
+        for (const c of WORST) if (c !== WORST[worst] && ele.hasClass(c)) ele.removeClass(c);
+        if (worst < WORST.length && !ele.hasClass(WORST[worst])) ele.addClass(WORST[worst]);
       }
     });
   }

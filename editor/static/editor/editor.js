@@ -18,14 +18,21 @@
   const UNDO_LIMIT = 200;
   const EDGE_STATES = ["allowed", "one-sided", "denied", "disabled", "deny", "pass", "overridden", "error"]; // edge_states.py
   const COMPILE_DELAY_MS = 200;
+  // The opening's phases as performance.measure entries ("fenceline:<name>"), for bench/profile_large.py; only
+  // until the first answer is shown (the browser keeps every entry).
+  let opening = true;
+  const since = (name, start) => { if (opening) performance.measure("fenceline:" + name, { start: start, end: performance.now() }); };
+  const t0 = performance.now();
+  performance.measure("fenceline:before editor.js", { start: 0, end: t0 });
 
   const state = {
-    doc: JSON.parse(app.dataset.document),
+    doc: JSON.parse(document.getElementById("drawing-data").textContent), // a data block (json_script)
     parent: app.dataset.parent || null,
     version: 0,
     undo: [],
     redo: [],
     compileSeq: 0,
+    compiledDoc: null,
     compiledKey: null,
     lastCompile: null,
     drawMode: false,
@@ -34,6 +41,7 @@
   // The dialect is the drawing's own (settings.dialect): what is shown, compiled, checked and saved is one thing.
   const dialectOf = (doc) => (doc.settings && doc.settings.dialect) || "native";
   const dialects = JSON.parse(app.dataset.dialects || "{}");
+  since("parse document", t0);
 
   // ------------------------------------------------------------------------------------------------ canvas
   // The UMD bundles register themselves when they find the global cytoscape; register only what is missing.
@@ -42,7 +50,7 @@
 
   const cy = cytoscape({
     container: $("#cy"),
-    style: G.style(),
+    style: G.style().concat(window.FencelineLod ? FencelineLod.style() : []), // lod.js: labels at every zoom
     elements: [],
     minZoom: 0.05,
     maxZoom: 3,
@@ -54,8 +62,13 @@
     hideEdgesOnViewport: false,
   });
   window.fencelineCy = cy; // for tests and the benchmark: read-only inspection of what is drawn
-  // The canvas changes size with the window and the dividers; Cytoscape only watches the window by itself.
-  new ResizeObserver(() => cy.resize()).observe($("#cy"));
+  // The canvas changes size with the window and the dividers; Cytoscape only watches the window by itself. Only
+  // a change of size is passed on: the observer's first call (no change) made Cytoscape measure and draw a whole
+  // cluster again, a quarter of a second after its first picture.
+  new ResizeObserver((entries) => {
+    const box = entries[entries.length - 1].contentRect;
+    if (Math.round(box.width) !== cy.width() || Math.round(box.height) !== cy.height()) cy.resize();
+  }).observe($("#cy"));
 
   const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
     canConnect: (source, target) => !whyLocked(source.id()) && !source.same(target) && !source.isParent() && !target.isParent() &&
@@ -73,6 +86,13 @@
   function semanticKey(doc) {
     // Positions do not change the YAML: only recompile when something else changed.
     return JSON.stringify(doc, (key, value) => (key === "position" ? undefined : value));
+  }
+
+  // The key of the drawing last compiled, made when first needed: for a whole cluster it costs a tenth of a
+  // second, which the way to the first picture and the first answer does without.
+  function compiledKey() {
+    if (state.compiledKey === null && state.compiledDoc) state.compiledKey = semanticKey(state.compiledDoc);
+    return state.compiledKey;
   }
 
   function commit(newDoc, options) {
@@ -93,7 +113,7 @@
     render(opts);
     saveDraft();
     updateButtons();
-    if (semanticKey(state.doc) !== state.compiledKey) scheduleCompile();
+    if (semanticKey(state.doc) !== compiledKey()) scheduleCompile();
   }
 
   // ----------------------------------------------------------------------------------- isolation guard
@@ -192,7 +212,13 @@
 
   // ------------------------------------------------------------------------------------------------ render
   function render(opts) {
-    const desired = View.transform(G.elements(state.doc), state.doc);
+    const t1 = performance.now();
+    const els = G.elements(state.doc);
+    since("elements", t1);
+    const t2 = performance.now();
+    const desired = View.transform(els, state.doc);
+    since("transform", t2);
+    const t3 = performance.now();
     const wanted = new Map(desired.map((el) => [el.data.id, el]));
     cy.batch(() => {
       cy.elements().forEach((ele) => {
@@ -224,7 +250,10 @@
       nodesToAdd.sort((a, b) => (a.data.kind === "namespace" ? -1 : 0) - (b.data.kind === "namespace" ? -1 : 0));
       if (toAdd.length) cy.add(nodesToAdd.concat(toAdd.filter((el) => el.group === "edges")));
     });
+    since("cy add", t3);
+    const t4 = performance.now();
     applyStates();
+    since("apply states", t4);
     if (!View.placesAll()) {
       placeUnplaced(opts);
       // Boxes saved or dragged over one another move apart; a node just dragged stays where it was dropped.
@@ -335,23 +364,43 @@
     compileTimer = setTimeout(compile, COMPILE_DELAY_MS);
   }
 
+  // The drawing as the page brought it, until it changes: its answer is the saved revision's, which the server
+  // keeps (GET), instead of compiling the drawing posted back to it.
+  let asSaved = null;
+
+  async function requestAnswer(doc) {
+    const dialect = dialectOf(doc);
+    if (doc === asSaved && app.dataset.revisionCompileUrl) {
+      const response = await fetch(app.dataset.revisionCompileUrl + "?" + new URLSearchParams({ dialect: dialect, view: "editor" }),
+        { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      let data;
+      try { data = await response.json(); } catch (err) { data = { error: "The server answered " + response.status + " without JSON.", details: [] }; }
+      return { ok: response.ok, status: response.status, body: data };
+    }
+    return Fenceline.postJSON(app.dataset.compileUrl, { document: doc, dialect: dialect, view: "editor" });
+  }
+
   async function compile() {
     const seq = ++state.compileSeq;
-    const key = semanticKey(state.doc);
+    const sent = state.doc;
     let answer;
     try {
-      answer = await Fenceline.postJSON(app.dataset.compileUrl, { document: state.doc, dialect: dialectOf(state.doc) });
+      const t1 = performance.now();
+      answer = await requestAnswer(sent);
+      since("compile round trip", t1);
     } catch (err) {
       if (seq === state.compileSeq) { setStatus("Cannot reach the server", "error"); app.dataset.pending = "0"; }
       return;
     }
     if (seq !== state.compileSeq) return;
-    state.compiledKey = key;
-    if (semanticKey(state.doc) === key) {
+    state.compiledDoc = sent;
+    state.compiledKey = null;
+    if (state.doc === sent || semanticKey(state.doc) === compiledKey()) {
       app.dataset.pending = "0";
       if (!app.dataset.firstCompileMs) app.dataset.firstCompileMs = String(Math.round(performance.now()));
     }
     if (!answer.ok && answer.body.error) {
+      opening = false;
       state.lastCompile = null;
       const details = answer.body.details || [];
       if (answer.status === 413) {
@@ -369,44 +418,78 @@
       if (app.dataset.pending === "0") announce("compiled", { ok: false });
       return;
     }
+    const t2 = performance.now();
     state.lastCompile = answer.body;
     const result = answer.body;
-    $("#yaml").textContent = result.yaml || emptyYaml();
+    showYaml(result.yaml || emptyYaml(), result.objectCount);
     showIssues(result.issues, result.needs, result.switchTo);
     applyStates();
     const errors = result.issues.filter((i) => i.severity === "error").length;
-    const count = result.objects.length;
+    const count = result.objectCount;
     setStatus(errors ? errors + " error" + (errors === 1 ? "" : "s") : count + " polic" + (count === 1 ? "y" : "ies"), errors ? "error" : "ok");
     if (app.dataset.pending === "0") announce("compiled", { ok: true });
+    since("compile answer applied", t2);
+    opening = false;
+  }
+
+  // The YAML of many policies (a whole cluster's are megabytes) is shown one part per policy, which the browser
+  // lays out only when it scrolls into view (content-visibility: auto in app.css): laid out at once, 2,000
+  // policies cost two seconds of layout. Each part is one YAML document, in the order of the answer's objects.
+  const YAML_PARTS_FROM = 100; // objects
+  function showYaml(text, objects) {
+    const pre = $("#yaml");
+    if (objects < YAML_PARTS_FROM) { pre.textContent = text; return; }
+    const starts = [];
+    const re = /^---$/gm;
+    let m;
+    while ((m = re.exec(text))) starts.push(m.index);
+    if (starts[0] !== 0) starts.unshift(0);
+    pre.replaceChildren(...starts.map((from, i) => {
+      const part = text.slice(from, i + 1 < starts.length ? starts[i + 1] : text.length);
+      const el = make("div", "yaml-part", part);
+      let lines = 0;
+      for (let at = part.indexOf("\n"); at >= 0; at = part.indexOf("\n", at + 1)) lines += 1;
+      el.style.setProperty("--lines", String(lines));
+      return el;
+    }));
   }
 
   function emptyYaml() {
     return "# Nothing to enforce yet.\n# Draw an edge between two workloads, or lock a workload's ingress or egress,\n# and its policy appears here.\n";
   }
 
+  // Only what is drawn is looked at (a collapsed whole cluster draws 40 of its 10,000 nodes and edges), and only
+  // what differs is changed: each class or data change restyles the element. Aggregate edges are collapse.js's.
   function applyStates() {
-    const result = state.lastCompile;
+    const result = state.lastCompile || {};
+    const edgeStates = result.edgeStates || {};
+    const isolation = result.isolation || {};
+    const errorNodes = new Set(), errorEdges = new Set();
+    for (const issue of result.issues || []) {
+      if (issue.severity !== "error") continue;
+      if (issue.nodeId) errorNodes.add(issue.nodeId);
+      if (issue.edgeId) errorEdges.add(issue.edgeId);
+    }
+    const docNodes = new Map((state.doc.nodes || []).map((n) => [n.id, n]));
     cy.batch(() => {
-      cy.edges().removeClass(EDGE_STATES.join(" "));
-      cy.nodes().removeClass("has-error");
-      if (!result) return;
-      for (const [id, edgeState] of Object.entries(result.edgeStates || {})) {
-        cy.getElementById("e:" + id).addClass(edgeState);
-      }
-      // Each subject's isolation per direction, implied by its edges as well as by its locks.
-      for (const node of state.doc.nodes || []) {
-        const ele = cy.getElementById("n:" + node.id);
-        const effective = (result.isolation || {})[node.id];
-        if (!ele.length || !effective) continue;
+      cy.edges().forEach((edge) => {
+        const id = edge.data("docId");
+        if (id === undefined) return;
+        const wanted = new Set([edgeStates[id], errorEdges.has(id) ? "error" : null].filter(Boolean));
+        for (const c of EDGE_STATES) if (edge.hasClass(c) && !wanted.has(c)) edge.removeClass(c);
+        for (const c of wanted) if (!edge.hasClass(c)) edge.addClass(c);
+      });
+      cy.nodes().forEach((ele) => {
+        const id = ele.data("docId");
+        if (ele.hasClass("has-error") !== errorNodes.has(id)) ele.toggleClass("has-error", errorNodes.has(id));
+        // Each subject's isolation per direction, implied by its edges as well as by its locks.
+        const node = docNodes.get(id), effective = isolation[id];
+        if (!node || !effective) return;
         const label = G.nodeLabel(node, effective);
-        ele.data({ label: label, height: G.nodeHeight(label) });
-        ele.toggleClass("isolated", effective.ingress || effective.egress);
-      }
-      for (const issue of result.issues || []) {
-        if (issue.severity !== "error") continue;
-        if (issue.nodeId) cy.getElementById("n:" + issue.nodeId).addClass("has-error");
-        if (issue.edgeId) cy.getElementById("e:" + issue.edgeId).addClass("error");
-      }
+        if (ele.data("label") !== label) ele.data({ label: label, height: G.nodeHeight(label) });
+        const isolated = Boolean(effective.ingress || effective.egress);
+        if (ele.hasClass("isolated") !== isolated) ele.toggleClass("isolated", isolated);
+      });
     });
     announce("rendered");
   }
@@ -849,7 +932,7 @@
 
   // --------------------------------------------------------------------------------------- yaml actions
   // Copy and Download carry the compiler's problems as comments on top, as the permalink's .yaml does.
-  function currentYaml() { return state.lastCompile ? state.lastCompile.annotated : $("#yaml").textContent; }
+  function currentYaml() { return state.lastCompile ? state.lastCompile.annotation + state.lastCompile.yaml : $("#yaml").textContent; }
 
   async function copyText(text, done) {
     try {
@@ -1065,7 +1148,9 @@
   };
 
   // ------------------------------------------------------------------------------------------------ start
+  const t5 = performance.now();
   const restored = restoreDraft();
+  if (!restored) asSaved = state.doc;
   showDialect();
   // The first compile goes out before the canvas is drawn: the server works while the browser renders.
   app.dataset.pending = "1";
@@ -1078,7 +1163,10 @@
   } else {
     fitReadable();
   }
+  since("render and fit", t5);
+  const t6 = performance.now();
   View.opened(cy);
+  since("opened (lod, search)", t6);
   updateButtons();
   if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
   app.dataset.readyMs = String(Math.round(performance.now())); // drawn and fitted, for the benchmark

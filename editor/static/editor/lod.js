@@ -12,66 +12,95 @@
   const NAMESPACE_PX = 14; // what a namespace name measures on screen when zoomed out
   const OPENING_ZOOM = 0.3; // a large drawing never opens smaller than this: its collapsed names fit their boxes
 
-  function install(cy) {
-    cy.style()
-      .selector("node.workload, node.selector, node.external").style({ "min-zoomed-font-size": READABLE })
-      .selector("edge").style({ "min-zoomed-font-size": READABLE })
-      .selector("node.namespace").style({ "font-size": "data(fontSize)", "text-max-width": "data(textWidth)", "min-zoomed-font-size": 0 })
-      .selector("node.collapsed").style({
+  // Part of the canvas's stylesheet from the start (editor.js adds it to graph.js's): one style pass, not two.
+  function style() {
+    return [
+      { selector: "node.workload, node.selector, node.external", style: { "min-zoomed-font-size": READABLE } },
+      { selector: "edge", style: { "min-zoomed-font-size": READABLE } },
+      { selector: "node.namespace[fontSize]", style: { "font-size": "data(fontSize)", "text-max-width": "data(textWidth)" } },
+      { selector: "node.namespace", style: { "min-zoomed-font-size": 0 } },
+      { selector: "node.collapsed", style: {
         "width": 240, "height": 96, "text-valign": "center", "text-margin-y": 0, "text-wrap": "wrap",
         "background-color": "#e0e7ff", "background-opacity": 1, "border-width": 2,
-      })
-      .selector("edge.aggregate").style({ "width": "data(weight)", "font-size": "data(fontSize)", "min-zoomed-font-size": READABLE, "arrow-scale": 1.4 })
-      .selector("node.focus-centre").style({ "border-width": 4, "border-color": "#2563eb" })
-      .update();
-    let frame = 0;
-    const rescale = () => { frame = 0; scale(cy); };
-    cy.on("zoom", () => { if (!frame) frame = requestAnimationFrame(rescale); });
+      } },
+      { selector: "edge.aggregate", style: { "width": "data(weight)", "min-zoomed-font-size": READABLE, "arrow-scale": 1.4 } },
+      // An aggregate's label is given to Cytoscape only at a zoom where it is drawn (scale): below that, measuring
+      // a thousand labels that are not drawn cost a third of the first picture.
+      { selector: "edge.aggregate", style: { "label": "" } },
+      { selector: "edge.aggregate[fontSize]", style: { "font-size": "data(fontSize)" } },
+      { selector: "edge.aggregate[shownLabel]", style: { "label": "data(shownLabel)" } },
+      { selector: "node.focus-centre", style: { "border-width": 4, "border-color": "#2563eb" } },
+    ];
+  }
+
+  function install(cy) {
     const app = document.getElementById("app");
     app.addEventListener("fenceline:rendered", () => { qualifyRepeatedNames(cy); scale(cy); });
     qualifyRepeatedNames(cy);
-    scale(cy);
     if (window.FencelineView.isLarge() && cy.zoom() < OPENING_ZOOM) {
-      // Start at the top left of the packed drawing, at a zoom where the namespace boxes can be read.
-      const box = cy.elements().boundingBox();
+      // Start at the top left of the packed drawing, at a zoom where the namespace boxes can be read. The nodes
+      // bound it (edges run between them): measuring a thousand edge labels here cost most of a second.
+      const box = cy.nodes().boundingBox();
       cy.zoom(OPENING_ZOOM);
       cy.pan({ x: 24 - box.x1 * OPENING_ZOOM, y: 24 - box.y1 * OPENING_ZOOM });
-      scale(cy);
     }
+    scaleNamespaces(cy);
+    let frame = 0;
+    const rescale = () => { frame = 0; scale(cy); };
+    cy.on("zoom", () => { if (!frame) frame = requestAnimationFrame(rescale); });
+    // Aggregate edge labels are sized right after the first picture, not before it: restyling a thousand edges
+    // there doubled its cost, and at the opening zoom of a large drawing (0.3) they are not drawn.
+    requestAnimationFrame(() => setTimeout(() => scale(cy), 0));
   }
 
   // Namespace names keep NAMESPACE_PX on screen when zoomed out (their model size grows), never less than 14.
   function scale(cy) {
-    const zoom = cy.zoom();
-    const size = Math.max(14, NAMESPACE_PX / zoom);
+    cy.batch(() => {
+      scaleNamespaces(cy);
+      const size = edgeFontSize(cy.zoom());
+      const drawn = size * cy.zoom() >= READABLE;
+      cy.edges(".aggregate").forEach((e) => {
+        // An edge whose label is not drawn is left alone: restyling it changes nothing on screen.
+        if (!drawn && !e.data("shownLabel")) return;
+        const shown = drawn ? e.data("label") : "";
+        if (e.data("fontSize") !== size || e.data("shownLabel") !== shown) e.data({ fontSize: size, shownLabel: shown });
+      });
+    });
+  }
+  function edgeFontSize(zoom) { return Math.max(12, 12 / Math.max(zoom, 0.5)); }
+  function scaleNamespaces(cy) {
+    const size = Math.max(14, NAMESPACE_PX / cy.zoom());
     cy.batch(() => {
       cy.nodes(".namespace").forEach((ns) => {
         const width = ns.data("collapsed") ? 230 : Math.max(160, ns.width());
         if (ns.data("fontSize") !== size) ns.data({ fontSize: size, textWidth: Math.max(width, size * 12) });
       });
-      cy.edges(".aggregate").forEach((e) => { if (e.data("fontSize") !== Math.max(12, 12 / Math.max(zoom, 0.5))) e.data("fontSize", Math.max(12, 12 / Math.max(zoom, 0.5))); });
     });
   }
 
   // "api" twice in a drawing is two different workloads: say which namespace each is in.
+  // Only the workloads drawn are looked at: a collapsed namespace draws none of its own.
   function qualifyRepeatedNames(cy) {
-    const editor = window.FencelineEditor;
-    const nodes = (editor.doc().nodes || []).filter((n) => n.kind === "workload" && n.namespace);
+    const drawn = cy.nodes(".workload");
+    if (!drawn.length) return;
     const namespacesOf = new Map();
-    for (const n of nodes) {
+    for (const n of window.FencelineEditor.doc().nodes || []) {
+      if (n.kind !== "workload" || !n.namespace) continue;
       if (!namespacesOf.has(n.name)) namespacesOf.set(n.name, new Set());
       namespacesOf.get(n.name).add(n.namespace);
     }
+    const nodes = new Map((window.FencelineEditor.doc().nodes || []).map((n) => [n.id, n]));
     cy.batch(() => {
-      for (const n of nodes) {
-        if (namespacesOf.get(n.name).size < 2) continue;
-        const ele = cy.getElementById("n:" + n.id);
-        const label = ele.length && ele.data("label");
-        if (!label || label.startsWith(n.namespace + "/")) continue;
+      drawn.forEach((ele) => {
+        const n = nodes.get(ele.data("docId"));
+        if (!n || !n.namespace || (namespacesOf.get(n.name) || new Set()).size < 2) return;
+        const label = ele.data("label");
+        if (!label || label.startsWith(n.namespace + "/")) return;
         ele.data("label", n.namespace + "/" + label);
-      }
+      });
     });
   }
 
+  window.FencelineLod = { style: style };
   window.FencelineView.onOpen(install);
 })();

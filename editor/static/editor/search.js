@@ -213,6 +213,16 @@
       const sel = cy.nodes(":selected").first();
       const docId = sel.length ? sel.data("docId") : null;
       const index = result && docId ? (result.objectNodes || []).indexOf(docId) : -1;
+      if (pre.firstElementChild && pre.firstElementChild.classList.contains("yaml-part")) {
+        // A long YAML is in parts, one per policy (editor.js): mark the selection's part.
+        if (marked) { marked.classList.remove("yaml-selected"); marked.removeAttribute("id"); }
+        marked = index >= 0 ? pre.children[index] : null;
+        if (!marked) return;
+        marked.classList.add("yaml-selected");
+        marked.id = "yaml-selected";
+        pre.scrollTop += marked.getBoundingClientRect().top - pre.getBoundingClientRect().top - 8;
+        return;
+      }
       if (index < 0) { if (marked) { pre.textContent = result ? result.yaml : pre.textContent; marked = null; } return; }
       const starts = [];
       const re = /^---$/gm;
