@@ -65,9 +65,15 @@
   // The canvas changes size with the window and the dividers; Cytoscape only watches the window by itself. Only
   // a change of size is passed on: the observer's first call (no change) made Cytoscape measure and draw a whole
   // cluster again, a quarter of a second after its first picture.
+  // The size compared is the one last passed on, not cy.width(): Cytoscape caches its size whenever anything asks
+  // for it, so after a divider drag it could already hold the new width while its canvases kept the old one.
+  let canvasSize = cy.width() + "x" + cy.height();
   new ResizeObserver((entries) => {
     const box = entries[entries.length - 1].contentRect;
-    if (Math.round(box.width) !== cy.width() || Math.round(box.height) !== cy.height()) cy.resize();
+    const size = Math.round(box.width) + "x" + Math.round(box.height);
+    if (size === canvasSize) return;
+    canvasSize = size;
+    cy.resize();
   }).observe($("#cy"));
 
   const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
