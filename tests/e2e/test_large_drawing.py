@@ -8,6 +8,8 @@ neighbours and returns with Escape; collapses and expands namespaces, and the br
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from editor.models import save_revision
@@ -28,6 +30,7 @@ DRAWN_LABELS = """() => fencelineCy.elements().filter(e => e.style('label')).map
   const px = parseFloat(e.style('font-size')) * fencelineCy.zoom();
   return {id: e.id(), px: px, drawn: px >= parseFloat(e.style('min-zoomed-font-size'))};
 }).filter(l => l.drawn)"""
+AGGREGATE_CURVES = "() => fencelineCy.edges('.aggregate').map(e => e.style('curve-style'))"
 
 
 def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
@@ -59,6 +62,8 @@ def test_a_whole_cluster_can_be_found_focused_and_followed(open_editor, settings
     labels = page.evaluate(DRAWN_LABELS)
     assert {label["id"] for label in labels} >= {f"ns:team-{i:02d}" for i in range(3)}
     assert min(label["px"] for label in labels) >= 11
+    # At the opening zoom the aggregate edges are drawn as straight haystack lines, the cheapest edge to draw.
+    assert set(page.evaluate(AGGREGATE_CURVES)) == {"haystack"}
 
     # Three actions: /, the name typed, Enter.
     page.locator("#cy").click(position={"x": 5, "y": 300})
@@ -74,6 +79,10 @@ def test_a_whole_cluster_can_be_found_focused_and_followed(open_editor, settings
     assert box["x2"] <= canvas["width"] and box["y2"] <= canvas["height"]
     # Zoomed in on it: its name (which is unique, so not qualified) is drawn at a readable size.
     assert f"n:{WORKLOAD}" in {label["id"] for label in page.evaluate(DRAWN_LABELS)}
+    # Zoomed in, the aggregate edges are curved again, with their arrows, and carry their count and ports.
+    page.wait_for_function(f"() => ({AGGREGATE_CURVES})().every(c => c === 'bezier')")
+    label = page.evaluate("fencelineCy.edges('.aggregate')[0].style('label')")
+    assert re.match(r"\d+ edges? \u00b7 ", label), label
     assert page.evaluate("fencelineCy.getElementById('n:team-07.api').data('label')").startswith("team-07/api")
     # The YAML shows its policy, scrolled into view.
     mark = page.locator("#yaml-selected")
