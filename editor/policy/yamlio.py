@@ -465,7 +465,9 @@ def could_read_as_non_string(text: str) -> bool:
     """True when some YAML 1.1 or 1.2 reader could read `text`, written plain, as other than this string."""
     if text.lower() in _NOT_STRINGS or text[0] in _NUMBER_START:
         return True
-    return text[0] in _SIGNS and len(text) > 1 and (text[1] in _NUMBER_START or text[1] in ".iInN")
+    # go-yaml (kubectl's reader) drops every "_" of a signed scalar before parsing it as a Go number: -_0 is 0.
+    rest = text[1:].lstrip("_")
+    return text[0] in _SIGNS and bool(rest) and (rest[0] in _NUMBER_START or rest[0] in ".iInN")
 
 
 class _Dumper(yaml.SafeDumper):

@@ -60,6 +60,7 @@ TRICKY = (
     "y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "true", "True",
     "TRUE", "false", "FALSE", "tRuE", "yEs", "null", "Null", "NULL", "~", "", "<<", "=", "2001-12-14",
     "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "12:30:00", "0.", "1e", "e3", "0x", "_1",
+    "-_0", "+_1", "-__7", "-_.5", "-_inf", "+_Infinity", "-_",
     "web", "api-1e3", "v1.2", "10.0.0.0/8", "::/0", "app.kubernetes.io/name", "a: b", "#c", "'", '"', "- x", "?",
 )  # fmt: skip
 NUMBERISH = st.from_regex(r"[-+.]?[0-9_]{1,4}([.:eExXoObB_][-+0-9a-fA-F_.]{0,4})?", fullmatch=True)
