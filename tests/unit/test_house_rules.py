@@ -55,3 +55,13 @@ def test_a_typo_in_a_boolean_setting_stops_start_up(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DEBUG", typo)
     with pytest.raises(ImproperlyConfigured, match=f"DEBUG='{typo}' is not a boolean"):
         envbool("DEBUG", default=False)
+
+
+def test_test_modules_have_unique_names() -> None:
+    # The test folders are not packages: pytest imports each test file under its bare name, so two files of one
+    # name in different folders stop the whole run at collection ("import file mismatch").
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(path.name for path in Path(__file__).resolve().parent.parent.rglob("test_*.py"))
+    assert [name for name, count in names.items() if count > 1] == []
