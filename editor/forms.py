@@ -15,7 +15,7 @@ from django.conf import settings
 from editor.policy.dialects import REGISTRY
 from editor.policy.document import port_name_error
 from editor.policy.document_schema import ADMIN_LAYER, APPLICATION, BASELINE_LAYER, ENTITIES
-from editor.policy.layers import ACTIONS, MAX_PRIORITY, MIN_PRIORITY
+from editor.policy.layers import ACTIONS, DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 from editor.policy.selectors import validate_label_key, validate_label_value
 
 PROTOCOL_CHOICES = [("TCP", "TCP"), ("UDP", "UDP"), ("SCTP", "SCTP"), ("ANY", "any")]
@@ -205,7 +205,12 @@ class EdgeForm(forms.Form):
         required=False,
         label="Priority",
         widget=forms.NumberInput(
-            attrs={"min": MIN_PRIORITY, "max": MAX_PRIORITY, "placeholder": "100", "aria-describedby": "priority-help"}
+            attrs={
+                "min": MIN_PRIORITY,
+                "max": MAX_PRIORITY,
+                "placeholder": str(DEFAULT_PRIORITY),
+                "aria-describedby": "priority-help",
+            }
         ),
         error_messages={"invalid": PRIORITY_ERROR},
     )

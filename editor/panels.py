@@ -22,7 +22,7 @@ from editor.policy.compile import CompileResult, RuleExplanation, compile_docume
 from editor.policy.dialects import dialect as dialect_named
 from editor.policy.document import ContainerPort, Document, DocumentError, Edge, Namespace, Node, Port
 from editor.policy.document_schema import APPLICATION
-from editor.policy.layers import has_platform
+from editor.policy.layers import DEFAULT_PRIORITY, TIER_TITLES, application_only_fields, has_platform, move_node
 from editor.policy.platform import layer_templates
 from editor.policy.platform import templates as platform_templates
 from editor.policy.platform.overrides import overridden_edges
@@ -129,12 +129,10 @@ def _with_match_labels(selector: dict[str, Any] | None, labels: dict[str, str]) 
 def _apply_node(node: Node, data: dict[str, Any], ports: list[dict[str, Any]]) -> None:
     old_name = node.name
     node.note = data.get("note") or None
-    node.layer = data["layer"] or node.layer
     if node.is_subject:
         node.isolate.ingress, node.isolate.egress = data["isolate_ingress"], data["isolate_egress"]
         node.policy_name = data["policy_name"].strip() or None
-        if node.layer != APPLICATION:  # the default-deny locks are the application's (layers.layer_errors)
-            node.isolate.ingress = node.isolate.egress = False
+    move_node(node, data["layer"] or node.layer)
     if node.kind in ("workload", "selector", "cidr"):
         node.name = data["name"].strip()
     if node.kind == "workload":
@@ -284,11 +282,7 @@ def _not_in_effect(document: Document, compiled: CompileResult, edge: Edge) -> s
 
 def _platform_fields_error(edge: Edge) -> str:
     """Why this edge cannot become a platform rule as it is, or ""."""
-    extras = [
-        what
-        for what, value in (("L7 rules", edge.l7), ("server names", edge.server_names), ("ICMP", edge.icmps))
-        if value
-    ]
+    extras = [words for _key, words in application_only_fields(edge)]
     if not extras:
         return ""
     return f"a platform rule has no {' or '.join(extras)}: remove them (in the Cilium dialect) before moving this edge"
@@ -333,7 +327,8 @@ def edge_panel(document: Document, edge_id: str, data: QueryDict | None, dialect
             "l7": l7,
             "deny": deny,
             "platform": platform,
-            "tier": {"admin": "Admin", "baseline": "Baseline"}.get(edge.layer, ""),
+            "tier": TIER_TITLES.get(edge.layer, ""),
+            "default_priority": DEFAULT_PRIORITY,
             "source_enforceable": source is not None and source.is_subject,
             "target_enforceable": target is not None and target.is_subject,
             "explanations": _explanations(compiled, edge_id) if compiled is not None else [],

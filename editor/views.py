@@ -27,6 +27,7 @@ from editor.models import Revision
 from editor.policy.compile import DIALECTS
 from editor.policy.dialects import REGISTRY, capabilities_table
 from editor.policy.document import Document, DocumentError
+from editor.policy.layers import DEFAULT_PRIORITY
 from editor.timelimit import TimeLimitExceeded
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def _editor(
         "dialects": DIALECTS,
         "dialect_capabilities": json.dumps(capabilities_table(), separators=(",", ":")),
         "dialect_list": list(REGISTRY.values()),
+        "default_priority": DEFAULT_PRIORITY,
     }
     if revision is not None:
         # Its number and address only: decoding the latest drawing as well doubled the page's time for a whole cluster.

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING
 from .document_schema import ADMIN_LAYER, APPLICATION, BASELINE_LAYER
 
 if TYPE_CHECKING:
-    from .document import Document, Edge
+    from .document import Document, Edge, Node
 
 PLATFORM_LAYERS = (ADMIN_LAYER, BASELINE_LAYER)
 DEFAULT_PRIORITY = 100
 MIN_PRIORITY, MAX_PRIORITY = 0, 1000
 ACTIONS = {APPLICATION: ("allow", "deny"), ADMIN_LAYER: ("allow", "deny", "pass"), BASELINE_LAYER: ("allow", "deny")}
+TIER_TITLES = {ADMIN_LAYER: "Admin", BASELINE_LAYER: "Baseline"}
 
 
 def is_platform(edge: Edge) -> bool:
@@ -44,6 +45,28 @@ def has_platform(document: Document) -> bool:
 
 def application_edges(document: Document) -> list[Edge]:
     return [edge for edge in document.edges if edge.layer == APPLICATION]
+
+
+def application_only_fields(edge: Edge) -> list[tuple[str, str]]:
+    """(document key, words) of the fields `edge` has that only an application edge may have: L7 rules, server
+    names and ICMP (a platform rule matches ports and peers only)."""
+    fields = (
+        ("l7", "L7 rules", edge.l7),
+        ("serverNames", "server names", edge.server_names),
+        ("icmps", "ICMP", edge.icmps),
+    )
+    return [(key, words) for key, words, value in fields if value]
+
+
+def move_node(node: Node, layer: str) -> bool:
+    """Put `node` in `layer`; a node leaving the application layer loses its default-deny locks (they are the
+    application's, see layer_errors). True when locks were removed."""
+    node.layer = layer
+    locked = node.isolate.ingress or node.isolate.egress
+    if layer == APPLICATION or not locked:
+        return False
+    node.isolate.ingress = node.isolate.egress = False
+    return True
 
 
 def layer_errors(document: Document) -> list[tuple[str, str]]:
@@ -73,9 +96,8 @@ def layer_errors(document: Document) -> list[tuple[str, str]]:
         if edge.name is not None and edge.layer == APPLICATION:
             errors.append((f"{path}.name", "a rule name is for admin and baseline edges (platform rules) only"))
         if edge.layer != APPLICATION:
-            for field, value in (("l7", edge.l7), ("serverNames", edge.server_names), ("icmps", edge.icmps)):
-                if value:
-                    errors.append((f"{path}.{field}", f"a platform rule ({edge.layer} layer) has no {field}"))
+            for field, _words in application_only_fields(edge):
+                errors.append((f"{path}.{field}", f"a platform rule ({edge.layer} layer) has no {field}"))
         if edge.name and any(not char.isprintable() for char in edge.name):
             errors.append((f"{path}.name", "a rule name may not hold control characters or line breaks"))
     return errors

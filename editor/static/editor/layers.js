@@ -219,7 +219,7 @@
       if (!isPlatform(item)) return "";
       const name = item.name === undefined ? item.id : item.name;
       const words = TIERS[layerOf(item)] + " tier rule" + (name ? " \u201c" + name + "\u201d" : "") + ", priority " +
-        (item.priority === undefined || item.priority === null ? 100 : item.priority) + ": " + ACTION_WORDS[item.action || "allow"] + ".";
+        (item.priority === undefined || item.priority === null ? app.dataset.defaultPriority : item.priority) + ": " + ACTION_WORDS[item.action || "allow"] + ".";
       return state.open || E.readOnly ? words : words + " Locked: turn on \u201cEdit platform layer\u201d to change it.";
     }
 
