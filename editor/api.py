@@ -34,7 +34,7 @@ from editor.middleware import too_large_response
 from editor.models import CompiledAnswer, NotAnEditorError, Revision, StaleParentError, save_revision
 from editor.policy.compile import DIALECTS
 from editor.policy.dialect_fit import adopt_dialect, dialect_fit
-from editor.policy.document import Document, DocumentError
+from editor.policy.document import Document, DocumentError, Settings
 from editor.policy.gcpause import paused_gc
 from editor.policy.importer import import_text
 from editor.policy.service import AnswerTooLarge, compile_answer, valid_items
@@ -322,8 +322,10 @@ def revision_compiled_view(request: HttpRequest, slug: str) -> JsonResponse:
     """GET /api/documents/<slug>/compiled?dialect=&view=: what POST /api/compile answers for the revision's drawing."""
     revision = revision_or_404(slug)
     limits = (settings.FENCELINE_MAX_NODES, settings.FENCELINE_MAX_EDGES, settings.FENCELINE_MAX_RESPONSE_BYTES)
-    settings_dialect = revision.data.get("settings") if isinstance(revision.data.get("settings"), dict) else {}
-    dialect = str(request.GET.get("dialect") or (settings_dialect or {}).get("dialect") or "native")
+    # The drawing's dialect read without decoding the drawing (the key must be known before the answer is made).
+    drawn = revision.data.get("settings")
+    written = drawn.get("dialect") if isinstance(drawn, dict) else None
+    dialect = str(request.GET.get("dialect") or written or Settings.dialect)
     view = str(request.GET.get("view") or "full")
     if dialect not in DIALECTS or view not in VIEWS:
         raise ApiError(
