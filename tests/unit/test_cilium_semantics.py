@@ -350,3 +350,17 @@ def test_the_cilium_compiler_refuses_an_egress_name_the_peer_s_pods_number_diffe
     result = compile_document(_document(nodes, [edge]), "cilium")
     (error,) = result.errors
     assert error.edge_id == "e" and "which is 9090 and 9443 on different pods" in error.message
+
+
+def test_a_peer_field_of_the_other_direction_does_not_refuse_the_policy() -> None:
+    # cilium/cilium pkg/policy/api/ingress.go: IngressRule has fromEntities and no toEntities, and the CRD's
+    # structural schema prunes fields it does not declare: `toEntities: [world-ipv4]` written in an ingress rule is
+    # dropped by the API server, not refused for the entity it names (only the entity enum of fromEntities would).
+    analysis = run(
+        cnp(
+            "endpointSelector: {matchLabels: {app: web}}\n"
+            "ingress: [{fromEntities: [cluster], toEntities: [world-ipv4]}]"
+        )
+    )
+    assert not any("analysed as absent" in w for w in analysis.warnings)
+    assert conns(analysis, "backend/api[Pod]", "shop/web[Pod]") == "All Connections"  # fromEntities: cluster

@@ -99,6 +99,12 @@ CASES: dict[str, list[tuple[str, str]]] = {
             NP + "spec:\n  podSelector: {matchLabels: {app: web}}\n  egress: []\n",
             NP + "spec:\n  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Ingress, Egress]\n  egress: []\n",
         ),
+        # `egress:` left null defaults policyTypes as `egress: []` does (k8s.io/api networking/v1 types.go,
+        # NetworkPolicySpec.PolicyTypes: Egress only "if the NetworkPolicy has any egress rules").
+        (
+            NP + "spec:\n  podSelector: {matchLabels: {app: web}}\n  egress:\n",
+            NP + "spec:\n  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Ingress, Egress]\n  egress:\n",
+        ),
     ],
     "FL004": [
         (
