@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from editor import staged_store
 from editor.observation_models import Observation, ObservationStream
-from editor.policy.flows.observe import HOUR_BUCKETS_FOR, ObservedEdge, day_bucket, hour_bucket, parse_seen
+from editor.policy.flows.observe import HOUR_BUCKETS_FOR, ObservedEdge, day_bucket, hour_bucket
 
 
 class StreamRevoked(Exception):
@@ -48,15 +48,15 @@ def _add(buckets: Buckets, key: str, bucket: datetime, day: bool, edge: bytes | 
 def bucketed(edges: list[ObservedEdge], now: datetime) -> Buckets:
     """A piece's edges summed per (edge key, bucket): an hour, or a day for traffic older than a week."""
     buckets: Buckets = {}
-    encode = msgspec.json.encode
+    hours_until = now - HOUR_BUCKETS_FOR
     for edge in edges:
-        first = parse_seen(edge.first_seen, now)
-        last = parse_seen(edge.last_seen, now)
-        day = last < now - HOUR_BUCKETS_FOR
+        # parse_seen(edge.first_seen, now), read once by observe()
+        first = now if edge.first is None else edge.first
+        last = now if edge.last is None else edge.last
+        day = last < hours_until
         bucket = day_bucket(last) if day else hour_bucket(last)
         denied = sum(count for verdict, count in edge.verdicts.items() if verdict.startswith("DROPPED"))
-        description = {"source": edge.source, "target": edge.target, "protocol": edge.protocol, "port": edge.port}
-        _add(buckets, edge.key, bucket, day, encode(description).decode(), (edge.count, denied), (first, last))
+        _add(buckets, edge.key, bucket, day, edge.description, (edge.count, denied), (first, last))
     return buckets
 
 

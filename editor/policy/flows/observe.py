@@ -8,6 +8,10 @@ flow: it grows with distinct edges x buckets, not with traffic.
 
 The key names what an edge means (the two nodes' kind, namespace, name, labels, address, and the port), not
 the node ids, so the same traffic seen in two pieces (or two streams) lands in the same row.
+
+The graph is read from its JSON (`FlowGraph.dump_chunks`, written straight from the importer's rows), not from
+Node and Edge objects: making those and turning them back into JSON took a quarter of a piece's CPU. Each node's
+meaning is encoded once per piece, and an edge's key and stored description are joined from its two ends'.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from typing import Any
 
 import msgspec
 
-from ..document import Document
 from .importer import read_flows
 from .model import FlowOptions, FlowSummary
+from .tables import FlowGraph
 
 HOUR_BUCKETS_FOR = timedelta(days=7)  # hour buckets this long; older rows are folded into day buckets
 # Node fields that do not change what the node stands for (the editor's layout and explanations).
@@ -40,6 +44,11 @@ class ObservedEdge:
     first_seen: str | None
     last_seen: str | None
     verdicts: dict[str, int]
+    # As stored: {"source", "target", "protocol", "port"} as JSON text, and the times as datetimes (None: the
+    # log gave none).
+    description: str = ""
+    first: datetime | None = None
+    last: datetime | None = None
 
     @property
     def denied(self) -> bool:
@@ -65,8 +74,10 @@ def observe(piece: bytes, options: FlowOptions | None = None) -> tuple[list[Obse
     """
     options = options or FlowOptions()
     result = read_flows([("stream", io.BytesIO(piece))], options)
-    edges = _edges(result.document)
-    seen = [parse_seen(time, _EPOCH) for edge in edges for time in (edge.first_seen, edge.last_seen) if time]
+    edges = _edges(result.graph)
+    # As parse_seen(text, _EPOCH) of each time the log gave (a time is None here when it was unreadable).
+    seen = [edge.first or _EPOCH for edge in edges if edge.first_seen]
+    seen += [edge.last or _EPOCH for edge in edges if edge.last_seen]
     if not seen or hour_bucket(min(seen)) == hour_bucket(max(seen)):
         return edges, result.summary
     step = timedelta(hours=1) if max(seen) - min(seen) <= timedelta(days=2) else timedelta(days=1)
@@ -75,7 +86,7 @@ def observe(piece: bytes, options: FlowOptions | None = None) -> tuple[list[Obse
     while window <= max(seen):
         until = window + step - timedelta(microseconds=1)  # normalised times have nine digits: pad to them
         bounded = dataclasses.replace(options, since=_rfc3339(window), until=_rfc3339(until)[:-1] + "999Z")
-        edges.extend(_edges(read_flows([("stream", io.BytesIO(piece))], bounded).document))
+        edges.extend(_edges(read_flows([("stream", io.BytesIO(piece))], bounded).graph))
         window += step
     return edges, result.summary
 
@@ -87,42 +98,112 @@ def _rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _edges(document: Document) -> list[ObservedEdge]:
-    nodes = {node.id: _meaning(node.to_json()) for node in document.nodes}
+class _Port(msgspec.Struct):
+    protocol: str
+    port: int | str | None = None
+
+
+class _Observed(msgspec.Struct, rename="camel"):
+    count: int
+    first_seen: str | None = None
+    last_seen: str | None = None
+    verdicts: dict[str, int] = {}
+
+
+class _Edge(msgspec.Struct):
+    source: str
+    target: str
+    ports: list[_Port] = []
+    observed: _Observed | None = None
+
+
+class _Graph(msgspec.Struct):
+    """The parts of a document's JSON an observation needs (the rest of it is skipped unread)."""
+
+    nodes: list[dict[str, Any]] = []
+    edges: list[_Edge] = []
+
+
+_GRAPH = msgspec.json.Decoder(_Graph)
+
+
+class _End(msgspec.Struct, gc=False):
+    """A node's meaning, once per piece: as a dict, as JSON (its keys in document order, as stored) and as
+    canonical JSON (keys sorted, for edge_key)."""
+
+    meaning: dict[str, Any]
+    text: bytes
+    canonical: bytes
+
+
+def _ends(nodes: list[dict[str, Any]]) -> dict[str, _End]:
+    encode = msgspec.json.encode
+    ends = {}
+    for node in nodes:
+        meaning = _meaning(node)
+        ends[node["id"]] = _End(meaning, encode(meaning), encode(meaning, order="sorted"))
+    return ends
+
+
+def _edges(graph: FlowGraph) -> list[ObservedEdge]:
+    """The observed edges of an imported graph, read from its JSON (indented by one space: the least
+    `dump_chunks` writes)."""
+    read = _GRAPH.decode(b"".join(graph.dump_chunks(1)))
+    ends = _ends(read.nodes)
+    encode, sha256 = msgspec.json.encode, hashlib.sha256
     edges = []
-    for edge in document.edges:
+    for edge in read.edges:
         observed = edge.observed
         if observed is None:
             continue
         port = edge.ports[0] if edge.ports else None
         protocol = port.protocol if port else "ANY"
         number = port.port if port and isinstance(port.port, int) else None
-        source, target = nodes[edge.source], nodes[edge.target]
+        source, target = ends[edge.source], ends[edge.target]
+        protocol_text, number_text = encode(protocol), encode(number)
+        # edge_key(source, target, protocol, number), from the ends' canonical JSON
+        key = sha256(b"[%b,%b,%b,%b]" % (source.canonical, target.canonical, protocol_text, number_text)).hexdigest()
+        description = b'{"source":%b,"target":%b,"protocol":%b,"port":%b}' % (
+            source.text,
+            target.text,
+            protocol_text,
+            number_text,
+        )
+        first_seen, last_seen = observed.first_seen, observed.last_seen
         edges.append(
             ObservedEdge(
-                edge_key(source, target, protocol, number),
-                source,
-                target,
+                key,
+                source.meaning,
+                target.meaning,
                 protocol,
                 number,
                 observed.count,
-                observed.first_seen,
-                observed.last_seen,
+                first_seen,
+                last_seen,
                 dict(observed.verdicts),
+                description.decode(),
+                _parsed(first_seen),
+                _parsed(last_seen),
             )
         )
     return edges
 
 
-def parse_seen(text: str | None, default: datetime) -> datetime:
-    """A normalised RFC 3339 time from the importer (nine fractional digits, Z) as a datetime; `default` when
-    the log gave none."""
+def _parsed(text: str | None) -> datetime | None:
+    """A normalised RFC 3339 time from the importer (nine fractional digits, Z) as a datetime; None when the
+    log gave none, or one that cannot be read."""
     if not text:
-        return default
+        return None
     try:
         return datetime.fromisoformat(text[:26] + "+00:00")
     except ValueError:
-        return default
+        return None
+
+
+def parse_seen(text: str | None, default: datetime) -> datetime:
+    """_parsed(text), or `default`."""
+    moment = _parsed(text)
+    return default if moment is None else moment
 
 
 def hour_bucket(moment: datetime) -> datetime:
