@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import ROOT
+from load import ROOT, fresh_database, postgres, thirty_workloads
 from soak_observations import STAMP, traffic
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -57,6 +58,49 @@ if task["mode"] == "rows":
         )
     json.dump(rows, open(task["out"], "w"))
     sys.exit(0)
+if task["mode"] == "database":
+    import psutil
+    from django.db import connection
+    from editor.models import save_revision
+    from editor.observation_models import Observation, ObservationStream, StagedDenial, StagedRevision
+    from editor.observation_store import record
+    revision = save_revision(json.loads(task["drawing"]))
+    stream, _ = ObservationStream.create(revision.document, "bench")
+    since = datetime.fromisoformat("2020-01-01T00:00:00+00:00")
+    StagedRevision.objects.create(document=revision.document, revision=revision, since=since)
+    started = datetime.now().astimezone()
+    for path in task["inputs"]:  # the stored rows and the staged report of every input
+        edges, summary = observe(open(path, "rb").read())
+        record(stream, edges, summary.flows_read)
+    def when(moment):  # a log without times (Gadget's) is stored at the time it arrived
+        return "now" if moment >= started.replace(minute=0, second=0, microsecond=0) else moment.isoformat()
+    columns = ("key", "bucket", "day", "edge", "count", "denied", "first_seen", "last_seen")
+    stored = sorted(
+        [row[0], when(row[1]), row[2], json.dumps(row[3], sort_keys=True), *row[4:6], *map(when, row[6:])]
+        for row in Observation.objects.values_list(*columns)
+    )
+    columns = ("key", "workload", "source", "target", "protocol", "port", "reason", "count", "denied")
+    found = StagedDenial.objects.values_list(*columns, "first_seen", "last_seen")
+    denials = sorted([*row[:-2], *map(when, row[-2:])] for row in found)
+    json.dump({"rows": stored, "denials": denials}, open(task["out"], "w"))
+    piece = open(task["piece"], "rb").read()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = psutil.Process(cursor.fetchone()[0])
+    def server_cpu():
+        times = backend.cpu_times()
+        return times.user + times.system
+    for _ in range(2):
+        edges, summary = observe(piece)
+        record(stream, edges, summary.flows_read)
+    began, began_server = time.process_time(), server_cpu()
+    for _ in range(task["repeat"]):
+        edges, summary = observe(piece)
+        record(stream, edges, summary.flows_read)
+    flows = summary.flows_read * task["repeat"]
+    server = server_cpu() - began_server
+    print(json.dumps({"intake": (time.process_time() - began) / flows, "floor": server / flows}))
+    sys.exit(0)
 piece = open(task["piece"], "rb").read()
 flows = observe(piece)[1].flows_read
 def intake():
@@ -76,13 +120,17 @@ print(json.dumps(out))
 """
 
 
-def run(tree: Path, task: dict) -> dict:
+def run(tree: Path, task: dict, database: str | None = None) -> dict:
+    env = dict(os.environ)
+    if database is not None:
+        env["DATABASE_URL"] = database = fresh_database(database)
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=tree, env=env, check=True)
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(task)], cwd=tree, capture_output=True, text=True, check=False
+        [sys.executable, "-c", CHILD, json.dumps(task)], cwd=tree, env=env, capture_output=True, text=True, check=False
     )
     if done.returncode:
         sys.exit(f"bench: {tree} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1]) if task["mode"] == "cpu" else {}
+    return json.loads(done.stdout.strip().splitlines()[-1]) if task["mode"] != "rows" else {}
 
 
 def spanning_hours(folder: Path) -> Path:
@@ -103,6 +151,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="turns of each checkout")
     parser.add_argument("--repeat", type=int, default=10, help="pieces per turn")
     parser.add_argument("--flows", type=int, default=8000, help="flows per piece")
+    parser.add_argument(
+        "--database", action="store_true", help="also store in PostgreSQL (scripts/postgres.sh, FENCELINE_TEST_PGPORT)"
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="fenceline-intake-"))
@@ -124,11 +175,14 @@ def main() -> None:
 
     task = {"mode": "cpu", "now": now.isoformat(), "piece": str(piece), "repeat": args.repeat}
     best: dict[str, dict[str, float]] = {"new": {}, "old": {}}
+    ratios = []  # new / old within each turn: the two ran a few seconds apart, under about the same load
     for _ in range(args.rounds):
+        turn = {}
         for name, tree in (("old", args.old), ("new", ROOT)):
-            found = run(tree, task)
+            turn[name] = found = run(tree, task)
             for figure in ("intake", "floor"):
                 best[name][figure] = min(best[name].get(figure, float("inf")), found[figure])
+        ratios.append(turn["new"]["intake"] / turn["old"]["intake"])
     for name in ("old", "new"):
         intake, floor = best[name]["intake"], best[name]["floor"]
         print(
@@ -137,10 +191,61 @@ def main() -> None:
         )
     ratio = best["new"]["intake"] / best["old"]["intake"]
     print(
-        f"new / old: {ratio:.2f} ({args.flows:,}-flow piece, best of {args.rounds} x {args.repeat}); "
+        f"new / old: {ratio:.2f} of the best figures, {statistics.median(ratios):.2f} the median of the turns' "
+        f"({min(ratios):.2f}-{max(ratios):.2f}; {args.flows:,}-flow piece, {args.rounds} turns of {args.repeat}); "
         f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
     )
+    if args.database:
+        database_turns(args, folder, inputs, now, piece)
     if differ:
+        sys.exit(1)
+
+
+def staged_drawing() -> dict:
+    """A revision to stage that denies some of the fixtures' traffic: their own drawing (workloads locked) with
+    every other edge left out, and the 30 workloads of the load tests."""
+    from editor.policy.flows import read_flow_paths
+
+    paths = sorted(str(path) for path in (FIXTURES / "hubble").iterdir() if path.suffix in (".json", ".jsonl"))
+    drawing = read_flow_paths(paths).document.to_json()
+    drawing["edges"] = drawing["edges"][::2]
+    shop = thirty_workloads()
+    drawing["nodes"] += shop["nodes"]
+    drawing["edges"] += [{**edge, "id": f"shop-{edge['id']}"} for edge in shop["edges"]]
+    known = {namespace["name"] for namespace in drawing["namespaces"]}
+    drawing["namespaces"] += [namespace for namespace in shop.get("namespaces", []) if namespace["name"] not in known]
+    return drawing
+
+
+def database_turns(args: argparse.Namespace, folder: Path, inputs: list[str], now: datetime, piece: Path) -> None:
+    """The same pieces stored in PostgreSQL (observe, then record: the transaction of a POST, with a revision
+    staged), each checkout in a fresh database: the rows and staged denials stored, and the CPU of this
+    process and of its PostgreSQL backend per flow."""
+    url = postgres("start")
+    task = {"mode": "database", "now": now.isoformat(), "piece": str(piece), "repeat": args.repeat}
+    task |= {"inputs": inputs[:-1], "drawing": json.dumps(staged_drawing())}
+    best: dict[str, dict[str, float]] = {"new": {}, "old": {}}
+    stored = {}
+    for _ in range(args.rounds):
+        for name, tree in (("old", args.old), ("new", ROOT)):
+            task["out"] = str(folder / f"stored-{name}.json")
+            found = run(tree, task, url)
+            stored[name] = json.loads(Path(task["out"]).read_text())
+            for figure in ("intake", "floor"):
+                best[name][figure] = min(best[name].get(figure, float("inf")), found[figure])
+    same = stored["new"] == stored["old"]
+    print(
+        f"stored in PostgreSQL: {len(stored['new']['rows']):,} observation rows and {len(stored['new']['denials'])} "
+        f"staged denials from {len(inputs) - 1} inputs, {'identical' if same else 'DIFFERENT'} in both checkouts"
+    )
+    for name in ("old", "new"):
+        client, server = best[name]["intake"], best[name]["floor"]
+        print(
+            f"{name}: observe + record {client * 1e6:.2f} us CPU per flow in the worker, {server * 1e6:.2f} in "
+            f"PostgreSQL: {1 / (client + server):,.0f} flows per CPU-second together"
+        )
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if not same:
         sys.exit(1)
 
 
