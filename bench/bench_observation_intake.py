@@ -11,8 +11,15 @@ Then the rows: every capture under tests/fixtures/hubble and tests/fixtures/gadg
 hours and the soak's piece are bucketed by both checkouts (at one fixed `now`) and must give the same rows,
 byte for byte: key, bucket, day, stored edge description, count, denied, first and last seen.
 
+With --database the same inputs are stored in PostgreSQL (scripts/postgres.sh on FENCELINE_TEST_PGPORT), each
+checkout in a fresh database with a revision staged that denies part of the traffic: `observe` then `record`, the
+transaction of a POST. The stored observation rows and staged denials of both must be identical (times a log did
+not give are stored as the time of arrival: compared as "now"), and it prints the CPU per flow of the worker
+and of its PostgreSQL backend.
+
     git -C /work/main archive c12f775 | tar -x -C /tmp/obs-old
     .venv/bin/python bench/bench_observation_intake.py --old /tmp/obs-old
+    FENCELINE_TEST_PGPORT=55471 .venv/bin/python bench/bench_observation_intake.py --old /tmp/obs-old --database
 """
 
 from __future__ import annotations
@@ -223,7 +230,7 @@ def database_turns(args: argparse.Namespace, folder: Path, inputs: list[str], no
     process and of its PostgreSQL backend per flow."""
     url = postgres("start")
     task = {"mode": "database", "now": now.isoformat(), "piece": str(piece), "repeat": args.repeat}
-    task |= {"inputs": inputs[:-1], "drawing": json.dumps(staged_drawing())}
+    task |= {"inputs": inputs, "drawing": json.dumps(staged_drawing())}
     best: dict[str, dict[str, float]] = {"new": {}, "old": {}}
     stored = {}
     for _ in range(args.rounds):
@@ -236,7 +243,7 @@ def database_turns(args: argparse.Namespace, folder: Path, inputs: list[str], no
     same = stored["new"] == stored["old"]
     print(
         f"stored in PostgreSQL: {len(stored['new']['rows']):,} observation rows and {len(stored['new']['denials'])} "
-        f"staged denials from {len(inputs) - 1} inputs, {'identical' if same else 'DIFFERENT'} in both checkouts"
+        f"staged denials from {len(inputs)} inputs, {'identical' if same else 'DIFFERENT'} in both checkouts"
     )
     for name in ("old", "new"):
         client, server = best[name]["intake"], best[name]["floor"]
