@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -76,6 +77,61 @@ def test_a_stream_is_aggregated_into_one_row_per_edge_and_hour(client, drawing):
     assert stream.flows == 800 and stream.last_seen is not None
     assert ObservationStream.objects.get(pk=stream.pk).token_hash != token  # only the hash is stored
     assert token not in json.dumps(list(ObservationStream.objects.values()), default=str)
+
+
+UDP = FIXTURES / "hubble" / "basic-sample-400-udp-flows.json"
+# A pod's workload by the Kubernetes naming of its pods: Deployment <name>-<template hash>-<5>, DaemonSet <name>-<5>.
+POD_OF_DEPLOYMENT = re.compile(r"(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}")
+POD_OF_DAEMONSET = re.compile(r"(.+)-[a-z0-9]{5}")
+
+
+def end_of(endpoint: dict) -> str:
+    """A flow's end as `namespace/workload`, or the reserved identity (`reserved:remote-node` -> remote-node)."""
+    if endpoint.get("pod_name"):
+        name = endpoint["pod_name"]
+        workload = (POD_OF_DEPLOYMENT.fullmatch(name) or POD_OF_DAEMONSET.fullmatch(name)).group(1)
+        return f"{endpoint['namespace']}/{workload}"
+    (reserved,) = [label for label in endpoint["labels"] if label.startswith("reserved:")]
+    return reserved.removeprefix("reserved:")
+
+
+def expected_rows(path: Path) -> dict[tuple, dict]:
+    """The rows a capture should make, worked out from its JSON alone: every flow but the replies, by its ends,
+    protocol and destination port, in the day bucket of its last flow (the captures are years old)."""
+    rows: dict[tuple, dict] = {}
+    for line in lines_of(path):
+        flow = json.loads(line)["flow"]
+        if flow.get("is_reply"):
+            continue
+        ((protocol, l4),) = flow["l4"].items()
+        moment = datetime.fromisoformat(flow["time"][:26] + "+00:00")
+        edge = (end_of(flow["source"]), end_of(flow["destination"]), protocol, l4["destination_port"])
+        row = rows.setdefault(edge, {"count": 0, "denied": 0, "first_seen": moment, "last_seen": moment})
+        row["count"] += 1
+        row["denied"] += flow["verdict"] == "DROPPED"
+        row["first_seen"], row["last_seen"] = min(row["first_seen"], moment), max(row["last_seen"], moment)
+    for row in rows.values():
+        row["bucket"], row["day"] = row["last_seen"].replace(hour=0, minute=0, second=0, microsecond=0), True
+    return rows
+
+
+def stored_end(node: dict) -> str:
+    return f"{node['namespace']}/{node['name']}" if node["kind"] == "workload" else node[node["kind"]]
+
+
+@pytest.mark.parametrize("path", [DNS, UDP], ids=lambda path: path.name)
+def test_the_stored_rows_of_a_capture_are_its_flows_counted_once(client, drawing, path):
+    """Both captures carry DNS requests to the DNS server, whose edge the importer draws twice (the server's
+    side in an edge of its own): each flow is still counted once."""
+    stream, token = make_stream(drawing)
+    events(post(client, stream, token, b"".join(lines_of(path))))
+    stored = {}
+    for row in Observation.objects.filter(document=drawing):
+        edge = (stored_end(row.edge["source"]), stored_end(row.edge["target"]), row.edge["protocol"], row.edge["port"])
+        assert edge not in stored
+        fields = ("count", "denied", "first_seen", "last_seen", "bucket", "day")
+        stored[edge] = {field: getattr(row, field) for field in fields}
+    assert stored == expected_rows(path)
 
 
 def test_a_revoked_token_is_refused_at_once(client, drawing):

@@ -114,6 +114,7 @@ class _Edge(msgspec.Struct):
     source: str
     target: str
     ports: list[_Port] = []
+    icmps: list[dict[str, Any]] = []
     observed: _Observed | None = None
 
 
@@ -156,6 +157,9 @@ def _observed_edges(read: _Graph) -> list[ObservedEdge]:
     ends = _ends(read.nodes)
     encode, sha256 = msgspec.json.encode, hashlib.sha256
     edges = []
+    # The importer draws the DNS server's side of a DNS edge as a second edge with the same ends, ports and
+    # counts (Cilium applies DNS rules on egress only): its flows are counted once.
+    drawn: set[tuple[str, str, bytes, bytes]] = set()
     for edge in read.edges:
         observed = edge.observed
         if observed is None:
@@ -163,8 +167,12 @@ def _observed_edges(read: _Graph) -> list[ObservedEdge]:
         port = edge.ports[0] if edge.ports else None
         protocol = port.protocol if port else "ANY"
         number = port.port if port and isinstance(port.port, int) else None
-        source, target = ends[edge.source], ends[edge.target]
         protocol_text, number_text = encode(protocol), encode(number)
+        ends_and_ports = (edge.source, edge.target, encode(edge.ports), encode(edge.icmps) if edge.icmps else b"")
+        if ends_and_ports in drawn:
+            continue
+        drawn.add(ends_and_ports)
+        source, target = ends[edge.source], ends[edge.target]
         # edge_key(source, target, protocol, number), from the ends' canonical JSON
         key = sha256(b"[%b,%b,%b,%b]" % (source.canonical, target.canonical, protocol_text, number_text)).hexdigest()
         description = b'{"source":%b,"target":%b,"protocol":%b,"port":%b}' % (
