@@ -3,14 +3,16 @@ split into its hours, so storage can add counts per edge key and bucket."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from editor.policy.flows.observe import hour_bucket, observe, parse_seen
+from editor.policy.flows.observe import edge_key, hour_bucket, observe, parse_seen
 
 HUBBLE = Path(__file__).resolve().parents[1] / "fixtures" / "hubble"
 CAPTURES = [HUBBLE / "basic-sample-400-tcp-flows.json", HUBBLE / "basic-sample-330-dns-flows.json"]
@@ -55,3 +57,29 @@ def test_a_piece_spanning_hours_is_split_by_hour() -> None:
         part = [r for n, r in enumerate(records) if n % 3 == hour]
         per_hour += counts(b"".join(json.dumps(r).encode() + b"\n" for r in part))
     assert by_key == per_hour
+
+
+GADGET = Path(__file__).resolve().parents[1] / "fixtures" / "gadget"
+ALL_CAPTURES = sorted(p for p in HUBBLE.iterdir() if p.suffix in (".json", ".jsonl")) + sorted(GADGET.rglob("*.input"))
+
+
+@pytest.mark.parametrize("path", ALL_CAPTURES, ids=lambda p: p.name)
+def test_keys_and_descriptions_are_those_of_the_edges_meaning(path: Path) -> None:
+    """observe() joins an edge's key and stored description from its two ends' JSON; they must be what
+    edge_key() and the plain encoding of the description give, or rows stored before would not be found again."""
+    edges, _ = observe(path.read_bytes())
+    for edge in edges:
+        assert edge.key == edge_key(edge.source, edge.target, edge.protocol, edge.port)
+        description = {"source": edge.source, "target": edge.target, "protocol": edge.protocol, "port": edge.port}
+        assert edge.description == msgspec.json.encode(description).decode()
+        assert (edge.first, edge.last) == (parse_seen(edge.first_seen, None), parse_seen(edge.last_seen, None))
+        assert not {"id", "isolate", "note", "position"} & (edge.source.keys() | edge.target.keys())
+
+
+def test_a_known_edge_keeps_its_key() -> None:
+    """The key of productpage -> details on TCP 9080, as stored by the intake since it was written: a change of
+    the key's encoding would split every stored edge's rows in two."""
+    edges, _ = observe(CAPTURES[0].read_bytes())
+    (edge,) = [e for e in edges if e.source.get("name") == "productpage-v1" and e.target.get("name") == "details-v1"]
+    canonical = json.dumps([edge.source, edge.target, "TCP", 9080], sort_keys=True, separators=(",", ":"))
+    assert edge.key == hashlib.sha256(canonical.encode()).hexdigest()
