@@ -89,9 +89,7 @@ class LintContext:
         pools += scope.pods.match_labels
         candidates: Iterable[int] = range(len(self._pods))
         if pools:
-            smallest, *others = sorted(pools, key=lambda pair: len(self._index.get(pair, ())))
-            required = [self._index_sets[pair] for pair in others]
-            candidates = [p for p in self._index.get(smallest, ()) if all(p in positions for positions in required)]
+            candidates = sorted(frozenset.intersection(*(self._index_sets[pair] for pair in pools)))
         found = []
         for position in candidates:
             workload, namespace_labels, labels = self._pods[position]
@@ -254,7 +252,8 @@ class LintContext:
             words += [value for _, value in policy.subject.pods.match_labels]
         for workload in workloads:
             words += [workload.name, workload.namespace, *workload.labels.values()]
-        return any(word in text.lower() for text in words for word in GATEWAY_WORDS)
+        texts = [text.lower() for text in words]
+        return any(word in text for text in texts for word in GATEWAY_WORDS)
 
 
 Check = Callable[[LintContext], Iterable[LintFinding]]
