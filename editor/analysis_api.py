@@ -38,6 +38,7 @@ from editor.policy.lint.model import SEVERITIES
 from editor.policy.peer_names import labels as peer_labels
 from editor.policy.peer_names import readable
 from editor.policy.rating import rate_drawing
+from editor.policy.service import drafts_cache
 
 
 def request_document(request: HttpRequest) -> tuple[Document, str, dict[str, Any]]:
@@ -67,7 +68,9 @@ def _text_option(options: dict[str, Any], name: str) -> str:
 
 def findings_json(document: Document) -> dict[str, Any]:
     findings = []
-    linted = lint_drawing(document)  # compiled and linted once, for the findings and the rating
+    # Compiled (with the compile answers' per-subject policies: the editor asks for both after each change) and
+    # linted once, for the findings and the rating.
+    linted = lint_drawing(document, drafts_cache=drafts_cache)
     alike = alike_counts(linted.findings)
     for finding in linted.findings:
         data = finding.to_json()

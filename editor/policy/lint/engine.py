@@ -12,7 +12,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..compile import CompileResult, compile_document
+from ..compile import CompileResult, SubjectDrafts, compile_document
 from ..dialects import dialect
 from ..document import Document, Edge, Node, Port
 from ..kinds import POLICY_KINDS
@@ -21,6 +21,7 @@ from ..platform.from_drawing import read_back
 from ..platform.model import PlatformPolicy
 from ..platform.parse import is_platform_object, read_platform_policy
 from ..pod_sets import find_pod_set
+from ..sized_cache import SizedCache
 from ..yamlio import InputError, KubeObject, LoadedDocument
 from . import cidrs, cilium, dns, exposure, peers, policytypes, ports, shadowing  # noqa: F401  (rule registration)
 from .context import CHECKS, LintContext
@@ -161,8 +162,10 @@ class CompiledPolicies:
         return grouped
 
 
-def compile_for_lint(document: Document) -> CompiledPolicies:
-    result = compile_document(document, document.settings.dialect)
+def compile_for_lint(document: Document, drafts_cache: SizedCache[SubjectDrafts] | None = None) -> CompiledPolicies:
+    """The document compiled in its dialect and read for lint; with `drafts_cache` (compile.compile_document), the
+    policies of subjects an earlier compile made from the same inputs are not made again."""
+    result = compile_document(document, document.settings.dialect, drafts_cache)
     rule_edges = {(e.kind, e.namespace, e.name, e.direction, e.index): tuple(e.edge_ids) for e in result.explanations}
     # the Cilium dialect's platform CCNPs are Cilium policies among `policies`; the native tiers are read back
     platform = read_back(result) if result.dialect != "cilium" and result.platform_objects else []
@@ -246,10 +249,12 @@ def lint_document(document: Document, settings: LintSettings | None = None) -> l
     return lint_drawing(document, settings).findings
 
 
-def lint_drawing(document: Document, settings: LintSettings | None = None) -> LintedDocument:
+def lint_drawing(
+    document: Document, settings: LintSettings | None = None, drafts_cache: SizedCache[SubjectDrafts] | None = None
+) -> LintedDocument:
     """`lint_document`'s findings with the compiled policies they were found in: the rating of the same drawing
-    (rating.rate_linted) reads them instead of compiling and linting it again."""
-    compiled = compile_for_lint(document)
+    (rating.rate_linted) reads them instead of compiling and linting it again. `drafts_cache`: compile_for_lint's."""
+    compiled = compile_for_lint(document, drafts_cache)
     settings = settings or LintSettings.from_settings(document.settings)
     inventory = inventory_from_document(document)
     findings = lint_compiled(compiled, settings, inventory)
