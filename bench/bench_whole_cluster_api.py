@@ -24,7 +24,7 @@ runs from DIR, alternating with this tree, and the ratio of the CPU times is pri
 Where the time went at 2,000 / 8,000, native (cProfile in CPU time, c12f775, which lints in 13.7 s of CPU and
 compiles in 3.9 s): of the lint's 66 s under the profiler, 29 s were compile_for_lint, run twice (the findings,
 then the rating compiled and linted the drawing again), 17 s of it mapping each policy to its subject node by
-scanning every rule of every policy; 22 s the checks, run twice, 16 s of it FL005 (peers.other_namespace) testing
+scanning every rule of every policy; 22 s the checks, run twice, 16 s of it FL008 (peers.other_namespace) testing
 1.1 million workload / selector pairs because a selector's candidates were taken by its first label only ("app=api"
 is in every namespace); 5 s mapping each finding to its edges by the same scan; then, with those gone, the
 rating's own findings picked out of all 2,000 for each policy (2 s). Now, unprofiled: reading the drawing 0.4 s,
