@@ -33,11 +33,12 @@ from editor.api import ApiError, body_json, check_size, dialect_of, document_fro
 from editor.policy.check import CheckResult, ReplayResult, check_document, replay_document
 from editor.policy.document import Document
 from editor.policy.isolation import traffic_lost
-from editor.policy.lint import alike_counts, alike_fixes, apply_fixes, lint_document
+from editor.policy.lint import alike_counts, alike_fixes, apply_fixes, lint_document, lint_drawing
 from editor.policy.lint.model import SEVERITIES
 from editor.policy.peer_names import labels as peer_labels
 from editor.policy.peer_names import readable
 from editor.policy.rating import rate_drawing
+from editor.policy.service import drafts_cache
 
 
 def request_document(request: HttpRequest) -> tuple[Document, str, dict[str, Any]]:
@@ -67,15 +68,17 @@ def _text_option(options: dict[str, Any], name: str) -> str:
 
 def findings_json(document: Document) -> dict[str, Any]:
     findings = []
-    linted = lint_document(document)
-    alike = alike_counts(linted)
-    for finding in linted:
+    # Compiled (with the compile answers' per-subject policies: the editor asks for both after each change) and
+    # linted once, for the findings and the rating.
+    linted = lint_drawing(document, drafts_cache=drafts_cache)
+    alike = alike_counts(linted.findings)
+    for finding in linted.findings:
         data = finding.to_json()
         data["whyUrl"] = reverse("rule_page", args=[finding.rule])
         # Drawing fixes that other findings offer too: "Fix all" applies them as one change.
         data["alike"] = {fix["id"]: alike[fix["id"]] for fix in data["fixes"] if alike.get(fix["id"], 0) > 1}
         findings.append(data)
-    rated = rate_drawing(document)
+    rated = rate_drawing(document, linted)
     rating = rated.to_json() if rated is not None else None
     if rating is not None:
         rating["methodUrl"] = reverse("rule_page", args=["rating"])

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
-for bench in bench_flows bench_connlist bench_check bench_editor; do
+for bench in bench_flows bench_connlist bench_check bench_editor bench_whole_cluster_api; do
   echo "== bench/$bench.py"
   .venv/bin/python "bench/$bench.py"
 done

@@ -16,14 +16,7 @@ from typing import Any, Literal
 
 from .document import Document
 from .lint.context import LintContext
-from .lint.engine import (
-    compile_for_lint,
-    inventory_from_document,
-    inventory_from_objects,
-    lint_compiled,
-    platform_policies,
-    run_checks,
-)
+from .lint.engine import LintedDocument, inventory_from_objects, lint_drawing, platform_policies, run_checks
 from .lint.exposure import world_peer
 from .lint.model import Inventory, LintFinding, LintSettings, format_path
 from .lint.policyview import CLUSTER_ENTITIES, PolicyView, RuleView, read_policies
@@ -442,9 +435,12 @@ def rate_policies(
     ctx = LintContext(policies, settings, inventory, list(platform))
     if findings is None:
         findings = run_checks(policies, settings, inventory, platform)
+    by_policy: dict[tuple[str, str | None, str], list[LintFinding]] = {}
+    for finding in findings:
+        by_policy.setdefault((finding.kind, finding.namespace, finding.name), []).append(finding)
     ratings = []
     for policy in policies:
-        own = [f for f in findings if (f.kind, f.namespace, f.name) == (policy.kind, policy.namespace, policy.name)]
+        own = by_policy.get((policy.kind, policy.namespace, policy.name), [])
         base = format_path(policy.base)
         own = [f for f in own if f.path == base or f.path.startswith((base + ".", base + "["))]
         results = [
@@ -507,17 +503,21 @@ def rate_objects(
 
 def rate_document(document: Document, settings: LintSettings | None = None) -> Rating:
     """The rating of what `document` compiles to in its dialect; policy ratings carry their subject node ids."""
-    compiled = compile_for_lint(document)
-    settings = settings or LintSettings.from_settings(document.settings)
-    inventory = inventory_from_document(document)
-    findings = lint_compiled(compiled, settings, inventory)
-    return rate_policies(compiled.policies, settings, inventory, findings, compiled.platform)
+    return rate_linted(lint_drawing(document, settings))
 
 
-def rate_drawing(document: Document) -> Rating | None:
+def rate_linted(linted: LintedDocument) -> Rating:
+    """The rating of a linted drawing (lint.engine.lint_drawing), from the policies and findings of its lint."""
+    compiled = linted.compiled
+    return rate_policies(compiled.policies, linted.settings, linted.inventory, linted.findings, compiled.platform)
+
+
+def rate_drawing(document: Document, linted: LintedDocument | None = None) -> Rating | None:
     """The drawing's rating, or None while it is empty: with nothing drawn there is nothing to rate, and a score
-    of 0 would read as a verdict on the person's work."""
-    return rate_document(document) if document.nodes else None
+    of 0 would read as a verdict on the person's work. `linted`: the drawing's lint, when the caller has it."""
+    if not document.nodes:
+        return None
+    return rate_linted(linted) if linted is not None else rate_document(document)
 
 
 def format_text(rating: Rating) -> str:

@@ -29,7 +29,7 @@ _KEY_ENCODER = msgspec.json.Encoder()
 # Per-subject drafts, per-object YAML and validation findings of the policies compiled lately: 16 Mi characters
 # each at most.
 CACHE_CHARS = 16 * 1024 * 1024
-_drafts_cache: SizedCache[SubjectDrafts] = SizedCache(CACHE_CHARS)
+drafts_cache: SizedCache[SubjectDrafts] = SizedCache(CACHE_CHARS)  # lint's compile shares it (api lint)
 _yaml_cache: SizedCache[str] = SizedCache(CACHE_CHARS)
 _findings_cache: SizedCache[tuple[tuple[str, str], ...]] = SizedCache(CACHE_CHARS)
 # The nodes and edges (by their exact JSON) that passed the document schema lately, for Document.from_json.
@@ -57,7 +57,7 @@ def compile_answer(document: Document, dialect: str, max_bytes: int | None = Non
 
     The YAML stops growing at `max_bytes` (with the objects' JSON counted too): AnswerTooLarge, so no drawing
     makes the server build an answer it would not send."""
-    result = compile_document(document, dialect, _drafts_cache)
+    result = compile_document(document, dialect, drafts_cache)
     # Exact JSON, key order included (msgspec keeps insertion order; several times faster than json.dumps)
     keys = [_KEY_ENCODER.encode(obj).decode() for obj in result.objects]
     parts: list[str] = []

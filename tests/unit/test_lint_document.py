@@ -6,9 +6,12 @@ import copy
 
 import pytest
 
-from editor.policy.compile import compile_document
+from editor.policy.compile import SubjectDrafts, compile_document
 from editor.policy.document import Document
-from editor.policy.lint import GATEWAY_ANNOTATION, apply_fix, lint_document, lint_objects
+from editor.policy.lint import GATEWAY_ANNOTATION, apply_fix, lint_document, lint_drawing, lint_objects
+from editor.policy.rating import rate_document, rate_linted
+from editor.policy.sized_cache import SizedCache
+from tests.large_drawing import large_drawing
 
 BASE = {
     "schema": "fenceline/v1",
@@ -109,3 +112,27 @@ def test_workload_nodes_feed_the_workload_rules() -> None:
         ("web", "spec.egress[0].ports[0]", "e1"),
     ]
     assert all("shop/api" in f.message and f.fixes[0].title == "Use the port name 'http'" for f in found)
+
+
+@pytest.mark.parametrize("dialect", ["native", "cilium"])
+def test_a_whole_cluster_linted_with_kept_drafts_and_rated_from_its_lint_is_as_linted_and_rated_alone(
+    dialect: str,
+) -> None:
+    """/api/lint compiles with the compile answers' drafts and rates from the same lint: neither changes a finding
+    or a score, before or after an edit (here: one edge gone, so two subjects are compiled again)."""
+    drawing = large_drawing(120, 480, namespaces=6)
+    drawing["settings"] = {"dialect": dialect}
+    cache: SizedCache[SubjectDrafts] = SizedCache(1 << 24)
+    held = []
+    for edit in range(3):
+        if edit == 2:
+            drawing["edges"].pop(7)
+        alone = Document.from_json(copy.deepcopy(drawing))
+        shared = Document.from_json(copy.deepcopy(drawing))
+        linted = lint_drawing(shared, drafts_cache=cache)
+        expected = lint_document(alone)
+        assert [f.to_json() for f in linted.findings] == [f.to_json() for f in expected]
+        assert expected and all(f.nodes for f in expected)
+        assert rate_linted(linted).to_json() == rate_document(alone).to_json()
+        held.append(cache.chars)
+    assert 0 < held[0] == held[1] < held[2]  # the same drawing again took its drafts from the cache

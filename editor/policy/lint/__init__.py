@@ -7,12 +7,15 @@ The API used by the CLI (`fenceline lint`), the JSON API and the editor:
   that need workloads.
 * `lint_document(document) -> list[LintFinding]` - what a graph document compiles to, in its dialect, with
   `finding.nodes` / `finding.edges` pointing into the drawing and document fixes where the drawing can change.
+* `lint_drawing(document) -> LintedDocument` - the same findings with the compiled policies they were found in,
+  which `rating.rate_linted` rates without compiling and linting the drawing again.
 * `apply_fix(fix_or_id, object_or_document) -> fixed copy`.
 * `RULES` - every rule (id, slug, severity, title, summary); `docs/rules/<id>.md` explains each with sources.
 * `LintSettings` - pod/Service CIDRs, cluster DNS, gateways; `LintSettings.from_settings(document.settings)`.
 """
 
 from .engine import (
+    LintedDocument,
     alike_counts,
     alike_fixes,
     apply_fix,
@@ -23,6 +26,7 @@ from .engine import (
     inventory_from_document,
     inventory_from_objects,
     lint_document,
+    lint_drawing,
     lint_objects,
 )
 from .model import GATEWAY_ANNOTATION, RULES, Fix, Inventory, KnownWorkload, LintFinding, LintSettings, Rule
@@ -35,6 +39,7 @@ __all__ = [
     "KnownWorkload",
     "LintFinding",
     "LintSettings",
+    "LintedDocument",
     "Rule",
     "alike_counts",
     "alike_fixes",
@@ -46,5 +51,6 @@ __all__ = [
     "inventory_from_document",
     "inventory_from_objects",
     "lint_document",
+    "lint_drawing",
     "lint_objects",
 ]

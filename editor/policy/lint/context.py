@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
 from ..manifests import ContainerPort
@@ -30,6 +31,9 @@ class LintContext:
     inventory: Inventory
     # ClusterNetworkPolicy / ANP / BANP beside the policies: what their Admin tier accepts needs no NetworkPolicy rule
     platform: list[PlatformPolicy] = dataclasses.field(default_factory=list)
+    _matched: dict[tuple[LabelSelector, LabelSelector], list[KnownWorkload]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def knows_workloads(self) -> bool:
@@ -67,20 +71,35 @@ class LintContext:
         return index
 
     def matching(self, scope: PodScope) -> list[KnownWorkload]:
-        """The known workloads whose pods `scope` selects."""
+        """The known workloads whose pods `scope` selects (the same list for the same selectors: the policies of
+        a drawing name each workload's selector in many peers, and lint and rating ask for all of them)."""
+        key = (scope.namespaces, scope.pods)
+        found = self._matched.get(key)
+        if found is None:
+            found = self._matched[key] = self._match(scope)
+        return found
+
+    def _match(self, scope: PodScope) -> list[KnownWorkload]:
+        # Only the workloads every term of the selectors allows (the namespace's name, each pod label): "app=api"
+        # alone is in every namespace of a cluster, "team=payments" in a whole namespace, both in one workload.
         pools = []
         namespace = dict(scope.namespaces.match_labels).get(NAMESPACE_NAME_LABEL)
         if namespace is not None:
-            pools.append(self._index.get(("", namespace), []))
-        if scope.pods.match_labels:
-            pools.append(self._index.get(scope.pods.match_labels[0], []))
-        candidates = min(pools, key=len) if pools else range(len(self._pods))
+            pools.append(("", namespace))
+        pools += scope.pods.match_labels
+        candidates: Iterable[int] = range(len(self._pods))
+        if pools:
+            candidates = sorted(frozenset.intersection(*(self._index_sets[pair] for pair in pools)))
         found = []
         for position in candidates:
             workload, namespace_labels, labels = self._pods[position]
             if scope.matches(namespace_labels, labels):
                 found.append(workload)
         return found
+
+    @functools.cached_property
+    def _index_sets(self) -> defaultdict[tuple[str, str], frozenset[int]]:
+        return defaultdict(frozenset, {pair: frozenset(positions) for pair, positions in self._index.items()})
 
     @functools.cached_property
     def _selections(self) -> dict[int, list[KnownWorkload]]:
@@ -233,7 +252,8 @@ class LintContext:
             words += [value for _, value in policy.subject.pods.match_labels]
         for workload in workloads:
             words += [workload.name, workload.namespace, *workload.labels.values()]
-        return any(word in text.lower() for text in words for word in GATEWAY_WORDS)
+        texts = [text.lower() for text in words]
+        return any(word in text for text in texts for word in GATEWAY_WORDS)
 
 
 Check = Callable[[LintContext], Iterable[LintFinding]]

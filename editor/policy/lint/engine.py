@@ -8,10 +8,11 @@ rule (from the compiler's rule explanations), and gets document fixes where the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..compile import CompileResult, compile_document
+from ..compile import CompileResult, SubjectDrafts, compile_document
 from ..dialects import dialect
 from ..document import Document, Edge, Node, Port
 from ..kinds import POLICY_KINDS
@@ -20,6 +21,7 @@ from ..platform.from_drawing import read_back
 from ..platform.model import PlatformPolicy
 from ..platform.parse import is_platform_object, read_platform_policy
 from ..pod_sets import find_pod_set
+from ..sized_cache import SizedCache
 from ..yamlio import InputError, KubeObject, LoadedDocument
 from . import cidrs, cilium, dns, exposure, peers, policytypes, ports, shadowing  # noqa: F401  (rule registration)
 from .context import CHECKS, LintContext
@@ -128,37 +130,52 @@ def platform_policies(items: Sequence[KubeObject | dict[str, Any]]) -> list[Plat
 # --- documents ---------------------------------------------------------------------------------------------
 
 
+PolicyLabel = tuple[str, str | None, str]  # kind, namespace, name
+RuleKey = tuple[str, str | None, str, str, int]  # kind, namespace, name, section, index
+PolicyRules = dict[PolicyLabel, list[tuple[str, int, tuple[str, ...]]]]  # -> (section, index, edge ids) in order
+
+
 @dataclasses.dataclass
 class CompiledPolicies:
     """A document's compiled policies, read for lint and rating, with the node and edge ids behind each."""
 
     result: CompileResult
     policies: list[PolicyView]
-    rule_edges: dict[tuple[str, str | None, str, str, int], tuple[str, ...]]  # (kind, ns, name, section, i)
+    rule_edges: dict[RuleKey, tuple[str, ...]]
     platform: list[PlatformPolicy] = dataclasses.field(default_factory=list)  # the native dialect's tiers
 
     def edges_of(self, policy: PolicyView, path: str) -> list[str]:
         """Edge ids behind the rule that `path` (e.g. spec.egress[1].to[0]) points into."""
-        for (kind, namespace, name, section, index), edge_ids in self.rule_edges.items():
-            if (kind, namespace, name) != (policy.kind, policy.namespace, policy.name):
-                continue
+        for section, index, edge_ids in self.rules_by_policy.get((policy.kind, policy.namespace, policy.name), ()):
             prefix = f"spec.{section}[{index}]"
             if path == prefix or path.startswith((prefix + ".", prefix + "[")):
                 return list(edge_ids)
         return []
 
+    @functools.cached_property
+    def rules_by_policy(self) -> PolicyRules:
+        """The rules' edge ids grouped by their policy, in the compiler's order: a whole cluster's policies each
+        look up their own rules, which a scan over every rule made quadratic."""
+        grouped: PolicyRules = {}
+        for (kind, namespace, name, section, index), edge_ids in self.rule_edges.items():
+            grouped.setdefault((kind, namespace, name), []).append((section, index, edge_ids))
+        return grouped
 
-def compile_for_lint(document: Document) -> CompiledPolicies:
-    result = compile_document(document, document.settings.dialect)
+
+def compile_for_lint(document: Document, drafts_cache: SizedCache[SubjectDrafts] | None = None) -> CompiledPolicies:
+    """The document compiled in its dialect and read for lint; with `drafts_cache` (compile.compile_document), the
+    policies of subjects an earlier compile made from the same inputs are not made again."""
+    result = compile_document(document, document.settings.dialect, drafts_cache)
     rule_edges = {(e.kind, e.namespace, e.name, e.direction, e.index): tuple(e.edge_ids) for e in result.explanations}
-    policies: list[PolicyView] = []
-    for obj in result.objects:
-        for view in read_policies(obj):
-            view.node_ids = _subject_nodes(document, view, rule_edges)
-            policies.append(view)
     # the Cilium dialect's platform CCNPs are Cilium policies among `policies`; the native tiers are read back
     platform = read_back(result) if result.dialect != "cilium" and result.platform_objects else []
-    return CompiledPolicies(result, policies, rule_edges, platform)
+    compiled = CompiledPolicies(result, [], rule_edges, platform)
+    subjects = _SubjectNodes(document, compiled.rules_by_policy)
+    for obj in result.objects:
+        for view in read_policies(obj):
+            view.node_ids = subjects.of(view)
+            compiled.policies.append(view)
+    return compiled
 
 
 # Rules about how an application author writes peers: a platform layer's policy (Cilium dialect: CCNPs beside the
@@ -179,25 +196,47 @@ def lint_compiled(compiled: CompiledPolicies, settings: LintSettings, inventory:
     return [f for f in findings if not (f.rule in APPLICATION_ONLY and (f.kind, f.name) in platform)]
 
 
-def _subject_nodes(document: Document, view: PolicyView, rule_edges: dict[Any, Any]) -> list[str]:
+class _SubjectNodes:
     """The node a compiled policy was made for: the target of its ingress edges, the source of its egress ones;
-    for a policy without rules (a bare isolation lock), the subject node with the same namespace and selector."""
-    edges = {edge.id: edge for edge in document.edges}
-    found: set[str] = set()
-    for (kind, namespace, name, section, _), edge_ids in rule_edges.items():
-        if (kind, namespace, name) == (view.kind, view.namespace, view.name):
+    for a policy without rules (a bare isolation lock), the subject node with the same namespace and selector.
+    The edges, the rules and the subject nodes are indexed once for all the policies of a drawing."""
+
+    def __init__(self, document: Document, rules: PolicyRules) -> None:
+        self.document = document
+        self.edges = {edge.id: edge for edge in document.edges}
+        self.rules = rules
+        self._by_namespace: dict[str | None, list[Node]] | None = None
+
+    def of(self, view: PolicyView) -> list[str]:
+        found: set[str] = set()
+        for section, _, edge_ids in self.rules.get((view.kind, view.namespace, view.name), ()):
             for edge_id in edge_ids:
-                if edge_id in edges:
-                    found.add(edges[edge_id].target if section.startswith("ingress") else edges[edge_id].source)
-    if found:
-        return sorted(found)
-    subject = view.written.subject  # podSelector or endpointSelector as written
-    selector = subject.raw if subject is not None else None
-    return [
-        node.id
-        for node in document.nodes
-        if node.is_subject and node.namespace == view.namespace and node.selector() == selector
-    ]
+                edge = self.edges.get(edge_id)
+                if edge is not None:
+                    found.add(edge.target if section.startswith("ingress") else edge.source)
+        if found:
+            return sorted(found)
+        subject = view.written.subject  # podSelector or endpointSelector as written
+        selector = subject.raw if subject is not None else None
+        return [node.id for node in self._subjects_in(view.namespace) if node.selector() == selector]
+
+    def _subjects_in(self, namespace: str | None) -> list[Node]:
+        if self._by_namespace is None:
+            self._by_namespace = {}
+            for node in self.document.nodes:
+                if node.is_subject:
+                    self._by_namespace.setdefault(node.namespace, []).append(node)
+        return self._by_namespace.get(namespace, [])
+
+
+@dataclasses.dataclass
+class LintedDocument:
+    """A drawing's lint: its compiled policies and the findings about them, with what rating reads beside them."""
+
+    compiled: CompiledPolicies
+    settings: LintSettings
+    inventory: Inventory
+    findings: list[LintFinding]
 
 
 def lint_document(document: Document, settings: LintSettings | None = None) -> list[LintFinding]:
@@ -207,20 +246,31 @@ def lint_document(document: Document, settings: LintSettings | None = None) -> l
     added where one exists: an "allow DNS" edge (FL004), dropping the redundant side of an edge (FL017),
     marking a gateway node (FL018). `settings` default to the document's own.
     """
-    compiled = compile_for_lint(document)
+    return lint_drawing(document, settings).findings
+
+
+def lint_drawing(
+    document: Document, settings: LintSettings | None = None, drafts_cache: SizedCache[SubjectDrafts] | None = None
+) -> LintedDocument:
+    """`lint_document`'s findings with the compiled policies they were found in: the rating of the same drawing
+    (rating.rate_linted) reads them instead of compiling and linting it again. `drafts_cache`: compile_for_lint's."""
+    compiled = compile_for_lint(document, drafts_cache)
     settings = settings or LintSettings.from_settings(document.settings)
-    findings = lint_compiled(compiled, settings, inventory_from_document(document))
+    inventory = inventory_from_document(document)
+    findings = lint_compiled(compiled, settings, inventory)
     by_label = {(p.kind, p.namespace, p.name): p for p in compiled.policies}
+    node_ids = document.node_map().keys()
     for finding in findings:
         policy = by_label[(finding.kind, finding.namespace, finding.name)]
         finding.edges = compiled.edges_of(policy, finding.path)
-        for fix in _document_fixes(document, finding, settings):
+        subjects = [node_id for node_id in finding.nodes if node_id in node_ids]
+        for fix in _document_fixes(subjects, finding, settings):
             finding.fixes.append(dataclasses.replace(fix, id=f"{finding.id}#{fix.id}"))
-    return findings
+    return LintedDocument(compiled, settings, inventory, findings)
 
 
-def _document_fixes(document: Document, finding: LintFinding, settings: LintSettings) -> list[Fix]:
-    subjects = [node_id for node_id in finding.nodes if node_id in document.node_map()]
+def _document_fixes(subjects: list[str], finding: LintFinding, settings: LintSettings) -> list[Fix]:
+    """The drawing's fixes for a finding about the policies of `subjects` (the finding's nodes in the drawing)."""
     if not subjects:
         return []
     if finding.rule == "FL004":
