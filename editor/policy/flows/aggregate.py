@@ -88,7 +88,8 @@ class Aggregator:
         self.pod_info: dict[Key, PodInfo] = {}  # Gadget pods and identity groups
         self._identities: dict[int, Key | None] = {}
         self._label_sets: dict[bytes, Key | None] = {}
-        self._valid_namespaces: dict[str, bool] = {}  # namespace name -> whether a graph can hold it
+        # namespace name -> itself when a graph can hold it (the first string read, shared by its pods), else ""
+        self._namespaces: dict[str, str] = {}
         self.world_names: dict[str, str] = {}  # address -> DNS name, from destination_names and DNS answers
         self.monitored: set[Key] = set()  # pods the Gadget advisor watched
         self.services: dict[Key, str] = {}  # service key -> first service name seen
@@ -263,13 +264,14 @@ class Aggregator:
         labels = hubble.decode_labels(endpoint.labels)
         pod_labels, namespace_labels, labelled_namespace = hubble.split_labels(labels)
         namespace = endpoint.namespace or labelled_namespace
-        valid = self._valid_namespaces.get(namespace)
-        if valid is None:
-            valid = self._valid_namespaces[namespace] = not validate_namespace_name(namespace)
-        if not valid:  # a graph holds no node outside a valid namespace
+        known = self._namespaces.get(namespace)
+        if known is None:
+            known = self._namespaces[namespace] = "" if validate_namespace_name(namespace) else namespace
+        if not known:  # a graph holds no node outside a valid namespace
             where = f"namespace {namespace!r}"
             self.warnings[f"pod {endpoint.pod_name!r} is in no valid namespace ({where}); its flows were left out"] += 1
             return -1
+        namespace = known  # one string per namespace, not one per pod
         owner = endpoint.workloads[0] if endpoint.workloads else None
         info = PodInfo(
             namespace,
