@@ -30,7 +30,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..document import SUBJECT_KINDS, Document, Node
 from .aggregate import (
@@ -53,6 +53,7 @@ _PROTOCOL_RANK = [sorted(PROTOCOLS).index(name) for name in PROTOCOLS]
 _SORTED_PROTOCOLS = sorted(PROTOCOLS)
 _FIRST_DENIED = min(VERDICTS.index(verdict) for verdict in DENIED_VERDICTS)  # denials have the last codes
 _RANK_MASK = (1 << 32) - 1
+_PLACE_MASK = (1 << 32) - 1  # an entry's place in the reading's table, under its merged key (_merge)
 
 
 class EdgeStats:
@@ -111,7 +112,7 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     ranked, ranks = _rank(node_ids)
     del node_ids
     reading.forget_endpoints()
-    merged = _merge(edges, ranks, reading.requests)
+    merged = Merged(*_merge(edges, ranks, reading.requests))
     del ranks
     by_id = nodes.by_id
     rows = [by_id[node_id] for node_id in ranked]  # rank -> the node or row
@@ -121,7 +122,7 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     del rows
     summary = reading.summary
     summary.flows_used += used_flows
-    summary.edges = len(merged)
+    summary.edges = len(merged.keys)
     summary.denied_edges = denied_edges
     del merged, edges
     reading.requests = {}
@@ -167,29 +168,49 @@ def _locks(rows: list[Node | NodeRow]) -> list[int]:
     return locks
 
 
+class Merged(NamedTuple):
+    """The merged edges in order: each one's key (see _merge) and its one entry or its EdgeStats."""
+
+    keys: list[int]
+    values: list[list[Any] | EdgeStats]
+
+
 def _merge(
     edges: dict[int, list[Any]], ranks: list[int], requests: dict[int, set[tuple[str, ...]]]
-) -> dict[int, list[Any] | EdgeStats]:
+) -> tuple[list[int], list[list[Any] | EdgeStats]]:
     """Entries merged by (source node, target node, protocol, port) as one int: source rank << 51, target rank
-    << 19, protocol rank << 16, port. The value is the one entry (the usual case), or EdgeStats when
-    several entries land there (replicas, verdicts)."""
-    merged: dict[int, list[Any] | EdgeStats] = {}
-    for key, entry in edges.items():
+    << 19, protocol rank << 16, port; in the order of that key. The value is the one entry (the usual case), or
+    EdgeStats when several entries land there (replicas, verdicts).
+
+    Each key is sorted with the entry's place in `edges` in its low 32 bits, so that the entries of one key come
+    together, in the order they were read: no dict of 100,000s of merged keys to fill and look up again."""
+    entries = list(edges.values())
+    order: list[int] = []
+    for place, key in enumerate(edges):
         source_rank, target_rank = ranks[key >> 67], ranks[key >> 27 & ENDPOINT_MASK]
         if source_rank < 0 or target_rank < 0:
             continue
         merged_key = (((source_rank << 32 | target_rank) << 3 | _PROTOCOL_RANK[key >> 16 & 7]) << 16) | key & 0xFFFF
-        found = merged.get(merged_key)
-        if found is None:
-            merged[merged_key] = entry
+        order.append(merged_key << 32 | place)
+    order.sort()
+    keys: list[int] = []
+    values: list[list[Any] | EdgeStats] = []
+    previous = -1
+    for packed in order:
+        merged_key, entry = packed >> 32, entries[packed & _PLACE_MASK]
+        if merged_key != previous:
+            keys.append(merged_key)
+            values.append(entry)
+            previous = merged_key
             continue
+        found = values[-1]
         if isinstance(found, list):
-            stats = merged[merged_key] = EdgeStats()
+            stats = values[-1] = EdgeStats()
             stats.add(VERDICTS[found[3] >> 19 & 0xFF], found, requests.get(found[3]))
         else:
             stats = found
-        stats.add(VERDICTS[key >> 19 & 0xFF], entry, requests.get(key))
-    return merged
+        stats.add(VERDICTS[entry[3] >> 19 & 0xFF], entry, requests.get(entry[3]))
+    return keys, values
 
 
 def _add_edges(
@@ -197,14 +218,13 @@ def _add_edges(
     table: EdgeTable,
     ranked: list[str],
     locks: list[int],
-    merged: dict[int, list[Any] | EdgeStats],
+    merged: Merged,
 ) -> tuple[int, int]:
     """Add the merged edges to the document in order of (source, target, protocol, port); (flows, denied edges).
     `locks`: per rank, as _locks gives."""
     add_edge, requests = table.add, reading.requests
     used_flows = denied_edges = 0
-    for merged_key in sorted(merged):
-        found = merged[merged_key]
+    for merged_key, found in zip(*merged, strict=True):
         source_rank, target_rank = merged_key >> 51, merged_key >> 19 & _RANK_MASK
         source, target = ranked[source_rank], ranked[target_rank]
         protocol, port = _SORTED_PROTOCOLS[merged_key >> 16 & 7], merged_key & 0xFFFF
@@ -341,17 +361,15 @@ def _world_node(reading: Aggregator, nodes: NodeTable, address: str) -> str:
     return nodes.cidr(str(network))
 
 
-def _lock(
-    reading: Aggregator, nodes: NodeTable, rows: list[Node | NodeRow], merged: dict[int, list[Any] | EdgeStats]
-) -> None:
+def _lock(reading: Aggregator, nodes: NodeTable, rows: list[Node | NodeRow], merged: Merged) -> None:
     """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
     # Per node, not per edge: a graph of bare pods has as many nodes as edges. Hubble entries have a verdict;
     # only a Gadget connection (and a monitored pod with it) has none.
-    seen: Iterable[int] = merged
+    seen: Iterable[int] = merged.keys
     if reading.monitored:
         seen = [
             key
-            for key, found in merged.items()
+            for key, found in zip(*merged, strict=True)
             if (found[3] >> 19 & 0xFF if isinstance(found, list) else found.verdicts)
         ]
     egress = {merged_key >> 51 for merged_key in seen}
