@@ -92,18 +92,21 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     # An entry's key is aggregate.edge_key(): source endpoint >> 67, target >> 27 & ENDPOINT_MASK, verdict
     # >> 19 & 0xFF, protocol >> 16 & 7, port & 0xFFFF; read inline, as this runs once per entry.
     outside = [key[0] in OUTSIDE for key in endpoints]
-    left_out = [key for key in edges if outside[key >> 67] and outside[key >> 27 & ENDPOINT_MASK]]
+    # The endpoints the edges use, in the order the flows came (a dict, not a set): the nodes of entities and
+    # addresses are made in that order, so the document is the same on every run, whatever the string hash seed.
+    used: dict[int, None] = {}
+    left_out = []
+    for key in edges:
+        source, target = key >> 67, key >> 27 & ENDPOINT_MASK
+        if outside[source] and outside[target]:
+            left_out.append(key)
+        else:
+            used[source] = used[target] = None
     if left_out:
         # No pod policy can allow or deny traffic between two places outside the pod network.
         reading.ignored["between two ends outside the pod network"] += sum(edges.pop(key)[0] for key in left_out)
     if into is None and any(key >> 19 & 0xFF for key in edges):
         document.settings.dialect = "cilium"
-    # In the order the flows came (a dict, not a set): the nodes of entities and addresses are made in that
-    # order, so the document is the same on every run, whatever the string hash seed.
-    used: dict[int, None] = {}
-    for key in edges:
-        used[key >> 67] = None
-        used[key >> 27 & ENDPOINT_MASK] = None
     nodes = NodeTable(document)
     node_ids = _resolve(reading, nodes, used)
     del used
