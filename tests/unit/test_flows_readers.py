@@ -147,6 +147,18 @@ def test_camel_case_legacy_flows_and_a_mixed_file_read_line_by_line() -> None:
     assert [edge.observed.count for edge in result.document.edges] == [2 * edge.observed.count for edge in single.edges]
 
 
+def test_runs_of_lines_in_each_shape_are_counted_under_their_own_shape() -> None:
+    # Concatenated logs: a run of snake_case lines, then lowerCamelCase ones, then legacy bare flows, all in one
+    # batch. The lines after each switch are read by the fast decoder, and counted under the shape they have.
+    path = FIXTURES / "hubble" / "basic-sample-10-flows.json"
+    snake = lines_of(path)
+    camel_lines = [json.dumps(camel(json.loads(line))).encode() for line in snake]
+    bare = [json.dumps(json.loads(line)["flow"]).encode() for line in snake]
+    result = read(b"\n".join(snake + camel_lines + bare))
+    formats = result.summary.files[0].formats
+    assert formats == {"hubble jsonpb": 10, "hubble jsonpb (lowerCamelCase)": 10, "hubble legacy json": 10}
+
+
 @pytest.mark.parametrize(
     "name", ["cilium-docs-hubble-export-example.jsonl", "basic-sample-5-http-flows.json", "basic-sample-10-flows.json"]
 )

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from ..selectors import validate_namespace_name
 from . import gadget, hubble
@@ -88,7 +92,8 @@ class Aggregator:
         self.pod_info: dict[Key, PodInfo] = {}  # Gadget pods and identity groups
         self._identities: dict[int, Key | None] = {}
         self._label_sets: dict[bytes, Key | None] = {}
-        self._valid_namespaces: dict[str, bool] = {}  # namespace name -> whether a graph can hold it
+        # namespace name -> itself when a graph can hold it (the first string read, shared by its pods), else ""
+        self._namespaces: dict[str, str] = {}
         self.world_names: dict[str, str] = {}  # address -> DNS name, from destination_names and DNS answers
         self.monitored: set[Key] = set()  # pods the Gadget advisor watched
         self.services: dict[Key, str] = {}  # service key -> first service name seen
@@ -108,80 +113,118 @@ class Aggregator:
     # ---- Hubble ---------------------------------------------------------------------------------------
 
     def add_flow(self, flow: hubble.Flow) -> None:
-        """Count one Hubble flow (the caller counts it as read). This runs once per line of a log of millions:
-        every attribute lookup shows in the benchmark, so the filters are skipped as a block when unset."""
-        verdict = _ALLOWED_CODES.get(flow.verdict)  # type: ignore[arg-type]
-        if verdict is None:
-            name = hubble.verdict_of(flow)
-            verdict = VERDICT_CODES.get(name)
-            if not verdict:
-                self.ignored[_ignored_verdict(name)] += 1
-                return
-        l7 = flow.l7
-        if l7 is not None and l7.dns is not None and l7.dns.ips:
-            self._learn_names(l7.dns)
-        l4 = flow.l4
-        if l4 is None:
-            self.ignored["no layer-4 header"] += 1
-            return
-        header: hubble.Ports | hubble.Icmp | None = l4.TCP
-        protocol = 0
-        if header is None:  # UDP (DNS lookups) next, then the rest
-            header = l4.UDP
-            protocol = 1
-            if header is None:
-                protocol, header = _layer4(l4)
-        reply = flow.is_reply
-        if isinstance(header, hubble.Ports):
-            port = header.destination_port
-            if reply is None:
-                reply = _guess_reply(flow, header)
-        elif header is not None:
-            port = header.type & 0xFFFF
-            if reply is None:
-                reply = flow.reply or ICMP_REPLIES[PROTOCOLS[protocol]] == port
-        else:
-            self.ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
-            return
-        if reply:
-            self.replies += 1
-            return
-        if protocol < 3 and not 0 < port < 65536:
-            self.ignored["no destination port"] += 1
-            return
-        time = flow.time
-        if len(time) != NORMAL_TIME_LENGTH or time[-1] != "Z":
-            time = normalize_time(time)
-        source = flow.source
-        destination = flow.destination
-        if self._filtering and self._filtered_out(verdict, time, source.namespace, destination.namespace):
-            return
-        pods = self._pods
-        pod = source.pod_name
-        if pod and (known := pods.get(pod)) is not None and known[0] == source.namespace:
-            src: int | None = known[1]
-        else:
-            src = self._endpoint(source, flow.IP.source if flow.IP else "", flow.source_names)
-        pod = destination.pod_name
-        if pod and (known := pods.get(pod)) is not None and known[0] == destination.namespace:
-            dst: int | None = known[1]
-        else:
-            dst = self._endpoint(destination, flow.IP.destination if flow.IP else "", flow.destination_names)
-        if src is None or dst is None:
-            self.ignored["an end Hubble did not identify"] += 1
-            return
-        key = ((((src << 40 | dst) << 8 | verdict) << 3 | protocol) << 16) | port  # edge_key(), inlined
-        entry = self.edges.get(key)
-        if entry is None:
-            self.edges[key] = [1, time, time, key]
-        else:
-            entry[0] += 1
-            if time < entry[1]:
-                entry[1] = time
-            elif time > entry[2]:
-                entry[2] = time
-        if l7 is not None:
-            self._add_request(key, l7)
+        """Count one Hubble flow (the caller counts it as read)."""
+        self.add_records((flow,), 0, _same, False, strict=False)
+
+    def add_records(
+        self,
+        records: Sequence[Any],
+        start: int,
+        decode: Callable[[Any], Any],
+        wrapped: bool,
+        strict: bool = True,
+    ) -> int:
+        """Count the Hubble flows of records[start:] (lines that `decode` makes GetFlowsResponses of when `wrapped`,
+        else flows; the caller counts them as read) up to the first one the typed decoder cannot take: one that does
+        not decode, or, when `strict`, one with no flow, keys spelt the other way or no layer-4 header. Returns
+        its index, or len(records) when every one was counted.
+
+        This runs once per line of a log of millions: every attribute lookup shows in the benchmark, so the loop
+        works on locals and the filters are skipped as a block when unset."""
+        ignored, edges, pods, filtering, endpoint_of = (
+            self.ignored,
+            self.edges,
+            self._pods,
+            self._filtering,
+            self._endpoint,
+        )
+        replies = 0
+        position = start - 1
+        for record in islice(records, start, None):
+            position += 1
+            try:
+                flow = decode(record)
+            except msgspec.DecodeError:
+                self.replies += replies
+                return position
+            if wrapped:
+                flow = flow.flow
+            if strict and (flow is None or flow.foreign or flow.l4 is None):
+                self.replies += replies
+                return position
+            verdict = _ALLOWED_CODES.get(flow.verdict)
+            if verdict is None:
+                name = hubble.verdict_of(flow)
+                verdict = VERDICT_CODES.get(name)
+                if not verdict:
+                    ignored[_ignored_verdict(name)] += 1
+                    continue
+            l7 = flow.l7
+            if l7 is not None and l7.dns is not None and l7.dns.ips:
+                self._learn_names(l7.dns)
+            l4 = flow.l4
+            if l4 is None:
+                ignored["no layer-4 header"] += 1
+                continue
+            header: hubble.Ports | hubble.Icmp | None = l4.TCP
+            protocol = 0
+            if header is None:  # UDP (DNS lookups) next, then the rest
+                header = l4.UDP
+                protocol = 1
+                if header is None:
+                    protocol, header = _layer4(l4)
+            reply = flow.is_reply
+            if isinstance(header, hubble.Ports):
+                port = header.destination_port
+                if reply is None:
+                    reply = _guess_reply(flow, header)
+            elif header is not None:
+                port = header.type & 0xFFFF
+                if reply is None:
+                    reply = flow.reply or ICMP_REPLIES[PROTOCOLS[protocol]] == port
+            else:
+                ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
+                continue
+            if reply:
+                replies += 1
+                continue
+            if protocol < 3 and not 0 < port < 65536:
+                ignored["no destination port"] += 1
+                continue
+            time = flow.time
+            if len(time) != NORMAL_TIME_LENGTH or time[-1] != "Z":
+                time = normalize_time(time)
+            source = flow.source
+            destination = flow.destination
+            if filtering and self._filtered_out(verdict, time, source.namespace, destination.namespace):
+                continue
+            pod = source.pod_name
+            if pod and (known := pods.get(pod)) is not None and known[0] == source.namespace:
+                src: int | None = known[1]
+            else:
+                src = endpoint_of(source, flow.IP.source if flow.IP else "", flow.source_names)
+            pod = destination.pod_name
+            if pod and (known := pods.get(pod)) is not None and known[0] == destination.namespace:
+                dst: int | None = known[1]
+            else:
+                dst = endpoint_of(destination, flow.IP.destination if flow.IP else "", flow.destination_names)
+            if src is None or dst is None:
+                ignored["an end Hubble did not identify"] += 1
+                continue
+            key = ((((src << 40 | dst) << 8 | verdict) << 3 | protocol) << 16) | port  # edge_key(), inlined
+            entry = edges.get(key)
+            if entry is None:
+                edges[key] = [1, time, time, key]
+            else:
+                entry[0] += 1
+                if time < entry[1]:
+                    entry[1] = time
+                elif time > entry[2]:
+                    entry[2] = time
+            if l7 is not None:
+                self._add_request(key, l7)
+        self.replies += replies
+        return len(records)
 
     def _filtered_out(self, verdict: int, time: str, *namespaces: str) -> bool:
         """Whether the user's filters leave this flow out (counted under the first filter that does)."""
@@ -263,13 +306,14 @@ class Aggregator:
         labels = hubble.decode_labels(endpoint.labels)
         pod_labels, namespace_labels, labelled_namespace = hubble.split_labels(labels)
         namespace = endpoint.namespace or labelled_namespace
-        valid = self._valid_namespaces.get(namespace)
-        if valid is None:
-            valid = self._valid_namespaces[namespace] = not validate_namespace_name(namespace)
-        if not valid:  # a graph holds no node outside a valid namespace
+        known = self._namespaces.get(namespace)
+        if known is None:
+            known = self._namespaces[namespace] = "" if validate_namespace_name(namespace) else namespace
+        if not known:  # a graph holds no node outside a valid namespace
             where = f"namespace {namespace!r}"
             self.warnings[f"pod {endpoint.pod_name!r} is in no valid namespace ({where}); its flows were left out"] += 1
             return -1
+        namespace = known  # one string per namespace, not one per pod
         owner = endpoint.workloads[0] if endpoint.workloads else None
         info = PodInfo(
             namespace,
@@ -371,6 +415,10 @@ class Aggregator:
         self.workload_pods = {}
         self._identities = {}
         self._label_sets = {}
+
+
+def _same(record: Any) -> Any:
+    return record
 
 
 @lru_cache(maxsize=4096)

@@ -30,9 +30,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..document import Document
+from ..document import SUBJECT_KINDS, Document, Node
 from .aggregate import (
     DENIED_VERDICTS,
     ENDPOINT_MASK,
@@ -53,6 +53,7 @@ _PROTOCOL_RANK = [sorted(PROTOCOLS).index(name) for name in PROTOCOLS]
 _SORTED_PROTOCOLS = sorted(PROTOCOLS)
 _FIRST_DENIED = min(VERDICTS.index(verdict) for verdict in DENIED_VERDICTS)  # denials have the last codes
 _RANK_MASK = (1 << 32) - 1
+_PLACE_MASK = (1 << 32) - 1  # an entry's place in the reading's table, under its merged key (_merge)
 
 
 class EdgeStats:
@@ -91,39 +92,40 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     # An entry's key is aggregate.edge_key(): source endpoint >> 67, target >> 27 & ENDPOINT_MASK, verdict
     # >> 19 & 0xFF, protocol >> 16 & 7, port & 0xFFFF; read inline, as this runs once per entry.
     outside = [key[0] in OUTSIDE for key in endpoints]
-    left_out = [key for key in edges if outside[key >> 67] and outside[key >> 27 & ENDPOINT_MASK]]
+    # The endpoints the edges use, in the order the flows came (a dict, not a set): the nodes of entities and
+    # addresses are made in that order, so the document is the same on every run, whatever the string hash seed.
+    used: dict[int, None] = {}
+    left_out = []
+    for key in edges:
+        source, target = key >> 67, key >> 27 & ENDPOINT_MASK
+        if outside[source] and outside[target]:
+            left_out.append(key)
+        else:
+            used[source] = used[target] = None
     if left_out:
         # No pod policy can allow or deny traffic between two places outside the pod network.
         reading.ignored["between two ends outside the pod network"] += sum(edges.pop(key)[0] for key in left_out)
     if into is None and any(key >> 19 & 0xFF for key in edges):
         document.settings.dialect = "cilium"
-    # In the order the flows came (a dict, not a set): the nodes of entities and addresses are made in that
-    # order, so the document is the same on every run, whatever the string hash seed.
-    used: dict[int, None] = {}
-    for key in edges:
-        used[key >> 67] = None
-        used[key >> 27 & ENDPOINT_MASK] = None
     nodes = NodeTable(document)
     node_ids = _resolve(reading, nodes, used)
     del used
     # Node ids as their rank in sorted order: an edge is then one int that sorts as its (source, target,
     # protocol, port) would, and merging and sorting 100,000s of them costs no tuple of strings.
-    distinct = set(node_ids)
-    distinct.discard(None)
-    ranked: list[str] = sorted(distinct)  # type: ignore[arg-type]  # None is left out
-    del distinct
+    ranked, ranks = _rank(node_ids)
+    del node_ids
     reading.forget_endpoints()
-    rank_of = {node_id: rank for rank, node_id in enumerate(ranked)}
-    ranks = [-1 if node_id is None else rank_of[node_id] for node_id in node_ids]
-    del node_ids, rank_of
-    merged = _merge(edges, ranks, reading.requests)
+    merged = Merged(*_merge(edges, ranks, reading.requests))
     del ranks
-    _lock(reading, nodes, ranked, merged)
-    table = EdgeTable(document, nodes)
-    used_flows, denied_edges = _add_edges(reading, table, ranked, merged)
+    by_id = nodes.by_id
+    rows = [by_id[node_id] for node_id in ranked]  # rank -> the node or row
+    _lock(reading, nodes, rows, merged)
+    table = EdgeTable(document)
+    used_flows, denied_edges = _add_edges(reading, table, ranked, _locks(rows), merged)
+    del rows
     summary = reading.summary
     summary.flows_used += used_flows
-    summary.edges = len(merged)
+    summary.edges = len(merged.keys)
     summary.denied_edges = denied_edges
     del merged, edges
     reading.requests = {}
@@ -141,43 +143,93 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     return graph
 
 
+def _rank(node_ids: list[str | None]) -> tuple[list[str], list[int]]:
+    """(the distinct node ids in sorted order, each endpoint's rank in it or -1 for None). A sort of the endpoint
+    indexes by their node id, then one pass: no set or dict of 100,000 strings."""
+    order = [index for index, node_id in enumerate(node_ids) if node_id is not None]
+    order.sort(key=node_ids.__getitem__)
+    ranks = [-1] * len(node_ids)
+    ranked: list[str] = []
+    previous = None
+    rank = -1
+    for index in order:
+        node_id = node_ids[index]
+        if node_id != previous:
+            ranked.append(node_id)  # type: ignore[arg-type]  # None is left out of order
+            previous = node_id
+            rank += 1
+        ranks[index] = rank
+    return ranked, ranks
+
+
+def _locks(rows: list[Node | NodeRow]) -> list[int]:
+    """Per rank, the directions its node is locked in (a subject's isolate): 1 egress, 2 ingress; set by _lock."""
+    locks = []
+    for row in rows:
+        isolate = row.isolate if row.kind in SUBJECT_KINDS else None
+        locks.append(isolate.egress | isolate.ingress << 1 if isolate else 0)
+    return locks
+
+
+class Merged(NamedTuple):
+    """The merged edges in order: each one's key (see _merge) and its one entry or its EdgeStats."""
+
+    keys: list[int]
+    values: list[list[Any] | EdgeStats]
+
+
 def _merge(
     edges: dict[int, list[Any]], ranks: list[int], requests: dict[int, set[tuple[str, ...]]]
-) -> dict[int, list[Any] | EdgeStats]:
+) -> tuple[list[int], list[list[Any] | EdgeStats]]:
     """Entries merged by (source node, target node, protocol, port) as one int: source rank << 51, target rank
-    << 19, protocol rank << 16, port. The value is the one entry (the usual case), or EdgeStats when
-    several entries land there (replicas, verdicts)."""
-    merged: dict[int, list[Any] | EdgeStats] = {}
-    for key, entry in edges.items():
+    << 19, protocol rank << 16, port; in the order of that key. The value is the one entry (the usual case), or
+    EdgeStats when several entries land there (replicas, verdicts).
+
+    Each key is sorted with the entry's place in `edges` in its low 32 bits, so that the entries of one key come
+    together, in the order they were read: no dict of 100,000s of merged keys to fill and look up again."""
+    entries = list(edges.values())
+    order: list[int] = []
+    for place, key in enumerate(edges):
         source_rank, target_rank = ranks[key >> 67], ranks[key >> 27 & ENDPOINT_MASK]
         if source_rank < 0 or target_rank < 0:
             continue
         merged_key = (((source_rank << 32 | target_rank) << 3 | _PROTOCOL_RANK[key >> 16 & 7]) << 16) | key & 0xFFFF
-        found = merged.get(merged_key)
-        if found is None:
-            merged[merged_key] = entry
+        order.append(merged_key << 32 | place)
+    order.sort()
+    keys: list[int] = []
+    values: list[list[Any] | EdgeStats] = []
+    previous = -1
+    for packed in order:
+        merged_key, entry = packed >> 32, entries[packed & _PLACE_MASK]
+        if merged_key != previous:
+            keys.append(merged_key)
+            values.append(entry)
+            previous = merged_key
             continue
+        found = values[-1]
         if isinstance(found, list):
-            stats = merged[merged_key] = EdgeStats()
+            stats = values[-1] = EdgeStats()
             stats.add(VERDICTS[found[3] >> 19 & 0xFF], found, requests.get(found[3]))
         else:
             stats = found
-        stats.add(VERDICTS[key >> 19 & 0xFF], entry, requests.get(key))
-    return merged
+        stats.add(VERDICTS[entry[3] >> 19 & 0xFF], entry, requests.get(entry[3]))
+    return keys, values
 
 
 def _add_edges(
     reading: Aggregator,
     table: EdgeTable,
     ranked: list[str],
-    merged: dict[int, list[Any] | EdgeStats],
+    locks: list[int],
+    merged: Merged,
 ) -> tuple[int, int]:
-    """Add the merged edges to the document in order of (source, target, protocol, port); (flows, denied edges)."""
+    """Add the merged edges to the document in order of (source, target, protocol, port); (flows, denied edges).
+    `locks`: per rank, as _locks gives."""
     add_edge, requests = table.add, reading.requests
     used_flows = denied_edges = 0
-    for merged_key in sorted(merged):
-        found = merged[merged_key]
-        source, target = ranked[merged_key >> 51], ranked[merged_key >> 19 & _RANK_MASK]
+    for merged_key, found in zip(*merged, strict=True):
+        source_rank, target_rank = merged_key >> 51, merged_key >> 19 & _RANK_MASK
+        source, target = ranked[source_rank], ranked[target_rank]
         protocol, port = _SORTED_PROTOCOLS[merged_key >> 16 & 7], merged_key & 0xFFFF
         if isinstance(found, list):
             count, first, last, key = found
@@ -195,7 +247,7 @@ def _add_edges(
         used_flows += count
         denied_edges += denied
         l7 = _l7_rules(reading, source, target, port, found_requests) if found_requests else None
-        add_edge(source, target, protocol, port, observed, denied, l7)
+        add_edge(source, target, protocol, port, observed, denied, l7, locks[source_rank] & 1, locks[target_rank] & 2)
     return used_flows, denied_edges
 
 
@@ -209,19 +261,25 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: dict[int, None]) -> li
         # endpoint. Sorted as (namespace, name) would be, but as strings, which sort several times faster than
         # tuples: a namespace name holds no NUL, so "namespace NUL name" orders as the pair does.
         # Each workload's spec is worked out in the order its pods were read (and stored), then put in order.
-        places: dict[str, tuple[int, WorkloadSpec]] = {}
+        # Three lists in step (place, endpoint, spec) and one sort of their indexes: no dict of 100,000 places.
+        places: list[str] = []
+        indexes: list[int] = []
+        specs: list[WorkloadSpec] = []
         for index in used:
             key = endpoints[index]
             kind = key[0]
             if kind == "workload":
-                places[f"{key[1]}\0{key[2]}"] = (index, _workload_spec(key[1], key[2], workload_pods[index]))
+                places.append(f"{key[1]}\0{key[2]}")
+                indexes.append(index)
+                specs.append(_workload_spec(key[1], key[2], workload_pods[index]))
             elif kind == "entity":
                 node_of[index] = nodes.entity(key[1])
             elif kind == "world":
                 node_of[index] = _world_node(reading, nodes, key[1])
-        ordered = [places[place] for place in sorted(places)]
-        for (index, _), node_id in zip(ordered, nodes.workloads(spec for _, spec in ordered), strict=True):
-            node_of[index] = node_id
+        order = sorted(range(len(places)), key=places.__getitem__)
+        del places
+        for place, node_id in zip(order, nodes.workloads([specs[place] for place in order]), strict=True):
+            node_of[indexes[place]] = node_id
         return node_of
     workloads: dict[tuple[str, str], list[int]] = {}
     infos_of: dict[tuple[str, str], list[PodInfo]] = {}
@@ -285,7 +343,12 @@ def _workload_spec(namespace: str, name: str, infos: list[PodInfo]) -> WorkloadS
     if len(infos) == 1:  # a bare pod, or a workload seen through one replica
         info = infos[0]
         labels = None if info.labels is None else selector_labels(info.labels)
-        return namespace, name, labels, _owner_kind(name, infos), info.namespace_labels
+        kind, guess = info.owner_kind, info.guess
+        if not kind and guess is not None:  # _owner_kind, for one pod whose name was read
+            kind = guess[1] if info.name and guess[0] == name else None
+        elif not kind:
+            kind = _owner_kind(name, infos)
+        return namespace, name, labels, kind, info.namespace_labels
     return namespace, name, _shared_labels(infos), _owner_kind(name, infos), _namespace_labels(infos)
 
 
@@ -312,15 +375,15 @@ def _world_node(reading: Aggregator, nodes: NodeTable, address: str) -> str:
     return nodes.cidr(str(network))
 
 
-def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict[int, list[Any] | EdgeStats]) -> None:
+def _lock(reading: Aggregator, nodes: NodeTable, rows: list[Node | NodeRow], merged: Merged) -> None:
     """Set the default-deny locks of new workloads (see the module docstring for the rule)."""
     # Per node, not per edge: a graph of bare pods has as many nodes as edges. Hubble entries have a verdict;
     # only a Gadget connection (and a monitored pod with it) has none.
-    seen: Iterable[int] = merged
+    seen: Iterable[int] = merged.keys
     if reading.monitored:
         seen = [
             key
-            for key, found in merged.items()
+            for key, found in zip(*merged, strict=True)
             if (found[3] >> 19 & 0xFF if isinstance(found, list) else found.verdicts)
         ]
     egress = {merged_key >> 51 for merged_key in seen}
@@ -330,13 +393,12 @@ def _lock(reading: Aggregator, nodes: NodeTable, ranked: list[str], merged: dict
     labels_unknown = nodes.labels_unknown
     by_id = nodes.by_id
     for rank in egress | ingress:
-        node_id = ranked[rank]
-        row = by_id[node_id]
+        row = rows[rank]
         # Only a node made by this import has its locks set; a workload whose labels are unknown is never locked.
         if (
             isinstance(row, NodeRow)
             and row.kind == "workload"
-            and node_id not in labels_unknown
+            and row.id not in labels_unknown
             and not (namespaces and row.namespace not in namespaces)
         ):
             isolate = row.isolate

@@ -274,11 +274,13 @@ def reserved_entity(labels: list[str]) -> str | None:
 def split_labels(labels: list[str]) -> tuple[dict[str, str], dict[str, str], str]:
     """Hubble `source:key=value` labels -> (pod labels, namespace labels, namespace name or "").
 
+    A pod whose labels carry no namespace labels (most logs) gets NO_LABELS, shared: read only.
+
     Cilium-added keys (namespace, service account, cluster) are not pod labels; namespace labels come from
     the `io.cilium.k8s.namespace.labels.` prefix. Only `k8s:` labels (and unprefixed ones) are pod labels.
     """
     pod: dict[str, str] = {}
-    namespace: dict[str, str] = {}
+    namespace: dict[str, str] = NO_LABELS
     namespace_name = ""
     roles = _LABEL_ROLES
     for label in labels:
@@ -293,12 +295,15 @@ def split_labels(labels: list[str]) -> tuple[dict[str, str], dict[str, str], str
         if role == _POD_LABEL:
             pod[key] = value
         elif role == _NAMESPACE_LABEL:
+            if namespace is NO_LABELS:
+                namespace = {}
             namespace[key] = value
         elif role == _NAMESPACE_NAME:
             namespace_name = value
     return pod, namespace, namespace_name
 
 
+NO_LABELS: dict[str, str] = {}  # shared by every pod without namespace labels: never written to
 _POD_LABEL, _NAMESPACE_LABEL, _NAMESPACE_NAME, _OTHER_LABEL = range(4)
 # What a label is depends only on what comes before its first "=" (`source:key`), and those repeat from pod to
 # pod even where values do not (a bare pod's `run=<its name>`): each is taken apart once. Bounded, as a server

@@ -134,29 +134,15 @@ class _FileReader:
         self.decode = hubble.DECODERS[(True, False)].decode
 
     def feed(self, first_line: int, lines: list[bytes]) -> None:
-        decode = self.decode
-        wrapped = self.shape.wrapped
-        add_flow = self.aggregator.add_flow
-        fast = 0
-        number = first_line - 1
-        for line in lines:
-            number += 1
-            try:
-                record = decode(line)
-            except msgspec.DecodeError:
-                self._slow(number, line, decoded=False)
-                decode, wrapped = self.decode, self.shape.wrapped
-                continue
-            flow = record.flow if wrapped else record
-            if flow is None or flow.foreign or flow.l4 is None:
-                self._slow(number, line, decoded=True)
-                decode, wrapped = self.decode, self.shape.wrapped
-                continue
-            add_flow(flow)
-            fast += 1
-        if fast:
-            self._count(self.shape.name, fast)
-            self.aggregator.flows_read += fast
+        add_records, position, end = self.aggregator.add_records, 0, len(lines)
+        while position < end:
+            stop = add_records(lines, position, self.decode, self.shape.wrapped)
+            if stop > position:
+                self._count(self.shape.name, stop - position)
+                self.aggregator.flows_read += stop - position
+            if stop < end:
+                self._slow(first_line + stop, lines[stop])
+            position = stop + 1
 
     def _count(self, record_format: str, records: int = 1) -> None:
         formats = self.report.formats
@@ -167,7 +153,7 @@ class _FileReader:
         self.report.skipped += 1
         self.summary.skip(self.name, number, reason)
 
-    def _slow(self, number: int, line: bytes, decoded: bool) -> None:
+    def _slow(self, number: int, line: bytes) -> None:
         """A line the current fast decoder could not take: find out what it is."""
         if isinstance(line, BadRecord):
             self._skip(number, line.reason)

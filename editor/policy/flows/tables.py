@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from ..document import SUBJECT_KINDS, Document, Edge, Isolation, Node, Observed, Port, json_chunks, safe_id
+from ..document import Document, Edge, Isolation, Node, Observed, Port, json_chunks, safe_id
 from .model import normalize_time
 
 _NO_LABELS_NOTE = "This workload's pods have no labels, so its policies select every pod in its namespace."
@@ -170,7 +170,8 @@ class NodeTable:
             if ns_labels or namespace not in namespaces:  # else ensure_namespace would change nothing
                 namespaces.add(self.document.ensure_namespace(namespace, ns_labels).name)
             if labels:
-                row_labels = dict(sorted(labels.items())) if len(labels) > 1 else dict(labels)
+                # one label (a bare pod's `run`): the pod's own dict, read only from here on
+                row_labels = dict(sorted(labels.items())) if len(labels) > 1 else labels
                 note = None
             else:
                 row_labels = {}
@@ -238,7 +239,7 @@ class EdgeTable:
 
     Only the edges the document had are matched: `add` is called once per (source, target, protocol, port)."""
 
-    def __init__(self, document: Document, nodes: NodeTable) -> None:
+    def __init__(self, document: Document) -> None:
         self.document = document
         self.rows: list[EdgeRow] = []  # the edges this import made, in order
         self._taken = {edge.id for edge in document.edges}
@@ -253,10 +254,6 @@ class EdgeTable:
                 protocol = "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
                 if isinstance(icmp.get("type"), int):
                     self._existing.setdefault((edge.source, edge.target, protocol, icmp["type"]), []).append(edge)
-        # The nodes that enforce an edge on their side (see add): locked subjects. Made after the locks are set.
-        subjects = [node for node in nodes.by_id.values() if node.kind in SUBJECT_KINDS]
-        self._egress_locked = {node.id for node in subjects if node.isolate and node.isolate.egress}
-        self._ingress_locked = {node.id for node in subjects if node.isolate and node.isolate.ingress}
         self._ports: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
     def _new_id(self) -> str:
@@ -277,9 +274,12 @@ class EdgeTable:
         observed: ObservedRow,
         denied: bool,
         l7: dict[str, Any] | None,
+        source_locked: int,
+        target_locked: int,
     ) -> None:
         """Add counts to the edge the document has for this (source, target, protocol, port), or a new edge;
-        `denied`: seen only as policy denials (the new edge is shown, disabled)."""
+        `denied`: seen only as policy denials (the new edge is shown, disabled); `source_locked`: whether the
+        source is a subject locked in egress, `target_locked` the target in ingress (true when not 0)."""
         if self._existing:
             existing = self._existing.get((source, target, protocol, port))
             if existing:
@@ -292,9 +292,9 @@ class EdgeTable:
         # A side enforces the edge only where that node is locked: the compiler isolates any subject an
         # enabled edge is enforced on, and a peer (kube-dns, a service of another team) must not be locked
         # to the few clients a log happened to show.
-        on_target = target in self._ingress_locked
+        on_target = target_locked
         dns_ingress = on_target and l7 is not None and "dns" in l7
-        if source in self._egress_locked:
+        if source_locked:
             enforce = _BOTH if on_target and not dns_ingress else _SOURCE
         else:
             enforce = _TARGET if on_target and not dns_ingress else _NEITHER
