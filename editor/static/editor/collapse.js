@@ -3,8 +3,9 @@
  * Presentation only. editor.js turns the document into Cytoscape elements (graph.js) and hands them to
  * `FencelineView.transform` before drawing them:
  * - a drawing above LARGE pod nodes opens with its namespaces collapsed into single nodes; the edges that touch a
- *   collapsed namespace become one aggregate edge per pair of shown ends, with their count, a summary of their
- *   ports and the colour of the worst state among them. Which namespaces are open is kept per browser
+ *   collapsed namespace become one aggregate edge per pair of shown ends (both directions in one, with an arrow
+ *   at each end when its edges go both ways), with their count, a summary of their ports and the colour of the
+ *   worst state among them. Which namespaces are open is kept per browser
  *   (localStorage), per drawing.
  * - such a drawing is also packed: every namespace box (collapsed or open) gets its own slot, beside the boxes it
  *   has most edges to, so no two boxes overlap; an open namespace keeps the arrangement of its workloads (their
@@ -96,23 +97,26 @@
         out.push(el);
       }
     }
+    // One aggregate per pair of shown ends, whichever way its edges go: its source is the end the first of them
+    // leaves from; edges the other way make it two-way (an arrow at each end, and the label says so).
     const byPair = new Map();
     for (const edge of doc.edges || []) {
       const source = shownAs.get(edge.source), target = shownAs.get(edge.target);
       if (!source || !target || (source === "n:" + edge.source && target === "n:" + edge.target)) continue;
       if (source === target) continue; // inside one collapsed namespace: counted when it is opened
-      const id = "agg:" + source + ">" + target;
-      if (!byPair.has(id)) byPair.set(id, { source: source, target: target, edges: [] });
-      byPair.get(id).edges.push(edge);
+      const id = "agg:" + (source < target ? source + "|" + target : target + "|" + source);
+      if (!byPair.has(id)) byPair.set(id, { source: source, target: target, edges: [], back: 0 });
+      const pair = byPair.get(id);
+      pair.edges.push(edge);
+      if (pair.source !== source) pair.back += 1;
     }
     for (const [id, pair] of byPair) {
       view.aggregates.set(id, pair.edges.map((e) => e.id));
       const count = pair.edges.length;
-      out.push({
-        group: "edges",
-        data: { id: id, source: pair.source, target: pair.target, aggregate: true, count: count, label: count + " edge" + (count === 1 ? "" : "s") + " \u00b7 " + portsSummary(pair.edges), weight: Math.min(2 + Math.log2(count), 9) },
-        classes: "edge aggregate",
-      });
+      const ways = pair.back ? ", both ways" : "";
+      const data = { id: id, source: pair.source, target: pair.target, aggregate: true, count: count, label: count + " edge" + (count === 1 ? "" : "s") + ways + " \u00b7 " + portsSummary(pair.edges), weight: Math.min(2 + Math.log2(count), 9) };
+      if (pair.back) data.twoWay = true;
+      out.push({ group: "edges", data: data, classes: "edge aggregate" });
     }
     return out;
   }
