@@ -79,10 +79,11 @@ def test_a_whole_cluster_can_be_found_focused_and_followed(open_editor, settings
     assert box["x2"] <= canvas["width"] and box["y2"] <= canvas["height"]
     # Zoomed in on it: its name (which is unique, so not qualified) is drawn at a readable size.
     assert f"n:{WORKLOAD}" in {label["id"] for label in page.evaluate(DRAWN_LABELS)}
-    # Zoomed in, the aggregate edges are curved again, with their arrows, and carry their count and ports.
+    # Zoomed in, the aggregate edges are curved again, with their arrows, and carry their count (and whether they go
+    # both ways) and ports.
     page.wait_for_function(f"() => ({AGGREGATE_CURVES})().every(c => c === 'bezier')")
     label = page.evaluate("fencelineCy.edges('.aggregate')[0].style('label')")
-    assert re.match(r"\d+ edges? \u00b7 ", label), label
+    assert re.match(r"\d+ edges?(, both ways)? \u00b7 ", label), label
     assert page.evaluate("fencelineCy.getElementById('n:team-07.api').data('label')").startswith("team-07/api")
     # The YAML shows its policy, scrolled into view.
     mark = page.locator("#yaml-selected")

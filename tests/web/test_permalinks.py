@@ -26,6 +26,21 @@ def test_it_shows_a_revision_read_only_with_edit_a_copy(client, talk_doc):
     assert json.loads(embedded) == talk_doc
 
 
+def test_the_saved_drawings_pages_are_titled_with_its_name_and_carry_it_as_saved(client, talk_doc):
+    # The editor hands the drawing on as the database keeps it (not decoded and encoded again): the data block is
+    # still the drawing, escaped, and the title still its name.
+    talk_doc["name"] = "Shop <front> & back"
+    revision = save_revision(talk_doc)
+    for path in (f"/d/{revision.slug}", f"/d/{revision.slug}/edit"):
+        page = client.get(path).content.decode()
+        assert "<title>Shop &lt;front&gt; &amp; back · r1 · Fenceline</title>" in page
+        embedded = page.split('<script id="drawing-data" type="application/json">', 1)[1].split("</script>", 1)[0]
+        assert "<" not in embedded and json.loads(embedded) == talk_doc
+    del talk_doc["name"]
+    unnamed = save_revision(talk_doc)
+    assert "<title>Untitled · r1 · Fenceline</title>" in client.get(f"/d/{unnamed.slug}/edit").content.decode()
+
+
 def test_it_opens_a_copy_for_editing_with_the_revision_as_parent(client, talk_doc):
     revision = save_revision(talk_doc)
     page = client.get(f"/d/{revision.slug}/edit").content.decode()

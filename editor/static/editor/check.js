@@ -305,16 +305,19 @@
   // ------------------------------------------------------------------------------------ replay on save
   // Observed traffic is judged against the drawing as it would be saved: that of the drawing itself and that
   // of the drawing as last loaded or saved (an observed edge deleted since still counts).
-  let baseline = JSON.parse(document.getElementById("drawing-data").textContent);
-  app.addEventListener("fenceline:saved", (evt) => { baseline = JSON.parse(JSON.stringify(evt.detail.doc)); });
+  // The drawing as loaded is read from the page's data block when first needed (a whole cluster's is a megabyte
+  // of JSON, whose decoding came before the first picture).
+  let saved = null;
+  const baseline = () => saved || (saved = JSON.parse(document.getElementById("drawing-data").textContent));
+  app.addEventListener("fenceline:saved", (evt) => { saved = JSON.parse(JSON.stringify(evt.detail.doc)); });
 
   const hasObserved = (doc) => (doc.edges || []).some((edge) => edge.observed);
   function observedBaseline() {
-    return hasObserved(baseline) ? { observed: baseline } : {};
+    return hasObserved(baseline()) ? { observed: baseline() } : {};
   }
 
   async function replayBeforeSave(fork) {
-    if (!hasObserved(E.doc()) && !hasObserved(baseline)) return true;
+    if (!hasObserved(E.doc()) && !hasObserved(baseline())) return true;
     let answer;
     try {
       answer = await V.postDrawing(urls.checkUrl, Object.assign({ only: "replay" }, observedBaseline()));

@@ -219,7 +219,7 @@
   // ------------------------------------------------------------------------------------------------ render
   function render(opts) {
     const t1 = performance.now();
-    const els = G.elements(state.doc);
+    const els = G.elements(state.doc, View.shown(state.doc));
     since("elements", t1);
     const t2 = performance.now();
     const desired = View.transform(els, state.doc);

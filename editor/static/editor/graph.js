@@ -96,7 +96,9 @@
     return window.FencelineLayers ? FencelineLayers.nodeClasses(node, classes.join(" ")) : classes.join(" ");
   }
 
-  function elements(doc) {
+  // `shown` (optional: { node(node), edge(edge) } -> whether it is drawn) leaves out what is not drawn, so that a
+  // collapsed whole cluster does not build 10,000 elements to draw 800 (collapse.js's `shown`).
+  function elements(doc, shown) {
     const els = [];
     const namespaces = new Set();
     for (const ns of doc.namespaces || []) {
@@ -106,6 +108,7 @@
       els.push(el);
     }
     for (const node of doc.nodes || []) {
+      if (shown && !shown.node(node)) continue;
       const label = nodeLabel(node);
       const data = { id: "n:" + node.id, docId: node.id, kind: node.kind, label: label, height: nodeHeight(label) };
       if (POD_KINDS.has(node.kind) && node.namespace && namespaces.has(node.namespace)) data.parent = "ns:" + node.namespace;
@@ -115,6 +118,7 @@
     }
     const L = window.FencelineLayers; // layers.js: a platform rule's tier and action, a hidden layer
     for (const edge of doc.edges || []) {
+      if (shown && !shown.edge(edge)) continue;
       const label = L ? L.edgeLabel(edge, portsLabel(edge)) : portsLabel(edge);
       const classes = edge.disabled ? "edge disabled" : "edge";
       els.push({
@@ -159,17 +163,18 @@
       { selector: "node:selected", style: { "border-color": COLORS.accent, "border-width": 3, "overlay-opacity": 0 } },
       { selector: "edge", style: {
         "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.1, "width": 2,
-        "line-color": COLORS.allowed, "target-arrow-color": COLORS.allowed,
+        "line-color": COLORS.allowed, "target-arrow-color": COLORS.allowed, "source-arrow-color": COLORS.allowed,
         "font-family": FONT, "font-size": 12, "color": COLORS.ink,
         "text-background-color": COLORS.paper, "text-background-opacity": 0.9, "text-background-padding": 2,
         "text-background-shape": "round-rectangle", "min-zoomed-font-size": 6, "text-rotation": "autorotate",
       } },
-      { selector: "edge.one-sided", style: { "line-color": COLORS.oneSided, "target-arrow-color": COLORS.oneSided, "line-style": "dashed" } },
-      { selector: "edge.denied", style: { "line-color": COLORS.denied, "target-arrow-color": COLORS.denied, "line-style": "dashed" } },
-      { selector: "edge.disabled", style: { "line-color": COLORS.disabled, "target-arrow-color": COLORS.disabled, "line-style": "dotted" } },
-      { selector: "edge.deny", style: { "line-color": COLORS.deny, "target-arrow-color": COLORS.deny, "target-arrow-shape": "tee" } },
+      // The source arrow is drawn by two-way aggregate edges only (lod.js); it takes the colour of the target's.
+      { selector: "edge.one-sided", style: { "line-color": COLORS.oneSided, "target-arrow-color": COLORS.oneSided, "source-arrow-color": COLORS.oneSided, "line-style": "dashed" } },
+      { selector: "edge.denied", style: { "line-color": COLORS.denied, "target-arrow-color": COLORS.denied, "source-arrow-color": COLORS.denied, "line-style": "dashed" } },
+      { selector: "edge.disabled", style: { "line-color": COLORS.disabled, "target-arrow-color": COLORS.disabled, "source-arrow-color": COLORS.disabled, "line-style": "dotted" } },
+      { selector: "edge.deny", style: { "line-color": COLORS.deny, "target-arrow-color": COLORS.deny, "source-arrow-color": COLORS.deny, "target-arrow-shape": "tee" } },
       // Not "observed, denied": the dialect shown cannot write this edge, so it is left out of the YAML.
-      { selector: "edge.error", style: { "line-color": COLORS.unwritable, "target-arrow-color": COLORS.unwritable, "line-style": "dotted", "width": 3, "target-arrow-shape": "triangle-cross" } },
+      { selector: "edge.error", style: { "line-color": COLORS.unwritable, "target-arrow-color": COLORS.unwritable, "source-arrow-color": COLORS.unwritable, "line-style": "dotted", "width": 3, "target-arrow-shape": "triangle-cross" } },
       { selector: "edge:selected", style: { "width": 4, "overlay-opacity": 0, "z-index": 10 } },
       { selector: ".eh-preview, .eh-ghost-edge", style: { "line-color": COLORS.accent, "target-arrow-color": COLORS.accent, "line-style": "dashed", "label": "" } },
       { selector: ".eh-ghost-edge.eh-preview-active", style: { "opacity": 0 } },

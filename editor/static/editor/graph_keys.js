@@ -57,7 +57,9 @@
       plural(ele.outgoers("edge").length, "outgoing edge") + ", " + plural(ele.incomers("edge").length, "incoming edge");
   }
 
+  let mirrored = false;
   function mirror() {
+    mirrored = true;
     const current = E.selected();
     list.replaceChildren(...items().map((ele) => {
       const li = document.createElement("li");
@@ -125,5 +127,10 @@
 
   document.getElementById("app").addEventListener("fenceline:rendered", mirror);
   cy.on("select unselect", () => { if (document.activeElement === canvas) mirror(); });
-  mirror();
+  // The drawing as the page opened it is mirrored once the browser is idle, after the first picture: for a whole
+  // cluster the list is ~1,300 items whose building and layout came before it. Focusing the drawing mirrors it
+  // at once if it has not been yet.
+  const mirrorOnce = () => { if (!mirrored) mirror(); };
+  canvas.addEventListener("focus", mirrorOnce);
+  if (window.requestIdleCallback) requestIdleCallback(mirrorOnce, { timeout: 1000 }); else setTimeout(mirrorOnce, 0);
 })();

@@ -25,10 +25,11 @@
       } },
       { selector: "edge.aggregate", style: { "width": "data(weight)", "min-zoomed-font-size": READABLE, "arrow-scale": 1.4 } },
       // At the opening zoom an aggregate is a haystack line (Cytoscape's cheapest edge: no curve, no arrow), its
-      // ends spread over the boxes so that the two directions of a pair are two lines. Where its label is drawn
-      // (zoomed in) or when selected it is curved again, with its arrow: the direction is read there.
+      // ends spread over the boxes. Where its label is drawn (zoomed in) or when selected it is curved again,
+      // with its arrow (one at each end when its edges go both ways): the direction is read there.
       { selector: "edge.aggregate", style: { "curve-style": "haystack", "haystack-radius": 0.6 } },
       { selector: "edge.aggregate[?shownLabel], edge.aggregate:selected", style: { "curve-style": "bezier" } },
+      { selector: "edge.aggregate[?twoWay]", style: { "source-arrow-shape": "triangle" } },
       // An aggregate's label is given to Cytoscape only at a zoom where it is drawn (scale): below that, measuring
       // a thousand labels that are not drawn cost a third of the first picture.
       { selector: "edge.aggregate", style: { "label": "" } },
