@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .yamlio import InputError
+from .input_error import InputError
 
 COMMANDS: dict[str, str] = {
     "import": "Policy YAML and/or workload manifests to a graph document (JSON on stdout).",

@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-import fastjsonschema
 import msgspec
 
 from .document_schema import APPLICATION, ID_CHARS, ID_PATTERN, SCHEMA_VERSION, SIDES, fast_validate, schema_errors
@@ -513,6 +512,8 @@ class Document:
         """Validate and build a document. Raises DocumentError listing every problem with its path.
 
         `known_valid` holds the nodes and edges that passed the schema before (fast_validate)."""
+        import fastjsonschema  # here, not at the top: a command that only writes documents never imports it
+
         try:
             fast_validate(data, known_valid)
         except fastjsonschema.JsonSchemaValueException:

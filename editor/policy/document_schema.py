@@ -13,11 +13,10 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
 import msgspec
 
+from .input_error import InputError
 from .sized_cache import SizedCache
-from .yamlio import InputError, Limits, check_json_value
 
 if TYPE_CHECKING:
     import jsonschema
@@ -251,8 +250,12 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(DOCUMENT_SCHEMA)
 
 
+# fastjsonschema too is imported on first use, as is the YAML loader's module for schema_errors: a command that
+# only writes documents never needs them.
 @functools.cache
 def _fast_validator() -> Callable[[Any], Any]:
+    import fastjsonschema
+
     # The same schema compiled to Python code: about seven times faster on the valid documents the editor
     # posts on every change. It stops at the first error, so an invalid document is re-checked by jsonschema
     # for the full list with readable paths. The schema uses nothing that differs between draft 7 and 2020-12.
@@ -303,6 +306,8 @@ def _fast_part_validators() -> tuple[Callable[[Any], Any], dict[str, Callable[[A
     if any(not _only_items(properties[field], name) for field, name in items.items()):
         return None
     properties.update({field: {"type": "array"} for field in items})
+    import fastjsonschema
+
     # Copies: fastjsonschema rewrites the references of what it compiles in place. Each part keeps the document's
     # $id, against which its "#/$defs/..." references resolve.
     draft_7 = {"$schema": "http://json-schema.org/draft-07/schema#"}
@@ -339,6 +344,8 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
             ("schema", f"unsupported document version {data.get('schema')!r}; this Fenceline reads {SCHEMA_VERSION}")
         ]
     import jsonschema  # only when a document is refused: its import and schema compile cost a start-up
+
+    from .yamlio import Limits, check_json_value
 
     try:
         found = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))

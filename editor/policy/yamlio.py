@@ -18,12 +18,13 @@ from typing import Any, BinaryIO
 
 import yaml
 
+from .input_error import MIB as MIB
+from .input_error import InputError as InputError
+
 try:
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
-
-MIB = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,20 +38,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
-class InputError(ValueError):
-    """Input that cannot be read. `str()` is a one-line message naming the source and, when known, the line."""
-
-    def __init__(self, message: str, source: str = "<input>", line: int | None = None) -> None:
-        self.message = message
-        self.source = source
-        self.line = line
-        super().__init__(self.one_line())
-
-    def one_line(self) -> str:
-        where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return f"{where}: {self.message}"
 
 
 class _NodeTrees:

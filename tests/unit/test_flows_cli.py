@@ -179,3 +179,17 @@ def test_the_document_is_the_same_whatever_the_string_hash_seed() -> None:
         )
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_the_flows_command_does_not_import_the_yaml_loader_or_the_schema_validators(tmp_path: Path) -> None:
+    """`fenceline flows` reads flow logs and writes JSON: importing PyYAML (and building the YAML emitter and
+    resolver), fastjsonschema or jsonschema is start-up time a realistic capture pays for nothing."""
+    probe = (
+        "import sys\nfrom editor.policy.cli import main\n"
+        f"main(['flows', {HTTP!r}])\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in "
+        "('yaml', 'fastjsonschema', 'jsonschema') or name == 'editor.policy.yamlio'), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert done.stdout.startswith("{")
+    assert done.stderr.rstrip().splitlines()[-1] == "[]"

@@ -13,7 +13,7 @@ import sys
 from ..document import Document, DocumentError
 from ..flows import VERDICT_NAMES, FlowOptions, read_flow_paths
 from ..gcpause import paused_gc
-from ..yamlio import InputError
+from ..input_error import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from ..yamlio import MIB, InputError
+from ..input_error import MIB, InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = MIB

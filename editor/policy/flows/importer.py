@@ -21,7 +21,7 @@ import msgspec
 
 from ..document import Document
 from ..gcpause import paused_gc
-from ..yamlio import MIB, InputError
+from ..input_error import MIB, InputError
 from . import gadget, hubble
 from .aggregate import Aggregator
 from .detect import BadRecord, open_container
