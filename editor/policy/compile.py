@@ -183,6 +183,15 @@ def _thawed(frozen: _FrozenDraft) -> Draft:
     )
 
 
+def _fresh(draft: Draft) -> Draft:
+    """`draft` with a body that shares nothing: the compilers put the document's own dicts and lists (a node's
+    podSelector and namespaceSelector, an edge's L7 rules) into the bodies, and the same one into several places
+    (a selector that is both the subject and a peer, a peer of several rules). Whoever edits an emitted object
+    (a lint fix, which edits a deep copy, and deepcopy keeps the sharing) would otherwise change the drawing or
+    another rule too. A JSON round trip (msgspec) is the cheapest deep copy of these bodies."""
+    return dataclasses.replace(draft, body=msgspec.json.decode(_KEY_ENCODER.encode(draft.body)))
+
+
 def _drafts_size(value: SubjectDrafts) -> int:
     issues, drafts = value
     size = sum(len(issue.message) + 64 for issue in issues)
@@ -235,8 +244,8 @@ class Context:
         """
         cache = self._drafts_cache
         if cache is None:
-            return make()
-        made: list[list[Draft]] = []
+            return list(map(_fresh, make()))
+        made: list[bool] = []
 
         def run(_: str) -> SubjectDrafts:
             outer, self._recording = self._recording, []
@@ -244,15 +253,14 @@ class Context:
                 drafts = make()
             finally:
                 recorded, self._recording = self._recording, outer
-            made.append(drafts)
+            made.append(True)
             return tuple(recorded), tuple(map(_frozen, drafts))
 
         issues, frozen = cache.get(self._subject_key(subject, inputs), run, _drafts_size)
-        if made:
-            return made[0]
-        for issue in issues:
-            self._add(issue)
-        return [_thawed(draft) for draft in frozen]
+        if not made:  # from the cache: its issues are reported again (make() reported them as it ran)
+            for issue in issues:
+                self._add(issue)
+        return [_thawed(draft) for draft in frozen]  # bodies decoded afresh even when just made (see _fresh)
 
     def _subject_key(self, subject: Subject, inputs: tuple[Any, ...]) -> str:
         if self._key_head is None:
@@ -458,7 +466,7 @@ def compile_document(
 
         cluster_scoped = {obj["metadata"]["name"] for obj in objects if "namespace" not in obj["metadata"]}
         layers = compile_layers(document, chosen, context, cluster_scoped)
-        objects.extend(layers.compiled.objects)
+        objects.extend(msgspec.json.decode(_KEY_ENCODER.encode(layers.compiled.objects)))  # shares nothing: _fresh
         object_nodes.extend(layers.object_nodes)
         explanations.extend(layers.explanations)
         platform = len(layers.compiled.objects)
