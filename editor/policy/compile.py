@@ -34,6 +34,7 @@ import msgspec
 from .dialects import NAMES
 from .dialects import dialect as dialect_named
 from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
+from .gcpause import paused_gc
 from .json_fields import camel_json
 from .layers import has_platform
 from .selectors import LabelSelector, SelectorError, parse_selector
@@ -440,7 +441,13 @@ def compile_document(
 
     With `drafts_cache`, each subject's policies are taken from it when an earlier compile had the same inputs
     (Context.subject_drafts): the result is the same as without it."""
-    chosen = dialect or document.settings.dialect
+    # The policies, their issues and explanations stay alive until the end, and their fresh bodies (_fresh) are
+    # many small containers: the cyclic collector would walk them again and again finding no garbage.
+    with paused_gc():
+        return _compile(document, dialect or document.settings.dialect, drafts_cache)
+
+
+def _compile(document: Document, chosen: str, drafts_cache: SizedCache[SubjectDrafts] | None) -> CompileResult:
     compiler = dialect_named(chosen).compiler()  # ValueError for an unknown dialect
     context = Context(document, drafts_cache, chosen)
     subjects = plan(document, context)
