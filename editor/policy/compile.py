@@ -189,8 +189,19 @@ def _fresh(draft: Draft) -> Draft:
     podSelector and namespaceSelector, an edge's L7 rules) into the bodies, and the same one into several places
     (a selector that is both the subject and a peer, a peer of several rules). Whoever edits an emitted object
     (a lint fix, which edits a deep copy, and deepcopy keeps the sharing) would otherwise change the drawing or
-    another rule too. A JSON round trip (msgspec) is the cheapest deep copy of these bodies."""
-    return dataclasses.replace(draft, body=msgspec.json.decode(_KEY_ENCODER.encode(draft.body)))
+    another rule too. The dicts and lists are copied, the strings and numbers (immutable) kept: a msgspec round trip
+    copied them too and made the readers of the objects slower (lint compares many equal labels, and two equal
+    strings that are one object compare at once)."""
+    return dataclasses.replace(draft, body=_copied(draft.body))
+
+
+def _copied(value: Any) -> Any:
+    """A JSON-like value with every dict and list new (the leaves, immutable, are the same objects)."""
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    return value
 
 
 def _drafts_size(value: SubjectDrafts) -> int:
@@ -246,7 +257,7 @@ class Context:
         cache = self._drafts_cache
         if cache is None:
             return list(map(_fresh, make()))
-        made: list[bool] = []
+        made: list[list[Draft]] = []
 
         def run(_: str) -> SubjectDrafts:
             outer, self._recording = self._recording, []
@@ -254,14 +265,15 @@ class Context:
                 drafts = make()
             finally:
                 recorded, self._recording = self._recording, outer
-            made.append(True)
+            made.append(drafts)
             return tuple(recorded), tuple(map(_frozen, drafts))
 
         issues, frozen = cache.get(self._subject_key(subject, inputs), run, _drafts_size)
-        if not made:  # from the cache: its issues are reported again (make() reported them as it ran)
-            for issue in issues:
-                self._add(issue)
-        return [_thawed(draft) for draft in frozen]  # bodies decoded afresh even when just made (see _fresh)
+        if made:  # just made: copied like those made without a cache (_fresh)
+            return list(map(_fresh, made[0]))
+        for issue in issues:
+            self._add(issue)
+        return [_thawed(draft) for draft in frozen]
 
     def _subject_key(self, subject: Subject, inputs: tuple[Any, ...]) -> str:
         if self._key_head is None:
@@ -473,7 +485,7 @@ def _compile(document: Document, chosen: str, drafts_cache: SizedCache[SubjectDr
 
         cluster_scoped = {obj["metadata"]["name"] for obj in objects if "namespace" not in obj["metadata"]}
         layers = compile_layers(document, chosen, context, cluster_scoped)
-        objects.extend(msgspec.json.decode(_KEY_ENCODER.encode(layers.compiled.objects)))  # shares nothing: _fresh
+        objects.extend(map(_copied, layers.compiled.objects))  # shares nothing with the drawing: see _fresh
         object_nodes.extend(layers.object_nodes)
         explanations.extend(layers.explanations)
         platform = len(layers.compiled.objects)
