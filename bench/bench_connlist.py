@@ -14,13 +14,23 @@ and analyse + `--exposure` against analyse + the plain list (issue 14; target <=
 wall-clock seconds; the CPU seconds (user + system) of the same runs are printed beside them, with the load
 average, since the machine is shared.
 
-    .venv/bin/python bench/bench_connlist.py
+    .venv/bin/python bench/bench_connlist.py [--against DIR] [--stream-only]
+
+Last, `fenceline connlist --explain` on the deployments form as a command (a fresh process, stdout read through a
+pipe and thrown away): the time to its first byte, its wall and CPU time, its peak RSS (ru_maxrss of the child)
+and the size and SHA-256 of what it wrote. With `--against DIR` (another copy of the code, e.g. `git archive
+e3f1c83 | tar -x -C DIR`) the same command also runs from DIR, alternating, and the ratios are printed;
+`--stream-only` runs this part alone.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
+import os
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -259,10 +269,71 @@ def _time_outputs(path: Path) -> dict[str, tuple[float, float]]:
     return best
 
 
+def _explain_command(tree: Path, path: Path) -> dict[str, Any]:
+    """`fenceline connlist --explain PATH` run from `tree` in a fresh process: seconds to the first byte and to
+    the end, CPU seconds and peak RSS (MiB) of the child, bytes written and their SHA-256."""
+    environment = {**os.environ, "PYTHONPATH": str(tree)}
+    command = [sys.executable, "-m", "editor.policy.cli", "connlist", "--explain", str(path)]
+    start = time.perf_counter()
+    child = subprocess.Popen(command, cwd=tree, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert child.stdout is not None
+    first, size, digest = None, 0, hashlib.sha256()
+    while chunk := os.read(child.stdout.fileno(), 1 << 20):
+        first = first if first is not None else time.perf_counter() - start
+        size += len(chunk)
+        digest.update(chunk)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0, f"connlist --explain from {tree} exited {child.returncode}"
+    return {
+        "first": first or 0.0,
+        "total": time.perf_counter() - start,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss": usage.ru_maxrss / 1024,
+        "bytes": size,
+        "sha": digest.hexdigest()[:16],
+    }
+
+
+def stream(data: Path, against: Path | None) -> None:
+    """The `--explain` command's time to first byte and peak RSS, best of REPEAT, against DIR's when given."""
+    trees = {"this tree": ROOT, **({"DIR": against} if against else {})}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for _ in range(REPEAT):
+        for name, tree in trees.items():  # alternating, so that both see the same load
+            runs[name].append(_explain_command(tree, data / "deployments"))
+    best = {}
+    for name, results in runs.items():
+        best[name] = {key: min(r[key] for r in results) for key in ("first", "total", "cpu", "rss")}
+        shown = best[name]
+        print(
+            f"connlist --explain, deployments ({name}): first byte {shown['first']:.2f} s, end {shown['total']:.2f} s, "
+            f"CPU {shown['cpu']:.2f} s, peak RSS {shown['rss']:.0f} MiB; {results[0]['bytes'] / 1e6:.1f} MB written, "
+            f"sha256 {results[0]['sha']} (best of {REPEAT})"
+        )
+    if against:
+        same = (
+            runs["this tree"][0]["sha"] == runs["DIR"][0]["sha"]
+            and len({r["sha"] for v in runs.values() for r in v}) == 1
+        )
+        ratios = ", ".join(
+            f"{key} {best['this tree'][key] / best['DIR'][key]:.2f}x" for key in ("first", "total", "cpu", "rss")
+        )
+        print(f"  this tree / DIR: {ratios}; output {'byte for byte the same' if same else 'DIFFERENT'}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--against", type=Path, help="another copy of the code to run the --explain command from")
+    parser.add_argument("--stream-only", action="store_true", help="only the --explain command's figures")
+    args = parser.parse_args()
     data = generate()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     print(f"load average {load} (wall-clock seconds are judged; CPU seconds shown for a shared machine)")
+    if args.stream_only:
+        stream(data, args.against)
+        print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+        return
     for form in ("pods", "deployments"):
         cluster = read_paths([data / form])
         pods = sum(w.replicas for w in cluster.workloads)
@@ -290,6 +361,8 @@ def main() -> None:
     for case in cases:
         total, _, lines, _ = _time(CORPUS / case["input_dir"])
         print(f"  {case['dir']:<72} {total * 1000:7.1f} ms  {lines:4d} lines")
+    stream(data, args.against)
+    print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
 
 
 if __name__ == "__main__":

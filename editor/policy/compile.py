@@ -34,6 +34,7 @@ import msgspec
 from .dialects import NAMES
 from .dialects import dialect as dialect_named
 from .document import NAMESPACE_NAME_LABEL, Document, Edge, Node, Port
+from .gcpause import paused_gc
 from .json_fields import camel_json
 from .layers import has_platform
 from .selectors import LabelSelector, SelectorError, parse_selector
@@ -183,6 +184,26 @@ def _thawed(frozen: _FrozenDraft) -> Draft:
     )
 
 
+def _fresh(draft: Draft) -> Draft:
+    """`draft` with a body that shares nothing: the compilers put the document's own dicts and lists (a node's
+    podSelector and namespaceSelector, an edge's L7 rules) into the bodies, and the same one into several places
+    (a selector that is both the subject and a peer, a peer of several rules). Whoever edits an emitted object
+    (a lint fix, which edits a deep copy, and deepcopy keeps the sharing) would otherwise change the drawing or
+    another rule too. The dicts and lists are copied, the strings and numbers (immutable) kept: a msgspec round trip
+    copied them too and made the readers of the objects slower (lint compares many equal labels, and two equal
+    strings that are one object compare at once)."""
+    return dataclasses.replace(draft, body=_copied(draft.body))
+
+
+def _copied(value: Any) -> Any:
+    """A JSON-like value with every dict and list new (the leaves, immutable, are the same objects)."""
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    return value
+
+
 def _drafts_size(value: SubjectDrafts) -> int:
     issues, drafts = value
     size = sum(len(issue.message) + 64 for issue in issues)
@@ -235,7 +256,7 @@ class Context:
         """
         cache = self._drafts_cache
         if cache is None:
-            return make()
+            return list(map(_fresh, make()))
         made: list[list[Draft]] = []
 
         def run(_: str) -> SubjectDrafts:
@@ -248,8 +269,8 @@ class Context:
             return tuple(recorded), tuple(map(_frozen, drafts))
 
         issues, frozen = cache.get(self._subject_key(subject, inputs), run, _drafts_size)
-        if made:
-            return made[0]
+        if made:  # just made: copied like those made without a cache (_fresh)
+            return list(map(_fresh, made[0]))
         for issue in issues:
             self._add(issue)
         return [_thawed(draft) for draft in frozen]
@@ -432,7 +453,13 @@ def compile_document(
 
     With `drafts_cache`, each subject's policies are taken from it when an earlier compile had the same inputs
     (Context.subject_drafts): the result is the same as without it."""
-    chosen = dialect or document.settings.dialect
+    # The policies, their issues and explanations stay alive until the end, and their fresh bodies (_fresh) are
+    # many small containers: the cyclic collector would walk them again and again finding no garbage.
+    with paused_gc():
+        return _compile(document, dialect or document.settings.dialect, drafts_cache)
+
+
+def _compile(document: Document, chosen: str, drafts_cache: SizedCache[SubjectDrafts] | None) -> CompileResult:
     compiler = dialect_named(chosen).compiler()  # ValueError for an unknown dialect
     context = Context(document, drafts_cache, chosen)
     subjects = plan(document, context)
@@ -458,7 +485,7 @@ def compile_document(
 
         cluster_scoped = {obj["metadata"]["name"] for obj in objects if "namespace" not in obj["metadata"]}
         layers = compile_layers(document, chosen, context, cluster_scoped)
-        objects.extend(layers.compiled.objects)
+        objects.extend(map(_copied, layers.compiled.objects))  # shares nothing with the drawing: see _fresh
         object_nodes.extend(layers.object_nodes)
         explanations.extend(layers.explanations)
         platform = len(layers.compiled.objects)

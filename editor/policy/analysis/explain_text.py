@@ -26,6 +26,7 @@ from .peers import INGRESS_CONTROLLER, Peer, WorkloadPeer
 
 _RULER = "-" * 160
 _DEFAULT = "due to the system default (Allow all)"
+_LINES_AT_ONCE = 1024  # pairs of the last part ("due to the system default") written at a time
 Atom = tuple[str, int, int]  # protocol, first port, last port
 Reasons = tuple[bool, str, tuple[str, ...]]  # allowed?, side header, reason lines
 
@@ -496,8 +497,8 @@ class _Explainer:
 
 
 class _Report:
-    """The `--explain` report's pairs, source by source, each source's targets in order: a list of pieces that
-    one join makes the report of.
+    """The `--explain` report's pairs, source by source, each source's targets in order: for each source, a list
+    of pieces that one join makes its part of the report of.
 
     A block that many pairs share has one peer's name put in once and is cut where the other's goes: a pod's
     egress to the peers outside the cluster depends on the pod (a source), their ingress to a pod on the pod (a
@@ -547,7 +548,8 @@ class _Report:
         joins to an empty text, which adds nothing to the report)."""
         return self.explainer.block(egress, ingress).replace(mark, name).split(cut)
 
-    def add(self) -> None:
+    def sources_out(self) -> Iterator[list[str]]:
+        """Each source's pieces (`out`), in turn: the list is the report's until the next source starts."""
         runs = [(k, len(list(g))) for k, g in itertools.groupby(isinstance(t[1], WorkloadPeer) for t in self.targets)]
         segments, start = [], 0
         for pods, length in runs:
@@ -571,6 +573,8 @@ class _Report:
                     if done:
                         continue
                 self._pairs(s, egress_row, by_source, first, stop)
+            yield self.out
+            self.out = []
 
     def _between_pods(self, s: int, egress_row: list[int], first: int, stop: int) -> bool:
         """The pairs of pod `s` with the pods first..stop (each pair's block is its own) in one go; False when
@@ -647,12 +651,37 @@ class _Report:
 
 def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | None = None) -> str:
     """The whole `--explain` report (`only`: "allow" or "deny" for `--explain-only`)."""
+    return "".join(explain_chunks(analysis, focus, only))
+
+
+def explain_chunks(analysis: Analysis, focus: Focus | None = None, only: str | None = None) -> Iterator[str]:
+    """The `--explain` report in the order it is worked out, a source's pairs at a time: what `connlist --explain`
+    writes as it goes, so that the first lines come after the analysis and no more than a source's part of the
+    report (about 0.5 MB at 5,000 pods) is held at once. `"".join` of them is `format_explain`."""
     focus = focus or Focus()
-    # what the report is made of (sides, blocks, the pieces of the text) stays alive until the end: see paused_gc
+    # what the report is made of (sides, blocks, the cut pieces shared by pairs) stays alive until the end, and the
+    # collector would walk it again and again: see paused_gc (re-enabled when the chunks end or are dropped)
     with paused_gc():
         report = _Report(analysis, focus, only)
-        report.add()
-    out = report.out
+        shown = False  # the banner comes before the first block that shows something
+        for out in itertools.chain(report.sources_out(), _controller_blocks(analysis, focus, only, report)):
+            text = "".join(out)  # blocks that show nothing are empty texts
+            if text and not shown:
+                shown = True
+                yield "\n".join(["", *_banner("Specific connections and their reasons")])
+            if text:
+                yield text
+    if report.default_open and only != "deny":
+        lines = report.default_open
+        yield ("\n" if shown else "") + "\n".join(
+            ["", *_banner("All Connections due to the system default (Allow all)")]
+        )
+        for start in range(0, len(lines), _LINES_AT_ONCE):
+            yield "\n" + "\n".join(lines[start : start + _LINES_AT_ONCE])
+
+
+def _controller_blocks(analysis: Analysis, focus: Focus, only: str | None, report: _Report) -> Iterator[list[str]]:
+    """The pairs of the ingress controller with the workloads it exposes, a workload at a time."""
     for dst in sorted(analysis.exposed_by, key=str):
         if not focus.keeps(INGRESS_CONTROLLER, dst):
             continue
@@ -662,15 +691,7 @@ def format_explain(analysis: Analysis, focus: Focus | None = None, only: str | N
         atoms = _atoms(sets, report.explainer.within)
         controller_egress: Reasons = (True, f"Egress (Allowed) {_DEFAULT}", ())
         reasons = ((controller_egress, _controller_side(analysis, dst, a)) for a in atoms)
-        out += ("\n" + line for line in _pair_block(_groups(atoms, reasons), only, INGRESS_CONTROLLER, dst))
-    shown = any(out)  # blocks that show nothing are empty texts
-    head = "\n".join(["", *_banner("Specific connections and their reasons")]) if shown else ""
-    tail = ""
-    if report.default_open and only != "deny":
-        tail = ("\n" if shown else "") + "\n".join(
-            ["", *_banner("All Connections due to the system default (Allow all)"), *report.default_open]
-        )
-    return "".join([head, *out, tail])
+        yield ["\n" + line for line in _pair_block(_groups(atoms, reasons), only, INGRESS_CONTROLLER, dst)]
 
 
 def _positions(indices: list[int]) -> dict[int, list[int]]:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Iterable
 
 from ..analysis import Analysis, Options, analyse, diff, format_connlist, format_diff
-from ..analysis.explain_text import format_explain
+from ..analysis.explain_text import explain_chunks
 from ..analysis.exposure import exposure, format_exposure
 from ..analysis.focus import Focus, FocusConn
 from ..check import add_observed, observations_from_document, replay
@@ -176,14 +177,24 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--explain-only needs --explain", "connlist")
     analysis = _analyse(args.paths, options)
     if args.diff:
-        text = format_diff(diff(analysis, _analyse(args.diff, options)))
+        parts: Iterable[str] = [format_diff(diff(analysis, _analyse(args.diff, options)))]
+    elif args.explain:  # written as it is worked out: it is hundreds of MB for a large cluster
+        parts = explain_chunks(analysis, focus, args.explain_only)
     else:
-        parts = [
-            format_explain(analysis, focus, args.explain_only) if args.explain else format_connlist(analysis, focus)
-        ]
-        if args.exposure:
-            parts.append(format_exposure(exposure(analysis, focus), focus))
-        text = "\n\n".join(part for part in parts if part)
-    if text:
-        print(text)
+        parts = [format_connlist(analysis, focus)]
+    written = _write(parts, "")
+    if args.exposure and not args.diff:
+        written = _write([format_exposure(exposure(analysis, focus), focus)], "\n\n" if written else "") or written
+    if written:
+        sys.stdout.write("\n")
     return 0
+
+
+def _write(parts: Iterable[str], before: str) -> bool:
+    """Write the non-empty `parts` to stdout, `before` ahead of the first; whether anything was written."""
+    written = False
+    for part in parts:
+        if part:
+            sys.stdout.write(part if written else before + part)
+            written = True
+    return written
