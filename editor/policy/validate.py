@@ -92,6 +92,44 @@ GO_ONLY_PATTERNS: dict[str, Callable[[str], bool]] = {
 }
 
 
+# Upstream patterns with nested quantifiers, which Python's backtracking `re` (jsonschema's and fastjsonschema's
+# code both use it) takes exponential time to refuse a near miss with: 10 s of CPU for the toFQDNs matchName
+# `payments-api.internal.example.com:443`, more than minutes for `payments-ledger-service.internal:8443`; the port
+# pattern is cubic (9 s for 1,000 characters, and it has no maxLength). When a schema is loaded each is replaced
+# by an equivalent that runs in linear time (tests/unit/test_validate.py compares the two on every short text of
+# a small alphabet), keyed by the exact upstream text so that a changed upstream pattern is noticed (a test fails
+# if a shipped schema has a nested quantifier this does not replace), with what it asks for in a reviewer's words.
+LINEAR_PATTERNS: dict[str, tuple[str, str]] = {
+    # toFQDNs and DNS rules' matchName: labels of letters, digits, `-` and `_`, single dots between, a last dot
+    r"^([-a-zA-Z0-9_]+[.]?)+$": (
+        r"^[-a-zA-Z0-9_]+(\.[-a-zA-Z0-9_]+)*\.?$",
+        "must be a DNS name: letters, digits, '-' and '_', with single dots between the labels "
+        "(no port or scheme: ports go in toPorts)",
+    ),
+    # matchPattern: the same with `*`
+    r"^([-a-zA-Z0-9_*]+[.]?)+$": (
+        r"^[-a-zA-Z0-9_*]+(\.[-a-zA-Z0-9_*]+)*\.?$",
+        "must be a DNS name pattern: letters, digits, '-', '_' and '*', with single dots between the labels "
+        "(no port or scheme: ports go in toPorts)",
+    ),
+    # serverNames: a DNS name, maybe after `*.` or `**.`
+    r"^(\*?\*\.)?([-a-zA-Z0-9_]+\.?)+$": (
+        r"^(\*?\*\.)?[-a-zA-Z0-9_]+(\.[-a-zA-Z0-9_]+)*\.?$",
+        "must be a server name: a DNS name (letters, digits, '-' and '_', with single dots between the labels), "
+        "maybe after '*.' or '**.'",
+    ),
+    # A port, number or name. As `re.search` reads it: the text starts with a digit, or ends with a letter
+    # followed by letters and digits with single `-` between. The new form parses the text once from the start:
+    # characters that are not letters, or runs that start with a letter and end at `--` or another character.
+    r"^(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})|"
+    r"([a-zA-Z0-9]-?)*[a-zA-Z](-?[a-zA-Z0-9])*$": (
+        r"^[0-9]|^(?:[^a-zA-Z]|[a-zA-Z](?:-?[a-zA-Z0-9])*(?:--|-?[^a-zA-Z0-9-]))*[a-zA-Z](?:-?[a-zA-Z0-9])*$",
+        "must be a port number or a port name (letters, digits and single '-' between them)",
+    ),
+}
+_PATTERN_MEANINGS = {linear: meaning for linear, meaning in LINEAR_PATTERNS.values()}
+
+
 def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
     check = GO_ONLY_PATTERNS.get(pattern)
     if check is None:
@@ -110,7 +148,22 @@ def _validator(schema_file: str) -> Any:
 
 
 def _schema(schema_file: str) -> Any:
-    return json.loads(resources.files(__package__).joinpath("schemas", schema_file).read_bytes())
+    """The shipped schema with LINEAR_PATTERNS in place of the upstream patterns that backtrack."""
+    schema = json.loads(resources.files(__package__).joinpath("schemas", schema_file).read_bytes())
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                rewrite(item)
+        elif isinstance(node, dict):
+            pattern = node.get("pattern")
+            if isinstance(pattern, str) and pattern in LINEAR_PATTERNS:
+                node["pattern"] = LINEAR_PATTERNS[pattern][0]
+            for value in node.values():
+                rewrite(value)
+
+    rewrite(schema)
+    return schema
 
 
 # jsonschema walks a schema anew for every object: about 1 ms for a compiled NetworkPolicy, seconds for a whole
@@ -434,6 +487,8 @@ def _describe_error(error: ValidationError) -> Iterator[tuple[Path, Path, str]]:
     elif error.validator in ("minLength", "maxLength"):
         bound = "at least" if error.validator == "minLength" else "at most"
         yield path, path, f"must be {bound} {expected} characters long, found {len(instance)}"
+    elif error.validator == "pattern" and expected in _PATTERN_MEANINGS:
+        yield path, path, f"invalid value {instance!r}: {_PATTERN_MEANINGS[expected]}"
     elif error.validator == "pattern":
         yield path, path, f"invalid value {instance!r} (must match {expected})"
     else:

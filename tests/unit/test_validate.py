@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import itertools
 import json
+import random
 import re
+import signal
 import sys
 import textwrap
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,8 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from editor.policy import validate, yamlio
+from editor.policy import service, validate, yamlio
 from editor.policy.cli import main
+from editor.policy.document import Document
+from editor.policy.importer import import_text
 from editor.policy.validate import Finding, schema_errors, validate_object, validate_objects
 
 POLICIES = Path(__file__).resolve().parent.parent / "fixtures" / "policies"
@@ -848,3 +855,141 @@ def test_the_schema_code_accepts_nothing_jsonschema_refuses(data: st.DataObject)
     except (ValueError, TypeError):
         return
     assert list(validate._validator(schema).iter_errors(obj)) == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Upstream patterns that backtrack (validate.LINEAR_PATTERNS): replaced by linear equivalents when loaded
+
+_JSON_SCHEMAS = sorted({kind.schema for kind in validate.KINDS.values()})
+# Texts of the kind that make a nested quantifier backtrack: long runs of what a pattern accepts, then a character
+# it refuses (the reviewer's FQDN with a port, 10 s of CPU at 37 characters before the replacement).
+_HOSTILE = [
+    run * (4000 // len(run)) + end
+    for run in ("a", "a-", "a.", "a1", "-", "1", "*", "a*.", "ab.")
+    for end in ("!", ":443", "-", ".", "..", "\n!", "\n")
+] + ["payments-api.internal.example.com:443", "payments-ledger-service.internal:8443"]
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _cpu_alarm(seconds: int) -> Iterator[None]:
+    """Raise _Timeout in the block after `seconds` of CPU time: a bound on "finishes at all", not a timing."""
+
+    def expire(*_: object) -> None:
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def test_every_upstream_pattern_the_linear_forms_replace_is_still_upstream() -> None:
+    """Keyed by the exact upstream text: a changed upstream pattern fails here (then check the new one)."""
+    shipped = {pattern for name in _JSON_SCHEMAS for pattern in _patterns(_raw_schema(name))}
+    assert set(validate.LINEAR_PATTERNS) <= shipped
+    loaded = {pattern for name in _JSON_SCHEMAS for pattern in _patterns(validate._schema(name))}
+    assert not loaded & set(validate.LINEAR_PATTERNS)
+    assert {linear for linear, _ in validate.LINEAR_PATTERNS.values()} <= loaded
+
+
+def _raw_schema(name: str) -> Any:
+    return json.loads(resources.files("editor.policy").joinpath("schemas", name).read_bytes())
+
+
+@pytest.mark.parametrize("name", _JSON_SCHEMAS)
+def test_no_pattern_of_a_loaded_schema_backtracks_on_hostile_text(name: str) -> None:
+    """Every pattern as jsonschema (`$`) and as fastjsonschema's code (`$` read as `\\Z`) runs it."""
+    for pattern in sorted(set(_patterns(validate._schema(name))) - set(validate.GO_ONLY_PATTERNS)):
+        for compiled in (re.compile(pattern), re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))):
+            with _cpu_alarm(5):
+                for text in _HOSTILE:
+                    compiled.search(text)
+
+
+_EQUIVALENCE_ALPHABET = "a1-.*:\n"
+
+
+@pytest.mark.parametrize("upstream", sorted(validate.LINEAR_PATTERNS))
+def test_each_linear_pattern_means_what_the_upstream_one_does(upstream: str) -> None:
+    """Every text up to 6 characters of a small alphabet, then random longer ones (the upstream pattern takes
+    exponential time, so at most 16 characters), as jsonschema reads the pattern and as fastjsonschema does."""
+    linear = validate.LINEAR_PATTERNS[upstream][0]
+    pairs = [
+        (re.compile(old), re.compile(new))
+        for old, new in (
+            (upstream, linear),
+            (re.sub(r"(?<!\\)\$", r"\\Z", upstream), re.sub(r"(?<!\\)\$", r"\\Z", linear)),
+        )
+    ]
+    texts = ["".join(t) for n in range(7) for t in itertools.product(_EQUIVALENCE_ALPHABET, repeat=n)]
+    rng = random.Random(7)
+    texts += [
+        "".join(rng.choice("abZ09-_.*" if rng.random() < 0.97 else ":\n! ") for _ in range(rng.randint(7, 16)))
+        for _ in range(20000)
+    ]
+    for old, new in pairs:
+        assert [t for t in texts if bool(old.search(t)) != bool(new.search(t))] == []
+    assert sum(bool(pairs[0][0].search(t)) for t in texts) > 1000  # both accept many, not only refuse
+
+
+def _fqdn_drawing(name: str) -> Document:
+    return Document.from_json(
+        {
+            "schema": "fenceline/v1",
+            "name": "fqdn",
+            "namespaces": [{"name": "prod"}],
+            "settings": {"dialect": "cilium"},
+            "nodes": [
+                {"id": "w", "kind": "workload", "name": "web", "namespace": "prod", "labels": {"app": "web"}},
+                {"id": "f", "kind": "fqdn", "matchName": name},
+            ],
+            "edges": [
+                {
+                    "id": "e",
+                    "source": "w",
+                    "target": "f",
+                    "ports": [{"protocol": "TCP", "port": 443}],
+                    "enforce": ["source"],
+                }
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("name", ["payments-api.internal.example.com:443", "payments-ledger-service.internal:8443"])
+def test_a_drawn_fqdn_with_a_port_is_refused_at_once_through_the_real_compile(name: str) -> None:
+    with _cpu_alarm(5):  # before the linear patterns: 10 s of CPU, and more than 120 s for the second
+        answer = service.compile_answer(_fqdn_drawing(name), "cilium")
+    messages = [issue["message"] for issue in answer["issues"] if issue["severity"] == "error"]
+    assert f"spec.egress[0].toFQDNs[0].matchName: invalid value {name!r}: must be a DNS name" in "\n".join(messages)
+    assert "(no port or scheme: ports go in toPorts)" in "\n".join(messages) and not answer["ok"]
+
+
+def test_an_imported_fqdn_or_port_name_that_backtracked_is_refused_at_once() -> None:
+    text = _cnp(
+        """
+        endpointSelector: {}
+        egress:
+        - toFQDNs:
+          - matchName: "payments-ledger-service.internal:8443"
+          - matchPattern: "*.ledger-service.internal:8443"
+          toPorts: [{ports: [{port: "PORT"}], serverNames: ["**.ledger-service.internal:8443"]}]
+        """.replace("PORT", "a" * 1000 + "!")
+    )
+    with _cpu_alarm(5):
+        result = import_text(textwrap.dedent(text), "fqdn.yaml")
+    warnings = "\n".join(result.warnings)
+    assert "toFQDNs[0].matchName: invalid value 'payments-ledger-service.internal:8443': must be a DNS name" in warnings
+    assert (
+        "toFQDNs[1].matchPattern: invalid value '*.ledger-service.internal:8443': must be a DNS name pattern"
+        in warnings
+    )
+    assert "serverNames[0]: invalid value '**.ledger-service.internal:8443': must be a server name" in warnings
+    assert "ports[0].port: invalid value 'aaaa" in warnings and "must be a port number or a port name" in warnings
