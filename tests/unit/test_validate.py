@@ -7,11 +7,14 @@ import hashlib
 import io
 import itertools
 import json
+import os
 import random
 import re
 import signal
+import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -665,7 +668,7 @@ def test_cli_missing_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_validate_module_compiles_each_schema_once() -> None:
     validate._validator.cache_clear()
-    validate._schema_code.cache_clear()
+    validate._made_schema_code.cache_clear()
     for with_code in (False, True, False, True):
         for relative in (
             "cilium-cilium/l4/l4.yaml",
@@ -674,7 +677,7 @@ def test_validate_module_compiles_each_schema_once() -> None:
         ):
             _findings_with_the_code(_objects(relative), with_code)
     assert validate._validator.cache_info().misses == 2
-    assert validate._schema_code.cache_info().misses == 2
+    assert validate._made_schema_code.cache_info().misses == 2
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -993,3 +996,147 @@ def test_an_imported_fqdn_or_port_name_that_backtracked_is_refused_at_once() -> 
     )
     assert "serverNames[0]: invalid value '**.ledger-service.internal:8443': must be a server name" in warnings
     assert "ports[0].port: invalid value 'aaaa" in warnings and "must be a port number or a port name" in warnings
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The fast path: only schemas it mirrors, tuples as jsonschema reads them, made once, kept in files
+
+_NP_SCHEMA = validate.KINDS["NetworkPolicy"].schema
+_CNP_SCHEMA = validate.KINDS["CiliumNetworkPolicy"].schema
+
+
+def _fast_verdict(schema: dict[str, Any], instance: object) -> bool | None:
+    """Whether the fast path's code would accept `instance`, or None when it leaves the schema to jsonschema."""
+    try:
+        fast, formats = validate._fast_schema(json.loads(json.dumps(schema)))
+    except ValueError:
+        return None
+    namespace: dict[str, Any] = {}
+    exec(compile(validate._schema_source(fast, formats), "<test>", "exec"), namespace)
+    try:
+        namespace["validate"](instance, custom_formats=formats)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("schema", "instance"),
+    [
+        ({"type": "array", "prefixItems": [{"type": "string"}]}, [1]),  # draft-07 does not know prefixItems
+        ({"type": "object", "dependentRequired": {"a": ["b"]}}, {"a": 1}),
+        ({"type": "object", "properties": {"a": {}}, "unevaluatedProperties": False}, {"b": 1}),
+        ({"properties": {"a": {"enum": [1]}}}, {"a": True}),  # `True in [1]`
+        ({"$defs": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/s"}}}, {"a": 1}),
+        ({"properties": {"a": {"const": "x"}}}, {"a": "y"}),
+        ({"if": {"required": ["a"]}, "then": {"required": ["b"]}}, {"a": 1}),
+        ({"patternProperties": {"^a": {"type": "string"}}}, {"ab": 1}),
+        ({"properties": {"a": {"type": "array", "uniqueItems": True}}}, {"a": [2, 2]}),
+        ({"type": "object", "dependentSchemas": {"a": {"required": ["b"]}}}, {"a": 1}),
+        ({"properties": {"a": {"type": "array", "contains": {"type": "string"}}}}, {"a": [1]}),
+    ],
+)
+def test_the_fast_path_leaves_a_schema_with_keywords_it_might_not_mirror_to_jsonschema(
+    schema: dict[str, Any], instance: object
+) -> None:
+    assert list(Draft202012Validator(schema).iter_errors(instance))
+    assert _fast_verdict(schema, instance) is None
+
+
+def test_the_fast_path_keeps_what_it_mirrors() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string", "enum": ["x"]}}, "x-kubernetes-a": 1}
+    assert _fast_verdict(schema, {"a": "x"}) is True and _fast_verdict(schema, {"a": "y"}) is False
+    assert validate._schema_code(_NP_SCHEMA) is not None and validate._schema_code(_CNP_SCHEMA) is not None
+
+
+def test_a_tuple_is_not_an_array_to_the_fast_path_either() -> None:
+    """fastjsonschema reads a tuple as an array and jsonschema does not: the code is edited to agree."""
+    obj = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "t", "namespace": "shop"},
+        "spec": {"endpointSelector": {}, "egress": ({"toEntities": ["world"]},)},
+    }
+    assert list(validate._validator(_CNP_SCHEMA).iter_errors(obj))
+    code = validate._schema_code(_CNP_SCHEMA)
+    assert code is not None
+    with pytest.raises(ValueError):
+        code(obj)
+    saved = validate.FAST_SCHEMA_AFTER
+    try:
+        validate.FAST_SCHEMA_AFTER = -1
+        with_code = validate_object(obj)
+        validate.FAST_SCHEMA_AFTER = 10**9
+        assert with_code == validate_object(obj) and any("spec.egress" in f.path for f in with_code)
+    finally:
+        validate.FAST_SCHEMA_AFTER = saved
+
+
+def test_threads_asking_for_the_code_at_once_make_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FENCELINE_SCHEMA_CODE_DIR", str(tmp_path))  # made, not loaded: the slow case
+    validate._made_schema_code.cache_clear()
+    barrier = threading.Barrier(4)
+    got: list[object] = []
+
+    def ask() -> None:
+        barrier.wait()
+        got.append(validate._schema_code(_CNP_SCHEMA))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert validate._made_schema_code.cache_info().misses == 1
+    assert len(got) == 4 and all(code is got[0] for code in got) and got[0] is not None
+
+
+def test_the_code_is_kept_in_a_file_and_loaded_from_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FENCELINE_SCHEMA_CODE_DIR", str(tmp_path / "code"))
+    validate._made_schema_code.cache_clear()
+    assert validate.prepare_schema_code() == sorted({kind.schema for kind in validate.KINDS.values()})
+    files = sorted((tmp_path / "code").iterdir())
+    assert len(files) == 3 and all(f.stat().st_mode & 0o777 == 0o644 for f in files)
+    kept = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in files}
+    np_file = next(f for f in files if f.name.startswith("networkpolicy"))
+    np_file.write_bytes(b"not marshal data")  # a damaged file is made again
+    validate._made_schema_code.cache_clear()
+    nginx = _objects("kubernetes-website/nginx-policy.yaml")
+    assert _findings_with_the_code(nginx, True) == _findings_with_the_code(nginx, False) == []
+    assert np_file.read_bytes() == kept[np_file][1]
+    assert all(f.stat().st_mtime_ns == kept[f][0] for f in files if f != np_file)  # the others were loaded
+
+
+def test_without_a_folder_for_the_code_it_is_made_in_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("FENCELINE_SCHEMA_CODE_DIR", str(tmp_path / "a-file" / "code"))
+    validate._made_schema_code.cache_clear()
+    assert validate.schema_code_folder() is None
+    nginx = _objects("kubernetes-website/nginx-policy.yaml")
+    assert _findings_with_the_code(nginx, True) == []
+    assert validate._schema_code(_NP_SCHEMA) is not None
+
+
+_RSS_PROBE = """
+import gc
+from editor.policy import validate
+def rss():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
+import hashlib  # loaded by any web worker; not the code's
+before = rss()
+assert len(validate.prepare_schema_code()) == 3
+gc.collect()
+print(rss() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+def test_a_process_that_loads_the_kept_code_stays_small(tmp_path: Path) -> None:
+    """Compiled in the process, the three schemas' code left a worker 53 MB larger; loaded, a few MB."""
+    env = {**os.environ, "FENCELINE_SCHEMA_CODE_DIR": str(tmp_path)}
+    run = [sys.executable, "-c", _RSS_PROBE]
+    made = float(subprocess.run(run, env=env, check=True, capture_output=True, text=True).stdout)
+    loaded = float(subprocess.run(run, env=env, check=True, capture_output=True, text=True).stdout)
+    assert made > 30 and loaded < 15, (made, loaded)
