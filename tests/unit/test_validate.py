@@ -29,6 +29,7 @@ from editor.policy import service, validate, yamlio
 from editor.policy.cli import main
 from editor.policy.document import Document
 from editor.policy.importer import import_text
+from editor.policy.platform.schema import CRD_FILES, schema_for
 from editor.policy.validate import Finding, schema_errors, validate_object, validate_objects
 
 POLICIES = Path(__file__).resolve().parent.parent / "fixtures" / "policies"
@@ -906,10 +907,19 @@ def _raw_schema(name: str) -> Any:
     return json.loads(resources.files("editor.policy").joinpath("schemas", name).read_bytes())
 
 
-@pytest.mark.parametrize("name", _JSON_SCHEMAS)
+def _loaded_schema(name: str) -> Any:
+    if name in _JSON_SCHEMAS:
+        return validate._schema(name)
+    platform = schema_for(*next(key for key, file in CRD_FILES.items() if file == name))
+    assert platform is not None
+    return platform.validator.schema
+
+
+@pytest.mark.parametrize("name", [*_JSON_SCHEMAS, *CRD_FILES.values()])
 def test_no_pattern_of_a_loaded_schema_backtracks_on_hostile_text(name: str) -> None:
-    """Every pattern as jsonschema (`$`) and as fastjsonschema's code (`$` read as `\\Z`) runs it."""
-    for pattern in sorted(set(_patterns(validate._schema(name))) - set(validate.GO_ONLY_PATTERNS)):
+    """Every pattern as jsonschema (`$`) and as fastjsonschema's code (`$` read as `\\Z`) runs it; the platform
+    CRDs' patterns (jsonschema only, platform/schema.py) too."""
+    for pattern in sorted(set(_patterns(_loaded_schema(name))) - set(validate.GO_ONLY_PATTERNS)):
         for compiled in (re.compile(pattern), re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))):
             with _cpu_alarm(5):
                 for text in _HOSTILE:
