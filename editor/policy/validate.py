@@ -190,8 +190,8 @@ def _schema(schema_file: str) -> Any:
 #
 # Making the code costs 0.02 s (NetworkPolicy) to 0.25 s (the Cilium CRDs) of CPU and, compiled in the process,
 # leaves it 50 MB larger for good (1.75 MB of source for each Cilium schema). So the compiled code is kept in
-# files (schema_code_folder(), keyed by the schema as rewritten, fastjsonschema's version and Python's bytecode
-# magic): a process that finds the file loads it in milliseconds for under 4 MB (bench/bench_schema_code.py).
+# files (schema_code_folder(), keyed by the schema as rewritten, fastjsonschema's version, our edit of its source and
+# Python's bytecode magic): a process that finds the file loads it in 0.02 s for 5 MB (bench/bench_schema_code.py).
 # `prepare_schema_code()` (scripts/setup.sh, the Dockerfile) writes them ahead; otherwise the first process to need
 # one writes it. The folder is trusted like a __pycache__: whoever can write there can run code in the app.
 FAST_SCHEMA_AFTER = 100
@@ -295,7 +295,8 @@ def _code_object(schema: Any, formats: dict[str, Callable[[Any], bool]], schema_
 
     # What the code depends on: the schema, fastjsonschema, our edit of its source and Python's bytecode.
     edit = _schema_source.__code__
-    identity = json.dumps([schema, sorted(formats), fastjsonschema.VERSION, repr(edit.co_consts)], sort_keys=True)
+    constants = repr([value for value in edit.co_consts if not isinstance(value, types.CodeType)])  # no addresses
+    identity = json.dumps([schema, sorted(formats), fastjsonschema.VERSION, constants], sort_keys=True)
     key = hashlib.sha256(identity.encode() + edit.co_code + importlib.util.MAGIC_NUMBER).hexdigest()[:32]
     folder = schema_code_folder()
     path = folder / f"{schema_file.removesuffix('.json')}-{key}.marshal" if folder else None
