@@ -26,6 +26,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONPATH=/app \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=editor.settings \
+    FENCELINE_SCHEMA_CODE_DIR=/app/schema-code \
     DATABASE_URL=sqlite:////data/fenceline.sqlite3 \
     WEB_CONCURRENCY=2 \
     GUNICORN_CMD_ARGS="--bind=0.0.0.0:8000 --worker-tmp-dir=/dev/shm --access-logfile=- --timeout=60 --graceful-timeout=20 --no-control-socket"
@@ -49,6 +50,7 @@ COPY --from=frontend /src/static/vendor ./static/vendor
 # no secret for this (SECRET_KEY is only read when a request is served).
 RUN python manage.py collectstatic --noinput -v 0 \
     && python -m compileall -q /app/editor \
+    && python -c "from editor.policy.validate import prepare_schema_code; assert len(prepare_schema_code()) == 3" \
     && printf '#!/bin/sh\nexec python -m editor.policy.cli "$@"\n' > /usr/local/bin/fenceline \
     && chmod 755 /usr/local/bin/fenceline
 

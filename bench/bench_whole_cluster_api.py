@@ -16,7 +16,10 @@ at most a quarter of the request time limit (FENCELINE_TIME_LIMIT_SECONDS, 20 s 
 request still ends within the limit while the two cores run four such processes at once. The load average is
 printed before and after.
 
-    .venv/bin/python bench/bench_whole_cluster_api.py [--rounds N] [--against DIR]
+    .venv/bin/python bench/bench_whole_cluster_api.py [--rounds N] [--against DIR] [--only "first compile"]
+
+Each request's process also reports its resident memory (VmRSS) at the end; the schemas' compiled code is what
+FENCELINE_SCHEMA_CODE_DIR holds (scripts/setup.sh prepares it), as for a worker after the first.
 
 With `--against DIR` (another copy of the code, e.g. `git archive c12f775 | tar -x -C DIR`) every request also
 runs from DIR, alternating with this tree, and the ratio of the CPU times is printed (this tree / DIR).
@@ -122,13 +125,15 @@ def child(tree: str, what: str, rest: list[str]) -> None:
         response = client.get(f"/api/documents/{slug}/compiled", {"dialect": dialect, "view": "editor"})
     cpu, wall = time.process_time() - started, time.perf_counter() - wall
     assert response.status_code == 200, response.content[:300]
-    print(json.dumps({"cpu": cpu, "wall": wall, "bytes": len(response.content)}))
+    status = Path("/proc/self/status").read_text().splitlines()
+    rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+    print(json.dumps({"cpu": cpu, "wall": wall, "bytes": len(response.content), "rss": rss}))
 
 
 # --- in the bench process --------------------------------------------------------------------------------------
 
 
-def main(rounds: int, against: Path | None) -> None:
+def main(rounds: int, against: Path | None, requests: tuple[str, ...] = ("lint", "first compile")) -> None:
     trees = [ROOT] + ([against] if against is not None else [])
     workdir = Path(tempfile.mkdtemp(prefix="fenceline-bench-whole-cluster-"))
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores); best of {rounds} fresh processes")
@@ -142,13 +147,13 @@ def main(rounds: int, against: Path | None) -> None:
         database = workdir / f"prepared-{len(prepared)}.sqlite3"
         prepared[tree] = (database, run_child(tree, database, "prepare", *map(str, drawings)))
 
-    header = f"{'workloads/edges':<16}{'dialect':<8}{'request':<15}{'CPU':>8}{'wall':>8}"
+    header = f"{'workloads/edges':<16}{'dialect':<8}{'request':<15}{'CPU':>8}{'wall':>8}{'RSS':>8}"
     if against is not None:
-        header += f"{'CPU (DIR)':>11}{'wall (DIR)':>12}{'ratio':>7}"
+        header += f"{'CPU (DIR)':>11}{'wall (DIR)':>12}{'RSS (DIR)':>11}{'ratio':>7}"
     print(header + f"   target: CPU <= {TARGET:.0f} s (a quarter of the {TIME_LIMIT:.0f} s request time limit)")
     for (workloads, edges), path in zip(SIZES, drawings, strict=True):
         for dialect in DIALECTS:
-            for what in ("lint", "first compile"):
+            for what in requests:
                 best: dict[Path, dict[str, float]] = {}
                 for _ in range(rounds):
                     for tree in trees:
@@ -162,10 +167,11 @@ def main(rounds: int, against: Path | None) -> None:
                 mine = best[ROOT]
                 verdict = "met" if mine["cpu"] <= TARGET else "NOT MET"
                 line = f"{workloads:,} / {edges:,}".ljust(16) + f"{dialect:<8}{what:<15}"
-                line += f"{mine['cpu']:7.2f}s{mine['wall']:7.2f}s"
+                line += f"{mine['cpu']:7.2f}s{mine['wall']:7.2f}s{mine['rss']:5.0f} MB"
                 if against is not None:
                     other = best[against]
-                    line += f"{other['cpu']:10.2f}s{other['wall']:11.2f}s{mine['cpu'] / other['cpu']:7.2f}"
+                    line += f"{other['cpu']:10.2f}s{other['wall']:11.2f}s{other.get('rss', 0):8.0f} MB"
+                    line += f"{mine['cpu'] / other['cpu']:7.2f}"
                 print(line + f"   {verdict}", flush=True)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     shutil.rmtree(workdir)
@@ -178,5 +184,7 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--rounds", type=int, default=2)
         parser.add_argument("--against", type=Path, help="another copy of the code, measured back to back")
+        parser.add_argument("--only", choices=("lint", "first compile"), help="measure only this request")
         options = parser.parse_args()
-        main(options.rounds, options.against.resolve() if options.against else None)
+        requests = (options.only,) if options.only else ("lint", "first compile")
+        main(options.rounds, options.against.resolve() if options.against else None, requests)

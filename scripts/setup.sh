@@ -40,4 +40,6 @@ if [[ -f manage.py ]]; then
   .venv/bin/python manage.py migrate --noinput -v 0
   .venv/bin/python manage.py collectstatic --noinput -v 0
 fi
+# The policy schemas as compiled fastjsonschema code, kept where every worker loads it (editor/policy/validate.py)
+.venv/bin/python -c "from editor.policy.validate import prepare_schema_code; prepare_schema_code()"
 echo "setup: ready"

@@ -23,9 +23,16 @@ import collections
 import dataclasses
 import difflib
 import functools
+import importlib.util
 import ipaddress
 import json
+import marshal
+import os
+import pathlib
 import re
+import tempfile
+import threading
+import types
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
@@ -92,6 +99,44 @@ GO_ONLY_PATTERNS: dict[str, Callable[[str], bool]] = {
 }
 
 
+# Upstream patterns with nested quantifiers, which Python's backtracking `re` (jsonschema's and fastjsonschema's
+# code both use it) takes exponential time to refuse a near miss with: 10 s of CPU for the toFQDNs matchName
+# `payments-api.internal.example.com:443`, more than minutes for `payments-ledger-service.internal:8443`; the port
+# pattern is cubic (9 s for 1,000 characters, and it has no maxLength). When a schema is loaded each is replaced
+# by an equivalent that runs in linear time (tests/unit/test_validate.py compares the two on every short text of
+# a small alphabet), keyed by the exact upstream text so that a changed upstream pattern is noticed (a test fails
+# if a shipped schema has a nested quantifier this does not replace), with what it asks for in a reviewer's words.
+LINEAR_PATTERNS: dict[str, tuple[str, str]] = {
+    # toFQDNs and DNS rules' matchName: labels of letters, digits, `-` and `_`, single dots between, a last dot
+    r"^([-a-zA-Z0-9_]+[.]?)+$": (
+        r"^[-a-zA-Z0-9_]+(\.[-a-zA-Z0-9_]+)*\.?$",
+        "must be a DNS name: letters, digits, '-' and '_', with single dots between the labels "
+        "(no port or scheme: ports go in toPorts)",
+    ),
+    # matchPattern: the same with `*`
+    r"^([-a-zA-Z0-9_*]+[.]?)+$": (
+        r"^[-a-zA-Z0-9_*]+(\.[-a-zA-Z0-9_*]+)*\.?$",
+        "must be a DNS name pattern: letters, digits, '-', '_' and '*', with single dots between the labels "
+        "(no port or scheme: ports go in toPorts)",
+    ),
+    # serverNames: a DNS name, maybe after `*.` or `**.`
+    r"^(\*?\*\.)?([-a-zA-Z0-9_]+\.?)+$": (
+        r"^(\*?\*\.)?[-a-zA-Z0-9_]+(\.[-a-zA-Z0-9_]+)*\.?$",
+        "must be a server name: a DNS name (letters, digits, '-' and '_', with single dots between the labels), "
+        "maybe after '*.' or '**.'",
+    ),
+    # A port, number or name. As `re.search` reads it: the text starts with a digit, or ends with a letter
+    # followed by letters and digits with single `-` between. The new form parses the text once from the start:
+    # characters that are not letters, or runs that start with a letter and end at `--` or another character.
+    r"^(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})|"
+    r"([a-zA-Z0-9]-?)*[a-zA-Z](-?[a-zA-Z0-9])*$": (
+        r"^[0-9]|^(?:[^a-zA-Z]|[a-zA-Z](?:-?[a-zA-Z0-9])*(?:--|-?[^a-zA-Z0-9-]))*[a-zA-Z](?:-?[a-zA-Z0-9])*$",
+        "must be a port number or a port name (letters, digits and single '-' between them)",
+    ),
+}
+_PATTERN_MEANINGS = {linear: meaning for linear, meaning in LINEAR_PATTERNS.values()}
+
+
 def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
     check = GO_ONLY_PATTERNS.get(pattern)
     if check is None:
@@ -110,16 +155,45 @@ def _validator(schema_file: str) -> Any:
 
 
 def _schema(schema_file: str) -> Any:
-    return json.loads(resources.files(__package__).joinpath("schemas", schema_file).read_bytes())
+    """The shipped schema with LINEAR_PATTERNS in place of the upstream patterns that backtrack."""
+    schema = json.loads(resources.files(__package__).joinpath("schemas", schema_file).read_bytes())
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                rewrite(item)
+        elif isinstance(node, dict):
+            pattern = node.get("pattern")
+            if isinstance(pattern, str) and pattern in LINEAR_PATTERNS:
+                node["pattern"] = LINEAR_PATTERNS[pattern][0]
+            for value in node.values():
+                rewrite(value)
+
+    rewrite(schema)
+    return schema
 
 
 # jsonschema walks a schema anew for every object: about 1 ms for a compiled NetworkPolicy, seconds for a whole
-# cluster's policies. fastjsonschema turns the schema into Python code that checks one in a tenth of that, but
-# making the code costs 0.02 s (NetworkPolicy) to 0.2 s (the Cilium CRDs): a process checks its first
-# FAST_SCHEMA_AFTER objects of a schema with jsonschema alone, and the later ones with the code first. An object
-# the code accepts has nothing for jsonschema to report (the code is never more lenient: the same keywords, formats
-# not checked by either, `$` read as the end of the text); one it refuses goes on to jsonschema, whose errors are
-# the findings, so the findings are the same either way.
+# cluster's policies. fastjsonschema turns the schema into Python code that checks one in a tenth of that. A
+# process checks its first FAST_SCHEMA_AFTER objects of a schema with jsonschema alone, and the later ones with the
+# code first. An object the code accepts has nothing for jsonschema to report; one it refuses goes on to
+# jsonschema, whose errors are the findings, so the findings are the same either way.
+#
+# "The code is never more lenient than jsonschema" holds for what it is given here: objects of Python's JSON types
+# (dict, list, str, int, float, bool, None: what yamlio and the compilers give) and tuples, which fastjsonschema
+# reads as arrays and jsonschema does not (the code is edited to agree). It rests on the schema using only the
+# keywords in _MIRRORED_KEYWORDS, which mean the same in fastjsonschema's draft-07 and jsonschema's 2020-12;
+# formats are checked by neither; `$` is read as the end of the text (stricter than Python's `$`, which also
+# matches before a last newline), so a pattern with a lookaround, where that could turn stricter into more
+# lenient, keeps the schema to jsonschema alone. Any other keyword ($ref, $defs, const, if, prefixItems,
+# uniqueItems, patternProperties, dependent*, unevaluated*, ...) does the same.
+#
+# Making the code costs 0.02 s (NetworkPolicy) to 0.25 s (the Cilium CRDs) of CPU and, compiled in the process,
+# leaves it 50 MB larger for good (1.75 MB of source for each Cilium schema). So the compiled code is kept in
+# files (schema_code_folder(), keyed by the schema as rewritten, fastjsonschema's version, our edit of its source and
+# Python's bytecode magic): a process that finds the file loads it in 0.02 s for 5 MB (bench/bench_schema_code.py).
+# `prepare_schema_code()` (scripts/setup.sh, the Dockerfile) writes them ahead; otherwise the first process to need
+# one writes it. The folder is trusted like a __pycache__: whoever can write there can run code in the app.
 FAST_SCHEMA_AFTER = 100
 _schema_checks: collections.Counter[str] = collections.Counter()
 
@@ -138,18 +212,52 @@ def _code_accepts(schema_file: str, obj: dict[str, Any]) -> bool:
     return True
 
 
-@functools.cache
+_code_lock = threading.Lock()
+
+
 def _schema_code(schema_file: str) -> Callable[[Any], Any] | None:
-    """The schema as fastjsonschema code, or None when it cannot make one that means the same."""
-    schema = _schema(schema_file)
+    """The schema as fastjsonschema code, or None when it cannot make one that means the same. Made once per
+    process: under a lock, so that threads asking at the same time do not each make it."""
+    with _code_lock:
+        return _made_schema_code(schema_file)
+
+
+@functools.cache
+def _made_schema_code(schema_file: str) -> Callable[[Any], Any] | None:
+    try:
+        schema, formats = _fast_schema(_schema(schema_file))
+        code = _code_object(schema, formats, schema_file)
+    except (ValueError, re.error):  # fastjsonschema.JsonSchemaDefinitionException is a ValueError
+        return None
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # the code fastjsonschema wrote for our own schema (or its kept form)
+    return functools.partial(namespace["validate"], custom_formats=formats)
+
+
+# The keywords whose meaning the code shares with jsonschema's draft 2020-12 (annotations `x-...` aside).
+_MIRRORED_KEYWORDS = frozenset(
+    {
+        "type", "properties", "additionalProperties", "items", "required", "enum", "minimum", "maximum",
+        "minLength", "maxLength", "minItems", "maxItems", "pattern", "format", "oneOf", "anyOf", "allOf", "not",
+        "description", "default", "title", "$schema",
+    }
+)  # fmt: skip
+
+
+def _fast_schema(schema: Any) -> tuple[Any, dict[str, Callable[[Any], bool]]]:
+    """The schema as fastjsonschema is to read it, and its formats; ValueError when the code might not mirror it."""
     formats: dict[str, Callable[[Any], bool]] = {}
 
     def rewrite(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                rewrite(item)
-        if not isinstance(node, dict):
+        if isinstance(node, bool):
             return
+        if not isinstance(node, dict):
+            raise ValueError(f"not a schema: {node!r:.40}")
+        unknown = [key for key in node if key not in _MIRRORED_KEYWORDS and not str(key).startswith("x-")]
+        if unknown:
+            raise ValueError(f"keyword {unknown[0]} is not mirrored")
+        if not all(isinstance(value, str) for value in node.get("enum", ())):
+            raise ValueError("enum")  # the code tests with `in`, where 1 == True == 1.0
         # Neither checks formats (jsonschema only with a format checker); a Go-only pattern becomes a format.
         if isinstance(node.get("format"), str):
             formats.setdefault(node["format"], _any_text)
@@ -161,15 +269,85 @@ def _schema_code(schema_file: str) -> Callable[[Any], Any] | None:
                 raise ValueError(pattern)
             node["format"] = f"go-only-pattern-{list(GO_ONLY_PATTERNS).index(pattern)}"  # a name without `\`
             formats[node["format"]] = GO_ONLY_PATTERNS[node.pop("pattern")]
-        for value in node.values():
-            rewrite(value)
+        for child in node.get("properties", {}).values():
+            rewrite(child)
+        for key in ("additionalProperties", "items", "not"):
+            if key in node:
+                rewrite(node[key])  # `items` as a list (tuple validation) means prefixItems in draft-07: refused
+        for key in ("oneOf", "anyOf", "allOf"):
+            for child in node.get(key, ()):
+                rewrite(child)
 
+    rewrite(schema)
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"  # these keywords mean the same in 2020-12
+    return schema, formats
+
+
+def _schema_source(schema: Any, formats: dict[str, Callable[[Any], bool]]) -> str:
+    """The code as fastjsonschema writes it, but with a tuple not an array (as jsonschema reads it)."""
+    source = fastjsonschema.compile_to_code(schema, formats=formats, use_default=False, detailed_exceptions=False)
+    return source.replace(", (list, tuple))", ", list)")
+
+
+def _code_object(schema: Any, formats: dict[str, Callable[[Any], bool]], schema_file: str) -> types.CodeType:
+    """The compiled code, from schema_code_folder() when it is there, else made (and kept there if possible)."""
+    import hashlib  # here: loading OpenSSL adds 3.5 MB to a process that never needs the code (the CLI on a file)
+
+    # What the code depends on: the schema, fastjsonschema, our edit of its source and Python's bytecode.
+    edit = _schema_source.__code__
+    constants = repr([value for value in edit.co_consts if not isinstance(value, types.CodeType)])  # no addresses
+    identity = json.dumps([schema, sorted(formats), fastjsonschema.VERSION, constants], sort_keys=True)
+    key = hashlib.sha256(identity.encode() + edit.co_code + importlib.util.MAGIC_NUMBER).hexdigest()[:32]
+    folder = schema_code_folder()
+    path = folder / f"{schema_file.removesuffix('.json')}-{key}.marshal" if folder else None
+    if path is not None:
+        try:
+            code = marshal.loads(path.read_bytes())
+            if isinstance(code, types.CodeType):
+                return code
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    code = compile(_schema_source(schema, formats), f"<{schema_file} as fastjsonschema code>", "exec")
+    if path is not None:
+        _keep(path, marshal.dumps(code))
+    return code
+
+
+def _keep(path: pathlib.Path, data: bytes) -> None:
+    """Write `path` whole or not at all (a process that loads it meanwhile sees the old file or none)."""
     try:
-        rewrite(schema)
-        schema["$schema"] = "http://json-schema.org/draft-07/schema#"  # its keywords mean the same in 2020-12
-        return fastjsonschema.compile(schema, formats=formats, use_default=False, detailed_exceptions=False)
-    except (ValueError, re.error):  # fastjsonschema.JsonSchemaDefinitionException is a ValueError
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", delete=False) as out:
+            out.write(data)
+    except OSError:
+        return
+    try:
+        os.chmod(out.name, 0o644)  # workers may run as another user than the one who prepared it
+        os.replace(out.name, path)
+    except OSError:
+        pathlib.Path(out.name).unlink(missing_ok=True)
+
+
+def schema_code_folder() -> pathlib.Path | None:
+    """Where the schemas' compiled code is kept: $FENCELINE_SCHEMA_CODE_DIR, else the user's cache folder
+    (`~/.cache/fenceline/schema-code`); None when it cannot be made (the code is then made in each process)."""
+    try:
+        configured = os.environ.get("FENCELINE_SCHEMA_CODE_DIR")
+        cache = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+        folder = pathlib.Path(configured) if configured else pathlib.Path(cache) / "fenceline" / "schema-code"
+        folder.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: no home folder
         return None
+    return folder
+
+
+def prepare_schema_code() -> list[str]:
+    """Make and keep the code of every policy schema (at set-up, so that no worker pays for it); returns the
+    schemas that have code (all of them, unless one stops being mirrored)."""
+    made = []
+    for schema_file in sorted({kind.schema for kind in KINDS.values()}):
+        if _schema_code(schema_file) is not None:
+            made.append(schema_file)
+    return made
 
 
 def _any_text(_: Any) -> bool:
@@ -434,6 +612,8 @@ def _describe_error(error: ValidationError) -> Iterator[tuple[Path, Path, str]]:
     elif error.validator in ("minLength", "maxLength"):
         bound = "at least" if error.validator == "minLength" else "at most"
         yield path, path, f"must be {bound} {expected} characters long, found {len(instance)}"
+    elif error.validator == "pattern" and expected in _PATTERN_MEANINGS:
+        yield path, path, f"invalid value {instance!r}: {_PATTERN_MEANINGS[expected]}"
     elif error.validator == "pattern":
         yield path, path, f"invalid value {instance!r} (must match {expected})"
     else:

@@ -9,6 +9,10 @@ import textwrap
 import pytest
 
 from editor.policy.lint import RULES, LintFinding, LintSettings, apply_fix, lint_objects
+from editor.policy.lint.context import LintContext
+from editor.policy.lint.model import Inventory, KnownWorkload
+from editor.policy.lint.policyview import PodScope
+from editor.policy.selectors import LabelSelector
 from editor.policy.validate import validate_object
 from editor.policy.yamlio import KubeObject, load_objects
 
@@ -482,3 +486,17 @@ def test_fixes_on_a_null_cilium_peer_build_on_an_empty_selector() -> None:
         "matchExpressions": [{"key": "k8s:io.kubernetes.pod.namespace", "operator": "Exists"}]
     }
     assert not [f for f in validate_object(fixed) if f.is_error]
+
+
+def test_asking_for_labels_no_pod_has_does_not_grow_the_index() -> None:
+    """The label index answers "no pod" for a pair it lacks without adding the pair: a cluster's worth of
+    selectors naming absent labels would otherwise grow it for as long as the context lives."""
+    workloads = [KnownWorkload("shop", "web", {"app": "web"}, ()), KnownWorkload("shop", "api", {"app": "api"}, ())]
+    context = LintContext([], LintSettings(), Inventory({"shop": {}}, workloads))
+    absent = PodScope(LabelSelector(), LabelSelector((("app", "gone"),)))
+    web = PodScope(LabelSelector((("kubernetes.io/metadata.name", "shop"),)), LabelSelector((("app", "web"),)))
+    assert context.matching(web) == workloads[:1]
+    before = dict(context._index_sets)
+    assert context.matching(absent) == []
+    assert context.matching(PodScope(LabelSelector((("kubernetes.io/metadata.name", "gone"),)), LabelSelector())) == []
+    assert context._index_sets == before and ("app", "gone") not in context._index_sets

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import itertools
 import json
+import os
+import random
 import re
+import signal
+import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,8 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from editor.policy import validate, yamlio
+from editor.policy import service, validate, yamlio
 from editor.policy.cli import main
+from editor.policy.document import Document
+from editor.policy.importer import import_text
+from editor.policy.platform.schema import CRD_FILES, schema_for
 from editor.policy.validate import Finding, schema_errors, validate_object, validate_objects
 
 POLICIES = Path(__file__).resolve().parent.parent / "fixtures" / "policies"
@@ -658,7 +669,7 @@ def test_cli_missing_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_validate_module_compiles_each_schema_once() -> None:
     validate._validator.cache_clear()
-    validate._schema_code.cache_clear()
+    validate._made_schema_code.cache_clear()
     for with_code in (False, True, False, True):
         for relative in (
             "cilium-cilium/l4/l4.yaml",
@@ -667,7 +678,7 @@ def test_validate_module_compiles_each_schema_once() -> None:
         ):
             _findings_with_the_code(_objects(relative), with_code)
     assert validate._validator.cache_info().misses == 2
-    assert validate._schema_code.cache_info().misses == 2
+    assert validate._made_schema_code.cache_info().misses == 2
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -848,3 +859,294 @@ def test_the_schema_code_accepts_nothing_jsonschema_refuses(data: st.DataObject)
     except (ValueError, TypeError):
         return
     assert list(validate._validator(schema).iter_errors(obj)) == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Upstream patterns that backtrack (validate.LINEAR_PATTERNS): replaced by linear equivalents when loaded
+
+_JSON_SCHEMAS = sorted({kind.schema for kind in validate.KINDS.values()})
+# Texts of the kind that make a nested quantifier backtrack: long runs of what a pattern accepts, then a character
+# it refuses (the reviewer's FQDN with a port, 10 s of CPU at 37 characters before the replacement).
+_HOSTILE = [
+    run * (4000 // len(run)) + end
+    for run in ("a", "a-", "a.", "a1", "-", "1", "*", "a*.", "ab.")
+    for end in ("!", ":443", "-", ".", "..", "\n!", "\n")
+] + ["payments-api.internal.example.com:443", "payments-ledger-service.internal:8443"]
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _cpu_alarm(seconds: int) -> Iterator[None]:
+    """Raise _Timeout in the block after `seconds` of CPU time: a bound on "finishes at all", not a timing."""
+
+    def expire(*_: object) -> None:
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def test_every_upstream_pattern_the_linear_forms_replace_is_still_upstream() -> None:
+    """Keyed by the exact upstream text: a changed upstream pattern fails here (then check the new one)."""
+    shipped = {pattern for name in _JSON_SCHEMAS for pattern in _patterns(_raw_schema(name))}
+    assert set(validate.LINEAR_PATTERNS) <= shipped
+    loaded = {pattern for name in _JSON_SCHEMAS for pattern in _patterns(validate._schema(name))}
+    assert not loaded & set(validate.LINEAR_PATTERNS)
+    assert {linear for linear, _ in validate.LINEAR_PATTERNS.values()} <= loaded
+
+
+def _raw_schema(name: str) -> Any:
+    return json.loads(resources.files("editor.policy").joinpath("schemas", name).read_bytes())
+
+
+def _loaded_schema(name: str) -> Any:
+    if name in _JSON_SCHEMAS:
+        return validate._schema(name)
+    platform = schema_for(*next(key for key, file in CRD_FILES.items() if file == name))
+    assert platform is not None
+    return platform.validator.schema
+
+
+@pytest.mark.parametrize("name", [*_JSON_SCHEMAS, *CRD_FILES.values()])
+def test_no_pattern_of_a_loaded_schema_backtracks_on_hostile_text(name: str) -> None:
+    """Every pattern as jsonschema (`$`) and as fastjsonschema's code (`$` read as `\\Z`) runs it; the platform
+    CRDs' patterns (jsonschema only, platform/schema.py) too."""
+    for pattern in sorted(set(_patterns(_loaded_schema(name))) - set(validate.GO_ONLY_PATTERNS)):
+        for compiled in (re.compile(pattern), re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))):
+            with _cpu_alarm(5):
+                for text in _HOSTILE:
+                    compiled.search(text)
+
+
+_EQUIVALENCE_ALPHABET = "a1-.*:\n"
+
+
+@pytest.mark.parametrize("upstream", sorted(validate.LINEAR_PATTERNS))
+def test_each_linear_pattern_means_what_the_upstream_one_does(upstream: str) -> None:
+    """Every text up to 6 characters of a small alphabet, then random longer ones (the upstream pattern takes
+    exponential time, so at most 16 characters), as jsonschema reads the pattern and as fastjsonschema does."""
+    linear = validate.LINEAR_PATTERNS[upstream][0]
+    pairs = [
+        (re.compile(old), re.compile(new))
+        for old, new in (
+            (upstream, linear),
+            (re.sub(r"(?<!\\)\$", r"\\Z", upstream), re.sub(r"(?<!\\)\$", r"\\Z", linear)),
+        )
+    ]
+    texts = ["".join(t) for n in range(7) for t in itertools.product(_EQUIVALENCE_ALPHABET, repeat=n)]
+    rng = random.Random(7)
+    texts += [
+        "".join(rng.choice("abZ09-_.*" if rng.random() < 0.97 else ":\n! ") for _ in range(rng.randint(7, 16)))
+        for _ in range(20000)
+    ]
+    for old, new in pairs:
+        assert [t for t in texts if bool(old.search(t)) != bool(new.search(t))] == []
+    assert sum(bool(pairs[0][0].search(t)) for t in texts) > 1000  # both accept many, not only refuse
+
+
+def _fqdn_drawing(name: str) -> Document:
+    return Document.from_json(
+        {
+            "schema": "fenceline/v1",
+            "name": "fqdn",
+            "namespaces": [{"name": "prod"}],
+            "settings": {"dialect": "cilium"},
+            "nodes": [
+                {"id": "w", "kind": "workload", "name": "web", "namespace": "prod", "labels": {"app": "web"}},
+                {"id": "f", "kind": "fqdn", "matchName": name},
+            ],
+            "edges": [
+                {
+                    "id": "e",
+                    "source": "w",
+                    "target": "f",
+                    "ports": [{"protocol": "TCP", "port": 443}],
+                    "enforce": ["source"],
+                }
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("name", ["payments-api.internal.example.com:443", "payments-ledger-service.internal:8443"])
+def test_a_drawn_fqdn_with_a_port_is_refused_at_once_through_the_real_compile(name: str) -> None:
+    with _cpu_alarm(5):  # before the linear patterns: 10 s of CPU, and more than 120 s for the second
+        answer = service.compile_answer(_fqdn_drawing(name), "cilium")
+    messages = [issue["message"] for issue in answer["issues"] if issue["severity"] == "error"]
+    assert f"spec.egress[0].toFQDNs[0].matchName: invalid value {name!r}: must be a DNS name" in "\n".join(messages)
+    assert "(no port or scheme: ports go in toPorts)" in "\n".join(messages) and not answer["ok"]
+
+
+def test_an_imported_fqdn_or_port_name_that_backtracked_is_refused_at_once() -> None:
+    text = _cnp(
+        """
+        endpointSelector: {}
+        egress:
+        - toFQDNs:
+          - matchName: "payments-ledger-service.internal:8443"
+          - matchPattern: "*.ledger-service.internal:8443"
+          toPorts: [{ports: [{port: "PORT"}], serverNames: ["**.ledger-service.internal:8443"]}]
+        """.replace("PORT", "a" * 1000 + "!")
+    )
+    with _cpu_alarm(5):
+        result = import_text(textwrap.dedent(text), "fqdn.yaml")
+    warnings = "\n".join(result.warnings)
+    assert "toFQDNs[0].matchName: invalid value 'payments-ledger-service.internal:8443': must be a DNS name" in warnings
+    assert (
+        "toFQDNs[1].matchPattern: invalid value '*.ledger-service.internal:8443': must be a DNS name pattern"
+        in warnings
+    )
+    assert "serverNames[0]: invalid value '**.ledger-service.internal:8443': must be a server name" in warnings
+    assert "ports[0].port: invalid value 'aaaa" in warnings and "must be a port number or a port name" in warnings
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The fast path: only schemas it mirrors, tuples as jsonschema reads them, made once, kept in files
+
+_NP_SCHEMA = validate.KINDS["NetworkPolicy"].schema
+_CNP_SCHEMA = validate.KINDS["CiliumNetworkPolicy"].schema
+
+
+def _fast_verdict(schema: dict[str, Any], instance: object) -> bool | None:
+    """Whether the fast path's code would accept `instance`, or None when it leaves the schema to jsonschema."""
+    try:
+        fast, formats = validate._fast_schema(json.loads(json.dumps(schema)))
+    except ValueError:
+        return None
+    namespace: dict[str, Any] = {}
+    exec(compile(validate._schema_source(fast, formats), "<test>", "exec"), namespace)
+    try:
+        namespace["validate"](instance, custom_formats=formats)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("schema", "instance"),
+    [
+        ({"type": "array", "prefixItems": [{"type": "string"}]}, [1]),  # draft-07 does not know prefixItems
+        ({"type": "object", "dependentRequired": {"a": ["b"]}}, {"a": 1}),
+        ({"type": "object", "properties": {"a": {}}, "unevaluatedProperties": False}, {"b": 1}),
+        ({"properties": {"a": {"enum": [1]}}}, {"a": True}),  # `True in [1]`
+        ({"$defs": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/s"}}}, {"a": 1}),
+        ({"properties": {"a": {"const": "x"}}}, {"a": "y"}),
+        ({"if": {"required": ["a"]}, "then": {"required": ["b"]}}, {"a": 1}),
+        ({"patternProperties": {"^a": {"type": "string"}}}, {"ab": 1}),
+        ({"properties": {"a": {"type": "array", "uniqueItems": True}}}, {"a": [2, 2]}),
+        ({"type": "object", "dependentSchemas": {"a": {"required": ["b"]}}}, {"a": 1}),
+        ({"properties": {"a": {"type": "array", "contains": {"type": "string"}}}}, {"a": [1]}),
+    ],
+)
+def test_the_fast_path_leaves_a_schema_with_keywords_it_might_not_mirror_to_jsonschema(
+    schema: dict[str, Any], instance: object
+) -> None:
+    assert list(Draft202012Validator(schema).iter_errors(instance))
+    assert _fast_verdict(schema, instance) is None
+
+
+def test_the_fast_path_keeps_what_it_mirrors() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string", "enum": ["x"]}}, "x-kubernetes-a": 1}
+    assert _fast_verdict(schema, {"a": "x"}) is True and _fast_verdict(schema, {"a": "y"}) is False
+    assert validate._schema_code(_NP_SCHEMA) is not None and validate._schema_code(_CNP_SCHEMA) is not None
+
+
+def test_a_tuple_is_not_an_array_to_the_fast_path_either() -> None:
+    """fastjsonschema reads a tuple as an array and jsonschema does not: the code is edited to agree."""
+    obj = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "t", "namespace": "shop"},
+        "spec": {"endpointSelector": {}, "egress": ({"toEntities": ["world"]},)},
+    }
+    assert list(validate._validator(_CNP_SCHEMA).iter_errors(obj))
+    code = validate._schema_code(_CNP_SCHEMA)
+    assert code is not None
+    with pytest.raises(ValueError):
+        code(obj)
+    saved = validate.FAST_SCHEMA_AFTER
+    try:
+        validate.FAST_SCHEMA_AFTER = -1
+        with_code = validate_object(obj)
+        validate.FAST_SCHEMA_AFTER = 10**9
+        assert with_code == validate_object(obj) and any("spec.egress" in f.path for f in with_code)
+    finally:
+        validate.FAST_SCHEMA_AFTER = saved
+
+
+def test_threads_asking_for_the_code_at_once_make_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FENCELINE_SCHEMA_CODE_DIR", str(tmp_path))  # made, not loaded: the slow case
+    validate._made_schema_code.cache_clear()
+    barrier = threading.Barrier(4)
+    got: list[object] = []
+
+    def ask() -> None:
+        barrier.wait()
+        got.append(validate._schema_code(_CNP_SCHEMA))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert validate._made_schema_code.cache_info().misses == 1
+    assert len(got) == 4 and all(code is got[0] for code in got) and got[0] is not None
+
+
+def test_the_code_is_kept_in_a_file_and_loaded_from_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FENCELINE_SCHEMA_CODE_DIR", str(tmp_path / "code"))
+    validate._made_schema_code.cache_clear()
+    assert validate.prepare_schema_code() == sorted({kind.schema for kind in validate.KINDS.values()})
+    files = sorted((tmp_path / "code").iterdir())
+    assert len(files) == 3 and all(f.stat().st_mode & 0o777 == 0o644 for f in files)
+    kept = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in files}
+    np_file = next(f for f in files if f.name.startswith("networkpolicy"))
+    np_file.write_bytes(b"not marshal data")  # a damaged file is made again
+    validate._made_schema_code.cache_clear()
+    nginx = _objects("kubernetes-website/nginx-policy.yaml")
+    assert _findings_with_the_code(nginx, True) == _findings_with_the_code(nginx, False) == []
+    assert np_file.read_bytes() == kept[np_file][1]
+    assert all(f.stat().st_mtime_ns == kept[f][0] for f in files if f != np_file)  # the others were loaded
+
+
+def test_without_a_folder_for_the_code_it_is_made_in_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("FENCELINE_SCHEMA_CODE_DIR", str(tmp_path / "a-file" / "code"))
+    validate._made_schema_code.cache_clear()
+    assert validate.schema_code_folder() is None
+    nginx = _objects("kubernetes-website/nginx-policy.yaml")
+    assert _findings_with_the_code(nginx, True) == []
+    assert validate._schema_code(_NP_SCHEMA) is not None
+
+
+_RSS_PROBE = """
+import gc
+from editor.policy import validate
+def rss():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
+import hashlib  # loaded by any web worker; not the code's
+before = rss()
+assert len(validate.prepare_schema_code()) == 3
+gc.collect()
+print(rss() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+def test_a_process_that_loads_the_kept_code_stays_small(tmp_path: Path) -> None:
+    """Compiled in the process, the three schemas' code left a worker 53 MB larger; loaded, a few MB."""
+    env = {**os.environ, "FENCELINE_SCHEMA_CODE_DIR": str(tmp_path)}
+    run = [sys.executable, "-c", _RSS_PROBE]
+    made = float(subprocess.run(run, env=env, check=True, capture_output=True, text=True).stdout)
+    loaded = float(subprocess.run(run, env=env, check=True, capture_output=True, text=True).stdout)
+    assert made > 30 and loaded < 15, (made, loaded)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
 from ..manifests import ContainerPort
@@ -22,6 +21,7 @@ from .policyview import CILIUM_SERVICE_ACCOUNT_KEY, NAMESPACE_NAME_LABEL, Peer, 
 
 # Container ports CoreDNS and kube-dns declare; used when the DNS workload itself is not in the input.
 DNS_PORTS: tuple[tuple[str | None, int, str], ...] = (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"))
+_NO_PODS: frozenset[int] = frozenset()
 
 
 @dataclasses.dataclass
@@ -89,7 +89,8 @@ class LintContext:
         pools += scope.pods.match_labels
         candidates: Iterable[int] = range(len(self._pods))
         if pools:
-            candidates = sorted(frozenset.intersection(*(self._index_sets[pair] for pair in pools)))
+            index = self._index_sets
+            candidates = sorted(frozenset.intersection(*(index.get(pair, _NO_PODS) for pair in pools)))
         found = []
         for position in candidates:
             workload, namespace_labels, labels = self._pods[position]
@@ -98,8 +99,9 @@ class LintContext:
         return found
 
     @functools.cached_property
-    def _index_sets(self) -> defaultdict[tuple[str, str], frozenset[int]]:
-        return defaultdict(frozenset, {pair: frozenset(positions) for pair, positions in self._index.items()})
+    def _index_sets(self) -> dict[tuple[str, str], frozenset[int]]:
+        """`_index` as sets; a pair no pod has is not in it (looked up with .get, so it is not added either)."""
+        return {pair: frozenset(positions) for pair, positions in self._index.items()}
 
     @functools.cached_property
     def _selections(self) -> dict[int, list[KnownWorkload]]:
