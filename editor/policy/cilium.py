@@ -118,7 +118,11 @@ def _policies(context: Context, subject: Subject, dns_edges: set[str]) -> list[D
         for edge in subject.ingress if ingress else subject.egress:
             if (edge.action == "deny") == deny:
                 peer = context.nodes[edge.source if ingress else edge.target]
-                sections[section].extend(_parts(context, subject.node, edge, peer, section, edge.id in dns_edges))
+                # DNS visibility is an egress rule: Cilium refuses `rules.dns` on ingress ("DNS rules are not
+                # allowed on ingress", pkg/policy/api/rule_validation.go, PortRule.sanitize), so an edge that is
+                # both (a namespace's edge to itself that holds the DNS servers) gets it on its egress side only.
+                dns = section == "egress" and edge.id in dns_edges
+                sections[section].extend(_parts(context, subject.node, edge, peer, section, dns))
     clusterwide = node.kind == "hosts" or node.namespace_selector is not None
     if not clusterwide and any(_uses_namespace_labels(part) for parts in sections.values() for part in parts):
         clusterwide = True

@@ -426,3 +426,33 @@ def test_dns_rules_are_the_clients_egress_and_the_servers_side_is_plain_l4() -> 
     assert server["spec"]["ingress"][0]["toPorts"] == [
         {"ports": [{"port": "53", "protocol": "TCP"}, {"port": "53", "protocol": "UDP"}]}
     ]
+
+
+def test_dns_visibility_added_to_a_namespace_that_talks_to_itself_stays_on_its_egress_side() -> None:
+    # Found by Hypothesis (test_compile_properties): kube-system as one selector, allowed to itself on every port and
+    # out to an FQDN. Its egress to itself reaches the DNS servers, so it gets a port-53 rule with DNS visibility;
+    # the same edge's ingress side got that rule too, which Cilium refuses ("DNS rules are not allowed on ingress",
+    # cilium/cilium pkg/policy/api/rule_validation.go, PortRule.sanitize) and validate reports as an error.
+    system = {"id": "system", "kind": "selector", "namespace": "kube-system", "podSelector": {}, "policyName": "system"}
+    fqdn = {"id": "api", "kind": "fqdn", "matchName": "api.example.com"}
+    result = compiled(
+        doc(
+            [system, fqdn, DNS],
+            [
+                {"source": "system", "target": "system", "enforce": ["source", "target"]},
+                {"source": "system", "target": "api"},
+                {"source": "system", "target": "dns", "ports": DNS_PORTS},
+            ],
+        )
+    )
+    assert result.errors == []
+    spec = policy(result, "system")["spec"]
+    assert spec["ingress"] == [{"fromEndpoints": [{"matchLabels": {NS: "kube-system"}}]}]
+    to_itself = [rule for rule in spec["egress"] if rule.get("toEndpoints") == [{"matchLabels": {NS: "kube-system"}}]]
+    assert to_itself == [
+        {
+            "toEndpoints": [{"matchLabels": {NS: "kube-system"}}],
+            "toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}], "rules": {"dns": [{"matchPattern": "*"}]}}],
+        },
+        {"toEndpoints": [{"matchLabels": {NS: "kube-system"}}]},
+    ]
