@@ -33,7 +33,7 @@ NodeKind = Literal["workload", "selector", "hosts", "cidr", "entity", "fqdn"]
 SUBJECT_KINDS = ("workload", "selector", "hosts")  # nodes that can carry a policy (pods or nodes)
 POD_KINDS = ("workload", "selector")
 EXTERNAL_KINDS = ("cidr", "entity", "fqdn")
-_ORDERED_SIDES = (["source", "target"], ["source"], ["target"], [])
+_ORDERED_SIDES: tuple[list[str], ...] = (["source", "target"], ["source"], ["target"], [])
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 

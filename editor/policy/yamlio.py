@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import io
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -392,7 +393,10 @@ def load_objects(
     problems: list[InputError] = []
     documents = load_documents(data, source, limits, problems if keep_before_error else None)
     for item in iter_objects(documents):
-        (problems if isinstance(item, InputError) else objects).append(item)
+        if isinstance(item, InputError):
+            problems.append(item)
+        else:
+            objects.append(item)
     return objects, problems
 
 
@@ -478,7 +482,7 @@ class _NeedsPyYAML(Exception):
     """A value the fast emitter leaves to PyYAML."""
 
 
-_ANALYSER = yaml.emitter.Emitter(None, allow_unicode=True)
+_ANALYSER = yaml.emitter.Emitter(io.StringIO(), allow_unicode=True)  # only analyses scalars; writes nothing
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _scalars: dict[tuple[str, bool], str] = {}
@@ -496,9 +500,9 @@ def _string(text: str, key: bool) -> str:
     analysis = _ANALYSER.analyze_scalar(text)
     if analysis.multiline or not analysis.allow_single_quoted or (key and (analysis.empty or len(text) >= 128)):
         raise _NeedsPyYAML  # PyYAML writes these as complex keys ("? ...") or double-quoted scalars
-    implicit = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG and not could_read_as_non_string(
-        text
-    )
+    # types-PyYAML leaves BaseResolver.resolve unannotated (it returns the tag, a str).
+    resolved: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    implicit = resolved == _STR_TAG and not could_read_as_non_string(text)
     rendered = text if implicit and analysis.allow_block_plain else "'" + text.replace("'", "''") + "'"
     global _scalar_chars
     if _scalar_chars > _SCALAR_CACHE_CHARS:

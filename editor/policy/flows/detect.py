@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
 import json
 import re
 import zlib
@@ -70,6 +71,11 @@ class _CountingReader:
             self._on_bytes(len(data))
         return data
 
+    def seek(self, offset: int) -> int:
+        """Not supported: the input is read once, forward. GzipFile wants the method (typeshed's
+        _ReadableFileobj) but calls it only to seek backwards, which the reader never does."""
+        raise io.UnsupportedOperation("the flow log is read once, forward only")
+
 
 def open_container(raw: BinaryIO, source: str, on_bytes: Callable[[int], None], max_bytes: int | None) -> Container:
     """Sniff compression and layout from the first bytes and return the batches of records.
@@ -102,7 +108,7 @@ class _gunzip:
     """A gzip stream over the counting reader that refuses to expand without bound."""
 
     def __init__(self, reader: _CountingReader, source: str, max_bytes: int | None) -> None:
-        self._file = gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[arg-type]
+        self._file = gzip.GzipFile(fileobj=reader, mode="rb")
         self._source = source
         self._limit = None if max_bytes is None else max_bytes * GZIP_EXPANSION_LIMIT
         self._total = 0

@@ -30,7 +30,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ..document import SUBJECT_KINDS, Document, Node
 from .aggregate import (
@@ -147,15 +147,17 @@ def _rank(node_ids: list[str | None]) -> tuple[list[str], list[int]]:
     """(the distinct node ids in sorted order, each endpoint's rank in it or -1 for None). A sort of the endpoint
     indexes by their node id, then one pass: no set or dict of 100,000 strings."""
     order = [index for index, node_id in enumerate(node_ids) if node_id is not None]
-    order.sort(key=node_ids.__getitem__)
+    # The same list, read only at the indexes in `order`, which are those of the ids that are not None.
+    present = cast("list[str]", node_ids)
+    order.sort(key=present.__getitem__)
     ranks = [-1] * len(node_ids)
     ranked: list[str] = []
     previous = None
     rank = -1
     for index in order:
-        node_id = node_ids[index]
+        node_id = present[index]
         if node_id != previous:
-            ranked.append(node_id)  # type: ignore[arg-type]  # None is left out of order
+            ranked.append(node_id)
             previous = node_id
             rank += 1
         ranks[index] = rank
@@ -278,8 +280,8 @@ def _resolve(reading: Aggregator, nodes: NodeTable, used: dict[int, None]) -> li
                 node_of[index] = _world_node(reading, nodes, key[1])
         order = sorted(range(len(places)), key=places.__getitem__)
         del places
-        for place, node_id in zip(order, nodes.workloads([specs[place] for place in order]), strict=True):
-            node_of[indexes[place]] = node_id
+        for position, node_id in zip(order, nodes.workloads([specs[position] for position in order]), strict=True):
+            node_of[indexes[position]] = node_id
         return node_of
     workloads: dict[tuple[str, str], list[int]] = {}
     infos_of: dict[tuple[str, str], list[PodInfo]] = {}
@@ -409,9 +411,9 @@ def _lock(reading: Aggregator, nodes: NodeTable, rows: list[Node | NodeRow], mer
                 isolate.ingress = True
     for key in reading.monitored:
         node_id = _node_of_pod(reading, nodes, key)
-        row = by_id[node_id] if node_id else None
-        if isinstance(row, NodeRow) and row.isolate is not None:
-            row.isolate.ingress = row.isolate.egress = True
+        pod_row = by_id[node_id] if node_id else None
+        if isinstance(pod_row, NodeRow) and pod_row.isolate is not None:
+            pod_row.isolate.ingress = pod_row.isolate.egress = True
 
 
 def _node_of_pod(reading: Aggregator, nodes: NodeTable, key: Key) -> str | None:

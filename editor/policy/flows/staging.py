@@ -136,7 +136,8 @@ class StagedJudge:
 
     def report(self, rows: list[ObservedRow]) -> StagedReport:
         """What the staged policies would do to these observed connections, denied ones per workload."""
-        by_key = {row.key: row for row in rows}
+        # Looked up by an observation's edge id, which may be None (then no row).
+        by_key: dict[str | None, ObservedRow] = {row.key: row for row in rows}
         observed = observed_document(rows)
         bridge = analyse_document(self.staged, None, observed=observed, compiled=self.compiled)
         result = replay(observations_from_document(observed), bridge.analysis)

@@ -26,7 +26,10 @@ _UNKNOWN_LABELS_NOTE = (
 )
 _DENIED_NOTE = "Observed only as denied by today's policies; enable it to allow this traffic."
 # The enforce lists an edge can have, shared by the rows (an Edge gets a copy of its own).
-_BOTH, _SOURCE, _TARGET, _NEITHER = ["source", "target"], ["source"], ["target"], []
+_BOTH: list[str] = ["source", "target"]
+_SOURCE: list[str] = ["source"]
+_TARGET: list[str] = ["target"]
+_NEITHER: list[str] = []
 _NO_ICMPS: list[dict[str, Any]] = []  # shared by the rows of port edges: read only
 
 
