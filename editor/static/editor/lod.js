@@ -29,7 +29,11 @@
       // with its arrow (one at each end when its edges go both ways): the direction is read there.
       { selector: "edge.aggregate", style: { "curve-style": "haystack", "haystack-radius": 0.6 } },
       { selector: "edge.aggregate[?shownLabel], edge.aggregate:selected", style: { "curve-style": "bezier" } },
+      // A two-way aggregate shows its state at both ends: the tee of a Deny and the cross of an edge the dialect
+      // cannot write (graph.js puts them at the target end only) at the source end too.
       { selector: "edge.aggregate[?twoWay]", style: { "source-arrow-shape": "triangle" } },
+      { selector: "edge.aggregate[?twoWay].deny", style: { "source-arrow-shape": "tee" } },
+      { selector: "edge.aggregate[?twoWay].error", style: { "source-arrow-shape": "triangle-cross" } },
       // An aggregate's label is given to Cytoscape only at a zoom where it is drawn (scale): below that, measuring
       // a thousand labels that are not drawn cost a third of the first picture.
       { selector: "edge.aggregate", style: { "label": "" } },
