@@ -46,7 +46,6 @@
   // ------------------------------------------------------------------------------------------------ canvas
   // The UMD bundles register themselves when they find the global cytoscape; register only what is missing.
   if (typeof cytoscapeFcose === "function" && !cytoscape("layout", "fcose")) cytoscape.use(cytoscapeFcose);
-  if (typeof cytoscapeEdgehandles === "function" && !cytoscape("core", "edgehandles")) cytoscape.use(cytoscapeEdgehandles);
 
   const cy = cytoscape({
     container: $("#cy"),
@@ -76,15 +75,32 @@
     cy.resize();
   }).observe($("#cy"));
 
-  const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
-    canConnect: (source, target) => !whyLocked(source.id()) && !source.same(target) && !source.isParent() && !target.isParent() &&
-      !source.data("collapsed") && !target.data("collapsed"),
-    edgeParams: () => ({ data: {} }),
-    hoverDelay: 120,
-    snap: false,
-    noEdgeEventsInDraw: true,
-    disableBrowserGestures: true,
-  }) : null;
+  // Drawing an edge by dragging (edgehandles) is no part of the first picture: lodash and the plugin come after
+  // editor.js (the template's order), so the canvas does not wait for them to download and run. The handles are
+  // made once every script has run (DOMContentLoaded); draw mode asked for before that (E, Shift, the toggle)
+  // is taken up then.
+  let eh = null;
+  function startEdgeHandles() {
+    if (eh || readOnly) return;
+    if (typeof cytoscapeEdgehandles === "function" && !cytoscape("core", "edgehandles")) cytoscape.use(cytoscapeEdgehandles);
+    if (!cy.edgehandles) return;
+    eh = cy.edgehandles({
+      canConnect: (source, target) => !whyLocked(source.id()) && !source.same(target) && !source.isParent() && !target.isParent() &&
+        !source.data("collapsed") && !target.data("collapsed"),
+      edgeParams: () => ({ data: {} }),
+      hoverDelay: 120,
+      snap: false,
+      noEdgeEventsInDraw: true,
+      disableBrowserGestures: true,
+    });
+    cy.on("ehcomplete", (evt, sourceNode, targetNode, addedEdge) => {
+      addedEdge.remove();
+      addEdge(sourceNode, targetNode);
+    });
+    if (app.classList.contains("drawing")) eh.enableDrawMode();
+  }
+  if (typeof cytoscapeEdgehandles === "function") startEdgeHandles();
+  else document.addEventListener("DOMContentLoaded", startEdgeHandles, { once: true });
 
   // --------------------------------------------------------------------------------------------- document
   const clone = (value) => JSON.parse(JSON.stringify(value));
@@ -809,17 +825,10 @@
     }, 0);
   });
 
-  if (eh) {
-    cy.on("ehcomplete", (evt, sourceNode, targetNode, addedEdge) => {
-      addedEdge.remove();
-      addEdge(sourceNode, targetNode);
-    });
-  }
-
   function setDrawMode(on, sticky) {
-    if (!eh) return;
+    if (readOnly) return;
     if (sticky !== false) state.drawMode = on;
-    if (on) eh.enableDrawMode(); else eh.disableDrawMode();
+    if (eh && on) eh.enableDrawMode(); else if (eh) eh.disableDrawMode();
     const toggle = $("#draw-toggle");
     if (toggle) toggle.setAttribute("aria-pressed", String(on));
     app.classList.toggle("drawing", on);
