@@ -75,10 +75,10 @@
     cy.resize();
   }).observe($("#cy"));
 
-  // Drawing an edge by dragging (edgehandles) is no part of the first picture: lodash and the plugin come after
-  // editor.js (the template's order), so the canvas does not wait for them to download and run. The handles are
-  // made once every script has run (DOMContentLoaded); draw mode asked for before that (E, Shift, the toggle)
-  // is taken up then.
+  // Drawing an edge by dragging (edgehandles) is no part of the first picture: lodash and the plugin are loaded
+  // after its frame (loadLater, the template's #later-scripts), so the canvas waits neither for their download nor
+  // for their running. The handles are made when they have run; draw mode asked for before that (E, Shift, the
+  // toggle) is taken up then.
   let eh = null;
   function startEdgeHandles() {
     if (eh || readOnly) return;
@@ -99,8 +99,19 @@
     });
     if (app.classList.contains("drawing")) eh.enableDrawMode();
   }
-  if (typeof cytoscapeEdgehandles === "function") startEdgeHandles();
-  else document.addEventListener("DOMContentLoaded", startEdgeHandles, { once: true });
+  function loadLater() {
+    const list = document.getElementById("later-scripts");
+    let last = null;
+    for (const url of list ? JSON.parse(list.textContent) : []) {
+      const script = document.createElement("script");
+      script.src = url;
+      script.async = false; // run in the list's order (lodash before the plugin that uses it)
+      document.head.appendChild(script);
+      last = script;
+    }
+    if (last) last.addEventListener("load", startEdgeHandles);
+    else startEdgeHandles();
+  }
 
   // --------------------------------------------------------------------------------------------- document
   const clone = (value) => JSON.parse(JSON.stringify(value));
@@ -1186,4 +1197,7 @@
   if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
   app.dataset.readyMs = String(Math.round(performance.now())); // drawn and fitted, for the benchmark
   app.dataset.ready = "1";
+  // What the first picture does not need loads after its frame: a frame's requestAnimationFrame callbacks run
+  // before its style, layout and paint, a timeout set there after them.
+  requestAnimationFrame(() => setTimeout(loadLater, 0));
 })();
