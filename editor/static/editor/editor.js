@@ -76,9 +76,9 @@
   }).observe($("#cy"));
 
   // Drawing an edge by dragging (edgehandles) is no part of the first picture: lodash and the plugin are loaded
-  // after its frame (loadLater, the template's #later-scripts), so the canvas waits neither for their download nor
-  // for their running. The handles are made when they have run; draw mode asked for before that (E, Shift, the
-  // toggle) is taken up then.
+  // after its frame (loadLater: #app's data-later-scripts, in order), so the canvas waits neither for their
+  // download nor for their running. The handles are made when they have run; draw mode asked for before that (E,
+  // Shift, the toggle) is taken up then.
   let eh = null;
   function startEdgeHandles() {
     if (eh || readOnly) return;
@@ -100,9 +100,8 @@
     if (app.classList.contains("drawing")) eh.enableDrawMode();
   }
   function loadLater() {
-    const list = document.getElementById("later-scripts");
     let last = null;
-    for (const url of list ? JSON.parse(list.textContent) : []) {
+    for (const url of (app.dataset.laterScripts || "").split(" ").filter(Boolean)) {
       const script = document.createElement("script");
       script.src = url;
       script.async = false; // run in the list's order (lodash before the plugin that uses it)
