@@ -145,6 +145,18 @@ def cpu_by_kind(events: list[dict[str, Any]], thread: tuple[int, int], until_us:
     return dict(totals)
 
 
+def script_cpu(events: list[dict[str, Any]], thread: tuple[int, int], until_us: float) -> dict[str, float]:
+    """Thread CPU (ms) of each script file's evaluation (compile and run of its top level, with what it calls
+    synchronously) on the main thread up to `until_us`, by file name."""
+    totals: dict[str, float] = defaultdict(float)
+    for e in events:
+        if (e.get("pid"), e.get("tid")) != thread or e.get("name") != "EvaluateScript" or e["ts"] > until_us:
+            continue
+        url = e.get("args", {}).get("data", {}).get("url", "") or "(inline)"
+        totals[url.rsplit("/", 1)[-1].split(".")[0]] += e.get("tdur", 0) / 1000
+    return dict(totals)
+
+
 def js_profile(events: list[dict[str, Any]], thread: tuple[int, int]) -> tuple[dict[str, float], dict[str, float]]:
     """Self and total time (ms) per function from the trace's CPU profile chunks of the thread's process."""
     nodes: dict[int, dict[str, Any]] = {}
@@ -258,6 +270,7 @@ def one_load(browser: Any, url: str) -> dict[str, Any]:
         Path(os.environ["PROFILE_TRACE"]).write_text(json.dumps({"origin": origin, "thread": thread, "events": events}))
     figures["cpu_to_paint"] = cpu_by_kind(events, thread, origin + figures["paint"] * 1000)
     figures["cpu_to_interactive"] = cpu_by_kind(events, thread, origin + figures["interactive"] * 1000)
+    figures["scripts_to_paint"] = script_cpu(events, thread, origin + figures["paint"] * 1000)
     figures["js_self"], figures["js_total"] = js_profile(events, thread)
     page.wait_for_function("() => document.getElementById('app').dataset.lintPending !== '1'")
     context.close()
@@ -285,6 +298,8 @@ def report(figures: dict[str, Any]) -> None:
     for key in ("cpu_to_paint", "cpu_to_interactive"):
         parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(figures[key].items(), key=lambda kv: -kv[1]))
         print(f"  {key.replace('_', ' ')} (ms): {parts}")
+    parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(figures["scripts_to_paint"].items(), key=lambda kv: -kv[1]))
+    print(f"  script files evaluated before paint (main thread CPU, ms): {parts}")
     top = sorted(figures["js_self"].items(), key=lambda kv: -kv[1])[:25]
     print("  JS self time (ms): " + "; ".join(f"{k} {v:.0f}" for k, v in top))
     print("  JS total time (ms): " + "; ".join(f"{k} {v:.0f}" for k, v in sorted(figures["js_total"].items())))

@@ -99,3 +99,29 @@ def test_edges_both_ways_between_two_namespaces_are_one_aggregate_with_two_arrow
     page.locator("#cy").click(position={"x": middle["x"], "y": middle["y"]})
     page.wait_for_function("() => fencelineCy.nodes('.collapsed').length === 1")
     assert page.evaluate("fencelineCy.nodes('.collapsed').map(n => n.data('name'))") == ["c"]
+
+
+def test_a_two_way_aggregate_of_deny_rules_shows_the_deny_tee_at_both_ends(open_editor):
+    """Admin tier Deny rules both ways between a and b: their aggregate's worst state is "deny", which a single
+    edge shows by a tee at its target; zoomed in, the two-way aggregate shows it at both of its ends (it had a
+    tee at one end and an allow triangle at the other)."""
+    doc = drawing()
+    deny = {"ports": [], "enforce": ["source"], "action": "deny", "layer": "admin", "priority": 5}
+    doc["edges"] = [
+        {"id": "ab", "source": "a.w0", "target": "b.w0", **deny},
+        {"id": "ba", "source": "b.w1", "target": "a.w1", **deny},
+    ]
+    revision = save_revision(doc)
+    editor, _ = open_editor(f"/d/{revision.slug}/edit", size=SIZE)
+    page = editor.page
+    editor.wait_compiled()
+    (both,) = page.evaluate(AGGREGATES)
+    assert "deny" in both["classes"], both
+    page.locator("#cy").click(position={"x": 5, "y": 300})
+    for _ in range(6):
+        page.keyboard.press("+")
+    page.wait_for_function(
+        "() => fencelineCy.edges('.aggregate').every(e => e.style('curve-style') === 'bezier')", timeout=10_000
+    )
+    (both,) = page.evaluate(AGGREGATES)
+    assert (both["sourceArrow"], both["targetArrow"]) == ("tee", "tee")

@@ -46,7 +46,6 @@
   // ------------------------------------------------------------------------------------------------ canvas
   // The UMD bundles register themselves when they find the global cytoscape; register only what is missing.
   if (typeof cytoscapeFcose === "function" && !cytoscape("layout", "fcose")) cytoscape.use(cytoscapeFcose);
-  if (typeof cytoscapeEdgehandles === "function" && !cytoscape("core", "edgehandles")) cytoscape.use(cytoscapeEdgehandles);
 
   const cy = cytoscape({
     container: $("#cy"),
@@ -76,15 +75,42 @@
     cy.resize();
   }).observe($("#cy"));
 
-  const eh = !readOnly && cy.edgehandles ? cy.edgehandles({
-    canConnect: (source, target) => !whyLocked(source.id()) && !source.same(target) && !source.isParent() && !target.isParent() &&
-      !source.data("collapsed") && !target.data("collapsed"),
-    edgeParams: () => ({ data: {} }),
-    hoverDelay: 120,
-    snap: false,
-    noEdgeEventsInDraw: true,
-    disableBrowserGestures: true,
-  }) : null;
+  // Drawing an edge by dragging (edgehandles) is no part of the first picture: lodash and the plugin are loaded
+  // after its frame (loadLater: #app's data-later-scripts, in order), so the canvas waits neither for their
+  // download nor for their running. The handles are made when they have run; draw mode asked for before that (E,
+  // Shift, the toggle) is taken up then.
+  let eh = null;
+  function startEdgeHandles() {
+    if (eh || readOnly) return;
+    if (typeof cytoscapeEdgehandles === "function" && !cytoscape("core", "edgehandles")) cytoscape.use(cytoscapeEdgehandles);
+    if (!cy.edgehandles) return;
+    eh = cy.edgehandles({
+      canConnect: (source, target) => !whyLocked(source.id()) && !source.same(target) && !source.isParent() && !target.isParent() &&
+        !source.data("collapsed") && !target.data("collapsed"),
+      edgeParams: () => ({ data: {} }),
+      hoverDelay: 120,
+      snap: false,
+      noEdgeEventsInDraw: true,
+      disableBrowserGestures: true,
+    });
+    cy.on("ehcomplete", (evt, sourceNode, targetNode, addedEdge) => {
+      addedEdge.remove();
+      addEdge(sourceNode, targetNode);
+    });
+    if (app.classList.contains("drawing")) eh.enableDrawMode();
+  }
+  function loadLater() {
+    let last = null;
+    for (const url of (app.dataset.laterScripts || "").split(" ").filter(Boolean)) {
+      const script = document.createElement("script");
+      script.src = url;
+      script.async = false; // run in the list's order (lodash before the plugin that uses it)
+      document.head.appendChild(script);
+      last = script;
+    }
+    if (last) last.addEventListener("load", startEdgeHandles);
+    else startEdgeHandles();
+  }
 
   // --------------------------------------------------------------------------------------------- document
   const clone = (value) => JSON.parse(JSON.stringify(value));
@@ -809,17 +835,10 @@
     }, 0);
   });
 
-  if (eh) {
-    cy.on("ehcomplete", (evt, sourceNode, targetNode, addedEdge) => {
-      addedEdge.remove();
-      addEdge(sourceNode, targetNode);
-    });
-  }
-
   function setDrawMode(on, sticky) {
-    if (!eh) return;
+    if (readOnly) return;
     if (sticky !== false) state.drawMode = on;
-    if (on) eh.enableDrawMode(); else eh.disableDrawMode();
+    if (eh && on) eh.enableDrawMode(); else if (eh) eh.disableDrawMode();
     const toggle = $("#draw-toggle");
     if (toggle) toggle.setAttribute("aria-pressed", String(on));
     app.classList.toggle("drawing", on);
@@ -1177,4 +1196,7 @@
   if (restored) toast("Restored your unsaved drawing from this browser. Ctrl+Z goes back to the saved one.");
   app.dataset.readyMs = String(Math.round(performance.now())); // drawn and fitted, for the benchmark
   app.dataset.ready = "1";
+  // What the first picture does not need loads after its frame: a frame's requestAnimationFrame callbacks run
+  // before its style, layout and paint, a timeout set there after them.
+  requestAnimationFrame(() => setTimeout(loadLater, 0));
 })();

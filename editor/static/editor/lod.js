@@ -2,7 +2,7 @@
  *
  * Presentation only. A label drawn smaller than READABLE screen pixels is not drawn at all (Cytoscape's
  * min-zoomed-font-size), so what shows can be read: namespace names are scaled against the zoom and show at
- * every zoom; workload names appear as one zooms in; ports on edges when close. Workloads whose name repeats in
+ * every zoom (an open namespace's title only as large as the room above its box); workload names appear as one zooms in; ports on edges when close. Workloads whose name repeats in
  * another namespace carry their namespace in the label ("team-07/api").
  */
 (function () {
@@ -29,7 +29,11 @@
       // with its arrow (one at each end when its edges go both ways): the direction is read there.
       { selector: "edge.aggregate", style: { "curve-style": "haystack", "haystack-radius": 0.6 } },
       { selector: "edge.aggregate[?shownLabel], edge.aggregate:selected", style: { "curve-style": "bezier" } },
+      // A two-way aggregate shows its state at both ends: the tee of a Deny and the cross of an edge the dialect
+      // cannot write (graph.js puts them at the target end only) at the source end too.
       { selector: "edge.aggregate[?twoWay]", style: { "source-arrow-shape": "triangle" } },
+      { selector: "edge.aggregate[?twoWay].deny", style: { "source-arrow-shape": "tee" } },
+      { selector: "edge.aggregate[?twoWay].error", style: { "source-arrow-shape": "triangle-cross" } },
       // An aggregate's label is given to Cytoscape only at a zoom where it is drawn (scale): below that, measuring
       // a thousand labels that are not drawn cost a third of the first picture.
       { selector: "edge.aggregate", style: { "label": "" } },
@@ -74,11 +78,16 @@
     });
   }
   function edgeFontSize(zoom) { return Math.max(12, 12 / Math.max(zoom, 0.5)); }
+  // An open namespace's title sits above its box, where the layout leaves 64 between two boxes (placement.js: its
+  // margin and the room for a title at zoom 1): it grows to TITLE_MAX at most, so that it never reaches into the
+  // box above. It is 14 px on screen down to a zoom of 0.29, 11 px down to 0.23, smaller only below that.
+  const TITLE_MAX = 48;
   function scaleNamespaces(cy) {
-    const size = Math.max(14, NAMESPACE_PX / cy.zoom());
+    const grown = Math.max(14, NAMESPACE_PX / cy.zoom());
     cy.batch(() => {
       cy.nodes(".namespace").forEach((ns) => {
         const width = ns.data("collapsed") ? 230 : Math.max(160, ns.width());
+        const size = ns.data("collapsed") ? grown : Math.min(grown, TITLE_MAX);
         if (ns.data("fontSize") !== size) ns.data({ fontSize: size, textWidth: Math.max(width, size * 12) });
       });
     });
