@@ -117,6 +117,14 @@ def test_diff_names_need_two_labels(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--names needs two labels" in capsys.readouterr().err
 
 
+def test_exposure_with_diff_is_refused_instead_of_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = (str(ROOT / "tests" / d) for d in ("k8s_ingress_test", "k8s_ingress_test_new"))
+    assert main(["connlist", old, "--diff", new, "--exposure"]) == 2
+    assert "--exposure lists what one policy set leaves open; it cannot be combined with --diff" in (
+        capsys.readouterr().err
+    )
+
+
 def test_explain_only_needs_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["connlist", str(ROOT / "tests" / "k8s_ingress_test"), "--explain-only", "allow"]) == 2
     assert "--explain-only needs --explain" in capsys.readouterr().err

@@ -175,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
     focus = focus_of(args)
     if args.explain_only and not args.explain:
         raise InputError("--explain-only needs --explain", "connlist")
+    if args.exposure and args.diff:
+        raise InputError(
+            "--exposure lists what one policy set leaves open; it cannot be combined with --diff", "connlist"
+        )
     analysis = _analyse(args.paths, options)
     if args.diff:
         parts: Iterable[str] = [format_diff(diff(analysis, _analyse(args.diff, options)))]
@@ -183,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         parts = [format_connlist(analysis, focus)]
     written = _write(parts, "")
-    if args.exposure and not args.diff:
+    if args.exposure:
         written = _write([format_exposure(exposure(analysis, focus), focus)], "\n\n" if written else "") or written
     if written:
         sys.stdout.write("\n")
