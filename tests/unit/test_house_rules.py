@@ -65,3 +65,19 @@ def test_test_modules_have_unique_names() -> None:
 
     names = Counter(path.name for path in Path(__file__).resolve().parent.parent.rglob("test_*.py"))
     assert [name for name, count in names.items() if count > 1] == []
+
+
+def test_template_comments_of_one_brace_kind_stay_on_one_line() -> None:
+    # Django's {# ... #} comment ends at its line: one spread over lines is shown on the page as text (it pushed the
+    # editor down by 60 px, found by tests/e2e/test_small_windows.py). Longer comments use {% comment %}.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent.parent
+    open_comments = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("templates", "editor/templates")
+        for path in sorted((root / folder).rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.count("{#") != line.count("#}")
+    ]
+    assert open_comments == []
