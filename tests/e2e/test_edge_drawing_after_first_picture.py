@@ -25,7 +25,17 @@ def test_draw_mode_asked_for_before_edge_handles_loaded_draws_an_edge_once_they_
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"/d/{revision.slug}/edit")
+    try:
+        _draw_with_edge_handles_held(page, held, errors, revision.slug)
+    finally:
+        for route in held:  # a request left hanging would keep the live server's threads busy past the test
+            route.continue_()
+        context.close()
+
+
+def _draw_with_edge_handles_held(page: Any, held: list[Any], errors: list[str], slug: str) -> None:
+    # The page's load event waits for the held script when editor.js inserts it before load: wait for the DOM only.
+    page.goto(f"/d/{slug}/edit", wait_until="domcontentloaded")
     page.wait_for_selector("#app[data-ready='1']")
     page.wait_for_function("() => document.getElementById('app').dataset.pending === '0'")
     page.wait_for_function("() => document.querySelectorAll('script[src*=edgehandles]').length === 1")
@@ -35,7 +45,7 @@ def test_draw_mode_asked_for_before_edge_handles_loaded_draws_an_edge_once_they_
     page.keyboard.press("e")
     assert page.get_attribute("#draw-toggle", "aria-pressed") == "true"
 
-    held[0].continue_()
+    held.pop().continue_()
     page.wait_for_function("() => typeof cytoscapeEdgehandles === 'function'")
     box = page.locator("#cy").bounding_box()
     at = {n: page.evaluate(f"fencelineCy.getElementById('n:{n}').renderedPosition()") for n in ("api", "web")}
@@ -51,4 +61,3 @@ def test_draw_mode_asked_for_before_edge_handles_loaded_draws_an_edge_once_they_
         "() => fencelineCy.edges().some(e => e.source().id() === 'n:api' && e.target().id() === 'n:web')"
     )
     assert errors == []
-    context.close()
