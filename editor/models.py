@@ -55,8 +55,11 @@ class Document(models.Model):
             or self.editor_groups.filter(pk__in=user.groups.values("pk")).exists()  # type: ignore[attr-defined]
         )
 
-    def latest_revision(self) -> Revision | None:
-        return self.revisions.order_by("-number").first()
+    def latest_revision(self, *, drawing: bool = True) -> Revision | None:
+        """The newest revision; with `drawing=False` without its drawing (its number and address only: a whole
+        cluster's drawing takes tens of ms to decode)."""
+        revisions = self.revisions.all() if drawing else self.revisions.defer("data")
+        return revisions.order_by("-number").first()
 
 
 class RevisionQuerySet(models.QuerySet["Revision"]):

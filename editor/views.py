@@ -113,7 +113,7 @@ def _editor(
     }
     if revision is not None:
         # Its number and address only: decoding the latest drawing as well doubled the page's time for a whole cluster.
-        context["latest"] = revision.document.revisions.defer("data").order_by("-number").first()
+        context["latest"] = revision.document.latest_revision(drawing=False)
     return render(request, "editor/editor.html", context)
 
 

@@ -1142,7 +1142,10 @@ print(rss() - before)
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists(),
+    reason="reads the process's resident memory from Linux's /proc/self/status, which this system does not have",
+)
 def test_a_process_that_loads_the_kept_code_stays_small(tmp_path: Path) -> None:
     """Compiled in the process, the three schemas' code left a worker 53 MB larger; loaded, a few MB."""
     env = {**os.environ, "FENCELINE_SCHEMA_CODE_DIR": str(tmp_path)}
