@@ -200,8 +200,8 @@ def legacy_row() -> ObservedRow:
 
 
 def test_an_old_any_row_is_one_undecided_connection_not_three_denied_ones() -> None:
-    """Three would-be-denied connections (TCP, UDP, SCTP on every port) under one key were three denials for
-    one row of the stored report: an old row's replay names no protocol instead."""
+    """Three would-be-denied connections (TCP, UDP, SCTP on every port) under one key, of which the stored report
+    kept one (staged_store keys its verdicts by edge key): an old row's replay names no protocol instead."""
     report = staged_report(drawing(), [legacy_row()])
     assert (report.denied, report.allowed, report.undecided) == (0, 0, 1)
 
