@@ -22,7 +22,7 @@ from editor import auth, staged_store
 from editor.models import Revision, StaleParentError, save_revision
 from editor.observation_models import DriftDismissal, ObservationStream, StagedRevision
 from editor.policy.document import Document
-from editor.policy.flows.staging import Drift, add_observed_edge, drift, remove_edge
+from editor.policy.flows.staging import Drift, add_observed_edge, drawn_connections, drift, remove_edge
 from editor.staged_store import observed_rows
 
 
@@ -66,6 +66,7 @@ def _page(request: HttpRequest, revision: Revision, new_token: tuple[Observation
                 edge,
                 nodes.get(edge.source, {}).get("name", edge.source),
                 nodes.get(edge.target, {}).get("name", edge.target),
+                drawn_connections(edge),
             )
             for edge in (found.unused if found else [])
         ],

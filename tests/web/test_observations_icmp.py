@@ -81,7 +81,7 @@ def test_drift_adds_a_ping_to_the_drawing_as_an_icmp_edge(flows_revision):  # no
     send(client, stream, token, body([*lines(), ping(reverse=False)]))
     html = page(client, flows_revision)
     new = html.split('id="drift-new"')[1].split("</table>")[0]
-    assert new.count('class="drift-new"') == 1 and "ICMPv4/8" in new and "ANY" not in new
+    assert new.count('class="drift-new"') == 1 and "ICMPv4 type 8" in new and "ANY" not in new
     key = re.search(r'name="key" value="([0-9a-f]{64})"', new)[1]
     post_form(client, f"/d/{flows_revision.slug}/observations/drift", {"key": key, "action": "accept"})
     newest = flows_revision.document.latest_revision()

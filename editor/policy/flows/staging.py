@@ -45,6 +45,30 @@ class ObservedRow:
         protocol, port = self.edge["protocol"], self.edge["port"]
         return protocol != LEGACY_ICMP and not (protocol in ICMP_PROTOCOLS and not isinstance(port, int))
 
+    @property
+    def connection(self) -> str:
+        """The protocol and port as the page shows them: TCP/9080, ICMPv4 type 8, ANY (a row stored before
+        ICMP was kept)."""
+        return connection_text(self.edge["protocol"], self.edge["port"])
+
+
+def connection_text(protocol: str, port: int | None) -> str:
+    if protocol in ICMP_PROTOCOLS:
+        return protocol if port is None else f"{protocol} type {port}"
+    return protocol if port is None else f"{protocol}/{port}"
+
+
+def drawn_connections(edge: Edge) -> str:
+    """What a drawn edge allows, as the page shows it: its ports and ICMP types, or all."""
+    texts = []
+    for port in edge.ports:
+        number = "" if port.port is None else f"/{port.port}" + ("" if port.end_port is None else f"-{port.end_port}")
+        texts.append(port.protocol + number)
+    for icmp in edge.icmps:
+        kind = icmp.get("type")
+        texts.append(icmp_protocol(icmp) + ("" if kind is None else f" type {kind}"))
+    return ", ".join(texts) or "all"
+
 
 @dataclasses.dataclass(frozen=True)
 class WouldDeny:
