@@ -15,23 +15,11 @@ from editor.models import save_revision
 from editor.observation_models import Observation, ObservationStream
 from editor.policy.flows import read_flows
 from editor.policy.flows.observe import edge_key, observe
-from tests.e2e.conftest import CSP_LISTENER, SMALL, Watch
-from tests.e2e.test_observations_page import ROOT, TCP, press
+from tests.e2e.test_observations_page import ROOT, TCP, press, watched_page
+from tests.unit.test_observed_icmp import as_icmp
 from tests.web.test_observations_staged import body, lines
 
 pytestmark = pytest.mark.e2e
-
-
-def as_ping(record: dict, *, reverse: bool = False) -> dict:
-    """A capture record as an ICMPv4 echo request (flow.l4.ICMPv4 {type}, as Hubble prints it)."""
-    record = json.loads(json.dumps(record))
-    flow = record["flow"]
-    if reverse:
-        flow["source"], flow["destination"] = flow["destination"], flow["source"]
-        flow["IP"]["source"], flow["IP"]["destination"] = flow["IP"]["destination"], flow["IP"]["source"]
-    flow["l4"] = {"ICMPv4": {"type": 8}}
-    flow.pop("Summary", None)
-    return record
 
 
 def test_a_ping_in_drift_is_added_as_icmp_and_an_old_any_row_cannot_be(browser, app_url):
@@ -49,7 +37,7 @@ def test_a_ping_in_drift_is_added_as_icmp_and_an_old_any_row_cannot_be(browser, 
     stream, token = ObservationStream.create(revision.document, "kind")
     records = lines()
     # The row a ping reviews-v2 -> productpage-v1 got before ICMP was kept: protocol ANY, port None.
-    (old,) = observe(body([as_ping(records[0], reverse=True)]))[0]
+    (old,) = observe(body([as_icmp(records[0], reverse=True)]))[0]
     now = datetime.now(UTC)
     legacy_key = edge_key(old.source, old.target, "ANY", None)
     Observation.objects.create(
@@ -64,19 +52,14 @@ def test_a_ping_in_drift_is_added_as_icmp_and_an_old_any_row_cannot_be(browser, 
     url = f"{app_url}/api/observations/{stream.slug}"
     pushed = subprocess.run(
         [sys.executable, "-m", "editor.policy.cli", "push", url, "--token", token],
-        input=body([*records, as_ping(records[0])]),  # productpage-v1 -> reviews-v2: drawn for TCP 9080 only
+        input=body([*records, as_icmp(records[0])]),  # productpage-v1 -> reviews-v2: drawn for TCP 9080 only
         cwd=ROOT,
         capture_output=True,
         timeout=60,
     )
     assert pushed.returncode == 0, pushed.stderr
 
-    context = browser.new_context(base_url=app_url, viewport={"width": SMALL[0], "height": SMALL[1]})
-    context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    watch = Watch()
-    watch.attach(page)
+    context, page, watch = watched_page(browser, app_url)
     try:
         page.goto(f"/d/{revision.slug}/history")
         press(page, "#observations-link")

@@ -18,6 +18,7 @@ from django.test import Client
 from editor.models import Revision, save_revision
 from editor.observation_models import Observation, ObservationStream, StagedDenial
 from editor.policy.flows.observe import edge_key, observe
+from tests.unit.test_observed_icmp import as_icmp
 from tests.web.test_observations_staged import (
     body,
     csrf_client,
@@ -36,15 +37,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def ping(*, reverse: bool = True) -> dict:
     """The capture's first record (productpage-v1 -> reviews-v2 on TCP 9080, seen minutes ago) as an ICMPv4 echo
     request; from reviews-v2 to productpage-v1 when `reverse`, which the drawing allows on no port."""
-    record = json.loads(json.dumps(lines()[0]))
-    flow = record["flow"]
-    assert flow["source"]["pod_name"].startswith("productpage-v1")
-    if reverse:
-        flow["source"], flow["destination"] = flow["destination"], flow["source"]
-        flow["IP"]["source"], flow["IP"]["destination"] = flow["IP"]["destination"], flow["IP"]["source"]
-    flow["l4"] = {"ICMPv4": {"type": 8}}
-    flow.pop("Summary", None)
-    return record
+    record = lines()[0]
+    assert record["flow"]["source"]["pod_name"].startswith("productpage-v1")
+    return as_icmp(record, reverse=reverse)
 
 
 def icmp_rows() -> list[Observation]:
