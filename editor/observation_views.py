@@ -22,7 +22,7 @@ from editor import auth, staged_store
 from editor.models import Revision, StaleParentError, save_revision
 from editor.observation_models import DriftDismissal, ObservationStream, StagedRevision
 from editor.policy.document import Document
-from editor.policy.flows.staging import Drift, add_observed_edge, drift, remove_edge
+from editor.policy.flows.staging import Drift, add_observed_edge, drawn_connections, drift, remove_edge
 from editor.staged_store import observed_rows
 
 
@@ -66,6 +66,7 @@ def _page(request: HttpRequest, revision: Revision, new_token: tuple[Observation
                 edge,
                 nodes.get(edge.source, {}).get("name", edge.source),
                 nodes.get(edge.target, {}).get("name", edge.target),
+                drawn_connections(edge),
             )
             for edge in (found.unused if found else [])
         ],
@@ -160,7 +161,7 @@ def add_observed(request: HttpRequest, slug: str) -> HttpResponse:
         )
         rows = {row.key: row for row in observed_rows(stage_row.document_id, stage_row.since)}
         row = rows.get(request.POST.get("key", ""))
-        if row is None:
+        if row is None or not row.drawable:
             return _back(stage_row.revision)
         data = add_observed_edge(Document.from_json(stage_row.revision.data), row).to_json()
         added = _save_on_top(data, stage_row.revision, auth.author_of(request))
@@ -210,7 +211,7 @@ def drift_action(request: HttpRequest, slug: str) -> HttpResponse:
             return _back(revision)
         new = {row.key: row for row in found.new}
         unused = {f"edge:{edge.id}": edge for edge in found.unused}
-        if key not in new and key not in unused:
+        if (key not in new and key not in unused) or (action == "accept" and key in new and not new[key].drawable):
             return _back(revision)
         if action == "dismiss":
             DriftDismissal.objects.get_or_create(document=document, key=key)

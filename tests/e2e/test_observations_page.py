@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,15 +47,21 @@ def press(page, selector: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_stage_push_add_promote(browser, app_url):
-    with TCP.open("rb") as handle:
-        revision = save_revision(read_flows([("tcp", handle)]).document.to_json())
+def watched_page(browser, app_url) -> tuple[Any, Any, Watch]:
+    """A context and its page at 1024x768, every console error, exception and CSP violation recorded."""
     context = browser.new_context(base_url=app_url, viewport={"width": 1024, "height": 768})
     context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     page.set_default_timeout(15_000)
     watch = Watch()
     watch.attach(page)
+    return context, page, watch
+
+
+def test_stage_push_add_promote(browser, app_url):
+    with TCP.open("rb") as handle:
+        revision = save_revision(read_flows([("tcp", handle)]).document.to_json())
+    context, page, watch = watched_page(browser, app_url)
     try:
         page.goto(f"/d/{revision.slug}/history")
         press(page, "#observations-link")

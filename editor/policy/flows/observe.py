@@ -3,7 +3,8 @@
 A stream (`hubble observe --follow -o jsonpb`, Gadget lines) arrives in pieces of whole lines. Each piece is
 read by `read_flows` like an uploaded log, so every format and rule of the importer applies, and comes out as
 the edges of a small graph: one ObservedEdge per (source, destination, protocol, port) with its count,
-first/last seen and verdicts. Storage adds these into one row per edge key and time bucket, never keeping a
+first/last seen and verdicts (ICMP as protocol ICMPv4 or ICMPv6 and its type as the port, as `check.Observation`
+has it). Storage adds these into one row per edge key and time bucket, never keeping a
 flow: it grows with distinct edges x buckets, not with traffic.
 
 The key names what an edge means (the two nodes' kind, namespace, name, labels, address, and the port), not
@@ -39,8 +40,8 @@ class ObservedEdge(msgspec.Struct, frozen=True, gc=False):  # a Struct: made sev
     key: str  # sha256 of what the edge means: stable across pieces, streams and restarts
     source: dict[str, Any]  # the node as document JSON, without id/layout
     target: dict[str, Any]
-    protocol: str
-    port: int | None
+    protocol: str  # TCP, UDP, SCTP, ICMPv4, ICMPv6; ANY in rows stored before ICMP was kept (an ICMP edge)
+    port: int | None  # the ICMP type for ICMP
     count: int
     first_seen: str | None
     last_seen: str | None
@@ -165,9 +166,7 @@ def _observed_edges(read: _Graph) -> list[ObservedEdge]:
         observed = edge.observed
         if observed is None:
             continue
-        port = edge.ports[0] if edge.ports else None
-        protocol = port.protocol if port else "ANY"
-        number = port.port if port and isinstance(port.port, int) else None
+        protocol, number = _protocol_and_port(edge)
         protocol_text, number_text = encode(protocol), encode(number)
         ends_and_ports = (edge.source, edge.target, encode(edge.ports), encode(edge.icmps) if edge.icmps else b"")
         if ends_and_ports in drawn:
@@ -200,6 +199,25 @@ def _observed_edges(read: _Graph) -> list[ObservedEdge]:
             )
         )
     return edges
+
+
+def _protocol_and_port(edge: _Edge) -> tuple[str, int | None]:
+    """What the importer's edge carries (it draws one edge per protocol and port or ICMP type): a port's
+    protocol and number, or ICMPv4/ICMPv6 and the ICMP type (as check.Observation has it). Edges of this
+    version always have one or the other; ("ANY", None) is what every ICMP edge was stored as before."""
+    if edge.ports:
+        port = edge.ports[0]
+        return port.protocol, port.port if isinstance(port.port, int) else None
+    if edge.icmps:
+        icmp = edge.icmps[0]
+        kind = icmp.get("type")
+        return icmp_protocol(icmp), kind if isinstance(kind, int) else None
+    return "ANY", None
+
+
+def icmp_protocol(icmp: dict[str, Any]) -> str:
+    """ICMPv6 for an `icmps` field of family IPv6, else ICMPv4 (Cilium's ICMPField: family defaults to IPv4)."""
+    return "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
 
 
 def _parsed(text: str | None) -> datetime | None:

@@ -19,6 +19,11 @@ import msgspec
 from ..check import analyse_document, observations_from_document, replay
 from ..compile import CompileResult, compile_document
 from ..document import Document, Edge, Node, Observed, Port, safe_id
+from .observe import icmp_protocol
+
+ICMP_PROTOCOLS = ("ICMPv4", "ICMPv6")  # an observed row's protocol for ICMP; its port is the ICMP type
+# What every observed ICMP edge was stored as before ICMP was kept (no family, no type); no other row has it.
+LEGACY_ICMP = "ANY"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +36,38 @@ class ObservedRow:
     denied: int  # of which the cluster dropped when observed
     first_seen: str
     last_seen: str
+
+    @property
+    def drawable(self) -> bool:
+        """Whether "add to the drawing" can draw this row as the one connection it is: not a row stored as
+        protocol ANY (an ICMP edge whose family and type were not kept: drawn, it would allow everything between
+        its ends), nor ICMP without a type (Cilium's icmps field needs one)."""
+        protocol, port = self.edge["protocol"], self.edge["port"]
+        return protocol != LEGACY_ICMP and not (protocol in ICMP_PROTOCOLS and not isinstance(port, int))
+
+    @property
+    def connection(self) -> str:
+        """The protocol and port as the page shows them: TCP/9080, ICMPv4 type 8, ANY (a row stored before
+        ICMP was kept)."""
+        return connection_text(self.edge["protocol"], self.edge["port"])
+
+
+def connection_text(protocol: str, port: int | None) -> str:
+    if protocol in ICMP_PROTOCOLS:
+        return protocol if port is None else f"{protocol} type {port}"
+    return protocol if port is None else f"{protocol}/{port}"
+
+
+def drawn_connections(edge: Edge) -> str:
+    """What a drawn edge allows, as the page shows it: its ports and ICMP types, or all."""
+    texts = []
+    for port in edge.ports:
+        number = "" if port.port is None else f"/{port.port}" + ("" if port.end_port is None else f"-{port.end_port}")
+        texts.append(port.protocol + number)
+    for icmp in edge.icmps:
+        kind = icmp.get("type")
+        texts.append(icmp_protocol(icmp) + ("" if kind is None else f" type {kind}"))
+    return ", ".join(texts) or "all"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,8 +139,20 @@ class _Nodes:
 
 
 def _edge(source: str, target: str, description: dict[str, Any], edge_id: str) -> Edge:
+    """The observed connection as an edge: its one port, or its one ICMP type as `icmps` (what the flow import
+    draws, and what the Cilium compiler writes as an `icmps` rule). A row stored as protocol ANY (an ICMP edge,
+    before ICMP was kept) becomes an edge of neither: its replay names no protocol."""
     protocol, port = description["protocol"], description["port"]
+    if protocol in ICMP_PROTOCOLS:
+        return Edge(id=edge_id, source=source, target=target, icmps=[_icmp(protocol, port)])
+    if protocol == LEGACY_ICMP:
+        return Edge(id=edge_id, source=source, target=target)
     return Edge(id=edge_id, source=source, target=target, ports=[Port(protocol, port)])
+
+
+def _icmp(protocol: str, kind: int | None) -> dict[str, Any]:
+    family = "IPv6" if protocol == "ICMPv6" else "IPv4"
+    return {"family": family, "type": kind} if kind is not None else {"family": family}
 
 
 def observed_document(rows: Iterable[ObservedRow]) -> Document:
@@ -178,7 +227,10 @@ def _workload(node: dict[str, Any]) -> str | None:
 
 
 def add_observed_edge(document: Document, row: ObservedRow) -> Document:
-    """The document with this observed connection drawn as an allow edge (its nodes added when missing)."""
+    """The document with this observed connection drawn as an allow edge (its nodes added when missing); the
+    document unchanged for a row that is not `drawable`."""
+    if not row.drawable:
+        return document
     copy = Document.from_json(document.to_json())
     nodes = _Nodes(copy)
     source, target = nodes.add(row.edge["source"]), nodes.add(row.edge["target"])
@@ -207,8 +259,20 @@ def node_identity(node: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _covers(edge: Edge, protocol: str, port: int | None) -> bool:
+    """Whether a drawn edge carries observed traffic of `protocol` and `port` (the ICMP type for ICMP).
+
+    An edge without ports carries every protocol, ICMP included, unless it has `icmps`: then ICMP of those
+    types only (SEMANTICS.md P1: no ports, all ports and protocols; C12: with toPorts, ICMP only as `icmps`
+    allow it; Cilium's L3-only rule allows all traffic). An edge with ports carries none of ICMP, ANY
+    included (Cilium's ANY is TCP, UDP and SCTP; C12), except through its `icmps`."""
+    if protocol in ICMP_PROTOCOLS:
+        if not edge.ports and not edge.icmps:
+            return True
+        return any(_icmp_covers(icmp, protocol, port) for icmp in edge.icmps)
+    if protocol == LEGACY_ICMP:  # an ICMP edge of unknown family and type, stored before ICMP was kept
+        return not edge.ports
     if not edge.ports:
-        return True
+        return not edge.icmps
     for drawn in edge.ports:
         if drawn.protocol not in (protocol, "ANY"):
             continue
@@ -217,6 +281,15 @@ def _covers(edge: Edge, protocol: str, port: int | None) -> bool:
         if drawn.port == port or (drawn.end_port is not None and drawn.port <= port <= drawn.end_port):
             return True
     return False
+
+
+def _icmp_covers(icmp: dict[str, Any], protocol: str, kind: int | None) -> bool:
+    if icmp_protocol(icmp) != protocol:
+        return False
+    drawn = icmp.get("type")
+    # A type by name (Cilium's ICMPField.type also takes CamelCase names such as EchoRequest: its CRD schema,
+    # corpus/schemas) is not told apart from a number here, as a named port is not.
+    return kind is None or not isinstance(drawn, int) or drawn == kind
 
 
 @dataclasses.dataclass

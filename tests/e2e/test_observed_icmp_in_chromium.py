@@ -1,0 +1,96 @@
+"""In Chromium: a ping pushed with `fenceline push` shows in drift as ICMPv4 type 8 and is added to the drawing as
+an ICMP edge with the keyboard; a row stored as protocol ANY before ICMP was kept shows without "Add to the
+drawing"; an unused ICMP-only edge reads as its ICMP type, not as "all" (issue 17)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from editor.models import save_revision
+from editor.observation_models import Observation, ObservationStream
+from editor.policy.flows import read_flows
+from editor.policy.flows.observe import edge_key, observe
+from tests.e2e.test_observations_page import ROOT, TCP, press, watched_page
+from tests.unit.test_observed_icmp import as_icmp
+from tests.web.test_observations_staged import body, lines
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_ping_in_drift_is_added_as_icmp_and_an_old_any_row_cannot_be(browser, app_url):
+    with TCP.open("rb") as handle:
+        data = read_flows([("tcp", handle)]).document.to_json()
+    data["edges"].append(
+        {
+            "id": "timestamps",
+            "source": "bookinfo/reviews-v3",
+            "target": "bookinfo/ratings-v1",
+            "icmps": [{"family": "IPv4", "type": 13}],
+        }
+    )
+    revision = save_revision(data)
+    stream, token = ObservationStream.create(revision.document, "kind")
+    records = lines()
+    # The row a ping reviews-v2 -> productpage-v1 got before ICMP was kept: protocol ANY, port None.
+    (old,) = observe(body([as_icmp(records[0], reverse=True)]))[0]
+    now = datetime.now(UTC)
+    legacy_key = edge_key(old.source, old.target, "ANY", None)
+    Observation.objects.create(
+        document=revision.document,
+        key=legacy_key,
+        bucket=now.replace(minute=0, second=0, microsecond=0),
+        edge={**json.loads(old.description), "protocol": "ANY", "port": None},
+        count=2,
+        first_seen=now,
+        last_seen=now,
+    )
+    url = f"{app_url}/api/observations/{stream.slug}"
+    pushed = subprocess.run(
+        [sys.executable, "-m", "editor.policy.cli", "push", url, "--token", token],
+        input=body([*records, as_icmp(records[0])]),  # productpage-v1 -> reviews-v2: drawn for TCP 9080 only
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+
+    context, page, watch = watched_page(browser, app_url)
+    try:
+        page.goto(f"/d/{revision.slug}/history")
+        press(page, "#observations-link")
+        page.wait_for_selector("#drift-heading")
+        rows = page.locator("tr.drift-new")
+        assert rows.count() == 2
+        ping = rows.filter(has_text="ICMPv4 type 8")
+        legacy = rows.filter(has_text="ANY")
+        assert ping.count() == 1 and legacy.count() == 1
+        assert "productpage-v1" in ping.locator("td").nth(0).inner_text()
+        assert legacy.locator("button[value=accept]").count() == 0
+        assert "cannot be drawn" in legacy.inner_text()
+        unused = page.locator("tr.drift-unused")
+        assert unused.count() == 1 and "ICMPv4 type 13" in unused.inner_text() and "all" not in unused.inner_text()
+
+        ping.locator("button[value=accept]").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        page.wait_for_selector("#drift-heading")
+        assert page.locator("tr.drift-new").count() == 1 and "ANY" in page.locator("tr.drift-new").inner_text()
+        latest = revision.document.latest_revision()
+        assert latest.number == 2
+        (added,) = [edge for edge in latest.data["edges"] if edge["id"].startswith("observed-")]
+        assert added["icmps"] == [{"family": "IPv4", "type": 8}] and not added.get("ports")
+
+        page.locator("tr.drift-new button[value=dismiss]").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        page.wait_for_selector("#drift-heading")
+        assert page.locator("tr.drift-new").count() == 0
+        assert revision.document.latest_revision().number == 2
+        watch.assert_clean(page)
+    finally:
+        context.close()
