@@ -146,7 +146,9 @@ CARRIERS = {
     "ANY": (Edge("d", "", "", ports=[Port("ANY", None)]), False),  # Cilium's ANY is TCP, UDP and SCTP (C12)
     "icmp 8": (Edge("d", "", "", icmps=[{"family": "IPv4", "type": 8}]), True),
     "icmp 8 no family": (Edge("d", "", "", icmps=[{"type": 8}]), True),  # IPv4 by default (Cilium's ICMPField)
-    "EchoRequest": (Edge("d", "", "", icmps=[{"type": "EchoRequest"}]), True),  # a name is not told apart
+    "EchoRequest": (Edge("d", "", "", icmps=[{"type": "EchoRequest"}]), True),  # Cilium's name for type 8
+    "EchoReply": (Edge("d", "", "", icmps=[{"type": "EchoReply"}]), False),  # its name for type 0
+    "icmp '8'": (Edge("d", "", "", icmps=[{"type": "8"}]), True),  # IntOrString: the number as a string
     "icmp 0": (Edge("d", "", "", icmps=[{"family": "IPv4", "type": 0}]), False),  # echo reply: another type
     "icmpv6 128": (Edge("d", "", "", icmps=[{"family": "IPv6", "type": 128}]), False),  # ICMPv6 echo request
     "TCP 9080 and icmp 8": (Edge("d", "", "", ports=[Port("TCP", 9080)], icmps=[{"family": "IPv4", "type": 8}]), True),
@@ -170,6 +172,41 @@ def test_drift_matches_a_ping_against_what_the_drawn_edge_carries_of_icmp() -> N
         assert (result.new == []) is ("d" not in {e.id for e in result.unused})
         found[name] = result.new == []
     assert found == {name: carried for name, (_, carried) in CARRIERS.items()}
+
+
+def test_drift_reads_a_named_icmp_type_as_the_number_cilium_gives_it() -> None:
+    """Cilium's ICMPField.type takes a CamelCase name, which it turns into the number of that name in the field's
+    family (cilium/cilium pkg/policy/api/icmp.go, icmpIpv4TypeNameToCode / icmpIpv6TypeNameToCode; the names are
+    in the CRD schema, corpus/schemas): an edge allowing `EchoReply` does not carry echo requests, nor
+    destination-unreachable errors, and a name its family does not have (Cilium refuses the policy) carries
+    nothing. Names are fixed numbers, unlike a named port, so they are told apart."""
+    v4 = [row(edge) for edge in observe(piece(as_icmp(productpage_to_reviews(), 3, reverse=True)))[0]]
+    (unreachable,) = v4
+    record = productpage_to_reviews()
+    record["flow"]["l4"] = {"ICMPv6": {"type": 128}}
+    record["flow"]["IP"] = {**record["flow"]["IP"], "source": "fd00::177", "destination": "fd00::110"}
+    flow = json.loads(json.dumps(record["flow"]))
+    flow["source"], flow["destination"] = flow["destination"], flow["source"]
+    (echo6,) = [row(edge) for edge in observe(piece({"flow": flow, "time": flow["time"]}))[0]]
+    assert (echo6.edge["protocol"], echo6.edge["port"]) == ("ICMPv6", 128)
+    cases = {
+        ("IPv4", "DestinationUnreachable"): (True, False),
+        ("IPv4", "EchoReply"): (False, False),
+        ("IPv4", "EchoRequest"): (False, False),
+        ("IPv6", "EchoRequest"): (False, True),
+        ("IPv6", "EchoReply"): (False, False),  # 129 in ICMPv6
+        ("IPv6", "DestinationUnreachable"): (False, False),  # 1 in ICMPv6, not 3
+        ("IPv4", "PacketTooBig"): (False, False),  # an ICMPv6 name only: Cilium refuses it for IPv4
+        ("IPv6", "128"): (False, True),
+    }
+    found = {}
+    for (family, name), _ in cases.items():
+        document = drawing()
+        document.edges.append(
+            Edge("d", "bookinfo/reviews-v2", "bookinfo/productpage-v1", icmps=[{"family": family, "type": name}])
+        )
+        found[(family, name)] = tuple(drift(document, [ping]).new == [] for ping in (unreachable, echo6))
+    assert found == cases
 
 
 def test_drift_does_not_let_an_icmp_only_edge_carry_tcp() -> None:
