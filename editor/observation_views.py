@@ -21,8 +21,15 @@ from django.views.decorators.http import require_POST, require_safe
 from editor import auth, staged_store
 from editor.models import Revision, StaleParentError, save_revision
 from editor.observation_models import DriftDismissal, ObservationStream, StagedRevision
-from editor.policy.document import Document
-from editor.policy.flows.staging import Drift, add_observed_edge, drawn_connections, drift, remove_edge
+from editor.policy.document import Document, Settings
+from editor.policy.flows.staging import (
+    Drift,
+    add_observed_edge,
+    drawing_refusal,
+    drawn_connections,
+    drift,
+    remove_edge,
+)
 from editor.staged_store import observed_rows
 
 
@@ -58,8 +65,11 @@ def _page(request: HttpRequest, revision: Revision, new_token: tuple[Observation
     latest = document.latest_revision()
     nodes = {node["id"]: node for node in latest.data.get("nodes", [])} if latest else {}
     found = latest_drift(document.pk, latest) if latest else None
+    dialect_name = Settings.from_json(latest.data.get("settings", {})).dialect if latest else ""
     context = {
         "drift": found,
+        # Each new connection and why "Add to the drawing" cannot draw it (None: it can).
+        "drift_new": [(row, drawing_refusal(row, dialect_name)) for row in (found.new if found else [])],
         "drift_days": settings.FENCELINE_DRIFT_DAYS,
         "unused": [
             (
@@ -161,9 +171,10 @@ def add_observed(request: HttpRequest, slug: str) -> HttpResponse:
         )
         rows = {row.key: row for row in observed_rows(stage_row.document_id, stage_row.since)}
         row = rows.get(request.POST.get("key", ""))
-        if row is None or not row.drawable:
+        staged = Document.from_json(stage_row.revision.data)
+        if row is None or drawing_refusal(row, staged.settings.dialect) is not None:
             return _back(stage_row.revision)
-        data = add_observed_edge(Document.from_json(stage_row.revision.data), row).to_json()
+        data = add_observed_edge(staged, row).to_json()
         added = _save_on_top(data, stage_row.revision, auth.author_of(request))
         stage_row.revision = added
         stage_row.save(update_fields=["revision"])
@@ -211,12 +222,14 @@ def drift_action(request: HttpRequest, slug: str) -> HttpResponse:
             return _back(revision)
         new = {row.key: row for row in found.new}
         unused = {f"edge:{edge.id}": edge for edge in found.unused}
-        if (key not in new and key not in unused) or (action == "accept" and key in new and not new[key].drawable):
+        if key not in new and key not in unused:
             return _back(revision)
         if action == "dismiss":
             DriftDismissal.objects.get_or_create(document=document, key=key)
             return _back(revision)
         current = Document.from_json(latest.data)
+        if key in new and drawing_refusal(new[key], current.settings.dialect) is not None:
+            return _back(revision)
         changed = add_observed_edge(current, new[key]) if key in new else remove_edge(current, unused[key].id)
         saved = _save_on_top(changed.to_json(), latest, auth.author_of(request))
     return _back(saved)

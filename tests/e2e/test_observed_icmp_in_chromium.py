@@ -22,6 +22,13 @@ from tests.web.test_observations_staged import body, lines
 pytestmark = pytest.mark.e2e
 
 
+def open_observations(page, slug: str) -> None:
+    """From the drawing's history to its observations page, with the keyboard."""
+    page.goto(f"/d/{slug}/history")
+    press(page, "#observations-link")
+    page.wait_for_selector("#drift-heading")
+
+
 def test_a_ping_in_drift_is_added_as_icmp_and_an_old_any_row_cannot_be(browser, app_url):
     with TCP.open("rb") as handle:
         data = read_flows([("tcp", handle)]).document.to_json()
@@ -61,9 +68,7 @@ def test_a_ping_in_drift_is_added_as_icmp_and_an_old_any_row_cannot_be(browser, 
 
     context, page, watch = watched_page(browser, app_url)
     try:
-        page.goto(f"/d/{revision.slug}/history")
-        press(page, "#observations-link")
-        page.wait_for_selector("#drift-heading")
+        open_observations(page, revision.slug)
         rows = page.locator("tr.drift-new")
         assert rows.count() == 2
         ping = rows.filter(has_text="ICMPv4 type 8")
@@ -91,6 +96,41 @@ def test_a_ping_in_drift_is_added_as_icmp_and_an_old_any_row_cannot_be(browser, 
         page.wait_for_selector("#drift-heading")
         assert page.locator("tr.drift-new").count() == 0
         assert revision.document.latest_revision().number == 2
+        watch.assert_clean(page)
+    finally:
+        context.close()
+
+
+def test_a_ping_in_a_networkpolicy_drawing_says_why_it_cannot_be_drawn(browser, app_url):
+    """NetworkPolicy has no ICMP rules: in the native dialect the ping's row gives the reason instead of "Add to
+    the drawing" (which drew an edge the native compiler leaves out), and can be dismissed with the keyboard."""
+    with TCP.open("rb") as handle:
+        document = read_flows([("tcp", handle)]).document
+    document.settings.dialect = "native"
+    revision = save_revision(document.to_json())
+    (seen,) = observe(body([as_icmp(lines()[0], reverse=True)]))[0]
+    now = datetime.now(UTC)
+    Observation.objects.create(
+        document=revision.document,
+        key=seen.key,
+        bucket=now.replace(minute=0, second=0, microsecond=0),
+        edge=json.loads(seen.description),
+        count=seen.count,
+        first_seen=now,
+        last_seen=now,
+    )
+    context, page, watch = watched_page(browser, app_url)
+    try:
+        open_observations(page, revision.slug)
+        row = page.locator("tr.drift-new")
+        assert row.count() == 1 and "ICMPv4 type 8" in row.inner_text()
+        assert row.locator("button[value=accept]").count() == 0
+        assert "NetworkPolicy has no ICMP rules" in row.inner_text() and "Cilium" in row.inner_text()
+        press(page, "tr.drift-new button[value=dismiss]")
+        page.wait_for_load_state()
+        page.wait_for_selector("#drift-heading")
+        assert page.locator("tr.drift-new").count() == 0
+        assert revision.document.latest_revision().pk == revision.pk
         watch.assert_clean(page)
     finally:
         context.close()

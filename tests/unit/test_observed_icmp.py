@@ -17,7 +17,14 @@ from editor.policy.compile import compile_document
 from editor.policy.document import Document, Edge, Port
 from editor.policy.flows import read_flows
 from editor.policy.flows.observe import ObservedEdge, edge_key, observe
-from editor.policy.flows.staging import ObservedRow, add_observed_edge, drift, observed_document, staged_report
+from editor.policy.flows.staging import (
+    ObservedRow,
+    add_observed_edge,
+    drawing_refusal,
+    drift,
+    observed_document,
+    staged_report,
+)
 
 HUBBLE = Path(__file__).resolve().parents[1] / "fixtures" / "hubble"
 TCP = HUBBLE / "basic-sample-400-tcp-flows.json"
@@ -137,6 +144,27 @@ def test_adding_a_ping_to_the_drawing_draws_an_icmp_edge_cilium_writes_as_icmps(
     assert [rule["icmps"] for rule in rules] == [[{"fields": [{"family": "IPv4", "type": 8}]}]] * 2
     assert not any("toPorts" in rule for rule in rules)
     assert staged_report(added, [row(edge)]).undecided == 1  # still not analysed, and no longer anything else
+
+
+def test_a_ping_is_not_added_to_a_networkpolicy_drawing_which_cannot_write_icmp() -> None:
+    """NetworkPolicy has no ICMP rules (SEMANTICS.md 3.5 P6): the native compiler leaves an `icmps` edge out of
+    the YAML with an error, so adding the ping there would draw an edge that allows nothing while drift counts
+    the ping as carried. It is refused, saying why and which dialect writes it; TCP is still added."""
+    staged = drawing()
+    staged.settings.dialect = "native"
+    (ping,) = [row(edge) for edge in observe(piece(as_icmp(productpage_to_reviews(), reverse=True)))[0]]
+    refusal = drawing_refusal(ping, "native")
+    assert refusal is not None and "NetworkPolicy" in refusal and "ICMP" in refusal and "Cilium" in refusal
+    assert add_observed_edge(staged, ping).to_json() == staged.to_json()
+    assert [r.key for r in drift(staged, [ping]).new] == [ping.key]
+    assert drawing_refusal(ping, "cilium") is None
+    tcp = json.loads(json.dumps(productpage_to_reviews()))
+    tcp["flow"]["source"], tcp["flow"]["destination"] = tcp["flow"]["destination"], tcp["flow"]["source"]
+    (other_way,) = [row(edge) for edge in observe(piece(tcp))[0]]
+    assert drawing_refusal(other_way, "native") is None
+    added = add_observed_edge(staged, other_way)
+    assert len(added.edges) == len(staged.edges) + 1
+    assert "cannot be drawn" in (drawing_refusal(legacy_row(), "cilium") or "")
 
 
 # What a drawn edge reviews-v2 -> productpage carries of an ICMPv4 echo request (type 8) the other way round.

@@ -16,7 +16,7 @@ import pytest
 from django.test import Client
 
 from editor.models import Revision, save_revision
-from editor.observation_models import Observation, ObservationStream, StagedDenial
+from editor.observation_models import Observation, ObservationStream, StagedDenial, StagedRevision
 from editor.policy.flows.observe import edge_key, observe
 from tests.unit.test_observed_icmp import as_icmp
 from tests.web.test_observations_staged import (
@@ -142,3 +142,25 @@ def test_a_stage_on_a_revision_with_an_icmp_edge_judges_pings_and_tcp(flows_revi
     send(Client(), stream, token, body([*lines(), ping(), violation]))
     # reviews-v2 -> productpage on TCP 9080: the icmps edge allows no TCP.
     assert [(d.protocol, d.port) for d in StagedDenial.objects.filter(stage=stage)] == [("TCP", 9080)]
+
+
+def test_a_networkpolicy_drawing_refuses_to_draw_a_ping_and_says_why(flows_revision):  # noqa: F811
+    """NetworkPolicy has no ICMP rules (SEMANTICS.md 3.5 P6): in the native dialect the ping stays in drift with
+    the reason instead of "Add to the drawing", and accepting or adding it anyway saves nothing (drawn, it would
+    be an edge the native compiler leaves out of the YAML, while drift counted the ping as carried)."""
+    data = json.loads(json.dumps(flows_revision.data))
+    data["settings"]["dialect"] = "native"
+    native = save_revision(data, flows_revision)
+    client = csrf_client()
+    stage = staged(native)
+    stream, token = ObservationStream.create(native.document, "a")
+    send(client, stream, token, body([*lines(), ping(reverse=False)]))
+    html = page(client, native)
+    new = html.split('id="drift-new"')[1].split("</table>")[0]
+    assert new.count('class="drift-new"') == 1 and "ICMPv4 type 8" in new
+    assert 'value="accept"' not in new and "Kubernetes NetworkPolicy has no ICMP rules" in new and "Cilium" in new
+    key = re.search(r'name="key" value="([0-9a-f]{64})"', new)[1]
+    post_form(client, f"/d/{native.slug}/observations/drift", {"key": key, "action": "accept"})
+    post_form(client, f"/d/{native.slug}/observations/add", {"key": key})
+    assert native.document.latest_revision().pk == native.pk
+    assert StagedRevision.objects.get(pk=stage.pk).revision_id == native.pk

@@ -18,6 +18,7 @@ import msgspec
 
 from ..check import analyse_document, observations_from_document, replay
 from ..compile import CompileResult, compile_document
+from ..dialects import REGISTRY, dialect
 from ..document import Document, Edge, Node, Observed, Port, safe_id
 from .observe import icmp_protocol
 
@@ -50,6 +51,22 @@ class ObservedRow:
         """The protocol and port as the page shows them: TCP/9080, ICMPv4 type 8, ANY (a row stored before
         ICMP was kept)."""
         return connection_text(self.edge["protocol"], self.edge["port"])
+
+
+def drawing_refusal(row: ObservedRow, dialect_name: str) -> str | None:
+    """Why "add to the drawing" cannot draw this row in a drawing of that dialect, as the page says it; None
+    when it can. ICMP is drawn as `icmps`, which NetworkPolicy cannot write (SEMANTICS.md 3.5 P6): the native
+    compiler would leave the edge out of the YAML, while drift would count the ping as carried."""
+    protocol = row.edge["protocol"]
+    if protocol == LEGACY_ICMP:
+        return "ICMP stored before its type was kept: it cannot be drawn."
+    if not row.drawable:
+        return "ICMP without a type: it cannot be drawn."
+    chosen = dialect(dialect_name)
+    if protocol in ICMP_PROTOCOLS and not chosen.has("icmp"):
+        able = ", ".join(d.label for d in REGISTRY.values() if d.has("icmp"))
+        return f"{chosen.title} has no ICMP rules: it cannot be drawn unless the drawing uses {able}."
+    return None
 
 
 def connection_text(protocol: str, port: int | None) -> str:
@@ -228,8 +245,8 @@ def _workload(node: dict[str, Any]) -> str | None:
 
 def add_observed_edge(document: Document, row: ObservedRow) -> Document:
     """The document with this observed connection drawn as an allow edge (its nodes added when missing); the
-    document unchanged for a row that is not `drawable`."""
-    if not row.drawable:
+    document unchanged for a row it cannot draw (`drawing_refusal`)."""
+    if drawing_refusal(row, document.settings.dialect) is not None:
         return document
     copy = Document.from_json(document.to_json())
     nodes = _Nodes(copy)
