@@ -18,7 +18,7 @@ import msgspec
 
 from ..check import analyse_document, observations_from_document, replay
 from ..compile import CompileResult, compile_document
-from ..dialects import REGISTRY, dialect
+from ..dialects import REGISTRY
 from ..document import Document, Edge, Node, Observed, Port, safe_id
 from .observe import icmp_protocol
 
@@ -62,10 +62,11 @@ def drawing_refusal(row: ObservedRow, dialect_name: str) -> str | None:
         return "ICMP stored before its type was kept: it cannot be drawn."
     if not row.drawable:
         return "ICMP without a type: it cannot be drawn."
-    chosen = dialect(dialect_name)
-    if protocol in ICMP_PROTOCOLS and not chosen.has("icmp"):
+    chosen = REGISTRY.get(dialect_name)
+    if protocol in ICMP_PROTOCOLS and not (chosen and chosen.has("icmp")):
         able = ", ".join(d.label for d in REGISTRY.values() if d.has("icmp"))
-        return f"{chosen.title} has no ICMP rules: it cannot be drawn unless the drawing uses {able}."
+        title = chosen.title if chosen else f"The dialect {dialect_name!r}"
+        return f"{title} has no ICMP rules: it cannot be drawn unless the drawing uses {able}."
     return None
 
 
