@@ -16,24 +16,24 @@
   function style() {
     return [
       { selector: "node.workload, node.selector, node.external", style: { "min-zoomed-font-size": READABLE } },
-      { selector: "edge", style: { "min-zoomed-font-size": READABLE } },
+      { selector: "edge[!aggregate], edge[?shownLabel], edge:selected", style: { "min-zoomed-font-size": READABLE } },
       { selector: "node.namespace[fontSize]", style: { "font-size": "data(fontSize)", "text-max-width": "data(textWidth)" } },
       { selector: "node.namespace", style: { "min-zoomed-font-size": 0 } },
       { selector: "node.collapsed", style: {
         "width": 240, "height": 96, "text-valign": "center", "text-margin-y": 0, "text-wrap": "wrap",
         "background-color": "#e0e7ff", "background-opacity": 1, "border-width": 2,
       } },
-      { selector: "edge.aggregate", style: { "width": "data(weight)", "min-zoomed-font-size": READABLE, "arrow-scale": 1.4 } },
+      { selector: "edge.aggregate", style: { "width": "data(weight)" } },
       // At the opening zoom an aggregate is a haystack line (Cytoscape's cheapest edge: no curve, no arrow), its
       // ends spread over the boxes. Where its label is drawn (zoomed in) or when selected it is curved again,
       // with its arrow (one at each end when its edges go both ways): the direction is read there.
       { selector: "edge.aggregate", style: { "curve-style": "haystack", "haystack-radius": 0.6 } },
-      { selector: "edge.aggregate[?shownLabel], edge.aggregate:selected", style: { "curve-style": "bezier" } },
+      { selector: "edge.aggregate[?shownLabel], edge.aggregate:selected", style: { "curve-style": "bezier", "arrow-scale": 1.4 } },
       // A two-way aggregate shows its state at both ends: the tee of a Deny and the cross of an edge the dialect
       // cannot write (graph.js puts them at the target end only) at the source end too.
-      { selector: "edge.aggregate[?twoWay]", style: { "source-arrow-shape": "triangle" } },
-      { selector: "edge.aggregate[?twoWay].deny", style: { "source-arrow-shape": "tee" } },
-      { selector: "edge.aggregate[?twoWay].error", style: { "source-arrow-shape": "triangle-cross" } },
+      { selector: "edge.aggregate[?twoWay][?shownLabel], edge.aggregate[?twoWay]:selected", style: { "source-arrow-shape": "triangle" } },
+      { selector: "edge.aggregate[?twoWay][?shownLabel].deny, edge.aggregate[?twoWay].deny:selected", style: { "source-arrow-shape": "tee" } },
+      { selector: "edge.aggregate[?twoWay][?shownLabel].error, edge.aggregate[?twoWay].error:selected", style: { "source-arrow-shape": "triangle-cross" } },
       // An aggregate's label is given to Cytoscape only at a zoom where it is drawn (scale): below that, measuring
       // a thousand labels that are not drawn cost a third of the first picture.
       { selector: "edge.aggregate", style: { "label": "" } },
