@@ -192,6 +192,6 @@
 
   window.FencelineGraph = {
     elements: elements, style: style, displayName: displayName, portsLabel: portsLabel, nodeLabel: nodeLabel,
-    nodeHeight: nodeHeight, READABLE_ZOOM: READABLE_ZOOM,
+    nodeHeight: nodeHeight, READABLE_ZOOM: READABLE_ZOOM, FONT: FONT,
   };
 })();
