@@ -18,7 +18,9 @@
 
   const LARGE = 150; // pod nodes: above this a drawing opens collapsed and packed
   const POD_KINDS = new Set(["workload", "selector"]);
-  const COLLAPSED = { w: 240, h: 96 };
+  // A collapsed namespace's box (and its slot): wide enough for "999 workloads" at 11 px on screen at the zoom a
+  // large drawing opens at (lod.js fits the label into it).
+  const COLLAPSED = { w: 280, h: 96 };
   const CELL = { w: 200, h: 84 }; // grid of a namespace's workloads that have no position yet
   const GAP = 80; // between slots
   const PAD = 40; // inside an open namespace box (its padding and label)
@@ -368,5 +370,6 @@
     tap: tap,
     colourAggregates: colourAggregates,
     namespaceOf: namespaceOf,
+    COLLAPSED: COLLAPSED,
   };
 })();

@@ -161,9 +161,13 @@
       } },
       { selector: "node.has-error", style: { "border-color": COLORS.denied, "border-width": 3 } },
       { selector: "node:selected", style: { "border-color": COLORS.accent, "border-width": 3, "overlay-opacity": 0 } },
-      { selector: "edge", style: {
-        "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.1, "width": 2,
-        "line-color": COLORS.allowed, "target-arrow-color": COLORS.allowed, "source-arrow-color": COLORS.allowed,
+      { selector: "edge", style: { "curve-style": "bezier", "width": 2, "line-color": COLORS.allowed } },
+      // Arrow heads and label text: every edge but an aggregate drawn as a plain line (lod.js: zoomed out, not
+      // selected), which shows neither. Cytoscape applies and tracks every property an element's rules name, one
+      // by one, so the thousand aggregates of a whole cluster's first picture are given only their line.
+      { selector: "edge[!aggregate], edge[?shownLabel], edge:selected", style: {
+        "target-arrow-shape": "triangle", "arrow-scale": 1.1,
+        "target-arrow-color": COLORS.allowed, "source-arrow-color": COLORS.allowed,
         "font-family": FONT, "font-size": 12, "color": COLORS.ink,
         "text-background-color": COLORS.paper, "text-background-opacity": 0.9, "text-background-padding": 2,
         "text-background-shape": "round-rectangle", "min-zoomed-font-size": 6, "text-rotation": "autorotate",
@@ -188,6 +192,6 @@
 
   window.FencelineGraph = {
     elements: elements, style: style, displayName: displayName, portsLabel: portsLabel, nodeLabel: nodeLabel,
-    nodeHeight: nodeHeight, READABLE_ZOOM: READABLE_ZOOM,
+    nodeHeight: nodeHeight, READABLE_ZOOM: READABLE_ZOOM, FONT: FONT,
   };
 })();
