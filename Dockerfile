@@ -29,7 +29,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     FENCELINE_SCHEMA_CODE_DIR=/app/schema-code \
     DATABASE_URL=sqlite:////data/fenceline.sqlite3 \
     WEB_CONCURRENCY=2 \
-    GUNICORN_CMD_ARGS="--bind=0.0.0.0:8000 --worker-tmp-dir=/dev/shm --access-logfile=- --timeout=60 --graceful-timeout=20 --no-control-socket"
+    GUNICORN_CMD_ARGS="--bind=0.0.0.0:8000 --worker-class=editor.gunicorn_worker.SyncWorker --worker-tmp-dir=/dev/shm --access-logfile=- --timeout=60 --graceful-timeout=20 --no-control-socket"
 
 RUN groupadd --system --gid 10001 fenceline \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin fenceline \

@@ -28,7 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.bench_large import CHROMIUM, SHOWN, WHOLE_CLUSTER_LIMITS, fresh_page  # noqa: E402
+from bench.bench_large import CHROMIUM, SHOWN, SHOWN_MESSAGE, WHOLE_CLUSTER_LIMITS, fresh_page  # noqa: E402
 from scripts.appserver import serving  # noqa: E402
 from tests.large_drawing import large_drawing  # noqa: E402
 
@@ -246,7 +246,8 @@ def server_cpu(drawing: dict[str, Any], rounds: int = 3) -> dict[str, float]:
 def one_load(browser: Any, url: str) -> dict[str, Any]:
     context, page = fresh_page(browser)
     browser.start_tracing(page=page, categories=CATEGORIES)
-    page.goto(url)
+    with page.expect_console_message(lambda message: message.text == SHOWN_MESSAGE):  # as bench_large waits
+        page.goto(url, wait_until="commit")
     page.wait_for_function(SHOWN)
     page.wait_for_timeout(300)  # the frames after it
     figures = page.evaluate(PAGE_FIGURES)

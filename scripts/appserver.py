@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_CLASS = "editor.gunicorn_worker.SyncWorker"  # as the Dockerfile and `fenceline serve` run it
 
 
 def free_port() -> int:
@@ -83,6 +84,7 @@ def serving(
         slugs = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.split()
         port = free_port()
         gunicorn = [python, "-m", "gunicorn", "editor.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+        gunicorn += ["--worker-class", WORKER_CLASS]
         server = subprocess.Popen([*gunicorn, "--log-level", "warning", *gunicorn_args], cwd=ROOT, env=env)
         try:
             base = f"http://127.0.0.1:{port}"

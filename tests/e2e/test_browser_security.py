@@ -33,7 +33,7 @@ def test_it_makes_no_request_outside_its_own_origin(open_editor, app_url):
     outside = [url for url in watch.requests if urlsplit(url)[:2] != origin[:2] and not url.startswith("blob:")]
     assert outside == []
     # The page really loaded its front-end (so the list above is not empty for a trivial reason).
-    assert any("/static/vendor/cytoscape" in url for url in watch.requests)
+    assert any("/static/editor/editor-page" in url for url in watch.requests)
     assert any(url.endswith("/api/compile") for url in watch.requests)
     watch.assert_clean(editor.page)
 

@@ -30,4 +30,5 @@ def run(args: argparse.Namespace) -> int:
         call_command("runserver", address)
         return 0
     command = [sys.executable, "-m", "gunicorn", "editor.wsgi", "--bind", address, "--workers", str(args.workers)]
+    command += ["--worker-class", "editor.gunicorn_worker.SyncWorker"]  # not held by clients (its docstring)
     return subprocess.call(command)
