@@ -317,9 +317,9 @@
 
   // A tap on a collapsed namespace opens it; on an aggregate edge, opens both ends. True when handled here.
   function tap(ele) {
-    if (ele.data("collapsed")) { expand(ele.data("name")); return true; }
+    if (ele.hasClass("collapsed")) { expand(ele.data("name")); return true; }
     if (ele.data("aggregate")) {
-      const names = [ele.source(), ele.target()].filter((n) => n.data("collapsed")).map((n) => n.data("name"));
+      const names = [ele.source(), ele.target()].filter((n) => n.hasClass("collapsed")).map((n) => n.data("name"));
       setExpanded(names, true);
       return true;
     }

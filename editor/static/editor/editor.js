@@ -86,7 +86,7 @@
     if (!cy.edgehandles) return;
     eh = cy.edgehandles({
       canConnect: (source, target) => !whyLocked(source.id()) && !source.same(target) && !source.isParent() && !target.isParent() &&
-        !source.data("collapsed") && !target.data("collapsed"),
+        !source.hasClass("collapsed") && !target.hasClass("collapsed"),
       edgeParams: () => ({ data: {} }),
       hoverDelay: 120,
       snap: false,

@@ -89,7 +89,7 @@
     const grown = Math.max(14, NAMESPACE_PX / cy.zoom());
     cy.batch(() => {
       cy.nodes(".namespace").forEach((ns) => {
-        if (ns.data("collapsed")) { fitCollapsed(ns, grown, cy.zoom()); return; }
+        if (ns.hasClass("collapsed")) { fitCollapsed(ns, grown, cy.zoom()); return; }
         const size = Math.min(grown, TITLE_MAX);
         if (ns.data("fontSize") !== size) ns.data({ fontSize: size, textWidth: Math.max(160, ns.width(), size * 12) });
       });
