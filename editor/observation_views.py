@@ -172,10 +172,10 @@ def add_observed(request: HttpRequest, slug: str) -> HttpResponse:
         rows = {row.key: row for row in observed_rows(stage_row.document_id, stage_row.since)}
         row = rows.get(request.POST.get("key", ""))
         staged = Document.from_json(stage_row.revision.data)
-        if row is None or drawing_refusal(row, staged.settings.dialect) is not None:
+        changed = add_observed_edge(staged, row) if row is not None else staged
+        if changed is staged:  # no such row, or one the drawing cannot hold (drawing_refusal)
             return _back(stage_row.revision)
-        data = add_observed_edge(staged, row).to_json()
-        added = _save_on_top(data, stage_row.revision, auth.author_of(request))
+        added = _save_on_top(changed.to_json(), stage_row.revision, auth.author_of(request))
         stage_row.revision = added
         stage_row.save(update_fields=["revision"])
         staged_store.rebuild(stage_row)
@@ -228,8 +228,8 @@ def drift_action(request: HttpRequest, slug: str) -> HttpResponse:
             DriftDismissal.objects.get_or_create(document=document, key=key)
             return _back(revision)
         current = Document.from_json(latest.data)
-        if key in new and drawing_refusal(new[key], current.settings.dialect) is not None:
-            return _back(revision)
         changed = add_observed_edge(current, new[key]) if key in new else remove_edge(current, unused[key].id)
+        if changed is current:  # a row the drawing cannot hold (drawing_refusal)
+            return _back(revision)
         saved = _save_on_top(changed.to_json(), latest, auth.author_of(request))
     return _back(saved)

@@ -607,6 +607,17 @@ def json_chunks(
     yield b"\n}\n"
 
 
+def icmp_protocol(icmp: dict[str, Any]) -> str:
+    """ICMPv6 for an `icmps` entry of family IPv6, else ICMPv4 (Cilium's ICMPField: family defaults to IPv4)."""
+    return "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
+
+
+def icmp_entry(protocol: str, kind: int | None) -> dict[str, Any]:
+    """The `icmps` entry for ICMPv4 or ICMPv6 and an ICMP type (None: every type of the family)."""
+    family = "IPv6" if protocol == "ICMPv6" else "IPv4"
+    return {"family": family} if kind is None else {"family": family, "type": kind}
+
+
 def safe_id(text: str) -> str:
     """A valid node id for `text` (names from imported YAML or logs can hold any character): itself when it is
     one, else a readable form plus a short hash, so two texts never share an id."""

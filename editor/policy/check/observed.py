@@ -9,7 +9,7 @@ from typing import Any
 from ..analysis import (
     PROTOCOLS,
 )
-from ..document import NAMESPACE_NAME_LABEL, Document, Node
+from ..document import NAMESPACE_NAME_LABEL, Document, Node, icmp_protocol
 from ..manifests import Cluster, ContainerPort, Namespace, Workload
 from .cluster import REPRESENTATIVE_KIND, _namespace_in_scope, _stand_in, label_selector
 
@@ -94,7 +94,7 @@ def observations_from_document(document: Document) -> list[Observation]:
             for protocol in PROTOCOLS if port.protocol == "ANY" else (port.protocol,):
                 add(Observation(source, target, protocol, number, count, verdicts, edge.id))
         for icmp in edge.icmps:
-            protocol = "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
+            protocol = icmp_protocol(icmp)
             kind = icmp.get("type")
             add(
                 Observation(source, target, protocol, kind if isinstance(kind, int) else None, count, verdicts, edge.id)

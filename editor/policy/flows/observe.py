@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from ..document import icmp_protocol
 from ..gcpause import paused_gc
 from .importer import read_flows
 from .model import FlowOptions, FlowSummary
@@ -213,11 +214,6 @@ def _protocol_and_port(edge: _Edge) -> tuple[str, int | None]:
         kind = icmp.get("type")
         return icmp_protocol(icmp), kind if isinstance(kind, int) else None
     return "ANY", None
-
-
-def icmp_protocol(icmp: dict[str, Any]) -> str:
-    """ICMPv6 for an `icmps` field of family IPv6, else ICMPv4 (Cilium's ICMPField: family defaults to IPv4)."""
-    return "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
 
 
 def _parsed(text: str | None) -> datetime | None:

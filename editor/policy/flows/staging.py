@@ -19,8 +19,7 @@ import msgspec
 from ..check import analyse_document, observations_from_document, replay
 from ..compile import CompileResult, compile_document
 from ..dialects import REGISTRY
-from ..document import Document, Edge, Node, Observed, Port, safe_id
-from .observe import icmp_protocol
+from ..document import Document, Edge, Node, Observed, Port, icmp_entry, icmp_protocol, safe_id
 
 ICMP_PROTOCOLS = ("ICMPv4", "ICMPv6")  # an observed row's protocol for ICMP; its port is the ICMP type
 # What every observed ICMP edge was stored as before ICMP was kept (no family, no type); no other row has it.
@@ -162,15 +161,10 @@ def _edge(source: str, target: str, description: dict[str, Any], edge_id: str) -
     before ICMP was kept) becomes an edge of neither: its replay names no protocol."""
     protocol, port = description["protocol"], description["port"]
     if protocol in ICMP_PROTOCOLS:
-        return Edge(id=edge_id, source=source, target=target, icmps=[_icmp(protocol, port)])
+        return Edge(id=edge_id, source=source, target=target, icmps=[icmp_entry(protocol, port)])
     if protocol == LEGACY_ICMP:
         return Edge(id=edge_id, source=source, target=target)
     return Edge(id=edge_id, source=source, target=target, ports=[Port(protocol, port)])
-
-
-def _icmp(protocol: str, kind: int | None) -> dict[str, Any]:
-    family = "IPv6" if protocol == "ICMPv6" else "IPv4"
-    return {"family": family, "type": kind} if kind is not None else {"family": family}
 
 
 def observed_document(rows: Iterable[ObservedRow]) -> Document:

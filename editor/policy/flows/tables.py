@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from ..document import Document, Edge, Isolation, Node, Observed, Port, json_chunks, safe_id
+from ..document import Document, Edge, Isolation, Node, Observed, Port, icmp_entry, icmp_protocol, json_chunks, safe_id
 from .model import normalize_time
 
 _NO_LABELS_NOTE = "This workload's pods have no labels, so its policies select every pod in its namespace."
@@ -254,7 +254,7 @@ class EdgeTable:
                 self._existing.setdefault(key, []).append(edge)
             elif len(edge.icmps) == 1 and not edge.ports:
                 icmp = edge.icmps[0]
-                protocol = "ICMPv6" if icmp.get("family") == "IPv6" else "ICMPv4"
+                protocol = icmp_protocol(icmp)
                 if isinstance(icmp.get("type"), int):
                     self._existing.setdefault((edge.source, edge.target, protocol, icmp["type"]), []).append(edge)
         self._ports: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -303,7 +303,7 @@ class EdgeTable:
             enforce = _TARGET if on_target and not dns_ingress else _NEITHER
         if protocol[0] == "I":  # ICMPv4, ICMPv6
             ports: list[dict[str, Any]] = []
-            icmps = [{"family": "IPv6" if protocol == "ICMPv6" else "IPv4", "type": port}]
+            icmps = [icmp_entry(protocol, port)]
         else:
             ports = self._ports.get((protocol, port)) or self._ports.setdefault(
                 (protocol, port), [{"protocol": protocol, "port": port}]
