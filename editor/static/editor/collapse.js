@@ -185,9 +185,7 @@
     }
     // The picture about as wide per unit of height as the canvas (as editor.js packs smaller drawings), so that the
     // fit shows every box: packed 4:3 into the canvas beside the side panels, a column of boxes was cut off.
-    const canvas = document.getElementById("cy");
-    const aspect = canvas && canvas.clientHeight ? Math.max(0.5, canvas.clientWidth / canvas.clientHeight) : undefined;
-    const at = FencelinePlacement.packBlocks(slots, Array.from(weights.values()), { gap: GAP, aspect: aspect });
+    const at = FencelinePlacement.packBlocks(slots, Array.from(weights.values()), { gap: GAP, aspect: FencelinePlacement.canvasAspect() });
     for (const slot of slots) slot.place(at.get(slot.id).x - slot.w / 2, at.get(slot.id).y - slot.h / 2);
     return els;
   }

@@ -368,7 +368,7 @@
       // A layout that cannot satisfy its constraints leaves the nodes where they are, which is still usable.
       console.warn("layout:", err && err.message);
     }
-    if (!View.placesAll()) FencelinePlacement.packCanvas(cy, { aspect: Math.max(0.5, cy.width() / Math.max(1, cy.height())) });
+    if (!View.placesAll()) FencelinePlacement.packCanvas(cy, { aspect: FencelinePlacement.canvasAspect() });
   }
 
   function writePositions(eles) {
@@ -844,7 +844,7 @@
   function setDrawMode(on, sticky) {
     if (readOnly) return;
     if (sticky !== false) state.drawMode = on;
-    if (eh && on) eh.enableDrawMode(); else if (eh) eh.disableDrawMode();
+    if (eh) { if (on) eh.enableDrawMode(); else eh.disableDrawMode(); }
     const toggle = $("#draw-toggle");
     if (toggle) toggle.setAttribute("aria-pressed", String(on));
     app.classList.toggle("drawing", on);

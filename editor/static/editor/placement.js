@@ -320,6 +320,13 @@
   }
 
   /* Namespace boxes (with their title) and nodes outside any namespace, packed afresh by their edges. */
+  // The drawing's canvas, as wide per unit of height (at least 0.5) as a packed picture should be for the fit to
+  // show all of it; undefined before the canvas has a size (packBlocks' default then).
+  function canvasAspect() {
+    const canvas = document.getElementById("cy");
+    return canvas && canvas.clientHeight ? Math.max(0.5, canvas.clientWidth / canvas.clientHeight) : undefined;
+  }
+
   function packCanvas(cy, options) {
     const { blocks, links } = canvasBlocks(cy);
     // Few boxes (a hand-drawn application): edges should not run across a third box, worth a detour.
@@ -347,5 +354,5 @@
     return moveBlocks(cy, blocks, separate(blocks, { gap: gap, pinned: pinned }));
   }
 
-  window.FencelinePlacement = { create: create, packBlocks: packBlocks, separate: separate, packCanvas: packCanvas, keepApart: keepApart };
+  window.FencelinePlacement = { create: create, packBlocks: packBlocks, separate: separate, packCanvas: packCanvas, keepApart: keepApart, canvasAspect: canvasAspect };
 })();
