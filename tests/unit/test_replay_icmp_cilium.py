@@ -14,16 +14,20 @@ Cilium's rules, as its source has them (cilium/cilium):
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from editor.policy.analysis import analyse
 from editor.policy.check import Replayed, add_observed, observations_from_document, replay
+from editor.policy.cli import main
 from editor.policy.document import Document, Port
 from editor.policy.manifests import read_cluster
 from editor.policy.yamlio import dump_yaml_documents, load_objects
 from tests.unit.test_analysis_cilium import CLUSTER, cnp
+from tests.unit.test_observed_icmp import as_icmp
 
 WEB = {"matchLabels": {"app": "web"}}
 DB = {"matchLabels": {"app": "db"}}
@@ -302,3 +306,78 @@ def test_the_rule_that_blocks_the_ping_still_allows_its_port() -> None:
         "\tIngress (Allowed)",
         f"\t\t{INGRESS_RULE}",
     )
+
+
+# ---- `fenceline plan --flows` and `fenceline connlist --flows` share the replay --------------------------------
+
+HUBBLE_10 = Path(__file__).resolve().parents[1] / "fixtures" / "hubble" / "basic-sample-10-flows.json"
+REVIEWS = """\
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  endpointSelector:
+    matchLabels:
+      app: reviews
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        k8s:io.kubernetes.pod.namespace: istio-system
+{ports}"""
+ON_PORTS = """\
+    toPorts:
+    - ports:
+      - port: "15090"
+        protocol: TCP
+"""
+
+
+def prometheus_pings(tmp_path: Path) -> Path:
+    """The capture's prometheus -> reviews-v1 scrape (TCP 15090) as an ICMPv4 echo request, written as Hubble's
+    export is."""
+    records = [json.loads(line) for line in HUBBLE_10.read_text().splitlines() if line.strip()]
+    (scrape,) = [r for r in records if r["flow"]["l4"].get("TCP", {}).get("destination_port") == 15090]
+    path = tmp_path / "pings.json"
+    path.write_text(json.dumps(as_icmp(scrape)) + "\n")
+    return path
+
+
+def test_plan_lists_a_ping_the_new_cilium_policy_would_break(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OLD allows istio-system into reviews on every protocol (an L3-only rule), NEW on TCP 15090 only: the ping
+    breaks (toPorts carry no ICMP, C12), and going back fixes it."""
+    pings = prometheus_pings(tmp_path)
+    old, new = tmp_path / "old", tmp_path / "new"
+    for directory, ports in ((old, ""), (new, ON_PORTS)):
+        directory.mkdir()
+        (directory / "reviews.yaml").write_text(REVIEWS.format(ports=ports))
+    code = main(["plan", str(old), str(new), "--flows", str(pings), "--format", "json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert code == 1 and plan["breaking"] is True
+    assert [(f["src"], f["dst"], f["protocol"], f["port"], f["old"], f["new"]) for f in plan["flows"]["breaks"]] == [
+        ("istio-system/prometheus[Deployment]", "bookinfo/reviews-v1[Deployment]", "ICMPv4", 8, "allowed", "denied")
+    ]
+    code = main(["plan", str(new), str(old), "--flows", str(pings), "--format", "json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert code == 0 and [(f["protocol"], f["old"], f["new"]) for f in plan["flows"]["fixes"]] == [
+        ("ICMPv4", "denied", "allowed")
+    ]
+
+
+def test_connlist_replays_a_ping_against_cilium_policies_with_its_attribution(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pings = prometheus_pings(tmp_path)
+    (tmp_path / "reviews.yaml").write_text(REVIEWS.format(ports=ON_PORTS))
+    code = main(["connlist", str(tmp_path / "reviews.yaml"), "--flows", str(pings), "--explain"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert (
+        "istio-system/prometheus[Deployment] => bookinfo/reviews-v1[Deployment] : ICMPv4 8 : DENIED, would break "
+        "(1 flow) - denied by the ingress of bookinfo/reviews-v1[Deployment]"
+    ) in out
+    assert "    Denied ICMPv4 type 8 due to the following policies and rules:" in out
+    assert "but the protocols and ports do not match" in out
