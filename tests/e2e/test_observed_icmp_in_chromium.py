@@ -16,7 +16,7 @@ from editor.models import save_revision
 from editor.observation_models import Observation, ObservationStream, StagedRevision
 from editor.policy.flows import read_flows
 from editor.policy.flows.observe import edge_key, observe
-from tests.e2e.test_observations_page import ROOT, TCP, press, type_like_a_person, watched_page
+from tests.e2e.test_observations_page import ROOT, TCP, press, stage_and_push, watched_page
 from tests.unit.test_observed_icmp import as_icmp
 from tests.web.test_observations_staged import body, lines
 
@@ -148,25 +148,8 @@ def test_a_staged_cilium_revision_lists_a_ping_it_would_deny_and_adding_it_allow
     context, page, watch = watched_page(browser, app_url)
     try:
         open_observations(page, revision.slug)
-        page.locator("#stream-name").focus()
-        type_like_a_person(page, "kind-cluster")
-        page.keyboard.press("Enter")
-        token = page.locator("#token-value").inner_text().strip()
-        url = page.locator("#push-command").inner_text().split("fenceline push ")[1].split(" --token")[0]
-        press(page, "#stage")
-        page.wait_for_selector("#stage-state")
-        assert "ready" in page.locator("#stage-state").inner_text()
-
         records = lines()
-        pushed = subprocess.run(
-            [sys.executable, "-m", "editor.policy.cli", "push", url, "--token", token],
-            input=body([*records, as_icmp(records[0], reverse=True)]),
-            cwd=ROOT,
-            capture_output=True,
-            timeout=60,
-        )
-        assert pushed.returncode == 0, pushed.stderr
-        page.reload()
+        stage_and_push(page, body([*records, as_icmp(records[0], reverse=True)]))
         state = page.locator("#stage-state").inner_text()
         assert "not ready" in state and "1 observed connection would be denied" in state
         row = page.locator("tr.would-deny")
