@@ -81,7 +81,8 @@ def judge(
     loaded, _ = load_objects(dump_yaml_documents([*CLUSTER, *policies]), "c.yaml")
     flows = observed(src, dst, protocol, kind)
     analysis = analyse(add_observed(read_cluster(loaded), flows))
-    (connection,) = replay(observations_from_document(flows), analysis, explain=True, icmp=icmp).connections
+    told = {} if icmp is None else {"icmp": icmp}  # None: Cilium inferred from the policies
+    (connection,) = replay(observations_from_document(flows), analysis, explain=True, **told).connections
     return connection
 
 
