@@ -258,6 +258,25 @@ def test_cilium_decides_observed_icmp(name: str) -> None:
     assert connection.explanation[0].startswith(f"{word} {text} due to")
 
 
+def test_an_icmp_type_cilium_refuses_allows_nothing_and_is_warned_about() -> None:
+    """PacketTooBig is an ICMPv6 name only, 300 is not an 8-bit type (Cilium's CRD refuses both): the fields allow
+    nothing, so the ping is denied, and the analysis says which fields it left out."""
+    loaded, _ = load_objects(
+        dump_yaml_documents(
+            [*CLUSTER, db_in({"fromEndpoints": [WEB], "icmps": icmps({"type": "PacketTooBig"}, {"type": 300}, PING)})]
+        ),
+        "c.yaml",
+    )
+    analysis = analyse(read_cluster(loaded))
+    left_out = [w for w in analysis.warnings if "is not an ICMP type of IPv4 or IPv6" in w]
+    assert [w.split(": ")[2] for w in left_out] == [
+        "spec.ingress[0].icmps[0].fields[0]",
+        "spec.ingress[0].icmps[0].fields[1]",
+    ]
+    refused = judge([db_in({"fromEndpoints": [WEB], "icmps": icmps({"type": "PacketTooBig"}, {"type": 300})})])
+    assert (refused.verdict, refused.reason) == ("denied", DB_DENIES)
+
+
 def native_policy(ports: list[dict[str, Any]]) -> dict[str, Any]:
     rule: dict[str, Any] = {"from": [{"podSelector": WEB}], **({"ports": ports} if ports else {})}
     return {
