@@ -618,6 +618,71 @@ def icmp_entry(protocol: str, kind: int | None) -> dict[str, Any]:
     return {"family": family} if kind is None else {"family": family, "type": kind}
 
 
+# The ICMP type names Cilium's ICMPField.type takes (its CRD schema, corpus/schemas), per family, and the numbers
+# it turns them into (cilium/cilium pkg/policy/api/icmp.go: icmpIpv4TypeNameToCode, icmpIpv6TypeNameToCode). A
+# name is a fixed number, unlike a named port; one its family lacks makes Cilium refuse the policy.
+ICMP_TYPE_NAMES: dict[str, dict[str, int]] = {
+    "IPv4": {
+        "EchoReply": 0,
+        "DestinationUnreachable": 3,
+        "Redirect": 5,
+        "Echo": 8,
+        "EchoRequest": 8,
+        "RouterAdvertisement": 9,
+        "RouterSelection": 10,
+        "TimeExceeded": 11,
+        "ParameterProblem": 12,
+        "Timestamp": 13,
+        "TimestampReply": 14,
+        "Photuris": 40,
+        "ExtendedEchoRequest": 42,
+        "ExtendedEchoReply": 43,
+    },
+    "IPv6": {
+        "DestinationUnreachable": 1,
+        "PacketTooBig": 2,
+        "TimeExceeded": 3,
+        "ParameterProblem": 4,
+        "EchoRequest": 128,
+        "EchoReply": 129,
+        "MulticastListenerQuery": 130,
+        "MulticastListenerReport": 131,
+        "MulticastListenerDone": 132,
+        "RouterSolicitation": 133,
+        "RouterAdvertisement": 134,
+        "NeighborSolicitation": 135,
+        "NeighborAdvertisement": 136,
+        "RedirectMessage": 137,
+        "RouterRenumbering": 138,
+        "ICMPNodeInformationQuery": 139,
+        "ICMPNodeInformationResponse": 140,
+        "InverseNeighborDiscoverySolicitation": 141,
+        "InverseNeighborDiscoveryAdvertisement": 142,
+        "HomeAgentAddressDiscoveryRequest": 144,
+        "HomeAgentAddressDiscoveryReply": 145,
+        "MobilePrefixSolicitation": 146,
+        "MobilePrefixAdvertisement": 147,
+        "DuplicateAddressRequestCodeSuffix": 157,
+        "DuplicateAddressConfirmationCodeSuffix": 158,
+        "ExtendedEchoRequest": 160,
+        "ExtendedEchoReply": 161,
+    },
+}
+
+
+def icmp_type_number(icmp: dict[str, Any]) -> int | None:
+    """The ICMP type an `icmps` field allows, as a number: its number (also written as a string), or the number
+    of its name in its family; None for a name the family does not have."""
+    kind = icmp.get("type")
+    if isinstance(kind, int) and not isinstance(kind, bool):
+        return kind
+    if not isinstance(kind, str):
+        return None
+    if kind.isdecimal() and kind.isascii():
+        return int(kind)
+    return ICMP_TYPE_NAMES["IPv6" if icmp.get("family") == "IPv6" else "IPv4"].get(kind)
+
+
 def safe_id(text: str) -> str:
     """A valid node id for `text` (names from imported YAML or logs can hold any character): itself when it is
     one, else a readable form plus a short hash, so two texts never share an id."""

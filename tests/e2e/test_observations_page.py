@@ -58,6 +58,29 @@ def watched_page(browser, app_url) -> tuple[Any, Any, Watch]:
     return context, page, watch
 
 
+def stage_and_push(page, flows: bytes) -> None:
+    """On a drawing's observations page: make a stream (its name typed), stage the revision (ready: nothing observed
+    yet), push `flows` with `fenceline push` to the command the page shows, and reload."""
+    page.locator("#stream-name").focus()
+    type_like_a_person(page, "kind-cluster")
+    page.keyboard.press("Enter")
+    token = page.locator("#token-value").inner_text().strip()
+    command = page.locator("#push-command").inner_text()
+    url = command.split("fenceline push ")[1].split(" --token")[0]
+    press(page, "#stage")
+    page.wait_for_selector("#stage-state")
+    assert "ready" in page.locator("#stage-state").inner_text()
+    pushed = subprocess.run(
+        [sys.executable, "-m", "editor.policy.cli", "push", url, "--token", token],
+        input=flows,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    page.reload()
+
+
 def test_stage_push_add_promote(browser, app_url):
     with TCP.open("rb") as handle:
         revision = save_revision(read_flows([("tcp", handle)]).document.to_json())
@@ -66,25 +89,7 @@ def test_stage_push_add_promote(browser, app_url):
         page.goto(f"/d/{revision.slug}/history")
         press(page, "#observations-link")
         page.wait_for_selector("#streams-heading")
-        page.locator("#stream-name").focus()
-        type_like_a_person(page, "kind-cluster")
-        page.keyboard.press("Enter")
-        token = page.locator("#token-value").inner_text().strip()
-        command = page.locator("#push-command").inner_text()
-        url = command.split("fenceline push ")[1].split(" --token")[0]
-        press(page, "#stage")
-        page.wait_for_selector("#stage-state")
-        assert "ready" in page.locator("#stage-state").inner_text()
-
-        pushed = subprocess.run(
-            [sys.executable, "-m", "editor.policy.cli", "push", url, "--token", token],
-            input=recent_capture_with_a_new_port(),
-            cwd=ROOT,
-            capture_output=True,
-            timeout=60,
-        )
-        assert pushed.returncode == 0, pushed.stderr
-        page.reload()
+        stage_and_push(page, recent_capture_with_a_new_port())
         state = page.locator("#stage-state").inner_text()
         assert "not ready" in state and "1 observed connection would be denied" in state
         rows = page.locator("tr.would-deny")

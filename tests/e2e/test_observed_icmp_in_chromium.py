@@ -1,6 +1,7 @@
 """In Chromium: a ping pushed with `fenceline push` shows in drift as ICMPv4 type 8 and is added to the drawing as
 an ICMP edge with the keyboard; a row stored as protocol ANY before ICMP was kept shows without "Add to the
-drawing"; an unused ICMP-only edge reads as its ICMP type, not as "all" (issue 17)."""
+drawing"; an unused ICMP-only edge reads as its ICMP type, not as "all"; a staged Cilium revision lists a ping it
+would deny, with the sides that deny it, and adding it draws the `icmps` edge that allows it (issue 17)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from datetime import UTC, datetime
 import pytest
 
 from editor.models import save_revision
-from editor.observation_models import Observation, ObservationStream
+from editor.observation_models import Observation, ObservationStream, StagedRevision
 from editor.policy.flows import read_flows
 from editor.policy.flows.observe import edge_key, observe
-from tests.e2e.test_observations_page import ROOT, TCP, press, watched_page
+from tests.e2e.test_observations_page import ROOT, TCP, press, stage_and_push, watched_page
 from tests.unit.test_observed_icmp import as_icmp
 from tests.web.test_observations_staged import body, lines
 
@@ -131,6 +132,49 @@ def test_a_ping_in_a_networkpolicy_drawing_says_why_it_cannot_be_drawn(browser, 
         page.wait_for_selector("#drift-heading")
         assert page.locator("tr.drift-new").count() == 0
         assert revision.document.latest_revision().pk == revision.pk
+        watch.assert_clean(page)
+    finally:
+        context.close()
+
+
+def test_a_staged_cilium_revision_lists_a_ping_it_would_deny_and_adding_it_allows_it(browser, app_url):
+    """A person makes a stream, stages the Cilium drawing made from the capture and pushes the capture plus a ping
+    reviews-v2 -> productpage-v1: the drawing's rules there are on TCP ports, which carry no ICMP (SEMANTICS.md
+    4.3 C12), so the ping is listed as would-be-denied by both sides; adding it draws an `icmps` edge, and the
+    stage, moved to that revision, is ready."""
+    with TCP.open("rb") as handle:
+        revision = save_revision(read_flows([("tcp", handle)]).document.to_json())
+    assert revision.data["settings"]["dialect"] == "cilium"
+    context, page, watch = watched_page(browser, app_url)
+    try:
+        open_observations(page, revision.slug)
+        records = lines()
+        stage_and_push(page, body([*records, as_icmp(records[0], reverse=True)]))
+        state = page.locator("#stage-state").inner_text()
+        assert "not ready" in state and "1 observed connection would be denied" in state
+        row = page.locator("tr.would-deny")
+        assert row.count() == 1
+        cells = row.locator("td")
+        assert "reviews-v2" in cells.nth(0).inner_text() and "productpage-v1" in cells.nth(1).inner_text()
+        assert cells.nth(2).inner_text() == "ICMPv4 type 8"
+        assert cells.nth(5).inner_text() == (
+            "denied by the egress of bookinfo/reviews-v2[Deployment] and the ingress of "
+            "bookinfo/productpage-v1[Deployment]"
+        )
+        button = row.locator("button")
+        assert "ICMPv4 type 8 to the drawing" in button.inner_text()
+
+        button.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        page.wait_for_selector("#stage-state")
+        assert "not ready" not in page.locator("#stage-state").inner_text()
+        assert page.locator("tr.would-deny").count() == 0
+        staged = StagedRevision.objects.select_related("revision").get()
+        assert staged.revision.number == 2
+        (added,) = [edge for edge in staged.revision.data["edges"] if edge["id"].startswith("observed-")]
+        assert (added["source"], added["target"]) == ("bookinfo/reviews-v2", "bookinfo/productpage-v1")
+        assert added["icmps"] == [{"family": "IPv4", "type": 8}] and not added.get("ports")
         watch.assert_clean(page)
     finally:
         context.close()

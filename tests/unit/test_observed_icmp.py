@@ -97,22 +97,27 @@ def test_the_corpus_icmpv6_layer_is_kept_as_icmpv6_type_133() -> None:
     assert len({edge.key for edge in edges}) == 2
 
 
-def test_a_ping_is_undecided_in_the_staged_report_not_denied_on_every_protocol() -> None:
-    """The replay does not analyse ICMP (SEMANTICS.md 3.5 P6: NetworkPolicy leaves ICMP implementation-defined;
-    the analyser models TCP, UDP and SCTP only): a ping is one undecided connection, never TCP, UDP and SCTP on
-    every port, denied (reviews-v2 -> productpage, which the drawing never allows) or allowed (productpage ->
-    reviews-v2, which it allows on TCP 9080 only)."""
+def test_a_ping_is_one_icmp_connection_in_the_staged_report_not_every_protocol() -> None:
+    """A ping is one ICMP connection, never TCP, UDP and SCTP on every port. The drawing is Cilium's, which decides
+    ICMP (SEMANTICS.md 4.3 C12): reviews-v2 -> productpage, which it never allows, and productpage -> reviews-v2,
+    which it allows on TCP 9080 only (toPorts: no ICMP), are each one would-be-denied ICMPv4 type 8. In the
+    NetworkPolicy dialect, which leaves ICMP to the implementation (3.6 P6), it is one undecided connection."""
     staged = drawing()
     denied_way = [row(edge) for edge in observe(piece(as_icmp(productpage_to_reviews(), reverse=True)))[0]]
-    report = staged_report(staged, denied_way)
-    assert (report.denied, report.allowed, report.undecided) == (0, 0, 1)
     allowed_way = [row(edge) for edge in observe(piece(as_icmp(productpage_to_reviews())))[0]]
-    report = staged_report(staged, allowed_way)
+    for rows in (denied_way, allowed_way):
+        report = staged_report(staged, rows)
+        assert (report.denied, report.allowed, report.undecided) == (1, 0, 0)
+        (item,) = [item for items in report.would_deny.values() for item in items]
+        assert (item.protocol, item.port, item.connection) == ("ICMPv4", 8, "ICMPv4 type 8")
+    native = Document.from_json(staged.to_json())
+    native.settings.dialect = "native"
+    report = staged_report(native, denied_way)
     assert (report.denied, report.allowed, report.undecided) == (0, 0, 1)
     # ... and the TCP flows next to it are judged as before.
     tcp = [row(edge) for edge in observe(TCP.read_bytes())[0]]
     report = staged_report(staged, tcp + denied_way)
-    assert (report.denied, report.undecided) == (0, 1) and report.allowed == len(tcp)
+    assert (report.denied, report.undecided) == (1, 0) and report.allowed == len(tcp)
 
 
 def test_the_replay_sees_an_observed_ping_as_icmp() -> None:
@@ -143,7 +148,8 @@ def test_adding_a_ping_to_the_drawing_draws_an_icmp_edge_cilium_writes_as_icmps(
     ]
     assert [rule["icmps"] for rule in rules] == [[{"fields": [{"family": "IPv4", "type": 8}]}]] * 2
     assert not any("toPorts" in rule for rule in rules)
-    assert staged_report(added, [row(edge)]).undecided == 1  # still not analysed, and no longer anything else
+    report = staged_report(added, [row(edge)])
+    assert (report.denied, report.allowed, report.undecided) == (0, 1, 0)  # the icmps rules allow it
 
 
 def test_a_ping_is_not_added_to_a_networkpolicy_drawing_which_cannot_write_icmp() -> None:

@@ -175,10 +175,8 @@ def test_ends_outside_the_pod_network() -> None:
     )
     assert verdicts(document) == [
         ("host[Entity] => shop/web[Deployment] : TCP 8080 : allowed", "a pod's own node may always reach it"),
-        (
-            "shop/web[Deployment] => 192.168.0.0/16[External] : ICMPv4 8 : undecided: ICMP is not analysed",
-            "ICMP is not analysed (only TCP, UDP and SCTP)",
-        ),
+        # Cilium allows all ICMP where no policy isolates the pod's egress (SEMANTICS.md C2, C12)
+        ("shop/web[Deployment] => 192.168.0.0/16[External] : ICMPv4 8 : allowed", ""),
         (
             "shop/web[Deployment] => kube-apiserver[Entity] : TCP 443 : allowed",
             "kube-apiserver[Entity] is named by no policy, and shop/web[Deployment] is not isolated for egress",

@@ -1,6 +1,7 @@
 """Observed ICMP through the real intake (issue 17): a ping pushed by a stream is stored as ICMPv4 with its type,
-judged by the staged report as one undecided connection (not TCP, UDP and SCTP on every port), and drift's "Add
-to the drawing" draws it as an `icmps` edge. Rows stored before as protocol ANY still render, and are not drawn.
+judged by the staged report as one ICMP connection (not TCP, UDP and SCTP on every port), allowed or denied where
+Cilium enforces the drawing and undecided under NetworkPolicy, and drift's "Add to the drawing" draws it as an
+`icmps` edge. Rows stored before as protocol ANY still render, and are not drawn.
 
 The flows are the bookinfo capture's, as if seen minutes ago; the pings are its records with layer 4 replaced by
 an ICMPv4 echo request, as Hubble prints one (flow.l4.ICMPv4 {type}, FLOWS.md).
@@ -46,10 +47,11 @@ def icmp_rows() -> list[Observation]:
     return [row for row in Observation.objects.all() if not row.edge["protocol"].startswith(("TCP", "UDP"))]
 
 
-def test_a_ping_through_the_intake_is_stored_as_icmp_and_the_stage_denies_nothing(flows_revision):  # noqa: F811
+def test_a_ping_through_the_intake_is_stored_as_icmp_and_staged_as_one_icmp_connection(flows_revision):  # noqa: F811
     """Before, the ping's row was protocol ANY: replayed as TCP, UDP and SCTP on any port, three would-be-denied
-    connections under one key, of which the stored report kept the last: "UDP, any port, would be denied". The
-    replay does not analyse ICMP (SEMANTICS.md 3.5 P6): it is undecided, and nothing is stored as denied."""
+    connections under one key, of which the stored report kept the last: "UDP, any port, would be denied". Each
+    ping is one ICMPv4 type 8 connection, which the Cilium drawing decides (SEMANTICS.md 4.3 C12): its edges have
+    TCP ports, which carry no ICMP, so the stage would deny both pings, as ICMP and nothing else."""
     stage = staged(flows_revision)
     stream, token = ObservationStream.create(flows_revision.document, "a")
     send(Client(), stream, token, body([*lines(), ping(), ping(), ping(reverse=False)]))
@@ -57,14 +59,44 @@ def test_a_ping_through_the_intake_is_stored_as_icmp_and_the_stage_denies_nothin
         ("ICMPv4", 8, 1),
         ("ICMPv4", 8, 2),
     ]
-    assert not StagedDenial.objects.filter(stage=stage).exists()
+    denials = StagedDenial.objects.filter(stage=stage)
+    assert sorted((d.protocol, d.port, d.count) for d in denials) == [("ICMPv4", 8, 1), ("ICMPv4", 8, 2)]
     html = page(Client(), flows_revision)
-    assert ">ready<" in html and 'class="would-deny"' not in html
-    # A TCP flow the drawing does not have is still denied next to them.
+    assert "not ready" in html and html.count('class="would-deny"') == 2 and html.count("ICMPv4 type 8") >= 2
+    # A TCP flow the drawing does not have is denied next to them, as before.
     violation = json.loads(json.dumps(lines()[0]))
     violation["flow"]["l4"]["TCP"]["destination_port"] = 31337
     send(Client(), stream, token, body([violation, ping()]))
-    assert [(d.protocol, d.port) for d in StagedDenial.objects.filter(stage=stage)] == [("TCP", 31337)]
+    assert sorted((d.protocol, d.port) for d in StagedDenial.objects.filter(stage=stage)) == [
+        ("ICMPv4", 8),
+        ("ICMPv4", 8),
+        ("TCP", 31337),
+    ]
+
+
+def test_the_staged_report_lists_a_denied_ping_with_the_side_that_denies_it(flows_revision):  # noqa: F811
+    """The Cilium drawing isolates reviews-v2's egress and productpage's ingress with rules on TCP ports only:
+    the stored denial and the page name both sides, as for TCP; the same ping staged on the drawing in the
+    NetworkPolicy dialect is undecided (NetworkPolicy leaves ICMP to the implementation, P6): not stored."""
+    stage = staged(flows_revision)
+    stream, token = ObservationStream.create(flows_revision.document, "a")
+    send(Client(), stream, token, body([*lines(), ping()]))
+    denial = StagedDenial.objects.get(stage=stage)
+    assert (denial.protocol, denial.port, denial.count, denial.denied) == ("ICMPv4", 8, 1, 0)
+    assert (denial.source, denial.target) == ("bookinfo/reviews-v2[Deployment]", "bookinfo/productpage-v1[Deployment]")
+    assert denial.reason == (
+        "denied by the egress of bookinfo/reviews-v2[Deployment] and the ingress of bookinfo/productpage-v1[Deployment]"
+    )
+    html = page(Client(), flows_revision)
+    row = html.split('class="would-deny"')[1].split("</tr>")[0]
+    assert "<td>ICMPv4 type 8</td>" in row and denial.reason in row and "ICMPv4 type 8 to the drawing" in row
+    data = json.loads(json.dumps(flows_revision.data))
+    data["settings"]["dialect"] = "native"
+    native = save_revision(data, flows_revision)
+    stage = staged(native)
+    assert stage.revision_id == native.pk and StagedDenial.objects.filter(stage=stage).exists()  # TCP it cannot say
+    assert not StagedDenial.objects.filter(stage=stage, protocol="ICMPv4").exists()
+    assert "ICMPv4" not in page(Client(), native).split('id="would-deny"')[1].split("</div>")[0]
 
 
 def test_drift_adds_a_ping_to_the_drawing_as_an_icmp_edge(flows_revision):  # noqa: F811
@@ -124,7 +156,8 @@ def test_a_row_stored_as_any_before_still_renders_and_is_not_drawn(flows_revisio
 
 
 def test_a_stage_on_a_revision_with_an_icmp_edge_judges_pings_and_tcp(flows_revision):  # noqa: F811
-    """A staged revision that draws the ping as icmps still replays it as undecided, and its TCP edges as before."""
+    """A staged revision that draws the ping as icmps allows it (Cilium's icmps rule), and replays its TCP edges as
+    before: the icmps edge allows no TCP."""
     data = json.loads(json.dumps(flows_revision.data))
     data["edges"].append(
         {

@@ -30,8 +30,9 @@ The package, one concept a module: `connections` (ConnectionSet), `peers` (the e
 rule peers as bitsets), `explain` (explanation records), `evaluate` (`Analysis`, `analyse`), `format` (output
 formats, diff), `ingress` (Ingress/Route objects and the `{ingress-controller}` peer), `focus` (netpol-analyzer's
 focus options), `exposure` (what each workload is open to whatever pods exist), `explain_text`
-(netpol-analyzer's `--explain` report) and `admin` (AdminNetworkPolicy and BaselineAdminNetworkPolicy, the layers
-before and after NetworkPolicy).
+(netpol-analyzer's `--explain` report), `icmp` (observed ICMP where Cilium enforces the policies: connection sets
+leave it out, NetworkPolicy does not define it) and `admin` (AdminNetworkPolicy and BaselineAdminNetworkPolicy, the
+layers before and after NetworkPolicy).
 """
 
 from .connections import ALL_CONNECTIONS, NO_CONNECTIONS, PROTOCOLS, ConnectionSet, Intervals

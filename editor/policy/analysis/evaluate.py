@@ -433,6 +433,7 @@ class Analysis:
                         rule.l7,
                         tuple(unresolved),
                         rule.cluster_named_ports,
+                        rule.icmp,
                     )
                 )
         return DirectionExplanation(

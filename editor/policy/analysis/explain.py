@@ -20,6 +20,7 @@ class RuleMatch:
     l7: bool = False
     unresolved_ports: tuple[str, ...] = ()
     cluster_named_ports: bool = False  # names resolve over every pod of the cluster (Cilium egress, C10a)
+    icmp: frozenset[tuple[str, int]] | None = frozenset()  # the ICMP it covers under Cilium (_Rule.icmp)
 
 
 @dataclasses.dataclass(frozen=True)

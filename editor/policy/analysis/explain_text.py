@@ -18,7 +18,7 @@ from itertools import repeat
 from ..gcpause import paused_gc
 from .connections import MAX_PORT, MIN_PORT, PROTOCOLS, ConnectionSet
 from .evaluate import Analysis, _bit_indices
-from .explain import DirectionExplanation
+from .explain import DirectionExplanation, RuleMatch
 from .focus import Focus
 from .ingress import admits_controller
 from .parse import PolicyRef, _Policy, _Rule
@@ -116,16 +116,29 @@ def _admin_side(side: DirectionExplanation | None, atom: Atom, label: str, admin
 
 def _policy_side(side: DirectionExplanation | None, atom: Atom, default_label: str) -> Reasons:
     protocol, port, _ = atom
+    return side_reasons(
+        side, default_label, lambda m: m.connections.allows(protocol, port), lambda s: s.allowed.allows(protocol, port)
+    )
+
+
+def side_reasons(
+    side: DirectionExplanation | None,
+    default_label: str,
+    covers: Callable[[RuleMatch], bool],
+    allowed: Callable[[DirectionExplanation], bool],
+) -> Reasons:
+    """One side's verdict and reasons for one connection: `covers` tells whether a matching rule's ports take
+    it in, `allowed` whether the side lets it through."""
     if side is None or (not side.selecting and not side.always):
         return True, f"{default_label} (Allowed) {_DEFAULT}", ()
     label = side.direction
     if side.always:
         return True, f"{label} (Allowed) {_DEFAULT}", ()
-    allowing = [m for m in side.matches if not m.deny and m.connections.allows(protocol, port)]
-    if side.allowed.allows(protocol, port):
+    allowing = [m for m in side.matches if not m.deny and covers(m)]
+    if allowed(side):
         lines = tuple(f"{m.policy} allows connections by {m.rule}" for m in allowing)
         return True, f"{label} (Allowed)", lines
-    denying = [m for m in side.matches if m.deny and m.connections.allows(protocol, port)]
+    denying = [m for m in side.matches if m.deny and covers(m)]
     if denying:
         # Cilium: a deny rule wins over every allow rule (SEMANTICS.md section 4)
         denied = [f"{m.policy} denies connections by {m.rule}" for m in denying]
@@ -724,10 +737,15 @@ def attribution(analysis: Analysis, src: Peer, dst: Peer, protocol: str, port: i
             )
             for key, label in zip(keys, ("Egress", "Ingress"), strict=True)
         )
+    return attribution_lines(conns_text(conns), egress, ingress)
+
+
+def attribution_lines(what: str, egress: Reasons, ingress: Reasons) -> list[str]:
+    """One connection's verdict (`what` names it) and each side's reasons, as `attribution` words them."""
     word = "Allowed" if egress[0] and ingress[0] else "Denied"
     if word == "Allowed" and _by_default(egress) and _by_default(ingress):
-        return [f"{word} {conns_text(conns)} {_DEFAULT}"]
-    lines = [f"{word} {conns_text(conns)} due to the following policies and rules:"]
+        return [f"{word} {what} {_DEFAULT}"]
+    lines = [f"{word} {what} due to the following policies and rules:"]
     for header, reasons in ((egress[1], egress[2]), (ingress[1], ingress[2])):
         lines.append(f"\t{header}")
         lines += [f"\t\t{reason}" for reason in reasons]

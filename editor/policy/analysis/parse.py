@@ -98,6 +98,17 @@ class _Rule:
     bits: int = 0  # matched peer indices, filled in when compiled against the cluster
     # Cilium egress: a named port resolves against every pod of the cluster, not the receiving one (C10a)
     cluster_named_ports: bool = False
+    icmps: frozenset[tuple[str, int]] = frozenset()  # a Cilium rule's `icmps`: (ICMPv4 or ICMPv6, type) pairs
+
+    @property
+    def icmp(self) -> frozenset[tuple[str, int]] | None:
+        """The ICMP this rule allows (or denies, for a deny rule) where Cilium enforces it: all of it (None) for
+        a rule without ports, Cilium's L3-only rule, else the types of its `icmps`; ports alone allow no ICMP
+        (SEMANTICS.md C12). cilium/cilium pkg/policy/rule.go mergeIngress/mergeEgress: a rule with no toPorts
+        and no icmps is one filter of port 0 and protocol ANY (every protocol); each icmps field is a filter of
+        its type on protocol ICMP or ICMPv6 (pkg/policy/api/icmp.go ICMPField.PortProtocol). A NetworkPolicy
+        rule reads as Cilium translates it (K1: its ports become toPorts, and a rule without ports has none)."""
+        return None if self.ports is None else self.icmps
 
 
 @dataclasses.dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..admission import L7_KINDS, cilium_refusal
+from ..document import icmp_protocol, icmp_type_number
 from ..manifests import PolicyObject
 from ..model import Port, Rule, Spec
 from ..selectors import LabelSelector, Requirement
@@ -27,6 +28,7 @@ from .parse import (
 )
 
 _CILIUM_UNSUPPORTED = ("fromRequires", "fromGroups", "fromNodes", "toServices", "toRequires", "toGroups", "toNodes")
+_MAX_ICMP_TYPE = 255  # ICMPField.type: an 8-bit number (pkg/policy/api/icmp.go)
 _CILIUM_PROTOCOLS = {"TCP": ("TCP",), "UDP": ("UDP",), "SCTP": ("SCTP",), "ANY": PROTOCOLS}
 
 
@@ -125,7 +127,26 @@ def _read_cilium_peer_rule(reader: _PolicyReader, rule: Rule, label: str, namesp
         # GetSourceEndpointSelectorsWithRequirements returns no selector) and allows nothing.
         peers = []
     ports, l7 = _read_cilium_ports(reader, rule, deny)
-    return _Rule(rule.index + 1, label, peers, ports, deny, l7)
+    return _Rule(rule.index + 1, label, peers, ports, deny, l7, icmps=_read_cilium_icmps(reader, rule))
+
+
+def _read_cilium_icmps(reader: _PolicyReader, rule: Rule) -> frozenset[tuple[str, int]]:
+    """The (protocol, type) pairs of a rule's `icmps` fields: ICMPv6 for family IPv6, else ICMPv4, and a type
+    name as the number Cilium gives it in its family (pkg/policy/api/icmp.go: ICMPField.PortProtocol,
+    icmpIpv4TypeNameToCode). A field Cilium's schema refuses (a type outside 0-255, a name its family lacks,
+    another family) is left out with a warning."""
+    found: set[tuple[str, int]] = set()
+    path = (*rule.path, "icmps")
+    for i, item in enumerate(rule.icmps if isinstance(rule.icmps, list) else ()):
+        fields = item.get("fields") if isinstance(item, dict) else None
+        for j, field in enumerate(fields if isinstance(fields, list) else ()):
+            valid = isinstance(field, dict) and field.get("family") in (None, "IPv4", "IPv6")
+            number = icmp_type_number(field) if valid else None
+            if number is None or not 0 <= number <= _MAX_ICMP_TYPE:
+                reader.warn((*path, i, "fields", j), "is not an ICMP type of IPv4 or IPv6; it allows nothing here")
+                continue
+            found.add((icmp_protocol(field), number))
+    return frozenset(found)
 
 
 def _read_cilium_l3(reader: _PolicyReader, rule: Rule, key: str, namespace: str | None, deny: bool) -> list[PeerSel]:

@@ -15,6 +15,8 @@ API:
   explanation and, per side, isolation and the edges that allow or deny the pair), `explain(src, dst)`.
 * Flow replay: `observations_from_document(flow_doc)`, `add_observed(cluster, flow_doc)`,
   `replay(observations, analysis) -> ReplayResult`, `replay_document(doc, dialect=None, observed=None)`.
+  Observed ICMP is judged where Cilium enforces the policies (`decides_icmp(dialect)`, or Cilium policies among
+  the analysed ones; `analysis.icmp`), and undecided under NetworkPolicy, which leaves it to the implementation.
 
 The cluster of a drawing:
 * every document namespace with its labels (`kubernetes.io/metadata.name` included);
@@ -59,7 +61,7 @@ from .cluster import (
 from .intent import End, Intent, SideRule, edge_connections
 from .observed import DENIED_VERDICTS, Endpoint, Observation, add_observed, observations_from_document
 from .proof import Mismatch, mismatches, peer_end
-from .replay import Replayed, ReplayResult, replay, replay_document
+from .replay import Replayed, ReplayResult, decides_icmp, replay, replay_document
 from .view import EXPLAINED_PAIRS, CheckPeer, CheckResult, EdgeFinding, PairFinding, Undrawn, check_document, status_of
 
 __all__ = [
@@ -85,6 +87,7 @@ __all__ = [
     "add_observed",
     "analyse_document",
     "check_document",
+    "decides_icmp",
     "document_cluster",
     "edge_connections",
     "label_selector",

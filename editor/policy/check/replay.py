@@ -16,7 +16,11 @@ from ..analysis import (
     WorkloadPeer,
     fqdn_matches,
 )
+from ..analysis import icmp as cilium_icmp
+from ..analysis.explain import DirectionExplanation, Explanation
 from ..analysis.explain_text import attribution
+from ..analysis.icmp import ICMP_PROTOCOLS, cilium_enforced
+from ..dialects import REGISTRY
 from ..document import Document
 from ..manifests import Workload
 from .bridge import analyse_document
@@ -119,9 +123,11 @@ class ReplayResult:
 class _Replayer:
     """Finds the analyser's peers for observed ends and judges each observation."""
 
-    def __init__(self, analysis: Analysis, explain: bool) -> None:
+    def __init__(self, analysis: Analysis, explain: bool, icmp: bool) -> None:
         self.analysis = analysis
         self.explain = explain
+        self.icmp = icmp
+        self._explained: dict[tuple[Peer, Peer], Explanation] = {}
         cluster = analysis.cluster
         self.namespace_labels = {name: ns.labels for name, ns in cluster.namespaces.items()}
         self.by_name: dict[tuple[str, str], list[Workload]] = {}
@@ -191,8 +197,39 @@ class _Replayer:
         ingress = explanation.ingress.allowed if explanation.ingress is not None else ALL_CONNECTIONS
         return egress & ingress
 
+    def explained(self, src: Peer, dst: Peer) -> Explanation:
+        found = self._explained.get((src, dst))
+        if found is None:
+            found = self._explained[(src, dst)] = self.analysis.explain(src, dst)
+        return found
+
+    def allows(self, src: Peer, dst: Peer, observation: Observation) -> bool:
+        if observation.protocol in ICMP_PROTOCOLS:
+            return cilium_icmp.allows(self.explained(src, dst), observation.protocol, observation.port)
+        if observation.port is not None:
+            return self.connection(src, dst).allows(observation.protocol, observation.port)
+        return bool(self.connection(src, dst))
+
+    def side_allows(self, side: DirectionExplanation, observation: Observation) -> bool:
+        if observation.protocol in ICMP_PROTOCOLS:
+            return cilium_icmp.side_allows(side, observation.protocol, observation.port)
+        return side.allowed.allows(observation.protocol, observation.port or 0)
+
+    def icmp_undecided(self) -> str:
+        """Why ICMP cannot be judged here, or "" when it can."""
+        if not self.icmp:
+            return (
+                "ICMP is left to each NetworkPolicy implementation (SEMANTICS.md P6); it is decided for policies "
+                "Cilium enforces only"
+            )
+        if self.analysis.admin_policies:
+            return "ICMP under AdminNetworkPolicy tiers is not analysed"
+        return ""
+
     def attribution(self, src: Peer, dst: Peer, observation: Observation) -> list[str]:
         """The `--explain` wording for this one connection (any port of it when the observation has none)."""
+        if observation.protocol in ICMP_PROTOCOLS:
+            return cilium_icmp.attribution(self.explained(src, dst), observation.protocol, observation.port)
         if observation.port is not None:
             return attribution(self.analysis, src, dst, observation.protocol, observation.port)
         conns = self.connection(src, dst)
@@ -203,13 +240,12 @@ class _Replayer:
         sources, why_source = self.peers(observation.source, True)
         targets, why_target = self.peers(observation.target, False)
         src_text, dst_text = _end_text(observation.source, sources), _end_text(observation.target, targets)
-        if observation.protocol not in PROTOCOLS:
-            reason = (
-                "ICMP is not analysed (only TCP, UDP and SCTP)"
-                if observation.protocol.startswith("ICMP")
-                else ("the observation names no protocol and port")
-            )
-            return Replayed(observation, "undecided", src_text, dst_text, reason)
+        if observation.protocol in ICMP_PROTOCOLS:
+            reason = self.icmp_undecided()
+            if reason:
+                return Replayed(observation, "undecided", src_text, dst_text, reason)
+        elif observation.protocol not in PROTOCOLS:
+            return Replayed(observation, "undecided", src_text, dst_text, "the observation names no protocol and port")
         if observation.source.kind == "entity" and observation.source.name == "host" and not sources:
             return Replayed(observation, "allowed", src_text, dst_text, "a pod's own node may always reach it")
         if not sources or not targets:
@@ -220,29 +256,25 @@ class _Replayer:
                 reason = f"{missing} is named by no policy, and {pods[0]} is not isolated for {direction}"
                 return Replayed(observation, "allowed", src_text, dst_text, reason)
             return Replayed(observation, "undecided", src_text, dst_text, f"{missing}: {why}")
-        verdicts = {}
-        for src in sources:
-            for dst in targets:
-                conns = self.connection(src, dst)
-                verdicts[(src, dst)] = (
-                    conns.allows(observation.protocol, observation.port or 0)
-                    if (observation.port is not None)
-                    else bool(conns)
-                )
+        verdicts = {(src, dst): self.allows(src, dst, observation) for src in sources for dst in targets}
         src, dst = next(iter(verdicts))
         lines = tuple(self.attribution(src, dst, observation)) if self.explain else ()
-        tier = connection_tier(self.analysis, src, dst, observation.protocol, observation.port)
+        tier = (
+            connection_tier(self.analysis, src, dst, observation.protocol, observation.port)
+            if observation.protocol in PROTOCOLS
+            else None
+        )
         if all(verdicts.values()):
             return Replayed(observation, "allowed", src_text, dst_text, explanation=lines, tier=tier)
         if any(verdicts.values()):
             return Replayed(
                 observation, "undecided", src_text, dst_text, "allowed for some of its pods or addresses only"
             )
-        explanation = self.analysis.explain(src, dst)
+        explanation = self.explained(src, dst)
         sides = [
             f"{side.direction.lower()} of {side.pod}"
             for side in (explanation.egress, explanation.ingress)
-            if side is not None and not side.allowed.allows(observation.protocol, observation.port or 0)
+            if side is not None and not self.side_allows(side, observation)
         ]
         reason = "denied by the " + " and the ".join(sides) if sides else ""
         return Replayed(observation, "denied", src_text, dst_text, reason, lines, tier)
@@ -256,14 +288,18 @@ def _end_text(endpoint: Endpoint, peers: list[Peer]) -> str:
     return str(endpoint)
 
 
-def replay(observations: Iterable[Observation], analysis: Analysis, *, explain: bool = False) -> ReplayResult:
+def replay(
+    observations: Iterable[Observation], analysis: Analysis, *, explain: bool = False, icmp: bool | None = None
+) -> ReplayResult:
     """Mark every observed connection allowed, denied or undecided under the analysed policies.
 
     The analysis must know the observed workloads: build its cluster with `add_observed` (or analyse a
     document that holds them). With `explain`, every allowed or denied connection carries its attribution:
     which policy and rule allowed it, or why each side denies it, in the words of `connlist --explain`.
+    ICMP is judged when Cilium enforces the policies (`icmp`; None: when some of them are Cilium policies,
+    `analysis.icmp.cilium_enforced`), and undecided otherwise (NetworkPolicy leaves it to the implementation).
     """
-    replayer = _Replayer(analysis, explain)
+    replayer = _Replayer(analysis, explain, cilium_enforced(analysis) if icmp is None else icmp)
     judged = [replayer.judge(observation) for observation in observations]
     judged.sort(key=lambda c: (c.src, c.dst, c.observation.protocol, c.observation.port or 0))
     return ReplayResult(judged)
@@ -276,4 +312,10 @@ def replay_document(
     document's compiled policies would deny; with `explain`, each with its attribution."""
     bridge = analyse_document(document, dialect, observed=observed)
     observations = observations_from_document(observed if observed is not None else document)
-    return replay(observations, bridge.analysis, explain=explain)
+    return replay(observations, bridge.analysis, explain=explain, icmp=decides_icmp(bridge.dialect))
+
+
+def decides_icmp(dialect: str) -> bool:
+    """Whether a drawing of this dialect is enforced by an implementation that defines ICMP: one whose rules
+    can name ICMP types (Cilium's; NetworkPolicy leaves ICMP to each implementation, SEMANTICS.md P6)."""
+    return REGISTRY[dialect].has("icmp")

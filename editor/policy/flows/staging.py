@@ -16,12 +16,12 @@ from typing import Any
 
 import msgspec
 
-from ..check import analyse_document, observations_from_document, replay
+from ..analysis.icmp import ICMP_PROTOCOLS, icmp_text
+from ..check import analyse_document, decides_icmp, observations_from_document, replay
 from ..compile import CompileResult, compile_document
 from ..dialects import REGISTRY
-from ..document import Document, Edge, Node, Observed, Port, icmp_entry, icmp_protocol, safe_id
+from ..document import Document, Edge, Node, Observed, Port, icmp_entry, icmp_protocol, icmp_type_number, safe_id
 
-ICMP_PROTOCOLS = ("ICMPv4", "ICMPv6")  # an observed row's protocol for ICMP; its port is the ICMP type
 # What every observed ICMP edge was stored as before ICMP was kept (no family, no type); no other row has it.
 LEGACY_ICMP = "ANY"
 
@@ -71,7 +71,7 @@ def drawing_refusal(row: ObservedRow, dialect_name: str) -> str | None:
 
 def connection_text(protocol: str, port: int | None) -> str:
     if protocol in ICMP_PROTOCOLS:
-        return protocol if port is None else f"{protocol} type {port}"
+        return icmp_text(protocol, port)
     return protocol if port is None else f"{protocol}/{port}"
 
 
@@ -100,6 +100,11 @@ class WouldDeny:
     reason: str  # which side's policy denies it
     flowed: bool  # it got through when observed: promoting would break it
     workload: str  # the group it is listed under: its source workload, else its target, else its source
+
+    @property
+    def connection(self) -> str:
+        """The protocol and port as the page shows them: TCP/9080, ICMPv4 type 8."""
+        return connection_text(self.protocol, self.port)
 
 
 @dataclasses.dataclass
@@ -201,7 +206,7 @@ class StagedJudge:
         by_key: dict[str | None, ObservedRow] = {row.key: row for row in rows}
         observed = observed_document(rows)
         bridge = analyse_document(self.staged, None, observed=observed, compiled=self.compiled)
-        result = replay(observations_from_document(observed), bridge.analysis)
+        result = replay(observations_from_document(observed), bridge.analysis, icmp=decides_icmp(bridge.dialect))
         would_deny: dict[str, list[WouldDeny]] = {}
         for connection in result.connections:
             row = by_key.get(connection.observation.edge_id)
@@ -299,71 +304,6 @@ def _icmp_covers(icmp: dict[str, Any], protocol: str, kind: int | None) -> bool:
     if icmp_protocol(icmp) != protocol:
         return False
     return kind is None or icmp_type_number(icmp) == kind
-
-
-# The ICMP type names Cilium's ICMPField.type takes (its CRD schema, corpus/schemas), per family, and the numbers
-# it turns them into (cilium/cilium pkg/policy/api/icmp.go: icmpIpv4TypeNameToCode, icmpIpv6TypeNameToCode). A
-# name is a fixed number, unlike a named port; one its family lacks makes Cilium refuse the policy.
-ICMP_TYPE_NAMES: dict[str, dict[str, int]] = {
-    "IPv4": {
-        "EchoReply": 0,
-        "DestinationUnreachable": 3,
-        "Redirect": 5,
-        "Echo": 8,
-        "EchoRequest": 8,
-        "RouterAdvertisement": 9,
-        "RouterSelection": 10,
-        "TimeExceeded": 11,
-        "ParameterProblem": 12,
-        "Timestamp": 13,
-        "TimestampReply": 14,
-        "Photuris": 40,
-        "ExtendedEchoRequest": 42,
-        "ExtendedEchoReply": 43,
-    },
-    "IPv6": {
-        "DestinationUnreachable": 1,
-        "PacketTooBig": 2,
-        "TimeExceeded": 3,
-        "ParameterProblem": 4,
-        "EchoRequest": 128,
-        "EchoReply": 129,
-        "MulticastListenerQuery": 130,
-        "MulticastListenerReport": 131,
-        "MulticastListenerDone": 132,
-        "RouterSolicitation": 133,
-        "RouterAdvertisement": 134,
-        "NeighborSolicitation": 135,
-        "NeighborAdvertisement": 136,
-        "RedirectMessage": 137,
-        "RouterRenumbering": 138,
-        "ICMPNodeInformationQuery": 139,
-        "ICMPNodeInformationResponse": 140,
-        "InverseNeighborDiscoverySolicitation": 141,
-        "InverseNeighborDiscoveryAdvertisement": 142,
-        "HomeAgentAddressDiscoveryRequest": 144,
-        "HomeAgentAddressDiscoveryReply": 145,
-        "MobilePrefixSolicitation": 146,
-        "MobilePrefixAdvertisement": 147,
-        "DuplicateAddressRequestCodeSuffix": 157,
-        "DuplicateAddressConfirmationCodeSuffix": 158,
-        "ExtendedEchoRequest": 160,
-        "ExtendedEchoReply": 161,
-    },
-}
-
-
-def icmp_type_number(icmp: dict[str, Any]) -> int | None:
-    """The ICMP type an `icmps` field allows, as a number: its number (also written as a string), or the number
-    of its name in its family; None for a name the family does not have."""
-    kind = icmp.get("type")
-    if isinstance(kind, int) and not isinstance(kind, bool):
-        return kind
-    if not isinstance(kind, str):
-        return None
-    if kind.isdecimal() and kind.isascii():
-        return int(kind)
-    return ICMP_TYPE_NAMES["IPv6" if icmp.get("family") == "IPv6" else "IPv4"].get(kind)
 
 
 @dataclasses.dataclass
