@@ -4,7 +4,8 @@ A CiliumNetworkPolicy that the API server or the agent refuses never takes effec
 absent, the importer does not import it and the linter says so. One rule refused takes the whole object (and
 every rule of its `specs`) with it. Follows cilium/cilium `pkg/policy/api/rule_validation.go` (`Rule.Sanitize`:
 since 1.17 a rule needs an entry in one of its four sections; node peers need the agent flag
-`--enable-node-selector-labels`) and the CRD schema (`toPorts[].rules` is a oneOf of the known L7 kinds without
+`--enable-node-selector-labels`; `icmps` beside `toPorts` in one rule is refused, allow or deny:
+errUnsupportedICMPWithToPorts) and the CRD schema (`toPorts[].rules` is a oneOf of the known L7 kinds without
 unknown fields, so `rules: {HTTP: ...}` is refused; the entity enum has no `world-ipv4`/`world-ipv6`). It reads
 the policy model (model/), as its three callers (analyser, importer, linter) do.
 """
@@ -42,6 +43,8 @@ def _entry_refusal(rule: Rule, nodes: bool) -> tuple[Path, str] | None:
     for peer in rule.peers:
         if peer.kind == "entity" and peer.entity in REFUSED_ENTITIES:
             return peer.path, f"the API server refuses entity {peer.entity!r} (not in the CRD's enum)"
+    if rule.icmps and rule.port_rules:  # rule_validation.go: len(ICMPs) > 0 && len(ToPorts) > 0
+        return (*rule.path, "icmps"), "Cilium refuses icmps beside toPorts in one rule"
     for entry in rule.port_rules:
         for kind in entry.rules if isinstance(entry.rules, dict) else ():
             if kind not in L7_KINDS:

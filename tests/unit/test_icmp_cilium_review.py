@@ -1,0 +1,107 @@
+"""Observed ICMP against Cilium's real behaviour, where the first judging of it (test_replay_icmp_cilium) was wrong.
+
+Upstream evidence (cilium/cilium):
+* pkg/policy/api/rule_validation.go (`IngressRule.Validate`, `EgressRule.Validate`, `IngressDenyRule.Validate`,
+  `EgressDenyRule.Validate`; `Sanitize` before 1.17): `len(ICMPs) > 0 && len(ToPorts) > 0` returns
+  errUnsupportedICMPWithToPorts, "the ICMPs block may only be present without ToPorts. Define a separate rule to
+  use ToPorts": the agent refuses the whole policy, so it allows, denies and isolates nothing.
+* bpf/lib/conntrack.h (ct_lookup4/ct_lookup6 port extraction): ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED and
+  ICMP_PARAMETERPROB (ICMPv6: DEST_UNREACH, PKT_TOOBIG, TIME_EXCEED, PARAMPROB) set TUPLE_F_RELATED, and
+  bpf_lxc.c skips policy enforcement for CT_REPLY and CT_RELATED ("Skip policy enforcement for return traffic");
+  bpf/lib/policy.h lets ICMPv4 type 3 code 4 (fragmentation needed) through whatever the policy when
+  allow-icmp-frag-needed is on, its default (pkg/defaults: AllowICMPFragNeeded = true). An observed ICMP error
+  keeps no code and no conntrack state, so the policies alone do not decide it.
+"""
+
+from __future__ import annotations
+
+from editor.policy.analysis import analyse
+from editor.policy.manifests import read_cluster
+from editor.policy.yamlio import dump_yaml_documents, load_objects
+from tests.unit.test_analysis_cilium import CLUSTER, cnp
+from tests.unit.test_replay_icmp_cilium import (
+    DB,
+    DB_DENIES,
+    INGRESS_RULE,
+    PING,
+    TO_DB_PORT,
+    WEB,
+    db_in,
+    icmps,
+    judge,
+    web_out,
+)
+
+MIXED = {"fromEndpoints": [WEB], "toPorts": TO_DB_PORT, "icmps": icmps(PING)}  # one rule with both: refused
+
+
+def test_icmps_beside_to_ports_make_cilium_refuse_the_policy() -> None:
+    loaded, _ = load_objects(dump_yaml_documents([*CLUSTER, db_in(MIXED)]), "c.yaml")
+    warnings = analyse(read_cluster(loaded)).warnings
+    assert any("spec.ingress[0]" in w and "icmps" in w and "analysed as absent" in w for w in warnings), warnings
+    # The policy does not exist: shop/db is not isolated, so any type gets through by default (Cilium enforcing:
+    # with its only policy refused, the files no longer tell, so the caller says so, as a Cilium drawing does).
+    other_type = judge([db_in(MIXED)], kind=13, icmp=True)
+    assert (other_type.verdict, other_type.explanation[0]) == (
+        "allowed",
+        "Allowed ICMPv4 type 13 due to the system default (Allow all)",
+    )
+
+
+def test_a_refused_rule_allows_no_ping_beside_a_policy_cilium_keeps() -> None:
+    """A second policy isolating shop/db on TCP 5432: the refused one's icmps do not let the ping through."""
+    ports_only = cnp("db-ports", {"endpointSelector": DB, "ingress": [{"fromEndpoints": [WEB], "toPorts": TO_DB_PORT}]})
+    ping = judge([db_in(MIXED), ports_only])
+    assert (ping.verdict, ping.reason) == ("denied", DB_DENIES)
+    assert INGRESS_RULE not in "\n".join(ping.explanation)
+
+
+def test_a_refused_deny_rule_denies_nothing() -> None:
+    allow = cnp("db-allow", {"endpointSelector": DB, "ingress": [{"fromEndpoints": [WEB]}]})
+    deny = cnp("db-deny", {"endpointSelector": DB, "ingressDeny": [MIXED]})
+    ping = judge([allow, deny])
+    assert ping.verdict == "allowed"
+    assert "\t\tCiliumNetworkPolicy 'shop/db-allow' allows connections by Ingress rule #1" in ping.explanation
+
+
+def test_no_type_observed_needs_one_type_that_both_sides_let_through() -> None:
+    """The egress lets type 0 out and the ingress type 8 in: no type passes both, so the ping (its type not kept)
+    is denied, as its attribution says."""
+    policies = [
+        web_out({"toEndpoints": [DB], "icmps": icmps({"type": 0})}),
+        db_in({"fromEndpoints": [WEB], "icmps": icmps(PING)}),
+    ]
+    ping = judge(policies, kind=None)
+    assert ping.verdict == "denied"
+    assert ping.explanation[0] == "Denied ICMPv4 due to the following policies and rules:"
+    assert "no ICMPv4 type passes both" in ping.reason
+    both = judge([web_out({"toEndpoints": [DB], "icmps": icmps(PING)}), policies[1]], kind=None)
+    assert both.verdict == "allowed"
+
+
+ERRORS: dict[str, tuple[str, int]] = {
+    "destination unreachable": ("ICMPv4", 3),
+    "time exceeded": ("ICMPv4", 11),
+    "parameter problem": ("ICMPv4", 12),
+    "ICMPv6 destination unreachable": ("ICMPv6", 1),
+    "packet too big": ("ICMPv6", 2),
+    "ICMPv6 time exceeded": ("ICMPv6", 3),
+    "ICMPv6 parameter problem": ("ICMPv6", 4),
+}
+
+
+def test_an_icmp_error_the_policies_would_deny_is_undecided() -> None:
+    """shop/db admits TCP 5432 only: an ICMP error from shop/web (the answer to a connection of shop/db's, or a
+    path-MTU message) passes as related traffic, which the policies do not decide."""
+    for protocol, kind in ERRORS.values():
+        connection = judge([db_in({"fromEndpoints": [WEB], "toPorts": TO_DB_PORT})], protocol=protocol, kind=kind)
+        assert connection.verdict == "undecided", (protocol, kind)
+        assert "related" in connection.reason and DB_DENIES.removeprefix("denied by the ") in connection.reason
+
+
+def test_an_icmp_error_the_policies_allow_stays_allowed_and_a_ping_stays_denied() -> None:
+    error = judge([db_in({"fromEndpoints": [WEB]})], kind=3)
+    assert (error.verdict, error.explanation[-1]) == ("allowed", f"\t\t{INGRESS_RULE}")
+    for protocol, kind in (("ICMPv4", 8), ("ICMPv4", 13), ("ICMPv6", 128)):
+        ping = judge([db_in({"fromEndpoints": [WEB], "toPorts": TO_DB_PORT})], protocol=protocol, kind=kind)
+        assert (ping.verdict, ping.reason) == ("denied", DB_DENIES)
