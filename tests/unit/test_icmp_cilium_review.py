@@ -65,10 +65,10 @@ def test_a_refused_deny_rule_denies_nothing() -> None:
 
 
 def test_no_type_observed_needs_one_type_that_both_sides_let_through() -> None:
-    """The egress lets type 0 out and the ingress type 8 in: no type passes both, so the ping (its type not kept)
+    """The egress lets type 13 out and the ingress type 8 in: no type passes both, so the ping (its type not kept)
     is denied, as its attribution says."""
     policies = [
-        web_out({"toEndpoints": [DB], "icmps": icmps({"type": 0})}),
+        web_out({"toEndpoints": [DB], "icmps": icmps({"type": 13})}),
         db_in({"fromEndpoints": [WEB], "icmps": icmps(PING)}),
     ]
     ping = judge(policies, kind=None)
@@ -105,3 +105,35 @@ def test_an_icmp_error_the_policies_allow_stays_allowed_and_a_ping_stays_denied(
     for protocol, kind in (("ICMPv4", 8), ("ICMPv4", 13), ("ICMPv6", 128)):
         ping = judge([db_in({"fromEndpoints": [WEB], "toPorts": TO_DB_PORT})], protocol=protocol, kind=kind)
         assert (ping.verdict, ping.reason) == ("denied", DB_DENIES)
+
+
+# Cilium makes an icmps field's type the L4 port of an ICMP filter (pkg/policy/api/icmp.go PortProtocol), and port
+# 0 is its wildcard (pkg/policy/l4.go createL4Filter, the policy map's port prefix): type 0 (IPv4's EchoReply) lets
+# every type of its family through, "match L3-Proto" in the policy verdict (cilium/cilium#41304, open; the fix,
+# PR #44338, closed unmerged).
+ZERO = {"family": "IPv4", "type": 0}
+
+
+def test_icmp_type_zero_is_every_type_of_its_family_to_cilium() -> None:
+    loaded, _ = load_objects(
+        dump_yaml_documents([*CLUSTER, db_in({"fromEndpoints": [WEB], "icmps": icmps(ZERO)})]), "c.yaml"
+    )
+    warnings = analyse(read_cluster(loaded)).warnings
+    assert any("spec.ingress[0].icmps[0].fields[0]" in w and "41304" in w for w in warnings), warnings
+    for fields, protocol, kind, verdict in (
+        (ZERO, "ICMPv4", 8, "allowed"),
+        ({"type": "EchoReply"}, "ICMPv4", 13, "allowed"),  # its IPv4 name
+        ({"family": "IPv6", "type": 0}, "ICMPv6", 128, "allowed"),
+        ({"family": "IPv6", "type": 0}, "ICMPv4", 8, "denied"),  # its own family only
+        ({"family": "IPv6", "type": "EchoReply"}, "ICMPv6", 128, "denied"),  # 129 in IPv6: no wildcard
+    ):
+        connection = judge([db_in({"fromEndpoints": [WEB], "icmps": icmps(fields)})], protocol=protocol, kind=kind)
+        assert connection.verdict == verdict, (fields, protocol, kind)
+        if verdict == "allowed":
+            assert f"\t\t{INGRESS_RULE}" in connection.explanation
+
+
+def test_a_deny_rule_of_icmp_type_zero_denies_every_type() -> None:
+    ping = judge([db_in({"fromEndpoints": [WEB]}, deny=({"fromEndpoints": [WEB], "icmps": icmps(ZERO)},))])
+    assert (ping.verdict, ping.reason) == ("denied", DB_DENIES)
+    assert "denies connections by IngressDeny rule #1" in "\n".join(ping.explanation)
