@@ -15,8 +15,16 @@ Upstream evidence (cilium/cilium):
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from editor.policy.admission import icmp_field_refusal
 from editor.policy.analysis import analyse
+from editor.policy.document import ICMP_TYPE_NAMES
 from editor.policy.manifests import read_cluster
+from editor.policy.model import Rule
 from editor.policy.yamlio import dump_yaml_documents, load_objects
 from tests.unit.test_analysis_cilium import CLUSTER, cnp
 from tests.unit.test_replay_icmp_cilium import (
@@ -137,3 +145,70 @@ def test_a_deny_rule_of_icmp_type_zero_denies_every_type() -> None:
     ping = judge([db_in({"fromEndpoints": [WEB]}, deny=({"fromEndpoints": [WEB], "icmps": icmps(ZERO)},))])
     assert (ping.verdict, ping.reason) == ("denied", DB_DENIES)
     assert "denies connections by IngressDeny rule #1" in "\n".join(ping.explanation)
+
+
+# The CRD's ICMPField (pkg/policy/api/icmp.go kubebuilder markers, the shipped schema): `family` an enum of IPv4
+# and IPv6, `type` an integer or a string matching its pattern, which misspells one name ("ExtendedEcho Reply"):
+# the API server refuses the whole object otherwise, so the policy never exists.
+CRD_SCHEMA = (
+    Path(__file__).resolve().parents[2] / "editor/policy/schemas/datreeio-cilium.io-ciliumnetworkpolicy_v2.json"
+)
+
+
+def _icmp_type_pattern(schema: Any) -> str | None:
+    if isinstance(schema, dict):
+        if "fields" in schema.get("properties", {}) and isinstance(schema["properties"]["fields"], dict):
+            return str(schema["properties"]["fields"]["items"]["properties"]["type"]["pattern"])
+        found = (_icmp_type_pattern(value) for value in schema.values())
+    elif isinstance(schema, list):
+        found = (_icmp_type_pattern(value) for value in schema)
+    else:
+        return None
+    return next((pattern for pattern in found if pattern), None)
+
+
+def test_an_icmp_field_the_api_server_refuses_takes_the_policy_with_it() -> None:
+    for field in (
+        {"type": "ExtendedEchoReply"},
+        {"family": "IPv6", "type": "ExtendedEchoReply"},
+        {"type": "08"},
+        {"type": "256"},
+        {"family": "ipv4", "type": 8},
+    ):
+        loaded, _ = load_objects(
+            dump_yaml_documents([*CLUSTER, db_in({"fromEndpoints": [WEB], "icmps": icmps(field)})]), "c.yaml"
+        )
+        analysis = analyse(read_cluster(loaded))
+        assert any("analysed as absent" in w for w in analysis.warnings), (field, analysis.warnings)
+        assert not analysis.policies, field
+    for field in (
+        {"type": "ExtendedEchoRequest"},
+        {"type": "8"},
+        {"type": 300},
+        {"family": "IPv6", "type": "EchoReply"},
+    ):
+        loaded, _ = load_objects(
+            dump_yaml_documents([*CLUSTER, db_in({"fromEndpoints": [WEB], "icmps": icmps(field)})]), "c.yaml"
+        )
+        assert analyse(read_cluster(loaded)).policies, field
+
+
+def test_the_icmp_types_admitted_are_those_the_shipped_crd_schema_admits() -> None:
+    pattern = _icmp_type_pattern(json.loads(CRD_SCHEMA.read_text()))
+    assert pattern is not None
+    texts = {name for names in ICMP_TYPE_NAMES.values() for name in names} | {str(n) for n in range(300)}
+    texts |= {"08", "00", "-1", "", "echo", "EchoReply ", "ExtendedEcho Reply"}
+    for text in sorted(texts):
+        rule = Rule(
+            raw={},
+            path=(),
+            section="ingress",
+            direction="ingress",
+            deny=False,
+            index=0,
+            cilium=True,
+            peer_fields=(),
+            peers=(),
+            icmps=[{"fields": [{"type": text}]}],
+        )
+        assert (icmp_field_refusal(rule) is None) is bool(re.search(pattern, text)), text
