@@ -22,6 +22,7 @@ from typing import Any
 
 from editor.policy.admission import icmp_field_refusal
 from editor.policy.analysis import analyse
+from editor.policy.check import add_observed, observations_from_document, replay
 from editor.policy.document import ICMP_TYPE_NAMES
 from editor.policy.manifests import read_cluster
 from editor.policy.model import Rule
@@ -37,6 +38,7 @@ from tests.unit.test_replay_icmp_cilium import (
     db_in,
     icmps,
     judge,
+    observed,
     web_out,
 )
 
@@ -212,3 +214,17 @@ def test_the_icmp_types_admitted_are_those_the_shipped_crd_schema_admits() -> No
             icmps=[{"fields": [{"type": text}]}],
         )
         assert (icmp_field_refusal(rule) is None) is bool(re.search(pattern, text)), text
+
+
+def test_an_icmp_error_policy_dropped_when_observed_was_not_related_so_the_policies_decide_it() -> None:
+    """Dropped by policy when it was seen, the error was not related to a tracked connection then (bpf_lxc.c checks
+    policy only for CT_NEW): the policies decide it, and deny it again."""
+    loaded, _ = load_objects(
+        dump_yaml_documents([*CLUSTER, db_in({"fromEndpoints": [WEB], "toPorts": TO_DB_PORT})]), "c.yaml"
+    )
+    flows = observed("shop/web", "shop/db", "ICMPv4", 3)
+    assert flows.edges[0].observed is not None
+    flows.edges[0].observed.verdicts = {"DROPPED:POLICY_DENIED": 3}
+    analysis = analyse(add_observed(read_cluster(loaded), flows))
+    (connection,) = replay(observations_from_document(flows), analysis, explain=True).connections
+    assert (connection.verdict, connection.reason) == ("denied", DB_DENIES)

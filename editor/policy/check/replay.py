@@ -283,7 +283,8 @@ class _Replayer:
                     f"{s.direction.lower()} of {s.pod}" for s in (explanation.egress, explanation.ingress) if s
                 )
                 reason = f"no {observation.protocol} type passes both the {ends}"
-            if is_error(observation.protocol, observation.port):
+            # Dropped by policy when seen, it was not related to a tracked connection: the policies decide it.
+            if is_error(observation.protocol, observation.port) and observation.flowed:
                 what = icmp_text(observation.protocol, observation.port)
                 reason = (
                     f"{what} is an ICMP error: Cilium lets it through as related to a connection it tracks whatever "
