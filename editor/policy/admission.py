@@ -22,9 +22,9 @@ from .model import Path, Policy, Rule
 L7_KINDS = ("http", "kafka", "dns", "l7proto", "l7")
 NODE_PEERS = ("fromNodes", "toNodes")
 REFUSED_ENTITIES = ("world-ipv4", "world-ipv6")
-# The CRD's ICMPField (pkg/policy/api/icmp.go markers): `family` is an enum of these, `type` an integer or a string
-# of its pattern: a plain number 0-255 or a type name, but the pattern misspells one ("ExtendedEcho Reply"), so the
-# API server refuses that name in either family.
+# The CRD's ICMPField (pkg/policy/api/icmp.go markers): `family` is an enum of these, `type` (required) an integer
+# or a string of its pattern: a plain number 0-255 or a type name, but the pattern misspells one ("ExtendedEcho
+# Reply"), so the API server refuses that name in either family.
 ICMP_FAMILIES = ("IPv4", "IPv6")
 _ICMP_NUMBER_TEXT = re.compile(r"[0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]")
 _ICMP_NAMES_ADMITTED = frozenset(
@@ -82,6 +82,8 @@ def icmp_field_refusal(rule: Rule) -> tuple[Path, str] | None:
             family, kind = field.get("family"), field.get("type")
             if family is not None and family not in ICMP_FAMILIES:
                 return (*path, "family"), f"the API server refuses ICMP family {family!r} (IPv4 or IPv6)"
+            if kind is None or isinstance(kind, bool) or not isinstance(kind, (int, str)):
+                return (*path, "type"), "the API server refuses an ICMP field without a type (a number or a name)"
             if isinstance(kind, str) and not (_ICMP_NUMBER_TEXT.fullmatch(kind) or kind in _ICMP_NAMES_ADMITTED):
                 why = "a number 0-255 without leading zeros or a type name; the CRD misspells ExtendedEchoReply"
                 return (*path, "type"), f"the API server refuses ICMP type {kind!r} ({why})"

@@ -176,6 +176,8 @@ def test_an_icmp_field_the_api_server_refuses_takes_the_policy_with_it() -> None
         {"type": "08"},
         {"type": "256"},
         {"family": "ipv4", "type": 8},
+        {"family": "IPv4"},
+        {"type": True},
     ):
         loaded, _ = load_objects(
             dump_yaml_documents([*CLUSTER, db_in({"fromEndpoints": [WEB], "icmps": icmps(field)})]), "c.yaml"
