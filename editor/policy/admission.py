@@ -6,8 +6,8 @@ every rule of its `specs`) with it. Follows cilium/cilium `pkg/policy/api/rule_v
 since 1.17 a rule needs an entry in one of its four sections; node peers need the agent flag
 `--enable-node-selector-labels`; `icmps` beside `toPorts` in one rule is refused, allow or deny:
 errUnsupportedICMPWithToPorts) and the CRD schema (`toPorts[].rules` is a oneOf of the known L7 kinds without
-unknown fields, so `rules: {HTTP: ...}` is refused; the entity enum has no `world-ipv4`/`world-ipv6`; an ICMP
-field's family and type text have an enum and a pattern). It reads
+unknown fields, so `rules: {HTTP: ...}` is refused; the entity enum has no `world-ipv4`/`world-ipv6`; toPorts
+protocols are an enum without ICMP; an ICMP field's family and type text have an enum and a pattern). It reads
 the policy model (model/), as its three callers (analyser, importer, linter) do.
 """
 
@@ -61,6 +61,12 @@ def _entry_refusal(rule: Rule, nodes: bool) -> tuple[Path, str] | None:
     refused = icmp_field_refusal(rule)
     if refused is not None:
         return refused
+    for port in rule.cilium_ports:  # the CRD's enum: TCP, UDP, SCTP, ANY ("Matching on ICMP is not supported")
+        if isinstance(port.protocol, str) and port.protocol.upper() in ("ICMP", "ICMPV6"):
+            return (
+                *port.path,
+                "protocol",
+            ), f"the API server refuses toPorts protocol {port.protocol} (ICMP goes in icmps)"
     for entry in rule.port_rules:
         for kind in entry.rules if isinstance(entry.rules, dict) else ():
             if kind not in L7_KINDS:

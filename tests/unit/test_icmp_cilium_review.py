@@ -230,3 +230,19 @@ def test_an_icmp_error_policy_dropped_when_observed_was_not_related_so_the_polic
     analysis = analyse(add_observed(read_cluster(loaded), flows))
     (connection,) = replay(observations_from_document(flows), analysis, explain=True).connections
     assert (connection.verdict, connection.reason) == ("denied", DB_DENIES)
+
+
+def test_to_ports_on_protocol_icmp_take_the_policy_with_them() -> None:
+    """The CRD's toPorts protocol is an enum of TCP, UDP, SCTP and ANY ("Matching on ICMP is not supported",
+    pkg/policy/api/l4.go PortProtocol): the API server refuses a port of protocol ICMP, and the policy with it, so
+    shop/db is not isolated and the ping gets through."""
+    for protocol in ("ICMP", "ICMPV6"):  # Cilium's L4Proto spellings (pkg/policy/api/l4.go)
+        rule = {"fromEndpoints": [WEB], "toPorts": [{"ports": [{"port": "8", "protocol": protocol}]}]}
+        loaded, _ = load_objects(dump_yaml_documents([*CLUSTER, db_in(rule)]), "c.yaml")
+        analysis = analyse(read_cluster(loaded))
+        assert not analysis.policies and any("analysed as absent" in w for w in analysis.warnings), protocol
+        ping = judge([db_in(rule)], icmp=True)
+        assert (ping.verdict, ping.explanation[0]) == (
+            "allowed",
+            "Allowed ICMPv4 type 8 due to the system default (Allow all)",
+        )
