@@ -63,10 +63,8 @@ def _entry_refusal(rule: Rule, nodes: bool) -> tuple[Path, str] | None:
         return refused
     for port in rule.cilium_ports:  # the CRD's enum: TCP, UDP, SCTP, ANY ("Matching on ICMP is not supported")
         if isinstance(port.protocol, str) and port.protocol.upper() in ("ICMP", "ICMPV6"):
-            return (
-                *port.path,
-                "protocol",
-            ), f"the API server refuses toPorts protocol {port.protocol} (ICMP goes in icmps)"
+            why = f"the API server refuses toPorts protocol {port.protocol} (ICMP goes in icmps)"
+            return (*port.path, "protocol"), why
     for entry in rule.port_rules:
         for kind in entry.rules if isinstance(entry.rules, dict) else ():
             if kind not in L7_KINDS:

@@ -134,8 +134,8 @@ def _read_cilium_icmps(reader: _PolicyReader, rule: Rule) -> frozenset[tuple[str
     """The (protocol, type) pairs of a rule's `icmps` fields: ICMPv6 for family IPv6, else ICMPv4, and a type
     name as the number Cilium gives it in its family (pkg/policy/api/icmp.go: ICMPField.PortProtocol,
     icmpIpv4TypeNameToCode), type 0 (EchoReply in IPv4) as every type of its family, as Cilium enforces it. A
-    field Cilium's schema refuses (a type outside 0-255, a name its family lacks, another family) is left out with a
-    warning."""
+    field that matches no type (an integer outside 0-255, a name its family lacks) is left out with a warning; one
+    the CRD's schema refuses takes the policy with it (admission.icmp_field_refusal)."""
     found: set[tuple[str, int]] = set()
     path = (*rule.path, "icmps")
     for i, item in enumerate(rule.icmps if isinstance(rule.icmps, list) else ()):
