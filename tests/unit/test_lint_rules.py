@@ -256,6 +256,18 @@ CASES: dict[str, list[tuple[str, str]]] = {
             "  ingress: [{fromNodes: [{matchLabels: {role: worker}}]}]\n",
             CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{fromEntities: [remote-node]}]\n",
         ),
+        (  # rule_validation.go errUnsupportedICMPWithToPorts
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n"
+            "    - toPorts: [{ports: [{port: '80', protocol: TCP}]}]\n      icmps: [{fields: [{type: 8}]}]\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n"
+            "    - toPorts: [{ports: [{port: '80', protocol: TCP}]}]\n    - icmps: [{fields: [{type: 8}]}]\n",
+        ),
+        (  # the CRD's ICMPField.type pattern misspells this name
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  ingress: [{icmps: [{fields: [{type: ExtendedEchoReply}]}]}]\n",
+            CNP
+            + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{icmps: [{fields: [{type: 43}]}]}]\n",
+        ),
     ],
     # FL024: SEMANTICS C10c, cilium/cilium pkg/labelsfilter/filter.go defaultLabelPrefixCfg
     "FL024": [

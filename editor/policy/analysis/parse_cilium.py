@@ -133,8 +133,9 @@ def _read_cilium_peer_rule(reader: _PolicyReader, rule: Rule, label: str, namesp
 def _read_cilium_icmps(reader: _PolicyReader, rule: Rule) -> frozenset[tuple[str, int]]:
     """The (protocol, type) pairs of a rule's `icmps` fields: ICMPv6 for family IPv6, else ICMPv4, and a type
     name as the number Cilium gives it in its family (pkg/policy/api/icmp.go: ICMPField.PortProtocol,
-    icmpIpv4TypeNameToCode). A field Cilium's schema refuses (a type outside 0-255, a name its family lacks,
-    another family) is left out with a warning."""
+    icmpIpv4TypeNameToCode), type 0 (EchoReply in IPv4) as every type of its family, as Cilium enforces it. A
+    field that matches no type (an integer outside 0-255, a name its family lacks) is left out with a warning; one
+    the CRD's schema refuses takes the policy with it (admission.icmp_field_refusal)."""
     found: set[tuple[str, int]] = set()
     path = (*rule.path, "icmps")
     for i, item in enumerate(rule.icmps if isinstance(rule.icmps, list) else ()):
@@ -145,7 +146,16 @@ def _read_cilium_icmps(reader: _PolicyReader, rule: Rule) -> frozenset[tuple[str
             if number is None or not 0 <= number <= _MAX_ICMP_TYPE:
                 reader.warn((*path, i, "fields", j), "is not an ICMP type of IPv4 or IPv6; it allows nothing here")
                 continue
-            found.add((icmp_protocol(field), number))
+            protocol = icmp_protocol(field)
+            if number == 0:
+                # The type becomes the port of an ICMP filter, and port 0 is Cilium's wildcard (pkg/policy/l4.go
+                # createL4Filter): type 0 lets every type of the family through (cilium/cilium#41304).
+                action = "denies" if rule.deny else "allows"
+                why = f"type 0 is every {protocol} type to Cilium, its port 0 being a wildcard (cilium/cilium#41304)"
+                reader.warn((*path, i, "fields", j), f"{why}: this {action} them all")
+                found.update((protocol, each) for each in range(_MAX_ICMP_TYPE + 1))
+                continue
+            found.add((protocol, number))
     return frozenset(found)
 
 

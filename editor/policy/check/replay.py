@@ -19,7 +19,7 @@ from ..analysis import (
 from ..analysis import icmp as cilium_icmp
 from ..analysis.explain import DirectionExplanation, Explanation
 from ..analysis.explain_text import attribution
-from ..analysis.icmp import ICMP_PROTOCOLS, cilium_enforced
+from ..analysis.icmp import ICMP_PROTOCOLS, cilium_enforced, icmp_text, is_error
 from ..dialects import REGISTRY
 from ..document import Document
 from ..manifests import Workload
@@ -277,6 +277,21 @@ class _Replayer:
             if side is not None and not self.side_allows(side, observation)
         ]
         reason = "denied by the " + " and the ".join(sides) if sides else ""
+        if observation.protocol in ICMP_PROTOCOLS:
+            if not sides:  # no type observed: each side lets some type through, but not one type both
+                ends = " and the ".join(
+                    f"{s.direction.lower()} of {s.pod}" for s in (explanation.egress, explanation.ingress) if s
+                )
+                reason = f"no {observation.protocol} type passes both the {ends}"
+            # Dropped by policy when seen, it was not related to a tracked connection: the policies decide it.
+            if is_error(observation.protocol, observation.port) and observation.flowed:
+                what = icmp_text(observation.protocol, observation.port)
+                reason = (
+                    f"{what} is an ICMP error: Cilium lets it through as related to a connection it tracks whatever "
+                    f"the policies say, which the observation does not tell; the policies alone would deny it "
+                    f"({reason.removeprefix('denied by the ')})"
+                )
+                return Replayed(observation, "undecided", src_text, dst_text, reason)
         return Replayed(observation, "denied", src_text, dst_text, reason, lines, tier)
 
 
