@@ -68,6 +68,8 @@ def test_a_drawn_icmp_type_zero_is_found_on_its_edge_as_every_type_of_its_family
     document = drawing([field], action=action)
     compiled = compile_document(document)
     assert compiled.ok
+    # the compiled rules' explanations (the API's `explanations`) say it too
+    assert [f"every {protocol} type to Cilium" in e.text for e in compiled.explanations] == [True, True]
     findings = zero_findings(document)
     # the edge is an egress rule of web and an ingress rule of api: both policies let every type through
     assert sorted(f.path.split("[")[0] for f in findings) == sorted(
