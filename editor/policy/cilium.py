@@ -53,7 +53,8 @@ from .compile import (
     policy_base_name,
     selector_of,
 )
-from .document import NAMESPACE_NAME_LABEL, Edge, Node, Port
+from .document import NAMESPACE_NAME_LABEL, Edge, Node, Port, icmp_protocol
+from .icmp_wildcard import is_icmp_wildcard
 
 API_VERSION = "cilium.io/v2"
 KIND = "CiliumNetworkPolicy"
@@ -265,8 +266,14 @@ def _parts(context: Context, subject: Node, edge: Edge, peer: Node, section: str
             add({"ports": dns, "rules": DNS_ANY_RULE}, text=_ports_text(dns, " with DNS visibility"))
     if edge.icmps:
         fields = sorted(({**icmp} for icmp in edge.icmps), key=lambda f: (f.get("family", ""), str(f["type"])))
-        add(icmps=fields, text="ICMP " + ", ".join(f"{f.get('family', 'IPv4')} type {f['type']}" for f in fields))
+        add(icmps=fields, text="ICMP " + ", ".join(map(_icmp_text, fields)))
     return parts
+
+
+def _icmp_text(field: dict[str, Any]) -> str:
+    """`IPv4 type 8`; type 0 says what Cilium makes of it (icmp_wildcard.py, FL026)."""
+    text = f"{field.get('family', 'IPv4')} type {field['type']}"
+    return f"{text} (every {icmp_protocol(field)} type to Cilium)" if is_icmp_wildcard(field) else text
 
 
 def _numbered_ports(context: Context, edge: Edge, peer: Node) -> tuple[list[Port], str | None]:

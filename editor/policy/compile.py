@@ -26,7 +26,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -308,18 +308,25 @@ class Context:
         return self._selector_problems[key]
 
     def describe(self, node: Node) -> str:
-        """A node as people read it: `app=web (prod)`, `10.0.0.0/8`, `world`."""
-        text = node.display_name()
-        if node.kind == "workload":
-            return f"{node.namespace}/{text}"
-        if node.kind == "selector" and node.namespace is not None:
-            return f"{text} ({node.namespace})"
-        return text
+        return describe_node(node)
 
     def describe_edge(self, edge: Edge) -> str:
-        """`edge e3 (prod/web -> 10.0.0.0/8)`."""
-        source, target = self.nodes[edge.source], self.nodes[edge.target]
-        return f"edge {edge.id} ({self.describe(source)} -> {self.describe(target)})"
+        return describe_edge(edge, self.nodes)
+
+
+def describe_node(node: Node) -> str:
+    """A node as people read it: `app=web (prod)`, `10.0.0.0/8`, `world`."""
+    text = node.display_name()
+    if node.kind == "workload":
+        return f"{node.namespace}/{text}"
+    if node.kind == "selector" and node.namespace is not None:
+        return f"{text} ({node.namespace})"
+    return text
+
+
+def describe_edge(edge: Edge, nodes: Mapping[str, Node]) -> str:
+    """`edge e3 (prod/web -> 10.0.0.0/8)`, its ends found in `nodes` (by id)."""
+    return f"edge {edge.id} ({describe_node(nodes[edge.source])} -> {describe_node(nodes[edge.target])})"
 
 
 def _selector_problem(node: Node, *, cilium: bool) -> str | None:

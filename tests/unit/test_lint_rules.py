@@ -269,6 +269,21 @@ CASES: dict[str, list[tuple[str, str]]] = {
             + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress: [{icmps: [{fields: [{type: 43}]}]}]\n",
         ),
     ],
+    # FL026: pkg/policy/l4.go createL4Filter, port 0 a wildcard (cilium/cilium#41304)
+    "FL026": [
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  ingress: [{fromEndpoints: [{matchLabels: {app: lb}}], icmps: [{fields: [{type: EchoReply}]}]}]\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  ingress: [{fromEndpoints: [{matchLabels: {app: lb}}], icmps: [{fields: [{type: EchoRequest}]}]}]\n",
+        ),
+        (
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  egressDeny: [{toEntities: [world], icmps: [{fields: [{family: IPv6, type: 0}]}]}]\n",
+            CNP + "spec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+            "  egressDeny: [{toEntities: [world], icmps: [{fields: [{family: IPv6, type: EchoRequest}]}]}]\n",
+        ),
+    ],
     # FL024: SEMANTICS C10c, cilium/cilium pkg/labelsfilter/filter.go defaultLabelPrefixCfg
     "FL024": [
         (

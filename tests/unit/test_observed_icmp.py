@@ -181,9 +181,11 @@ CARRIERS = {
     "icmp 8": (Edge("d", "", "", icmps=[{"family": "IPv4", "type": 8}]), True),
     "icmp 8 no family": (Edge("d", "", "", icmps=[{"type": 8}]), True),  # IPv4 by default (Cilium's ICMPField)
     "EchoRequest": (Edge("d", "", "", icmps=[{"type": "EchoRequest"}]), True),  # Cilium's name for type 8
-    "EchoReply": (Edge("d", "", "", icmps=[{"type": "EchoReply"}]), False),  # its name for type 0
+    # its name for type 0, which Cilium reads as every ICMPv4 type (cilium/cilium#41304; the drawing is Cilium's)
+    "EchoReply": (Edge("d", "", "", icmps=[{"type": "EchoReply"}]), True),
     "icmp '8'": (Edge("d", "", "", icmps=[{"type": "8"}]), True),  # IntOrString: the number as a string
-    "icmp 0": (Edge("d", "", "", icmps=[{"family": "IPv4", "type": 0}]), False),  # echo reply: another type
+    "icmp 0": (Edge("d", "", "", icmps=[{"family": "IPv4", "type": 0}]), True),  # the same wildcard
+    "icmp 13": (Edge("d", "", "", icmps=[{"family": "IPv4", "type": 13}]), False),  # timestamp: another type
     "icmpv6 128": (Edge("d", "", "", icmps=[{"family": "IPv6", "type": 128}]), False),  # ICMPv6 echo request
     "TCP 9080 and icmp 8": (Edge("d", "", "", ports=[Port("TCP", 9080)], icmps=[{"family": "IPv4", "type": 8}]), True),
 }
@@ -211,9 +213,10 @@ def test_drift_matches_a_ping_against_what_the_drawn_edge_carries_of_icmp() -> N
 def test_drift_reads_a_named_icmp_type_as_the_number_cilium_gives_it() -> None:
     """Cilium's ICMPField.type takes a CamelCase name, which it turns into the number of that name in the field's
     family (cilium/cilium pkg/policy/api/icmp.go, icmpIpv4TypeNameToCode / icmpIpv6TypeNameToCode; the names are
-    in the CRD schema, corpus/schemas): an edge allowing `EchoReply` does not carry echo requests, nor
-    destination-unreachable errors, and a name its family does not have (Cilium refuses the policy) carries
-    nothing. Names are fixed numbers, unlike a named port, so they are told apart."""
+    in the CRD schema, corpus/schemas): an edge allowing `EchoRequest` does not carry destination-unreachable
+    errors, IPv4's `EchoReply` is type 0 and carries every ICMPv4 type as Cilium enforces it, and a name its family
+    does not have (Cilium refuses the policy) carries nothing. Names are fixed numbers, unlike a named port, so
+    they are told apart."""
     v4 = [row(edge) for edge in observe(piece(as_icmp(productpage_to_reviews(), 3, reverse=True)))[0]]
     (unreachable,) = v4
     record = productpage_to_reviews()
@@ -225,7 +228,7 @@ def test_drift_reads_a_named_icmp_type_as_the_number_cilium_gives_it() -> None:
     assert (echo6.edge["protocol"], echo6.edge["port"]) == ("ICMPv6", 128)
     cases = {
         ("IPv4", "DestinationUnreachable"): (True, False),
-        ("IPv4", "EchoReply"): (False, False),
+        ("IPv4", "EchoReply"): (True, False),  # type 0: every ICMPv4 type to Cilium (cilium/cilium#41304)
         ("IPv4", "EchoRequest"): (False, False),
         ("IPv6", "EchoRequest"): (False, True),
         ("IPv6", "EchoReply"): (False, False),  # 129 in ICMPv6

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..admission import L7_KINDS, cilium_refusal
 from ..document import icmp_protocol, icmp_type_number
+from ..icmp_wildcard import wildcard_text
 from ..manifests import PolicyObject
 from ..model import Port, Rule, Spec
 from ..selectors import LabelSelector, Requirement
@@ -148,11 +149,9 @@ def _read_cilium_icmps(reader: _PolicyReader, rule: Rule) -> frozenset[tuple[str
                 continue
             protocol = icmp_protocol(field)
             if number == 0:
-                # The type becomes the port of an ICMP filter, and port 0 is Cilium's wildcard (pkg/policy/l4.go
-                # createL4Filter): type 0 lets every type of the family through (cilium/cilium#41304).
-                action = "denies" if rule.deny else "allows"
-                why = f"type 0 is every {protocol} type to Cilium, its port 0 being a wildcard (cilium/cilium#41304)"
-                reader.warn((*path, i, "fields", j), f"{why}: this {action} them all")
+                # The type becomes the port of an ICMP filter, and port 0 is Cilium's wildcard (icmp_wildcard.py);
+                # the linter says the same of it (FL026).
+                reader.warn((*path, i, "fields", j), wildcard_text(field, rule.deny))
                 found.update((protocol, each) for each in range(_MAX_ICMP_TYPE + 1))
                 continue
             found.add((protocol, number))

@@ -21,6 +21,7 @@ from ..check import analyse_document, decides_icmp, observations_from_document, 
 from ..compile import CompileResult, compile_document
 from ..dialects import REGISTRY
 from ..document import Document, Edge, Node, Observed, Port, icmp_entry, icmp_protocol, icmp_type_number, safe_id
+from ..icmp_wildcard import is_icmp_wildcard
 
 # What every observed ICMP edge was stored as before ICMP was kept (no family, no type); no other row has it.
 LEGACY_ICMP = "ANY"
@@ -275,17 +276,18 @@ def node_identity(node: dict[str, Any]) -> tuple[Any, ...]:
     return (kind, node.get("entity"), node.get("cidr"), node.get("matchName"), node.get("matchPattern"))
 
 
-def _covers(edge: Edge, protocol: str, port: int | None) -> bool:
+def _covers(edge: Edge, protocol: str, port: int | None, cilium: bool) -> bool:
     """Whether a drawn edge carries observed traffic of `protocol` and `port` (the ICMP type for ICMP).
 
     An edge without ports carries every protocol, ICMP included, unless it has `icmps`: then ICMP of those
     types only (SEMANTICS.md P1: no ports, all ports and protocols; C12: with toPorts, ICMP only as `icmps`
     allow it; Cilium's L3-only rule allows all traffic). An edge with ports carries none of ICMP, ANY
-    included (Cilium's ANY is TCP, UDP and SCTP; C12), except through its `icmps`."""
+    included (Cilium's ANY is TCP, UDP and SCTP; C12), except through its `icmps`. In a `cilium` drawing,
+    `icmps` type 0 carries every type of its family, as its compiled policy allows (icmp_wildcard.py, FL026)."""
     if protocol in ICMP_PROTOCOLS:
         if not edge.ports and not edge.icmps:
             return True
-        return any(_icmp_covers(icmp, protocol, port) for icmp in edge.icmps)
+        return any(_icmp_covers(icmp, protocol, port, cilium) for icmp in edge.icmps)
     if protocol == LEGACY_ICMP:  # an ICMP edge of unknown family and type, stored before ICMP was kept
         return not edge.ports
     if not edge.ports:
@@ -300,10 +302,10 @@ def _covers(edge: Edge, protocol: str, port: int | None) -> bool:
     return False
 
 
-def _icmp_covers(icmp: dict[str, Any], protocol: str, kind: int | None) -> bool:
+def _icmp_covers(icmp: dict[str, Any], protocol: str, kind: int | None, cilium: bool) -> bool:
     if icmp_protocol(icmp) != protocol:
         return False
-    return kind is None or icmp_type_number(icmp) == kind
+    return kind is None or icmp_type_number(icmp) == kind or (cilium and is_icmp_wildcard(icmp))
 
 
 @dataclasses.dataclass
@@ -315,6 +317,7 @@ class Drift:
 def drift(document: Document, rows: list[ObservedRow]) -> Drift:
     """The drawing against what was observed: traffic it does not have, and edges nothing used."""
     identity = {node.id: node_identity(node.to_json()) for node in document.nodes}
+    cilium = decides_icmp(document.settings.dialect)  # the dialect's ICMP rules are Cilium's
     drawn = [edge for edge in document.edges if not edge.disabled and edge.action == "allow"]
     by_ends: dict[tuple[Any, Any], list[Edge]] = {}
     for edge in drawn:
@@ -323,7 +326,9 @@ def drift(document: Document, rows: list[ObservedRow]) -> Drift:
     new = []
     for row in rows:
         ends = (node_identity(row.edge["source"]), node_identity(row.edge["target"]))
-        carriers = [edge for edge in by_ends.get(ends, []) if _covers(edge, row.edge["protocol"], row.edge["port"])]
+        carriers = [
+            edge for edge in by_ends.get(ends, []) if _covers(edge, row.edge["protocol"], row.edge["port"], cilium)
+        ]
         if carriers:
             used.update(edge.id for edge in carriers)
         elif row.count > row.denied:  # traffic that flowed; a policy drop is not something the drawing lacks

@@ -1,11 +1,13 @@
-"""Cilium-only traps: the default-deny rule `- {}`, policies Cilium refuses, labels missing from identities and
-namespace labels in a namespaced policy (SEMANTICS.md C4, C4a, C7, C10c)."""
+"""Cilium-only traps: the default-deny rule `- {}`, policies Cilium refuses, labels missing from identities,
+namespace labels in a namespaced policy and ICMP type 0, which Cilium reads as every type (SEMANTICS.md C4, C4a,
+C7, C10c, C12)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from ..admission import cilium_refusal
+from ..icmp_wildcard import icmp_wildcards, wildcard_text
 from ..kinds import CILIUM_KINDS
 from ..labelsfilter import in_identity
 from .context import LintContext, check
@@ -45,6 +47,14 @@ NAMESPACE_LABELS = rule(
     "Cilium documents namespace-label selectors as supported only in CiliumClusterwideNetworkPolicy and "
     "ignored in CiliumNetworkPolicy, while the code honours them: behaviour may change. Select namespaces by "
     "`k8s:io.kubernetes.pod.namespace`, or use a native NetworkPolicy namespaceSelector.",
+)
+ICMP_WILDCARD = rule(
+    "FL026",
+    "cilium-icmp-type-zero",
+    "warning",
+    "ICMP type 0 (EchoReply) in a Cilium rule: every ICMP type of its family",
+    "Cilium makes an ICMP type the port of its filter, and port 0 is a wildcard: type 0, IPv4's EchoReply, allows "
+    "(or denies) every ICMPv4 type, and 0 in IPv6 every ICMPv6 type (cilium/cilium#41304).",
 )
 
 
@@ -116,3 +126,17 @@ def namespace_labels(ctx: LintContext) -> Iterator[LintFinding]:
                     "CiliumClusterwideNetworkPolicy",
                     NAMESPACE_LABELS.severity,
                 )
+
+
+@check
+def icmp_type_zero(ctx: LintContext) -> Iterator[LintFinding]:
+    """Type 0 in an `icmps` field of a policy Cilium admits (a refused one is FL023's: it allows nothing)."""
+    for policy in ctx.policies:
+        if not policy.cilium or cilium_refusal(policy.written_policy) is not None:
+            continue
+        for rule_view in policy.rules:
+            if rule_view.written is None:
+                continue
+            for path, field in icmp_wildcards(rule_view.written):
+                text = wildcard_text(field, rule_view.deny)
+                yield policy.finding(ICMP_WILDCARD.id, path, text, ICMP_WILDCARD.severity)

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..compile import CompileResult, SubjectDrafts, compile_document
+from ..compile import CompileResult, SubjectDrafts, compile_document, describe_edge
 from ..dialects import dialect
 from ..document import Document, Edge, Node, Port
 from ..kinds import POLICY_KINDS
@@ -239,6 +239,11 @@ class LintedDocument:
     findings: list[LintFinding]
 
 
+# Rules about what a drawn edge says rather than how its policy is written (ICMP type 0 allows every type): in a
+# drawing, their findings name the edges behind the rule.
+EDGE_FINDINGS = frozenset({"FL026"})
+
+
 def lint_document(document: Document, settings: LintSettings | None = None) -> list[LintFinding]:
     """Findings for what `document` compiles to (in its dialect), mapped to node and edge ids, with fixes.
 
@@ -259,10 +264,16 @@ def lint_drawing(
     inventory = inventory_from_document(document)
     findings = lint_compiled(compiled, settings, inventory)
     by_label = {(p.kind, p.namespace, p.name): p for p in compiled.policies}
-    node_ids = document.node_map().keys()
+    nodes = document.node_map()
+    node_ids = nodes.keys()
+    edges: dict[str, Edge] | None = None
     for finding in findings:
         policy = by_label[(finding.kind, finding.namespace, finding.name)]
         finding.edges = compiled.edges_of(policy, finding.path)
+        if finding.rule in EDGE_FINDINGS and finding.edges:
+            edges = edges if edges is not None else {edge.id: edge for edge in document.edges}
+            named = ", ".join(describe_edge(edges[edge_id], nodes) for edge_id in finding.edges)
+            finding.message = f"{named}: {finding.message}"
         subjects = [node_id for node_id in finding.nodes if node_id in node_ids]
         for fix in _document_fixes(subjects, finding, settings):
             finding.fixes.append(dataclasses.replace(fix, id=f"{finding.id}#{fix.id}"))
