@@ -19,7 +19,7 @@ from cpython.long cimport PyLong_AsLongLong, PyLong_AsUnsignedLongLongMask
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, qsort, realloc
-from libc.string cimport memcmp, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset
 
 import msgspec
 
@@ -44,7 +44,12 @@ cdef int _ICMP = PROTOCOLS.index("ICMPv4")  # ICMPv4 and ICMPv6 have the last co
 _VERDICTS = list(VERDICTS)
 _PROTOCOL_NAMES = list(PROTOCOLS)
 _ENFORCE = (["source", "target"], ["source"], ["target"], [])  # by enforce code (see _enforce)
-_ENFORCE_JSON = (b'[\n"source",\n"target"\n]', b'[\n"source"\n]', b'[\n"target"\n]', b"[]")
+cdef const char* _PROTOCOL_TEXT[8]
+cdef Py_ssize_t _PROTOCOL_SIZE[8]
+_PROTOCOL_BYTES = [name.encode() for name in PROTOCOLS]  # kept alive: _PROTOCOL_TEXT points into them
+for _code, _name in enumerate(_PROTOCOL_BYTES):
+    _PROTOCOL_TEXT[_code] = _name
+    _PROTOCOL_SIZE[_code] = len(_name)
 _IGNORED_DISJOINT = IGNORED_LABELS.isdisjoint
 _MULTI = 255  # EdgeRec.verdict of an edge whose verdicts are in CompactGraph.verdicts
 
@@ -73,10 +78,9 @@ cdef class _Memory:
 # ---- sorting: qsort has no context argument, so the comparators read these ---------------------------------
 
 
-cdef const char** _TEXT_A
-cdef Py_ssize_t* _SIZE_A
-cdef const char** _TEXT_B
-cdef Py_ssize_t* _SIZE_B
+cdef const char* _KEYS  # the sort keys' bytes, one after another
+cdef int64_t* _KEY_START
+cdef int32_t* _KEY_SIZE
 
 
 cdef inline int _compare_text(const char* a, Py_ssize_t na, const char* b, Py_ssize_t nb) noexcept nogil:
@@ -87,17 +91,52 @@ cdef inline int _compare_text(const char* a, Py_ssize_t na, const char* b, Py_ss
     return (na > nb) - (na < nb)
 
 
-cdef int _by_one_text(const void* left, const void* right) noexcept nogil:
-    cdef int32_t a = (<int32_t*>left)[0], b = (<int32_t*>right)[0]
-    return _compare_text(_TEXT_A[a], _SIZE_A[a], _TEXT_A[b], _SIZE_A[b])
+cdef struct SortKey:  # a workload by (group, key): the key's first 16 bytes big-endian, as they compare
+    uint64_t group
+    uint64_t first
+    uint64_t second
+    int32_t index
 
 
-cdef int _by_two_texts(const void* left, const void* right) noexcept nogil:
-    cdef int32_t a = (<int32_t*>left)[0], b = (<int32_t*>right)[0]
-    cdef int found = _compare_text(_TEXT_A[a], _SIZE_A[a], _TEXT_A[b], _SIZE_A[b])
-    if found:
-        return found
-    return _compare_text(_TEXT_B[a], _SIZE_B[a], _TEXT_B[b], _SIZE_B[b])
+cdef int _by_key(const void* left, const void* right) noexcept nogil:
+    cdef const SortKey* a = <const SortKey*>left
+    cdef const SortKey* b = <const SortKey*>right
+    if a.group != b.group:
+        return -1 if a.group < b.group else 1
+    if a.first != b.first:
+        return -1 if a.first < b.first else 1
+    if a.second != b.second:
+        return -1 if a.second < b.second else 1
+    return _compare_text(
+        _KEYS + _KEY_START[a.index], _KEY_SIZE[a.index], _KEYS + _KEY_START[b.index], _KEY_SIZE[b.index]
+    )
+
+
+cdef inline uint64_t _big_endian(const unsigned char* key, Py_ssize_t size) noexcept nogil:
+    """The first 8 of `size` bytes as a number that compares as they do (missing bytes as 0)."""
+    cdef uint64_t value = 0
+    cdef Py_ssize_t j
+    for j in range(8):
+        value = value << 8 | (key[j] if j < size else 0)
+    return value
+
+
+cdef void _sort_keys(
+    SortKey* keys, Py_ssize_t count, const uint16_t* group, const char* text, int64_t* start, int32_t* size
+) noexcept:
+    """Sort `keys` (index i: group[i], then the bytes text[start[i]:start[i] + size[i]])."""
+    global _KEYS, _KEY_START, _KEY_SIZE
+    cdef Py_ssize_t i
+    cdef const unsigned char* key
+    for i in range(count):
+        key = <const unsigned char*>text + start[i]
+        keys[i].group = group[i]
+        keys[i].first = _big_endian(key, size[i])
+        keys[i].second = _big_endian(key + 8, size[i] - 8) if size[i] > 8 else 0
+        keys[i].index = <int32_t>i
+    _KEYS, _KEY_START, _KEY_SIZE = text, start, size
+    qsort(keys, count, sizeof(SortKey), _by_key)
+    _KEYS = NULL
 
 
 cdef struct Rec:  # an entry under its merged key: (source rank, target rank), (protocol rank, port, place)
@@ -116,9 +155,11 @@ cdef int _by_rec(const void* left, const void* right) noexcept nogil:
 
 
 cdef struct EdgeRec:  # an edge as EdgeTable.add would make it (see CompactGraph)
+    int64_t count
+    int64_t times  # where its first and last seen are in CompactGraph.text (see build)
     uint32_t source  # ranks
     uint32_t target
-    int64_t count
+    int32_t place  # its entry in CompactGraph.entries, or -1 (several: in CompactGraph.merged)
     uint16_t port
     uint8_t protocol  # code, PROTOCOLS order
     uint8_t verdict  # code, or _MULTI
@@ -141,6 +182,125 @@ cdef inline bint _valid_id(const char* text, Py_ssize_t size) noexcept nogil:
         ):
             return False
     return True
+
+
+cdef class _Buffer:
+    """Bytes written in place: the JSON being written (`take` hands it over and starts again), or the texts a
+    CompactGraph keeps (read back with `u32` and `at`)."""
+
+    cdef char* data
+    cdef Py_ssize_t size
+    cdef Py_ssize_t capacity
+    cdef int indent
+
+    def __cinit__(self, int indent=0, Py_ssize_t capacity=1 << 17):
+        self.capacity = capacity if capacity > 16 else 16
+        self.data = <char*>malloc(self.capacity)
+        if self.data == NULL:
+            raise MemoryError()
+        self.size = 0
+        self.indent = indent
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef int reserve(self, Py_ssize_t more) except -1:
+        cdef Py_ssize_t capacity = self.capacity
+        cdef char* data
+        if self.size + more <= capacity:
+            return 0
+        while self.size + more > capacity:
+            capacity *= 2
+        data = <char*>realloc(self.data, capacity)
+        if data == NULL:
+            raise MemoryError()
+        self.data, self.capacity = data, capacity
+        return 0
+
+    cdef inline int raw(self, const char* text, Py_ssize_t size) except -1:
+        if self.size + size > self.capacity:
+            self.reserve(size)
+        memcpy(self.data + self.size, text, size)
+        self.size += size
+        return 0
+
+    cdef inline int byte(self, char value) except -1:
+        if self.size + 1 > self.capacity:
+            self.reserve(1)
+        self.data[self.size] = value
+        self.size += 1
+        return 0
+
+    cdef inline int u32(self, uint32_t value) except -1:
+        return self.raw(<const char*>&value, 4)
+
+    cdef inline int line(self, int depth) except -1:
+        """A new line indented to `depth`."""
+        cdef Py_ssize_t spaces = self.indent * depth
+        if self.size + spaces + 1 > self.capacity:
+            self.reserve(spaces + 1)
+        self.data[self.size] = 10
+        memset(self.data + self.size + 1, 32, spaces)
+        self.size += spaces + 1
+        return 0
+
+    cdef inline int key(self, int depth, const char* quoted, Py_ssize_t size) except -1:
+        """A new line at `depth`, then `quoted` (`"key": `, with the quotes, the colon and the space)."""
+        self.line(depth)
+        return self.raw(quoted, size)
+
+    cdef int string(self, object text) except -1:
+        """A JSON string as msgspec writes it: UTF-8, only '"', '\\' and control characters escaped (by
+        msgspec itself, on the rare string that has one)."""
+        cdef Py_ssize_t size, i
+        cdef const char* data
+        cdef unsigned char c
+        try:
+            data = PyUnicode_AsUTF8AndSize(text, &size)
+        except (UnicodeEncodeError, TypeError):
+            encoded = _encode(text)
+            return self.raw(encoded, len(encoded))
+        for i in range(size):
+            c = data[i]
+            if c < 32 or c == 34 or c == 92:
+                encoded = _encode(text)
+                return self.raw(encoded, len(encoded))
+        self.reserve(size + 2)
+        self.data[self.size] = 34
+        memcpy(self.data + self.size + 1, data, size)
+        self.data[self.size + size + 1] = 34
+        self.size += size + 2
+        return 0
+
+    cdef int integer(self, long long value) except -1:
+        self.reserve(24)
+        self.size += snprintf(self.data + self.size, 24, "%lld", value)
+        return 0
+
+    cdef inline int boolean(self, bint value) except -1:
+        if value:
+            return self.raw("true", 4)
+        return self.raw("false", 5)
+
+    cdef inline uint32_t at_u32(self, Py_ssize_t offset) noexcept:
+        cdef uint32_t value
+        memcpy(&value, self.data + offset, 4)
+        return value
+
+    cdef bytes take(self):
+        cdef bytes chunk = self.data[: self.size]
+        self.size = 0
+        return chunk
+
+
+cdef inline int _text(_Buffer out, object text) except -1:
+    """`text`'s JSON after its size (u32) in `out`."""
+    cdef Py_ssize_t at = out.size
+    out.u32(0)
+    out.string(text)
+    cdef uint32_t size = <uint32_t>(out.size - at - 4)
+    memcpy(out.data + at, &size, 4)
+    return 0
 
 
 def build(reading, document):
@@ -179,6 +339,15 @@ def build(reading, document):
     cdef list entries = []  # the entries kept, in order: their place
     cdef list left_out = []
     cdef bint cilium = False
+    # Each entry's count, and its first and last seen as JSON (etext, from times[place]; see CompactGraph), read
+    # here in the order the entries were made, which is about their order in memory.
+    cdef int64_t* counts = <int64_t*>memory.get((n_entries + 1) * sizeof(int64_t))
+    cdef int64_t* times = <int64_t*>malloc((n_entries + 1) * sizeof(int64_t))  # the CompactGraph's
+    if times == NULL:
+        raise MemoryError()
+    cdef CompactGraph graph = CompactGraph()
+    graph.times = times
+    cdef _Buffer etext = _Buffer(0, n_entries * 72 + 64)
     for key, entry in edges.items():
         high = PyLong_AsUnsignedLongLongMask(key >> 64)
         low = PyLong_AsUnsignedLongLongMask(key)
@@ -189,6 +358,17 @@ def build(reading, document):
             left_out.append(entry)
             continue
         sources[n_kept], targets[n_kept], codes[n_kept] = <uint32_t>source, <uint32_t>target, low & 0x7FFFFFF
+        counts[n_kept] = PyLong_AsLongLong((<list>entry)[0])
+        times[n_kept] = etext.size
+        first, last = (<list>entry)[1], (<list>entry)[2]
+        if first:
+            _text(etext, first)
+        else:
+            etext.u32(0)
+        if last:
+            _text(etext, last)
+        else:
+            etext.u32(0)
         n_kept += 1
         entries.append(entry)
         if (low >> 19) & 0xFF:
@@ -201,12 +381,27 @@ def build(reading, document):
             used[target] = 1
             used_order[n_used] = <int32_t>target
             n_used += 1
-    # The workloads (NodeTable.workloads, the usual case: new, under its own id), in the order of `used`.
-    cdef list names = [], namespaces = [], labels_of = [], owners = [], notes = [], ids = [], namespace_labels = []
+    # The workloads (NodeTable.workloads, the usual case: new, under its own id), in the order of `used`: their
+    # texts as JSON in `wtext` (see CompactGraph), and the bytes they sort by in `keys`.
+    cdef list names = [], namespaces = [], labels_of = [], owners = [], notes = [], namespace_labels = []
     cdef int32_t* workload_endpoint = <int32_t*>memory.get((n_used + 1) * sizeof(int32_t))
+    cdef int64_t* w_start = <int64_t*>malloc((n_used + 1) * sizeof(int64_t))  # the CompactGraph's
+    if w_start == NULL:
+        raise MemoryError()
+    cdef int64_t* id_start = <int64_t*>memory.get((n_used + 1) * sizeof(int64_t))
+    cdef int32_t* id_size = <int32_t*>memory.get((n_used + 1) * sizeof(int32_t))
+    cdef int64_t* place_start = <int64_t*>memory.get((n_used + 1) * sizeof(int64_t))
+    cdef int32_t* place_size = <int32_t*>memory.get((n_used + 1) * sizeof(int32_t))
+    cdef _Buffer wtext = _Buffer(0, n_used * 96)
+    cdef _Buffer keys = _Buffer(0, n_used * 32)
+    graph.w_start = w_start
     cdef Py_ssize_t n_workloads = 0
-    cdef const char* text
-    cdef Py_ssize_t size
+    cdef dict namespace_group = {}  # namespace -> its number, in the order first seen
+    cdef uint16_t* groups = <uint16_t*>memory.get((n_used + 1) * sizeof(uint16_t))
+    cdef const char* namespace_text
+    cdef const char* name_text
+    cdef Py_ssize_t namespace_size, name_size, at
+    cdef uint32_t size
     for k in range(n_used):
         i = used_order[k]
         if kinds[i]:
@@ -228,52 +423,101 @@ def build(reading, document):
         else:
             namespace, name, labels, owner_kind, ns_labels = python._workload_spec(namespace, name, infos)
         if labels:
-            labels_of.append(dict(sorted(labels.items())) if len(labels) > 1 else labels)
+            if len(labels) > 1:
+                labels = dict(sorted(labels.items()))
+            labels_of.append(labels)
             notes.append(None)
         else:
-            labels_of.append({})
             notes.append(_NO_LABELS_NOTE if labels is not None else _UNKNOWN_LABELS_NOTE)
-        node_id = f"{namespace}/{name}"
-        try:
-            text = PyUnicode_AsUTF8AndSize(node_id, &size)
-        except UnicodeEncodeError:  # a lone surrogate: left to the Python path
-            return None
-        if not _valid_id(text, size):
-            node_id = python.safe_id(node_id)
+            labels = {}
+            labels_of.append(labels)
         names.append(name)
         namespaces.append(namespace)
         owners.append(owner_kind)
-        ids.append(node_id)
         namespace_labels.append(ns_labels)
+        try:
+            namespace_text = PyUnicode_AsUTF8AndSize(namespace, &namespace_size)
+            name_text = PyUnicode_AsUTF8AndSize(name, &name_size)
+        except UnicodeEncodeError:  # a lone surrogate: Python compares it, UTF-8 cannot hold it
+            free(w_start)
+            graph.w_start = NULL
+            return None
+        # the id: "namespace/name" when that is a valid id, else safe_id's form of it
+        w_start[n_workloads] = at = wtext.size
+        if namespace_size + name_size + 1 <= 253 and _valid_id(namespace_text, namespace_size) and (
+            name_size == 0 or _valid_id(name_text, name_size)
+        ):
+            wtext.u32(<uint32_t>(namespace_size + name_size + 3))
+            wtext.byte(34)
+            wtext.raw(namespace_text, namespace_size)
+            wtext.byte(47)
+            wtext.raw(name_text, name_size)
+            wtext.byte(34)
+        else:
+            _text(wtext, python.safe_id(f"{namespace}/{name}"))  # only id characters: no escaping
+        id_start[n_workloads] = at + 5  # inside the quotes
+        id_size[n_workloads] = <int32_t>(wtext.size - at - 6)
+        if name:
+            _text(wtext, name)
+        else:
+            wtext.u32(0)
+        _text(wtext, namespace)
+        if owner_kind is not None:
+            _text(wtext, owner_kind)
+        else:
+            wtext.u32(0)
+        wtext.u32(<uint32_t>len(labels))
+        for label, value in (<dict>labels).items():
+            _text(wtext, label)
+            _text(wtext, value)
+        # Sorted by namespace, then by the rest of the id or by the name (see namespace_order).
+        group = namespace_group.get(namespace)
+        if group is None:
+            group = namespace_group[namespace] = len(namespace_group)
+            if namespace_size > 63 or not _valid_id(namespace_text, namespace_size) or memchr(namespace_text, 47, namespace_size) != NULL:
+                return None  # not a namespace name (see below)
+        groups[n_workloads] = <uint16_t>group
+        id_start[n_workloads] += namespace_size + 1
+        id_size[n_workloads] -= <int32_t>(namespace_size + 1)
+        place_start[n_workloads] = keys.size
+        place_size[n_workloads] = <int32_t>name_size
+        keys.raw(name_text, name_size)
         workload_endpoint[n_workloads] = <int32_t>i
         n_workloads += 1
-    # Two orders of the workloads: by id (their ranks) and by (namespace, name) (the nodes' order).
-    global _TEXT_A, _SIZE_A, _TEXT_B, _SIZE_B
-    cdef const char** id_text = <const char**>memory.get((n_workloads + 1) * sizeof(char*))
-    cdef Py_ssize_t* id_size = <Py_ssize_t*>memory.get((n_workloads + 1) * sizeof(Py_ssize_t))
-    cdef const char** namespace_text = <const char**>memory.get((n_workloads + 1) * sizeof(char*))
-    cdef Py_ssize_t* namespace_size = <Py_ssize_t*>memory.get((n_workloads + 1) * sizeof(Py_ssize_t))
-    cdef const char** name_text = <const char**>memory.get((n_workloads + 1) * sizeof(char*))
-    cdef Py_ssize_t* name_size = <Py_ssize_t*>memory.get((n_workloads + 1) * sizeof(Py_ssize_t))
-    cdef int32_t* by_id = <int32_t*>memory.get((n_workloads + 1) * sizeof(int32_t))
-    cdef int32_t* by_place = <int32_t*>memory.get((n_workloads + 1) * sizeof(int32_t))
-    try:
-        for i in range(n_workloads):
-            id_text[i] = PyUnicode_AsUTF8AndSize(ids[i], &id_size[i])
-            namespace_text[i] = PyUnicode_AsUTF8AndSize(namespaces[i], &namespace_size[i])
-            name_text[i] = PyUnicode_AsUTF8AndSize(names[i], &name_size[i])
-            by_id[i] = by_place[i] = <int32_t>i
-    except UnicodeEncodeError:  # a lone surrogate: Python compares it, UTF-8 cannot hold it
+    # Two orders of the workloads: by id (their ranks) and by (namespace, name) (the nodes' order). A workload's
+    # id is "namespace/rest" (safe_id keeps a namespace name, which has only id characters and no "/", and cuts
+    # after 240), so ids sort by namespace + "/" and then by the rest; (namespace, name) by namespace, then name.
+    # A namespace + "/" is never the prefix of another, so the order of ids is the order of (namespace + "/",
+    # rest).
+    cdef list namespace_list = list(namespace_group)
+    cdef uint16_t* id_group = <uint16_t*>memory.get((n_workloads + 1) * sizeof(uint16_t))
+    cdef uint16_t* place_group = <uint16_t*>memory.get((n_workloads + 1) * sizeof(uint16_t))
+    cdef uint16_t* group_by_id = <uint16_t*>memory.get((len(namespace_list) + 1) * sizeof(uint16_t))
+    cdef uint16_t* group_by_place = <uint16_t*>memory.get((len(namespace_list) + 1) * sizeof(uint16_t))
+    if len(namespace_list) > 65535:
         return None
-    _TEXT_A, _SIZE_A = id_text, id_size
-    qsort(by_id, n_workloads, sizeof(int32_t), _by_one_text)
+    for k, group in enumerate(sorted(range(len(namespace_list)), key=lambda g: namespace_list[g] + "/")):
+        group_by_id[group] = <uint16_t>k
+    for k, group in enumerate(sorted(range(len(namespace_list)), key=namespace_list.__getitem__)):
+        group_by_place[group] = <uint16_t>k
+    for i in range(n_workloads):
+        id_group[i] = group_by_id[groups[i]]
+        place_group[i] = group_by_place[groups[i]]
+    cdef SortKey* by_id = <SortKey*>memory.get((n_workloads + 1) * sizeof(SortKey))
+    cdef SortKey* by_place = <SortKey*>memory.get((n_workloads + 1) * sizeof(SortKey))
+    _sort_keys(by_id, n_workloads, id_group, wtext.data, id_start, id_size)
     for k in range(1, n_workloads):
-        i, j = by_id[k - 1], by_id[k]
-        if _compare_text(id_text[i], id_size[i], id_text[j], id_size[j]) == 0:
+        i, j = by_id[k - 1].index, by_id[k].index
+        if id_group[i] == id_group[j] and _compare_text(
+            wtext.data + id_start[i], id_size[i], wtext.data + id_start[j], id_size[j]
+        ) == 0:
             return None  # two workloads under one id: NodeTable._add renames one, left to the Python path
-    _TEXT_A, _SIZE_A, _TEXT_B, _SIZE_B = namespace_text, namespace_size, name_text, name_size
-    qsort(by_place, n_workloads, sizeof(int32_t), _by_two_texts)
-    _TEXT_A = _TEXT_B = NULL
+    _sort_keys(by_place, n_workloads, place_group, keys.data, place_start, place_size)
+    del keys
+    # id_start and id_size from here on: the whole id, quotes excluded
+    for i in range(n_workloads):
+        id_start[i] = w_start[i] + 5
+        id_size[i] = <int32_t>(wtext.at_u32(w_start[i]) - 2)
 
     # From here on the reading and the document change, as the Python path changes them.
     reading.edges = {}
@@ -292,43 +536,56 @@ def build(reading, document):
         elif kinds[i] == 2:
             node_of_other[i] = python._world_node(reading, nodes, endpoints[i][1])
     cdef set known_namespaces = set()
+    cdef int32_t* order = <int32_t*>malloc((n_workloads + 1) * sizeof(int32_t))  # the CompactGraph's
+    if order == NULL:
+        raise MemoryError()
+    graph.order = order
     for k in range(n_workloads):
-        i = by_place[k]
+        order[k] = i = by_place[k].index
         namespace, ns_labels = namespaces[i], namespace_labels[i]
         if ns_labels or namespace not in known_namespaces:  # else ensure_namespace would change nothing
             known_namespaces.add(document.ensure_namespace(namespace, ns_labels).name)
     del namespace_labels
-    # Ranks: the node ids in sorted order, the workloads' (by_id) merged with the other nodes'.
+    # Ranks: the node ids in sorted order, the workloads' (by_id) merged with the other nodes'. Each rank's id
+    # as JSON in `rtext`.
     cdef list rows = nodes.rows
     cdef list other_ids = sorted(row.id for row in rows)
     cdef dict other_rank = {}
-    cdef list ranked = []
-    cdef Py_ssize_t n_nodes = n_workloads + len(other_ids)
+    cdef Py_ssize_t n_nodes = n_workloads + len(other_ids), n_others = len(other_ids)
     cdef int32_t* rank_node = <int32_t*>memory.get((n_nodes + 1) * sizeof(int32_t))  # >= 0 workload, < 0 row
     cdef int32_t* workload_rank = <int32_t*>memory.get((n_workloads + 1) * sizeof(int32_t))
+    cdef int64_t* r_start = <int64_t*>malloc((n_nodes + 1) * sizeof(int64_t))  # the CompactGraph's
+    if r_start == NULL:
+        raise MemoryError()
+    graph.r_start = r_start
+    cdef _Buffer rtext = _Buffer(0, n_nodes * 32 + 64)
     cdef dict row_index = {row.id: index for index, row in enumerate(rows)}
     cdef Py_ssize_t other_size
     cdef const char* other_text
     j = 0
     k = 0
     for m in range(n_nodes):
-        if j < len(other_ids):
+        if j < n_others:
             other_text = PyUnicode_AsUTF8AndSize(other_ids[j], &other_size)
+        r_start[m] = rtext.size
         if k < n_workloads and (
-            j >= len(other_ids)
-            or _compare_text(id_text[by_id[k]], id_size[by_id[k]], other_text, other_size) < 0
+            j >= n_others
+            or _compare_text(
+                wtext.data + id_start[by_id[k].index], id_size[by_id[k].index], other_text, other_size
+            ) < 0
         ):
-            i = by_id[k]
-            ranked.append(ids[i])
+            i = by_id[k].index
             rank_node[m] = <int32_t>i
             workload_rank[i] = <int32_t>m
+            rtext.raw(wtext.data + id_start[i] - 1, id_size[i] + 2)
             k += 1
         else:
             node_id = other_ids[j]
-            ranked.append(node_id)
             rank_node[m] = -1 - <int32_t>row_index[node_id]
             other_rank[node_id] = m
+            rtext.string(node_id)
             j += 1
+    r_start[n_nodes] = rtext.size
     cdef int32_t* endpoint_rank = <int32_t*>memory.get((n_endpoints + 1) * sizeof(int32_t))
     for i in range(n_workloads):
         endpoint_rank[workload_endpoint[i]] = workload_rank[i]
@@ -352,7 +609,10 @@ def build(reading, document):
         locks[recs[m].high >> 32] |= 1
         locks[recs[m].high & 0xFFFFFFFF] |= 2
     filter_namespaces = reading.options.namespaces
-    cdef uint8_t* workload_locks = <uint8_t*>memory.get(n_workloads + 1)
+    cdef uint8_t* workload_locks = <uint8_t*>malloc(n_workloads + 1)  # the CompactGraph's
+    if workload_locks == NULL:
+        raise MemoryError()
+    graph.workload_locks = workload_locks
     for m in range(n_nodes):
         i = rank_node[m]
         if i < 0:
@@ -361,22 +621,20 @@ def build(reading, document):
         if notes[i] is _UNKNOWN_LABELS_NOTE or (filter_namespaces and namespaces[i] not in filter_namespaces):
             locks[m] = 0
         workload_locks[i] = locks[m]
-    # The edges, in order (graph._add_edges, EdgeTable.add).
+    # The edges, in order (graph._add_edges, EdgeTable.add); first and last seen as JSON in `etext`.
     requests = reading.requests
-    cdef CompactGraph graph = CompactGraph()
     cdef Py_ssize_t capacity = n_kept + 1
     graph.edges = <EdgeRec*>malloc(capacity * sizeof(EdgeRec))
     if graph.edges == NULL:
         raise MemoryError()
-    table = EdgeTable(document)
-    cdef list firsts = graph.firsts, lasts = graph.lasts
-    cdef dict special = graph.special, verdicts_of = graph.verdicts
+    table = None
+    cdef dict special = graph.special, merged = graph.merged
     cdef int64_t used_flows = 0, count
     cdef Py_ssize_t denied_edges = 0, n_merged = 0, n_edges = 0, place
-    cdef uint64_t merged_low
+    cdef uint64_t merged_low, source_rank, target_rank
     cdef int verdict, protocol, port, source_locked, target_locked
-    cdef uint64_t source_rank, target_rank
     cdef bint denied
+    cdef EdgeRec* edge
     m = 0
     while m < n_kept:
         high, merged_low = recs[m].high, recs[m].low >> 32
@@ -386,14 +644,12 @@ def build(reading, document):
         place = <Py_ssize_t>(recs[m].low & 0xFFFFFFFF)
         code = codes[place]
         protocol, port = (code >> 16) & 7, code & 0xFFFF
-        entry = entries[place]
         if n == m + 1:
             verdict = code >> 19
-            count = PyLong_AsLongLong(entry[0])
-            first, last = entry[1] or None, entry[2] or None
+            count = counts[place]
             denied = verdict >= _FIRST_DENIED
-            found_requests = requests.get(entry[3]) if requests else None
-            verdicts = None
+            found_requests = requests.get(entries[place][3]) if requests else None
+            first = last = None  # in etext
         else:
             stats = python.EdgeStats()
             for k in range(m, n):
@@ -401,210 +657,149 @@ def build(reading, document):
                 stats.add(_VERDICTS[(other[3] >> 19) & 0xFF], other, requests.get(other[3]))
             verdict = _MULTI
             count = stats.count
-            first, last = stats.first or None, stats.last or None
+            first, last = stats.first, stats.last
             verdicts = stats.verdicts
             denied = bool(verdicts) and verdicts.keys() <= DENIED_VERDICTS
             if len(verdicts) > 1:
                 verdicts = dict(sorted(verdicts.items()))
             found_requests = stats.requests
+            place = -1
         m = n
         n_merged += 1
         used_flows += count
         denied_edges += denied
         source_rank, target_rank = high >> 32, high & 0xFFFFFFFF
         source_locked, target_locked = locks[source_rank] & 1, locks[target_rank] & 2
-        source_id, target_id = ranked[source_rank], ranked[target_rank]
         if n_edges + 2 >= capacity:
             capacity = capacity * 2 + 16
-            graph.edges = <EdgeRec*>realloc(graph.edges, capacity * sizeof(EdgeRec))
-            if graph.edges == NULL:
+            edge = <EdgeRec*>realloc(graph.edges, capacity * sizeof(EdgeRec))
+            if edge == NULL:
                 raise MemoryError()
-        l7 = python._l7_rules(reading, source_id, target_id, port, found_requests) if found_requests else None
+            graph.edges = edge
+        l7 = None
+        if found_requests:
+            l7 = python._l7_rules(
+                reading, _rank_id(rank_node, rows, names, namespaces, source_rank),
+                _rank_id(rank_node, rows, names, namespaces, target_rank), port, found_requests,
+            )
         if l7 is not None or protocol >= _ICMP:
             # EdgeTable.add itself, numbering its rows where this table is
+            if place >= 0:
+                first, last = entries[place][1], entries[place][2]
             if verdict == _MULTI:
-                observed = ObservedRow(count, first, last, verdicts)
+                observed = ObservedRow(count, first or None, last or None, verdicts)
             else:
-                observed = ObservedRow(count, first, last, {_VERDICTS[verdict]: count} if verdict else {})
+                observed = ObservedRow(
+                    count, first or None, last or None, {_VERDICTS[verdict]: count} if verdict else {}
+                )
+            if table is None:
+                table = EdgeTable(document)
             table._next = n_edges + 1
             made = len(table.rows)
             table.add(
-                source_id, target_id, _PROTOCOL_NAMES[protocol], port, observed, denied, l7, source_locked,
-                target_locked,
+                _rank_id(rank_node, rows, names, namespaces, source_rank),
+                _rank_id(rank_node, rows, names, namespaces, target_rank),
+                _PROTOCOL_NAMES[protocol], port, observed, denied, l7, source_locked, target_locked,
             )
             for row in table.rows[made:]:
                 special[n_edges] = row
                 graph.edges[n_edges].special = 1
-                firsts.append(None)
-                lasts.append(None)
                 n_edges += 1
             continue
-        graph.edges[n_edges].special = 0
-        graph.edges[n_edges].source = <uint32_t>source_rank
-        graph.edges[n_edges].target = <uint32_t>target_rank
-        graph.edges[n_edges].count = count
-        graph.edges[n_edges].port = <uint16_t>port
-        graph.edges[n_edges].protocol = <uint8_t>protocol
-        graph.edges[n_edges].verdict = <uint8_t>verdict
-        graph.edges[n_edges].denied = denied
+        edge = &graph.edges[n_edges]
+        edge.special = 0
+        edge.source = <uint32_t>source_rank
+        edge.target = <uint32_t>target_rank
+        edge.count = count
+        edge.port = <uint16_t>port
+        edge.protocol = <uint8_t>protocol
+        edge.verdict = <uint8_t>verdict
+        edge.denied = denied
+        edge.place = <int32_t>place
         if source_locked:
-            graph.edges[n_edges].enforce = 0 if target_locked else 1
+            edge.enforce = 0 if target_locked else 1
         else:
-            graph.edges[n_edges].enforce = 2 if target_locked else 3
-        if verdict == _MULTI:
-            verdicts_of[n_edges] = verdicts
-        firsts.append(first)
-        lasts.append(last)
+            edge.enforce = 2 if target_locked else 3
+        if place >= 0:
+            edge.times = times[place]
+        else:
+            merged[n_edges] = (first or None, last or None, verdicts)
+            edge.times = etext.size
+            if first:
+                _text(etext, first)
+            else:
+                etext.u32(0)
+            if last:
+                _text(etext, last)
+            else:
+                etext.u32(0)
         n_edges += 1
     graph.n_edges = n_edges
-    graph.ranked = ranked
+    graph.entries = entries
     graph.rows = rows
     graph.n_workloads = n_workloads
-    graph.ids = ids
     graph.names = names
     graph.namespaces = namespaces
     graph.owners = owners
     graph.labels = labels_of
     graph.notes = notes
-    graph.order = <int32_t*>malloc((n_workloads + 1) * sizeof(int32_t))
-    graph.workload_locks = <uint8_t*>malloc(n_workloads + 1)
-    if graph.order == NULL or graph.workload_locks == NULL:
-        raise MemoryError()
-    memcpy(graph.order, by_place, n_workloads * sizeof(int32_t))
-    memcpy(graph.workload_locks, workload_locks, n_workloads)
+    graph.wtext, graph.rtext, graph.etext = wtext, rtext, etext
     return graph, rows, used_flows, n_merged, denied_edges, n_workloads, len(rows) + n_workloads
+
+
+cdef object _rank_id(int32_t* rank_node, list rows, list names, list namespaces, Py_ssize_t rank):
+    """The id of the node of `rank`, as a str."""
+    cdef int32_t i = rank_node[rank]
+    if i < 0:
+        return rows[-1 - i].id
+    return _workload_id(namespaces[i], names[i])
+
+
+def _workload_id(namespace, name):
+    from .tables import safe_id
+
+    return safe_id(f"{namespace}/{name}")
 
 
 # ---- writing -----------------------------------------------------------------------------------------------
 
 
-cdef class _Buffer:
-    """Bytes written in place; `take` hands them over and starts again."""
-
-    cdef char* data
-    cdef Py_ssize_t size
-    cdef Py_ssize_t capacity
-    cdef int indent
-
-    def __cinit__(self, int indent):
-        self.capacity = 1 << 17
-        self.data = <char*>malloc(self.capacity)
-        if self.data == NULL:
-            raise MemoryError()
-        self.size = 0
-        self.indent = indent
-
-    def __dealloc__(self):
-        free(self.data)
-
-    cdef int reserve(self, Py_ssize_t more) except -1:
-        cdef Py_ssize_t capacity = self.capacity
-        cdef char* data
-        if self.size + more <= capacity:
-            return 0
-        while self.size + more > capacity:
-            capacity *= 2
-        data = <char*>realloc(self.data, capacity)
-        if data == NULL:
-            raise MemoryError()
-        self.data, self.capacity = data, capacity
-        return 0
-
-    cdef inline int raw(self, const char* text, Py_ssize_t size) except -1:
-        self.reserve(size)
-        memcpy(self.data + self.size, text, size)
-        self.size += size
-        return 0
-
-    cdef inline int line(self, int depth) except -1:
-        """A new line indented to `depth`."""
-        cdef Py_ssize_t spaces = self.indent * depth
-        self.reserve(spaces + 1)
-        self.data[self.size] = 10
-        memset(self.data + self.size + 1, 32, spaces)
-        self.size += spaces + 1
-        return 0
-
-    cdef inline int key(self, int depth, const char* quoted) except -1:
-        """A new line at `depth`, then `"key": ` (`quoted` holds the quotes and the colon and space)."""
-        self.line(depth)
-        self.raw(quoted, len(quoted))
-        return 0
-
-    cdef int string(self, object text) except -1:
-        """A JSON string as msgspec writes it: UTF-8, only '"', '\\' and control characters escaped (by
-        msgspec itself, on the rare string that has one)."""
-        cdef Py_ssize_t size, i
-        cdef const char* data
-        cdef unsigned char c
-        try:
-            data = PyUnicode_AsUTF8AndSize(text, &size)
-        except (UnicodeEncodeError, TypeError):
-            encoded = _encode(text)
-            return self.raw(encoded, len(encoded))
-        for i in range(size):
-            c = data[i]
-            if c < 32 or c == 34 or c == 92:
-                encoded = _encode(text)
-                return self.raw(encoded, len(encoded))
-        self.reserve(size + 2)
-        self.data[self.size] = 34
-        memcpy(self.data + self.size + 1, data, size)
-        self.data[self.size + size + 1] = 34
-        self.size += size + 2
-        return 0
-
-    cdef int integer(self, long long value) except -1:
-        self.reserve(24)
-        self.size += snprintf(self.data + self.size, 24, "%lld", value)
-        return 0
-
-    cdef int boolean(self, bint value) except -1:
-        if value:
-            return self.raw("true", 4)
-        return self.raw("false", 5)
-
-    cdef int indented(self, bytes compact, int depth) except -1:
-        """`compact` (lines of b'[\\n...\\n]' as _ENFORCE_JSON holds them) with each line after the first at
-        `depth` (inner lines one deeper)."""
-        cdef list lines = compact.split(b"\n")
-        cdef Py_ssize_t i, last = len(lines) - 1
-        self.raw(lines[0], len(lines[0]))
-        for i in range(1, last + 1):
-            self.line(depth + (0 if i == last else 1))
-            self.raw(lines[i], len(lines[i]))
-        return 0
-
-    cdef bytes take(self):
-        cdef bytes chunk = self.data[: self.size]
-        self.size = 0
-        return chunk
-
-
 cdef class CompactGraph:
-    """The nodes and edges build() made, as lists of references and C structs: the JSON is written from them,
-    and the Node and Edge objects are made from them only when the document is asked for (`extend`)."""
+    """The nodes and edges build() made, as lists of references, C structs and their JSON texts: the JSON of the
+    document is written from them, and the Node and Edge objects are made from them only when the document is
+    asked for (`extend`).
+
+    `wtext` holds per workload (from w_start[i]) its id, name (size 0: ""), namespace, owner kind (size 0:
+    None), each as JSON after its size (u32), then its number of labels (u32) and each label's key and value
+    so; `rtext` the JSON of each rank's node id (r_start[rank] to r_start[rank + 1]); `etext` per edge (from
+    its `times`) its first and last seen so (size 0: None)."""
 
     cdef list rows  # NodeRows made by NodeTable (entities, CIDRs, FQDNs): they come first
     cdef Py_ssize_t n_workloads
-    cdef list ids, names, namespaces, owners, labels, notes  # per workload, in build()'s order
+    cdef list names, namespaces, owners, labels, notes  # per workload, in build()'s order
     cdef int32_t* order  # the workloads in the nodes' order
+    cdef int64_t* w_start
     cdef uint8_t* workload_locks  # per workload: 1 egress, 2 ingress
-    cdef list ranked  # node ids by rank
+    cdef int64_t* r_start
+    cdef int64_t* times  # per place: where its entry's times are in etext
+    cdef _Buffer wtext, rtext, etext
     cdef EdgeRec* edges
     cdef Py_ssize_t n_edges
-    cdef list firsts, lasts  # per edge: first and last seen, or None
+    cdef list entries  # the reading's entries (EdgeRec.place)
+    cdef dict merged  # edge index -> (first, last, verdicts) when several entries merged into it
     cdef dict special  # edge index -> its EdgeRow (made by EdgeTable)
-    cdef dict verdicts  # edge index -> its verdicts, when several entries merged
 
     def __cinit__(self):
-        self.firsts, self.lasts, self.special, self.verdicts = [], [], {}, {}
-        self.rows, self.ids, self.ranked = [], [], []
+        self.special, self.merged = {}, {}
+        self.rows, self.entries = [], []
 
     def __dealloc__(self):
         free(self.edges)
         free(self.order)
         free(self.workload_locks)
+        free(self.w_start)
+        free(self.r_start)
+        free(self.times)
 
     def extend(self, document):
         """Add the Node and Edge objects to `document`, as FlowGraph.document() makes them from rows."""
@@ -619,42 +814,59 @@ cdef class CompactGraph:
             lock = self.workload_locks[i]
             nodes.append(
                 Node(
-                    self.ids[i], "workload", self.names[i], self.namespaces[i], self.owners[i], dict(self.labels[i]),
-                    pod_selector=None, cidr=None, entity=None, match_name=None, note=self.notes[i],
-                    isolate=Isolation(bool(lock & 2), bool(lock & 1)),
+                    _workload_id(self.namespaces[i], self.names[i]), "workload", self.names[i], self.namespaces[i],
+                    self.owners[i], dict(self.labels[i]), pod_selector=None, cidr=None, entity=None,
+                    match_name=None, note=self.notes[i], isolate=Isolation(bool(lock & 2), bool(lock & 1)),
                 )
             )
+        ids = {}
         for k in range(self.n_edges):
             edge = &self.edges[k]
             if edge.special:
                 edges.append(self.special[k].edge())
                 continue
             count = edge.count
-            if edge.verdict == _MULTI:
-                verdicts = dict(self.verdicts[k])
+            if edge.place < 0:
+                first, last, verdicts = self.merged[k]
+                verdicts = dict(verdicts)
             else:
+                entry = self.entries[edge.place]
+                first, last = entry[1] or None, entry[2] or None
                 verdicts = {_VERDICTS[edge.verdict]: count} if edge.verdict else {}
             edges.append(
                 Edge(
-                    f"e{k + 1}", self.ranked[edge.source], self.ranked[edge.target],
+                    f"e{k + 1}", self._id(ids, edge.source), self._id(ids, edge.target),
                     [Port(_PROTOCOL_NAMES[edge.protocol], edge.port)], [], None, [], list(_ENFORCE[edge.enforce]),
-                    "allow", bool(edge.denied), Observed(count, self.firsts[k], self.lasts[k], verdicts),
+                    "allow", bool(edge.denied), Observed(count, first, last, verdicts),
                     _DENIED_NOTE if edge.denied else None,
                 )
             )
+
+    cdef object _id(self, dict ids, uint32_t rank):
+        """The node id of `rank` (read back from its JSON, once per rank)."""
+        found = ids.get(rank)
+        if found is None:
+            found = ids[rank] = msgspec.json.decode(
+                self.rtext.data[self.r_start[rank] : self.r_start[rank + 1]]
+            )
+        return found
 
     def chunks(self, document, int indent):
         """document.dump_chunks(indent) of the document `extend` would make (indent >= 1), in pieces."""
         head = _format(_encode(document.head_json()), indent=indent)[:-2]  # as json_chunks writes it
         yield head
-        cdef _Buffer out = _Buffer(indent)
+        cdef _Buffer out = _Buffer(indent, 1 << 17)
         pad = b" " * indent
         start, end = len(b"{\n" + pad + b'"": ['), -len(b"\n" + pad + b"]\n}")
-        cdef Py_ssize_t k, i
+        cdef Py_ssize_t k, i, at, labels
+        cdef uint32_t size
         cdef bint first = True
         cdef EdgeRec* edge
         cdef uint8_t lock
-        cdef list labels
+        cdef const char* wtext = self.wtext.data
+        cdef const char* rtext = self.rtext.data
+        cdef const char* etext = self.etext.data
+        cdef int64_t* r_start = self.r_start
         out.raw(b",", 1)
         out.line(1)
         if not self.rows and not self.n_workloads:
@@ -672,49 +884,59 @@ cdef class CompactGraph:
                     out.raw(b",", 1)
                 first = False
                 i = self.order[k]
+                at = self.w_start[i]
                 out.line(2)
                 out.raw(b"{", 1)
-                out.key(3, b'"id": ')
-                out.string(self.ids[i])
+                out.key(3, b'"id": ', 6)
+                size = self.wtext.at_u32(at)
+                out.raw(wtext + at + 4, size)
+                at += 4 + size
                 out.raw(b",", 1)
-                out.key(3, b'"kind": "workload",')
-                name = self.names[i]
-                if name:
-                    out.key(3, b'"name": ')
-                    out.string(name)
+                out.key(3, b'"kind": "workload",', 19)
+                size = self.wtext.at_u32(at)
+                if size:
+                    out.key(3, b'"name": ', 8)
+                    out.raw(wtext + at + 4, size)
                     out.raw(b",", 1)
-                out.key(3, b'"namespace": ')
-                out.string(self.namespaces[i])
+                at += 4 + size
+                size = self.wtext.at_u32(at)
+                out.key(3, b'"namespace": ', 13)
+                out.raw(wtext + at + 4, size)
                 out.raw(b",", 1)
-                owner = self.owners[i]
-                if owner is not None:
-                    out.key(3, b'"owner": ')
-                    out.string(owner)
+                at += 4 + size
+                size = self.wtext.at_u32(at)
+                if size:
+                    out.key(3, b'"owner": ', 9)
+                    out.raw(wtext + at + 4, size)
                     out.raw(b",", 1)
-                workload_labels = self.labels[i]
-                if workload_labels:
-                    out.key(3, b'"labels": {')
-                    labels = list((<dict>workload_labels).items())
-                    for j in range(len(labels)):
+                at += 4 + size
+                labels = self.wtext.at_u32(at)
+                at += 4
+                if labels:
+                    out.key(3, b'"labels": {', 11)
+                    for j in range(labels):
                         if j:
                             out.raw(b",", 1)
                         out.line(4)
-                        out.string(labels[j][0])
+                        size = self.wtext.at_u32(at)
+                        out.raw(wtext + at + 4, size)
+                        at += 4 + size
                         out.raw(b": ", 2)
-                        out.string(labels[j][1])
+                        size = self.wtext.at_u32(at)
+                        out.raw(wtext + at + 4, size)
+                        at += 4 + size
                     out.line(3)
                     out.raw(b"},", 2)
-                note = self.notes[i]
-                if note is not None:
-                    out.key(3, b'"note": ')
-                    out.string(note)
+                else:  # a note says why there are none
+                    out.key(3, b'"note": ', 8)
+                    out.string(self.notes[i])
                     out.raw(b",", 1)
                 lock = self.workload_locks[i]
-                out.key(3, b'"isolate": {')
-                out.key(4, b'"ingress": ')
+                out.key(3, b'"isolate": {', 12)
+                out.key(4, b'"ingress": ', 11)
                 out.boolean(lock & 2)
                 out.raw(b",", 1)
-                out.key(4, b'"egress": ')
+                out.key(4, b'"egress": ', 10)
                 out.boolean(lock & 1)
                 out.line(3)
                 out.raw(b"}", 1)
@@ -740,49 +962,63 @@ cdef class CompactGraph:
                     continue
                 out.line(2)
                 out.raw(b'{', 1)
-                out.key(3, b'"id": "e')
+                out.key(3, b'"id": "e', 8)
                 out.integer(k + 1)
                 out.raw(b'",', 2)
-                out.key(3, b'"source": ')
-                out.string(self.ranked[edge.source])
+                out.key(3, b'"source": ', 10)
+                out.raw(rtext + r_start[edge.source], r_start[edge.source + 1] - r_start[edge.source])
                 out.raw(b",", 1)
-                out.key(3, b'"target": ')
-                out.string(self.ranked[edge.target])
+                out.key(3, b'"target": ', 10)
+                out.raw(rtext + r_start[edge.target], r_start[edge.target + 1] - r_start[edge.target])
                 out.raw(b",", 1)
-                out.key(3, b'"ports": [')
+                out.key(3, b'"ports": [', 10)
                 out.line(4)
                 out.raw(b"{", 1)
-                out.key(5, b'"protocol": ')
-                out.string(_PROTOCOL_NAMES[edge.protocol])
-                out.raw(b",", 1)
-                out.key(5, b'"port": ')
+                out.key(5, b'"protocol": "', 13)
+                out.raw(_PROTOCOL_TEXT[edge.protocol], _PROTOCOL_SIZE[edge.protocol])
+                out.raw(b'",', 2)
+                out.key(5, b'"port": ', 8)
                 out.integer(edge.port)
                 out.line(4)
                 out.raw(b"}", 1)
                 out.line(3)
                 out.raw(b"],", 2)
-                out.key(3, b'"enforce": ')
-                out.indented(_ENFORCE_JSON[edge.enforce], 3)
+                out.key(3, b'"enforce": ', 11)
+                if edge.enforce == 3:
+                    out.raw(b"[]", 2)
+                else:
+                    out.raw(b"[", 1)
+                    if edge.enforce != 2:
+                        out.key(4, b'"source"', 8)
+                        if edge.enforce == 0:
+                            out.raw(b",", 1)
+                    if edge.enforce != 1:
+                        out.key(4, b'"target"', 8)
+                    out.line(3)
+                    out.raw(b"]", 1)
                 out.raw(b",", 1)
                 if edge.denied:
-                    out.key(3, b'"disabled": true,')
-                out.key(3, b'"observed": {')
-                out.key(4, b'"count": ')
+                    out.key(3, b'"disabled": true,', 17)
+                out.key(3, b'"observed": {', 13)
+                out.key(4, b'"count": ', 9)
                 out.integer(edge.count)
-                first_seen, last_seen = self.firsts[k], self.lasts[k]
-                if first_seen is not None:
+                at = edge.times
+                size = self.etext.at_u32(at)
+                if size:
                     out.raw(b",", 1)
-                    out.key(4, b'"firstSeen": ')
-                    out.string(first_seen)
-                if last_seen is not None:
+                    out.key(4, b'"firstSeen": ', 13)
+                    out.raw(etext + at + 4, size)
+                at += 4 + size
+                size = self.etext.at_u32(at)
+                if size:
                     out.raw(b",", 1)
-                    out.key(4, b'"lastSeen": ')
-                    out.string(last_seen)
+                    out.key(4, b'"lastSeen": ', 12)
+                    out.raw(etext + at + 4, size)
                 if edge.verdict == _MULTI:
-                    verdicts = self.verdicts[k]
+                    verdicts = self.merged[k][2]
                     if verdicts:
                         out.raw(b",", 1)
-                        out.key(4, b'"verdicts": {')
+                        out.key(4, b'"verdicts": {', 13)
                         first = True
                         for verdict_name, verdict_count in verdicts.items():
                             if not first:
@@ -796,7 +1032,7 @@ cdef class CompactGraph:
                         out.raw(b"}", 1)
                 elif edge.verdict:
                     out.raw(b",", 1)
-                    out.key(4, b'"verdicts": {')
+                    out.key(4, b'"verdicts": {', 13)
                     out.line(5)
                     out.string(_VERDICTS[edge.verdict])
                     out.raw(b": ", 2)
@@ -807,7 +1043,7 @@ cdef class CompactGraph:
                 out.raw(b"}", 1)
                 if edge.denied:
                     out.raw(b",", 1)
-                    out.key(3, b'"note": ')
+                    out.key(3, b'"note": ', 8)
                     out.string(_DENIED_NOTE)
                 out.line(2)
                 out.raw(b"}", 1)
