@@ -19,7 +19,7 @@ from cpython.long cimport PyLong_AsLongLong, PyLong_AsUnsignedLongLongMask
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, qsort, realloc
-from libc.string cimport memchr, memcmp, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset, strlen
 
 import msgspec
 
@@ -43,15 +43,23 @@ cdef int _FIRST_DENIED = min(VERDICTS.index(verdict) for verdict in DENIED_VERDI
 cdef int _ICMP = PROTOCOLS.index("ICMPv4")  # ICMPv4 and ICMPv6 have the last codes
 _VERDICTS = list(VERDICTS)
 _PROTOCOL_NAMES = list(PROTOCOLS)
-_ENFORCE = (["source", "target"], ["source"], ["target"], [])  # by enforce code (see _enforce)
+_ENFORCE = (["source", "target"], ["source"], ["target"], [])  # by EdgeRec.enforce
 cdef const char* _PROTOCOL_TEXT[8]
 cdef Py_ssize_t _PROTOCOL_SIZE[8]
-_PROTOCOL_BYTES = [name.encode() for name in PROTOCOLS]  # kept alive: _PROTOCOL_TEXT points into them
-for _code, _name in enumerate(_PROTOCOL_BYTES):
-    _PROTOCOL_TEXT[_code] = _name
-    _PROTOCOL_SIZE[_code] = len(_name)
+cdef list _PROTOCOL_BYTES = [name.encode() for name in PROTOCOLS]  # kept: _PROTOCOL_TEXT points into them
+
+
+cdef void _protocol_texts():
+    cdef bytes name
+    for code in range(len(_PROTOCOL_BYTES)):
+        name = _PROTOCOL_BYTES[code]
+        _PROTOCOL_TEXT[code] = name
+        _PROTOCOL_SIZE[code] = len(name)
+
+
+_protocol_texts()
 _IGNORED_DISJOINT = IGNORED_LABELS.isdisjoint
-_MULTI = 255  # EdgeRec.verdict of an edge whose verdicts are in CompactGraph.verdicts
+_MULTI = 255  # EdgeRec.verdict of an edge whose verdicts are in CompactGraph.merged
 
 
 # ---- scratch memory, freed with its owner ---------------------------------------------------------------
@@ -91,25 +99,85 @@ cdef inline int _compare_text(const char* a, Py_ssize_t na, const char* b, Py_ss
     return (na > nb) - (na < nb)
 
 
-cdef struct SortKey:  # a workload by (group, key): the key's first 16 bytes big-endian, as they compare
+cdef struct SortKey:  # three numbers that compare in order, then (index >= 0) the bytes of key `index`
     uint64_t group
     uint64_t first
     uint64_t second
     int32_t index
 
 
-cdef int _by_key(const void* left, const void* right) noexcept nogil:
-    cdef const SortKey* a = <const SortKey*>left
-    cdef const SortKey* b = <const SortKey*>right
+cdef inline int _compare_keys(const SortKey* a, const SortKey* b) noexcept nogil:
     if a.group != b.group:
         return -1 if a.group < b.group else 1
     if a.first != b.first:
         return -1 if a.first < b.first else 1
     if a.second != b.second:
         return -1 if a.second < b.second else 1
+    if a.index < 0:
+        return 0
     return _compare_text(
         _KEYS + _KEY_START[a.index], _KEY_SIZE[a.index], _KEYS + _KEY_START[b.index], _KEY_SIZE[b.index]
     )
+
+
+cdef int _by_key(const void* left, const void* right) noexcept nogil:
+    return _compare_keys(<const SortKey*>left, <const SortKey*>right)
+
+
+cdef void _sort(SortKey* keys, Py_ssize_t count, int depth) noexcept nogil:
+    """Quicksort with the comparison inline (qsort calls it through a pointer, several times slower), insertion
+    sort for short runs, and qsort itself past `depth` (the worst case stays n log n)."""
+    cdef Py_ssize_t i, j, middle
+    cdef SortKey pivot, swap
+    while count > 16:
+        if depth == 0:
+            qsort(keys, count, sizeof(SortKey), _by_key)
+            return
+        depth -= 1
+        middle = count // 2  # median of three to keys[0]
+        if _compare_keys(&keys[middle], &keys[0]) < 0:
+            keys[middle], keys[0] = keys[0], keys[middle]
+        if _compare_keys(&keys[count - 1], &keys[middle]) < 0:
+            keys[count - 1], keys[middle] = keys[middle], keys[count - 1]
+            if _compare_keys(&keys[middle], &keys[0]) < 0:
+                keys[middle], keys[0] = keys[0], keys[middle]
+        pivot = keys[middle]
+        i, j = 0, count - 1
+        while True:
+            while _compare_keys(&keys[i], &pivot) < 0:
+                i += 1
+            while _compare_keys(&pivot, &keys[j]) < 0:
+                j -= 1
+            if i >= j:
+                break
+            swap = keys[i]
+            keys[i] = keys[j]
+            keys[j] = swap
+            i += 1
+            j -= 1
+        # keys[:j + 1] <= pivot <= keys[j + 1:]: the shorter side recursively, the longer in this loop
+        if j + 1 < count - j - 1:
+            _sort(keys, j + 1, depth)
+            keys, count = keys + j + 1, count - j - 1
+        else:
+            _sort(keys + j + 1, count - j - 1, depth)
+            count = j + 1
+    for i in range(1, count):
+        pivot = keys[i]
+        j = i
+        while j > 0 and _compare_keys(&pivot, &keys[j - 1]) < 0:
+            keys[j] = keys[j - 1]
+            j -= 1
+        keys[j] = pivot
+
+
+cdef void _sort_all(SortKey* keys, Py_ssize_t count) noexcept:
+    cdef int depth = 2
+    cdef Py_ssize_t left = count
+    while left > 1:
+        left >>= 1
+        depth += 2
+    _sort(keys, count, depth)
 
 
 cdef inline uint64_t _big_endian(const unsigned char* key, Py_ssize_t size) noexcept nogil:
@@ -135,23 +203,8 @@ cdef void _sort_keys(
         keys[i].second = _big_endian(key + 8, size[i] - 8) if size[i] > 8 else 0
         keys[i].index = <int32_t>i
     _KEYS, _KEY_START, _KEY_SIZE = text, start, size
-    qsort(keys, count, sizeof(SortKey), _by_key)
+    _sort_all(keys, count)
     _KEYS = NULL
-
-
-cdef struct Rec:  # an entry under its merged key: (source rank, target rank), (protocol rank, port, place)
-    uint64_t high
-    uint64_t low
-
-
-cdef int _by_rec(const void* left, const void* right) noexcept nogil:
-    cdef const Rec* a = <const Rec*>left
-    cdef const Rec* b = <const Rec*>right
-    if a.high != b.high:
-        return -1 if a.high < b.high else 1
-    if a.low != b.low:
-        return -1 if a.low < b.low else 1
-    return 0
 
 
 cdef struct EdgeRec:  # an edge as EdgeTable.add would make it (see CompactGraph)
@@ -244,6 +297,17 @@ cdef class _Buffer:
         self.size += spaces + 1
         return 0
 
+    cdef inline Py_ssize_t copy(self, _Buffer texts, Py_ssize_t at) except -1:
+        """The text at `at` in `texts` (after its size, see CompactGraph); where the next one is."""
+        cdef uint32_t size = texts.at_u32(at)
+        self.raw(texts.data + at + 4, size)
+        return at + 4 + size
+
+    cdef inline int close(self, int depth, const char* bracket) except -1:
+        """A new line at `depth`, then the one character `bracket`."""
+        self.line(depth)
+        return self.byte(bracket[0])
+
     cdef inline int key(self, int depth, const char* quoted, Py_ssize_t size) except -1:
         """A new line at `depth`, then `quoted` (`"key": `, with the quotes, the colon and the space)."""
         self.line(depth)
@@ -291,6 +355,16 @@ cdef class _Buffer:
         cdef bytes chunk = self.data[: self.size]
         self.size = 0
         return chunk
+
+
+cdef int _times(_Buffer out, object first, object last) except -1:
+    """First and last seen as _text writes them, size 0 for none ("")."""
+    for text in (first, last):
+        if text:
+            _text(out, text)
+        else:
+            out.u32(0)
+    return 0
 
 
 cdef inline int _text(_Buffer out, object text) except -1:
@@ -360,15 +434,7 @@ def build(reading, document):
         sources[n_kept], targets[n_kept], codes[n_kept] = <uint32_t>source, <uint32_t>target, low & 0x7FFFFFF
         counts[n_kept] = PyLong_AsLongLong((<list>entry)[0])
         times[n_kept] = etext.size
-        first, last = (<list>entry)[1], (<list>entry)[2]
-        if first:
-            _text(etext, first)
-        else:
-            etext.u32(0)
-        if last:
-            _text(etext, last)
-        else:
-            etext.u32(0)
+        _times(etext, (<list>entry)[1], (<list>entry)[2])
         n_kept += 1
         entries.append(entry)
         if (low >> 19) & 0xFF:
@@ -454,7 +520,7 @@ def build(reading, document):
             wtext.raw(name_text, name_size)
             wtext.byte(34)
         else:
-            _text(wtext, python.safe_id(f"{namespace}/{name}"))  # only id characters: no escaping
+            _text(wtext, _workload_id(namespace, name))  # only id characters: no escaping
         id_start[n_workloads] = at + 5  # inside the quotes
         id_size[n_workloads] = <int32_t>(wtext.size - at - 6)
         if name:
@@ -594,20 +660,23 @@ def build(reading, document):
     del node_of_other, other_rank
     reading.forget_endpoints()
     # Merge: the entries sorted by (source rank, target rank, protocol rank, port, place) (graph._merge).
-    cdef Rec* recs = <Rec*>memory.get((n_kept + 1) * sizeof(Rec))
+    # An entry: (source rank << 32 | target rank, (protocol rank << 16 | port) << 32 | place).
+    cdef SortKey* recs = <SortKey*>memory.get((n_kept + 1) * sizeof(SortKey))
     cdef uint32_t code
     for m in range(n_kept):
         code = codes[m]
-        recs[m].high = (<uint64_t>endpoint_rank[sources[m]]) << 32 | <uint64_t>endpoint_rank[targets[m]]
-        recs[m].low = ((<uint64_t>_PROTOCOL_RANK[(code >> 16) & 7] << 16 | (code & 0xFFFF)) << 32) | <uint64_t>m
-    qsort(recs, n_kept, sizeof(Rec), _by_rec)
+        recs[m].group = (<uint64_t>endpoint_rank[sources[m]]) << 32 | <uint64_t>endpoint_rank[targets[m]]
+        recs[m].first = ((<uint64_t>_PROTOCOL_RANK[(code >> 16) & 7] << 16 | (code & 0xFFFF)) << 32) | <uint64_t>m
+        recs[m].second = 0
+        recs[m].index = -1
+    _sort_all(recs, n_kept)
     # The locks (graph._lock, with no monitored pod): a workload is locked in each direction it was seen in,
     # unless its labels are unknown or a namespace filter leaves its namespace out.
     cdef uint8_t* locks = <uint8_t*>memory.get(n_nodes + 1)  # per rank: 1 egress, 2 ingress
     memset(locks, 0, n_nodes)
     for m in range(n_kept):
-        locks[recs[m].high >> 32] |= 1
-        locks[recs[m].high & 0xFFFFFFFF] |= 2
+        locks[recs[m].group >> 32] |= 1
+        locks[recs[m].group & 0xFFFFFFFF] |= 2
     filter_namespaces = reading.options.namespaces
     cdef uint8_t* workload_locks = <uint8_t*>malloc(n_workloads + 1)  # the CompactGraph's
     if workload_locks == NULL:
@@ -637,11 +706,11 @@ def build(reading, document):
     cdef EdgeRec* edge
     m = 0
     while m < n_kept:
-        high, merged_low = recs[m].high, recs[m].low >> 32
+        high, merged_low = recs[m].group, recs[m].first >> 32
         n = m + 1
-        while n < n_kept and recs[n].high == high and recs[n].low >> 32 == merged_low:
+        while n < n_kept and recs[n].group == high and recs[n].first >> 32 == merged_low:
             n += 1
-        place = <Py_ssize_t>(recs[m].low & 0xFFFFFFFF)
+        place = <Py_ssize_t>(recs[m].first & 0xFFFFFFFF)
         code = codes[place]
         protocol, port = (code >> 16) & 7, code & 0xFFFF
         if n == m + 1:
@@ -653,7 +722,7 @@ def build(reading, document):
         else:
             stats = python.EdgeStats()
             for k in range(m, n):
-                other = entries[<Py_ssize_t>(recs[k].low & 0xFFFFFFFF)]
+                other = entries[<Py_ssize_t>(recs[k].first & 0xFFFFFFFF)]
                 stats.add(_VERDICTS[(other[3] >> 19) & 0xFF], other, requests.get(other[3]))
             verdict = _MULTI
             count = stats.count
@@ -725,14 +794,7 @@ def build(reading, document):
         else:
             merged[n_edges] = (first or None, last or None, verdicts)
             edge.times = etext.size
-            if first:
-                _text(etext, first)
-            else:
-                etext.u32(0)
-            if last:
-                _text(etext, last)
-            else:
-                etext.u32(0)
+            _times(etext, first, last)
         n_edges += 1
     graph.n_edges = n_edges
     graph.entries = entries
@@ -762,6 +824,27 @@ def _workload_id(namespace, name):
 
 
 # ---- writing -----------------------------------------------------------------------------------------------
+
+
+cdef inline Py_ssize_t _field(_Buffer out, const char* key, _Buffer texts, Py_ssize_t at, bint observed) except -1:
+    """Write `"key": text` from the text at `at` in `texts` (see CompactGraph), none for size 0: a node's field
+    (depth 3, a comma after) or an edge's observed (depth 4, a comma before). Returns where the next text is."""
+    cdef uint32_t size = texts.at_u32(at)
+    if not size:
+        return at + 4
+    if observed:
+        out.raw(b",", 1)
+    out.key(4 if observed else 3, key, strlen(key))
+    at = out.copy(texts, at)
+    if not observed:
+        out.raw(b",", 1)
+    return at
+
+
+cdef bytes _item(object item, int indent, Py_ssize_t start, Py_ssize_t end):
+    """The JSON of a row in the document, as json_chunks cuts it out of a one-key object."""
+    cdef bytes text = _format(_encode({"": [item]}), indent=indent)
+    return text[start : len(text) - end]
 
 
 cdef class CompactGraph:
@@ -853,19 +936,17 @@ cdef class CompactGraph:
 
     def chunks(self, document, int indent):
         """document.dump_chunks(indent) of the document `extend` would make (indent >= 1), in pieces."""
-        head = _format(_encode(document.head_json()), indent=indent)[:-2]  # as json_chunks writes it
-        yield head
+        head = _format(_encode(document.head_json()), indent=indent)
+        yield head[: len(head) - 2]  # without the closing "\n}", as json_chunks writes it
         cdef _Buffer out = _Buffer(indent, 1 << 17)
         pad = b" " * indent
-        start, end = len(b"{\n" + pad + b'"": ['), -len(b"\n" + pad + b"]\n}")
+        start, end = len(b"{\n" + pad + b'"": ['), len(b"\n" + pad + b"]\n}")
         cdef Py_ssize_t k, i, at, labels
         cdef uint32_t size
         cdef bint first = True
         cdef EdgeRec* edge
         cdef uint8_t lock
-        cdef const char* wtext = self.wtext.data
         cdef const char* rtext = self.rtext.data
-        cdef const char* etext = self.etext.data
         cdef int64_t* r_start = self.r_start
         out.raw(b",", 1)
         out.line(1)
@@ -877,7 +958,7 @@ cdef class CompactGraph:
                 if not first:
                     out.raw(b",", 1)
                 first = False
-                text = _format(_encode({"": [row]}), indent=indent)[start:end]
+                text = _item(row, indent, start, end)
                 out.raw(text, len(text))
             for k in range(self.n_workloads):
                 if not first:
@@ -885,31 +966,12 @@ cdef class CompactGraph:
                 first = False
                 i = self.order[k]
                 at = self.w_start[i]
-                out.line(2)
-                out.raw(b"{", 1)
-                out.key(3, b'"id": ', 6)
-                size = self.wtext.at_u32(at)
-                out.raw(wtext + at + 4, size)
-                at += 4 + size
-                out.raw(b",", 1)
+                out.close(2, b"{")
+                at = _field(out, b'"id": ', self.wtext, at, False)
                 out.key(3, b'"kind": "workload",', 19)
-                size = self.wtext.at_u32(at)
-                if size:
-                    out.key(3, b'"name": ', 8)
-                    out.raw(wtext + at + 4, size)
-                    out.raw(b",", 1)
-                at += 4 + size
-                size = self.wtext.at_u32(at)
-                out.key(3, b'"namespace": ', 13)
-                out.raw(wtext + at + 4, size)
-                out.raw(b",", 1)
-                at += 4 + size
-                size = self.wtext.at_u32(at)
-                if size:
-                    out.key(3, b'"owner": ', 9)
-                    out.raw(wtext + at + 4, size)
-                    out.raw(b",", 1)
-                at += 4 + size
+                at = _field(out, b'"name": ', self.wtext, at, False)
+                at = _field(out, b'"namespace": ', self.wtext, at, False)
+                at = _field(out, b'"owner": ', self.wtext, at, False)
                 labels = self.wtext.at_u32(at)
                 at += 4
                 if labels:
@@ -918,13 +980,9 @@ cdef class CompactGraph:
                         if j:
                             out.raw(b",", 1)
                         out.line(4)
-                        size = self.wtext.at_u32(at)
-                        out.raw(wtext + at + 4, size)
-                        at += 4 + size
+                        at = out.copy(self.wtext, at)
                         out.raw(b": ", 2)
-                        size = self.wtext.at_u32(at)
-                        out.raw(wtext + at + 4, size)
-                        at += 4 + size
+                        at = out.copy(self.wtext, at)
                     out.line(3)
                     out.raw(b"},", 2)
                 else:  # a note says why there are none
@@ -938,14 +996,11 @@ cdef class CompactGraph:
                 out.raw(b",", 1)
                 out.key(4, b'"egress": ', 10)
                 out.boolean(lock & 1)
-                out.line(3)
-                out.raw(b"}", 1)
-                out.line(2)
-                out.raw(b"}", 1)
+                out.close(3, b"}")
+                out.close(2, b"}")
                 if out.size >= 1 << 16:
                     yield out.take()
-            out.line(1)
-            out.raw(b"]", 1)
+            out.close(1, b"]")
         out.raw(b",", 1)
         out.line(1)
         if not self.n_edges:
@@ -957,7 +1012,7 @@ cdef class CompactGraph:
                     out.raw(b",", 1)
                 edge = &self.edges[k]
                 if edge.special:
-                    text = _format(_encode({"": [self.special[k]]}), indent=indent)[start:end]
+                    text = _item(self.special[k], indent, start, end)
                     out.raw(text, len(text))
                     continue
                 out.line(2)
@@ -972,15 +1027,13 @@ cdef class CompactGraph:
                 out.raw(rtext + r_start[edge.target], r_start[edge.target + 1] - r_start[edge.target])
                 out.raw(b",", 1)
                 out.key(3, b'"ports": [', 10)
-                out.line(4)
-                out.raw(b"{", 1)
+                out.close(4, b"{")
                 out.key(5, b'"protocol": "', 13)
                 out.raw(_PROTOCOL_TEXT[edge.protocol], _PROTOCOL_SIZE[edge.protocol])
                 out.raw(b'",', 2)
                 out.key(5, b'"port": ', 8)
                 out.integer(edge.port)
-                out.line(4)
-                out.raw(b"}", 1)
+                out.close(4, b"}")
                 out.line(3)
                 out.raw(b"],", 2)
                 out.key(3, b'"enforce": ', 11)
@@ -994,26 +1047,15 @@ cdef class CompactGraph:
                             out.raw(b",", 1)
                     if edge.enforce != 1:
                         out.key(4, b'"target"', 8)
-                    out.line(3)
-                    out.raw(b"]", 1)
+                    out.close(3, b"]")
                 out.raw(b",", 1)
                 if edge.denied:
                     out.key(3, b'"disabled": true,', 17)
                 out.key(3, b'"observed": {', 13)
                 out.key(4, b'"count": ', 9)
                 out.integer(edge.count)
-                at = edge.times
-                size = self.etext.at_u32(at)
-                if size:
-                    out.raw(b",", 1)
-                    out.key(4, b'"firstSeen": ', 13)
-                    out.raw(etext + at + 4, size)
-                at += 4 + size
-                size = self.etext.at_u32(at)
-                if size:
-                    out.raw(b",", 1)
-                    out.key(4, b'"lastSeen": ', 12)
-                    out.raw(etext + at + 4, size)
+                at = _field(out, b'"firstSeen": ', self.etext, edge.times, True)
+                _field(out, b'"lastSeen": ', self.etext, at, True)
                 if edge.verdict == _MULTI:
                     verdicts = self.merged[k][2]
                     if verdicts:
@@ -1028,8 +1070,7 @@ cdef class CompactGraph:
                             out.string(verdict_name)
                             out.raw(b": ", 2)
                             out.integer(verdict_count)
-                        out.line(4)
-                        out.raw(b"}", 1)
+                        out.close(4, b"}")
                 elif edge.verdict:
                     out.raw(b",", 1)
                     out.key(4, b'"verdicts": {', 13)
@@ -1037,19 +1078,15 @@ cdef class CompactGraph:
                     out.string(_VERDICTS[edge.verdict])
                     out.raw(b": ", 2)
                     out.integer(edge.count)
-                    out.line(4)
-                    out.raw(b"}", 1)
-                out.line(3)
-                out.raw(b"}", 1)
+                    out.close(4, b"}")
+                out.close(3, b"}")
                 if edge.denied:
                     out.raw(b",", 1)
                     out.key(3, b'"note": ', 8)
                     out.string(_DENIED_NOTE)
-                out.line(2)
-                out.raw(b"}", 1)
+                out.close(2, b"}")
                 if out.size >= 1 << 16:
                     yield out.take()
-            out.line(1)
-            out.raw(b"]", 1)
+            out.close(1, b"]")
         out.raw(b"\n}\n", 3)
         yield out.take()
