@@ -189,10 +189,11 @@ cdef inline uint64_t _big_endian(const unsigned char* key, Py_ssize_t size) noex
     return value
 
 
-cdef void _sort_keys(
+cdef bint _sort_keys(
     SortKey* keys, Py_ssize_t count, const uint16_t* group, const char* text, int64_t* start, int32_t* size
 ) noexcept:
-    """Sort `keys` (index i: group[i], then the bytes text[start[i]:start[i] + size[i]])."""
+    """Sort `keys` (index i: group[i], then the bytes text[start[i]:start[i] + size[i]]); whether no two are
+    the same."""
     global _KEYS, _KEY_START, _KEY_SIZE
     cdef Py_ssize_t i
     cdef const unsigned char* key
@@ -204,7 +205,13 @@ cdef void _sort_keys(
         keys[i].index = <int32_t>i
     _KEYS, _KEY_START, _KEY_SIZE = text, start, size
     _sort_all(keys, count)
+    cdef bint unique = True
+    for i in range(1, count):
+        if _compare_keys(&keys[i - 1], &keys[i]) == 0:
+            unique = False
+            break
     _KEYS = NULL
+    return unique
 
 
 cdef struct EdgeRec:  # an edge as EdgeTable.add would make it (see CompactGraph)
@@ -571,13 +578,8 @@ def build(reading, document):
         place_group[i] = group_by_place[groups[i]]
     cdef SortKey* by_id = <SortKey*>memory.get((n_workloads + 1) * sizeof(SortKey))
     cdef SortKey* by_place = <SortKey*>memory.get((n_workloads + 1) * sizeof(SortKey))
-    _sort_keys(by_id, n_workloads, id_group, wtext.data, id_start, id_size)
-    for k in range(1, n_workloads):
-        i, j = by_id[k - 1].index, by_id[k].index
-        if id_group[i] == id_group[j] and _compare_text(
-            wtext.data + id_start[i], id_size[i], wtext.data + id_start[j], id_size[j]
-        ) == 0:
-            return None  # two workloads under one id: NodeTable._add renames one, left to the Python path
+    if not _sort_keys(by_id, n_workloads, id_group, wtext.data, id_start, id_size):
+        return None  # two workloads under one id: NodeTable._add renames one, left to the Python path
     _sort_keys(by_place, n_workloads, place_group, keys.data, place_start, place_size)
     del keys
     # id_start and id_size from here on: the whole id, quotes excluded
