@@ -304,6 +304,24 @@ cdef class _Buffer:
         self.size += spaces + 1
         return 0
 
+    cdef inline int put(self, bytes text) except -1:
+        return self.raw(text, len(text))
+
+    cdef inline Py_ssize_t field(self, bytes key, _Buffer texts, Py_ssize_t at, bint observed) except -1:
+        """`key` and the text at `at` in `texts` (see CompactGraph), nothing for size 0: a node's field (`key`
+        holds its line, a comma follows) or an edge's observed time (a comma and the line before `key`). Returns
+        where the next text is."""
+        if not texts.at_u32(at):
+            return at + 4
+        if observed:
+            self.byte(44)
+            self.line(4)
+        self.put(key)
+        at = self.copy(texts, at)
+        if not observed:
+            self.byte(44)
+        return at
+
     cdef inline Py_ssize_t copy(self, _Buffer texts, Py_ssize_t at) except -1:
         """The text at `at` in `texts` (after its size, see CompactGraph); where the next one is."""
         cdef uint32_t size = texts.at_u32(at)
@@ -344,9 +362,21 @@ cdef class _Buffer:
         return 0
 
     cdef int integer(self, long long value) except -1:
-        self.reserve(24)
-        self.size += snprintf(self.data + self.size, 24, "%lld", value)
-        return 0
+        cdef char digits[24]
+        cdef int count = 0
+        cdef unsigned long long rest
+        if value < 0:
+            self.reserve(24)
+            self.size += snprintf(self.data + self.size, 24, "%lld", value)
+            return 0
+        rest = value
+        while True:
+            digits[23 - count] = <char>(48 + rest % 10)
+            count += 1
+            rest //= 10
+            if not rest:
+                break
+        return self.raw(digits + 24 - count, count)
 
     cdef inline int boolean(self, bint value) except -1:
         if value:
@@ -828,21 +858,6 @@ def _workload_id(namespace, name):
 # ---- writing -----------------------------------------------------------------------------------------------
 
 
-cdef inline Py_ssize_t _field(_Buffer out, const char* key, _Buffer texts, Py_ssize_t at, bint observed) except -1:
-    """Write `"key": text` from the text at `at` in `texts` (see CompactGraph), none for size 0: a node's field
-    (depth 3, a comma after) or an edge's observed (depth 4, a comma before). Returns where the next text is."""
-    cdef uint32_t size = texts.at_u32(at)
-    if not size:
-        return at + 4
-    if observed:
-        out.raw(b",", 1)
-    out.key(4 if observed else 3, key, strlen(key))
-    at = out.copy(texts, at)
-    if not observed:
-        out.raw(b",", 1)
-    return at
-
-
 cdef bytes _item(object item, int indent, Py_ssize_t start, Py_ssize_t end):
     """The JSON of a row in the document, as json_chunks cuts it out of a one-key object."""
     cdef bytes text = _format(_encode({"": [item]}), indent=indent)
@@ -941,154 +956,157 @@ cdef class CompactGraph:
         head = _format(_encode(document.head_json()), indent=indent)
         yield head[: len(head) - 2]  # without the closing "\n}", as json_chunks writes it
         cdef _Buffer out = _Buffer(indent, 1 << 17)
-        pad = b" " * indent
-        start, end = len(b"{\n" + pad + b'"": ['), len(b"\n" + pad + b"]\n}")
-        cdef Py_ssize_t k, i, at, labels
-        cdef uint32_t size
+        cdef _Layout t = _Layout(indent)
+        cdef Py_ssize_t k, i, j, at, labels
         cdef bint first = True
         cdef EdgeRec* edge
         cdef uint8_t lock
         cdef const char* rtext = self.rtext.data
         cdef int64_t* r_start = self.r_start
-        out.raw(b",", 1)
-        out.line(1)
+        cdef _Buffer wtext = self.wtext, etext = self.etext
         if not self.rows and not self.n_workloads:
-            out.raw(b'"nodes": []', 11)
+            out.put(t.no_nodes)
         else:
-            out.raw(b'"nodes": [', 10)
+            out.put(t.nodes)
             for row in self.rows:
                 if not first:
-                    out.raw(b",", 1)
+                    out.byte(44)
                 first = False
-                text = _item(row, indent, start, end)
-                out.raw(text, len(text))
+                out.put(_item(row, indent, t.item_start, t.item_end))
             for k in range(self.n_workloads):
                 if not first:
-                    out.raw(b",", 1)
+                    out.byte(44)
                 first = False
                 i = self.order[k]
                 at = self.w_start[i]
-                out.close(2, b"{")
-                at = _field(out, b'"id": ', self.wtext, at, False)
-                out.key(3, b'"kind": "workload",', 19)
-                at = _field(out, b'"name": ', self.wtext, at, False)
-                at = _field(out, b'"namespace": ', self.wtext, at, False)
-                at = _field(out, b'"owner": ', self.wtext, at, False)
-                labels = self.wtext.at_u32(at)
+                out.put(t.node_id)
+                at = out.copy(wtext, at)
+                out.put(t.node_kind)
+                at = out.field(t.node_name, wtext, at, False)
+                at = out.field(t.node_namespace, wtext, at, False)
+                at = out.field(t.node_owner, wtext, at, False)
+                labels = wtext.at_u32(at)
                 at += 4
                 if labels:
-                    out.key(3, b'"labels": {', 11)
+                    out.put(t.node_labels)
                     for j in range(labels):
-                        if j:
-                            out.raw(b",", 1)
-                        out.line(4)
-                        at = out.copy(self.wtext, at)
+                        out.put(t.label_first if j == 0 else t.label_next)
+                        at = out.copy(wtext, at)
                         out.raw(b": ", 2)
-                        at = out.copy(self.wtext, at)
-                    out.line(3)
-                    out.raw(b"},", 2)
+                        at = out.copy(wtext, at)
+                    out.put(t.node_labels_end)
                 else:  # a note says why there are none
-                    out.key(3, b'"note": ', 8)
+                    out.put(t.node_note)
                     out.string(self.notes[i])
-                    out.raw(b",", 1)
+                    out.byte(44)
                 lock = self.workload_locks[i]
-                out.key(3, b'"isolate": {', 12)
-                out.key(4, b'"ingress": ', 11)
+                out.put(t.node_ingress)
                 out.boolean(lock & 2)
-                out.raw(b",", 1)
-                out.key(4, b'"egress": ', 10)
+                out.put(t.node_egress)
                 out.boolean(lock & 1)
-                out.close(3, b"}")
-                out.close(2, b"}")
+                out.put(t.node_end)
                 if out.size >= 1 << 16:
                     yield out.take()
-            out.close(1, b"]")
-        out.raw(b",", 1)
-        out.line(1)
+            out.put(t.section_end)
         if not self.n_edges:
-            out.raw(b'"edges": []', 11)
+            out.put(t.no_edges)
         else:
-            out.raw(b'"edges": [', 10)
+            out.put(t.edges)
             for k in range(self.n_edges):
                 if k:
-                    out.raw(b",", 1)
+                    out.byte(44)
                 edge = &self.edges[k]
                 if edge.special:
-                    text = _item(self.special[k], indent, start, end)
-                    out.raw(text, len(text))
+                    out.put(_item(self.special[k], indent, t.item_start, t.item_end))
                     continue
-                out.line(2)
-                out.raw(b'{', 1)
-                out.key(3, b'"id": "e', 8)
+                out.put(t.edge_id)
                 out.integer(k + 1)
-                out.raw(b'",', 2)
-                out.key(3, b'"source": ', 10)
+                out.put(t.edge_source)
                 out.raw(rtext + r_start[edge.source], r_start[edge.source + 1] - r_start[edge.source])
-                out.raw(b",", 1)
-                out.key(3, b'"target": ', 10)
+                out.put(t.edge_target)
                 out.raw(rtext + r_start[edge.target], r_start[edge.target + 1] - r_start[edge.target])
-                out.raw(b",", 1)
-                out.key(3, b'"ports": [', 10)
-                out.close(4, b"{")
-                out.key(5, b'"protocol": "', 13)
+                out.put(t.edge_protocol)
                 out.raw(_PROTOCOL_TEXT[edge.protocol], _PROTOCOL_SIZE[edge.protocol])
-                out.raw(b'",', 2)
-                out.key(5, b'"port": ', 8)
+                out.put(t.edge_port)
                 out.integer(edge.port)
-                out.close(4, b"}")
-                out.line(3)
-                out.raw(b"],", 2)
-                out.key(3, b'"enforce": ', 11)
-                if edge.enforce == 3:
-                    out.raw(b"[]", 2)
-                else:
-                    out.raw(b"[", 1)
-                    if edge.enforce != 2:
-                        out.key(4, b'"source"', 8)
-                        if edge.enforce == 0:
-                            out.raw(b",", 1)
-                    if edge.enforce != 1:
-                        out.key(4, b'"target"', 8)
-                    out.close(3, b"]")
-                out.raw(b",", 1)
+                out.put(t.enforce[edge.enforce])
                 if edge.denied:
-                    out.key(3, b'"disabled": true,', 17)
-                out.key(3, b'"observed": {', 13)
-                out.key(4, b'"count": ', 9)
+                    out.put(t.edge_disabled)
+                out.put(t.edge_count)
                 out.integer(edge.count)
-                at = _field(out, b'"firstSeen": ', self.etext, edge.times, True)
-                _field(out, b'"lastSeen": ', self.etext, at, True)
+                at = out.field(t.edge_first, etext, edge.times, True)
+                out.field(t.edge_last, etext, at, True)
                 if edge.verdict == _MULTI:
                     verdicts = self.merged[k][2]
                     if verdicts:
-                        out.raw(b",", 1)
-                        out.key(4, b'"verdicts": {', 13)
                         first = True
                         for verdict_name, verdict_count in verdicts.items():
-                            if not first:
-                                out.raw(b",", 1)
+                            out.put(t.verdicts if first else t.verdict_next)
                             first = False
-                            out.line(5)
                             out.string(verdict_name)
                             out.raw(b": ", 2)
                             out.integer(verdict_count)
-                        out.close(4, b"}")
+                        out.put(t.verdicts_end)
                 elif edge.verdict:
-                    out.raw(b",", 1)
-                    out.key(4, b'"verdicts": {', 13)
-                    out.line(5)
-                    out.string(_VERDICTS[edge.verdict])
-                    out.raw(b": ", 2)
+                    out.put(t.verdict[edge.verdict])
                     out.integer(edge.count)
-                    out.close(4, b"}")
-                out.close(3, b"}")
-                if edge.denied:
-                    out.raw(b",", 1)
-                    out.key(3, b'"note": ', 8)
-                    out.string(_DENIED_NOTE)
-                out.close(2, b"}")
+                    out.put(t.verdicts_end)
+                out.put(t.edge_denied_end if edge.denied else t.edge_end)
                 if out.size >= 1 << 16:
                     yield out.take()
-            out.close(1, b"]")
+            out.put(t.section_end)
         out.raw(b"\n}\n", 3)
         yield out.take()
+
+
+cdef class _Layout:
+    """The fixed text between the values of a workload's or an edge's JSON, indented as msgspec.json.format
+    indents the document (items at depth 2)."""
+
+    cdef bytes nodes, no_nodes, edges, no_edges, section_end
+    cdef Py_ssize_t item_start, item_end
+    cdef bytes node_id, node_kind, node_name, node_namespace, node_owner, node_labels, label_first, label_next
+    cdef bytes node_labels_end, node_note, node_ingress, node_egress, node_end
+    cdef bytes edge_id, edge_source, edge_target, edge_protocol, edge_port, edge_disabled, edge_count
+    cdef bytes edge_first, edge_last, verdicts, verdict_next, verdicts_end, edge_end, edge_denied_end
+    cdef list enforce, verdict
+
+    def __cinit__(self, int indent):
+        line = [b"\n" + b" " * (indent * depth) for depth in range(6)]
+        self.nodes, self.no_nodes = b"," + line[1] + b'"nodes": [', b"," + line[1] + b'"nodes": []'
+        self.edges, self.no_edges = b"," + line[1] + b'"edges": [', b"," + line[1] + b'"edges": []'
+        self.section_end = line[1] + b"]"
+        # json_chunks cuts an item out of a one-key object's array
+        self.item_start, self.item_end = len(b"{" + line[1] + b'"": ['), len(line[1] + b"]\n}")
+        self.node_id = line[2] + b"{" + line[3] + b'"id": '
+        self.node_kind = b"," + line[3] + b'"kind": "workload",'
+        self.node_name = line[3] + b'"name": '
+        self.node_namespace = line[3] + b'"namespace": '
+        self.node_owner = line[3] + b'"owner": '
+        self.node_labels = line[3] + b'"labels": {'
+        self.label_first, self.label_next = line[4], b"," + line[4]
+        self.node_labels_end = line[3] + b"},"
+        self.node_note = line[3] + b'"note": '
+        self.node_ingress = line[3] + b'"isolate": {' + line[4] + b'"ingress": '
+        self.node_egress = b"," + line[4] + b'"egress": '
+        self.node_end = line[3] + b"}" + line[2] + b"}"
+        self.edge_id = line[2] + b"{" + line[3] + b'"id": "e'
+        self.edge_source = b'",' + line[3] + b'"source": '
+        self.edge_target = b"," + line[3] + b'"target": '
+        self.edge_protocol = b"," + line[3] + b'"ports": [' + line[4] + b"{" + line[5] + b'"protocol": "'
+        self.edge_port = b'",' + line[5] + b'"port": '
+        ports_end = line[4] + b"}" + line[3] + b"]," + line[3] + b'"enforce": '
+        self.enforce = [
+            ports_end + b"[" + b",".join(line[4] + _encode(side) for side in sides) + line[3] + b"]," if sides
+            else ports_end + b"[],"
+            for sides in _ENFORCE
+        ]
+        self.edge_disabled = line[3] + b'"disabled": true,'
+        self.edge_count = line[3] + b'"observed": {' + line[4] + b'"count": '
+        self.edge_first, self.edge_last = b'"firstSeen": ', b'"lastSeen": '
+        self.verdicts = b"," + line[4] + b'"verdicts": {' + line[5]
+        self.verdict_next = b"," + line[5]
+        self.verdict = [self.verdicts + _encode(name) + b": " for name in _VERDICTS]
+        self.verdicts_end = line[4] + b"}"
+        self.edge_end = line[3] + b"}" + line[2] + b"}"
+        self.edge_denied_end = line[3] + b"}," + line[3] + b'"note": ' + _encode(_DENIED_NOTE) + line[2] + b"}"
