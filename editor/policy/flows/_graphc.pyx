@@ -499,6 +499,7 @@ def build(reading, document):
     cdef _Buffer keys = _Buffer(0, n_used * 32)
     graph.w_start = w_start
     cdef Py_ssize_t n_workloads = 0
+    cdef bint plain = True  # whether every workload's id is "namespace/name"
     cdef dict namespace_group = {}  # namespace -> its number, in the order first seen
     cdef uint16_t* groups = <uint16_t*>memory.get((n_used + 1) * sizeof(uint16_t))
     cdef const char* namespace_text
@@ -558,6 +559,7 @@ def build(reading, document):
             wtext.byte(34)
         else:
             _text(wtext, _workload_id(namespace, name))  # only id characters: no escaping
+            plain = False
         id_start[n_workloads] = at + 5  # inside the quotes
         id_size[n_workloads] = <int32_t>(wtext.size - at - 6)
         if name:
@@ -608,10 +610,28 @@ def build(reading, document):
         place_group[i] = group_by_place[groups[i]]
     cdef SortKey* by_id = <SortKey*>memory.get((n_workloads + 1) * sizeof(SortKey))
     cdef SortKey* by_place = <SortKey*>memory.get((n_workloads + 1) * sizeof(SortKey))
-    if not _sort_keys(by_id, n_workloads, id_group, wtext.data, id_start, id_size):
-        return None  # two workloads under one id: NodeTable._add renames one, left to the Python path
     _sort_keys(by_place, n_workloads, place_group, keys.data, place_start, place_size)
     del keys
+    cdef Py_ssize_t n_groups = len(namespace_list)
+    cdef int64_t* run_start = <int64_t*>memory.get((n_groups + 1) * sizeof(int64_t))  # by place group
+    cdef uint16_t* id_order = <uint16_t*>memory.get((n_groups + 1) * sizeof(uint16_t))  # groups by id
+    if plain:
+        # The ids in order without a sort: the namespaces' runs of by_place in the order of namespace + "/", each
+        # in the order of its names, which is the order of the rest of its ids.
+        memset(run_start, 0, (n_groups + 1) * sizeof(int64_t))
+        for i in range(n_workloads):
+            run_start[place_group[i] + 1] += 1
+        for k in range(n_groups):
+            run_start[k + 1] += run_start[k]
+            id_order[group_by_id[k]] = <uint16_t>k
+        m = 0
+        for k in range(n_groups):
+            j = group_by_place[id_order[k]]
+            n = run_start[j + 1] - run_start[j]
+            memcpy(&by_id[m], &by_place[run_start[j]], n * sizeof(SortKey))
+            m += n
+    elif not _sort_keys(by_id, n_workloads, id_group, wtext.data, id_start, id_size):
+        return None  # two workloads under one id: NodeTable._add renames one, left to the Python path
     # id_start and id_size from here on: the whole id, quotes excluded
     for i in range(n_workloads):
         id_start[i] = w_start[i] + 5
