@@ -16,6 +16,7 @@ Python path.
 """
 
 from cpython.long cimport PyLong_AsLongLong, PyLong_AsUnsignedLongLongMask
+from cpython.object cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, qsort, realloc
@@ -58,7 +59,17 @@ cdef void _protocol_texts():
 
 
 _protocol_texts()
-_IGNORED_DISJOINT = IGNORED_LABELS.isdisjoint
+cdef frozenset _IGNORED_LABELS = IGNORED_LABELS
+
+
+cdef inline bint _disjoint(dict labels) except -1:
+    """IGNORED_LABELS.isdisjoint(labels), without the method call."""
+    for key in labels:
+        if key in _IGNORED_LABELS:
+            return False
+    return True
+
+
 _MULTI = 255  # EdgeRec.verdict of an edge whose verdicts are in CompactGraph.merged
 
 
@@ -498,6 +509,16 @@ def build(reading, document):
     cdef _Buffer wtext = _Buffer(0, n_used * 96)
     cdef _Buffer keys = _Buffer(0, n_used * 32)
     graph.w_start = w_start
+    # each workload endpoint's pods, read in the order the dict holds them (its order in memory), not looked up
+    cdef PyObject** pods_of = <PyObject**>memory.get((n_endpoints + 1) * sizeof(PyObject*))
+    memset(pods_of, 0, (n_endpoints + 1) * sizeof(PyObject*))
+    for endpoint, infos in workload_pods.items():
+        if not 0 <= endpoint < n_endpoints or not isinstance(infos, list):
+            return None
+        pods_of[<Py_ssize_t>endpoint] = <PyObject*>infos  # borrowed: workload_pods holds it
+    for k in range(n_used):
+        if not kinds[used_order[k]] and pods_of[used_order[k]] == NULL:
+            return None  # a workload with no pods: not one the reading makes
     cdef Py_ssize_t n_workloads = 0
     cdef bint plain = True  # whether every workload's id is "namespace/name"
     cdef dict namespace_group = {}  # namespace -> its number, in the order first seen
@@ -512,11 +533,11 @@ def build(reading, document):
             continue
         key = endpoints[i]
         namespace, name = key[1], key[2]
-        infos = workload_pods[i]
+        infos = <object>pods_of[i]
         if len(infos) == 1:  # graph._workload_spec, inline for one pod
             info = infos[0]
             labels = info.labels
-            if labels is not None and not _IGNORED_DISJOINT(labels):
+            if labels is not None and not _disjoint(labels):
                 labels = python.selector_labels(labels)
             owner_kind, guess = info.owner_kind, info.guess
             if not owner_kind and guess is not None:
