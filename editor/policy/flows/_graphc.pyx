@@ -439,7 +439,7 @@ def build(reading, document):
     cdef _Memory memory = _Memory()
     cdef uint8_t* kinds = <uint8_t*>memory.get(n_endpoints)  # 0 workload, 1 entity, 2 world
     for i in range(n_endpoints):
-        kind = (<tuple>endpoints[i])[0]
+        kind = endpoints[i][0]
         if kind == "workload":
             kinds[i] = 0
         elif kind == "entity":
@@ -471,6 +471,8 @@ def build(reading, document):
     graph.times = times
     cdef _Buffer etext = _Buffer(0, n_entries * 72 + 64)
     for key, entry in edges.items():
+        if type(entry) is not list or len(<list>entry) != 4:
+            return None  # not an entry as the reading makes them: [flows, first seen, last seen, key]
         high = PyLong_AsUnsignedLongLongMask(key >> 64)
         low = PyLong_AsUnsignedLongLongMask(key)
         source, target = high >> 3, (low >> 27) | ((high & 7) << 37)
@@ -537,6 +539,8 @@ def build(reading, document):
         if len(infos) == 1:  # graph._workload_spec, inline for one pod
             info = infos[0]
             labels = info.labels
+            if labels is not None and type(labels) is not dict:
+                labels = dict(labels)
             if labels is not None and not _disjoint(labels):
                 labels = python.selector_labels(labels)
             owner_kind, guess = info.owner_kind, info.guess
