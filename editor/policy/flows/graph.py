@@ -23,6 +23,10 @@ A graph of bare pods has about as many nodes as edges, 100,000s of each, so the 
 is kept to plain ints, lists indexed by endpoint id and tuples until the rows of the nodes and edges are made,
 once, in their final order (tables.py): `fenceline flows` writes the JSON from them, and the Node and Edge
 objects are made only when the Document is asked for.
+
+The usual import (a new document of Hubble pods known by name) is built by the compiled module _graphc.pyx
+(Cython) when it is built, with C arrays and buffers instead of rows; this module stays the reference, and
+builds everything else. FENCELINE_PURE_FLOWS=1 (read at import) leaves the compiled module out.
 """
 
 from __future__ import annotations

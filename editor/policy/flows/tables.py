@@ -7,6 +7,7 @@ counts to it instead of drawing it twice.
 What an import adds is first a row: a msgspec Struct that encodes, field for field, as the Node's or Edge's
 to_json() would. A graph of bare pods has 100,000s of each, so `FlowGraph.dump_chunks` writes the JSON
 straight from the rows, and the Node and Edge objects are made only when the document itself is asked for.
+(When the compiled build made the graph, a FlowGraph holds its CompactGraph instead: see _graphc.pyx.)
 """
 
 from __future__ import annotations
