@@ -305,3 +305,45 @@ def test_generated_into_an_existing_document(first: list[dict[str, Any]], second
     except DocumentError:  # a name with a control character, say: not a document one can import into
         assume(False)
     both([capture(second)], into=lambda: Document.loads(made))
+
+
+def test_the_rare_edges_within_a_compiled_build() -> None:
+    """Two verdicts on one edge, two addresses in one CIDR, an ICMP edge and a DNS edge with its L4 twin, in a
+    capture the compiled build takes: each must be made as the Python path makes it."""
+    web = {"identity": 300, "namespace": "shop", "labels": ["k8s:app=web"], "pod_name": "web"}
+    dns = {"identity": 301, "namespace": "kube-system", "labels": ["k8s:k8s-app=kube-dns"], "pod_name": "dns"}
+    world = {"identity": 2, "labels": ["reserved:world"]}
+
+    def flow(source: dict[str, Any], destination: dict[str, Any], address: str, **fields: Any) -> dict[str, Any]:
+        layer4 = fields.pop("l4", {"TCP": {"source_port": 40000, "destination_port": 443}})
+        return {
+            "flow": {
+                "time": "2024-03-01T10:00:00.000000000Z",
+                "verdict": "FORWARDED",
+                "IP": {"source": "10.1.0.1", "destination": address},
+                "l4": layer4,
+                "source": source,
+                "destination": destination,
+                "is_reply": False,
+                **fields,
+            }
+        }
+
+    denied = {"verdict": "DROPPED", "drop_reason_desc": "POLICY_DENIED"}
+    lookup = {"type": "REQUEST", "dns": {"query": "example.com."}}
+    records = [
+        flow(web, dns, "10.1.0.2"),
+        flow(web, dns, "10.1.0.2", **denied),
+        flow(web, world, "192.0.2.1"),
+        flow(web, world, "192.0.2.9", **denied),
+        flow(web, world, "192.0.2.9", l4={"ICMPv4": {"type": 8}}),
+        flow(web, dns, "10.1.0.2", l4={"UDP": {"source_port": 40000, "destination_port": 53}}, l7=lookup),
+    ]
+    assert both([capture(records)], collapse_cidr=24)
+    with compiled(flow_graph._compiled):
+        document = read_flows([("log", io.BytesIO(capture(records)))], FlowOptions(collapse_cidr=24)).document
+    merged = [edge.observed.verdicts for edge in document.edges if edge.observed and len(edge.observed.verdicts) > 1]
+    assert merged == [{"DROPPED:POLICY_DENIED": 1, "FORWARDED": 1}] * 2
+    assert [edge.icmps for edge in document.edges if edge.icmps] == [[{"family": "IPv4", "type": 8}]]
+    assert [edge.l7 for edge in document.edges if edge.l7] == [{"dns": [{"matchName": "example.com"}]}]
+    assert any("DNS server's side" in (edge.note or "") for edge in document.edges)
