@@ -903,9 +903,10 @@ def _workload_id(namespace, name):
 # ---- writing -----------------------------------------------------------------------------------------------
 
 
-cdef bytes _item(object item, int indent, Py_ssize_t start, Py_ssize_t end):
-    """The JSON of a row in the document, as json_chunks cuts it out of a one-key object."""
-    cdef bytes text = _format(_encode({"": [item]}), indent=indent)
+cdef bytes _items(list items, int indent, Py_ssize_t start, Py_ssize_t end):
+    """The JSON of rows in the document (one after another, with commas), as json_chunks cuts it out of a
+    one-key object."""
+    cdef bytes text = _format(_encode({"": items}), indent=indent)
     return text[start : len(text) - end]
 
 
@@ -1013,11 +1014,11 @@ cdef class CompactGraph:
             out.put(t.no_nodes)
         else:
             out.put(t.nodes)
-            for row in self.rows:
+            for k in range(0, len(self.rows), 1000):  # in batches, as json_chunks writes them
                 if not first:
                     out.byte(44)
                 first = False
-                out.put(_item(row, indent, t.item_start, t.item_end))
+                out.put(_items(self.rows[k : k + 1000], indent, t.item_start, t.item_end))
             for k in range(self.n_workloads):
                 if not first:
                     out.byte(44)
@@ -1057,12 +1058,17 @@ cdef class CompactGraph:
             out.put(t.no_edges)
         else:
             out.put(t.edges)
-            for k in range(self.n_edges):
+            k = 0
+            while k < self.n_edges:
                 if k:
                     out.byte(44)
                 edge = &self.edges[k]
-                if edge.special:
-                    out.put(_item(self.special[k], indent, t.item_start, t.item_end))
+                if edge.special:  # made by EdgeTable: through msgspec, the run of them up to 1000 at once
+                    j = k + 1
+                    while j < self.n_edges and j < k + 1000 and self.edges[j].special:
+                        j += 1
+                    out.put(_items([self.special[i] for i in range(k, j)], indent, t.item_start, t.item_end))
+                    k = j
                     continue
                 out.put(t.edge_id)
                 out.integer(k + 1)
@@ -1099,6 +1105,7 @@ cdef class CompactGraph:
                 out.put(t.edge_denied_end if edge.denied else t.edge_end)
                 if out.size >= 1 << 16:
                     yield out.take()
+                k += 1
             out.put(t.section_end)
         out.raw(b"\n}\n", 3)
         yield out.take()
