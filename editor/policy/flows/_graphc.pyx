@@ -5,9 +5,9 @@ Hubble pods known by name (no `into`, no Gadget pod, no identity group or servic
 The pure-Python code in graph.py and tables.py is the reference: this module does the same thing, in the same
 order, and writes the same bytes; tests/unit/test_flows_compiled.py runs both on every fixture and on generated
 captures. What it saves is the Python objects per node and per edge: the endpoints' node ids are ranked and the
-entries merged by sorting C arrays (qsort), a workload is a few references in lists and a byte of locks, an edge
-is a C struct, and the JSON of workloads and edges is written straight into a byte buffer (strings that need
-escaping are encoded by msgspec, as the Python path's encoder does). The rare parts (entity, CIDR and FQDN nodes,
+entries merged by sorting C structs, a workload's texts and an entry's times are copied once as JSON into byte
+buffers, an edge is a C struct, and the JSON of workloads and edges is written from those buffers (strings that
+need escaping are encoded by msgspec, as the Python path's encoder does). The rare parts (entity, CIDR and FQDN nodes,
 edges with L7 rules or ICMP, several entries merged into one edge) are made by the Python code itself (NodeTable,
 EdgeTable, EdgeStats), and written through msgspec as the Python path writes them.
 
@@ -20,12 +20,14 @@ from cpython.object cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free, malloc, qsort, realloc
-from libc.string cimport memchr, memcmp, memcpy, memset, strlen
+from libc.string cimport memchr, memcmp, memcpy, memset
 
 import msgspec
 
 from ..document import Edge, Isolation, Node, Observed, Port
 from .aggregate import DENIED_VERDICTS, OUTSIDE, PROTOCOLS, VERDICTS
+
+assert OUTSIDE == ("entity", "world")  # the endpoint kinds build() counts as outside (kinds 1 and 2)
 from .tables import _DENIED_NOTE, _NO_LABELS_NOTE, _UNKNOWN_LABELS_NOTE, EdgeTable, NodeTable, ObservedRow
 from .workloads import IGNORED_LABELS
 
@@ -94,7 +96,7 @@ cdef class _Memory:
             free(<void*><size_t>pointer)
 
 
-# ---- sorting: qsort has no context argument, so the comparators read these ---------------------------------
+# ---- sorting: the comparison reads the keys' bytes from these (qsort, the fallback, passes no context) -------
 
 
 cdef const char* _KEYS  # the sort keys' bytes, one after another
@@ -338,16 +340,6 @@ cdef class _Buffer:
         cdef uint32_t size = texts.at_u32(at)
         self.raw(texts.data + at + 4, size)
         return at + 4 + size
-
-    cdef inline int close(self, int depth, const char* bracket) except -1:
-        """A new line at `depth`, then the one character `bracket`."""
-        self.line(depth)
-        return self.byte(bracket[0])
-
-    cdef inline int key(self, int depth, const char* quoted, Py_ssize_t size) except -1:
-        """A new line at `depth`, then `quoted` (`"key": `, with the quotes, the colon and the space)."""
-        self.line(depth)
-        return self.raw(quoted, size)
 
     cdef int string(self, object text) except -1:
         """A JSON string as msgspec writes it: UTF-8, only '"', '\\' and control characters escaped (by
@@ -600,12 +592,16 @@ def build(reading, document):
         for label, value in (<dict>labels).items():
             _text(wtext, label)
             _text(wtext, value)
-        # Sorted by namespace, then by the rest of the id or by the name (see namespace_order).
+        # Sorted by namespace, then by the rest of the id or by the name (see "Two orders" below).
         group = namespace_group.get(namespace)
         if group is None:
             group = namespace_group[namespace] = len(namespace_group)
-            if namespace_size > 63 or not _valid_id(namespace_text, namespace_size) or memchr(namespace_text, 47, namespace_size) != NULL:
-                return None  # not a namespace name (see below)
+            if (
+                namespace_size > 63
+                or not _valid_id(namespace_text, namespace_size)
+                or memchr(namespace_text, 47, namespace_size) != NULL
+            ):
+                return None  # not a namespace name, which "Two orders" relies on
         groups[n_workloads] = <uint16_t>group
         id_start[n_workloads] += namespace_size + 1
         id_size[n_workloads] -= <int32_t>(namespace_size + 1)
