@@ -23,11 +23,16 @@ A graph of bare pods has about as many nodes as edges, 100,000s of each, so the 
 is kept to plain ints, lists indexed by endpoint id and tuples until the rows of the nodes and edges are made,
 once, in their final order (tables.py): `fenceline flows` writes the JSON from them, and the Node and Edge
 objects are made only when the Document is asked for.
+
+The usual import (a new document of Hubble pods known by name) is built by the compiled module _graphc.pyx
+(Cython) when it is built, with C arrays and buffers instead of rows; this module stays the reference, and
+builds everything else. FENCELINE_PURE_FLOWS=1 (read at import) leaves the compiled module out.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple, cast
@@ -54,6 +59,17 @@ _SORTED_PROTOCOLS = sorted(PROTOCOLS)
 _FIRST_DENIED = min(VERDICTS.index(verdict) for verdict in DENIED_VERDICTS)  # denials have the last codes
 _RANK_MASK = (1 << 32) - 1
 _PLACE_MASK = (1 << 32) - 1  # an entry's place in the reading's table, under its merged key (_merge)
+
+# The compiled build of the usual case (_graphc.pyx), unless FENCELINE_PURE_FLOWS=1 or it was not built: this
+# module is then the only one, as it is the reference either way.
+_compiled: Any = None
+if os.environ.get("FENCELINE_PURE_FLOWS") != "1":
+    try:
+        from . import _graphc
+
+        _compiled = _graphc
+    except ImportError:  # not built: pure Python
+        _compiled = None
 
 
 class EdgeStats:
@@ -86,6 +102,13 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     This consumes `reading`: what it read is let go of as soon as the graph no longer needs it, so that the
     reading tables and the document they become are not all held at once."""
     document = into if into is not None else Document(name="Observed traffic")
+    if _compiled is not None and into is None and not reading.pod_info and not reading.monitored:
+        # New, of Hubble pods known by name: compiled, unless the reading holds what only this module handles.
+        built = _compiled.build(reading, document)
+        if built is not None:
+            compact, rows, used_flows, edge_count, denied_edges, workloads, node_count = built
+            _summarise(reading, used_flows, edge_count, denied_edges, (workloads, node_count))
+            return FlowGraph(document, rows, [], compact)
     endpoints = reading.endpoints
     edges = reading.edges
     reading.edges = {}
@@ -123,11 +146,22 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     table = EdgeTable(document)
     used_flows, denied_edges = _add_edges(reading, table, ranked, _locks(rows), merged)
     del rows
+    edge_count = len(merged.keys)
+    del merged, edges
+    _summarise(reading, used_flows, edge_count, denied_edges, nodes.counts())
+    graph = FlowGraph(document, nodes.rows, table.rows)
+    if into is not None:
+        graph.document()  # extended in place, as promised
+    return graph
+
+
+def _summarise(reading: Aggregator, used_flows: int, edges: int, denied_edges: int, counts: tuple[int, int]) -> None:
+    """Put what the reading and the building found in the summary: flows used, merged edges, edges seen only as
+    denied, and the (workloads, nodes) NodeTable.counts() gives."""
     summary = reading.summary
     summary.flows_used += used_flows
-    summary.edges = len(merged.keys)
+    summary.edges = edges
     summary.denied_edges = denied_edges
-    del merged, edges
     reading.requests = {}
     summary.flows_read += reading.flows_read
     summary.replies += reading.replies
@@ -136,11 +170,7 @@ def build_document(reading: Aggregator, into: Document | None) -> FlowGraph:
     summary.warnings.extend(
         f"{warning} ({count}x)" if count > 1 else warning for warning, count in reading.warnings.items()
     )
-    summary.workloads, summary.nodes = nodes.counts()
-    graph = FlowGraph(document, nodes.rows, table.rows)
-    if into is not None:
-        graph.document()  # extended in place, as promised
-    return graph
+    summary.workloads, summary.nodes = counts
 
 
 def _rank(node_ids: list[str | None]) -> tuple[list[str], list[int]]:

@@ -7,6 +7,7 @@ counts to it instead of drawing it twice.
 What an import adds is first a row: a msgspec Struct that encodes, field for field, as the Node's or Edge's
 to_json() would. A graph of bare pods has 100,000s of each, so `FlowGraph.dump_chunks` writes the JSON
 straight from the rows, and the Node and Edge objects are made only when the document itself is asked for.
+(When the compiled build made the graph, a FlowGraph holds its CompactGraph instead: see _graphc.pyx.)
 """
 
 from __future__ import annotations
@@ -352,13 +353,18 @@ def _merge_l7(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]
 class FlowGraph:
     """The document an import made or extended: its nodes and edges as rows until the document is asked for."""
 
-    def __init__(self, document: Document, nodes: list[NodeRow], edges: list[EdgeRow]) -> None:
+    def __init__(self, document: Document, nodes: list[NodeRow], edges: list[EdgeRow], compact: Any = None) -> None:
         self._document = document
         self._nodes: list[NodeRow] | None = nodes
         self._edges: list[EdgeRow] = edges
+        # Or the nodes and edges the compiled build made (_graphc.CompactGraph), `nodes` among them.
+        self._compact = compact
 
     def document(self) -> Document:
         """The Document, its new Node and Edge objects made from the rows (once)."""
+        if self._compact is not None:
+            self._compact.extend(self._document)
+            self._compact, self._nodes = None, None
         if self._nodes is not None:
             self._document.nodes.extend(row.node() for row in self._nodes)
             self._document.edges.extend(row.edge() for row in self._edges)
@@ -368,8 +374,11 @@ class FlowGraph:
     def dump_chunks(self, indent: int = 2) -> Iterator[bytes]:
         """document().dump_chunks(), byte for byte, written from the rows when the document was not made."""
         document = self._document
-        if self._nodes is None:
-            return document.dump_chunks(indent)
+        if self._compact is not None and indent > 0:
+            chunks: Iterator[bytes] = self._compact.chunks(document, indent)
+            return chunks
+        if self._nodes is None or self._compact is not None:
+            return self.document().dump_chunks(indent)
         nodes: list[Any] = [*document.nodes, *self._nodes]
         edges: list[Any] = [*document.edges, *self._edges]
         return json_chunks(document.head_json(), [(b'"nodes"', nodes), (b'"edges"', edges)], indent)
