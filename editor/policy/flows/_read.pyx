@@ -1,0 +1,850 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled twin of Aggregator.add_records (aggregate.py), for snake_case Hubble lines.
+
+The Python reader decodes each line into msgspec Structs (a Flow, two Endpoints, their strings: about
+seventeen objects) and then reads them back. Here a line is scanned in C for the fields a flow needs, which
+stay pointers into the line's bytes; a Python object is made only where the Aggregator keeps one (a pod's
+name to look it up, an edge's key and times). The scan accepts a narrow, common form: ASCII strings without
+escapes in the fields it reads, integers, a Hubble verdict FORWARDED or REDIRECTED, `is_reply` set, no L7, no
+DNS names. Any line outside it (or any doubt: a duplicate key, a float, a \\u escape, an unknown value shape)
+is handed to the Python loop, one line at a time, with the same Aggregator: the Python code stays the
+reference for every case, and tests/unit/test_flows_compiled.py checks both give the same bytes.
+
+A pod seen for the first time is recorded by the Python code too (Aggregator._endpoint), from an Endpoint
+made of the scanned fields.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+from cpython.tuple cimport PyTuple_GET_ITEM
+from libc.string cimport memcmp
+
+import msgspec
+
+from . import hubble
+from .model import NORMAL_TIME_LENGTH, normalize_time
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
+    object _PyLong_FromByteArray(const unsigned char *bytes, size_t n, int little_endian, int is_signed)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    int PyUnicode_KIND(object o)
+    void *PyUnicode_DATA(object o)
+    int PyUnicode_1BYTE_KIND
+
+cdef extern from *:
+    ctypedef unsigned long long u128 "unsigned __int128"
+
+ctypedef unsigned char uchar
+
+# What a scan found: each string a span of the line (n = -1: absent).
+cdef struct Span:
+    const uchar *p
+    Py_ssize_t n
+
+cdef struct PortsSeen:
+    bint present
+    long long destination_port
+
+cdef struct EndpointSeen:
+    long long identity
+    Span namespace
+    Span pod_name
+    Span labels  # the raw JSON value, as msgspec.Raw keeps it
+    bint workloads  # a non-empty `workloads` list
+
+cdef struct FlowSeen:
+    Span time
+    Span verdict
+    int is_reply  # -1: absent or null
+    EndpointSeen source
+    EndpointSeen destination
+    Span ip_source
+    Span ip_destination
+    bint l4
+    PortsSeen tcp
+    PortsSeen udp
+    PortsSeen sctp
+    bint icmp4
+    bint icmp6
+    long long icmp4_type
+    long long icmp6_type
+
+cdef enum:
+    MAX_DEPTH = 64  # deeper values are the Python loop's (msgspec's own limit is higher)
+    FALLBACK = 1
+    PROTOCOL_TCP = 0  # aggregate.PROTOCOLS order
+    PROTOCOL_UDP = 1
+    PROTOCOL_SCTP = 2
+    PROTOCOL_ICMP4 = 3
+    PROTOCOL_ICMP6 = 4
+
+_DECODERS = {True: hubble.DECODERS[(True, False)], False: hubble.DECODERS[(False, False)]}
+_Endpoint = hubble.Endpoint
+_EMPTY_LIST = hubble.EMPTY_LIST
+_Raw = msgspec.Raw
+cdef Py_ssize_t _NORMAL_TIME_LENGTH = NORMAL_TIME_LENGTH
+
+
+# ---- the scanner: each returns the position after what it read, or NULL to hand the line to Python ----------
+
+cdef inline const uchar *_ws(const uchar *p, const uchar *e) noexcept nogil:
+    while p < e and (p[0] == 32 or p[0] == 10 or p[0] == 13 or p[0] == 9):
+        p += 1
+    return p
+
+
+cdef const uchar *_string(const uchar *p, const uchar *e, Span *out) noexcept nogil:
+    """A string of printable ASCII without escapes (p at its quote)."""
+    if p >= e or p[0] != 34:
+        return NULL
+    p += 1
+    cdef const uchar *start = p
+    while p < e:
+        if p[0] == 34:
+            out.p = start
+            out.n = p - start
+            return p + 1
+        if p[0] < 32 or p[0] >= 128 or p[0] == 92:
+            return NULL
+        p += 1
+    return NULL
+
+
+cdef const uchar *_skip_string(const uchar *p, const uchar *e) noexcept nogil:
+    """Any string msgspec takes whose characters are ASCII; simple escapes allowed (not \\u)."""
+    if p >= e or p[0] != 34:
+        return NULL
+    p += 1
+    cdef uchar c
+    while p < e:
+        c = p[0]
+        if c == 34:
+            return p + 1
+        if c < 32 or c >= 128:
+            return NULL
+        if c == 92:
+            p += 1
+            if p >= e:
+                return NULL
+            c = p[0]
+            if not (c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116):
+                return NULL
+        p += 1
+    return NULL
+
+
+cdef const uchar *_integer(const uchar *p, const uchar *e, long long *out) noexcept nogil:
+    """-?(0|[1-9][0-9]*), at most 18 digits, not followed by a fraction or exponent."""
+    cdef bint negative = False
+    cdef long long value = 0
+    cdef int digits = 0
+    if p < e and p[0] == 45:
+        negative = True
+        p += 1
+    if p >= e or not (48 <= p[0] <= 57):
+        return NULL
+    if p[0] == 48:
+        p += 1
+        digits = 1
+    else:
+        while p < e and 48 <= p[0] <= 57:
+            value = value * 10 + (p[0] - 48)
+            digits += 1
+            if digits > 18:
+                return NULL
+            p += 1
+    if p < e and (p[0] == 46 or p[0] == 101 or p[0] == 69 or 48 <= p[0] <= 57):
+        return NULL
+    out[0] = -value if negative else value
+    return p
+
+
+cdef const uchar *_literal(const uchar *p, const uchar *e, int *out) noexcept nogil:
+    """true (1), false (0) or null (-1)."""
+    if e - p >= 4 and memcmp(p, b"true", 4) == 0:
+        out[0] = 1
+        return p + 4
+    if e - p >= 5 and memcmp(p, b"false", 5) == 0:
+        out[0] = 0
+        return p + 5
+    if e - p >= 4 and memcmp(p, b"null", 4) == 0:
+        out[0] = -1
+        return p + 4
+    return NULL
+
+
+cdef const uchar *_skip(const uchar *p, const uchar *e, int depth) noexcept nogil:
+    """Any JSON value (p at its first byte)."""
+    cdef long long number
+    cdef int flag
+    if p >= e or depth > MAX_DEPTH:
+        return NULL
+    cdef uchar c = p[0]
+    if c == 34:
+        return _skip_string(p, e)
+    if c == 123 or c == 91:  # { [
+        p = _ws(p + 1, e)
+        if p < e and p[0] == c + 2:  # } ]
+            return p + 1
+        while True:
+            if c == 123:
+                p = _skip_string(p, e)
+                if p == NULL:
+                    return NULL
+                p = _ws(p, e)
+                if p >= e or p[0] != 58:
+                    return NULL
+                p = _ws(p + 1, e)
+            p = _skip(p, e, depth + 1)
+            if p == NULL:
+                return NULL
+            p = _ws(p, e)
+            if p >= e:
+                return NULL
+            if p[0] == 44:
+                p = _ws(p + 1, e)
+                continue
+            if p[0] == c + 2:
+                return p + 1
+            return NULL
+    if c == 116 or c == 102 or c == 110:
+        return _literal(p, e, &flag)
+    return _integer(p, e, &number)
+
+
+cdef inline bint _is(Span key, const char *name, Py_ssize_t size) noexcept nogil:
+    return key.n == size and memcmp(key.p, name, size) == 0
+
+
+# An object's members are read by one loop in each reader below: `_key` reads `"key":` (p after `{` or `,`),
+# `_next` the `,` or `}` after a value (0: another member, 1: the end, -1: neither).
+
+cdef inline const uchar *_key(const uchar *p, const uchar *e, Span *key) noexcept nogil:
+    p = _string(_ws(p, e), e, key)
+    if p == NULL:
+        return NULL
+    p = _ws(p, e)
+    if p >= e or p[0] != 58:
+        return NULL
+    return _ws(p + 1, e)
+
+
+cdef inline const uchar *_next(const uchar *p, const uchar *e, int *end) noexcept nogil:
+    p = _ws(p, e)
+    if p >= e:
+        return NULL
+    if p[0] == 44:
+        end[0] = 0
+        return p + 1
+    if p[0] == 125:
+        end[0] = 1
+        return p + 1
+    return NULL
+
+
+cdef inline const uchar *_open(const uchar *p, const uchar *e, bint *empty) noexcept nogil:
+    """p at `{`: the position after it, `empty` when `}` follows."""
+    if p >= e or p[0] != 123:
+        return NULL
+    p = _ws(p + 1, e)
+    empty[0] = p < e and p[0] == 125
+    return p + 1 if empty[0] else p
+
+
+cdef const uchar *_string_or_int(const uchar *p, const uchar *e) noexcept nogil:
+    cdef long long number
+    if p < e and p[0] == 34:
+        return _skip_string(p, e)
+    return _integer(p, e, &number)
+
+
+cdef const uchar *_bool(const uchar *p, const uchar *e, bint nullable, int *out) noexcept nogil:
+    p = _literal(p, e, out)
+    if p == NULL or (out[0] < 0 and not nullable):
+        return NULL
+    return p
+
+
+cdef const uchar *_ports(const uchar *p, const uchar *e, PortsSeen *out) noexcept nogil:
+    """A Ports object or null."""
+    cdef Span key
+    cdef bint empty
+    cdef int end = 0, flag, seen = 0, bit
+    cdef long long number
+    out.present = False
+    out.destination_port = 0
+    if p < e and p[0] == 110:
+        p = _literal(p, e, &flag)
+        return p if p != NULL and flag < 0 else NULL
+    p = _open(p, e, &empty)
+    if p == NULL:
+        return NULL
+    out.present = True
+    if empty:
+        return p
+    while True:
+        p = _key(p, e, &key)
+        if p == NULL:
+            return NULL
+        bit = 0
+        if _is(key, "destination_port", 16):
+            bit = 1
+            p = _integer(p, e, &out.destination_port)
+        elif _is(key, "source_port", 11):
+            bit = 2
+            p = _integer(p, e, &number)
+        elif _is(key, "flags", 5):
+            bit = 4
+            p = _flags(p, e)
+        else:
+            p = _skip(p, e, 3)
+        if p == NULL or seen & bit:
+            return NULL
+        seen |= bit
+        p = _next(p, e, &end)
+        if p == NULL:
+            return NULL
+        if end:
+            return p
+
+
+cdef const uchar *_flags(const uchar *p, const uchar *e) noexcept nogil:
+    """TcpFlags or null: read only to check it decodes (is_reply is set, so SYN/ACK decide nothing here)."""
+    cdef Span key
+    cdef bint empty
+    cdef int end = 0, flag, seen = 0, bit
+    if p < e and p[0] == 110:
+        p = _literal(p, e, &flag)
+        return p if p != NULL and flag < 0 else NULL
+    p = _open(p, e, &empty)
+    if p == NULL or empty:
+        return p
+    while True:
+        p = _key(p, e, &key)
+        if p == NULL:
+            return NULL
+        bit = 0
+        if _is(key, "SYN", 3):
+            bit = 1
+            p = _bool(p, e, False, &flag)
+        elif _is(key, "ACK", 3):
+            bit = 2
+            p = _bool(p, e, False, &flag)
+        else:
+            p = _skip(p, e, 4)
+        if p == NULL or seen & bit:
+            return NULL
+        seen |= bit
+        p = _next(p, e, &end)
+        if p == NULL:
+            return NULL
+        if end:
+            return p
+
+
+cdef const uchar *_icmp(const uchar *p, const uchar *e, bint *present, long long *type_) noexcept nogil:
+    cdef Span key
+    cdef bint empty
+    cdef int end = 0, flag, seen = 0, bit
+    present[0] = False
+    type_[0] = 0
+    if p < e and p[0] == 110:
+        p = _literal(p, e, &flag)
+        return p if p != NULL and flag < 0 else NULL
+    p = _open(p, e, &empty)
+    if p == NULL:
+        return NULL
+    present[0] = True
+    if empty:
+        return p
+    while True:
+        p = _key(p, e, &key)
+        if p == NULL:
+            return NULL
+        bit = 0
+        if _is(key, "type", 4):
+            bit = 1
+            p = _integer(p, e, type_)
+        else:
+            p = _skip(p, e, 3)
+        if p == NULL or seen & bit:
+            return NULL
+        seen |= bit
+        p = _next(p, e, &end)
+        if p == NULL:
+            return NULL
+        if end:
+            return p
+
+
+cdef const uchar *_layer4(const uchar *p, const uchar *e, FlowSeen *out) noexcept nogil:
+    cdef Span key
+    cdef bint empty
+    cdef int end = 0, seen = 0, bit
+    p = _open(p, e, &empty)  # null: a flow with no layer 4 (the Python loop stops or counts it)
+    if p == NULL:
+        return NULL
+    out.l4 = True
+    if empty:
+        return p
+    while True:
+        p = _key(p, e, &key)
+        if p == NULL:
+            return NULL
+        bit = 0
+        if _is(key, "TCP", 3):
+            bit = 1
+            p = _ports(p, e, &out.tcp)
+        elif _is(key, "UDP", 3):
+            bit = 2
+            p = _ports(p, e, &out.udp)
+        elif _is(key, "SCTP", 4):
+            bit = 4
+            p = _ports(p, e, &out.sctp)
+        elif _is(key, "ICMPv4", 6):
+            bit = 8
+            p = _icmp(p, e, &out.icmp4, &out.icmp4_type)
+        elif _is(key, "ICMPv6", 6):
+            bit = 16
+            p = _icmp(p, e, &out.icmp6, &out.icmp6_type)
+        else:
+            p = _skip(p, e, 2)
+        if p == NULL or seen & bit:
+            return NULL
+        seen |= bit
+        p = _next(p, e, &end)
+        if p == NULL:
+            return NULL
+        if end:
+            return p
+
+
+cdef const uchar *_addresses(const uchar *p, const uchar *e, FlowSeen *out) noexcept nogil:
+    cdef Span key
+    cdef bint empty
+    cdef int end = 0, flag, seen = 0, bit
+    if p < e and p[0] == 110:
+        p = _literal(p, e, &flag)
+        return p if p != NULL and flag < 0 else NULL
+    p = _open(p, e, &empty)
+    if p == NULL:
+        return NULL
+    out.ip_source.n = 0  # an IP object: its addresses default to ""
+    out.ip_destination.n = 0
+    if empty:
+        return p
+    while True:
+        p = _key(p, e, &key)
+        if p == NULL:
+            return NULL
+        bit = 0
+        if _is(key, "source", 6):
+            bit = 1
+            p = _string(p, e, &out.ip_source)
+        elif _is(key, "destination", 11):
+            bit = 2
+            p = _string(p, e, &out.ip_destination)
+        else:
+            p = _skip(p, e, 2)
+        if p == NULL or seen & bit:
+            return NULL
+        seen |= bit
+        p = _next(p, e, &end)
+        if p == NULL:
+            return NULL
+        if end:
+            return p
+
+
+cdef const uchar *_workloads(const uchar *p, const uchar *e, bint *any_) noexcept nogil:
+    """A list of Workload objects ({name, kind} strings); only whether there is one is kept."""
+    cdef Span key, text
+    cdef bint empty
+    cdef int end = 0, seen, bit
+    if p >= e or p[0] != 91:
+        return NULL
+    p = _ws(p + 1, e)
+    if p < e and p[0] == 93:
+        any_[0] = False
+        return p + 1
+    any_[0] = True
+    while True:
+        p = _open(p, e, &empty)
+        if p == NULL:
+            return NULL
+        if not empty:
+            seen = 0
+            while True:
+                p = _key(p, e, &key)
+                if p == NULL:
+                    return NULL
+                bit = 0
+                if _is(key, "name", 4):
+                    bit = 1
+                    p = _string(p, e, &text)
+                elif _is(key, "kind", 4):
+                    bit = 2
+                    p = _string(p, e, &text)
+                else:
+                    p = _skip(p, e, 4)
+                if p == NULL or seen & bit:
+                    return NULL
+                seen |= bit
+                p = _next(p, e, &end)
+                if p == NULL:
+                    return NULL
+                if end:
+                    break
+        p = _ws(p, e)
+        if p >= e:
+            return NULL
+        if p[0] == 44:
+            p = _ws(p + 1, e)
+            continue
+        if p[0] == 93:
+            return p + 1
+        return NULL
+
+
+cdef const uchar *_endpoint(const uchar *p, const uchar *e, EndpointSeen *out) noexcept nogil:
+    cdef Span key
+    cdef bint empty
+    cdef int end = 0, seen = 0, bit
+    cdef const uchar *start
+    out.identity = 0
+    out.namespace.n = 0
+    out.pod_name.n = 0
+    out.labels.n = -1
+    out.workloads = False
+    p = _open(p, e, &empty)
+    if p == NULL or empty:
+        return p
+    while True:
+        p = _key(p, e, &key)
+        if p == NULL:
+            return NULL
+        bit = 0
+        if _is(key, "pod_name", 8):
+            bit = 1
+            p = _string(p, e, &out.pod_name)
+        elif _is(key, "namespace", 9):
+            bit = 2
+            p = _string(p, e, &out.namespace)
+        elif _is(key, "labels", 6):
+            bit = 4
+            start = p
+            p = _skip(p, e, 2)
+            out.labels.p = start
+            out.labels.n = p - start if p != NULL else 0
+        elif _is(key, "identity", 8):
+            bit = 8
+            p = _integer(p, e, &out.identity)
+        elif _is(key, "workloads", 9):
+            bit = 16
+            p = _workloads(p, e, &out.workloads)
+        else:
+            p = _skip(p, e, 2)
+        if p == NULL or seen & bit:
+            return NULL
+        seen |= bit
+        p = _next(p, e, &end)
+        if p == NULL:
+            return NULL
+        if end:
+            return p
+
+
+cdef const uchar *_empty_list(const uchar *p, const uchar *e) noexcept nogil:
+    """`[]`: source_names and destination_names are read by the Python loop when there are any."""
+    if p >= e or p[0] != 91:
+        return NULL
+    p = _ws(p + 1, e)
+    return p + 1 if p < e and p[0] == 93 else NULL
+
+
+cdef const uchar *_flow(const uchar *p, const uchar *e, FlowSeen *out) noexcept nogil:
+    cdef Span key
+    cdef bint empty
+    cdef int end = 0, seen = 0, bit, flag
+    cdef long long number
+    out.time.n = 0
+    out.verdict.n = 0
+    out.is_reply = -1
+    out.ip_source.n = -1
+    out.ip_destination.n = -1
+    out.l4 = False
+    out.tcp.present = out.udp.present = out.sctp.present = False
+    out.icmp4 = out.icmp6 = False
+    out.source.identity = out.destination.identity = 0
+    out.source.namespace.n = out.source.pod_name.n = 0
+    out.destination.namespace.n = out.destination.pod_name.n = 0
+    out.source.labels.n = out.destination.labels.n = -1
+    out.source.workloads = out.destination.workloads = False
+    p = _open(p, e, &empty)
+    if p == NULL or empty:
+        return NULL
+    while True:
+        p = _key(p, e, &key)
+        if p == NULL:
+            return NULL
+        bit = 0
+        if key.n == 6 and memcmp(key.p, b"source", 6) == 0:
+            bit = 1
+            p = _endpoint(p, e, &out.source)
+        elif _is(key, "destination", 11):
+            bit = 2
+            p = _endpoint(p, e, &out.destination)
+        elif _is(key, "time", 4):
+            bit = 4
+            p = _string(p, e, &out.time)
+        elif _is(key, "verdict", 7):
+            bit = 8
+            p = _string(p, e, &out.verdict)
+        elif _is(key, "is_reply", 8):
+            bit = 16
+            p = _bool(p, e, True, &out.is_reply)
+        elif _is(key, "l4", 2):
+            bit = 32
+            p = _layer4(p, e, out)
+        elif _is(key, "IP", 2):
+            bit = 64
+            p = _addresses(p, e, out)
+        elif _is(key, "l7", 2):  # only null here: L7 flows are the Python loop's
+            bit = 128
+            p = _literal(p, e, &flag)
+            if flag >= 0:
+                return NULL
+        elif _is(key, "source_names", 12):
+            bit = 256
+            p = _empty_list(p, e)
+        elif _is(key, "destination_names", 17):
+            bit = 512
+            p = _empty_list(p, e)
+        elif _is(key, "reply", 5):
+            bit = 1024
+            p = _bool(p, e, False, &flag)
+        elif _is(key, "drop_reason", 11):
+            bit = 2048
+            p = _integer(p, e, &number)
+        elif _is(key, "drop_reason_desc", 16):
+            bit = 4096
+            p = _string_or_int(p, e)
+        elif _is(key, "trace_reason", 12):
+            bit = 8192
+            p = _string_or_int(p, e)
+        elif _is(key, "nodeName", 8):  # lowerCamelCase: the Python loop switches decoders
+            return NULL
+        else:
+            p = _skip(p, e, 1)
+        if p == NULL or seen & bit:
+            return NULL
+        seen |= bit
+        p = _next(p, e, &end)
+        if p == NULL:
+            return NULL
+        if end:
+            return p
+
+
+cdef int _scan(const uchar *p, Py_ssize_t size, bint wrapped, FlowSeen *out) noexcept nogil:
+    """0 when the line is a flow of the form this module reads, else FALLBACK."""
+    cdef const uchar *e = p + size
+    cdef Span key
+    cdef bint empty, found = False
+    cdef int end = 0, flag, seen = 0, bit
+    p = _ws(p, e)
+    if not wrapped:
+        p = _flow(p, e, out)
+        found = p != NULL
+    else:
+        p = _open(p, e, &empty)
+        if p == NULL or empty:
+            return FALLBACK
+        while True:
+            p = _key(p, e, &key)
+            if p == NULL:
+                return FALLBACK
+            bit = 0
+            if _is(key, "flow", 4):
+                bit = 1
+                p = _flow(p, e, out)
+                found = True
+            elif _is(key, "lost_events", 11):
+                bit = 2
+                p = _literal(p, e, &flag)
+                if p != NULL and flag >= 0:
+                    return FALLBACK
+            else:
+                p = _skip(p, e, 1)
+            if p == NULL or seen & bit:
+                return FALLBACK
+            seen |= bit
+            p = _next(p, e, &end)
+            if p == NULL:
+                return FALLBACK
+            if end:
+                break
+    if not found or p == NULL or _ws(p, e) != e or not out.l4 or out.is_reply < 0:
+        return FALLBACK
+    return 0
+
+
+# ---- the loop -------------------------------------------------------------------------------------------------
+
+cdef inline str _text(Span span):
+    return PyUnicode_DecodeASCII(<const char *>span.p, span.n, NULL)
+
+
+cdef inline bint _equals(Span span, object text):
+    """Whether an ASCII span spells the str `text`."""
+    return (
+        PyUnicode_GET_LENGTH(text) == span.n
+        and PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND
+        and memcmp(PyUnicode_DATA(text), span.p, span.n) == 0
+    )
+
+
+cdef inline int _compare(Span span, object text):
+    """-1, 0, 1 as the ASCII span sorts before, with, after the str `text` (str order)."""
+    cdef Py_ssize_t length
+    cdef int order
+    if PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND:
+        return -1 if _text(span) < text else (1 if _text(span) > text else 0)
+    length = PyUnicode_GET_LENGTH(text)
+    order = memcmp(span.p, PyUnicode_DATA(text), span.n if span.n < length else length)
+    if order:
+        return order
+    return (span.n > length) - (span.n < length)
+
+
+cdef object _edge_key(long long source, long long target, int verdict, int protocol, long long port):
+    cdef u128 key = ((((<u128>source << 40 | <u128>target) << 8 | <u128>verdict) << 3 | <u128>protocol) << 16) | <u128>port
+    cdef unsigned char data[16]
+    cdef int index
+    for index in range(16):
+        data[index] = <unsigned char>(key >> (8 * index))
+    return _PyLong_FromByteArray(data, 16, 1, 0)
+
+
+cdef object _known(dict pods, Span namespace, Span pod_name):
+    """The endpoint id of a pod add_records has seen (the Python loop's fast lookup), or None."""
+    if pod_name.n <= 0:
+        return None
+    cdef PyObject *found = PyDict_GetItem(pods, _text(pod_name))
+    if found == NULL:
+        return None
+    if not _equals(namespace, <object>PyTuple_GET_ITEM(<object>found, 0)):
+        return None
+    return <object>PyTuple_GET_ITEM(<object>found, 1)
+
+
+cdef object _resolve(object aggregator, dict pods, EndpointSeen *end, Span address):
+    known = _known(pods, end.namespace, end.pod_name)
+    if known is not None:
+        return known
+    labels = _Raw(PyBytes_FromStringAndSize(<const char *>end.labels.p, end.labels.n)) if end.labels.n >= 0 else _EMPTY_LIST
+    endpoint = _Endpoint(end.identity, _text(end.namespace), labels, _text(end.pod_name), ())
+    return aggregator._endpoint(endpoint, _text(address) if address.n > 0 else "", ())
+
+
+def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint strict=True):
+    """Aggregator.add_records, compiled (same arguments, same result)."""
+    if getattr(decode, "__self__", None) is not _DECODERS[wrapped] or not strict:
+        return self._python_add_records(records, start, decode, wrapped, strict)
+    cdef dict edges = self.edges
+    cdef dict pods = self._pods
+    cdef bint filtering = self._filtering
+    python_add = self._python_add_records
+    ignored = self.ignored
+    cdef Py_ssize_t position, count = len(records), replies = 0
+    cdef FlowSeen flow
+    cdef bytes line
+    cdef int verdict, protocol, order
+    cdef long long port, source, target
+    cdef Span time
+    cdef object time_text, entry, key, src, dst
+    cdef PyObject *found
+    cdef list fresh
+    for position in range(start, count):
+        record = records[position]
+        if type(record) is not bytes or _scan(
+            <const uchar *>PyBytes_AS_STRING(record), PyBytes_GET_SIZE(record), wrapped, &flow
+        ):
+            if not python_add((record,), 0, decode, wrapped, strict):
+                self.replies += replies
+                return position
+            continue
+        if flow.verdict.n == 9 and memcmp(flow.verdict.p, b"FORWARDED", 9) == 0:
+            verdict = 1
+        elif flow.verdict.n == 10 and memcmp(flow.verdict.p, b"REDIRECTED", 10) == 0:
+            verdict = 2
+        else:  # a drop, an audit, an unknown verdict: named by the Python loop
+            if not python_add((record,), 0, decode, wrapped, strict):
+                self.replies += replies
+                return position
+            continue
+        if flow.tcp.present:
+            protocol, port = PROTOCOL_TCP, flow.tcp.destination_port
+        elif flow.udp.present:
+            protocol, port = PROTOCOL_UDP, flow.udp.destination_port
+        elif flow.sctp.present:
+            protocol, port = PROTOCOL_SCTP, flow.sctp.destination_port
+        elif flow.icmp4:
+            protocol, port = PROTOCOL_ICMP4, flow.icmp4_type & 0xFFFF
+        elif flow.icmp6:
+            protocol, port = PROTOCOL_ICMP6, flow.icmp6_type & 0xFFFF
+        else:
+            ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
+            continue
+        if flow.is_reply:
+            replies += 1
+            continue
+        if protocol < 3 and not 0 < port < 65536:
+            ignored["no destination port"] += 1
+            continue
+        time = flow.time
+        time_text = None
+        if time.n != _NORMAL_TIME_LENGTH or time.p[time.n - 1] != 90:  # "Z"
+            time_text = normalize_time(_text(time))
+        if filtering:
+            if time_text is None:
+                time_text = _text(time)
+            if self._filtered_out(verdict, time_text, _text(flow.source.namespace), _text(flow.destination.namespace)):
+                continue
+        if (flow.source.workloads and _known(pods, flow.source.namespace, flow.source.pod_name) is None) or (
+            flow.destination.workloads and _known(pods, flow.destination.namespace, flow.destination.pod_name) is None
+        ):  # a new pod whose owner the log names: recorded by the Python loop
+            if not python_add((record,), 0, decode, wrapped, strict):
+                self.replies += replies
+                return position
+            continue
+        src = _resolve(self, pods, &flow.source, flow.ip_source)
+        dst = _resolve(self, pods, &flow.destination, flow.ip_destination)
+        if src is None or dst is None:
+            ignored["an end Hubble did not identify"] += 1
+            continue
+        source, target = src, dst
+        key = _edge_key(source, target, verdict, protocol, port)
+        found = PyDict_GetItem(edges, key)
+        if found == NULL:
+            if time_text is None:
+                time_text = _text(time)
+            fresh = [1, time_text, time_text, key]
+            edges[key] = fresh
+            continue
+        entry = <object>found
+        entry[0] = entry[0] + 1
+        if time_text is not None:
+            if time_text < entry[1]:
+                entry[1] = time_text
+            elif time_text > entry[2]:
+                entry[2] = time_text
+        elif _compare(time, entry[1]) < 0:
+            entry[1] = _text(time)
+        elif _compare(time, entry[2]) > 0:
+            entry[2] = _text(time)
+    self.replies += replies
+    return count
+
