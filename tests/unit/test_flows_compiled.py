@@ -84,18 +84,18 @@ def test_the_environment_variable_picks_the_python_reader() -> None:
 # ---- made-up captures ---------------------------------------------------------------------------------------------
 
 TEXT = st.sampled_from(["web", "db", "a-b", "<b>x</b>", "é", "пакет", "日本", 'q"uote', "back\\slash", "tab\tx", ""])
-NAMES = st.one_of(
-    st.sampled_from(["web", "db", "api-7d9f8b6c5d-x2b4q", "api-7d9f8b6c5d-k8s9z", "job-abcde", "redis-0", "redis-1"]),
-    TEXT,
-    st.text(max_size=8),
+PLAIN_NAMES = st.sampled_from(
+    ["web", "db", "api-7d9f8b6c5d-x2b4q", "api-7d9f8b6c5d-k8s9z", "job-abcde", "redis-0", "x"]
 )
-NAMESPACES = st.sampled_from(["shop", "kube-system", "default", "<script>", "Bad_NS", "é", ""])
+NAMES = st.one_of(PLAIN_NAMES, PLAIN_NAMES, PLAIN_NAMES, TEXT, st.text(max_size=8))  # mostly what the C scan reads
+NAMESPACES = st.sampled_from(["shop", "shop", "kube-system", "default", "<script>", "Bad_NS", "é", ""])
 
 
 @st.composite
 def endpoints(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.sampled_from(["pod", "pod", "pod", "identity", "world", "entity", "empty"]))
     namespace = draw(NAMESPACES)
+    labelled = draw(st.sampled_from([namespace, namespace, "shop"]))  # the namespace its labels name
     endpoint: dict[str, Any] = {"ID": draw(st.integers(0, 5000))}
     if kind == "world":
         endpoint.update(identity=draw(st.sampled_from([2, 16777217])), labels=["reserved:world"])
@@ -128,7 +128,7 @@ def endpoints(draw: st.DrawFn) -> dict[str, Any]:
         st.lists(
             st.sampled_from(
                 [
-                    f"k8s:io.kubernetes.pod.namespace={namespace}",
+                    f"k8s:io.kubernetes.pod.namespace={labelled}",
                     "k8s:io.cilium.k8s.policy.cluster=default",
                     "k8s:io.cilium.k8s.namespace.labels.team=a",
                     "reserved:init",
@@ -173,23 +173,23 @@ def flows(draw: st.DrawFn, pool: list[dict[str, Any]]) -> dict[str, Any]:
                 ]
             )
         ),
-        "verdict": draw(st.sampled_from(["FORWARDED", "FORWARDED", "REDIRECTED", "DROPPED", "AUDIT", "ERROR", 1, 2])),
+        "verdict": draw(st.sampled_from([*["FORWARDED"] * 12, "REDIRECTED", "DROPPED", "AUDIT", "ERROR", 1, 2])),
         "source": source,
         "destination": destination,
         "l4": l4,
         "node_name": "kind-worker",
-        "Summary": draw(TEXT),
+        "Summary": draw(st.one_of(st.just("TCP Flags: SYN"), TEXT)),
     }
     if flow["verdict"] in ("DROPPED", 2):
         flow["drop_reason_desc"] = draw(st.sampled_from(["POLICY_DENIED", "CT_MAP_INSERTION_FAILED", 133]))
-    reply = draw(st.sampled_from([True, False, False, None, "absent"]))
+    reply = draw(st.sampled_from([True, *[False] * 6, None, "absent"]))
     if reply != "absent":
         flow["is_reply"] = reply
     if draw(st.booleans()):
         flow["IP"] = {"source": "10.0.0.1", "destination": draw(st.sampled_from(["10.0.0.2", "93.184.216.34", "::1"]))}
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 9)) == 0:
         flow["destination_names"] = [draw(st.sampled_from(["example.com.", "api.github.com"]))]
-    if draw(st.integers(0, 6)) == 0:
+    if draw(st.integers(0, 9)) == 0:
         flow["l7"] = draw(
             st.sampled_from(
                 [
@@ -204,11 +204,14 @@ def flows(draw: st.DrawFn, pool: list[dict[str, Any]]) -> dict[str, Any]:
     return flow
 
 
-def line_of(draw: st.DrawFn, flow: dict[str, Any]) -> bytes:
-    record = {"flow": flow, "node_name": "kind-worker"} if draw(st.integers(0, 5)) else flow
+def line_of(draw: st.DrawFn, flow: dict[str, Any], wrapped: bool) -> bytes:
+    """A GetFlowsResponse line, or a legacy bare flow (in a capture of those, or now and then among the others)."""
+    if draw(st.integers(0, 9)) == 0:
+        wrapped = not wrapped
+    record = {"flow": flow, "node_name": "kind-worker"} if wrapped else flow
     text = json.dumps(
         record,
-        ensure_ascii=draw(st.booleans()),
+        ensure_ascii=draw(st.sampled_from([True, True, False])),
         separators=draw(st.sampled_from([(",", ":"), (", ", ": "), (" ,", " :  ")])),
     )
     return text.encode()
@@ -217,9 +220,10 @@ def line_of(draw: st.DrawFn, flow: dict[str, Any]) -> bytes:
 @st.composite
 def captures(draw: st.DrawFn) -> bytes:
     pool = draw(st.lists(endpoints(), min_size=1, max_size=12))
+    wrapped = draw(st.integers(0, 4)) > 0
     lines = []
     for _ in range(draw(st.integers(1, 40))):
-        lines.append(line_of(draw, draw(flows(pool))))
+        lines.append(line_of(draw, draw(flows(pool)), wrapped))
         if draw(st.integers(0, 25)) == 0:
             lines.append(draw(st.sampled_from([b"", b"{", b"null", b'{"lost_events":{"num_events_lost":3}}'])))
     return b"\n".join(lines) + b"\n"

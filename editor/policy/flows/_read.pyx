@@ -18,7 +18,9 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStri
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM
-from libc.string cimport memcmp
+from libc.stdint cimport int32_t, uint16_t, uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp, memcpy
 
 import msgspec
 
@@ -35,6 +37,8 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     ctypedef unsigned long long u128 "unsigned __int128"
+    ctypedef long Py_hash_t
+    Py_hash_t _Py_HashBytes(const void *data, Py_ssize_t size)
 
 ctypedef unsigned char uchar
 
@@ -112,24 +116,48 @@ cdef const uchar *_string(const uchar *p, const uchar *e, Span *out) noexcept no
     return NULL
 
 
+cdef inline int _hex(uchar c) noexcept nogil:
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
+
+
 cdef const uchar *_skip_string(const uchar *p, const uchar *e) noexcept nogil:
-    """Any string msgspec takes whose characters are ASCII; simple escapes allowed (not \\u)."""
+    """A string msgspec skips: no control characters, valid escapes; \\u escapes of surrogates are left to
+    msgspec (it checks their pairs). Bytes over 127 pass, as msgspec does not check UTF-8 in what it skips."""
     if p >= e or p[0] != 34:
         return NULL
     p += 1
     cdef uchar c
+    cdef int digit, code, index
     while p < e:
         c = p[0]
         if c == 34:
             return p + 1
-        if c < 32 or c >= 128:
+        if c < 32:
             return NULL
         if c == 92:
             p += 1
             if p >= e:
                 return NULL
             c = p[0]
-            if not (c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116):
+            if c == 117:  # \\uXXXX
+                if e - p < 5:
+                    return NULL
+                code = 0
+                for index in range(1, 5):
+                    digit = _hex(p[index])
+                    if digit < 0:
+                        return NULL
+                    code = code * 16 + digit
+                if 0xD800 <= code <= 0xDFFF:
+                    return NULL
+                p += 4
+            elif not (c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116):
                 return NULL
         p += 1
     return NULL
@@ -740,13 +768,125 @@ cdef object _known(dict pods, Span namespace, Span pod_name):
     return <object>PyTuple_GET_ITEM(<object>found, 1)
 
 
-cdef object _resolve(object aggregator, dict pods, EndpointSeen *end, Span address):
+# ---- the pods seen: (namespace, pod name) -> endpoint id, in one cache line each -----------------------------
+# The Aggregator's own lookup (_pods, a dict by pod name, then the namespace compared) touches four objects
+# spread over the heap per pod; on a capture of 100,000 pods that was a third of the reading. This table holds
+# the answer the Python lookups settled on for a pod (they are asked first, once per pod), with the names
+# inline. Hashed with CPython's seeded hash of bytes, so a crafted log cannot make its names collide.
+
+cdef enum:
+    SLOT_KEY = 48  # namespace + pod name longer than this: not kept here (the Python lookups answer)
+
+cdef struct Slot:
+    uint64_t hash  # 0: empty
+    int32_t endpoint  # -1: a pod the graph has no place for
+    uint16_t namespace_length
+    uint16_t pod_length
+    char key[SLOT_KEY]
+
+
+cdef class PodIndex:
+    cdef Slot *slots
+    cdef size_t mask
+    cdef size_t used
+
+    def __cinit__(self):
+        self.slots = <Slot *>calloc(1024, sizeof(Slot))
+        if self.slots == NULL:
+            raise MemoryError()
+        self.mask = 1023
+        self.used = 0
+
+    def __dealloc__(self):
+        free(self.slots)
+
+    cdef inline uint64_t _hash(self, Span namespace, Span pod) noexcept:
+        cdef uint64_t value = (<uint64_t>_Py_HashBytes(namespace.p, namespace.n)) * 0x9E3779B97F4A7C15ULL
+        value ^= <uint64_t>_Py_HashBytes(pod.p, pod.n)
+        return value if value else 1
+
+    cdef bint find(self, Span namespace, Span pod, long long *endpoint) noexcept:
+        cdef uint64_t value = self._hash(namespace, pod)
+        cdef size_t index = value & self.mask
+        cdef Slot *slot
+        while True:
+            slot = &self.slots[index]
+            if slot.hash == 0:
+                return False
+            if (
+                slot.hash == value
+                and slot.namespace_length == namespace.n
+                and slot.pod_length == pod.n
+                and memcmp(slot.key, namespace.p, namespace.n) == 0
+                and memcmp(slot.key + namespace.n, pod.p, pod.n) == 0
+            ):
+                endpoint[0] = slot.endpoint
+                return True
+            index = (index + 1) & self.mask
+
+    cdef int add(self, Span namespace, Span pod, long long endpoint) except -1:
+        if namespace.n + pod.n > SLOT_KEY or endpoint > 0x7FFFFFFF:
+            return 0
+        if (self.used + 1) * 2 > self.mask:
+            self._grow()
+        cdef uint64_t value = self._hash(namespace, pod)
+        cdef size_t index = value & self.mask
+        while self.slots[index].hash != 0:
+            index = (index + 1) & self.mask
+        cdef Slot *slot = &self.slots[index]
+        slot.hash = value
+        slot.endpoint = <int32_t>endpoint
+        slot.namespace_length = <uint16_t>namespace.n
+        slot.pod_length = <uint16_t>pod.n
+        memcpy(slot.key, namespace.p, namespace.n)
+        memcpy(slot.key + namespace.n, pod.p, pod.n)
+        self.used += 1
+        return 0
+
+    cdef int _grow(self) except -1:
+        cdef size_t size = (self.mask + 1) * 2, old, index
+        cdef Slot *slots = <Slot *>calloc(size, sizeof(Slot))
+        if slots == NULL:
+            raise MemoryError()
+        for old in range(self.mask + 1):
+            if self.slots[old].hash:
+                index = self.slots[old].hash & (size - 1)
+                while slots[index].hash != 0:
+                    index = (index + 1) & (size - 1)
+                slots[index] = self.slots[old]
+        free(self.slots)
+        self.slots = slots
+        self.mask = size - 1
+        return 0
+
+
+cdef long long _resolve(object aggregator, PodIndex index, dict pods, EndpointSeen *end, Span address) except -2:
+    """The endpoint id of one end of a flow, -1 for none (the Python loop's `src`/`dst`, None there)."""
+    cdef long long found
+    if end.pod_name.n > 0 and index.find(end.namespace, end.pod_name, &found):
+        return found
     known = _known(pods, end.namespace, end.pod_name)
-    if known is not None:
-        return known
-    labels = _Raw(PyBytes_FromStringAndSize(<const char *>end.labels.p, end.labels.n)) if end.labels.n >= 0 else _EMPTY_LIST
-    endpoint = _Endpoint(end.identity, _text(end.namespace), labels, _text(end.pod_name), ())
-    return aggregator._endpoint(endpoint, _text(address) if address.n > 0 else "", ())
+    if known is None:
+        labels = (
+            _Raw(PyBytes_FromStringAndSize(<const char *>end.labels.p, end.labels.n))
+            if end.labels.n >= 0 else _EMPTY_LIST
+        )
+        namespace, pod = _text(end.namespace), _text(end.pod_name)
+        result = aggregator._endpoint(_Endpoint(end.identity, namespace, labels, pod, ()), _text(address) if address.n > 0 else "", ())
+        found = -1 if result is None else result
+        if end.pod_name.n > 0:  # _endpoint recorded it under these names (_pods or _pod_ids): its answer from now on
+            index.add(end.namespace, end.pod_name, found)
+        return found
+    found = known
+    index.add(end.namespace, end.pod_name, found)
+    return found
+
+
+cdef bint _seen(PodIndex index, dict pods, EndpointSeen *end):
+    cdef long long found
+    return (end.pod_name.n > 0 and index.find(end.namespace, end.pod_name, &found)) or _known(
+        pods, end.namespace, end.pod_name
+    ) is not None
 
 
 def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint strict=True):
@@ -760,11 +900,13 @@ def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint stri
     ignored = self.ignored
     cdef Py_ssize_t position, count = len(records), replies = 0
     cdef FlowSeen flow
-    cdef bytes line
+    cdef PodIndex index = self.compiled_state
+    if index is None:
+        index = self.compiled_state = PodIndex()
     cdef int verdict, protocol, order
     cdef long long port, source, target
     cdef Span time
-    cdef object time_text, entry, key, src, dst
+    cdef object time_text, entry, key
     cdef PyObject *found
     cdef list fresh
     for position in range(start, count):
@@ -813,19 +955,18 @@ def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint stri
                 time_text = _text(time)
             if self._filtered_out(verdict, time_text, _text(flow.source.namespace), _text(flow.destination.namespace)):
                 continue
-        if (flow.source.workloads and _known(pods, flow.source.namespace, flow.source.pod_name) is None) or (
-            flow.destination.workloads and _known(pods, flow.destination.namespace, flow.destination.pod_name) is None
+        if (flow.source.workloads and not _seen(index, pods, &flow.source)) or (
+            flow.destination.workloads and not _seen(index, pods, &flow.destination)
         ):  # a new pod whose owner the log names: recorded by the Python loop
             if not python_add((record,), 0, decode, wrapped, strict):
                 self.replies += replies
                 return position
             continue
-        src = _resolve(self, pods, &flow.source, flow.ip_source)
-        dst = _resolve(self, pods, &flow.destination, flow.ip_destination)
-        if src is None or dst is None:
+        source = _resolve(self, index, pods, &flow.source, flow.ip_source)
+        target = _resolve(self, index, pods, &flow.destination, flow.ip_destination)
+        if source < 0 or target < 0:
             ignored["an end Hubble did not identify"] += 1
             continue
-        source, target = src, dst
         key = _edge_key(source, target, verdict, protocol, port)
         found = PyDict_GetItem(edges, key)
         if found == NULL:
@@ -847,4 +988,5 @@ def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint stri
             entry[2] = _text(time)
     self.replies += replies
     return count
+
 

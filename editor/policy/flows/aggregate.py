@@ -99,6 +99,7 @@ class Aggregator:
         self.monitored: set[Key] = set()  # pods the Gadget advisor watched
         self.services: dict[Key, str] = {}  # service key -> first service name seen
         self.warnings: Counter[str] = Counter()
+        self.compiled_state: Any = None  # the compiled reader's own index of the pods it has seen (_read.pyx)
         self._verdict_filter = {
             code for code, name in enumerate(VERDICTS) if name.partition(":")[0] in options.verdicts
         }
@@ -420,6 +421,7 @@ class Aggregator:
         self.workload_pods = {}
         self._identities = {}
         self._label_sets = {}
+        self.compiled_state = None
 
 
 def _same(record: Any) -> Any:
