@@ -20,12 +20,15 @@ from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM
 from libc.stdint cimport int32_t, uint16_t, uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 import msgspec
 
+from ..selectors import validate_namespace_name
 from . import hubble
+from .aggregate import PodInfo
 from .model import NORMAL_TIME_LENGTH, normalize_time
+from .workloads import workload_of
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
@@ -860,12 +863,133 @@ cdef class PodIndex:
         return 0
 
 
+# ---- a pod seen for the first time: Aggregator._new_pod, from the scanned fields -------------------------------
+
+_ROLES = hubble._LABEL_ROLES
+_label_role = hubble._label_role
+cdef Py_ssize_t _MAX_ROLES = hubble._MAX_LABEL_ROLES
+cdef int _POD_LABEL = hubble._POD_LABEL, _NAMESPACE_LABEL = hubble._NAMESPACE_LABEL
+cdef int _NAMESPACE_NAME = hubble._NAMESPACE_NAME
+_NO_LABELS = hubble.NO_LABELS
+
+
+cdef object _split_labels(Span raw):
+    """hubble.split_labels(hubble.decode_labels(raw)) for a list of plain strings (no escapes, ASCII), else None."""
+    cdef const uchar *p = raw.p
+    cdef const uchar *e = raw.p + raw.n
+    cdef const uchar *equals
+    cdef Span label, head
+    cdef dict pod = {}
+    cdef object namespace = _NO_LABELS
+    cdef object namespace_name = ""
+    if raw.n < 0:  # no labels in the log
+        return pod, namespace, namespace_name
+    if p >= e or p[0] != 91:
+        return None
+    p = _ws(p + 1, e)
+    if p < e and p[0] == 93:
+        return pod, namespace, namespace_name
+    while True:
+        p = _string(p, e, &label)
+        if p == NULL:
+            return None
+        equals = label.p
+        while equals < label.p + label.n and equals[0] != 61:
+            equals += 1
+        head.p = label.p
+        head.n = equals - label.p
+        head_text = _text(head)
+        found = _ROLES.get(head_text)
+        if found is None:
+            found = _label_role(head_text)
+            if len(_ROLES) >= _MAX_ROLES:
+                _ROLES.clear()
+            _ROLES[head_text] = found
+        role = found[0]
+        if role == _POD_LABEL or role == _NAMESPACE_LABEL or role == _NAMESPACE_NAME:
+            head.p = equals + 1 if equals < label.p + label.n else equals
+            head.n = label.p + label.n - head.p
+            value = _text(head)
+            if role == _POD_LABEL:
+                pod[found[1]] = value
+            elif role == _NAMESPACE_LABEL:
+                if namespace is _NO_LABELS:
+                    namespace = {}
+                namespace[found[1]] = value
+            else:
+                namespace_name = value
+        p = _ws(p, e)
+        if p >= e:
+            return None
+        if p[0] == 44:
+            p = _ws(p + 1, e)
+            continue
+        if p[0] == 93 and _ws(p + 1, e) == e:
+            return pod, namespace, namespace_name
+        return None
+
+
+cdef long long _new_pod(object aggregator, EndpointSeen *end) except -2:
+    """The endpoint id of a pod seen for the first time, recorded as Aggregator._endpoint and _new_pod record it;
+    -1 when those must do it (labels this scan does not take apart, a namespace no graph holds)."""
+    split = _split_labels(end.labels)
+    if split is None:
+        return -1
+    pod_labels, namespace_labels, labelled = split
+    namespace = _text(end.namespace) if end.namespace.n > 0 else labelled
+    namespaces = aggregator._namespaces
+    known = namespaces.get(namespace)
+    if known is None:
+        known = namespaces[namespace] = "" if validate_namespace_name(namespace) else namespace
+    if not known:  # warned about by _new_pod
+        return -1
+    name = _text(end.pod_name)
+    info = PodInfo(known, name, pod_labels if pod_labels else None, None, None, namespace_labels)
+    if (
+        end.pod_name.n > 0
+        and memchr(end.pod_name.p, 45, end.pod_name.n) == NULL
+        and "pod-template-hash" not in pod_labels
+        and "job-name" not in pod_labels
+        and "controller-revision-hash" not in pod_labels
+    ):
+        guess = (name, "Pod")
+    else:
+        guess = workload_of(name, pod_labels)
+    info.guess = guess
+    key = ("workload", known, guess[0])
+    ids = aggregator._endpoint_ids
+    found = ids.get(key)
+    if found is None:
+        endpoints = aggregator.endpoints
+        found = ids[key] = len(endpoints)
+        endpoints.append(key)
+    workload_pods = aggregator.workload_pods
+    infos = workload_pods.get(found)
+    if infos is None:
+        workload_pods[found] = [info]
+    else:
+        infos.append(info)
+    pods = aggregator._pods
+    if name not in pods:
+        pods[name] = (_text(end.namespace), found)
+    else:
+        aggregator._pod_ids[(_text(end.namespace), name)] = found
+    return found
+
+
 cdef long long _resolve(object aggregator, PodIndex index, dict pods, EndpointSeen *end, Span address) except -2:
     """The endpoint id of one end of a flow, -1 for none (the Python loop's `src`/`dst`, None there)."""
     cdef long long found
     if end.pod_name.n > 0 and index.find(end.namespace, end.pod_name, &found):
         return found
     known = _known(pods, end.namespace, end.pod_name)
+    if known is None and end.pod_name.n > 0 and not (
+        aggregator._pod_ids and (_text(end.namespace), _text(end.pod_name)) in aggregator._pod_ids
+    ):
+        found = _new_pod(aggregator, end)
+        if found >= 0:
+            index.add(end.namespace, end.pod_name, found)
+            return found
     if known is None:
         labels = (
             _Raw(PyBytes_FromStringAndSize(<const char *>end.labels.p, end.labels.n))
