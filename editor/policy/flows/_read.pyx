@@ -17,6 +17,7 @@ made of the scanned fields.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_ITEM
 from libc.stdint cimport int32_t, uint16_t, uint64_t
 from libc.stdlib cimport calloc, free
@@ -873,6 +874,44 @@ cdef int _NAMESPACE_NAME = hubble._NAMESPACE_NAME
 _NO_LABELS = hubble.NO_LABELS
 
 
+# What comes before a label's "=" repeats from pod to pod (hubble._LABEL_ROLES): the last few seen, by their
+# bytes, so that a pod's labels make no string for it.
+cdef enum:
+    HEADS = 64
+    HEAD_BYTES = 56
+
+cdef struct Head:
+    Py_ssize_t n  # 0: empty
+    char text[HEAD_BYTES]
+    PyObject *role  # hubble._label_role's (role, key), a reference held here
+
+cdef Head _heads[HEADS]
+
+
+cdef object _role_of(Span head):
+    cdef uint64_t value = 1469598103934665603ULL
+    cdef Py_ssize_t index
+    for index in range(head.n):
+        value = (value ^ head.p[index]) * 1099511628211ULL
+    cdef Head *slot = &_heads[value % HEADS]
+    if slot.n == head.n + 1 and memcmp(slot.text, head.p, head.n) == 0:
+        return <object>slot.role
+    head_text = _text(head)
+    found = _ROLES.get(head_text)
+    if found is None:
+        found = _label_role(head_text)
+        if len(_ROLES) >= _MAX_ROLES:
+            _ROLES.clear()
+        _ROLES[head_text] = found
+    if head.n <= HEAD_BYTES:
+        Py_XDECREF(slot.role)
+        Py_INCREF(found)
+        slot.role = <PyObject *>found
+        slot.n = head.n + 1
+        memcpy(slot.text, head.p, head.n)
+    return found
+
+
 cdef object _split_labels(Span raw):
     """hubble.split_labels(hubble.decode_labels(raw)) for a list of plain strings (no escapes, ASCII), else None."""
     cdef const uchar *p = raw.p
@@ -898,13 +937,7 @@ cdef object _split_labels(Span raw):
             equals += 1
         head.p = label.p
         head.n = equals - label.p
-        head_text = _text(head)
-        found = _ROLES.get(head_text)
-        if found is None:
-            found = _label_role(head_text)
-            if len(_ROLES) >= _MAX_ROLES:
-                _ROLES.clear()
-            _ROLES[head_text] = found
+        found = _role_of(head)
         role = found[0]
         if role == _POD_LABEL or role == _NAMESPACE_LABEL or role == _NAMESPACE_NAME:
             head.p = equals + 1 if equals < label.p + label.n else equals
@@ -929,7 +962,7 @@ cdef object _split_labels(Span raw):
         return None
 
 
-cdef long long _new_pod(object aggregator, EndpointSeen *end) except -2:
+cdef long long _new_pod(object aggregator, EndpointSeen *end, str name, bint named_before) except -2:
     """The endpoint id of a pod seen for the first time, recorded as Aggregator._endpoint and _new_pod record it;
     -1 when those must do it (labels this scan does not take apart, a namespace no graph holds)."""
     split = _split_labels(end.labels)
@@ -943,7 +976,6 @@ cdef long long _new_pod(object aggregator, EndpointSeen *end) except -2:
         known = namespaces[namespace] = "" if validate_namespace_name(namespace) else namespace
     if not known:  # warned about by _new_pod
         return -1
-    name = _text(end.pod_name)
     info = PodInfo(known, name, pod_labels if pod_labels else None, None, None, namespace_labels)
     if (
         end.pod_name.n > 0
@@ -969,27 +1001,31 @@ cdef long long _new_pod(object aggregator, EndpointSeen *end) except -2:
         workload_pods[found] = [info]
     else:
         infos.append(info)
-    pods = aggregator._pods
-    if name not in pods:
-        pods[name] = (_text(end.namespace), found)
+    spelt = known if end.namespace.n > 0 else ""  # the namespace as the log spells it (known: the same text)
+    if not named_before:
+        aggregator._pods[name] = (spelt, found)
     else:
-        aggregator._pod_ids[(_text(end.namespace), name)] = found
+        aggregator._pod_ids[(spelt, name)] = found
     return found
 
 
 cdef long long _resolve(object aggregator, PodIndex index, dict pods, EndpointSeen *end, Span address) except -2:
     """The endpoint id of one end of a flow, -1 for none (the Python loop's `src`/`dst`, None there)."""
     cdef long long found
-    if end.pod_name.n > 0 and index.find(end.namespace, end.pod_name, &found):
-        return found
-    known = _known(pods, end.namespace, end.pod_name)
-    if known is None and end.pod_name.n > 0 and not (
-        aggregator._pod_ids and (_text(end.namespace), _text(end.pod_name)) in aggregator._pod_ids
-    ):
-        found = _new_pod(aggregator, end)
-        if found >= 0:
-            index.add(end.namespace, end.pod_name, found)
+    cdef PyObject *named
+    known = None
+    if end.pod_name.n > 0:
+        if index.find(end.namespace, end.pod_name, &found):
             return found
+        name = _text(end.pod_name)
+        named = PyDict_GetItem(pods, name)
+        if named != NULL and _equals(end.namespace, <object>PyTuple_GET_ITEM(<object>named, 0)):
+            known = <object>PyTuple_GET_ITEM(<object>named, 1)
+        elif not (aggregator._pod_ids and (_text(end.namespace), name) in aggregator._pod_ids):
+            found = _new_pod(aggregator, end, name, named != NULL)
+            if found >= 0:
+                index.add(end.namespace, end.pod_name, found)
+                return found
     if known is None:
         labels = (
             _Raw(PyBytes_FromStringAndSize(<const char *>end.labels.p, end.labels.n))
