@@ -51,7 +51,7 @@ cdef struct Span:
     const uchar *p
     Py_ssize_t n
 
-cdef struct PortsSeen:
+cdef struct PortsSeen:  # also an ICMP header: its type in destination_port
     bint present
     long long destination_port
 
@@ -71,22 +71,12 @@ cdef struct FlowSeen:
     Span ip_source
     Span ip_destination
     bint l4
-    PortsSeen tcp
-    PortsSeen udp
-    PortsSeen sctp
-    bint icmp4
-    bint icmp6
-    long long icmp4_type
-    long long icmp6_type
+    PortsSeen headers[5]  # TCP, UDP, SCTP, ICMPv4, ICMPv6: aggregate.PROTOCOLS order
 
 cdef enum:
     MAX_DEPTH = 64  # deeper values are the Python loop's (msgspec's own limit is higher)
     FALLBACK = 1
-    PROTOCOL_TCP = 0  # aggregate.PROTOCOLS order
-    PROTOCOL_UDP = 1
-    PROTOCOL_SCTP = 2
-    PROTOCOL_ICMP4 = 3
-    PROTOCOL_ICMP6 = 4
+    PROTOCOL_ICMP4 = 3  # aggregate.PROTOCOLS: TCP, UDP, SCTP have ports, ICMPv4 and ICMPv6 a type
 
 _DECODERS = {True: hubble.DECODERS[(True, False)], False: hubble.DECODERS[(False, False)]}
 _Endpoint = hubble.Endpoint
@@ -210,7 +200,7 @@ cdef const uchar *_literal(const uchar *p, const uchar *e, int *out) noexcept no
 cdef const uchar *_skip(const uchar *p, const uchar *e, int depth) noexcept nogil:
     """Any JSON value (p at its first byte)."""
     cdef long long number
-    cdef int flag
+    cdef int flag, end = 0
     if p >= e or depth > MAX_DEPTH:
         return NULL
     cdef uchar c = p[0]
@@ -232,18 +222,18 @@ cdef const uchar *_skip(const uchar *p, const uchar *e, int depth) noexcept nogi
             p = _skip(p, e, depth + 1)
             if p == NULL:
                 return NULL
-            p = _ws(p, e)
-            if p >= e:
-                return NULL
-            if p[0] == 44:
-                p = _ws(p + 1, e)
-                continue
-            if p[0] == c + 2:
-                return p + 1
-            return NULL
+            p = _next(p, e, c + 2, &end)
+            if p == NULL or end:
+                return p
     if c == 116 or c == 102 or c == 110:
         return _literal(p, e, &flag)
     return _integer(p, e, &number)
+
+
+cdef const char *_PROTOCOL_NAMES[5]
+_PROTOCOL_NAMES[:] = [b"TCP", b"UDP", b"SCTP", b"ICMPv4", b"ICMPv6"]
+cdef Py_ssize_t _PROTOCOL_LENGTHS[5]
+_PROTOCOL_LENGTHS[:] = [3, 3, 4, 6, 6]
 
 
 cdef inline bint _is(Span key, const char *name, Py_ssize_t size) noexcept nogil:
@@ -263,14 +253,15 @@ cdef inline const uchar *_key(const uchar *p, const uchar *e, Span *key) noexcep
     return _ws(p + 1, e)
 
 
-cdef inline const uchar *_next(const uchar *p, const uchar *e, int *end) noexcept nogil:
+cdef inline const uchar *_next(const uchar *p, const uchar *e, uchar closing, int *end) noexcept nogil:
+    """After a member or item: `,` (end 0; white space after it skipped) or the closing bracket (end 1)."""
     p = _ws(p, e)
     if p >= e:
         return NULL
     if p[0] == 44:
         end[0] = 0
-        return p + 1
-    if p[0] == 125:
+        return _ws(p + 1, e)
+    if p[0] == closing:
         end[0] = 1
         return p + 1
     return NULL
@@ -283,6 +274,12 @@ cdef inline const uchar *_open(const uchar *p, const uchar *e, bint *empty) noex
     p = _ws(p + 1, e)
     empty[0] = p < e and p[0] == 125
     return p + 1 if empty[0] else p
+
+
+cdef inline const uchar *_null(const uchar *p, const uchar *e) noexcept nogil:
+    cdef int flag = 0
+    p = _literal(p, e, &flag)
+    return p if p != NULL and flag < 0 else NULL
 
 
 cdef const uchar *_string_or_int(const uchar *p, const uchar *e) noexcept nogil:
@@ -299,295 +296,6 @@ cdef const uchar *_bool(const uchar *p, const uchar *e, bint nullable, int *out)
     return p
 
 
-cdef const uchar *_ports(const uchar *p, const uchar *e, PortsSeen *out) noexcept nogil:
-    """A Ports object or null."""
-    cdef Span key
-    cdef bint empty
-    cdef int end = 0, flag, seen = 0, bit
-    cdef long long number
-    out.present = False
-    out.destination_port = 0
-    if p < e and p[0] == 110:
-        p = _literal(p, e, &flag)
-        return p if p != NULL and flag < 0 else NULL
-    p = _open(p, e, &empty)
-    if p == NULL:
-        return NULL
-    out.present = True
-    if empty:
-        return p
-    while True:
-        p = _key(p, e, &key)
-        if p == NULL:
-            return NULL
-        bit = 0
-        if _is(key, "destination_port", 16):
-            bit = 1
-            p = _integer(p, e, &out.destination_port)
-        elif _is(key, "source_port", 11):
-            bit = 2
-            p = _integer(p, e, &number)
-        elif _is(key, "flags", 5):
-            bit = 4
-            p = _flags(p, e)
-        else:
-            p = _skip(p, e, 3)
-        if p == NULL or seen & bit:
-            return NULL
-        seen |= bit
-        p = _next(p, e, &end)
-        if p == NULL:
-            return NULL
-        if end:
-            return p
-
-
-cdef const uchar *_flags(const uchar *p, const uchar *e) noexcept nogil:
-    """TcpFlags or null: read only to check it decodes (is_reply is set, so SYN/ACK decide nothing here)."""
-    cdef Span key
-    cdef bint empty
-    cdef int end = 0, flag, seen = 0, bit
-    if p < e and p[0] == 110:
-        p = _literal(p, e, &flag)
-        return p if p != NULL and flag < 0 else NULL
-    p = _open(p, e, &empty)
-    if p == NULL or empty:
-        return p
-    while True:
-        p = _key(p, e, &key)
-        if p == NULL:
-            return NULL
-        bit = 0
-        if _is(key, "SYN", 3):
-            bit = 1
-            p = _bool(p, e, False, &flag)
-        elif _is(key, "ACK", 3):
-            bit = 2
-            p = _bool(p, e, False, &flag)
-        else:
-            p = _skip(p, e, 4)
-        if p == NULL or seen & bit:
-            return NULL
-        seen |= bit
-        p = _next(p, e, &end)
-        if p == NULL:
-            return NULL
-        if end:
-            return p
-
-
-cdef const uchar *_icmp(const uchar *p, const uchar *e, bint *present, long long *type_) noexcept nogil:
-    cdef Span key
-    cdef bint empty
-    cdef int end = 0, flag, seen = 0, bit
-    present[0] = False
-    type_[0] = 0
-    if p < e and p[0] == 110:
-        p = _literal(p, e, &flag)
-        return p if p != NULL and flag < 0 else NULL
-    p = _open(p, e, &empty)
-    if p == NULL:
-        return NULL
-    present[0] = True
-    if empty:
-        return p
-    while True:
-        p = _key(p, e, &key)
-        if p == NULL:
-            return NULL
-        bit = 0
-        if _is(key, "type", 4):
-            bit = 1
-            p = _integer(p, e, type_)
-        else:
-            p = _skip(p, e, 3)
-        if p == NULL or seen & bit:
-            return NULL
-        seen |= bit
-        p = _next(p, e, &end)
-        if p == NULL:
-            return NULL
-        if end:
-            return p
-
-
-cdef const uchar *_layer4(const uchar *p, const uchar *e, FlowSeen *out) noexcept nogil:
-    cdef Span key
-    cdef bint empty
-    cdef int end = 0, seen = 0, bit
-    p = _open(p, e, &empty)  # null: a flow with no layer 4 (the Python loop stops or counts it)
-    if p == NULL:
-        return NULL
-    out.l4 = True
-    if empty:
-        return p
-    while True:
-        p = _key(p, e, &key)
-        if p == NULL:
-            return NULL
-        bit = 0
-        if _is(key, "TCP", 3):
-            bit = 1
-            p = _ports(p, e, &out.tcp)
-        elif _is(key, "UDP", 3):
-            bit = 2
-            p = _ports(p, e, &out.udp)
-        elif _is(key, "SCTP", 4):
-            bit = 4
-            p = _ports(p, e, &out.sctp)
-        elif _is(key, "ICMPv4", 6):
-            bit = 8
-            p = _icmp(p, e, &out.icmp4, &out.icmp4_type)
-        elif _is(key, "ICMPv6", 6):
-            bit = 16
-            p = _icmp(p, e, &out.icmp6, &out.icmp6_type)
-        else:
-            p = _skip(p, e, 2)
-        if p == NULL or seen & bit:
-            return NULL
-        seen |= bit
-        p = _next(p, e, &end)
-        if p == NULL:
-            return NULL
-        if end:
-            return p
-
-
-cdef const uchar *_addresses(const uchar *p, const uchar *e, FlowSeen *out) noexcept nogil:
-    cdef Span key
-    cdef bint empty
-    cdef int end = 0, flag, seen = 0, bit
-    if p < e and p[0] == 110:
-        p = _literal(p, e, &flag)
-        return p if p != NULL and flag < 0 else NULL
-    p = _open(p, e, &empty)
-    if p == NULL:
-        return NULL
-    out.ip_source.n = 0  # an IP object: its addresses default to ""
-    out.ip_destination.n = 0
-    if empty:
-        return p
-    while True:
-        p = _key(p, e, &key)
-        if p == NULL:
-            return NULL
-        bit = 0
-        if _is(key, "source", 6):
-            bit = 1
-            p = _string(p, e, &out.ip_source)
-        elif _is(key, "destination", 11):
-            bit = 2
-            p = _string(p, e, &out.ip_destination)
-        else:
-            p = _skip(p, e, 2)
-        if p == NULL or seen & bit:
-            return NULL
-        seen |= bit
-        p = _next(p, e, &end)
-        if p == NULL:
-            return NULL
-        if end:
-            return p
-
-
-cdef const uchar *_workloads(const uchar *p, const uchar *e, bint *any_) noexcept nogil:
-    """A list of Workload objects ({name, kind} strings); only whether there is one is kept."""
-    cdef Span key, text
-    cdef bint empty
-    cdef int end = 0, seen, bit
-    if p >= e or p[0] != 91:
-        return NULL
-    p = _ws(p + 1, e)
-    if p < e and p[0] == 93:
-        any_[0] = False
-        return p + 1
-    any_[0] = True
-    while True:
-        p = _open(p, e, &empty)
-        if p == NULL:
-            return NULL
-        if not empty:
-            seen = 0
-            while True:
-                p = _key(p, e, &key)
-                if p == NULL:
-                    return NULL
-                bit = 0
-                if _is(key, "name", 4):
-                    bit = 1
-                    p = _string(p, e, &text)
-                elif _is(key, "kind", 4):
-                    bit = 2
-                    p = _string(p, e, &text)
-                else:
-                    p = _skip(p, e, 4)
-                if p == NULL or seen & bit:
-                    return NULL
-                seen |= bit
-                p = _next(p, e, &end)
-                if p == NULL:
-                    return NULL
-                if end:
-                    break
-        p = _ws(p, e)
-        if p >= e:
-            return NULL
-        if p[0] == 44:
-            p = _ws(p + 1, e)
-            continue
-        if p[0] == 93:
-            return p + 1
-        return NULL
-
-
-cdef const uchar *_endpoint(const uchar *p, const uchar *e, EndpointSeen *out) noexcept nogil:
-    cdef Span key
-    cdef bint empty
-    cdef int end = 0, seen = 0, bit
-    cdef const uchar *start
-    out.identity = 0
-    out.namespace.n = 0
-    out.pod_name.n = 0
-    out.labels.n = -1
-    out.workloads = False
-    p = _open(p, e, &empty)
-    if p == NULL or empty:
-        return p
-    while True:
-        p = _key(p, e, &key)
-        if p == NULL:
-            return NULL
-        bit = 0
-        if _is(key, "pod_name", 8):
-            bit = 1
-            p = _string(p, e, &out.pod_name)
-        elif _is(key, "namespace", 9):
-            bit = 2
-            p = _string(p, e, &out.namespace)
-        elif _is(key, "labels", 6):
-            bit = 4
-            start = p
-            p = _skip(p, e, 2)
-            out.labels.p = start
-            out.labels.n = p - start if p != NULL else 0
-        elif _is(key, "identity", 8):
-            bit = 8
-            p = _integer(p, e, &out.identity)
-        elif _is(key, "workloads", 9):
-            bit = 16
-            p = _workloads(p, e, &out.workloads)
-        else:
-            p = _skip(p, e, 2)
-        if p == NULL or seen & bit:
-            return NULL
-        seen |= bit
-        p = _next(p, e, &end)
-        if p == NULL:
-            return NULL
-        if end:
-            return p
-
-
 cdef const uchar *_empty_list(const uchar *p, const uchar *e) noexcept nogil:
     """`[]`: source_names and destination_names are read by the Python loop when there are any."""
     if p >= e or p[0] != 91:
@@ -596,130 +304,212 @@ cdef const uchar *_empty_list(const uchar *p, const uchar *e) noexcept nogil:
     return p + 1 if p < e and p[0] == 93 else NULL
 
 
-cdef const uchar *_flow(const uchar *p, const uchar *e, FlowSeen *out) noexcept nogil:
+# The objects of a Hubble line, each read by _object with the member reader of its kind.
+cdef enum Kind:
+    RESPONSE
+    FLOW
+    ENDPOINT
+    ADDRESSES
+    LAYER4
+    PORTS
+    FLAGS
+    ICMP
+    WORKLOAD
+
+
+cdef const uchar *_object(const uchar *p, const uchar *e, Kind kind, void *out) noexcept nogil:
+    """An object (p at `{`): each member read by _member; a key _member knows may come only once."""
     cdef Span key
     cdef bint empty
-    cdef int end = 0, seen = 0, bit, flag
-    cdef long long number
-    out.time.n = 0
-    out.verdict.n = 0
-    out.is_reply = -1
-    out.ip_source.n = -1
-    out.ip_destination.n = -1
-    out.l4 = False
-    out.tcp.present = out.udp.present = out.sctp.present = False
-    out.icmp4 = out.icmp6 = False
-    out.source.identity = out.destination.identity = 0
-    out.source.namespace.n = out.source.pod_name.n = 0
-    out.destination.namespace.n = out.destination.pod_name.n = 0
-    out.source.labels.n = out.destination.labels.n = -1
-    out.source.workloads = out.destination.workloads = False
+    cdef int end = 0, seen = 0, bit
     p = _open(p, e, &empty)
     if p == NULL or empty:
-        return NULL
+        return p
     while True:
         p = _key(p, e, &key)
         if p == NULL:
             return NULL
         bit = 0
-        if key.n == 6 and memcmp(key.p, b"source", 6) == 0:
-            bit = 1
-            p = _endpoint(p, e, &out.source)
-        elif _is(key, "destination", 11):
-            bit = 2
-            p = _endpoint(p, e, &out.destination)
-        elif _is(key, "time", 4):
-            bit = 4
-            p = _string(p, e, &out.time)
-        elif _is(key, "verdict", 7):
-            bit = 8
-            p = _string(p, e, &out.verdict)
-        elif _is(key, "is_reply", 8):
-            bit = 16
-            p = _bool(p, e, True, &out.is_reply)
-        elif _is(key, "l4", 2):
-            bit = 32
-            p = _layer4(p, e, out)
-        elif _is(key, "IP", 2):
-            bit = 64
-            p = _addresses(p, e, out)
-        elif _is(key, "l7", 2):  # only null here: L7 flows are the Python loop's
-            bit = 128
-            p = _literal(p, e, &flag)
-            if flag >= 0:
-                return NULL
-        elif _is(key, "source_names", 12):
-            bit = 256
-            p = _empty_list(p, e)
-        elif _is(key, "destination_names", 17):
-            bit = 512
-            p = _empty_list(p, e)
-        elif _is(key, "reply", 5):
-            bit = 1024
-            p = _bool(p, e, False, &flag)
-        elif _is(key, "drop_reason", 11):
-            bit = 2048
-            p = _integer(p, e, &number)
-        elif _is(key, "drop_reason_desc", 16):
-            bit = 4096
-            p = _string_or_int(p, e)
-        elif _is(key, "trace_reason", 12):
-            bit = 8192
-            p = _string_or_int(p, e)
-        elif _is(key, "nodeName", 8):  # lowerCamelCase: the Python loop switches decoders
-            return NULL
-        else:
-            p = _skip(p, e, 1)
+        p = _member(kind, key, p, e, out, &bit)
         if p == NULL or seen & bit:
             return NULL
         seen |= bit
-        p = _next(p, e, &end)
+        p = _next(p, e, 125, &end)
         if p == NULL:
             return NULL
         if end:
             return p
 
 
+cdef const uchar *_optional(const uchar *p, const uchar *e, Kind kind, PortsSeen *out) noexcept nogil:
+    """A Ports or Icmp object, or null."""
+    cdef int flag = 0
+    out.present = False
+    out.destination_port = 0
+    if p < e and p[0] == 110:
+        return _null(p, e)
+    out.present = True
+    return _object(p, e, kind, out)
+
+
+cdef const uchar *_workloads(const uchar *p, const uchar *e, bint *any_) noexcept nogil:
+    """A list of Workload objects ({name, kind} strings); only whether there is one is kept."""
+    if p >= e or p[0] != 91:
+        return NULL
+    p = _ws(p + 1, e)
+    any_[0] = not (p < e and p[0] == 93)
+    if not any_[0]:
+        return p + 1
+    cdef int end = 0
+    while True:
+        p = _object(p, e, WORKLOAD, NULL)
+        if p == NULL:
+            return NULL
+        p = _next(p, e, 93, &end)
+        if p == NULL or end:
+            return p
+
+
+cdef inline const uchar *_known_key(int *bit, int value, const uchar *p) noexcept nogil:
+    bit[0] = value
+    return p
+
+
+cdef const uchar *_member(Kind kind, Span key, const uchar *p, const uchar *e, void *out, int *bit) noexcept nogil:
+    """One member's value (p at it), by the Struct of hubble.py it belongs to; bit: the key's, 0 for an unknown
+    key (skipped)."""
+    cdef FlowSeen *flow = <FlowSeen *>out
+    cdef EndpointSeen *endpoint = <EndpointSeen *>out
+    cdef PortsSeen *ports = <PortsSeen *>out
+    cdef Span text
+    cdef int flag = 0
+    cdef long long number
+    cdef const uchar *start
+    cdef int index
+    if kind == RESPONSE:
+        if _is(key, "flow", 4):
+            return _known_key(bit, 1, _object(p, e, FLOW, out))
+        if _is(key, "lost_events", 11):
+            return _known_key(bit, 2, _null(p, e))
+    elif kind == FLOW:
+        if _is(key, "source", 6):
+            return _known_key(bit, 1, _object(p, e, ENDPOINT, &flow.source))
+        if _is(key, "destination", 11):
+            return _known_key(bit, 2, _object(p, e, ENDPOINT, &flow.destination))
+        if _is(key, "time", 4):
+            return _known_key(bit, 4, _string(p, e, &flow.time))
+        if _is(key, "verdict", 7):
+            return _known_key(bit, 8, _string(p, e, &flow.verdict))
+        if _is(key, "is_reply", 8):
+            return _known_key(bit, 16, _bool(p, e, True, &flow.is_reply))
+        if _is(key, "l4", 2):  # an object; null (no layer 4) is the Python loop's
+            bit[0] = 32
+            flow.l4 = True
+            return _object(p, e, LAYER4, out)
+        if _is(key, "IP", 2):
+            bit[0] = 64
+            if p < e and p[0] == 110:
+                return _null(p, e)
+            flow.ip_source.n = 0  # an IP object: its addresses default to ""
+            flow.ip_destination.n = 0
+            return _object(p, e, ADDRESSES, out)
+        if _is(key, "l7", 2):  # only null: L7 flows are the Python loop's
+            return _known_key(bit, 128, _null(p, e))
+        if _is(key, "source_names", 12):
+            return _known_key(bit, 256, _empty_list(p, e))
+        if _is(key, "destination_names", 17):
+            return _known_key(bit, 512, _empty_list(p, e))
+        if _is(key, "reply", 5):
+            return _known_key(bit, 1024, _bool(p, e, False, &flag))
+        if _is(key, "drop_reason", 11):
+            return _known_key(bit, 2048, _integer(p, e, &number))
+        if _is(key, "drop_reason_desc", 16):
+            return _known_key(bit, 4096, _string_or_int(p, e))
+        if _is(key, "trace_reason", 12):
+            return _known_key(bit, 8192, _string_or_int(p, e))
+        if _is(key, "nodeName", 8):  # lowerCamelCase: the Python loop switches decoders
+            return NULL
+    elif kind == ENDPOINT:
+        if _is(key, "pod_name", 8):
+            return _known_key(bit, 1, _string(p, e, &endpoint.pod_name))
+        if _is(key, "namespace", 9):
+            return _known_key(bit, 2, _string(p, e, &endpoint.namespace))
+        if _is(key, "labels", 6):
+            bit[0] = 4
+            start = p
+            p = _skip(p, e, 3)
+            endpoint.labels.p = start
+            endpoint.labels.n = p - start if p != NULL else 0
+            return p
+        if _is(key, "identity", 8):
+            return _known_key(bit, 8, _integer(p, e, &endpoint.identity))
+        if _is(key, "workloads", 9):
+            return _known_key(bit, 16, _workloads(p, e, &endpoint.workloads))
+    elif kind == ADDRESSES:
+        if _is(key, "source", 6):
+            return _known_key(bit, 1, _string(p, e, &flow.ip_source))
+        if _is(key, "destination", 11):
+            return _known_key(bit, 2, _string(p, e, &flow.ip_destination))
+    elif kind == LAYER4:
+        for index in range(5):
+            if _is(key, _PROTOCOL_NAMES[index], _PROTOCOL_LENGTHS[index]):
+                return _known_key(bit, 1 << index, _optional(
+                    p, e, PORTS if index < PROTOCOL_ICMP4 else ICMP, &flow.headers[index]
+                ))
+    elif kind == PORTS:
+        if _is(key, "destination_port", 16):
+            return _known_key(bit, 1, _integer(p, e, &ports.destination_port))
+        if _is(key, "source_port", 11):
+            return _known_key(bit, 2, _integer(p, e, &number))
+        if _is(key, "flags", 5):  # read only to check it decodes: with is_reply set, SYN/ACK decide nothing here
+            bit[0] = 4
+            if p < e and p[0] == 110:
+                return _null(p, e)
+            return _object(p, e, FLAGS, NULL)
+    elif kind == FLAGS:
+        if _is(key, "SYN", 3):
+            return _known_key(bit, 1, _bool(p, e, False, &flag))
+        if _is(key, "ACK", 3):
+            return _known_key(bit, 2, _bool(p, e, False, &flag))
+    elif kind == ICMP:
+        if _is(key, "type", 4):
+            return _known_key(bit, 1, _integer(p, e, &ports.destination_port))
+    elif kind == WORKLOAD:
+        if _is(key, "name", 4):
+            return _known_key(bit, 1, _string(p, e, &text))
+        if _is(key, "kind", 4):
+            return _known_key(bit, 2, _string(p, e, &text))
+    return _skip(p, e, 3)
+
+
+cdef inline void _no_endpoint(EndpointSeen *end) noexcept nogil:
+    """hubble.NO_ENDPOINT, what a flow without this end has."""
+    end.identity = 0
+    end.namespace.n = end.pod_name.n = 0
+    end.labels.n = -1
+    end.workloads = False
+
+
 cdef int _scan(const uchar *p, Py_ssize_t size, bint wrapped, FlowSeen *out) noexcept nogil:
     """0 when the line is a flow of the form this module reads, else FALLBACK."""
     cdef const uchar *e = p + size
-    cdef Span key
-    cdef bint empty, found = False
-    cdef int end = 0, flag, seen = 0, bit
+    out.time.n = 0
+    out.verdict.n = 0
+    out.is_reply = -1
+    out.ip_source.n = -1
+    out.ip_destination.n = -1
+    out.l4 = False
+    cdef int index
+    for index in range(5):
+        out.headers[index].present = False
+    _no_endpoint(&out.source)
+    _no_endpoint(&out.destination)
     p = _ws(p, e)
-    if not wrapped:
-        p = _flow(p, e, out)
-        found = p != NULL
-    else:
-        p = _open(p, e, &empty)
-        if p == NULL or empty:
-            return FALLBACK
-        while True:
-            p = _key(p, e, &key)
-            if p == NULL:
-                return FALLBACK
-            bit = 0
-            if _is(key, "flow", 4):
-                bit = 1
-                p = _flow(p, e, out)
-                found = True
-            elif _is(key, "lost_events", 11):
-                bit = 2
-                p = _literal(p, e, &flag)
-                if p != NULL and flag >= 0:
-                    return FALLBACK
-            else:
-                p = _skip(p, e, 1)
-            if p == NULL or seen & bit:
-                return FALLBACK
-            seen |= bit
-            p = _next(p, e, &end)
-            if p == NULL:
-                return FALLBACK
-            if end:
-                break
-    if not found or p == NULL or _ws(p, e) != e or not out.l4 or out.is_reply < 0:
+    if p >= e or p[0] != 123:
         return FALLBACK
+    p = _object(p, e, RESPONSE if wrapped else FLOW, out)
+    if p == NULL or _ws(p, e) != e or not out.l4 or out.is_reply < 0:
+        return FALLBACK  # also: a response without a flow (is_reply stays -1), a flow without is_reply or layer 4
     return 0
 
 
@@ -749,6 +539,13 @@ cdef inline int _compare(Span span, object text):
     if order:
         return order
     return (span.n > length) - (span.n < length)
+
+
+cdef inline int _order(Span time, object time_text, object other):
+    """How a flow's time sorts against a time kept on its edge: its text when it was normalised, else its span."""
+    if time_text is None:
+        return _compare(time, other)
+    return -1 if time_text < other else (1 if time_text > other else 0)
 
 
 cdef object _edge_key(long long source, long long target, int verdict, int protocol, long long port):
@@ -867,8 +664,9 @@ cdef class PodIndex:
 # ---- a pod seen for the first time: Aggregator._new_pod, from the scanned fields -------------------------------
 
 _ROLES = hubble._LABEL_ROLES
-_label_role = hubble._label_role
-cdef Py_ssize_t _MAX_ROLES = hubble._MAX_LABEL_ROLES
+_remember_role = hubble.remember_label_role
+_NO_PROTOCOL = "protocol other than TCP, UDP, SCTP, ICMP"
+_NO_PORT = "no destination port"
 cdef int _POD_LABEL = hubble._POD_LABEL, _NAMESPACE_LABEL = hubble._NAMESPACE_LABEL
 cdef int _NAMESPACE_NAME = hubble._NAMESPACE_NAME
 _NO_LABELS = hubble.NO_LABELS
@@ -897,12 +695,7 @@ cdef object _role_of(Span head):
     if slot.n == head.n + 1 and memcmp(slot.text, head.p, head.n) == 0:
         return <object>slot.role
     head_text = _text(head)
-    found = _ROLES.get(head_text)
-    if found is None:
-        found = _label_role(head_text)
-        if len(_ROLES) >= _MAX_ROLES:
-            _ROLES.clear()
-        _ROLES[head_text] = found
+    found = _ROLES.get(head_text) or _remember_role(head_text)
     if head.n <= HEAD_BYTES:
         Py_XDECREF(slot.role)
         Py_INCREF(found)
@@ -1063,7 +856,7 @@ def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint stri
     cdef PodIndex index = self.compiled_state
     if index is None:
         index = self.compiled_state = PodIndex()
-    cdef int verdict, protocol, order
+    cdef int verdict, protocol, order, header
     cdef long long port, source, target
     cdef Span time
     cdef object time_text, entry, key
@@ -1087,24 +880,17 @@ def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint stri
                 self.replies += replies
                 return position
             continue
-        if flow.tcp.present:
-            protocol, port = PROTOCOL_TCP, flow.tcp.destination_port
-        elif flow.udp.present:
-            protocol, port = PROTOCOL_UDP, flow.udp.destination_port
-        elif flow.sctp.present:
-            protocol, port = PROTOCOL_SCTP, flow.sctp.destination_port
-        elif flow.icmp4:
-            protocol, port = PROTOCOL_ICMP4, flow.icmp4_type & 0xFFFF
-        elif flow.icmp6:
-            protocol, port = PROTOCOL_ICMP6, flow.icmp6_type & 0xFFFF
-        else:
-            ignored["protocol other than TCP, UDP, SCTP, ICMP"] += 1
+        protocol, port = -1, 0  # the first header there is, in PROTOCOLS order (aggregate._layer4)
+        for header in range(5):
+            if flow.headers[header].present:
+                protocol = header
+                port = flow.headers[header].destination_port & (0xFFFF if header >= PROTOCOL_ICMP4 else -1)
+                break
+        if protocol < 0 or (not flow.is_reply and protocol < PROTOCOL_ICMP4 and not 0 < port < 65536):
+            ignored[_NO_PROTOCOL if protocol < 0 else _NO_PORT] += 1  # what the Python loop leaves out, in its order
             continue
         if flow.is_reply:
             replies += 1
-            continue
-        if protocol < 3 and not 0 < port < 65536:
-            ignored["no destination port"] += 1
             continue
         time = flow.time
         time_text = None
@@ -1136,16 +922,11 @@ def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint stri
             edges[key] = fresh
             continue
         entry = <object>found
-        entry[0] = entry[0] + 1
-        if time_text is not None:
-            if time_text < entry[1]:
-                entry[1] = time_text
-            elif time_text > entry[2]:
-                entry[2] = time_text
-        elif _compare(time, entry[1]) < 0:
-            entry[1] = _text(time)
-        elif _compare(time, entry[2]) > 0:
-            entry[2] = _text(time)
+        entry[0] = entry[0] + 1  # a flow more; first and last seen widened to this one's time
+        if _order(time, time_text, entry[1]) < 0:
+            entry[1] = time_text if time_text is not None else _text(time)
+        elif _order(time, time_text, entry[2]) > 0:
+            entry[2] = time_text if time_text is not None else _text(time)
     self.replies += replies
     return count
 
