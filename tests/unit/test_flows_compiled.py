@@ -214,6 +214,8 @@ def line_of(draw: st.DrawFn, flow: dict[str, Any], wrapped: bool) -> bytes:
         ensure_ascii=draw(st.sampled_from([True, True, False])),
         separators=draw(st.sampled_from([(",", ":"), (", ", ": "), (" ,", " :  ")])),
     )
+    if draw(st.integers(0, 12)) == 0:  # a raw control character (JSON refuses it) or DEL (JSON takes it) in a string
+        text = text.replace("SYN", draw(st.sampled_from(["S\tYN", "S\x00YN", "S\x1fYN", "S\x7fYN", "SYN\nSYN"])))
     return text.encode()
 
 

@@ -93,21 +93,38 @@ cdef inline const uchar *_ws(const uchar *p, const uchar *e) noexcept nogil:
     return p
 
 
+cdef inline const uchar *_plain(const uchar *p, const uchar *e, bint ascii) noexcept nogil:
+    """The first byte from p on that ends a run of plain string text: a quote, a backslash, a control character
+    or (when `ascii`) a byte over 127; e when there is none. Eight bytes at a time while none of them is one
+    (each test says exactly whether a word holds such a byte, not which)."""
+    cdef uint64_t word, quotes, slashes, special
+    cdef uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL
+    while e - p >= 8:
+        memcpy(&word, p, 8)
+        quotes = word ^ (ones * 34)
+        slashes = word ^ (ones * 92)
+        special = ((quotes - ones) & ~quotes) | ((slashes - ones) & ~slashes) | ((word - ones * 32) & ~word)
+        if ascii:
+            special |= word
+        if special & highs:
+            break
+        p += 8
+    while p < e and not (p[0] == 34 or p[0] == 92 or p[0] < 32 or (ascii and p[0] >= 128)):
+        p += 1
+    return p
+
+
 cdef const uchar *_string(const uchar *p, const uchar *e, Span *out) noexcept nogil:
     """A string of printable ASCII without escapes (p at its quote)."""
     if p >= e or p[0] != 34:
         return NULL
-    p += 1
-    cdef const uchar *start = p
-    while p < e:
-        if p[0] == 34:
-            out.p = start
-            out.n = p - start
-            return p + 1
-        if p[0] < 32 or p[0] >= 128 or p[0] == 92:
-            return NULL
-        p += 1
-    return NULL
+    cdef const uchar *start = p + 1
+    p = _plain(start, e, True)
+    if p >= e or p[0] != 34:
+        return NULL
+    out.p = start
+    out.n = p - start
+    return p + 1
 
 
 cdef inline int _hex(uchar c) noexcept nogil:
@@ -128,7 +145,10 @@ cdef const uchar *_skip_string(const uchar *p, const uchar *e) noexcept nogil:
     p += 1
     cdef uchar c
     cdef int digit, code, index
-    while p < e:
+    while True:
+        p = _plain(p, e, False)
+        if p >= e:
+            return NULL
         c = p[0]
         if c == 34:
             return p + 1
@@ -154,7 +174,6 @@ cdef const uchar *_skip_string(const uchar *p, const uchar *e) noexcept nogil:
             elif not (c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116):
                 return NULL
         p += 1
-    return NULL
 
 
 cdef const uchar *_integer(const uchar *p, const uchar *e, long long *out) noexcept nogil:
