@@ -243,8 +243,17 @@ OPTIONS = st.one_of(
 )
 
 
+# Derandomized in CI (a failure is reproducible); `FENCELINE_FUZZ_EXAMPLES=5000` for a deeper, random search.
+DEEP_EXAMPLES = os.getenv("FENCELINE_FUZZ_EXAMPLES")
+
+
 @compiled
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(DEEP_EXAMPLES or 300),
+    derandomize=DEEP_EXAMPLES is None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(captures(), OPTIONS)
 def test_made_up_captures_read_the_same_compiled(data: bytes, options: FlowOptions) -> None:
     fast, python = both(data, options)
