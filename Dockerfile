@@ -24,8 +24,7 @@ COPY editor ./editor
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))" \
         > build-requirements.txt \
     && pip install --no-cache-dir -r build-requirements.txt \
-    && python setup.py build_ext --inplace \
-    && mkdir /compiled && cp editor/policy/flows/*.so /compiled/
+    && python setup.py build_ext --build-lib /compiled
 
 # --- 3. the image: no compilers, no npm, no pip cache; only the app, its wheels and the collected static files --
 FROM python:3.11-slim
@@ -50,7 +49,8 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
 WORKDIR /app
 COPY manage.py ./
 COPY editor ./editor
-COPY --from=wheels /compiled/ ./editor/policy/flows/
+# Only the built modules (.so, at their package paths) from the build stage.
+COPY --from=wheels /compiled/editor/ ./editor/
 COPY templates ./templates
 # The lint rules' and the rating's "why" pages are served from these Markdown files.
 COPY docs/rules ./docs/rules
