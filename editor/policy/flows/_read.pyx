@@ -609,6 +609,17 @@ cdef class PodIndex:
     cdef Slot *slots
     cdef size_t mask
     cdef size_t used
+    # The Aggregator's tables a pod seen first is recorded in (bound at each add_records: the same objects)
+    cdef dict pods, pod_ids, namespaces, endpoint_ids, workload_pods
+    cdef list endpoints
+
+    cdef void bind(self, object aggregator):
+        self.pods = aggregator._pods
+        self.pod_ids = aggregator._pod_ids
+        self.namespaces = aggregator._namespaces
+        self.endpoint_ids = aggregator._endpoint_ids
+        self.workload_pods = aggregator.workload_pods
+        self.endpoints = aggregator.endpoints
 
     def __cinit__(self):
         self.slots = <Slot *>calloc(1024, sizeof(Slot))
@@ -774,7 +785,7 @@ cdef object _split_labels(Span raw):
         return None
 
 
-cdef long long _new_pod(object aggregator, EndpointSeen *end, str name, bint named_before) except -2:
+cdef long long _new_pod(PodIndex tables, EndpointSeen *end, str name, bint named_before) except -2:
     """The endpoint id of a pod seen for the first time, recorded as Aggregator._endpoint and _new_pod record it;
     -1 when those must do it (labels this scan does not take apart, a namespace no graph holds)."""
     split = _split_labels(end.labels)
@@ -782,10 +793,9 @@ cdef long long _new_pod(object aggregator, EndpointSeen *end, str name, bint nam
         return -1
     pod_labels, namespace_labels, labelled = split
     namespace = _text(end.namespace) if end.namespace.n > 0 else labelled
-    namespaces = aggregator._namespaces
-    known = namespaces.get(namespace)
+    known = tables.namespaces.get(namespace)
     if known is None:
-        known = namespaces[namespace] = "" if validate_namespace_name(namespace) else namespace
+        known = tables.namespaces[namespace] = "" if validate_namespace_name(namespace) else namespace
     if not known:  # warned about by _new_pod
         return -1
     info = PodInfo(known, name, pod_labels if pod_labels else None, None, None, namespace_labels)
@@ -801,23 +811,20 @@ cdef long long _new_pod(object aggregator, EndpointSeen *end, str name, bint nam
         guess = workload_of(name, pod_labels)
     info.guess = guess
     key = ("workload", known, guess[0])
-    ids = aggregator._endpoint_ids
-    found = ids.get(key)
+    found = tables.endpoint_ids.get(key)
     if found is None:
-        endpoints = aggregator.endpoints
-        found = ids[key] = len(endpoints)
-        endpoints.append(key)
-    workload_pods = aggregator.workload_pods
-    infos = workload_pods.get(found)
+        found = tables.endpoint_ids[key] = len(tables.endpoints)
+        tables.endpoints.append(key)
+    infos = tables.workload_pods.get(found)
     if infos is None:
-        workload_pods[found] = [info]
+        tables.workload_pods[found] = [info]
     else:
         infos.append(info)
     spelt = known if end.namespace.n > 0 else ""  # the namespace as the log spells it (known: the same text)
     if not named_before:
-        aggregator._pods[name] = (spelt, found)
+        tables.pods[name] = (spelt, found)
     else:
-        aggregator._pod_ids[(spelt, name)] = found
+        tables.pod_ids[(spelt, name)] = found
     return found
 
 
@@ -833,8 +840,8 @@ cdef long long _resolve(object aggregator, PodIndex index, dict pods, EndpointSe
         named = PyDict_GetItem(pods, name)
         if named != NULL and _equals(end.namespace, <object>PyTuple_GET_ITEM(<object>named, 0)):
             known = <object>PyTuple_GET_ITEM(<object>named, 1)
-        elif not (aggregator._pod_ids and (_text(end.namespace), name) in aggregator._pod_ids):
-            found = _new_pod(aggregator, end, name, named != NULL)
+        elif not (index.pod_ids and (_text(end.namespace), name) in index.pod_ids):
+            found = _new_pod(index, end, name, named != NULL)
             if found >= 0:
                 index.add(end.namespace, end.pod_name, found)
                 return found
@@ -875,6 +882,7 @@ def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint stri
     cdef PodIndex index = self.compiled_state
     if index is None:
         index = self.compiled_state = PodIndex()
+    index.bind(self)
     cdef int verdict, protocol, order, header
     cdef long long port, source, target
     cdef Span time
