@@ -41,6 +41,7 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     ctypedef unsigned long long u128 "unsigned __int128"
+    void __builtin_prefetch(const void *address) noexcept nogil
     ctypedef long Py_hash_t
     Py_hash_t _Py_HashBytes(const void *data, Py_ssize_t size)
 
@@ -61,6 +62,7 @@ cdef struct EndpointSeen:
     Span pod_name
     Span labels  # the raw JSON value, as msgspec.Raw keeps it
     bint workloads  # a non-empty `workloads` list
+    uint64_t hash  # PodIndex's, once made (0: not yet)
 
 cdef struct FlowSeen:
     Span time
@@ -507,6 +509,7 @@ cdef inline void _no_endpoint(EndpointSeen *end) noexcept nogil:
     end.namespace.n = end.pod_name.n = 0
     end.labels.n = -1
     end.workloads = False
+    end.hash = 0
 
 
 cdef int _scan(const uchar *p, Py_ssize_t size, bint wrapped, FlowSeen *out) noexcept nogil:
@@ -636,8 +639,17 @@ cdef class PodIndex:
         value ^= <uint64_t>_Py_HashBytes(pod.p, pod.n)
         return value if value else 1
 
-    cdef bint find(self, Span namespace, Span pod, long long *endpoint) noexcept:
-        cdef uint64_t value = self._hash(namespace, pod)
+    cdef inline void prefetch(self, EndpointSeen *end) noexcept:
+        """Start loading the slot of a flow's end, so that both ends' slots come from memory at once."""
+        if end.pod_name.n > 0:
+            end.hash = self._hash(end.namespace, end.pod_name)
+            __builtin_prefetch(&self.slots[end.hash & self.mask])
+
+    cdef bint find(self, EndpointSeen *end, long long *endpoint) noexcept:
+        cdef Span namespace = end.namespace, pod = end.pod_name
+        if end.hash == 0:
+            end.hash = self._hash(namespace, pod)
+        cdef uint64_t value = end.hash
         cdef size_t index = value & self.mask
         cdef Slot *slot
         while True:
@@ -834,7 +846,7 @@ cdef long long _resolve(object aggregator, PodIndex index, dict pods, EndpointSe
     cdef PyObject *named
     known = None
     if end.pod_name.n > 0:
-        if index.find(end.namespace, end.pod_name, &found):
+        if index.find(end, &found):
             return found
         name = _text(end.pod_name)
         named = PyDict_GetItem(pods, name)
@@ -863,7 +875,7 @@ cdef long long _resolve(object aggregator, PodIndex index, dict pods, EndpointSe
 
 cdef bint _seen(PodIndex index, dict pods, EndpointSeen *end):
     cdef long long found
-    return (end.pod_name.n > 0 and index.find(end.namespace, end.pod_name, &found)) or _known(
+    return (end.pod_name.n > 0 and index.find(end, &found)) or _known(
         pods, end.namespace, end.pod_name
     ) is not None
 
@@ -898,6 +910,8 @@ def add_records(self, records, Py_ssize_t start, decode, bint wrapped, bint stri
                 self.replies += replies
                 return position
             continue
+        index.prefetch(&flow.source)
+        index.prefetch(&flow.destination)
         if flow.verdict.n == 9 and memcmp(flow.verdict.p, b"FORWARDED", 9) == 0:
             verdict = 1
         elif flow.verdict.n == 10 and memcmp(flow.verdict.p, b"REDIRECTED", 10) == 0:
