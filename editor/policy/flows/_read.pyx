@@ -3,15 +3,17 @@
 
 The Python reader decodes each line into msgspec Structs (a Flow, two Endpoints, their strings: about
 seventeen objects) and then reads them back. Here a line is scanned in C for the fields a flow needs, which
-stay pointers into the line's bytes; a Python object is made only where the Aggregator keeps one (a pod's
-name to look it up, an edge's key and times). The scan accepts a narrow, common form: ASCII strings without
-escapes in the fields it reads, integers, a Hubble verdict FORWARDED or REDIRECTED, `is_reply` set, no L7, no
-DNS names. Any line outside it (or any doubt: a duplicate key, a float, a \\u escape, an unknown value shape)
-is handed to the Python loop, one line at a time, with the same Aggregator: the Python code stays the
-reference for every case, and tests/unit/test_flows_compiled.py checks both give the same bytes.
+stay pointers into the line's bytes; a Python object is made only where the Aggregator keeps one (an edge's
+key and times, a new pod's records). The scan accepts a narrow, common form: ASCII strings without escapes in
+the fields it reads, integers, a Hubble verdict FORWARDED or REDIRECTED, `is_reply` set, no L7, no DNS names;
+whatever it skips must be JSON msgspec would skip too. Any line outside it (or any doubt: a duplicate key, a
+float, an unknown value shape) is handed to the Python loop, one line at a time, with the same Aggregator:
+the Python code stays the reference for every case, and tests/unit/test_flows_compiled.py checks both give
+the same bytes.
 
-A pod seen for the first time is recorded by the Python code too (Aggregator._endpoint), from an Endpoint
-made of the scanned fields.
+Pods already seen are found in a C table (PodIndex); a pod seen for the first time is recorded here as
+Aggregator._endpoint and _new_pod record it (PodInfo, workload key, _pods or _pod_ids), or, when its labels
+or namespace are out of the common form, by those methods themselves from an Endpoint of the scanned fields.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
