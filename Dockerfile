@@ -11,13 +11,20 @@ RUN npm ci --no-audit --no-fund --loglevel=error
 COPY scripts/vendor.py scripts/vendor.py
 RUN python3 scripts/vendor.py
 
-# --- 2. Python wheels for the dependencies named in pyproject.toml (the app itself runs from /app) ------------
+# --- 2. Python wheels for the dependencies named in pyproject.toml (the app itself runs from /app), and the ---
+# compiled flow reader (Cython, setup.py): built here with gcc, so the image needs no compiler.
 FROM python:3.11-slim AS wheels
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml setup.py ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > requirements.txt \
     && pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+COPY editor ./editor
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))" \
+        > build-requirements.txt \
+    && pip install --no-cache-dir -r build-requirements.txt \
+    && python setup.py build_ext --build-lib /compiled
 
 # --- 3. the image: no compilers, no npm, no pip cache; only the app, its wheels and the collected static files --
 FROM python:3.11-slim
@@ -42,6 +49,8 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
 WORKDIR /app
 COPY manage.py ./
 COPY editor ./editor
+# Only the built modules (.so, at their package paths) from the build stage.
+COPY --from=wheels /compiled/editor/ ./editor/
 COPY templates ./templates
 # The lint rules' and the rating's "why" pages are served from these Markdown files.
 COPY docs/rules ./docs/rules
@@ -51,6 +60,7 @@ COPY --from=frontend /src/static/vendor ./static/vendor
 RUN python manage.py collectstatic --noinput -v 0 \
     && python -m compileall -q /app/editor \
     && python -c "from editor.policy.validate import prepare_schema_code; assert len(prepare_schema_code()) == 3" \
+    && python -c "from editor.policy.flows import aggregate; assert aggregate.COMPILED, 'no compiled flow reader'" \
     && printf '#!/bin/sh\nexec python -m editor.policy.cli "$@"\n' > /usr/local/bin/fenceline \
     && chmod 755 /usr/local/bin/fenceline
 

@@ -17,11 +17,16 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-if sum=$(stale python pyproject.toml); then
+# The install also builds the compiled flow reader (setup.py, Cython): again when setup.py or a .pyx changes, or
+# when the built module is gone.
+if sum=$(stale python pyproject.toml setup.py editor/policy/flows/*.pyx) || ! compgen -G "editor/policy/flows/_read.*.so" >/dev/null; then
+  command -v "${CC:-cc}" >/dev/null 2>&1 || {
+    echo "setup: a C compiler is required to build the compiled flow reader (editor/policy/flows/_read.pyx):" \
+      "apt-get install gcc, or set CC" >&2; exit 1; }
   echo "setup: installing Python dependencies"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[test]"
-  echo "$sum" > .stamps/python
+  echo "${sum:-$(cat .stamps/python)}" > .stamps/python
 fi
 if [[ -f package.json ]]; then
   if sum=$(stale npm package.json package-lock.json) || [[ ! -d node_modules ]]; then

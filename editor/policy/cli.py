@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -70,5 +71,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Commands whose process may end without freeing what it made: `flows` holds a graph of every pod and edge until it
+# has written the document, and freeing it object by object at exit took longer than writing it (0.12 s of 2.5 s
+# on 100,000 pods).
+QUICK_EXIT = {"flows"}
+
+
+def console() -> None:
+    """The `fenceline` program (and `python -m editor.policy.cli`): main, then the exit. After a QUICK_EXIT command
+    the process ends at once (os._exit) with main's status, once stdout and stderr are flushed; when flushing fails
+    (a closed pipe) the interpreter ends as it would anyway, reporting it."""
+    argv = sys.argv[1:]
+    status = main(argv)
+    if next((arg for arg in argv if not arg.startswith("-")), None) in QUICK_EXIT:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            sys.exit(status)
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -354,6 +354,19 @@ def test_the_dockerfile_builds_in_stages_and_runs_unprivileged():
     assert re.search(r'^CMD .*exec gunicorn editor\.wsgi"\]$', text, re.MULTILINE)
 
 
+def test_the_image_gets_the_compiled_flow_reader_built_in_a_stage_with_a_compiler():
+    text = dockerfile()
+    build, final = text.split("\nFROM python:3.11-slim AS wheels", 1)[1].rsplit("\nFROM ", 1)
+    assert "apt-get install" in build and " gcc " in build
+    assert "python setup.py build_ext --build-lib /compiled" in build
+    assert "['build-system']['requires']" in build  # Cython as pyproject.toml pins it
+    assert "gcc" not in final and "apt-get" not in final and "Cython" not in final
+    assert re.search(r"^COPY --from=wheels /compiled/editor/ \./editor/$", final, re.MULTILINE)
+    assert "assert aggregate.COMPILED" in final  # the build fails when the module does not load
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"editor/**/*.so", "editor/**/*.c"} <= set(ignored)  # the host's build stays out
+
+
 def test_dockerignore_keeps_local_state_out_of_the_image():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "node_modules", ".env", "db.sqlite3", "staticfiles"} <= ignored

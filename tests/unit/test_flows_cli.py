@@ -193,3 +193,26 @@ def test_the_flows_command_does_not_import_the_yaml_loader_or_the_schema_validat
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert done.stdout.startswith("{")
     assert done.stderr.rstrip().splitlines()[-1] == "[]"
+
+
+def test_the_flows_process_ends_at_once_yet_writes_everything_and_keeps_its_status(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The `fenceline` program ends a `flows` process with os._exit, without freeing the graph (cli.console):
+    what it wrote to a pipe must still arrive whole, stderr too, and the exit status must be main's."""
+    capture = tmp_path / "pods.jsonl"
+    with capture.open("w") as handle:
+        for number in range(600):
+            ends = [{"namespace": "batch", "pod_name": f"worker{number + side}", "labels": [f"k8s:run=w{number}"]}
+                    for side in (0, 1)]  # fmt: skip
+            flow = {"time": "2024-03-01T10:00:00.000000000Z", "verdict": "FORWARDED", "is_reply": False,
+                    "source": ends[0], "destination": ends[1], "l4": {"TCP": {"destination_port": 8080}}}  # fmt: skip
+            handle.write(json.dumps({"flow": flow}) + "\n")
+    captures = [str(capture), *sorted(str(path) for path in (FIXTURES / "hubble").glob("*.json"))]
+    code, out, err = run(capsys, *captures)
+    done = subprocess.run([sys.executable, "-m", "editor.policy.cli", "flows", *captures], capture_output=True)
+    assert len(done.stdout) > 200_000  # more than a pipe holds: written while the reader drains it
+    assert (done.returncode, done.stdout.decode(), done.stderr.decode()) == (code, out, err)
+    missing = str(tmp_path / "missing.json")
+    failed = subprocess.run([sys.executable, "-m", "editor.policy.cli", "flows", missing], capture_output=True)
+    assert failed.returncode == 2 and failed.stdout == b"" and failed.stderr.count(b"\n") == 1

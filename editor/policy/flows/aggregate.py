@@ -10,6 +10,7 @@ is keyed by its workload from the start, so the replicas of a Deployment share t
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -98,6 +99,7 @@ class Aggregator:
         self.monitored: set[Key] = set()  # pods the Gadget advisor watched
         self.services: dict[Key, str] = {}  # service key -> first service name seen
         self.warnings: Counter[str] = Counter()
+        self.compiled_state: Any = None  # the compiled reader's own index of the pods it has seen (_read.pyx)
         self._verdict_filter = {
             code for code, name in enumerate(VERDICTS) if name.partition(":")[0] in options.verdicts
         }
@@ -225,6 +227,10 @@ class Aggregator:
                 self._add_request(key, l7)
         self.replies += replies
         return len(records)
+
+    # The compiled reader (_read.pyx) takes the place of add_records when it is built; it hands every line it
+    # does not read itself to this one.
+    _python_add_records = add_records
 
     def _filtered_out(self, verdict: int, time: str, *namespaces: str) -> bool:
         """Whether the user's filters leave this flow out (counted under the first filter that does)."""
@@ -415,6 +421,7 @@ class Aggregator:
         self.workload_pods = {}
         self._identities = {}
         self._label_sets = {}
+        self.compiled_state = None
 
 
 def _same(record: Any) -> Any:
@@ -456,3 +463,16 @@ def _guess_reply(flow: hubble.Flow, ports: hubble.Ports) -> bool:
     if hubble.enum_name(flow.trace_reason, hubble.TRACE_REASONS) == "REPLY":
         return True
     return ports.destination_port >= EPHEMERAL_PORTS > ports.source_port
+
+
+# The compiled reader, chosen once at import: FENCELINE_PURE_FLOWS=1 (or an unbuilt extension) keeps the Python one.
+PURE = os.environ.get("FENCELINE_PURE_FLOWS", "") not in ("", "0")
+COMPILED = False
+if not PURE:
+    try:
+        from . import _read
+    except ImportError:
+        pass
+    else:
+        Aggregator.add_records = _read.add_records  # type: ignore[method-assign]
+        COMPILED = True

@@ -285,12 +285,7 @@ def split_labels(labels: list[str]) -> tuple[dict[str, str], dict[str, str], str
     roles = _LABEL_ROLES
     for label in labels:
         head, _, value = label.partition("=")
-        found = roles.get(head)
-        if found is None:
-            found = _label_role(head)
-            if len(roles) >= _MAX_LABEL_ROLES:
-                roles.clear()
-            roles[head] = found
+        found = roles.get(head) or remember_label_role(head)
         role, key = found
         if role == _POD_LABEL:
             pod[key] = value
@@ -310,6 +305,14 @@ _POD_LABEL, _NAMESPACE_LABEL, _NAMESPACE_NAME, _OTHER_LABEL = range(4)
 # reads stream after stream.
 _LABEL_ROLES: dict[str, tuple[int, str]] = {}
 _MAX_LABEL_ROLES = 100_000
+
+
+def remember_label_role(head: str) -> tuple[int, str]:
+    """_label_role(head), kept in _LABEL_ROLES for the next pod."""
+    if len(_LABEL_ROLES) >= _MAX_LABEL_ROLES:
+        _LABEL_ROLES.clear()
+    found = _LABEL_ROLES[head] = _label_role(head)
+    return found
 
 
 def _label_role(head: str) -> tuple[int, str]:
