@@ -20,6 +20,8 @@ import copy
 import io
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from editor.policy.flows.aggregate import Aggregator
 ROOT = Path(__file__).resolve().parents[2]
 DEEP_EXAMPLES = os.getenv("FENCELINE_FUZZ_EXAMPLES")
 FUZZ = settings(
-    max_examples=int(DEEP_EXAMPLES or 150),
+    max_examples=int(DEEP_EXAMPLES or 300),
     derandomize=DEEP_EXAMPLES is None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
@@ -774,3 +776,24 @@ def test_a_capture_of_many_pods_reads_the_same() -> None:
                 flow["x"] = 0.5  # this one to the Python loop
             lines.append(json.dumps({"flow": flow}, separators=(",", ":")).encode())
     assert assert_same(b"\n".join(lines)) > 5000
+
+
+@compiled
+def test_a_capture_of_cut_and_changed_lines_reads_the_same_in_two_processes(tmp_path: Path) -> None:
+    """The CLI under FENCELINE_PURE_FLOWS=1 and without it (the switch as a user flips it): a capture of the
+    lines the compiled reader takes, each followed by its halves and by changed copies, then the lines found to
+    differ; the same document and summary."""
+    lines = []
+    for line in TAKEN:
+        lines += [line, line[: len(line) // 2], line[len(line) // 2 :], line.replace(b'"is_reply":false', b'"x":1.5')]
+        lines += [line.replace(b":", b": ", 3), line.replace(b'"l7":null', b'"l7":null,"l7":null')]
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"\n".join(lines + FOUND + TAKEN))
+    outputs = []
+    for pure in ("1", ""):
+        environment = {**os.environ, "FENCELINE_PURE_FLOWS": pure}
+        command = [sys.executable, "-m", "editor.policy.cli", "flows", str(path)]
+        run = subprocess.run(command, env=environment, capture_output=True, cwd=ROOT, check=False)
+        assert run.returncode == 0, run.stderr
+        outputs.append((run.stdout, run.stderr))
+    assert outputs[0] == outputs[1]
