@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -410,16 +411,21 @@ def _root(line: Any, path: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
 
 def _walk(value: Any, path: tuple[Any, ...], create: bool) -> Any:
     """The container holding the last step of `path`, made on the way when `create`; None when there is none."""
-    for step in path[:-1]:
+    for step, after in itertools.pairwise(path):
         if isinstance(value, Obj) and isinstance(step, str):
             pair = member(value, step)
             if pair is None or not isinstance(pair[1], Obj | list):
                 if not create:
                     return None
-                pair = [step, Obj() if isinstance(step, str) else []]
-                value.append(pair)
+                made = Obj() if isinstance(after, str) else []
+                if pair is None:
+                    value.append([step, made])
+                else:
+                    pair[1] = made
+                value = made
+                continue
             value = pair[1]
-        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+        elif isinstance(value, list) and not isinstance(value, Obj) and isinstance(step, int) and step < len(value):
             value = value[step]
         else:
             return None
@@ -436,7 +442,7 @@ def set_field(line: Any, path: tuple[Any, ...], new: Any) -> None:
             holder.append([last, new])
         else:
             pair[1] = new
-    elif isinstance(holder, list) and isinstance(last, int) and last < len(holder):
+    elif isinstance(holder, list) and not isinstance(holder, Obj) and isinstance(last, int) and last < len(holder):
         holder[last] = new
 
 
@@ -446,7 +452,7 @@ def delete_field(line: Any, path: tuple[Any, ...]) -> None:
     last = rest[-1]
     if isinstance(holder, Obj):
         holder[:] = [pair for pair in holder if pair[0] != last]
-    elif isinstance(holder, list) and isinstance(last, int) and last < len(holder):
+    elif isinstance(holder, list) and not isinstance(holder, Obj) and isinstance(last, int) and last < len(holder):
         del holder[last]
 
 
