@@ -49,9 +49,11 @@ compiled = pytest.mark.skipif(not aggregate.COMPILED, reason="the compiled flow 
 
 
 class Taken:
-    """How many lines the compiled reader read itself (not handed to the Python loop), over one import."""
+    """How many lines the compiled reader read itself (not handed to the Python loop), over one import, and how
+    many its Python fallback read."""
 
     count = 0
+    fallback = 0
 
 
 def _compiled_counting(
@@ -59,9 +61,9 @@ def _compiled_counting(
 ) -> int:
     """The compiled add_records, counting the lines it read itself: those it returned past, less those its
     Python fallback (Aggregator._python_add_records, called per line) took."""
-    before = self.flows_read_by_fallback = getattr(self, "flows_read_by_fallback", 0)
-    stop = aggregate._read.add_records(self, records, start, decode, wrapped, strict)
-    Taken.count += (stop - start) - (self.flows_read_by_fallback - before)
+    before = Taken.fallback
+    stop: int = aggregate._read.add_records(self, records, start, decode, wrapped, strict)
+    Taken.count += (stop - start) - (Taken.fallback - before)
     return stop
 
 
@@ -69,7 +71,7 @@ def _python_counting(
     self: Aggregator, records: Any, start: int, decode: Any, wrapped: bool, strict: bool = True
 ) -> int:
     stop = PYTHON_ADD(self, records, start, decode, wrapped, strict)
-    self.flows_read_by_fallback = getattr(self, "flows_read_by_fallback", 0) + (stop - start)  # type: ignore[attr-defined]
+    Taken.fallback += stop - start
     return stop
 
 
@@ -80,7 +82,7 @@ def read_both(data: bytes, options: FlowOptions | None = None) -> tuple[tuple[by
     """((document bytes, summary) by the compiled reader, the same by the Python one, lines the C scan took).
     An import that raises gives (b"", the error) instead: shared code may fail on a line (detect.py), the
     same way under either reader."""
-    results = []
+    results: list[tuple[bytes, Any]] = []
     Taken.count = 0
     readers: list[tuple[Callable[..., int], Callable[..., int]]] = [
         (_compiled_counting, _python_counting),
@@ -381,7 +383,7 @@ ENDPOINT_FIELDS = [
     ("identity",), ("namespace",), ("pod_name",), ("labels",), ("labels", 0), ("labels", 1), ("workloads",),
     ("workloads", 0), ("workloads", 0, "name"), ("workloads", 0, "kind"), ("ID",),
 ]  # fmt: skip
-FIELDS = [
+_GROUPED: list[Any] = [
     ("time",), ("verdict",), ("is_reply",), ("reply",), ("drop_reason",), ("drop_reason_desc",), ("trace_reason",),
     ("source",), ("destination",), ("IP",), ("IP", "source"), ("IP", "destination"), ("l4",), ("l7",),
     ("source_names",), ("destination_names",), ("nodeName",), ("node_name",), ("Summary",),
@@ -392,7 +394,9 @@ FIELDS = [
     ("l4", "ICMPv4"), ("l4", "ICMPv4", "type"), ("l4", "ICMPv6"), ("l4", "ICMPv6", "type"),
     ("^", "flow"), ("^", "lost_events"), ("^", "node_name"), ("^", "time"),
 ]  # fmt: skip
-FIELDS = [field for group in FIELDS for field in (group if isinstance(group[0], tuple) else (group,))]
+FIELDS: list[tuple[Any, ...]] = [
+    field for group in _GROUPED for field in (group if isinstance(group[0], tuple) else (group,))
+]
 CAMEL = {
     "is_reply": "isReply", "pod_name": "podName", "node_name": "nodeName", "destination_port": "destinationPort",
     "source_port": "sourcePort", "drop_reason_desc": "dropReasonDesc", "trace_reason": "traceReason",
