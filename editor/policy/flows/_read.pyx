@@ -306,9 +306,12 @@ cdef inline const uchar *_null(const uchar *p, const uchar *e) noexcept nogil:
 
 
 cdef const uchar *_string_or_int(const uchar *p, const uchar *e) noexcept nogil:
+    """An enum written as its name or its number. msgspec decodes these (Flow declares them `str | int`), so it
+    refuses invalid UTF-8 in them: a name with escapes or bytes over 127 is left to the Python loop."""
     cdef long long number
+    cdef Span name
     if p < e and p[0] == 34:
-        return _skip_string(p, e)
+        return _string(p, e, &name)
     return _integer(p, e, &number)
 
 
