@@ -277,6 +277,18 @@ def test_a_damaged_json_array_keeps_the_items_around_the_damage() -> None:
     assert truncated.summary.flows_read == 1 and truncated.summary.lines_skipped == 1
 
 
+def test_a_lone_surrogate_escape_in_a_damaged_array_is_a_skipped_item_not_a_crash() -> None:
+    # Found by test_flows_reader_fuzz: json reads "\\ud800" as a lone surrogate, which no UTF-8 can hold, so writing
+    # the item out again for the reader raised UnicodeEncodeError and ended the import with a traceback.
+    path = FIXTURES / "gadget" / "gen1-2020-connect-accept" / "multiple.input"
+    items = [json.dumps(item) for item in json.loads(path.read_bytes())]
+    damaged = "[{\n" + '{"type": "connect", "note": "\\ud800"}' + ",\n" + items[0] + "\n"
+    result = read(damaged.encode(), "damaged.json")
+    reasons = [(s.line, s.reason) for s in result.summary.skipped]
+    assert (2, "broken item in a JSON array: a \\u escape of a lone surrogate, which is not Unicode") in reasons
+    assert result.summary.flows_read == 1
+
+
 def test_only_the_first_twenty_skipped_lines_are_kept_in_detail() -> None:
     data = b"\n".join(b"junk %d" % number for number in range(50)) + b"\n" + GOOD.read_bytes()
     summary = read(data).summary

@@ -283,5 +283,11 @@ def _damaged_tail(data: bytes, line: int) -> Iterator[Batch]:
                 return
             position = resume + 1
             continue
-        yield line, [msgspec.json.encode(value)]
+        try:
+            item = msgspec.json.encode(value)
+        except UnicodeEncodeError:  # json reads "\\ud800" as a lone surrogate, which UTF-8 cannot hold
+            reason = "broken item in a JSON array: a \\u escape of a lone surrogate, which is not Unicode"
+            yield line, [BadRecord(reason)]
+        else:
+            yield line, [item]
         position = end
