@@ -17,12 +17,18 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-# The install also builds the compiled flow reader (setup.py, Cython): again when setup.py or a .pyx changes, or
-# when the built module is gone.
-if sum=$(stale python pyproject.toml setup.py editor/policy/flows/*.pyx) || ! compgen -G "editor/policy/flows/_read.*.so" >/dev/null; then
-  command -v "${CC:-cc}" >/dev/null 2>&1 || {
-    echo "setup: a C compiler is required to build the compiled flow reader (editor/policy/flows/_read.pyx):" \
-      "apt-get install gcc, or set CC" >&2; exit 1; }
+# The install also builds the compiled flow modules (setup.py, Cython: each .pyx next to its .so): again when
+# setup.py or a .pyx changes, or when any built module is gone.
+unbuilt=()
+for source in editor/policy/flows/*.pyx; do
+  compgen -G "${source%.pyx}.*.so" >/dev/null || unbuilt+=("$source")
+done
+if sum=$(stale python pyproject.toml setup.py editor/policy/flows/*.pyx) || [[ ${#unbuilt[@]} -gt 0 ]]; then
+  # the compiler setuptools calls: $CC, else the one this Python was built with
+  compiler=${CC:-$(.venv/bin/python -c "import sysconfig; print((sysconfig.get_config_var('CC') or 'cc').split()[0])")}
+  command -v "$compiler" >/dev/null 2>&1 || {
+    echo "setup: a C compiler ($compiler) is required to build the compiled flow modules" \
+      "(editor/policy/flows/*.pyx): apt-get install gcc, or set CC" >&2; exit 1; }
   echo "setup: installing Python dependencies"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[test]"

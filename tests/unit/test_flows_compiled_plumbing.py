@@ -1,0 +1,89 @@
+"""How the compiled flow modules (editor/policy/flows/*.pyx, setup.py) are built and chosen: scripts/setup.sh builds
+them again when any one is gone, and FENCELINE_PURE_FLOWS picks the Python reader and builder together."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = sorted((ROOT / "editor" / "policy" / "flows").glob("*.pyx"))
+# What setup.sh needs on PATH besides a C compiler (which these tests leave out).
+TOOLS = ["python3", "npm", "cat", "sha256sum", "cut", "mkdir", "dirname"]
+
+
+def checkout(tmp_path: Path, built: list[Path]) -> Path:
+    """A tree with what setup.sh's Python step reads: pyproject.toml, setup.py, the .pyx sources, the modules of
+    `built` (as files named as setuptools names them), a .venv whose python is this one, and the stamp of the last
+    install (current). No package.json or manage.py: those steps are skipped."""
+    tree = tmp_path / "tree"
+    flows = tree / "editor" / "policy" / "flows"
+    flows.mkdir(parents=True)
+    (tree / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "setup.sh", tree / "scripts" / "setup.sh")
+    for name in ("pyproject.toml", "setup.py"):
+        shutil.copy(ROOT / name, tree / name)
+    for source in SOURCES:
+        shutil.copy(source, flows / source.name)
+    for source in built:
+        (flows / (source.stem + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"")
+    (tree / ".venv" / "bin").mkdir(parents=True)
+    (tree / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    inputs = [tree / "pyproject.toml", tree / "setup.py", *sorted(flows.glob("*.pyx"))]
+    (tree / ".stamps").mkdir()
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in inputs)).hexdigest()
+    (tree / ".stamps" / "python").write_text(digest + "\n")
+    (tree / ".stamps" / "secret_key").write_text("made before\n")
+    return tree
+
+
+def setup_without_a_compiler(tree: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in TOOLS:
+        found = shutil.which(tool)
+        assert found, tool
+        (tools / tool).symlink_to(found)
+    environment = {key: value for key, value in os.environ.items() if key != "CC"} | {"PATH": str(tools)}
+    return subprocess.run(
+        ["/bin/bash", str(tree / "scripts" / "setup.sh")], env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("missing", SOURCES, ids=lambda source: source.stem)
+def test_setup_builds_again_when_any_compiled_module_is_gone(tmp_path: Path, missing: Path) -> None:
+    """The stamp is current, so only the missing module can send setup.sh to the build, which here stops at once:
+    no C compiler, said in one line."""
+    assert len(SOURCES) >= 2
+    tree = checkout(tmp_path, [source for source in SOURCES if source != missing])
+    done = setup_without_a_compiler(tree, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("setup: a C compiler (gcc") or done.stderr.startswith("setup: a C compiler (cc")
+    assert "apt-get install gcc" in done.stderr and done.stderr.count("\n") == 1
+    assert "installing" not in done.stdout
+
+
+def test_setup_needs_no_compiler_when_every_module_is_built(tmp_path: Path) -> None:
+    tree = checkout(tmp_path, SOURCES)
+    done = setup_without_a_compiler(tree, tmp_path)
+    # past the install (the steps after it need the whole tree, which this one is not)
+    assert "installing" not in done.stdout and "C compiler" not in done.stderr, done.stdout + done.stderr
+    assert "editor.policy.validate" in done.stderr  # the last step: the schema code
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "0", ""])
+def test_one_environment_variable_picks_the_python_reader_and_builder_together(value: str) -> None:
+    """FENCELINE_PURE_FLOWS leaves out both compiled modules or neither: half of them is a set-up no test covers."""
+    code = "from editor.policy.flows import aggregate, graph; print(aggregate.COMPILED, graph._compiled is not None)"
+    environment = {**os.environ, "FENCELINE_PURE_FLOWS": value}
+    found = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
+    reader, builder = found.stdout.split()
+    assert reader == builder
+    assert reader == ("True" if value in ("", "0") else "False")
