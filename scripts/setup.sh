@@ -24,11 +24,16 @@ for source in editor/policy/flows/*.pyx; do
   compgen -G "${source%.pyx}.*.so" >/dev/null || unbuilt+=("$source")
 done
 if sum=$(stale python pyproject.toml setup.py editor/policy/flows/*.pyx) || [[ ${#unbuilt[@]} -gt 0 ]]; then
-  # the compiler setuptools calls: $CC, else the one this Python was built with
-  compiler=${CC:-$(.venv/bin/python -c "import sysconfig; print((sysconfig.get_config_var('CC') or 'cc').split()[0])")}
+  # the compiler setuptools calls: $CC, else the one this Python was built with (the first word: "ccache gcc")
+  compiler=${CC:-$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_config_var('CC') or 'cc')")}
+  compiler=${compiler%% *}
   command -v "$compiler" >/dev/null 2>&1 || {
     echo "setup: a C compiler ($compiler) is required to build the compiled flow modules" \
       "(editor/policy/flows/*.pyx): apt-get install gcc, or set CC" >&2; exit 1; }
+  headers=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_path('include'))")
+  [[ -f "$headers/Python.h" ]] || {
+    echo "setup: Python's C headers ($headers/Python.h) are required to build the compiled flow modules:" \
+      "apt-get install python3-dev" >&2; exit 1; }
   echo "setup: installing Python dependencies"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[test]"
