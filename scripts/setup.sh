@@ -13,17 +13,20 @@ need npm "Node.js and npm, e.g. apt-get install nodejs npm"
 stale() { local stamp=".stamps/$1"; shift; local sum; sum=$(cat "$@" 2>/dev/null | sha256sum | cut -c1-64);
           [[ ! -f "$stamp" || "$(cat "$stamp")" != "$sum" ]] && echo "$sum"; }
 
+fresh_venv=false
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
+  fresh_venv=true  # empty: the install runs whatever the stamp says
 fi
 # The install also builds the compiled flow modules (setup.py, Cython: each .pyx next to its .so): again when
-# setup.py or a .pyx changes, or when any built module is gone.
+# setup.py or a .pyx changes, or when any module is not built for this Python (gone, or built for another one).
+suffix=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 unbuilt=()
 for source in editor/policy/flows/*.pyx; do
-  compgen -G "${source%.pyx}.*.so" >/dev/null || unbuilt+=("$source")
+  [[ -f "${source%.pyx}$suffix" ]] || unbuilt+=("$source")
 done
-if sum=$(stale python pyproject.toml setup.py editor/policy/flows/*.pyx) || [[ ${#unbuilt[@]} -gt 0 ]]; then
+if sum=$(stale python pyproject.toml setup.py editor/policy/flows/*.pyx) || $fresh_venv || [[ ${#unbuilt[@]} -gt 0 ]]; then
   # the compiler setuptools calls: $CC, else the one this Python was built with (the first word: "ccache gcc")
   compiler=${CC:-$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_config_var('CC') or 'cc')")}
   compiler=${compiler%% *}

@@ -1,5 +1,6 @@
 """How the compiled flow modules (editor/policy/flows/*.pyx, setup.py) are built and chosen: scripts/setup.sh builds
-them again when any one is gone, and FENCELINE_PURE_FLOWS picks the Python reader and builder together."""
+them again when any one is gone or was built for another Python (and installs into a new .venv), and
+FENCELINE_PURE_FLOWS picks the Python reader and builder together."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "editor" / "policy" / "flows").glob("*.pyx"))
+SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")  # this Python's, e.g. ".cpython-311-x86_64-linux-gnu.so"
 # What setup.sh needs on PATH besides a C compiler (which these tests leave out).
 TOOLS = ["python3", "npm", "cat", "sha256sum", "cut", "mkdir", "dirname"]
 
 
-def checkout(tmp_path: Path, built: list[Path]) -> Path:
+def checkout(tmp_path: Path, built: list[Path], suffix: str = SUFFIX, venv: bool = True) -> Path:
     """A tree with what setup.sh's Python step reads: pyproject.toml, setup.py, the .pyx sources, the modules of
-    `built` (as files named as setuptools names them), a .venv whose python is this one, and the stamp of the last
-    install (current). No package.json or manage.py: those steps are skipped."""
+    `built` (files named as setuptools names them for the Python of `suffix`), a .venv whose python is this one
+    (unless not `venv`), and the stamp of the last install (current). No package.json or manage.py: those steps are
+    skipped."""
     tree = tmp_path / "tree"
     flows = tree / "editor" / "policy" / "flows"
     flows.mkdir(parents=True)
@@ -33,9 +36,10 @@ def checkout(tmp_path: Path, built: list[Path]) -> Path:
     for source in SOURCES:
         shutil.copy(source, flows / source.name)
     for source in built:
-        (flows / (source.stem + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"")
-    (tree / ".venv" / "bin").mkdir(parents=True)
-    (tree / ".venv" / "bin" / "python").symlink_to(sys.executable)
+        (flows / (source.stem + suffix)).write_bytes(b"")
+    if venv:
+        (tree / ".venv" / "bin").mkdir(parents=True)
+        (tree / ".venv" / "bin" / "python").symlink_to(sys.executable)
     inputs = [tree / "pyproject.toml", tree / "setup.py", *sorted(flows.glob("*.pyx"))]
     (tree / ".stamps").mkdir()
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in inputs)).hexdigest()
@@ -48,7 +52,7 @@ def setup_without_a_compiler(tree: Path, tmp_path: Path) -> subprocess.Completed
     tools = tmp_path / "bin"
     tools.mkdir()
     for tool in TOOLS:
-        found = shutil.which(tool)
+        found = shutil.which(tool) if tool != "python3" else str(Path(sys.base_prefix) / "bin" / "python3")
         assert found, tool
         (tools / tool).symlink_to(found)
     environment = {key: value for key, value in os.environ.items() if key != "CC"} | {"PATH": str(tools)}
@@ -63,11 +67,7 @@ def test_setup_builds_again_when_any_compiled_module_is_gone(tmp_path: Path, mis
     no C compiler, said in one line."""
     assert len(SOURCES) >= 2
     tree = checkout(tmp_path, [source for source in SOURCES if source != missing])
-    done = setup_without_a_compiler(tree, tmp_path)
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stderr.startswith("setup: a C compiler (gcc") or done.stderr.startswith("setup: a C compiler (cc")
-    assert "apt-get install gcc" in done.stderr and done.stderr.count("\n") == 1
-    assert "installing" not in done.stdout
+    stops_for_the_compiler(setup_without_a_compiler(tree, tmp_path))
 
 
 def test_setup_needs_no_compiler_when_every_module_is_built(tmp_path: Path) -> None:
@@ -87,3 +87,25 @@ def test_one_environment_variable_picks_the_python_reader_and_builder_together(v
     reader, builder = found.stdout.split()
     assert reader == builder
     assert reader == ("True" if value in ("", "0") else "False")
+
+
+def stops_for_the_compiler(done: subprocess.CompletedProcess[str]) -> None:
+    """setup.sh went for the install, which stopped at once: no C compiler, said in one line."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("setup: a C compiler (")
+    assert "apt-get install gcc" in done.stderr and done.stderr.count("\n") == 1
+    assert "installing" not in done.stdout
+
+
+def test_setup_builds_again_when_the_modules_were_built_for_another_python(tmp_path: Path) -> None:
+    other = SUFFIX.replace("cpython-311", "cpython-312") if "cpython-311" in SUFFIX else ".cpython-311-x.so"
+    tree = checkout(tmp_path, SOURCES, suffix=other)
+    stops_for_the_compiler(setup_without_a_compiler(tree, tmp_path))
+
+
+def test_setup_installs_into_a_new_virtualenv_whatever_the_stamp_says(tmp_path: Path) -> None:
+    """.venv removed and made again: empty, so the install must run (the stamp and the modules are as left)."""
+    tree = checkout(tmp_path, SOURCES, venv=False)
+    done = setup_without_a_compiler(tree, tmp_path)
+    assert done.stdout.startswith("setup: creating .venv\n")
+    stops_for_the_compiler(done)
