@@ -60,7 +60,7 @@ COPY --from=frontend /src/static/vendor ./static/vendor
 RUN python manage.py collectstatic --noinput -v 0 \
     && python -m compileall -q /app/editor \
     && python -c "from editor.policy.validate import prepare_schema_code; assert len(prepare_schema_code()) == 3" \
-    && python -c "from editor.policy.flows import aggregate; assert aggregate.COMPILED, 'no compiled flow reader'" \
+    && python -c "from editor.policy.flows import aggregate, graph; assert aggregate.COMPILED, 'no compiled flow reader'; assert graph._compiled, 'no compiled flow builder'" \
     && printf '#!/bin/sh\nexec python -m editor.policy.cli "$@"\n' > /usr/local/bin/fenceline \
     && chmod 755 /usr/local/bin/fenceline
 

@@ -13,16 +13,30 @@ need npm "Node.js and npm, e.g. apt-get install nodejs npm"
 stale() { local stamp=".stamps/$1"; shift; local sum; sum=$(cat "$@" 2>/dev/null | sha256sum | cut -c1-64);
           [[ ! -f "$stamp" || "$(cat "$stamp")" != "$sum" ]] && echo "$sum"; }
 
+fresh_venv=false
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
+  fresh_venv=true  # empty: the install runs whatever the stamp says
 fi
-# The install also builds the compiled flow reader (setup.py, Cython): again when setup.py or a .pyx changes, or
-# when the built module is gone.
-if sum=$(stale python pyproject.toml setup.py editor/policy/flows/*.pyx) || ! compgen -G "editor/policy/flows/_read.*.so" >/dev/null; then
-  command -v "${CC:-cc}" >/dev/null 2>&1 || {
-    echo "setup: a C compiler is required to build the compiled flow reader (editor/policy/flows/_read.pyx):" \
-      "apt-get install gcc, or set CC" >&2; exit 1; }
+# The install also builds the compiled flow modules (setup.py, Cython: each .pyx next to its .so): again when
+# setup.py or a .pyx changes, or when any module is not built for this Python (gone, or built for another one).
+suffix=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+unbuilt=()
+for source in editor/policy/flows/*.pyx; do
+  [[ -f "${source%.pyx}$suffix" ]] || unbuilt+=("$source")
+done
+if sum=$(stale python pyproject.toml setup.py editor/policy/flows/*.pyx) || $fresh_venv || [[ ${#unbuilt[@]} -gt 0 ]]; then
+  # the compiler setuptools calls: $CC, else the one this Python was built with (the first word: "ccache gcc")
+  compiler=${CC:-$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_config_var('CC') or 'cc')")}
+  compiler=${compiler%% *}
+  command -v "$compiler" >/dev/null 2>&1 || {
+    echo "setup: a C compiler ($compiler) is required to build the compiled flow modules" \
+      "(editor/policy/flows/*.pyx): apt-get install gcc, or set CC" >&2; exit 1; }
+  headers=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_path('include'))")
+  [[ -f "$headers/Python.h" ]] || {
+    echo "setup: Python's C headers ($headers/Python.h) are required to build the compiled flow modules:" \
+      "apt-get install python3-dev" >&2; exit 1; }
   echo "setup: installing Python dependencies"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[test]"

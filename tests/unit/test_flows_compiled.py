@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from editor.policy.flows import FlowOptions, aggregate, read_flows
+from editor.policy.flows import FlowOptions, aggregate, graph, read_flows
 from editor.policy.flows.aggregate import Aggregator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +37,11 @@ compiled = pytest.mark.skipif(not aggregate.COMPILED, reason="the compiled flow 
 
 
 def test_the_compiled_reader_is_built_where_ci_runs() -> None:
-    """CI (`.ci/run` sets CI) must never test only the Python reader without saying so."""
+    """CI (`.ci/run` sets CI) must never test only the Python reader or builder without saying so."""
     if not os.environ.get("CI"):
         pytest.skip("not CI: the Python reader alone is a supported set-up")
     assert aggregate.COMPILED, "CI runs without the compiled flow reader: run scripts/setup.sh (it needs gcc)"
+    assert graph._compiled is not None, "CI runs without the compiled flow builder (_graphc): run scripts/setup.sh"
 
 
 def both(data: bytes, options: FlowOptions | None = None) -> tuple[Any, Any]:

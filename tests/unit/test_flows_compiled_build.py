@@ -24,12 +24,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from editor.policy.document import Document, DocumentError
-from editor.policy.flows import FlowOptions, read_flows
+from editor.policy.flows import FlowOptions, aggregate, read_flows
 from editor.policy.flows import graph as flow_graph
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("FENCELINE_PURE_FLOWS") == "1", reason="FENCELINE_PURE_FLOWS=1: only the Python path is loaded"
-)
+pytestmark = pytest.mark.skipif(aggregate.PURE, reason="FENCELINE_PURE_FLOWS is set: only the Python path is loaded")
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 HUBBLE = sorted((FIXTURES / "hubble").glob("*.json*"))

@@ -32,7 +32,6 @@ builds everything else. FENCELINE_PURE_FLOWS=1 (read at import) leaves the compi
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple, cast
@@ -44,6 +43,7 @@ from .aggregate import (
     MAX_L7_RULES,
     OUTSIDE,
     PROTOCOLS,
+    PURE,
     VERDICTS,
     Aggregator,
     Key,
@@ -61,9 +61,10 @@ _RANK_MASK = (1 << 32) - 1
 _PLACE_MASK = (1 << 32) - 1  # an entry's place in the reading's table, under its merged key (_merge)
 
 # The compiled build of the usual case (_graphc.pyx), unless FENCELINE_PURE_FLOWS=1 or it was not built: this
-# module is then the only one, as it is the reference either way.
+# module is then the only one, as it is the reference either way. The variable is read as the reader reads it
+# (aggregate.PURE), so that it leaves out both compiled modules or neither.
 _compiled: Any = None
-if os.environ.get("FENCELINE_PURE_FLOWS") != "1":
+if not PURE:
     try:
         from . import _graphc
 
