@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
 bash scripts/setup.sh
+# setup.sh built the compiled flow modules (or stopped): a test fails if the suite would run without them.
+export FENCELINE_REQUIRE_COMPILED=1
 
 run_pytest() {
   local rc=0

@@ -3,7 +3,7 @@
 Hubble pods known by name (no `into`, no Gadget pod, no identity group or service, no monitored pod).
 
 The pure-Python code in graph.py and tables.py is the reference: this module does the same thing, in the same
-order, and writes the same bytes; tests/unit/test_flows_compiled.py runs both on every fixture and on generated
+order, and writes the same bytes; tests/unit/test_flows_compiled_build.py runs both on every fixture and on generated
 captures. What it saves is the Python objects per node and per edge: the endpoints' node ids are ranked and the
 entries merged by sorting C structs, a workload's texts and an entry's times are copied once as JSON into byte
 buffers, an edge is a C struct, and the JSON of workloads and edges is written from those buffers (strings that
