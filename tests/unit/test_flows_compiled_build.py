@@ -24,10 +24,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from editor.policy.document import Document, DocumentError
-from editor.policy.flows import FlowOptions, aggregate, read_flows
+from editor.policy.flows import FlowOptions, read_flows
 from editor.policy.flows import graph as flow_graph
+from tests.unit.test_flows_compiled import WHY_NOT_LOADED
 
-pytestmark = pytest.mark.skipif(aggregate.PURE, reason="FENCELINE_PURE_FLOWS is set: only the Python path is loaded")
+pytestmark = pytest.mark.skipif(flow_graph._compiled is None, reason=f"the compiled flow builder is {WHY_NOT_LOADED}")
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 HUBBLE = sorted((FIXTURES / "hubble").glob("*.json*"))

@@ -17,7 +17,6 @@ The lines found to differ are kept in FOUND (and as @example) so that they stay 
 from __future__ import annotations
 
 import copy
-import io
 import itertools
 import json
 import os
@@ -31,8 +30,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from editor.policy.flows import FlowOptions, aggregate, read_flows
+from editor.policy.flows import FlowOptions, aggregate
 from editor.policy.flows.aggregate import Aggregator
+from tests.unit.test_flows_compiled import PYTHON_ADD, compiled, import_with
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEP_EXAMPLES = os.getenv("FENCELINE_FUZZ_EXAMPLES")
@@ -42,7 +42,6 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
-compiled = pytest.mark.skipif(not aggregate.COMPILED, reason="the compiled flow reader is not built (setup.py)")
 
 
 # ---- the two readers ------------------------------------------------------------------------------------------
@@ -75,9 +74,6 @@ def _python_counting(
     return stop
 
 
-PYTHON_ADD = Aggregator._python_add_records
-
-
 def read_both(data: bytes, options: FlowOptions | None = None) -> tuple[tuple[bytes, Any], tuple[bytes, Any], int]:
     """((document bytes, summary) by the compiled reader, the same by the Python one, lines the C scan took).
     An import that raises gives (b"", the error) instead: shared code may fail on a line (detect.py), the
@@ -89,16 +85,10 @@ def read_both(data: bytes, options: FlowOptions | None = None) -> tuple[tuple[by
         (PYTHON_ADD, PYTHON_ADD),
     ]
     for add, fallback in readers:
-        Aggregator.add_records = add  # type: ignore[method-assign]
-        Aggregator._python_add_records = fallback  # type: ignore[method-assign]
         try:
-            result = read_flows([("capture", io.BytesIO(data))], options)
-            results.append((b"".join(result.dump_chunks()), result.summary.to_json()))
+            results.append(import_with(add, data, options, fallback))
         except Exception as exc:  # an error is a result too: both readers must raise the same one
             results.append((b"", f"{type(exc).__name__}: {exc}"))
-        finally:
-            Aggregator.add_records = aggregate._read.add_records  # type: ignore[method-assign]
-            Aggregator._python_add_records = PYTHON_ADD  # type: ignore[method-assign]
     return results[0], results[1], Taken.count
 
 
