@@ -26,7 +26,7 @@ _TYPES = range(256)  # ICMP types are 8-bit numbers
 ERROR_TYPES = {"ICMPv4": frozenset({3, 11, 12}), "ICMPv6": frozenset({1, 2, 3, 4})}
 
 
-def icmp_text(protocol: str, kind: int | None) -> str:
+def icmp_text(protocol: str, kind: int | str | None) -> str:
     """`ICMPv4 type 8`; `ICMPv6` when the type is not known."""
     return protocol if kind is None else f"{protocol} type {kind}"
 

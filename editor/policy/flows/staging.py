@@ -83,8 +83,7 @@ def drawn_connections(edge: Edge) -> str:
         number = "" if port.port is None else f"/{port.port}" + ("" if port.end_port is None else f"-{port.end_port}")
         texts.append(port.protocol + number)
     for icmp in edge.icmps:
-        kind = icmp.get("type")
-        texts.append(icmp_protocol(icmp) + ("" if kind is None else f" type {kind}"))
+        texts.append(icmp_text(icmp_protocol(icmp), icmp.get("type")))  # a number, or a name such as EchoRequest
     return ", ".join(texts) or "all"
 
 
